@@ -1,0 +1,3 @@
+//! The `/v1` REST API, one module per resource.
+
+pub(crate) mod info;

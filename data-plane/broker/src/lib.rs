@@ -1,0 +1,23 @@
+//! The Fjord broker: serves the Apache Kafka protocol so that existing Kafka
+//! clients (librdkafka and kcat, confluent-kafka, kafka-python, Java) work
+//! unchanged.
+//!
+//! Layers, outside in:
+//! - [`server`]: TCP accept loop, one task per connection, graceful shutdown;
+//! - [`protocol`]: Kafka framing, request-header decoding, the ApiVersions
+//!   table and KIP-511 fallback, response encoding;
+//! - [`handler`]: answers each decoded request;
+//! - [`admin`]: the admin HTTP API (health, readiness, metrics);
+//! - [`data_dir`]: ownership and identity of the data directory.
+
+pub mod admin;
+pub mod config;
+pub mod data_dir;
+mod error;
+pub mod handler;
+pub mod metrics;
+pub mod protocol;
+pub mod server;
+
+pub use config::BrokerConfig;
+pub use error::{Error, Result};

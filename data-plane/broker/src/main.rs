@@ -1,0 +1,87 @@
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use fjord_broker::admin;
+use fjord_broker::config::BrokerArgs;
+use fjord_broker::data_dir::DataDir;
+use fjord_broker::handler::Handler;
+use fjord_broker::metrics::BrokerMetrics;
+use fjord_broker::server::{self, ConnectionContext};
+use fjord_broker::{BrokerConfig, Error};
+use fjord_telemetry::{HttpMetrics, Metrics, Readiness};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = BrokerArgs::parse();
+    args.logging.init().context("cannot set up logging")?;
+    let config = BrokerConfig::from_args(&args)?;
+    let data_dir = DataDir::open(&config.data_dir, config.node_id)?;
+
+    let mut metrics = Metrics::new("fjord-broker");
+    let broker_metrics = BrokerMetrics::register(&mut metrics);
+    let http_metrics = Arc::new(HttpMetrics::register(&mut metrics));
+    let metrics = Arc::new(metrics);
+
+    let kafka_listener = bind(config.listen).await?;
+    let admin_listener = bind(config.admin_listen).await?;
+    info!(
+        node_id = config.node_id,
+        cluster_id = data_dir.cluster_id(),
+        kafka = %kafka_listener.local_addr()?,
+        admin = %admin_listener.local_addr()?,
+        data_dir = %data_dir.path().display(),
+        "broker started"
+    );
+
+    let shutdown = CancellationToken::new();
+    let admin_app = admin::router(metrics, http_metrics, Readiness::default());
+    let admin_shutdown = shutdown.clone();
+    let admin_task = tokio::spawn(async move {
+        axum::serve(admin_listener, admin_app)
+            .with_graceful_shutdown(async move { admin_shutdown.cancelled().await })
+            .await
+    });
+
+    let context = Arc::new(ConnectionContext {
+        handler: Handler::new(&config, data_dir.cluster_id()),
+        metrics: broker_metrics,
+        frame_bytes_max: config.frame_bytes_max,
+    });
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    server::serve(kafka_listener, context, shutdown).await;
+    admin_task
+        .await
+        .context("admin task failed")?
+        .context("admin server failed")?;
+    info!("broker stopped");
+    Ok(())
+}
+
+async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| Error::Listen {
+            address: address.to_string(),
+            source,
+        })
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                return;
+            }
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("interrupt received, shutting down"),
+        _ = terminate.recv() => info!("SIGTERM received, shutting down"),
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,53 @@
+//! Broker metrics, registered as `fjord_broker_*`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiLabels {
+    pub api: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+/// Connection and request counters for the Kafka listener.
+#[derive(Clone, Debug, Default)]
+pub struct BrokerMetrics {
+    pub connections_open: Gauge,
+    pub connections_accepted: Counter,
+    pub connections_closed_by_error: Family<ReasonLabels, Counter>,
+    pub requests: Family<ApiLabels, Counter>,
+}
+
+impl BrokerMetrics {
+    pub fn register(metrics: &mut fjord_telemetry::Metrics) -> Self {
+        let this = Self::default();
+        let registry = metrics.registry_mut();
+        registry.register(
+            "fjord_broker_connections_open",
+            "Kafka client connections currently open",
+            this.connections_open.clone(),
+        );
+        registry.register(
+            "fjord_broker_connections_accepted",
+            "Kafka client connections accepted",
+            this.connections_accepted.clone(),
+        );
+        registry.register(
+            "fjord_broker_connections_closed_by_error",
+            "Connections the broker closed because of bad input or an I/O error, by reason",
+            this.connections_closed_by_error.clone(),
+        );
+        registry.register(
+            "fjord_broker_requests",
+            "Kafka requests handled, by API",
+            this.requests.clone(),
+        );
+        this
+    }
+}

@@ -1,0 +1,99 @@
+//! Length-prefixed frames.
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Why a frame could not be read; every variant closes the connection.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame length {length} is negative")]
+    NegativeLength { length: i32 },
+    #[error("frame length {length} exceeds the limit of {limit} bytes")]
+    TooLarge { length: u32, limit: u32 },
+    #[error("connection closed in the middle of a frame")]
+    Truncated,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads one frame. `Ok(None)` is a clean end of stream between frames.
+///
+/// The length is checked against `limit` *before* any buffer is allocated,
+/// so a hostile length costs nothing.
+pub async fn read_frame<R>(reader: &mut R, limit: u32) -> Result<Option<BytesMut>, FrameError>
+where
+    R: AsyncRead + Unpin,
+{
+    let mut prefix = [0u8; 4];
+    match reader.read(&mut prefix[..1]).await? {
+        0 => return Ok(None),
+        _ => read_exact_or_truncated(reader, &mut prefix[1..]).await?,
+    }
+    let length = i32::from_be_bytes(prefix);
+    let length = u32::try_from(length).map_err(|_| FrameError::NegativeLength { length })?;
+    if length > limit {
+        return Err(FrameError::TooLarge { length, limit });
+    }
+    let mut payload = BytesMut::zeroed(length as usize);
+    read_exact_or_truncated(reader, &mut payload).await?;
+    Ok(Some(payload))
+}
+
+async fn read_exact_or_truncated<R>(reader: &mut R, buffer: &mut [u8]) -> Result<(), FrameError>
+where
+    R: AsyncRead + Unpin,
+{
+    match reader.read_exact(buffer).await {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(FrameError::Truncated)
+        }
+        Err(error) => Err(FrameError::Io(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read(bytes: &[u8], limit: u32) -> Result<Option<BytesMut>, FrameError> {
+        let mut reader = bytes;
+        read_frame(&mut reader, limit).await
+    }
+
+    #[tokio::test]
+    async fn reads_consecutive_frames_then_clean_end() {
+        let mut input: &[u8] = &[0, 0, 0, 2, b'h', b'i', 0, 0, 0, 0];
+        let first = read_frame(&mut input, 1024).await.unwrap().unwrap();
+        assert_eq!(&first[..], b"hi");
+        let second = read_frame(&mut input, 1024).await.unwrap().unwrap();
+        assert!(second.is_empty());
+        assert!(read_frame(&mut input, 1024).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn oversized_and_negative_lengths_are_refused_before_allocating() {
+        let error = read(&[0x7f, 0xff, 0xff, 0xff], 1024).await.unwrap_err();
+        assert!(
+            matches!(error, FrameError::TooLarge { limit: 1024, .. }),
+            "{error}"
+        );
+        let error = read(&[0xff, 0xff, 0xff, 0xff], 1024).await.unwrap_err();
+        assert!(
+            matches!(error, FrameError::NegativeLength { length: -1 }),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn truncated_prefix_or_payload_is_reported() {
+        assert!(matches!(
+            read(&[0, 0], 1024).await,
+            Err(FrameError::Truncated)
+        ));
+        assert!(matches!(
+            read(&[0, 0, 0, 5, 1, 2], 1024).await,
+            Err(FrameError::Truncated)
+        ));
+    }
+}

@@ -1,0 +1,93 @@
+//! Which APIs and versions the broker accepts, and what it advertises.
+//!
+//! `advertised_min` may be lower than `min`: Produce will be advertised from
+//! v0 because librdkafka before 2.11.1 (Debian's kcat links 2.0.2) only
+//! enables compression when Produce v0 is advertised; such requests are still
+//! refused below `min`.
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
+
+/// One supported API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiSupport {
+    pub key: ApiKey,
+    /// Lowest version accepted.
+    pub min: i16,
+    /// Highest version accepted and advertised.
+    pub max: i16,
+    /// Lowest version advertised in ApiVersions.
+    pub advertised_min: i16,
+}
+
+const fn api(key: ApiKey, min: i16, max: i16) -> ApiSupport {
+    ApiSupport {
+        key,
+        min,
+        max,
+        advertised_min: min,
+    }
+}
+
+/// Every API the broker serves.
+pub const SUPPORTED_APIS: &[ApiSupport] =
+    &[api(ApiKey::Metadata, 0, 12), api(ApiKey::ApiVersions, 0, 4)];
+
+/// The support entry for `key`, if the broker serves it.
+pub fn support(key: ApiKey) -> Option<&'static ApiSupport> {
+    SUPPORTED_APIS.iter().find(|entry| entry.key == key)
+}
+
+/// True when the broker accepts `version` of `key`.
+pub fn accepts(key: ApiKey, version: i16) -> bool {
+    support(key).is_some_and(|entry| (entry.min..=entry.max).contains(&version))
+}
+
+/// The ApiVersions response body listing every supported API.
+pub fn api_versions_response(error: Option<ResponseError>) -> ApiVersionsResponse {
+    let api_keys = SUPPORTED_APIS
+        .iter()
+        .map(|entry| {
+            ApiVersion::default()
+                .with_api_key(entry.key as i16)
+                .with_min_version(entry.advertised_min)
+                .with_max_version(entry.max)
+        })
+        .collect();
+    ApiVersionsResponse::default()
+        .with_error_code(error.map_or(0, |error| error.code()))
+        .with_api_keys(api_keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_supported_version_is_within_what_the_codec_implements() {
+        for entry in SUPPORTED_APIS {
+            let codec = entry.key.valid_versions();
+            assert!(
+                entry.advertised_min <= entry.min && entry.min <= entry.max,
+                "{entry:?}"
+            );
+            assert!(
+                codec.min <= entry.min && entry.max <= codec.max,
+                "{entry:?} vs {codec:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn api_versions_lists_each_api_once() {
+        let response = api_versions_response(None);
+        let mut keys: Vec<i16> = response.api_keys.iter().map(|api| api.api_key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), SUPPORTED_APIS.len());
+        assert!(accepts(ApiKey::ApiVersions, 3));
+        assert!(!accepts(ApiKey::ApiVersions, 5));
+        assert!(!accepts(ApiKey::Produce, 9));
+    }
+}
