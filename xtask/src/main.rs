@@ -1,1 +1,91 @@
-fn main() {}
+//! `cargo xtask`: the one entry point for people and CI.
+//!
+//! - `cargo xtask dev`: bring up the local platform (Postgres, control plane
+//!   with the console, a broker) and keep it running until Ctrl-C.
+//! - `cargo xtask test`: install or start what the tests need, then run
+//!   formatting, lints and every test, ending with a pass/fail summary.
+//! - `cargo xtask bench <name>`: benchmarks, never part of `test`.
+
+mod dev;
+mod postgres;
+mod process;
+mod test;
+mod tools;
+mod web;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  dev [--smoke]        start Postgres, the control plane with the console, and a broker;
+                       Ctrl-C stops everything. --smoke: start, check, stop.
+  test [--no-browser]  install what the tests need, then fmt, clippy, every test;
+                       --no-browser skips the Chromium console test
+  help                 this text
+
+environment:
+  DATABASE_URL         use this Postgres instead of starting a throwaway one
+  CARGO_TARGET_DIR     where builds go (CI points it outside the clone as a cache)";
+
+fn main() -> ExitCode {
+    let mut arguments = std::env::args().skip(1);
+    let command = arguments.next().unwrap_or_else(|| "help".to_owned());
+    let rest: Vec<String> = arguments.collect();
+    let result = match command.as_str() {
+        "dev" => dev::run(&rest),
+        "test" => test::run(&rest),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(anyhow::anyhow!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of `xtask/`).
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map_or(manifest_dir.clone(), PathBuf::from)
+}
+
+/// The cargo target directory, honouring `CARGO_TARGET_DIR`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|path| {
+            if path.is_absolute() {
+                path
+            } else {
+                workspace_root().join(path)
+            }
+        })
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Prints a progress line for a long step.
+fn step(message: &str) {
+    eprintln!("==> {message}");
+}
+
+/// Rejects options a command does not know.
+fn reject_unknown(rest: &[String], known: &[&str]) -> anyhow::Result<()> {
+    if let Some(unknown) = rest
+        .iter()
+        .find(|argument| !known.contains(&argument.as_str()))
+    {
+        anyhow::bail!("unknown option {unknown:?}\n\n{USAGE}");
+    }
+    Ok(())
+}

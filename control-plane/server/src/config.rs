@@ -38,8 +38,9 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseArgs {
     /// Postgres connection URL, e.g. `postgres://user@127.0.0.1:5432/fjord`.
+    /// Required.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
-    pub database_url: String,
+    pub database_url: Option<String>,
 
     /// Largest number of pooled database connections.
     #[arg(
@@ -49,6 +50,16 @@ pub struct DatabaseArgs {
         global = true
     )]
     pub database_connections_max: u32,
+}
+
+impl DatabaseArgs {
+    /// The connection URL; an error naming the flag and variable when unset.
+    pub fn url(&self) -> Result<&str, &'static str> {
+        self.database_url
+            .as_deref()
+            .filter(|url| !url.is_empty())
+            .ok_or("set the Postgres URL with --database-url or DATABASE_URL")
+    }
 }
 
 /// How the server listens and what it serves.
@@ -62,4 +73,32 @@ pub struct ServeArgs {
     /// `/` explains how to build it instead of serving the console.
     #[arg(long, env = "FJORD_CONSOLE_DIR")]
     pub console_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_is_the_default_and_migrate_is_a_subcommand() {
+        let cli =
+            Cli::try_parse_from(["fjord-control-plane", "--database-url", "postgres://x"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.database.url(), Ok("postgres://x"));
+        let cli = Cli::try_parse_from([
+            "fjord-control-plane",
+            "migrate",
+            "--database-url",
+            "postgres://x",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Migrate)));
+    }
 }

@@ -11,11 +11,8 @@ use tracing::info;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     cli.logging.init().context("cannot set up logging")?;
-    let pool = fjord_store::connect(
-        &cli.database.database_url,
-        cli.database.database_connections_max,
-    )
-    .await?;
+    let database_url = cli.database.url().map_err(anyhow::Error::msg)?;
+    let pool = fjord_store::connect(database_url, cli.database.database_connections_max).await?;
     fjord_store::migrate(&pool).await?;
     if matches!(cli.command, Some(Command::Migrate)) {
         return Ok(());

@@ -152,6 +152,11 @@ mod tests {
     }
 
     #[test]
+    fn command_line_definition_is_consistent() {
+        <BrokerArgs as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
     fn negative_node_id_is_rejected() {
         assert!(BrokerConfig::from_args(&args(&["--node-id=-1"])).is_err());
     }

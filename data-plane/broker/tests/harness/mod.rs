@@ -1,0 +1,88 @@
+//! Starts a real `fjord-broker` process on free loopback ports.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub(crate) struct BrokerProcess {
+    pub(crate) kafka: SocketAddr,
+    pub(crate) admin: SocketAddr,
+    child: Child,
+    _data_dir: tempfile::TempDir,
+}
+
+fn free_address() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+impl BrokerProcess {
+    pub(crate) fn start() -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let (kafka, admin) = (free_address(), free_address());
+        let child = Command::new(env!("CARGO_BIN_EXE_fjord-broker"))
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .args([
+                "--listen",
+                &kafka.to_string(),
+                "--admin-listen",
+                &admin.to_string(),
+            ])
+            .args(["--frame-bytes-max", "1048576"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut broker = Self {
+            kafka,
+            admin,
+            child,
+            _data_dir: data_dir,
+        };
+        broker.wait_until_listening();
+        broker
+    }
+
+    fn wait_until_listening(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(self.kafka).is_ok() && TcpStream::connect(self.admin).is_ok() {
+                return;
+            }
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "broker exited during start-up"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("broker did not listen within 20s");
+    }
+
+    /// Sends SIGTERM and returns whether the broker exited 0 in time.
+    pub(crate) fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    pub(crate) fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

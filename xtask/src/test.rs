@@ -1,0 +1,142 @@
+//! `cargo xtask test`: everything CI checks, in one command.
+//!
+//! Each step runs even when an earlier one failed (a formatting slip must not
+//! hide a failing test); the run ends with one line per step and a closing
+//! `xtask: N passed, M failed` line, and exits non-zero if any step failed.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::dev::{self, Stack, cargo};
+use crate::postgres::Postgres;
+use crate::{process, reject_unknown, step, tools, web, workspace_root};
+
+struct Outcome {
+    name: &'static str,
+    elapsed: Duration,
+    result: anyhow::Result<()>,
+}
+
+pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
+    reject_unknown(rest, &["--no-browser"])?;
+    let browser = !rest.iter().any(|argument| argument == "--no-browser");
+    let mut outcomes = Vec::new();
+    let mut record = |name: &'static str, work: &mut dyn FnMut() -> anyhow::Result<()>| {
+        step(&format!("[{name}]"));
+        let started = Instant::now();
+        let result = work();
+        if let Err(error) = &result {
+            eprintln!("xtask: [{name}] failed: {error:#}");
+        }
+        outcomes.push(Outcome {
+            name,
+            elapsed: started.elapsed(),
+            result,
+        });
+    };
+
+    record("format", &mut || {
+        process::run(Command::new(cargo()).args(["fmt", "--all", "--check"]))
+    });
+    let mut programs = vec![("curl", "curl"), ("kcat", "kcat")];
+    if browser {
+        programs.push(("chromium", "chromium"));
+    }
+    record("tools", &mut || tools::ensure_programs(&programs));
+    let mut postgres = None;
+    record("postgres", &mut || {
+        postgres = Some(Arc::new(Postgres::ensure()?));
+        Ok(())
+    });
+    let database_url = postgres.as_ref().map(|postgres| postgres.url.clone());
+    let mut console_dir = None;
+    record("console build", &mut || {
+        console_dir = Some(web::build_console()?);
+        Ok(())
+    });
+    record("clippy", &mut || {
+        process::run(Command::new(cargo()).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    });
+    record("unit and integration tests", &mut || {
+        run_cargo_tests(database_url.as_deref())
+    });
+    record("dev stack and console", &mut || {
+        let postgres = postgres.clone().context("no Postgres")?;
+        let console_dir = console_dir.clone().context("the console did not build")?;
+        dev::build_binaries()?;
+        let stack = Stack::start(postgres, &console_dir)?;
+        stack.smoke_check()?;
+        if browser {
+            browser_tests(&stack)?;
+        }
+        Ok(())
+    });
+    drop(postgres);
+    summarise(&outcomes)
+}
+
+fn run_cargo_tests(database_url: Option<&str>) -> anyhow::Result<()> {
+    let database_url = database_url.context("no Postgres for the tests")?;
+    let mut command = Command::new(cargo());
+    if process::on_path("cargo-nextest") {
+        command.args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--locked",
+            "--no-fail-fast",
+        ]);
+    } else {
+        command.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
+    }
+    process::run(command.env("DATABASE_URL", database_url))
+}
+
+fn browser_tests(stack: &Stack) -> anyhow::Result<()> {
+    step("console tests in headless Chromium");
+    process::run(
+        Command::new("node")
+            .args(["--test", "--test-reporter=spec", "tests/"])
+            .current_dir(workspace_root().join("web"))
+            .env("FJORD_URL", &stack.control_plane_url)
+            .env("CHROMIUM", "/usr/bin/chromium"),
+    )
+}
+
+fn summarise(outcomes: &[Outcome]) -> anyhow::Result<()> {
+    println!();
+    println!("{:<30} {:>8}  result", "step", "seconds");
+    for outcome in outcomes {
+        let verdict = if outcome.result.is_ok() {
+            "ok"
+        } else {
+            "FAILED"
+        };
+        println!(
+            "{:<30} {:>8.1}  {verdict}",
+            outcome.name,
+            outcome.elapsed.as_secs_f64()
+        );
+    }
+    let failed = outcomes
+        .iter()
+        .filter(|outcome| outcome.result.is_err())
+        .count();
+    println!();
+    println!("xtask: {} passed, {failed} failed", outcomes.len() - failed);
+    if failed > 0 {
+        anyhow::bail!("{failed} step(s) failed");
+    }
+    Ok(())
+}
