@@ -104,11 +104,23 @@ fn unknown_api_versions_version_gets_unsupported_version_and_the_table() {
 #[test]
 fn hostile_frames_close_only_their_own_connection() {
     let mut broker = BrokerProcess::start();
-    let hostile: [&[u8]; 4] = [
-        &[0x7f, 0xff, 0xff, 0xff],                   // 2 GiB length, over the bound
-        &[0xff, 0xff, 0xff, 0xfe],                   // negative length
-        &[0, 0, 0, 8, 0x30, 0x39, 0, 0, 0, 0, 0, 1], // unknown api key 12345
-        &[0, 0, 0, 10, 0, 3, 0, 9, 0, 0, 0, 1, 0xff, 0xff], // Metadata v9, garbage header
+    let hostile: [&[u8]; 6] = [
+        // 2 GiB length, over the bound
+        &[0x7f, 0xff, 0xff, 0xff],
+        // negative length
+        &[0xff, 0xff, 0xff, 0xfe],
+        // unknown api key 12345
+        &[0, 0, 0, 8, 0x30, 0x39, 0, 0, 0, 0, 0, 1],
+        // Metadata v9 with a truncated header
+        &[0, 0, 0, 10, 0, 3, 0, 9, 0, 0, 0, 1, 0xff, 0xff],
+        // Metadata v4 declaring 2^31-1 topics in 14 bytes: must not allocate for them
+        &[
+            0, 0, 0, 14, 0, 3, 0, 4, 0, 0, 0, 1, 0, 0, 0x7f, 0xff, 0xff, 0xff,
+        ],
+        // Metadata v12 (compact encoding) declaring 2^32-2 topics
+        &[
+            0, 0, 0, 16, 0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xff, 0, 0xff, 0xff, 0xff, 0xff, 0x0f,
+        ],
     ];
     for frame in hostile {
         let mut stream = TcpStream::connect(broker.kafka).unwrap();

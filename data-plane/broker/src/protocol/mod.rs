@@ -16,6 +16,7 @@
 //! Message bodies are decoded and encoded by the `kafka-protocol` crate; this
 //! module owns everything around them.
 
+mod bounds;
 mod frame;
 mod request;
 pub mod versions;

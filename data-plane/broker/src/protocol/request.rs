@@ -4,7 +4,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
-use super::versions;
+use super::{bounds, versions};
 
 /// Bytes of the fixed request prefix: api key, api version, correlation id.
 const FIXED_PREFIX_BYTES: usize = 8;
@@ -77,6 +77,13 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, RequestError> 
         }
     })?;
     debug_assert_eq!(header.request_api_version, version);
+    bounds::check_declared_lengths(api_key, version, &frame).map_err(|reason| {
+        RequestError::Body {
+            api_key,
+            version,
+            reason,
+        }
+    })?;
     let body =
         RequestKind::decode(api_key, &mut frame, version).map_err(|error| RequestError::Body {
             api_key,
@@ -118,7 +125,8 @@ pub fn encode_response(
 
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::messages::ApiVersionsRequest;
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::{ApiVersionsRequest, MetadataRequest, TopicName};
     use kafka_protocol::protocol::StrBytes;
 
     use super::*;
@@ -158,6 +166,70 @@ mod tests {
             panic!("expected ApiVersions")
         };
         assert_eq!(request.client_software_name.as_str(), "kcat");
+    }
+
+    /// A small valid request of each served API.
+    fn sample_request(api_key: ApiKey) -> RequestKind {
+        match api_key {
+            ApiKey::ApiVersions => RequestKind::ApiVersions(ApiVersionsRequest::default()),
+            ApiKey::Metadata => RequestKind::Metadata(MetadataRequest::default().with_topics(
+                Some(vec![MetadataRequestTopic::default().with_name(Some(
+                    TopicName(StrBytes::from_static_str("orders")),
+                ))]),
+            )),
+            other => panic!("add a sample {other:?} request to this test"),
+        }
+    }
+
+    #[test]
+    fn every_supported_api_and_version_has_a_declared_length_check() {
+        for entry in versions::SUPPORTED_APIS {
+            for version in entry.min..=entry.max {
+                let body = sample_request(entry.key);
+                let decoded = decode_request(frame(entry.key, version, &body));
+                assert!(decoded.is_ok(), "{:?} v{version}: {decoded:?}", entry.key);
+            }
+        }
+    }
+
+    /// Mutates valid frames at random (seeded, so failures replay) and
+    /// decodes them: a panic or a runaway allocation fails the test.
+    #[test]
+    fn mutated_frames_never_panic_or_allocate_wildly() {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for entry in versions::SUPPORTED_APIS {
+            for version in entry.min..=entry.max {
+                let valid = frame(entry.key, version, &sample_request(entry.key)).to_vec();
+                for _ in 0..2_000 {
+                    let mut mutated = valid.clone();
+                    for _ in 0..=(next() % 4) {
+                        let position = (next() as usize) % mutated.len();
+                        mutated[position] = next() as u8;
+                    }
+                    mutated.truncate((next() as usize) % (mutated.len() + 1).max(1) + 8);
+                    let _ = decode_request(Bytes::from(mutated));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn metadata_declaring_billions_of_topics_is_refused_before_allocating() {
+        let mut bytes = BytesMut::new();
+        let header = RequestHeader::default()
+            .with_request_api_key(ApiKey::Metadata as i16)
+            .with_request_api_version(4)
+            .with_correlation_id(1);
+        header.encode(&mut bytes, 1).unwrap();
+        bytes.put_i32(i32::MAX);
+        let error = decode_request(bytes.freeze()).unwrap_err();
+        assert!(error.to_string().contains("2147483647 elements"), "{error}");
     }
 
     #[test]
