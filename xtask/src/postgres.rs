@@ -5,6 +5,7 @@
 //! root, since initdb refuses root), started with `pg_ctl` on a free port with
 //! durability off (it is thrown away), and stopped and deleted on drop.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -104,15 +105,20 @@ impl Throwaway {
         Ok(())
     }
 
+    /// `program` from the Postgres bin directory, as user `postgres` when we
+    /// are root, in a process group of its own so that a terminal's Ctrl-C
+    /// does not reach the server behind our back (we stop it on drop).
     fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        if running_as_root() {
+        let mut command = if running_as_root() {
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(path);
             command
         } else {
             Command::new(path)
-        }
+        };
+        command.process_group(0);
+        command
     }
 }
 

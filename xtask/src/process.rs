@@ -1,6 +1,7 @@
 //! Running commands and supervising long-running children.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,8 +53,11 @@ pub(crate) struct Supervised {
 }
 
 impl Supervised {
+    /// Starts `command` in a process group of its own, so a terminal's Ctrl-C
+    /// reaches only xtask, which then stops its children in order.
     pub(crate) fn spawn(name: &str, command: &mut Command) -> anyhow::Result<Self> {
         let child = command
+            .process_group(0)
             .spawn()
             .with_context(|| format!("cannot start {name}: {command:?}"))?;
         Ok(Self {

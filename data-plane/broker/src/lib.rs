@@ -14,6 +14,7 @@ pub mod admin;
 pub mod config;
 pub mod data_dir;
 mod error;
+pub mod group;
 pub mod handler;
 pub mod metrics;
 pub mod protocol;
