@@ -138,7 +138,7 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
         .context("cannot install the Ctrl-C handler")?;
 
     tools::ensure_programs(&[("curl", "curl"), ("kcat", "kcat")])?;
-    build_binaries()?;
+    build_binaries(false)?;
     let console_dir = web::build_console()?;
     let postgres = Arc::new(Postgres::ensure()?);
     let mut stack = Stack::start(postgres, &console_dir)?;
@@ -156,19 +156,18 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds every server binary (debug profile: quick to build, plenty for a laptop).
-pub(crate) fn build_binaries() -> anyhow::Result<()> {
+/// Builds every server binary (debug profile: quick to build, plenty for a
+/// laptop). `with_tests` builds the test targets in the same invocation, so
+/// the binaries share the test build's feature set and, right after the test
+/// run, nothing is compiled again.
+pub(crate) fn build_binaries(with_tests: bool) -> anyhow::Result<()> {
     step("building fjord-control-plane, fjord-broker, fjord-operator");
-    process::run(Command::new(cargo()).args([
-        "build",
-        "--quiet",
-        "-p",
-        "fjord-control-plane",
-        "-p",
-        "fjord-broker",
-        "-p",
-        "fjord-operator",
-    ]))
+    let mut command = Command::new(cargo());
+    command.args(["build", "--quiet", "--workspace", "--bins"]);
+    if with_tests {
+        command.arg("--tests");
+    }
+    process::run(&mut command)
 }
 
 pub(crate) fn cargo() -> String {

@@ -74,7 +74,7 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     record("dev stack and console", &mut || {
         let postgres = postgres.clone().context("no Postgres")?;
         let console_dir = console_dir.clone().context("the console did not build")?;
-        dev::build_binaries()?;
+        dev::build_binaries(true)?;
         let stack = Stack::start(postgres, &console_dir)?;
         stack.smoke_check()?;
         if browser {
