@@ -32,6 +32,24 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Create an organization and its first admin API key. Prints only the
+    /// key's secret on stdout (logs go to stderr), so it can be captured:
+    /// `KEY=$(fjord-control-plane create-organization acme)`.
+    CreateOrganization {
+        /// DNS-1123 label, unique across the control plane.
+        name: String,
+    },
+    /// Add a release to the catalog every organization sees.
+    AddRelease {
+        /// Semantic version, e.g. `0.3.0`.
+        version: String,
+        /// `stable`, `rapid` or `preview`.
+        #[arg(long, default_value = "stable")]
+        channel: String,
+        /// Release notes.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
 }
 
 /// Where the inventory lives.
@@ -57,6 +75,30 @@ pub struct ServeArgs {
     /// Address to listen on, `HOST:PORT`.
     #[arg(long, env = "FJORD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// Base64 of the 32-byte ed25519 seed intents are signed with. Without it
+    /// (and without --intent-signing-key-file) a random key is generated,
+    /// which agents cannot pin: development only.
+    #[arg(
+        long,
+        env = "FJORD_INTENT_SIGNING_KEY",
+        hide_env_values = true,
+        conflicts_with = "intent_signing_key_file"
+    )]
+    pub intent_signing_key: Option<String>,
+
+    /// File holding the base64 seed, as --intent-signing-key.
+    #[arg(long, env = "FJORD_INTENT_SIGNING_KEY_FILE")]
+    pub intent_signing_key_file: Option<PathBuf>,
+
+    /// Seconds without hearing from an agent after which its environment
+    /// is shown as disconnected.
+    #[arg(
+        long,
+        env = "FJORD_AGENT_DISCONNECTED_AFTER_SECONDS",
+        default_value_t = 90
+    )]
+    pub agent_disconnected_after_seconds: u64,
 
     /// Directory holding the built web console (`web/dist`). When absent,
     /// `/` explains how to build it instead of serving the console.
