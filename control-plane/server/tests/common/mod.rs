@@ -240,3 +240,37 @@ pub async fn populate(app: &TestApp, name: &str) -> anyhow::Result<Inventory> {
         topic_id,
     })
 }
+
+/// Registers the agent of an environment; returns (credential, access token).
+pub async fn connect_agent(
+    app: &TestApp,
+    registration_token: &str,
+) -> anyhow::Result<(String, String)> {
+    let registered = app
+        .send(
+            Method::POST,
+            "/v1/agent/register",
+            None,
+            Some(json!({"registration_token": registration_token, "agent_version": "0.1.0"})),
+            &[],
+        )
+        .await?;
+    let credential = registered.expect(StatusCode::CREATED)["agent_credential"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let token = app
+        .send(
+            Method::POST,
+            "/v1/agent/token",
+            Some(&credential),
+            None,
+            &[],
+        )
+        .await?;
+    let access = token.expect(StatusCode::CREATED)["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok((credential, access))
+}
