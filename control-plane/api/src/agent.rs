@@ -74,6 +74,18 @@ impl AgentStatusReport {
             if cluster.conditions.len() > 32 || cluster.metrics.len() > 256 {
                 return Err("a cluster may report at most 32 conditions and 256 metrics".to_owned());
             }
+            for condition in &cluster.conditions {
+                validate::text("conditions[].type", &condition.condition_type, 100)?;
+                validate::text("conditions[].status", &condition.status, 20)?;
+                validate::text("conditions[].reason", &condition.reason, 200)?;
+                validate::text("conditions[].message", &condition.message, 2000)?;
+            }
+            for key in cluster.metrics.keys() {
+                validate::text("metrics key", key, 200)?;
+            }
+            if let Some(version) = &cluster.version {
+                validate::text("clusters[].version", version, 100)?;
+            }
             if cluster.metrics.values().any(|v| !v.is_finite()) {
                 return Err("clusters[].metrics values must be finite numbers".to_owned());
             }

@@ -18,6 +18,7 @@ mod intent;
 mod organization;
 mod page;
 mod problem;
+mod rollout;
 mod service;
 mod topic;
 pub mod validate;
@@ -38,6 +39,7 @@ pub use intent::{Intent, IntentCluster, IntentDocument, IntentTopic, SigningKey}
 pub use organization::Organization;
 pub use page::Page;
 pub use problem::Problem;
+pub use rollout::{Operation, Rollout, RolloutClusterProgress, RolloutCreate};
 pub use service::ServiceInfo;
 pub use topic::{Topic, TopicCreate, TopicUpdate};
 

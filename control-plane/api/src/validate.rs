@@ -46,6 +46,18 @@ pub fn display_name(field: &str, value: &str) -> Check {
     Ok(())
 }
 
+/// A short free-text value such as a filter or a reason: at most `max`
+/// characters, no control characters (Postgres text cannot hold NUL).
+pub fn text(field: &str, value: &str, max: usize) -> Check {
+    if value.chars().count() > max {
+        return Err(format!("{field} must be at most {max} characters long"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{field} must not contain control characters"));
+    }
+    Ok(())
+}
+
 /// A Kafka topic name: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn topic_name(field: &str, value: &str) -> Check {
     if value.is_empty() || value.len() > 249 {

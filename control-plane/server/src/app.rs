@@ -22,6 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::console;
 use crate::error::problem_response;
 use crate::idempotency;
+use crate::jobs::JobSettings;
 use crate::routes;
 use crate::signer::IntentSigner;
 use crate::watch::IntentWatch;
@@ -58,6 +59,7 @@ pub struct AppState {
     pub signer: Arc<IntentSigner>,
     pub intents: IntentWatch,
     pub agent: AgentSettings,
+    pub jobs: JobSettings,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
             signer: Arc::new(signer),
             intents: IntentWatch::default(),
             agent: AgentSettings::default(),
+            jobs: JobSettings::default(),
         }
     }
 }
@@ -95,6 +98,7 @@ impl AppState {
         (name = "releases", description = "The vendor's release catalog"),
         (name = "audit", description = "Who did what, when, from where"),
         (name = "intents", description = "Signed desired state per environment"),
+        (name = "rollouts", description = "Fleet upgrades in waves, and the operations driving them"),
         (name = "agent", description = "The channel agents in customer clusters pull from"),
     )
 )]

@@ -100,6 +100,11 @@ pub struct ServeArgs {
     )]
     pub agent_disconnected_after_seconds: u64,
 
+    /// Number of background job workers (rollouts and other long work) in
+    /// this replica; 0 leaves jobs to other replicas.
+    #[arg(long, env = "FJORD_JOB_WORKERS", default_value_t = 2)]
+    pub job_workers: usize,
+
     /// Directory holding the built web console (`web/dist`). When absent,
     /// `/` explains how to build it instead of serving the console.
     #[arg(long, env = "FJORD_CONSOLE_DIR")]

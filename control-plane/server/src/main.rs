@@ -49,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         .listen(&pool)
         .await
         .context("cannot listen for intent notifications")?;
+    let _workers = fjord_control_plane::jobs::spawn_workers(&state, cli.serve.job_workers);
     let listener = tokio::net::TcpListener::bind(cli.serve.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cli.serve.listen))?;

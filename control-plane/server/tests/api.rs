@@ -458,3 +458,34 @@ async fn parents_in_use_cannot_be_deleted(pool: PgPool) -> TestResult {
     .expect(StatusCode::NO_CONTENT);
     Ok(())
 }
+
+#[sqlx::test(migrator = "fjord_store::MIGRATOR")]
+async fn text_postgres_cannot_store_is_a_client_error_not_a_server_error(
+    pool: PgPool,
+) -> TestResult {
+    let app = TestApp::new(pool).await?;
+    let acme = populate(&app, "acme").await?;
+    app.get("/v1/audit-records?actor=a%00b", &acme.key)
+        .await?
+        .expect_problem(StatusCode::BAD_REQUEST, "bad-request");
+    app.get("/v1/releases?channel=%00", &acme.key)
+        .await?
+        .expect_problem(StatusCode::BAD_REQUEST, "bad-request");
+    let name = app
+        .post(
+            "/v1/api-keys",
+            &acme.key,
+            json!({"name": "nul\u{0}", "scope": "admin"}),
+        )
+        .await?;
+    name.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body");
+    let config = app
+        .patch(
+            &format!("/v1/topics/{}", acme.topic_id),
+            &acme.key,
+            json!({"config": {"cleanup.policy": "\u{0}"}}),
+        )
+        .await?;
+    config.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body");
+    Ok(())
+}

@@ -46,6 +46,12 @@ fn case(method: Method, route: &'static str, body: Option<Value>, expect: Expect
     }
 }
 
+/// Acme's ids beyond the common inventory.
+struct Extra {
+    rollout_id: String,
+    operation_id: String,
+}
+
 fn cases(acme: &Inventory) -> Vec<Case> {
     use Expect::*;
     let q = |mut case: Case, query: String| {
@@ -186,6 +192,30 @@ fn cases(acme: &Inventory) -> Vec<Case> {
             case(Method::GET, "/v1/audit-records", None, NothingOfAcme),
             format!("?object_id={}", acme.cluster_id),
         ),
+        case(Method::GET, "/v1/rollouts", None, NothingOfAcme),
+        case(
+            Method::POST,
+            "/v1/rollouts",
+            Some(
+                json!({"target_version": "0.2.0", "waves": [[acme.cluster_id]], "max_in_flight": 1}),
+            ),
+            Invalid,
+        ),
+        case(Method::GET, "/v1/rollouts/{rollout_id}", None, NotFound),
+        case(
+            Method::POST,
+            "/v1/rollouts/{rollout_id}/pause",
+            None,
+            NotFound,
+        ),
+        case(
+            Method::POST,
+            "/v1/rollouts/{rollout_id}/resume",
+            None,
+            NotFound,
+        ),
+        case(Method::GET, "/v1/operations", None, NothingOfAcme),
+        case(Method::GET, "/v1/operations/{operation_id}", None, NotFound),
         // The agent of globex's environment, aiming at acme's cluster.
         agent(case(
             Method::POST,
@@ -209,8 +239,10 @@ fn cases(acme: &Inventory) -> Vec<Case> {
     ]
 }
 
-fn path(route: &str, acme: &Inventory) -> String {
+fn path(route: &str, acme: &Inventory, extra: &Extra) -> String {
     route
+        .replace("{rollout_id}", &extra.rollout_id)
+        .replace("{operation_id}", &extra.operation_id)
         .replace("{api_key_id}", &acme.api_key_id)
         .replace("{cloud_account_id}", &acme.cloud_account_id)
         .replace("{environment_id}", &acme.environment_id)
@@ -220,7 +252,7 @@ fn path(route: &str, acme: &Inventory) -> String {
 }
 
 /// What acme can see of its own objects.
-async fn snapshot(app: &TestApp, acme: &Inventory) -> anyhow::Result<Vec<Value>> {
+async fn snapshot(app: &TestApp, acme: &Inventory, extra: &Extra) -> anyhow::Result<Vec<Value>> {
     let mut reads = Vec::new();
     for route in [
         "/v1/api-keys/{api_key_id}",
@@ -228,12 +260,17 @@ async fn snapshot(app: &TestApp, acme: &Inventory) -> anyhow::Result<Vec<Value>>
         "/v1/environments/{environment_id}/intents",
         "/v1/clusters/{cluster_id}",
         "/v1/topics/{topic_id}",
+        "/v1/rollouts/{rollout_id}",
+        "/v1/operations/{operation_id}",
     ] {
-        let response = app.get(&path(route, acme), &acme.key).await?;
+        let response = app.get(&path(route, acme, extra), &acme.key).await?;
         reads.push(response.expect(StatusCode::OK).clone());
     }
     let mut environment = app
-        .get(&path("/v1/environments/{environment_id}", acme), &acme.key)
+        .get(
+            &path("/v1/environments/{environment_id}", acme, extra),
+            &acme.key,
+        )
         .await?
         .body;
     environment["connection"] = Value::Null; // the clock moves; the rest must not
@@ -247,7 +284,25 @@ async fn no_route_lets_one_tenant_reach_another(pool: PgPool) -> anyhow::Result<
     let acme = populate(&app, "acme").await?;
     let globex = populate(&app, "globex").await?;
     let (globex_credential, globex_agent) = connect_agent(&app, &globex.registration_token).await?;
-    let before = snapshot(&app, &acme).await?;
+    let rollout = app
+        .post(
+            "/v1/rollouts",
+            &acme.key,
+            json!({"target_version": "0.2.0", "waves": [[acme.cluster_id]], "max_in_flight": 1}),
+        )
+        .await?;
+    let rollout = rollout.expect(StatusCode::CREATED);
+    let extra = Extra {
+        rollout_id: rollout["rollout_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        operation_id: rollout["operation_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let before = snapshot(&app, &acme, &extra).await?;
     let acme_ids = [
         &acme.api_key_id,
         &acme.cloud_account_id,
@@ -287,7 +342,7 @@ async fn no_route_lets_one_tenant_reach_another(pool: PgPool) -> anyhow::Result<
             (true, _) => globex_agent.as_str(),
             (false, _) => globex.key.as_str(),
         };
-        let target = format!("{}{}", path(case.route, &acme), case.query);
+        let target = format!("{}{}", path(case.route, &acme, &extra), case.query);
         let response = app
             .send(
                 case.method.clone(),
@@ -353,7 +408,7 @@ async fn no_route_lets_one_tenant_reach_another(pool: PgPool) -> anyhow::Result<
         .expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
 
     assert_eq!(
-        snapshot(&app, &acme).await?,
+        snapshot(&app, &acme, &extra).await?,
         before,
         "acme's objects are unchanged"
     );
@@ -372,8 +427,8 @@ async fn no_route_lets_one_tenant_reach_another(pool: PgPool) -> anyhow::Result<
     );
     assert_eq!(
         acme_log.body["items"].as_array().map(Vec::len),
-        Some(7),
-        "only acme's own seven changes: organization, two keys, account, environment, cluster, topic"
+        Some(8),
+        "only acme's own eight changes: organization, two keys, account, environment, cluster, topic, rollout"
     );
     Ok(())
 }

@@ -42,6 +42,12 @@ async fn the_openapi_document_and_reference_page_are_served(pool: PgPool) -> Tes
         "/v1/agent/token",
         "/v1/agent/intents",
         "/v1/agent/status",
+        "/v1/rollouts",
+        "/v1/rollouts/{rollout_id}",
+        "/v1/rollouts/{rollout_id}/pause",
+        "/v1/rollouts/{rollout_id}/resume",
+        "/v1/operations",
+        "/v1/operations/{operation_id}",
     ] {
         assert!(
             paths.contains_key(path),

@@ -19,8 +19,10 @@ pub mod environment;
 mod error;
 pub mod idempotency;
 pub mod intent;
+pub mod job;
 pub mod organization;
 pub mod release;
+pub mod rollout;
 pub mod topic;
 
 // Queries are runtime-checked. Dynamic SQL strings in this crate are built

@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use fjord_api::{AuditRecord, Page, Problem};
+use fjord_api::{AuditRecord, Page, Problem, validate};
 use fjord_store::audit::{AuditFilter, AuditRow};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -65,6 +65,15 @@ pub(crate) async fn list_audit_records(
     AppQuery(query): AppQuery<PageQuery>,
     AppQuery(filter): AppQuery<AuditQuery>,
 ) -> Result<Json<Page<AuditRecord>>, AppError> {
+    for (field, value) in [
+        ("actor", &filter.actor),
+        ("action", &filter.action),
+        ("object_type", &filter.object_type),
+    ] {
+        if let Some(value) = value {
+            validate::text(field, value, 200).map_err(AppError::BadRequest)?;
+        }
+    }
     let filter = AuditFilter {
         actor: filter.actor,
         action: filter.action,

@@ -17,8 +17,10 @@ pub(crate) mod clusters;
 pub(crate) mod environments;
 pub(crate) mod info;
 pub(crate) mod intents;
+pub(crate) mod operations;
 pub(crate) mod organization;
 pub(crate) mod releases;
+pub(crate) mod rollouts;
 pub(crate) mod topics;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -33,5 +35,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(releases::router())
         .merge(audit::router())
         .merge(intents::router())
+        .merge(rollouts::router())
+        .merge(operations::router())
         .merge(agent::router())
 }

@@ -1,6 +1,6 @@
 use axum::Json;
 use axum::extract::State;
-use fjord_api::{Problem, Release};
+use fjord_api::{Problem, Release, validate};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -42,6 +42,9 @@ pub(crate) async fn list_releases(
     _principal: Principal,
     AppQuery(filter): AppQuery<ReleaseFilter>,
 ) -> Result<Json<Vec<Release>>, AppError> {
+    if let Some(channel) = &filter.channel {
+        validate::text("channel", channel, 50).map_err(AppError::BadRequest)?;
+    }
     let rows = fjord_store::release::list(&state.pool, filter.channel.as_deref()).await?;
     Ok(Json(
         rows.into_iter()
