@@ -55,9 +55,11 @@ pub enum Command {
 /// Where the inventory lives.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseArgs {
-    /// Postgres connection URL, e.g. `postgres://user@127.0.0.1:5432/fjord`.
+    /// Postgres connection URL, e.g. `postgres://user@127.0.0.1:5432/fjord`
+    /// (required; optional here only because clap forbids required global
+    /// arguments).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
-    pub database_url: String,
+    pub database_url: Option<String>,
 
     /// Largest number of pooled database connections.
     #[arg(
@@ -73,7 +75,12 @@ pub struct DatabaseArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on, `HOST:PORT`.
-    #[arg(long, env = "FJORD_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "FJORD_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: SocketAddr,
 
     /// Base64 of the 32-byte ed25519 seed intents are signed with. Without it
@@ -81,6 +88,7 @@ pub struct ServeArgs {
     /// which agents cannot pin: development only.
     #[arg(
         long,
+        global = true,
         env = "FJORD_INTENT_SIGNING_KEY",
         hide_env_values = true,
         conflicts_with = "intent_signing_key_file"
@@ -88,13 +96,14 @@ pub struct ServeArgs {
     pub intent_signing_key: Option<String>,
 
     /// File holding the base64 seed, as --intent-signing-key.
-    #[arg(long, env = "FJORD_INTENT_SIGNING_KEY_FILE")]
+    #[arg(long, global = true, env = "FJORD_INTENT_SIGNING_KEY_FILE")]
     pub intent_signing_key_file: Option<PathBuf>,
 
     /// Seconds without hearing from an agent after which its environment
     /// is shown as disconnected.
     #[arg(
         long,
+        global = true,
         env = "FJORD_AGENT_DISCONNECTED_AFTER_SECONDS",
         default_value_t = 90
     )]
@@ -102,11 +111,40 @@ pub struct ServeArgs {
 
     /// Number of background job workers (rollouts and other long work) in
     /// this replica; 0 leaves jobs to other replicas.
-    #[arg(long, env = "FJORD_JOB_WORKERS", default_value_t = 2)]
+    #[arg(long, global = true, env = "FJORD_JOB_WORKERS", default_value_t = 2)]
     pub job_workers: usize,
 
     /// Directory holding the built web console (`web/dist`). When absent,
     /// `/` explains how to build it instead of serving the console.
-    #[arg(long, env = "FJORD_CONSOLE_DIR")]
+    #[arg(long, global = true, env = "FJORD_CONSOLE_DIR")]
     pub console_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn create_organization_takes_the_database_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "fjord-control-plane",
+            "create-organization",
+            "acme",
+            "--database-url",
+            "postgres://db/fjord",
+        ]);
+        let cli = cli.map_err(|error| error.to_string());
+        assert!(
+            matches!(&cli, Ok(cli) if cli.database.database_url.as_deref() == Some("postgres://db/fjord")
+                && matches!(&cli.command, Some(Command::CreateOrganization { name }) if name == "acme")),
+            "{cli:?}"
+        );
+    }
 }

@@ -10,11 +10,12 @@ use tracing::{info, warn};
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     cli.logging.init().context("cannot set up logging")?;
-    let pool = fjord_store::connect(
-        &cli.database.database_url,
-        cli.database.database_connections_max,
-    )
-    .await?;
+    let database_url = cli
+        .database
+        .database_url
+        .as_deref()
+        .context("--database-url (or DATABASE_URL) is required")?;
+    let pool = fjord_store::connect(database_url, cli.database.database_connections_max).await?;
     fjord_store::migrate(&pool).await?;
     match &cli.command {
         Some(Command::Migrate) => return Ok(()),
