@@ -39,6 +39,7 @@ pub struct AccessToken {
 #[serde(deny_unknown_fields)]
 pub struct AgentStatusReport {
     /// The latest generation the agent has applied.
+    #[schema(minimum = 0)]
     pub observed_generation: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_version: Option<String>,

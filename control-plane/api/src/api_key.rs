@@ -51,6 +51,11 @@ pub struct ApiKey {
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyCreate {
     /// What the key is for, 1 to 100 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"
+    )]
     pub name: String,
     pub scope: Scope,
 }

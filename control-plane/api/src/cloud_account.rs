@@ -26,10 +26,20 @@ pub struct CloudAccount {
 #[serde(deny_unknown_fields)]
 pub struct CloudAccountCreate {
     /// DNS-1123 label, unique in the organization.
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+    )]
     pub name: String,
     /// 12 digits.
+    #[schema(pattern = "^[0-9]{12}$")]
     pub aws_account_id: String,
     /// `arn:aws:iam::<aws_account_id>:role/<name>`.
+    #[schema(
+        max_length = 600,
+        pattern = "^arn:aws:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+    )]
     pub role_arn: String,
 }
 
@@ -45,5 +55,10 @@ impl CloudAccountCreate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloudAccountUpdate {
+    /// In the account's own AWS account.
+    #[schema(
+        max_length = 600,
+        pattern = "^arn:aws:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+    )]
     pub role_arn: String,
 }

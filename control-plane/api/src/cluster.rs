@@ -75,12 +75,23 @@ pub struct Condition {
 pub struct ClusterCreate {
     pub environment_id: Uuid,
     /// DNS-1123 label, unique in the environment.
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+    )]
     pub name: String,
     /// A version from `GET /v1/releases`.
+    #[schema(
+        max_length = 64,
+        pattern = "^[0-9]{1,9}\\.[0-9]{1,9}\\.[0-9]{1,9}(-[0-9a-z.]+)?$"
+    )]
     pub version: String,
     /// 1 to 64.
+    #[schema(minimum = 1, maximum = 64)]
     pub broker_count: i32,
     /// Storage per broker, 1 to 65536 GiB.
+    #[schema(minimum = 1, maximum = 65536)]
     pub storage_gib: i32,
     #[serde(default)]
     pub config: ConfigMap,
@@ -89,6 +100,7 @@ pub struct ClusterCreate {
 impl ClusterCreate {
     pub fn validate(&self) -> Check {
         validate::dns_label("name", &self.name)?;
+        validate::version("version", &self.version)?;
         validate::range("broker_count", self.broker_count.into(), 1, 64)?;
         validate::range("storage_gib", self.storage_gib.into(), 1, 65536)?;
         validate::config("config", &self.config)
@@ -100,11 +112,17 @@ impl ClusterCreate {
 #[serde(deny_unknown_fields)]
 pub struct ClusterUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        max_length = 64,
+        pattern = "^[0-9]{1,9}\\.[0-9]{1,9}\\.[0-9]{1,9}(-[0-9a-z.]+)?$"
+    )]
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 64)]
     pub broker_count: Option<i32>,
     /// May only grow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 65536)]
     pub storage_gib: Option<i32>,
     /// Replaces the whole configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +131,9 @@ pub struct ClusterUpdate {
 
 impl ClusterUpdate {
     pub fn validate(&self) -> Check {
+        if let Some(version) = &self.version {
+            validate::version("version", version)?;
+        }
         if let Some(count) = self.broker_count {
             validate::range("broker_count", count.into(), 1, 64)?;
         }

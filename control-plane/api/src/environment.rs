@@ -53,9 +53,15 @@ pub struct EnvironmentConnection {
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentCreate {
     /// DNS-1123 label, unique in the organization.
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+    )]
     pub name: String,
     pub cloud_account_id: Uuid,
     /// e.g. `eu-west-1`.
+    #[schema(max_length = 32, pattern = "^[a-z0-9]+(-[a-z0-9]+)+-[0-9]+$")]
     pub region: String,
 }
 
@@ -70,6 +76,11 @@ impl EnvironmentCreate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentUpdate {
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+    )]
     pub name: String,
 }
 

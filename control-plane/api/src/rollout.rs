@@ -50,15 +50,22 @@ pub struct RolloutClusterProgress {
 #[serde(deny_unknown_fields)]
 pub struct RolloutCreate {
     /// A version from the release catalog.
+    #[schema(
+        max_length = 64,
+        pattern = "^[0-9]{1,9}\\.[0-9]{1,9}\\.[0-9]{1,9}(-[0-9a-z.]+)?$"
+    )]
     pub target_version: String,
     /// Cluster ids per wave, canaries first: 1 to 20 waves, each cluster once.
+    #[schema(min_items = 1, max_items = 20)]
     pub waves: Vec<Vec<Uuid>>,
     /// 1 to 100 clusters changing at once.
+    #[schema(minimum = 1, maximum = 100)]
     pub max_in_flight: i32,
 }
 
 impl RolloutCreate {
     pub fn validate(&self) -> Check {
+        validate::version("target_version", &self.target_version)?;
         validate::range("max_in_flight", self.max_in_flight.into(), 1, 100)?;
         let waves = i64::try_from(self.waves.len()).unwrap_or(i64::MAX);
         validate::range("number of waves", waves, 1, 20)?;

@@ -26,10 +26,13 @@ pub struct Topic {
 pub struct TopicCreate {
     pub cluster_id: Uuid,
     /// Kafka topic name: 1 to 249 of letters, digits, `.`, `_`, `-`.
+    #[schema(min_length = 1, max_length = 249, pattern = "^[a-zA-Z0-9._-]+$")]
     pub name: String,
     /// 1 to 10000.
+    #[schema(minimum = 1, maximum = 10000)]
     pub partitions: i32,
     /// 1 to 5, and at most the cluster's broker count.
+    #[schema(minimum = 1, maximum = 5)]
     pub replication_factor: i32,
     #[serde(default)]
     pub config: ConfigMap,
@@ -50,6 +53,7 @@ impl TopicCreate {
 pub struct TopicUpdate {
     /// May only grow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 10000)]
     pub partitions: Option<i32>,
     /// Replaces the whole configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]

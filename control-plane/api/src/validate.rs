@@ -58,6 +58,23 @@ pub fn text(field: &str, value: &str, max: usize) -> Check {
     Ok(())
 }
 
+/// A release version such as `0.2.0` or `1.0.0-rc.1`.
+pub fn version(field: &str, value: &str) -> Check {
+    let (core, pre) = value.split_once('-').unwrap_or((value, ""));
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.len() <= 9 && p.chars().all(|c| c.is_ascii_digit());
+    let pre_ok = pre
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.')
+        && (value.contains('-') != pre.is_empty());
+    if value.len() > 64 || parts.len() != 3 || !parts.iter().all(numeric) || !pre_ok {
+        return Err(format!(
+            "{field} must be a version such as 0.2.0, got {value:?}"
+        ));
+    }
+    Ok(())
+}
+
 /// A Kafka topic name: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn topic_name(field: &str, value: &str) -> Check {
     if value.is_empty() || value.len() > 249 {
@@ -189,6 +206,19 @@ mod tests {
         assert!(role_arn("role_arn", "arn:aws:iam::123456789012:role/fjord", account).is_ok());
         assert!(role_arn("role_arn", "arn:aws:iam::999999999999:role/fjord", account).is_err());
         assert!(role_arn("role_arn", "arn:aws:iam::123456789012:role/", account).is_err());
+    }
+
+    #[test]
+    fn versions_are_semantic() {
+        for good in ["0.2.0", "10.20.30", "1.0.0-rc.1"] {
+            assert!(version("version", good).is_ok(), "{good:?} should pass");
+        }
+        for bad in ["", "1.0", "1.0.0-", "v1.0.0", "1.0.0-RC", "1.\u{0}.0"] {
+            assert!(
+                version("version", bad).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
     }
 
     #[test]

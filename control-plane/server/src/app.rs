@@ -139,7 +139,10 @@ pub fn app(state: AppState) -> Router {
         })
     });
     let api = api
-        .layer(from_fn_with_state(state.clone(), idempotency::middleware))
+        .layer(from_fn_with_state(
+            idempotency::IdempotencyState::new(state.clone(), &document),
+            idempotency::middleware,
+        ))
         .with_state(state.clone());
     Router::new()
         .merge(api)

@@ -46,6 +46,9 @@ pub enum AppError {
     /// 409 `idempotency-key-in-flight`: same key, request still running.
     #[error("{0}")]
     IdempotencyKeyInFlight(String),
+    /// 503 `unavailable`: overloaded or a transaction lost a race; retry.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500 `internal`; the cause is logged, never sent.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -93,6 +96,11 @@ impl AppError {
                 "idempotency-key-in-flight",
                 "Idempotency key in flight",
             ),
+            Self::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -108,10 +116,26 @@ impl AppError {
 
 impl From<fjord_store::Error> for AppError {
     fn from(error: fjord_store::Error) -> Self {
-        if let fjord_store::Error::Database(sqlx::Error::Database(database)) = &error
-            && let Some(mapped) = database.constraint().and_then(on_constraint)
-        {
-            return mapped;
+        if let fjord_store::Error::Database(sqlx::Error::Database(database)) = &error {
+            if let Some(mapped) = database.constraint().and_then(on_constraint) {
+                return mapped;
+            }
+            // character_not_in_repertoire, untranslatable_character: text
+            // Postgres cannot store (NUL) that a check did not catch
+            if matches!(database.code().as_deref(), Some("22021" | "22P05")) {
+                return Self::Invalid(
+                    "a text value contains a character that cannot be stored (NUL)".into(),
+                );
+            }
+            // serialization_failure, deadlock_detected: safe to retry
+            if matches!(database.code().as_deref(), Some("40001" | "40P01")) {
+                tracing::warn!(error = %database, "transaction lost a race");
+                return Self::Unavailable("the request collided with another; retry it".into());
+            }
+        }
+        if let fjord_store::Error::Database(sqlx::Error::PoolTimedOut) = &error {
+            tracing::warn!("no database connection free in time");
+            return Self::Unavailable("the service is overloaded; retry shortly".into());
         }
         Self::Internal(anyhow::Error::new(error))
     }

@@ -9,8 +9,11 @@
 //! with one key: the second to commit hits the primary key and gets 409
 //! (retrying then replays the first's response).
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -36,12 +39,54 @@ pub(crate) struct IdempotencyRequest {
     pub request_hash: Vec<u8>,
 }
 
+/// What the middleware needs: the app, and the operations the API has
+/// (method, route template), so that a method a route does not have is left
+/// to the router's 405 whatever its headers.
+#[derive(Debug, Clone)]
+pub(crate) struct IdempotencyState {
+    pub app: AppState,
+    pub operations: Arc<HashSet<(String, String)>>,
+}
+
+impl IdempotencyState {
+    pub(crate) fn new(app: AppState, document: &utoipa::openapi::OpenApi) -> Self {
+        let mut operations = HashSet::new();
+        for (path, item) in &document.paths.paths {
+            let methods = [
+                (Method::POST, item.post.is_some()),
+                (Method::PUT, item.put.is_some()),
+                (Method::PATCH, item.patch.is_some()),
+                (Method::DELETE, item.delete.is_some()),
+            ];
+            for (method, present) in methods {
+                if present {
+                    operations.insert((method.to_string(), path.clone()));
+                }
+            }
+        }
+        Self {
+            app,
+            operations: Arc::new(operations),
+        }
+    }
+}
+
 pub(crate) async fn middleware(
-    State(state): State<AppState>,
+    State(state): State<IdempotencyState>,
     request: Request,
     next: Next,
 ) -> Response {
-    match prepare(&state, request).await {
+    let declared = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|path| {
+            let operation = (request.method().to_string(), path.as_str().to_owned());
+            state.operations.contains(&operation)
+        });
+    if !declared {
+        return next.run(request).await;
+    }
+    match prepare(&state.app, request).await {
         Ok(Prepared::Run(request)) => next.run(request).await,
         Ok(Prepared::Replay(response)) => response,
         Err(error) => error.into_response(),
@@ -64,20 +109,22 @@ async fn prepare(state: &AppState, request: Request) -> Result<Prepared, AppErro
     if !mutates {
         return Ok(Prepared::Run(request));
     }
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|key| !key.is_empty() && key.len() <= 255)
-        .ok_or_else(|| {
-            AppError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into())
-        })?
-        .to_owned();
     // Only API-key callers get idempotency; anything else is left to the
-    // handler to reject or serve.
+    // handler to reject (401) or serve.
     let Ok((organization_id, _, _)) = auth::authenticate_api_key(state, request.headers()).await
     else {
         return Ok(Prepared::Run(request));
     };
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|key| {
+            !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| {
+            AppError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into())
+        })?
+        .to_owned();
     let (mut parts, body) = request.into_parts();
     let bytes = to_bytes(body, BODY_BYTES_MAX).await.map_err(|_| {
         AppError::PayloadTooLarge(format!("the body exceeds {BODY_BYTES_MAX} bytes"))

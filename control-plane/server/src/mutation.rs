@@ -121,6 +121,9 @@ pub(crate) fn check_if_match(
     let value = value
         .to_str()
         .map_err(|_| AppError::BadRequest("If-Match is not text".into()))?;
+    if value.trim().is_empty() {
+        return Ok(());
+    }
     let current = etag(revision);
     let matches = value
         .split(',')

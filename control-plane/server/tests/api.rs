@@ -233,6 +233,30 @@ async fn bad_requests_are_problems_that_say_what_is_wrong(pool: PgPool) -> TestR
     app.get("/v1/clusters?limit=0", &acme.key)
         .await?
         .expect_problem(StatusCode::BAD_REQUEST, "bad-request");
+    // An unknown method is 405 even with an Idempotency-Key used before.
+    let token_path = format!(
+        "/v1/environments/{}/registration-token",
+        acme.environment_id
+    );
+    app.send(
+        Method::POST,
+        &token_path,
+        Some(&acme.key),
+        None,
+        &[("idempotency-key", "k")],
+    )
+    .await?
+    .expect(StatusCode::CREATED);
+    let put = app
+        .send(
+            Method::PUT,
+            &token_path,
+            Some(&acme.key),
+            None,
+            &[("idempotency-key", "k")],
+        )
+        .await?;
+    assert_eq!(put.status, StatusCode::METHOD_NOT_ALLOWED, "{}", put.body);
     app.get("/v1/nothing-here", &acme.key)
         .await?
         .expect_problem(StatusCode::NOT_FOUND, "not-found");
@@ -374,9 +398,23 @@ async fn read_only_and_revoked_keys_change_nothing(pool: PgPool) -> TestResult {
         listed.body.get("secret").is_none(),
         "the secret is shown once"
     );
-    app.delete(&format!("/v1/api-keys/{viewer_id}"), &acme.key)
-        .await?
-        .expect(StatusCode::OK);
+    let revoked = app
+        .send(
+            Method::POST,
+            &format!("/v1/api-keys/{viewer_id}/revoke"),
+            Some(&acme.key),
+            None,
+            &[],
+        )
+        .await?;
+    assert!(revoked.expect(StatusCode::OK)["revoked_at"].is_string());
+    let listed = app
+        .get(&format!("/v1/api-keys/{viewer_id}"), &acme.key)
+        .await?;
+    assert!(
+        listed.body["revoked_at"].is_string(),
+        "a revoked key stays visible"
+    );
     app.get("/v1/clusters", &viewer)
         .await?
         .expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
@@ -471,6 +509,8 @@ async fn text_postgres_cannot_store_is_a_client_error_not_a_server_error(
     app.get("/v1/releases?channel=%00", &acme.key)
         .await?
         .expect_problem(StatusCode::BAD_REQUEST, "bad-request");
+    let stable = app.get("/v1/releases?channel=stable", &acme.key).await?;
+    assert_eq!(stable.expect(StatusCode::OK)[0]["version"], "0.1.0");
     let name = app
         .post(
             "/v1/api-keys",
@@ -479,6 +519,22 @@ async fn text_postgres_cannot_store_is_a_client_error_not_a_server_error(
         )
         .await?;
     name.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body");
+    let version = app
+        .patch(
+            &format!("/v1/clusters/{}", acme.cluster_id),
+            &acme.key,
+            json!({"version": "0.\u{0}.1"}),
+        )
+        .await?;
+    version.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body");
+    let rollout = app
+        .post(
+            "/v1/rollouts",
+            &acme.key,
+            json!({"target_version": "\u{0}", "waves": [[acme.cluster_id]], "max_in_flight": 1}),
+        )
+        .await?;
+    rollout.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body");
     let config = app
         .patch(
             &format!("/v1/topics/{}", acme.topic_id),

@@ -75,7 +75,12 @@ fn cases(acme: &Inventory) -> Vec<Case> {
             NothingOfAcme,
         ),
         case(Method::GET, "/v1/api-keys/{api_key_id}", None, NotFound),
-        case(Method::DELETE, "/v1/api-keys/{api_key_id}", None, NotFound),
+        case(
+            Method::POST,
+            "/v1/api-keys/{api_key_id}/revoke",
+            None,
+            NotFound,
+        ),
         case(Method::GET, "/v1/cloud-accounts", None, NothingOfAcme),
         case(
             Method::POST,

@@ -129,3 +129,44 @@ async fn every_change_publishes_a_signed_generation_and_history_is_kept(
     assert!(verify(&key, &fourth)?.clusters[0].topics.is_empty());
     Ok(())
 }
+
+#[sqlx::test(migrator = "fjord_store::MIGRATOR")]
+async fn concurrent_changes_in_one_environment_get_consecutive_generations(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let app = TestApp::new(pool).await?;
+    let acme = populate(&app, "acme").await?;
+    let mut creates = Vec::new();
+    for index in 0..12 {
+        let app = app.clone();
+        let key = acme.key.clone();
+        let environment_id = acme.environment_id.clone();
+        creates.push(tokio::spawn(async move {
+            let body = json!({"environment_id": environment_id, "name": format!("c{index}"), "version": "0.1.0", "broker_count": 1, "storage_gib": 1});
+            app.post("/v1/clusters", &key, body).await
+        }));
+    }
+    for create in creates {
+        create.await??.expect(StatusCode::CREATED);
+    }
+    let history: Vec<Intent> = serde_json::from_value(
+        app.get(
+            &format!("/v1/environments/{}/intents?limit=100", acme.environment_id),
+            &acme.key,
+        )
+        .await?
+        .body,
+    )?;
+    let generations: Vec<i64> = history.iter().map(|i| i.generation).collect();
+    assert_eq!(
+        generations,
+        (1..=14).rev().collect::<Vec<_>>(),
+        "gap-free, one per change"
+    );
+    assert_eq!(
+        history[0].document.clusters.len(),
+        13,
+        "the latest holds every cluster"
+    );
+    Ok(())
+}

@@ -24,6 +24,7 @@ async fn the_openapi_document_and_reference_page_are_served(pool: PgPool) -> Tes
         "/v1/organization",
         "/v1/api-keys",
         "/v1/api-keys/{api_key_id}",
+        "/v1/api-keys/{api_key_id}/revoke",
         "/v1/cloud-accounts",
         "/v1/cloud-accounts/{cloud_account_id}",
         "/v1/environments",

@@ -79,14 +79,17 @@ pub async fn list(
     Ok(rows)
 }
 
-/// The environment, locked for update when `lock` (inside a transaction).
+/// The environment, locked when `lock` (inside a transaction). The lock is
+/// `for no key update`, which does not conflict with the key-share locks
+/// foreign-key checks take, so inserting a child row first and locking the
+/// environment second cannot deadlock with another such transaction.
 pub async fn get(
     db: impl PgExecutor<'_>,
     organization_id: Uuid,
     id: Uuid,
     lock: bool,
 ) -> Result<Option<EnvironmentRow>> {
-    let lock = if lock { " for update of e" } else { "" };
+    let lock = if lock { " for no key update of e" } else { "" };
     let sql = format!(
         "select {COLUMNS} from environment e
          where e.organization_id = $1 and e.environment_id = $2{lock}"

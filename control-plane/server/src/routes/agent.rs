@@ -252,9 +252,13 @@ pub(crate) async fn report_status(
     if let Some(version) = &report.agent_version {
         validate::display_name("agent_version", version).map_err(AppError::Invalid)?;
     }
+    // Lock clusters in id order, as the rollout driver does, so the two
+    // cannot deadlock.
+    let mut clusters: Vec<_> = report.clusters.iter().collect();
+    clusters.sort_by_key(|cluster| cluster.cluster_id);
     let mut transaction = state.pool.begin().await?;
     let mut unknown_cluster_ids = Vec::new();
-    for cluster in &report.clusters {
+    for cluster in clusters {
         let status = ReportedStatus {
             phase: cluster.phase.clone(),
             observed_version: cluster.version.clone(),

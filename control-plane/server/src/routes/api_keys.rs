@@ -20,7 +20,8 @@ use crate::secret::{self, TokenKind};
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_api_keys, create_api_key))
-        .routes(routes!(get_api_key, revoke_api_key))
+        .routes(routes!(get_api_key))
+        .routes(routes!(revoke_api_key))
 }
 
 pub(crate) fn to_api(row: ApiKeyRow) -> ApiKey {
@@ -40,7 +41,7 @@ pub(crate) fn to_api(row: ApiKeyRow) -> ApiKey {
     path = "/v1/api-keys",
     tag = "organization",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for a retried request")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$", description = "Replays the first response for a retried request")),
     request_body = ApiKeyCreate,
     responses(
         (status = 201, description = "The key and its secret", body = ApiKeyCreated),
@@ -128,13 +129,14 @@ pub(crate) async fn get_api_key(
     Ok(Json(to_api(row)))
 }
 
-/// Revokes an API key at once; it stays listed with `revoked_at`.
+/// Revokes an API key at once; it stays listed with `revoked_at`, so the
+/// audit trail can name it. Revoking twice keeps the first time.
 #[utoipa::path(
-    delete,
-    path = "/v1/api-keys/{api_key_id}",
+    post,
+    path = "/v1/api-keys/{api_key_id}/revoke",
     tag = "organization",
     security(("api_key" = [])),
-    params(("api_key_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("api_key_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     responses(
         (status = 200, description = "The revoked key", body = ApiKey),
         (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),

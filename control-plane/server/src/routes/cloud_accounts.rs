@@ -47,7 +47,7 @@ fn to_api(row: CloudAccountRow) -> CloudAccount {
     path = "/v1/cloud-accounts",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     request_body = CloudAccountCreate,
     responses(
         (status = 201, description = "The account", body = CloudAccount, headers(("ETag" = String))),
@@ -144,7 +144,7 @@ pub(crate) async fn get_cloud_account(
     path = "/v1/cloud-accounts/{cloud_account_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("cloud_account_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("cloud_account_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     request_body = CloudAccountUpdate,
     responses(
         (status = 200, description = "The updated account", body = CloudAccount, headers(("ETag" = String))),
@@ -190,7 +190,7 @@ pub(crate) async fn update_cloud_account(
     path = "/v1/cloud-accounts/{cloud_account_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("cloud_account_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("cloud_account_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     responses(
         (status = 204, description = "Deleted"),
         (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),

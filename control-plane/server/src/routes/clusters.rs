@@ -71,7 +71,7 @@ async fn require_release(db: &mut PgConnection, version: &str) -> Result<(), App
     path = "/v1/clusters",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     request_body = ClusterCreate,
     responses(
         (status = 201, description = "The cluster", body = Cluster, headers(("ETag" = String))),
@@ -193,7 +193,7 @@ pub(crate) async fn get_cluster(
     path = "/v1/clusters/{cluster_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("cluster_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("cluster_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     request_body = ClusterUpdate,
     responses(
         (status = 200, description = "The updated cluster", body = Cluster, headers(("ETag" = String))),
@@ -262,7 +262,7 @@ pub(crate) async fn update_cluster(
     path = "/v1/clusters/{cluster_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("cluster_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("cluster_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     responses(
         (status = 204, description = "Deleted"),
         (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),

@@ -69,7 +69,7 @@ pub(crate) fn to_api(row: EnvironmentRow, settings: &AgentSettings) -> Environme
     path = "/v1/environments",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     request_body = EnvironmentCreate,
     responses(
         (status = 201, description = "The environment and its registration token", body = EnvironmentCreated, headers(("ETag" = String))),
@@ -179,7 +179,7 @@ pub(crate) async fn get_environment(
     path = "/v1/environments/{environment_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("environment_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("environment_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     request_body = EnvironmentUpdate,
     responses(
         (status = 200, description = "The updated environment", body = Environment, headers(("ETag" = String))),
@@ -227,7 +227,7 @@ pub(crate) async fn update_environment(
     path = "/v1/environments/{environment_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("environment_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("environment_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     responses(
         (status = 204, description = "Deleted"),
         (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
@@ -267,7 +267,7 @@ pub(crate) async fn delete_environment(
     path = "/v1/environments/{environment_id}/registration-token",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("environment_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("environment_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     responses(
         (status = 201, description = "The new token", body = RegistrationToken),
         (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),

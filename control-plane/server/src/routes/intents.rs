@@ -50,6 +50,9 @@ pub(crate) async fn list_intents(
     AppPath(environment_id): AppPath<Uuid>,
     AppQuery(query): AppQuery<IntentHistoryQuery>,
 ) -> Result<Json<Vec<Intent>>, AppError> {
+    if query.before.is_some_and(|before| before < 1) {
+        return Err(AppError::BadRequest("before must be 1 or more".into()));
+    }
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(AppError::BadRequest(format!(

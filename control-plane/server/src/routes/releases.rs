@@ -1,6 +1,6 @@
 use axum::Json;
 use axum::extract::State;
-use fjord_api::{Problem, Release, validate};
+use fjord_api::{Problem, Release};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,8 +19,26 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ReleaseFilter {
-    /// `stable`, `rapid` or `preview`.
-    channel: Option<String>,
+    channel: Option<Channel>,
+}
+
+/// A release channel.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Channel {
+    Stable,
+    Rapid,
+    Preview,
+}
+
+impl Channel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Stable => "stable",
+            Self::Rapid => "rapid",
+            Self::Preview => "preview",
+        }
+    }
 }
 
 /// The vendor's release catalog, oldest first. The catalog is the same for
@@ -42,10 +60,7 @@ pub(crate) async fn list_releases(
     _principal: Principal,
     AppQuery(filter): AppQuery<ReleaseFilter>,
 ) -> Result<Json<Vec<Release>>, AppError> {
-    if let Some(channel) = &filter.channel {
-        validate::text("channel", channel, 50).map_err(AppError::BadRequest)?;
-    }
-    let rows = fjord_store::release::list(&state.pool, filter.channel.as_deref()).await?;
+    let rows = fjord_store::release::list(&state.pool, filter.channel.map(Channel::as_str)).await?;
     Ok(Json(
         rows.into_iter()
             .map(|row| Release {

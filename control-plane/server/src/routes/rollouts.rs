@@ -59,7 +59,7 @@ async fn load(db: &mut PgConnection, row: RolloutRow) -> Result<Rollout, AppErro
     path = "/v1/rollouts",
     tag = "rollouts",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     request_body = RolloutCreate,
     responses(
         (status = 201, description = "The rollout, running", body = Rollout, headers(("ETag" = String))),
@@ -197,7 +197,7 @@ pub(crate) async fn get_rollout(
     path = "/v1/rollouts/{rollout_id}/pause",
     tag = "rollouts",
     security(("api_key" = [])),
-    params(("rollout_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("rollout_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     responses(
         (status = 200, description = "The paused rollout", body = Rollout, headers(("ETag" = String))),
         (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
@@ -218,7 +218,7 @@ pub(crate) async fn pause_rollout(
     path = "/v1/rollouts/{rollout_id}/resume",
     tag = "rollouts",
     security(("api_key" = [])),
-    params(("rollout_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("rollout_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     responses(
         (status = 200, description = "The running rollout", body = Rollout, headers(("ETag" = String))),
         (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),

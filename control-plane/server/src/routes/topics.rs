@@ -45,7 +45,7 @@ fn to_api(row: TopicRow) -> Topic {
     path = "/v1/topics",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     request_body = TopicCreate,
     responses(
         (status = 201, description = "The topic", body = Topic, headers(("ETag" = String))),
@@ -168,7 +168,7 @@ pub(crate) async fn get_topic(
     path = "/v1/topics/{topic_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("topic_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("topic_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     request_body = TopicUpdate,
     responses(
         (status = 200, description = "The updated topic", body = Topic, headers(("ETag" = String))),
@@ -230,7 +230,7 @@ pub(crate) async fn update_topic(
     path = "/v1/topics/{topic_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("topic_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("topic_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
     responses(
         (status = 204, description = "Deleted"),
         (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
