@@ -57,6 +57,34 @@ async fn dispatch(state: &AppState, job: &JobRow) -> anyhow::Result<Outcome> {
     }
 }
 
+/// How long an `Idempotency-Key` replays its response.
+pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Drops what has expired: stored idempotent responses past
+/// [`IDEMPOTENCY_RETENTION`] and expired agent access tokens. Safe to run on
+/// every replica at once.
+pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
+    let responses =
+        fjord_store::idempotency::delete_older_than(&state.pool, IDEMPOTENCY_RETENTION).await?;
+    let tokens = fjord_store::agent_token::delete_expired(&state.pool).await?;
+    tracing::debug!(responses, tokens, "housekeeping done");
+    Ok(())
+}
+
+/// Runs [`housekeeping`] every `period`.
+pub fn spawn_housekeeping(state: &AppState, period: Duration) -> JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(period);
+        loop {
+            interval.tick().await;
+            if let Err(error) = housekeeping(&state).await {
+                tracing::warn!(error = %format!("{error:#}"), "housekeeping failed");
+            }
+        }
+    })
+}
+
 /// Starts `workers` background workers.
 pub fn spawn_workers(state: &AppState, workers: usize) -> Vec<JoinHandle<()>> {
     (0..workers)

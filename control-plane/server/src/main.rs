@@ -51,6 +51,8 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("cannot listen for intent notifications")?;
     let _workers = fjord_control_plane::jobs::spawn_workers(&state, cli.serve.job_workers);
+    let _housekeeping =
+        fjord_control_plane::jobs::spawn_housekeeping(&state, std::time::Duration::from_secs(600));
     let listener = tokio::net::TcpListener::bind(cli.serve.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cli.serve.listen))?;

@@ -330,6 +330,21 @@ async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body(
 
     let mut other = body.clone();
     other["partitions"] = json!(9);
+    // Stored responses expire (housekeeping); the key then runs anew.
+    fjord_control_plane::jobs::housekeeping(&app.state).await?;
+    let kept = app
+        .send(
+            Method::POST,
+            "/v1/topics",
+            Some(&acme.key),
+            Some(body.clone()),
+            &[("idempotency-key", "k-1")],
+        )
+        .await?;
+    assert_eq!(
+        kept.body, first.body,
+        "a fresh response survives housekeeping"
+    );
     let reused = app
         .send(
             Method::POST,
@@ -340,6 +355,23 @@ async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body(
         )
         .await?;
     reused.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused");
+
+    // After the retention, housekeeping forgets the key.
+    sqlx::query("update idempotency_record set created_at = now() - interval '2 days'")
+        .execute(&app.pool)
+        .await?;
+    fjord_control_plane::jobs::housekeeping(&app.state).await?;
+    let mut later = body.clone();
+    later["name"] = json!("events-2");
+    app.send(
+        Method::POST,
+        "/v1/topics",
+        Some(&acme.key),
+        Some(later),
+        &[("idempotency-key", "k-1")],
+    )
+    .await?
+    .expect(StatusCode::CREATED);
 
     // Keys are per organization: another tenant's identical key is independent.
     let globex = populate(&app, "globex").await?;

@@ -69,6 +69,15 @@ async fn the_openapi_document_and_reference_page_are_served(pool: PgPool) -> Tes
             }
         }
     }
+    let text = document.body.to_string();
+    let schemas = document.body["components"]["schemas"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap_or_default();
+        assert!(schemas.contains_key(name), "$ref to missing schema {name}");
+    }
     let page = app.send(Method::GET, "/docs/", None, None, &[]).await?;
     assert_eq!(page.status, StatusCode::OK);
     assert!(

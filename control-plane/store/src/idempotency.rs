@@ -51,3 +51,14 @@ pub async fn insert(
     .await?;
     Ok(())
 }
+
+/// Forgets stored responses older than `age`; returns how many.
+pub async fn delete_older_than(db: impl PgExecutor<'_>, age: std::time::Duration) -> Result<u64> {
+    let done = sqlx::query(
+        "delete from idempotency_record where created_at < now() - make_interval(secs => $1)",
+    )
+    .bind(age.as_secs_f64())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -19,6 +19,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ReleaseFilter {
+    #[param(inline)]
     channel: Option<Channel>,
 }
 
