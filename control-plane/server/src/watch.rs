@@ -97,6 +97,14 @@ impl IntentWatch {
         }
     }
 
+    /// Waiters right now, over every environment.
+    pub fn waiters(&self) -> usize {
+        self.lock()
+            .values()
+            .map(watch::Sender::receiver_count)
+            .sum()
+    }
+
     /// Environments with waiters right now.
     pub fn environments_watched(&self) -> usize {
         self.lock().len()

@@ -175,7 +175,7 @@ async fn many_long_pollers_wake_when_another_replica_publishes(pool: PgPool) -> 
     let acme = populate(&replica_a, "acme").await?;
     let (_, access) = connect_agent(&replica_a, &acme.registration_token).await?;
 
-    const POLLERS: usize = 200;
+    const POLLERS: usize = 1000;
     let mut pollers = Vec::new();
     for _ in 0..POLLERS {
         let replica = replica_b.clone();
@@ -192,17 +192,30 @@ async fn many_long_pollers_wake_when_another_replica_publishes(pool: PgPool) -> 
                 .await
         }));
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while replica_b.state.intents.environments_watched() == 0 {
-        anyhow::ensure!(Instant::now() < deadline, "pollers never started waiting");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while replica_b.state.intents.waiters() < POLLERS {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "pollers never all started waiting"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         replica_b.state.intents.environments_watched(),
         1,
         "one watch for all waiters of an environment"
     );
+    // Once their first read is done, waiters hold no database connection:
+    // only the two listeners do.
+    let busy = || replica_b.pool.size() as usize - replica_b.pool.num_idle();
+    while busy() > 2 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} connections stay busy while {POLLERS} wait",
+            busy()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
         pollers.iter().all(|poller| !poller.is_finished()),
         "nothing newer yet: everyone waits"
