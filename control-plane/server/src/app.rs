@@ -68,13 +68,15 @@ impl AppState {
     pub fn new(pool: PgPool, signer: IntentSigner) -> Self {
         let mut metrics = Metrics::new("fjord-control-plane");
         let http_metrics = Arc::new(HttpMetrics::register(&mut metrics));
+        let intents = IntentWatch::default();
+        intents.register(metrics.registry_mut());
         Self {
             pool,
             console_dir: None,
             metrics: Arc::new(metrics),
             http_metrics,
             signer: Arc::new(signer),
-            intents: IntentWatch::default(),
+            intents,
             agent: AgentSettings::default(),
             jobs: JobSettings::default(),
         }

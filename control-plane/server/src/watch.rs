@@ -14,6 +14,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
@@ -23,6 +26,10 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Default)]
 pub struct IntentWatch {
     environments: Arc<Mutex<HashMap<Uuid, watch::Sender<u64>>>>,
+    /// Waiting long-polls (`fjord_intent_waiters`).
+    waiting: Gauge,
+    /// Wake-ups delivered from notifications (`fjord_intent_notifications`).
+    notifications: Counter,
 }
 
 /// A waiter's subscription; unsubscribes on drop.
@@ -52,6 +59,7 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         drop(self.receiver.take());
+        self.watch.waiting.dec();
         let mut environments = self.watch.lock();
         if environments
             .get(&self.environment_id)
@@ -76,11 +84,26 @@ impl IntentWatch {
             .or_insert_with(|| watch::channel(0).0);
         let mut receiver = sender.subscribe();
         receiver.mark_unchanged();
+        self.waiting.inc();
         Subscription {
             receiver: Some(receiver),
             environment_id,
             watch: self.clone(),
         }
+    }
+
+    /// Registers this watch's metrics.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "fjord_intent_waiters",
+            "Agent long-polls waiting for a newer intent in this replica",
+            self.waiting.clone(),
+        );
+        registry.register(
+            "fjord_intent_notifications",
+            "Intent notifications received from Postgres",
+            self.notifications.clone(),
+        );
     }
 
     /// Wakes the waiters of one environment.
@@ -123,7 +146,10 @@ impl IntentWatch {
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => match notification.payload().parse::<Uuid>() {
-                    Ok(environment_id) => self.wake(environment_id),
+                    Ok(environment_id) => {
+                        self.notifications.inc();
+                        self.wake(environment_id);
+                    }
                     Err(_) => tracing::warn!(
                         payload = notification.payload(),
                         "ignoring malformed intent notification"

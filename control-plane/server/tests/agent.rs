@@ -216,6 +216,14 @@ async fn many_long_pollers_wake_when_another_replica_publishes(pool: PgPool) -> 
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let metrics = replica_b
+        .send(Method::GET, "/metrics", None, None, &[])
+        .await?;
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    assert!(
+        text.contains(&format!("fjord_intent_waiters {POLLERS}")),
+        "{text}"
+    );
     assert!(
         pollers.iter().all(|poller| !poller.is_finished()),
         "nothing newer yet: everyone waits"
