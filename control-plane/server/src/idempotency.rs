@@ -87,9 +87,35 @@ pub(crate) async fn middleware(
         return next.run(request).await;
     }
     match prepare(&state.app, request).await {
-        Ok(Prepared::Run(request)) => next.run(request).await,
+        Ok(Prepared::Run(request)) => {
+            let idempotency = request.extensions().get::<IdempotencyRequest>().cloned();
+            let response = next.run(request).await;
+            match idempotency {
+                Some(request) if response.status() == StatusCode::CONFLICT => {
+                    after_conflict(&state.app, &request, response).await
+                }
+                _ => response,
+            }
+        }
         Ok(Prepared::Replay(response)) => response,
         Err(error) => error.into_response(),
+    }
+}
+
+/// A concurrent twin of this request (same key) may have committed while
+/// this one ran and collided with it (a unique name, or the key itself):
+/// then the twin's response is the answer, as if this were a retry.
+async fn after_conflict(
+    state: &AppState,
+    request: &IdempotencyRequest,
+    response: Response,
+) -> Response {
+    match fjord_store::idempotency::get(&state.pool, request.organization_id, &request.key).await {
+        Ok(Some(stored)) if stored.request_hash == request.request_hash => {
+            replay(stored).unwrap_or_else(IntoResponse::into_response)
+        }
+        Ok(_) => response,
+        Err(error) => AppError::from(error).into_response(),
     }
 }
 

@@ -383,3 +383,46 @@ async fn parents_in_use_cannot_be_deleted(pool: PgPool) -> TestResult {
     .expect(StatusCode::NO_CONTENT);
     Ok(())
 }
+
+#[sqlx::test(migrator = "fjord_store::MIGRATOR")]
+async fn concurrent_retries_with_one_idempotency_key_make_one_change(pool: PgPool) -> TestResult {
+    let app = TestApp::new(pool).await?;
+    let acme = populate(&app, "acme").await?;
+    let body = json!({"cluster_id": acme.cluster_id, "name": "twins", "partitions": 1, "replication_factor": 1});
+    let mut requests = Vec::new();
+    for _ in 0..8 {
+        let app = app.clone();
+        let key = acme.key.clone();
+        let body = body.clone();
+        requests.push(tokio::spawn(async move {
+            app.send(
+                Method::POST,
+                "/v1/topics",
+                Some(&key),
+                Some(body),
+                &[("idempotency-key", "twin")],
+            )
+            .await
+        }));
+    }
+    let mut bodies = Vec::new();
+    for request in requests {
+        let response = request.await??;
+        bodies.push(response.expect(StatusCode::CREATED).clone());
+    }
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b["topic_id"] == bodies[0]["topic_id"]),
+        "every caller sees the one topic"
+    );
+    let audit = app
+        .get("/v1/audit-records?action=topic.create", &acme.key)
+        .await?;
+    assert_eq!(
+        audit.body["items"].as_array().map(Vec::len),
+        Some(2),
+        "payments and one twins"
+    );
+    Ok(())
+}
