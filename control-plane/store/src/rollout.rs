@@ -31,6 +31,8 @@ pub struct RolloutClusterRow {
     pub message: String,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The cluster's desired version now.
+    pub desired_version: String,
     /// As the cluster's agent last reported it.
     pub phase: String,
     pub observed_version: Option<String>,
@@ -116,7 +118,7 @@ pub async fn clusters(
 ) -> Result<Vec<RolloutClusterRow>> {
     let rows = sqlx::query_as::<_, RolloutClusterRow>(
         "select rc.cluster_id, rc.wave, rc.state, rc.message, rc.started_at, rc.finished_at,
-                c.phase, c.observed_version
+                c.version as desired_version, c.phase, c.observed_version
          from rollout_cluster rc join cluster c
              on c.organization_id = rc.organization_id and c.cluster_id = rc.cluster_id
          where rc.organization_id = $1 and rc.rollout_id = $2

@@ -44,6 +44,7 @@ pub(crate) async fn drive(state: &AppState, job: &JobRow) -> anyhow::Result<Outc
                 state: MemberState::parse(&row.state).ok_or_else(|| {
                     anyhow::anyhow!("unknown rollout cluster state {}", row.state)
                 })?,
+                desired_version: row.desired_version,
                 phase: row.phase,
                 observed_version: row.observed_version,
             })

@@ -3,8 +3,9 @@
 //! a plain unit test.
 //!
 //! Rules, in order:
-//! 1. An in-progress cluster that reports phase `failed` has failed; one that
-//!    reports phase `ready` at the target version has succeeded.
+//! 1. An in-progress cluster that reports phase `failed` has failed, and so
+//!    has one whose desired version was changed outside the rollout; one
+//!    that reports phase `ready` at the target version has succeeded.
 //! 2. Any failed cluster halts the rollout (nothing new starts).
 //! 3. Waves go strictly in order: the current wave is the first with a
 //!    cluster not yet succeeded. When there is none, the rollout is done.
@@ -39,6 +40,8 @@ pub(crate) struct Member {
     pub cluster_id: Uuid,
     pub wave: i32,
     pub state: MemberState,
+    /// The cluster's desired version now.
+    pub desired_version: String,
     /// Reported by the agent.
     pub phase: String,
     pub observed_version: Option<String>,
@@ -76,7 +79,14 @@ pub(crate) fn plan(target_version: &str, max_in_flight: usize, members: &[Member
         .iter_mut()
         .filter(|m| m.state == MemberState::InProgress)
     {
-        if member.phase == "failed" {
+        if member.desired_version != target_version {
+            member.state = MemberState::Failed;
+            let reason = format!(
+                "desired version changed to {} outside the rollout",
+                member.desired_version
+            );
+            step.failed.push((member.cluster_id, reason));
+        } else if member.phase == "failed" {
             member.state = MemberState::Failed;
             step.failed.push((
                 member.cluster_id,
@@ -126,10 +136,16 @@ mod tests {
     use super::*;
 
     fn member(n: u128, wave: i32, state: MemberState, phase: &str, version: &str) -> Member {
+        let desired = if state == MemberState::Pending {
+            "1.0.0"
+        } else {
+            "2.0.0"
+        };
         Member {
             cluster_id: Uuid::from_u128(n),
             wave,
             state,
+            desired_version: desired.to_owned(),
             phase: phase.to_owned(),
             observed_version: Some(version.to_owned()),
         }
@@ -187,6 +203,16 @@ mod tests {
         assert!(
             matches!(step.progress, Progress::Halt(reason) if reason.contains(&Uuid::from_u128(1).to_string()))
         );
+    }
+
+    #[test]
+    fn a_version_changed_outside_the_rollout_fails_the_cluster() {
+        let mut changed = member(1, 0, InProgress, "ready", "1.5.0");
+        changed.desired_version = "1.5.0".to_owned();
+        let step = plan("2.0.0", 1, &[changed]);
+        assert_eq!(step.failed.len(), 1);
+        assert!(step.failed[0].1.contains("1.5.0"));
+        assert!(matches!(step.progress, Progress::Halt(_)));
     }
 
     #[test]
