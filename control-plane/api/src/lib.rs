@@ -4,12 +4,47 @@
 //! schema derived from the Rust type, so the server, the generated OpenAPI
 //! document, the console's typed client and the Terraform provider cannot
 //! drift apart.
+//!
+//! Request bodies reject unknown fields, and every request type has a
+//! `validate` method that says, for a person, what is wrong with it.
 
+mod agent;
+mod api_key;
+mod audit;
+mod cloud_account;
+mod cluster;
+mod environment;
+mod intent;
+mod organization;
+mod page;
 mod problem;
+mod rollout;
 mod service;
+mod topic;
+pub mod validate;
 
+pub use agent::{
+    AccessToken, AgentRegistration, AgentRegistrationRequest, AgentStatusAccepted,
+    AgentStatusReport, ClusterStatusReport,
+};
+pub use api_key::{ApiKey, ApiKeyCreate, ApiKeyCreated, Scope};
+pub use audit::AuditRecord;
+pub use cloud_account::{CloudAccount, CloudAccountCreate, CloudAccountUpdate};
+pub use cluster::{Cluster, ClusterCreate, ClusterStatus, ClusterUpdate, Condition, Release};
+pub use environment::{
+    ConnectionState, Environment, EnvironmentConnection, EnvironmentCreate, EnvironmentCreated,
+    EnvironmentUpdate, RegistrationToken,
+};
+pub use intent::{Intent, IntentCluster, IntentDocument, IntentTopic, SigningKey};
+pub use organization::Organization;
+pub use page::Page;
 pub use problem::Problem;
+pub use rollout::{Operation, Rollout, RolloutClusterProgress, RolloutCreate};
 pub use service::ServiceInfo;
+pub use topic::{Topic, TopicCreate, TopicUpdate};
 
 /// The media type of every error body (RFC 7807).
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Configuration of a cluster or topic: Kafka-style keys to string values.
+pub type ConfigMap = std::collections::BTreeMap<String, String>;

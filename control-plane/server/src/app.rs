@@ -1,24 +1,53 @@
-//! The router: API, OpenAPI document, health and metrics, console.
+//! The router: API, OpenAPI document and reference page, health and
+//! metrics, console.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use fjord_telemetry::{HttpMetrics, Metrics, Readiness};
 use sqlx::PgPool;
 use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::console;
 use crate::error::problem_response;
-use crate::routes::info;
+use crate::idempotency;
+use crate::jobs::JobSettings;
+use crate::routes;
+use crate::signer::IntentSigner;
+use crate::watch::IntentWatch;
+
+/// How the agent channel behaves.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// An environment whose agent was not heard from for this long is
+    /// shown as disconnected.
+    pub disconnected_after: Duration,
+    /// Longest a long-poll for intents waits.
+    pub long_poll_max: Duration,
+    /// Lifetime of an agent access token.
+    pub access_token_lifetime: Duration,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        Self {
+            disconnected_after: Duration::from_secs(90),
+            long_poll_max: Duration::from_secs(30),
+            access_token_lifetime: Duration::from_secs(15 * 60),
+        }
+    }
+}
 
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
@@ -27,20 +56,71 @@ pub struct AppState {
     pub console_dir: Option<PathBuf>,
     pub metrics: Arc<Metrics>,
     pub http_metrics: Arc<HttpMetrics>,
+    pub signer: Arc<IntentSigner>,
+    pub intents: IntentWatch,
+    pub agent: AgentSettings,
+    pub jobs: JobSettings,
+}
+
+impl AppState {
+    /// State with default settings and fresh metrics; call
+    /// [`IntentWatch::listen`] on `intents` before serving agents.
+    pub fn new(pool: PgPool, signer: IntentSigner) -> Self {
+        let mut metrics = Metrics::new("fjord-control-plane");
+        let http_metrics = Arc::new(HttpMetrics::register(&mut metrics));
+        let intents = IntentWatch::default();
+        intents.register(metrics.registry_mut());
+        Self {
+            pool,
+            console_dir: None,
+            metrics: Arc::new(metrics),
+            http_metrics,
+            signer: Arc::new(signer),
+            intents,
+            agent: AgentSettings::default(),
+            jobs: JobSettings::default(),
+        }
+    }
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Fjord control plane API",
-        description = "Manage Fjord streaming clusters running in your own cloud account.",
+        description = "Manage Fjord streaming clusters running in your own cloud account. \
+            Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 7807 \
+            `application/problem+json`. Mutations accept `Idempotency-Key`; updates accept \
+            `If-Match` with the `ETag` of the last read. Lists page with `limit` and `cursor`.",
     ),
-    tags((name = "service", description = "About this control plane"))
+    modifiers(&BearerAuth),
+    tags(
+        (name = "service", description = "About this control plane"),
+        (name = "organization", description = "The caller's organization and its API keys"),
+        (name = "inventory", description = "Cloud accounts, environments, clusters and topics"),
+        (name = "releases", description = "The vendor's release catalog"),
+        (name = "audit", description = "Who did what, when, from where"),
+        (name = "intents", description = "Signed desired state per environment"),
+        (name = "rollouts", description = "Fleet upgrades in waves, and the operations driving them"),
+        (name = "agent", description = "The channel agents in customer clusters pull from"),
+    )
 )]
 struct ApiDoc;
 
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer =
+            || SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
+        components.add_security_scheme("api_key", bearer());
+        components.add_security_scheme("agent_credential", bearer());
+        components.add_security_scheme("agent_token", bearer());
+    }
+}
+
 fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(info::get_info))
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::router())
 }
 
 /// The OpenAPI document of every `/v1` route.
@@ -51,7 +131,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The complete router.
 pub fn app(state: AppState) -> Router {
     let (api, document) = api_router().split_for_parts();
-    let document = Arc::new(document);
     let pool = state.pool.clone();
     let readiness = Readiness::default().with_check("database", move || {
         let pool = pool.clone();
@@ -61,15 +140,15 @@ pub fn app(state: AppState) -> Router {
                 .map_err(|error| error.to_string())
         })
     });
+    let api = api
+        .layer(from_fn_with_state(
+            idempotency::IdempotencyState::new(state.clone(), &document),
+            idempotency::middleware,
+        ))
+        .with_state(state.clone());
     Router::new()
-        .merge(api.with_state(state.clone()))
-        .route(
-            "/openapi.json",
-            get(move || {
-                let document = Arc::clone(&document);
-                async move { axum::Json(document.as_ref().clone()) }
-            }),
-        )
+        .merge(api)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .merge(fjord_telemetry::endpoints_router(
             Arc::clone(&state.metrics),
             readiness,

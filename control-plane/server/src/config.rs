@@ -32,13 +32,32 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Create an organization and its first admin API key. Prints only the
+    /// key's secret on stdout (logs go to stderr), so it can be captured:
+    /// `KEY=$(fjord-control-plane create-organization acme)`.
+    CreateOrganization {
+        /// DNS-1123 label, unique across the control plane.
+        name: String,
+    },
+    /// Add a release to the catalog every organization sees.
+    AddRelease {
+        /// Semantic version, e.g. `0.3.0`.
+        version: String,
+        /// `stable`, `rapid` or `preview`.
+        #[arg(long, default_value = "stable")]
+        channel: String,
+        /// Release notes.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
 }
 
 /// Where the inventory lives.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseArgs {
-    /// Postgres connection URL, e.g. `postgres://user@127.0.0.1:5432/fjord`.
-    /// Required.
+    /// Postgres connection URL, e.g. `postgres://user@127.0.0.1:5432/fjord`
+    /// (required; optional here only because clap forbids required global
+    /// arguments).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
@@ -52,26 +71,52 @@ pub struct DatabaseArgs {
     pub database_connections_max: u32,
 }
 
-impl DatabaseArgs {
-    /// The connection URL; an error naming the flag and variable when unset.
-    pub fn url(&self) -> Result<&str, &'static str> {
-        self.database_url
-            .as_deref()
-            .filter(|url| !url.is_empty())
-            .ok_or("set the Postgres URL with --database-url or DATABASE_URL")
-    }
-}
-
 /// How the server listens and what it serves.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on, `HOST:PORT`.
-    #[arg(long, env = "FJORD_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "FJORD_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: SocketAddr,
+
+    /// Base64 of the 32-byte ed25519 seed intents are signed with. Without it
+    /// (and without --intent-signing-key-file) a random key is generated,
+    /// which agents cannot pin: development only.
+    #[arg(
+        long,
+        global = true,
+        env = "FJORD_INTENT_SIGNING_KEY",
+        hide_env_values = true,
+        conflicts_with = "intent_signing_key_file"
+    )]
+    pub intent_signing_key: Option<String>,
+
+    /// File holding the base64 seed, as --intent-signing-key.
+    #[arg(long, global = true, env = "FJORD_INTENT_SIGNING_KEY_FILE")]
+    pub intent_signing_key_file: Option<PathBuf>,
+
+    /// Seconds without hearing from an agent after which its environment
+    /// is shown as disconnected.
+    #[arg(
+        long,
+        global = true,
+        env = "FJORD_AGENT_DISCONNECTED_AFTER_SECONDS",
+        default_value_t = 90
+    )]
+    pub agent_disconnected_after_seconds: u64,
+
+    /// Number of background job workers (rollouts and other long work) in
+    /// this replica; 0 leaves jobs to other replicas.
+    #[arg(long, global = true, env = "FJORD_JOB_WORKERS", default_value_t = 2)]
+    pub job_workers: usize,
 
     /// Directory holding the built web console (`web/dist`). When absent,
     /// `/` explains how to build it instead of serving the console.
-    #[arg(long, env = "FJORD_CONSOLE_DIR")]
+    #[arg(long, global = true, env = "FJORD_CONSOLE_DIR")]
     pub console_dir: Option<PathBuf>,
 }
 
@@ -82,23 +127,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn command_line_definition_is_consistent() {
+    fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
     }
 
     #[test]
-    fn serve_is_the_default_and_migrate_is_a_subcommand() {
-        let cli =
-            Cli::try_parse_from(["fjord-control-plane", "--database-url", "postgres://x"]).unwrap();
-        assert!(cli.command.is_none());
-        assert_eq!(cli.database.url(), Ok("postgres://x"));
+    fn create_organization_takes_the_database_after_the_subcommand() {
         let cli = Cli::try_parse_from([
             "fjord-control-plane",
-            "migrate",
+            "create-organization",
+            "acme",
             "--database-url",
-            "postgres://x",
-        ])
-        .unwrap();
-        assert!(matches!(cli.command, Some(Command::Migrate)));
+            "postgres://db/fjord",
+        ]);
+        let cli = cli.map_err(|error| error.to_string());
+        assert!(
+            matches!(&cli, Ok(cli) if cli.database.database_url.as_deref() == Some("postgres://db/fjord")
+                && matches!(&cli.command, Some(Command::CreateOrganization { name }) if name == "acme")),
+            "{cli:?}"
+        );
     }
 }

@@ -5,11 +5,25 @@
 //! with `oneshot` and no socket; `main` only parses flags, connects, migrates
 //! and serves.
 
+pub mod admin;
 mod app;
+mod auth;
 pub mod config;
 mod console;
 mod error;
+mod extract;
+mod idempotency;
+mod intent;
+pub mod jobs;
+mod mutation;
+mod pagination;
+mod rollout;
 mod routes;
+mod secret;
+mod signer;
+mod watch;
 
-pub use app::{AppState, app, openapi};
+pub use app::{AgentSettings, AppState, app, openapi};
 pub use error::AppError;
+pub use signer::IntentSigner;
+pub use watch::IntentWatch;

@@ -4,26 +4,19 @@
 //! database from `#[sqlx::test]` (DATABASE_URL points at the server).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use fjord_control_plane::{AppState, app};
-use fjord_telemetry::{HttpMetrics, Metrics};
+use fjord_control_plane::{AppState, IntentSigner, app};
 use http_body_util::BodyExt;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
 fn router(pool: PgPool, console_dir: Option<&Path>) -> Router {
-    let mut metrics = Metrics::new("fjord-control-plane");
-    let http_metrics = Arc::new(HttpMetrics::register(&mut metrics));
-    app(AppState {
-        pool,
-        console_dir: console_dir.map(Path::to_owned),
-        metrics: Arc::new(metrics),
-        http_metrics,
-    })
+    let mut state = AppState::new(pool, IntentSigner::from_seed(&[7; 32]));
+    state.console_dir = console_dir.map(Path::to_owned);
+    app(state)
 }
 
 async fn get(app: &Router, path: &str) -> (StatusCode, String, String) {

@@ -4,8 +4,30 @@
 //! embedded into the binary; [`migrate`] applies the ones not yet applied,
 //! under sqlx's advisory lock so that replicas starting together apply each
 //! migration once.
+//!
+//! One module per table. Every function takes `impl PgExecutor<'_>` so a
+//! pool or a transaction fits, and every function that reads or changes a
+//! tenant's rows takes the `organization_id` and filters by it: there is no
+//! way to reach another organization's row through this crate.
 
+pub mod agent_token;
+pub mod api_key;
+pub mod audit;
+pub mod cloud_account;
+pub mod cluster;
+pub mod environment;
 mod error;
+pub mod idempotency;
+pub mod intent;
+pub mod job;
+pub mod organization;
+pub mod release;
+pub mod rollout;
+pub mod topic;
+
+// Queries are runtime-checked. Dynamic SQL strings in this crate are built
+// only from constant column lists and constant clauses, never from input;
+// every value is a bind parameter (hence `AssertSqlSafe`).
 
 use std::time::Duration;
 
@@ -42,4 +64,14 @@ pub async fn migrate(pool: &PgPool) -> Result<()> {
 pub async fn ping(pool: &PgPool) -> Result<()> {
     sqlx::query("select 1").execute(pool).await?;
     Ok(())
+}
+
+/// Where a list page starts and how long it is.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    /// Return rows whose id is greater than this one (ids are UUIDv7, so
+    /// this is creation order).
+    pub after: Option<uuid::Uuid>,
+    /// How many rows to return at most.
+    pub limit: i64,
 }

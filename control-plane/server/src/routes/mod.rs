@@ -1,3 +1,41 @@
 //! The `/v1` REST API, one module per resource.
+//!
+//! Every handler that takes a [`crate::auth::Principal`] reads and writes
+//! only the principal's organization; ids of other organizations' objects
+//! answer 404, exactly like ids that do not exist.
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+
+pub(crate) mod agent;
+pub(crate) mod api_keys;
+pub(crate) mod audit;
+pub(crate) mod cloud_accounts;
+pub(crate) mod clusters;
+pub(crate) mod environments;
 pub(crate) mod info;
+pub(crate) mod intents;
+pub(crate) mod operations;
+pub(crate) mod organization;
+pub(crate) mod releases;
+pub(crate) mod rollouts;
+pub(crate) mod topics;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(info::get_info))
+        .merge(organization::router())
+        .merge(api_keys::router())
+        .merge(cloud_accounts::router())
+        .merge(environments::router())
+        .merge(clusters::router())
+        .merge(topics::router())
+        .merge(releases::router())
+        .merge(audit::router())
+        .merge(intents::router())
+        .merge(rollouts::router())
+        .merge(operations::router())
+        .merge(agent::router())
+}

@@ -1,0 +1,104 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::Condition;
+use crate::validate::{self, Check};
+
+/// Body of `POST /v1/agent/register`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRegistrationRequest {
+    /// The one-time token from environment creation.
+    pub registration_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_version: Option<String>,
+}
+
+/// The agent's long-lived credential: it reads only its own environment,
+/// and only by trading it for short-lived access tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AgentRegistration {
+    pub environment_id: Uuid,
+    pub organization_id: Uuid,
+    pub agent_credential: String,
+}
+
+/// A short-lived token for the agent endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AccessToken {
+    pub access_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Body of `POST /v1/agent/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentStatusReport {
+    /// The latest generation the agent has applied.
+    #[schema(minimum = 0)]
+    pub observed_generation: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_version: Option<String>,
+    #[serde(default)]
+    pub clusters: Vec<ClusterStatusReport>,
+}
+
+/// One cluster's status as observed in the environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterStatusReport {
+    pub cluster_id: Uuid,
+    /// e.g. `creating`, `ready`, `upgrading`, `degraded`, `failed`.
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brokers_ready: Option<i32>,
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl AgentStatusReport {
+    pub fn validate(&self) -> Check {
+        validate::range("observed_generation", self.observed_generation, 0, i64::MAX)?;
+        if self.clusters.len() > 1000 {
+            return Err("clusters may hold at most 1000 entries".to_owned());
+        }
+        for cluster in &self.clusters {
+            validate::dns_label("clusters[].phase", &cluster.phase)?;
+            if cluster.conditions.len() > 32 || cluster.metrics.len() > 256 {
+                return Err("a cluster may report at most 32 conditions and 256 metrics".to_owned());
+            }
+            for condition in &cluster.conditions {
+                validate::text("conditions[].type", &condition.condition_type, 100)?;
+                validate::text("conditions[].status", &condition.status, 20)?;
+                validate::text("conditions[].reason", &condition.reason, 200)?;
+                validate::text("conditions[].message", &condition.message, 2000)?;
+            }
+            for key in cluster.metrics.keys() {
+                validate::text("metrics key", key, 200)?;
+            }
+            if let Some(version) = &cluster.version {
+                validate::text("clusters[].version", version, 100)?;
+            }
+            if cluster.metrics.values().any(|v| !v.is_finite()) {
+                return Err("clusters[].metrics values must be finite numbers".to_owned());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Answer to a status report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AgentStatusAccepted {
+    /// Reported clusters that are not (or no longer) in this environment;
+    /// their status was ignored.
+    pub unknown_cluster_ids: Vec<Uuid>,
+}

@@ -1,0 +1,293 @@
+//! The agent channel. Agents only ever connect out to these endpoints:
+//! register once with the one-time token, trade the credential for
+//! short-lived access tokens, long-poll for intents, report status.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use fjord_api::{
+    AccessToken, AgentRegistration, AgentRegistrationRequest, AgentStatusAccepted,
+    AgentStatusReport, Intent, Problem, validate,
+};
+use fjord_store::audit::NewAuditRecord;
+use fjord_store::cluster::ReportedStatus;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::auth::{self, Agent};
+use crate::error::AppError;
+use crate::extract::{AppJson, AppQuery};
+use crate::intent;
+use crate::secret::{self, TokenKind};
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register_agent))
+        .routes(routes!(issue_access_token))
+        .routes(routes!(poll_intents))
+        .routes(routes!(report_status))
+}
+
+/// Trades a one-time registration token for the agent's credential.
+#[utoipa::path(
+    post,
+    path = "/v1/agent/register",
+    tag = "agent",
+    request_body = AgentRegistrationRequest,
+    responses(
+        (status = 201, description = "The agent credential, shown once", body = AgentRegistration),
+        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn register_agent(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+    AppJson(body): AppJson<AgentRegistrationRequest>,
+) -> Result<Response, AppError> {
+    if TokenKind::of(&body.registration_token) != Some(TokenKind::Registration) {
+        return Err(AppError::Unauthenticated(
+            "registration_token is not a registration token".into(),
+        ));
+    }
+    if let Some(version) = &body.agent_version {
+        validate::display_name("agent_version", version).map_err(AppError::Invalid)?;
+    }
+    let (credential, credential_hash) = secret::generate(TokenKind::AgentCredential)?;
+    let mut transaction = state.pool.begin().await?;
+    let (organization_id, environment_id) = fjord_store::environment::register_agent(
+        &mut *transaction,
+        &secret::hash(&body.registration_token),
+        &credential_hash,
+        body.agent_version.as_deref(),
+    )
+    .await?
+    .ok_or_else(|| {
+        AppError::Unauthenticated("unknown or already used registration token".into())
+    })?;
+    let source = auth::source(&parts);
+    fjord_store::audit::insert(
+        &mut *transaction,
+        NewAuditRecord {
+            organization_id,
+            actor: &format!("agent:{environment_id}"),
+            action: "environment.agent-register",
+            object_type: "environment",
+            object_id: environment_id,
+            source: source.as_deref(),
+            detail: json!({"agent_version": body.agent_version}),
+        },
+    )
+    .await?;
+    transaction.commit().await?;
+    tracing::info!(%environment_id, "agent registered");
+    let body = AgentRegistration {
+        environment_id,
+        organization_id,
+        agent_credential: credential,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Trades the agent credential (bearer) for a short-lived access token.
+#[utoipa::path(
+    post,
+    path = "/v1/agent/token",
+    tag = "agent",
+    security(("agent_credential" = [])),
+    responses(
+        (status = 201, description = "A fresh access token", body = AccessToken),
+        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn issue_access_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let credential = auth::bearer(&headers)?;
+    if TokenKind::of(credential) != Some(TokenKind::AgentCredential) {
+        return Err(AppError::Unauthenticated(
+            "the bearer token is not an agent credential".into(),
+        ));
+    }
+    let (organization_id, environment_id) =
+        fjord_store::environment::find_by_agent_credential(&state.pool, &secret::hash(credential))
+            .await?
+            .ok_or_else(|| {
+                AppError::Unauthenticated("unknown or replaced agent credential".into())
+            })?;
+    let (token, token_hash) = secret::generate(TokenKind::AgentAccess)?;
+    let lifetime = chrono::Duration::from_std(state.agent.access_token_lifetime)
+        .map_err(anyhow::Error::new)?;
+    let expires_at = Utc::now() + lifetime;
+    let mut transaction = state.pool.begin().await?;
+    fjord_store::agent_token::insert(
+        &mut *transaction,
+        organization_id,
+        environment_id,
+        &token_hash,
+        expires_at,
+    )
+    .await?;
+    fjord_store::environment::record_agent_contact(
+        &mut *transaction,
+        organization_id,
+        environment_id,
+        None,
+        None,
+    )
+    .await?;
+    fjord_store::agent_token::delete_expired(&mut *transaction).await?;
+    transaction.commit().await?;
+    let body = AccessToken {
+        access_token: token,
+        expires_at,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The long-poll.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PollQuery {
+    /// The generation the agent has; answers only with a newer one.
+    #[param(minimum = 0)]
+    after: Option<i64>,
+    /// How long to wait for a newer generation, 0 to 30 s (default 30).
+    #[param(minimum = 0, maximum = 30)]
+    wait_seconds: Option<u64>,
+}
+
+/// The latest intent of the agent's environment if it is newer than
+/// `after`: at once when there is one, else as soon as one is published,
+/// else 204 after `wait_seconds`.
+#[utoipa::path(
+    get,
+    path = "/v1/agent/intents",
+    tag = "agent",
+    security(("agent_token" = [])),
+    params(PollQuery),
+    responses(
+        (status = 200, description = "A newer intent", body = Intent),
+        (status = 204, description = "Nothing newer within the wait"),
+        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn poll_intents(
+    State(state): State<AppState>,
+    agent: Agent,
+    AppQuery(query): AppQuery<PollQuery>,
+) -> Result<Response, AppError> {
+    let after = query.after.unwrap_or(0);
+    if after < 0 {
+        return Err(AppError::BadRequest(format!(
+            "after must be 0 or more, got {after}"
+        )));
+    }
+    let wait_max = state.agent.long_poll_max;
+    let wait = query.wait_seconds.map_or(wait_max, Duration::from_secs);
+    if wait > wait_max {
+        return Err(AppError::BadRequest(format!(
+            "wait_seconds must be at most {}",
+            wait_max.as_secs()
+        )));
+    }
+    fjord_store::environment::record_agent_contact(
+        &state.pool,
+        agent.organization_id,
+        agent.environment_id,
+        None,
+        None,
+    )
+    .await?;
+    // Subscribe before reading, so a publish between the read and the wait
+    // still wakes this waiter.
+    let mut subscription = state.intents.subscribe(agent.environment_id);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(row) = fjord_store::intent::newer_than(
+            &state.pool,
+            agent.organization_id,
+            agent.environment_id,
+            after,
+        )
+        .await?
+        {
+            let intent: Intent = intent::to_api(row)?;
+            return Ok(Json(intent).into_response());
+        }
+        tokio::select! {
+            () = subscription.changed() => {}
+            () = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NO_CONTENT.into_response()),
+        }
+    }
+}
+
+/// What the agent observes: applied generation and per-cluster status.
+/// Updates what users see; clusters of other environments are ignored.
+#[utoipa::path(
+    post,
+    path = "/v1/agent/status",
+    tag = "agent",
+    security(("agent_token" = [])),
+    request_body = AgentStatusReport,
+    responses(
+        (status = 200, description = "Accepted", body = AgentStatusAccepted),
+        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn report_status(
+    State(state): State<AppState>,
+    agent: Agent,
+    AppJson(report): AppJson<AgentStatusReport>,
+) -> Result<Json<AgentStatusAccepted>, AppError> {
+    report.validate().map_err(AppError::Invalid)?;
+    if let Some(version) = &report.agent_version {
+        validate::display_name("agent_version", version).map_err(AppError::Invalid)?;
+    }
+    // Lock clusters in id order, as the rollout driver does, so the two
+    // cannot deadlock.
+    let mut clusters: Vec<_> = report.clusters.iter().collect();
+    clusters.sort_by_key(|cluster| cluster.cluster_id);
+    let mut transaction = state.pool.begin().await?;
+    let mut unknown_cluster_ids = Vec::new();
+    for cluster in clusters {
+        let status = ReportedStatus {
+            phase: cluster.phase.clone(),
+            observed_version: cluster.version.clone(),
+            brokers_ready: cluster.brokers_ready,
+            conditions: serde_json::to_value(&cluster.conditions).map_err(anyhow::Error::new)?,
+            metrics: serde_json::to_value(&cluster.metrics).map_err(anyhow::Error::new)?,
+        };
+        let known = fjord_store::cluster::report_status(
+            &mut *transaction,
+            agent.organization_id,
+            agent.environment_id,
+            cluster.cluster_id,
+            &status,
+        )
+        .await?;
+        if !known {
+            unknown_cluster_ids.push(cluster.cluster_id);
+        }
+    }
+    fjord_store::environment::record_agent_contact(
+        &mut *transaction,
+        agent.organization_id,
+        agent.environment_id,
+        report.agent_version.as_deref(),
+        Some(report.observed_generation),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(Json(AgentStatusAccepted {
+        unknown_cluster_ids,
+    }))
+}

@@ -1,0 +1,38 @@
+use axum::Json;
+use axum::extract::State;
+use fjord_api::{Organization, Problem};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::error::AppError;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_organization))
+}
+
+/// The organization the API key belongs to.
+#[utoipa::path(
+    get,
+    path = "/v1/organization",
+    tag = "organization",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The caller's organization", body = Organization),
+        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn get_organization(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Organization>, AppError> {
+    let row = fjord_store::organization::get(&state.pool, principal.organization_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("organization", principal.organization_id))?;
+    Ok(Json(Organization {
+        organization_id: row.organization_id,
+        name: row.name,
+        created_at: row.created_at,
+    }))
+}

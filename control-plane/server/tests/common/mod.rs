@@ -1,0 +1,276 @@
+//! Drives the router with `oneshot`, against the fresh database
+//! `#[sqlx::test]` gives each test.
+
+#![allow(dead_code, unreachable_pub)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use fjord_control_plane::{AppState, IntentSigner, app};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+/// The seed every test signs intents with.
+pub const SEED: [u8; 32] = [42; 32];
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    /// Asserts the status, and that an error body is a problem of `kind`.
+    #[track_caller]
+    pub fn expect(&self, status: StatusCode) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status, body: {}",
+            self.body
+        );
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn expect_problem(&self, status: StatusCode, kind: &str) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status, body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.headers
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.to_str().unwrap_or("")),
+            Some("application/problem+json"),
+            "problems are application/problem+json"
+        );
+        assert_eq!(
+            self.body["type"],
+            format!("/problems/{kind}"),
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status.as_u16());
+        &self.body
+    }
+
+    pub fn etag(&self) -> String {
+        self.headers
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub pool: PgPool,
+    listener: std::sync::Arc<StopOnDrop>,
+}
+
+/// Stops the intent listener with the test, so it returns its connection
+/// and `#[sqlx::test]` can close the pool at once.
+#[derive(Debug)]
+struct StopOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl TestApp {
+    /// An app whose intent listener is already LISTENing.
+    pub async fn new(pool: PgPool) -> anyhow::Result<Self> {
+        let state = AppState::new(pool.clone(), IntentSigner::from_seed(&SEED));
+        let listener = state.intents.listen(&pool).await?;
+        Ok(Self {
+            router: app(state.clone()),
+            state,
+            pool,
+            listener: std::sync::Arc::new(StopOnDrop(listener)),
+        })
+    }
+
+    /// A new organization; returns its admin key's secret.
+    pub async fn organization(&self, name: &str) -> anyhow::Result<String> {
+        fjord_control_plane::admin::create_organization(&self.pool, name).await
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Response> {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = match body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(serde_json::to_vec(&body)?)
+            }
+            None => Body::empty(),
+        };
+        let response = self.router.clone().oneshot(request.body(body)?).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> anyhow::Result<Response> {
+        self.send(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Response> {
+        self.send(Method::POST, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Response> {
+        self.send(Method::PATCH, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> anyhow::Result<Response> {
+        self.send(Method::DELETE, path, Some(token), None, &[])
+            .await
+    }
+}
+
+/// The ids of one organization's fully populated inventory.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    pub key: String,
+    pub api_key_id: String,
+    pub cloud_account_id: String,
+    pub environment_id: String,
+    pub registration_token: String,
+    pub cluster_id: String,
+    pub topic_id: String,
+}
+
+fn id(value: &Value, field: &str) -> String {
+    value[field].as_str().unwrap_or_default().to_owned()
+}
+
+/// Creates an organization with one of everything.
+pub async fn populate(app: &TestApp, name: &str) -> anyhow::Result<Inventory> {
+    let key = app.organization(name).await?;
+    let api_key = app
+        .post(
+            "/v1/api-keys",
+            &key,
+            json!({"name": "ci", "scope": "read-only"}),
+        )
+        .await?;
+    let api_key_id = id(
+        &api_key.expect(StatusCode::CREATED)["api_key"],
+        "api_key_id",
+    );
+    let account = app
+        .post(
+            "/v1/cloud-accounts",
+            &key,
+            json!({"name": "prod", "aws_account_id": "123456789012",
+                   "role_arn": "arn:aws:iam::123456789012:role/fjord"}),
+        )
+        .await?;
+    let cloud_account_id = id(account.expect(StatusCode::CREATED), "cloud_account_id");
+    let environment = app
+        .post(
+            "/v1/environments",
+            &key,
+            json!({"name": "eu", "cloud_account_id": cloud_account_id, "region": "eu-west-1"}),
+        )
+        .await?;
+    let created = environment.expect(StatusCode::CREATED);
+    let environment_id = id(&created["environment"], "environment_id");
+    let registration_token = id(created, "registration_token");
+    let cluster = app
+        .post(
+            "/v1/clusters",
+            &key,
+            json!({"environment_id": environment_id, "name": "orders", "version": "0.1.0",
+                   "broker_count": 3, "storage_gib": 100}),
+        )
+        .await?;
+    let cluster_id = id(cluster.expect(StatusCode::CREATED), "cluster_id");
+    let topic = app
+        .post(
+            "/v1/topics",
+            &key,
+            json!({"cluster_id": cluster_id, "name": "payments", "partitions": 6,
+                   "replication_factor": 3, "config": {"retention.ms": "86400000"}}),
+        )
+        .await?;
+    let topic_id = id(topic.expect(StatusCode::CREATED), "topic_id");
+    Ok(Inventory {
+        key,
+        api_key_id,
+        cloud_account_id,
+        environment_id,
+        registration_token,
+        cluster_id,
+        topic_id,
+    })
+}
+
+/// Registers the agent of an environment; returns (credential, access token).
+pub async fn connect_agent(
+    app: &TestApp,
+    registration_token: &str,
+) -> anyhow::Result<(String, String)> {
+    let registered = app
+        .send(
+            Method::POST,
+            "/v1/agent/register",
+            None,
+            Some(json!({"registration_token": registration_token, "agent_version": "0.1.0"})),
+            &[],
+        )
+        .await?;
+    let credential = registered.expect(StatusCode::CREATED)["agent_credential"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let token = app
+        .send(
+            Method::POST,
+            "/v1/agent/token",
+            Some(&credential),
+            None,
+            &[],
+        )
+        .await?;
+    let access = token.expect(StatusCode::CREATED)["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok((credential, access))
+}

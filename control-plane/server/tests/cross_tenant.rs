@@ -1,0 +1,439 @@
+//! One tenant can never read or change another's objects.
+//!
+//! Two organizations, each with one of everything. The table below holds,
+//! for every route in the OpenAPI document, a request by `globex` aimed at
+//! `acme`'s objects (acme's ids in the path, the query or the body) and what
+//! it must get. The test fails if a route has no row, so a new route cannot
+//! ship without its cross-tenant case. Afterwards acme's objects must read
+//! exactly as before.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use common::{Inventory, TestApp, connect_agent, populate};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    /// 404: the object does not exist for this caller.
+    NotFound,
+    /// 422: a referenced id does not exist for this caller.
+    Invalid,
+    /// 2xx, and no acme id anywhere in the body.
+    NothingOfAcme,
+}
+
+struct Case {
+    method: Method,
+    route: &'static str,
+    query: String,
+    body: Option<Value>,
+    agent: bool,
+    expect: Expect,
+}
+
+fn case(method: Method, route: &'static str, body: Option<Value>, expect: Expect) -> Case {
+    Case {
+        method,
+        route,
+        query: String::new(),
+        body,
+        agent: false,
+        expect,
+    }
+}
+
+/// Acme's ids beyond the common inventory.
+struct Extra {
+    rollout_id: String,
+    operation_id: String,
+}
+
+fn cases(acme: &Inventory) -> Vec<Case> {
+    use Expect::*;
+    let q = |mut case: Case, query: String| {
+        case.query = query;
+        case
+    };
+    let agent = |mut case: Case| {
+        case.agent = true;
+        case
+    };
+    vec![
+        case(Method::GET, "/v1/info", None, NothingOfAcme),
+        case(Method::GET, "/v1/organization", None, NothingOfAcme),
+        case(Method::GET, "/v1/signing-key", None, NothingOfAcme),
+        case(Method::GET, "/v1/releases", None, NothingOfAcme),
+        case(Method::GET, "/v1/api-keys", None, NothingOfAcme),
+        case(
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"name": "x", "scope": "admin"})),
+            NothingOfAcme,
+        ),
+        case(Method::GET, "/v1/api-keys/{api_key_id}", None, NotFound),
+        case(
+            Method::POST,
+            "/v1/api-keys/{api_key_id}/revoke",
+            None,
+            NotFound,
+        ),
+        case(Method::GET, "/v1/cloud-accounts", None, NothingOfAcme),
+        case(
+            Method::POST,
+            "/v1/cloud-accounts",
+            Some(
+                json!({"name": "prod2", "aws_account_id": "123456789012", "role_arn": "arn:aws:iam::123456789012:role/x"}),
+            ),
+            NothingOfAcme,
+        ),
+        case(
+            Method::GET,
+            "/v1/cloud-accounts/{cloud_account_id}",
+            None,
+            NotFound,
+        ),
+        case(
+            Method::PATCH,
+            "/v1/cloud-accounts/{cloud_account_id}",
+            Some(json!({"role_arn": "arn:aws:iam::123456789012:role/evil"})),
+            NotFound,
+        ),
+        case(
+            Method::DELETE,
+            "/v1/cloud-accounts/{cloud_account_id}",
+            None,
+            NotFound,
+        ),
+        case(Method::GET, "/v1/environments", None, NothingOfAcme),
+        case(
+            Method::POST,
+            "/v1/environments",
+            Some(
+                json!({"name": "e2", "cloud_account_id": acme.cloud_account_id, "region": "eu-west-1"}),
+            ),
+            Invalid,
+        ),
+        case(
+            Method::GET,
+            "/v1/environments/{environment_id}",
+            None,
+            NotFound,
+        ),
+        case(
+            Method::PATCH,
+            "/v1/environments/{environment_id}",
+            Some(json!({"name": "stolen"})),
+            NotFound,
+        ),
+        case(
+            Method::DELETE,
+            "/v1/environments/{environment_id}",
+            None,
+            NotFound,
+        ),
+        case(
+            Method::POST,
+            "/v1/environments/{environment_id}/registration-token",
+            None,
+            NotFound,
+        ),
+        case(
+            Method::GET,
+            "/v1/environments/{environment_id}/intents",
+            None,
+            NotFound,
+        ),
+        case(
+            Method::GET,
+            "/v1/environments/{environment_id}/intents/{generation}",
+            None,
+            NotFound,
+        ),
+        q(
+            case(Method::GET, "/v1/clusters", None, NothingOfAcme),
+            format!("?environment_id={}", acme.environment_id),
+        ),
+        case(
+            Method::POST,
+            "/v1/clusters",
+            Some(
+                json!({"environment_id": acme.environment_id, "name": "c", "version": "0.1.0", "broker_count": 1, "storage_gib": 1}),
+            ),
+            Invalid,
+        ),
+        case(Method::GET, "/v1/clusters/{cluster_id}", None, NotFound),
+        case(
+            Method::PATCH,
+            "/v1/clusters/{cluster_id}",
+            Some(json!({"broker_count": 1})),
+            NotFound,
+        ),
+        case(Method::DELETE, "/v1/clusters/{cluster_id}", None, NotFound),
+        q(
+            case(Method::GET, "/v1/topics", None, NothingOfAcme),
+            format!("?cluster_id={}", acme.cluster_id),
+        ),
+        case(
+            Method::POST,
+            "/v1/topics",
+            Some(
+                json!({"cluster_id": acme.cluster_id, "name": "t", "partitions": 1, "replication_factor": 1}),
+            ),
+            Invalid,
+        ),
+        case(Method::GET, "/v1/topics/{topic_id}", None, NotFound),
+        case(
+            Method::PATCH,
+            "/v1/topics/{topic_id}",
+            Some(json!({"partitions": 100})),
+            NotFound,
+        ),
+        case(Method::DELETE, "/v1/topics/{topic_id}", None, NotFound),
+        q(
+            case(Method::GET, "/v1/audit-records", None, NothingOfAcme),
+            format!("?object_id={}", acme.cluster_id),
+        ),
+        case(Method::GET, "/v1/rollouts", None, NothingOfAcme),
+        case(
+            Method::POST,
+            "/v1/rollouts",
+            Some(
+                json!({"target_version": "0.2.0", "waves": [[acme.cluster_id]], "max_in_flight": 1}),
+            ),
+            Invalid,
+        ),
+        case(Method::GET, "/v1/rollouts/{rollout_id}", None, NotFound),
+        case(
+            Method::POST,
+            "/v1/rollouts/{rollout_id}/pause",
+            None,
+            NotFound,
+        ),
+        case(
+            Method::POST,
+            "/v1/rollouts/{rollout_id}/resume",
+            None,
+            NotFound,
+        ),
+        case(Method::GET, "/v1/operations", None, NothingOfAcme),
+        case(Method::GET, "/v1/operations/{operation_id}", None, NotFound),
+        // The agent of globex's environment, aiming at acme's cluster.
+        agent(case(
+            Method::POST,
+            "/v1/agent/status",
+            Some(
+                json!({"observed_generation": 1, "clusters": [{"cluster_id": acme.cluster_id, "phase": "failed"}]}),
+            ),
+            NothingOfAcme,
+        )),
+        agent(q(
+            case(Method::GET, "/v1/agent/intents", None, NothingOfAcme),
+            "?after=0&wait_seconds=0".to_owned(),
+        )),
+        agent(case(Method::POST, "/v1/agent/token", None, NothingOfAcme)),
+        case(
+            Method::POST,
+            "/v1/agent/register",
+            Some(json!({"registration_token": "fjr_guessed"})),
+            NothingOfAcme,
+        ),
+    ]
+}
+
+fn path(route: &str, acme: &Inventory, extra: &Extra) -> String {
+    route
+        .replace("{rollout_id}", &extra.rollout_id)
+        .replace("{operation_id}", &extra.operation_id)
+        .replace("{api_key_id}", &acme.api_key_id)
+        .replace("{cloud_account_id}", &acme.cloud_account_id)
+        .replace("{environment_id}", &acme.environment_id)
+        .replace("{cluster_id}", &acme.cluster_id)
+        .replace("{topic_id}", &acme.topic_id)
+        .replace("{generation}", "1")
+}
+
+/// What acme can see of its own objects.
+async fn snapshot(app: &TestApp, acme: &Inventory, extra: &Extra) -> anyhow::Result<Vec<Value>> {
+    let mut reads = Vec::new();
+    for route in [
+        "/v1/api-keys/{api_key_id}",
+        "/v1/cloud-accounts/{cloud_account_id}",
+        "/v1/environments/{environment_id}/intents",
+        "/v1/clusters/{cluster_id}",
+        "/v1/topics/{topic_id}",
+        "/v1/rollouts/{rollout_id}",
+        "/v1/operations/{operation_id}",
+    ] {
+        let response = app.get(&path(route, acme, extra), &acme.key).await?;
+        reads.push(response.expect(StatusCode::OK).clone());
+    }
+    let mut environment = app
+        .get(
+            &path("/v1/environments/{environment_id}", acme, extra),
+            &acme.key,
+        )
+        .await?
+        .body;
+    environment["connection"] = Value::Null; // the clock moves; the rest must not
+    reads.push(environment);
+    Ok(reads)
+}
+
+#[sqlx::test(migrator = "fjord_store::MIGRATOR")]
+async fn no_route_lets_one_tenant_reach_another(pool: PgPool) -> anyhow::Result<()> {
+    let app = TestApp::new(pool).await?;
+    let acme = populate(&app, "acme").await?;
+    let globex = populate(&app, "globex").await?;
+    let (globex_credential, globex_agent) = connect_agent(&app, &globex.registration_token).await?;
+    let rollout = app
+        .post(
+            "/v1/rollouts",
+            &acme.key,
+            json!({"target_version": "0.2.0", "waves": [[acme.cluster_id]], "max_in_flight": 1}),
+        )
+        .await?;
+    let rollout = rollout.expect(StatusCode::CREATED);
+    let extra = Extra {
+        rollout_id: rollout["rollout_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        operation_id: rollout["operation_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let before = snapshot(&app, &acme, &extra).await?;
+    let acme_ids = [
+        &acme.api_key_id,
+        &acme.cloud_account_id,
+        &acme.environment_id,
+        &acme.cluster_id,
+        &acme.topic_id,
+    ];
+
+    let document = app
+        .send(Method::GET, "/openapi.json", None, None, &[])
+        .await?
+        .body;
+    let mut routes = BTreeSet::new();
+    for (route, operations) in document["paths"].as_object().into_iter().flatten() {
+        for method in operations
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(method, _)| method.to_uppercase())
+        {
+            routes.insert((method, route.clone()));
+        }
+    }
+    let table = cases(&acme);
+    let covered: BTreeSet<_> = table
+        .iter()
+        .map(|c| (c.method.to_string(), c.route.to_owned()))
+        .collect();
+    assert_eq!(
+        covered, routes,
+        "every route in /openapi.json needs a cross-tenant case"
+    );
+
+    for case in table {
+        let token = match (case.agent, case.route) {
+            (true, "/v1/agent/token") => globex_credential.as_str(),
+            (true, _) => globex_agent.as_str(),
+            (false, _) => globex.key.as_str(),
+        };
+        let target = format!("{}{}", path(case.route, &acme, &extra), case.query);
+        let response = app
+            .send(
+                case.method.clone(),
+                &target,
+                Some(token),
+                case.body.clone(),
+                &[],
+            )
+            .await?;
+        let what = format!("{} {target}", case.method);
+        match case.expect {
+            Expect::NotFound => {
+                response.expect_problem(StatusCode::NOT_FOUND, "not-found");
+            }
+            Expect::Invalid => {
+                response.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body");
+            }
+            Expect::NothingOfAcme => {
+                let text = response.body.to_string();
+                if case.route == "/v1/agent/register" {
+                    response.expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+                    continue;
+                }
+                assert!(
+                    response.status.is_success(),
+                    "{what}: {} {text}",
+                    response.status
+                );
+                for id in acme_ids {
+                    let echoed = case.route == "/v1/agent/status" && *id == acme.cluster_id;
+                    if echoed {
+                        assert_eq!(
+                            response.body["unknown_cluster_ids"],
+                            json!([acme.cluster_id]),
+                            "{what}"
+                        );
+                    } else {
+                        assert!(
+                            !text.contains(id.as_str()),
+                            "{what} leaked acme's {id}: {text}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    // Credentials of one kind never work as another.
+    app.get("/v1/clusters", &globex_agent)
+        .await?
+        .expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+    app.send(
+        Method::GET,
+        "/v1/agent/intents?wait_seconds=0",
+        Some(&acme.key),
+        None,
+        &[],
+    )
+    .await?
+    .expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+    app.send(Method::POST, "/v1/agent/token", Some(&acme.key), None, &[])
+        .await?
+        .expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+
+    assert_eq!(
+        snapshot(&app, &acme, &extra).await?,
+        before,
+        "acme's objects are unchanged"
+    );
+    let acme_log = app.get("/v1/audit-records?limit=200", &acme.key).await?;
+    let actors: BTreeSet<String> = acme_log.body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|record| record["actor"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        actors
+            .iter()
+            .all(|actor| actor == "admin-cli" || actor.starts_with("api-key:")),
+        "{actors:?}"
+    );
+    assert_eq!(
+        acme_log.body["items"].as_array().map(Vec::len),
+        Some(8),
+        "only acme's own eight changes: organization, two keys, account, environment, cluster, topic, rollout"
+    );
+    Ok(())
+}

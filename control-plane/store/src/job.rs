@@ -1,0 +1,163 @@
+//! `job`: long-running work, claimed with `for update skip locked`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{PageRequest, Result};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    pub job_id: Uuid,
+    pub organization_id: Uuid,
+    pub kind: String,
+    pub payload: Json<serde_json::Value>,
+    pub state: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_after: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "job_id, organization_id, kind, payload, state, attempts, max_attempts, \
+                       run_after, locked_until, last_error, created_at, updated_at";
+
+pub async fn enqueue(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    kind: &str,
+    payload: serde_json::Value,
+) -> Result<JobRow> {
+    let sql = format!(
+        "insert into job (job_id, organization_id, kind, payload) values ($1, $2, $3, $4)
+         returning {COLUMNS}"
+    );
+    let row = sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
+        .bind(Uuid::now_v7())
+        .bind(organization_id)
+        .bind(kind)
+        .bind(Json(payload))
+        .fetch_one(db)
+        .await?;
+    Ok(row)
+}
+
+/// Claims one runnable job: queued and due, or running with an expired
+/// lease (its worker died). Concurrent claimers skip each other's rows, so
+/// a job runs on one worker at a time however many poll.
+pub async fn claim(db: impl PgExecutor<'_>, lease: Duration) -> Result<Option<JobRow>> {
+    let sql = format!(
+        "update job set state = 'running', attempts = attempts + 1,
+                        locked_until = now() + make_interval(secs => $1)
+         where job_id = (
+             select job_id from job
+             where (state = 'queued' and run_after <= now())
+                or (state = 'running' and locked_until < now())
+             order by run_after
+             for update skip locked
+             limit 1)
+         returning {COLUMNS}"
+    );
+    let row = sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
+        .bind(lease.as_secs_f64())
+        .fetch_optional(db)
+        .await?;
+    Ok(row)
+}
+
+/// How a claimed job's run ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Done for good.
+    Succeeded,
+    /// Not done; run again after the delay (not a failure: attempts reset).
+    Again(Duration),
+    /// Failed; retried with backoff unless out of attempts.
+    Failed(String),
+}
+
+/// Records the outcome of the run that claimed `job` (fenced on its
+/// attempt number, so a worker whose lease expired cannot overwrite the
+/// newer claimer's result). Returns false when fenced off.
+pub async fn finish(db: impl PgExecutor<'_>, job: &JobRow, outcome: &Outcome) -> Result<bool> {
+    let (state, delay, error, reset) = match outcome {
+        Outcome::Succeeded => ("succeeded", Duration::ZERO, None, false),
+        Outcome::Again(delay) => ("queued", *delay, None, true),
+        Outcome::Failed(error) if job.attempts >= job.max_attempts => {
+            ("failed", Duration::ZERO, Some(error.as_str()), false)
+        }
+        Outcome::Failed(error) => ("queued", backoff(job.attempts), Some(error.as_str()), false),
+    };
+    let done = sqlx::query(
+        "update job set state = $3, run_after = now() + make_interval(secs => $4),
+                        locked_until = null, last_error = coalesce($5, last_error),
+                        attempts = case when $6 then 0 else attempts end
+         where job_id = $1 and attempts = $2 and state = 'running'",
+    )
+    .bind(job.job_id)
+    .bind(job.attempts)
+    .bind(state)
+    .bind(delay.as_secs_f64())
+    .bind(error)
+    .bind(reset)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Exponential backoff: 2^attempts seconds, at most five minutes.
+pub fn backoff(attempts: i32) -> Duration {
+    let exponent = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
+    Duration::from_secs(2_u64.pow(exponent).min(300))
+}
+
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    id: Uuid,
+) -> Result<Option<JobRow>> {
+    let sql = format!("select {COLUMNS} from job where organization_id = $1 and job_id = $2");
+    let row = sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
+        .bind(organization_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row)
+}
+
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    page: PageRequest,
+) -> Result<Vec<JobRow>> {
+    let sql = format!(
+        "select {COLUMNS} from job
+         where organization_id = $1 and ($2::uuid is null or job_id > $2)
+         order by job_id limit $3"
+    );
+    let rows = sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
+        .bind(organization_id)
+        .bind(page.after)
+        .bind(page.limit)
+        .fetch_all(db)
+        .await?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(20), Duration::from_secs(300));
+    }
+}
