@@ -1,0 +1,2 @@
+//! Storage benchmark (placeholder until the real one lands).
+fn main() {}
