@@ -169,6 +169,13 @@ impl Log {
         self.epochs.end_offset(epoch, self.log_end_offset())
     }
 
+    /// Replaces the settings (takes effect for the next append or retention pass).
+    pub fn set_config(&mut self, config: LogConfig) -> Result<()> {
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
     /// Sets the high watermark, clamped to `[log start, log end]`.
     pub fn set_high_watermark(&mut self, offset: Offset) {
         self.high_watermark = offset.clamp(self.log_start_offset, self.log_end_offset());

@@ -119,10 +119,11 @@ impl Log {
         }
         self.sync.durable.truncate(log_end);
         self.sync.clear();
-        self.high_watermark = self.high_watermark.min(log_end).max(self.log_start_offset);
         self.log_start_offset = self.log_start_offset.min(log_end);
+        self.high_watermark = self.high_watermark.min(log_end).max(self.log_start_offset);
         self.checkpoint()?;
         assert!(log_end <= offset);
+        assert!(self.high_watermark <= log_end);
         Ok(log_end)
     }
 
