@@ -95,15 +95,15 @@ impl Log {
                 scan: !clean && position >= scan_from,
                 rebuild_epochs: self.rebuilding_epochs,
             };
-            let intact = expected.is_none_or(|expected| expected == *base)
-                && self.load_segment(*base, &plan)?;
-            if !intact {
-                if expected.is_some_and(|expected| expected != *base) {
-                    self.recovery.corruption.get_or_insert_with(|| {
-                        format!("segment {base} does not follow the previous segment")
-                    });
-                }
-                self.delete_segment_files(&bases[position + usize::from(intact)..])?;
+            if expected.is_some_and(|expected| expected != *base) {
+                self.recovery.corruption.get_or_insert_with(|| {
+                    format!("segment {base} does not follow the previous segment")
+                });
+                self.delete_segment_files(&bases[position..])?;
+                break;
+            }
+            if !self.load_segment(*base, &plan)? {
+                self.delete_segment_files(&bases[position + 1..])?;
                 break;
             }
         }
