@@ -292,6 +292,21 @@ impl Log {
     /// if any is available) and below `upper_bound` (exclusive; pass the high
     /// watermark for consumers, the log end for followers).
     pub fn read(&self, start: Offset, max_bytes: ByteSize, upper_bound: Offset) -> Result<Fetched> {
+        let mut bytes = Vec::new();
+        let next_offset = self.read_into(start, max_bytes, upper_bound, &mut bytes)?;
+        Ok(Fetched { bytes, next_offset })
+    }
+
+    /// [`Log::read`] into a caller-owned buffer (cleared first), so a fetch
+    /// loop reuses one allocation. Returns the offset after the last batch.
+    pub fn read_into(
+        &self,
+        start: Offset,
+        max_bytes: ByteSize,
+        upper_bound: Offset,
+        bytes: &mut Vec<u8>,
+    ) -> Result<Offset> {
+        bytes.clear();
         let log_end_offset = self.log_end_offset();
         if start < self.log_start_offset || start > log_end_offset {
             return Err(Error::OffsetOutOfRange {
@@ -305,7 +320,6 @@ impl Log {
             upper_bound: upper_bound.min(log_end_offset),
             verify: self.config.verify_reads,
         };
-        let mut bytes = Vec::new();
         let mut next = start;
         let first = self.segments.partition_point(|s| s.next_offset <= start);
         // Bounded by the number of segments.
@@ -318,8 +332,7 @@ impl Log {
                 continue;
             }
             let before = bytes.len();
-            let reached =
-                segment.read(&self.disk.cache, next, &window, &self.epochs, &mut bytes)?;
+            let reached = segment.read(&self.disk.cache, next, &window, &self.epochs, bytes)?;
             if bytes.len() == before {
                 break;
             }
@@ -329,10 +342,7 @@ impl Log {
             }
         }
         assert!(next >= start);
-        Ok(Fetched {
-            bytes,
-            next_offset: next,
-        })
+        Ok(next)
     }
 
     /// The base offset of the first batch whose max timestamp is >= `target`,

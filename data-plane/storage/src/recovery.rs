@@ -51,10 +51,16 @@ impl Log {
     pub fn open(disk: &Arc<Disk>, directory: &Path, config: LogConfig) -> Result<Log> {
         config.validate()?;
         let cache = &disk.cache;
-        cache
-            .medium()
+        let existed = cache.medium().list(directory).is_ok();
+        let medium = cache.medium();
+        medium
             .create_dir_all(directory)
             .map_err(io_error(directory))?;
+        if !existed {
+            // The log directory's own entry must survive a crash too.
+            let parent = crate::medium::parent_of(directory);
+            medium.sync_dir(&parent).map_err(io_error(&parent))?;
+        }
         let bases = list_segments(cache, directory)?;
         let checkpoint = Checkpoint::load(cache, &directory.join("checkpoint"))?;
         let loaded_epochs = EpochHistory::load(cache, &directory.join("leader-epochs"))?;
@@ -267,7 +273,8 @@ impl Log {
         let first_base = self.segments[0].base_offset;
         self.log_start_offset = self.log_start_offset.clamp(first_base, log_end);
         self.high_watermark = self.high_watermark.clamp(self.log_start_offset, log_end);
-        if self.epochs.truncate_from(log_end) || self.rebuilding_epochs {
+        let has_data = log_end > first_base;
+        if self.epochs.truncate_from(log_end) || (self.rebuilding_epochs && has_data) {
             self.epochs.store(&self.disk.cache, &self.epochs_path())?;
         }
         self.rebuilding_epochs = false;
@@ -277,7 +284,10 @@ impl Log {
         self.recovery.segments_deleted += removed as u64;
         let active = self.active();
         let file = active.file(&self.disk.cache)?;
-        file.sync_data().map_err(io_error(&active.path))?;
+        if active.size > 0 {
+            // What recovery read may have come from the page cache only.
+            file.sync_data().map_err(io_error(&active.path))?;
+        }
         file.allocate(self.config.segment_bytes.0, self.config.preallocate)
             .map_err(io_error(&active.path))?;
         self.sync.durable.reset(log_end);

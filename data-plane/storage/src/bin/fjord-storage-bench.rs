@@ -1,2 +1,448 @@
-//! Storage benchmark (placeholder until the real one lands).
-fn main() {}
+//! fjord-storage-bench: the storage core against the raw disk it runs on.
+//!
+//! Everything is measured in one run on one directory: first the raw baseline
+//! (sequential 1 MiB writes with `fdatasync` issued as each flush policy would
+//! issue them; page-cache reads; a plain memory copy), then the log. Results
+//! are printed as a table and written as JSON; each log figure is also given as
+//! a ratio of its baseline, since absolute numbers on shared machines mean
+//! little. `--quick` keeps the whole run under about a minute.
+
+use std::collections::VecDeque;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use fjord_storage::batch::build_batch;
+use fjord_storage::{
+    ByteSize, Disk, DurableOffset, FlushPolicy, LeaderEpoch, Log, LogConfig, Offset, Preallocate,
+    StdMedium, Timestamp,
+};
+use serde_json::{Value, json};
+
+const MIB: u64 = 1024 * 1024;
+const RECORD_BYTES: usize = 1024;
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmark fjord-storage against the raw disk, in the same run")]
+struct Arguments {
+    /// Directory on the disk under test (emptied first).
+    #[arg(long, default_value = "target/fjord-storage-bench")]
+    dir: PathBuf,
+    /// Where to write the JSON results.
+    #[arg(long, default_value = "target/fjord-storage-bench.json")]
+    json: PathBuf,
+    /// Small sizes for a smoke check (under about a minute).
+    #[arg(long)]
+    quick: bool,
+    /// Run only the append cases whose "policy/batch KiB/partitions" name
+    /// contains this (e.g. "never/16/100").
+    #[arg(long)]
+    only: Option<String>,
+}
+
+/// Sizes of one run.
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    bytes_per_case: u64,
+    seconds_per_case: f64,
+    recovery_bytes: u64,
+    partitions: [usize; 3],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Policy {
+    name: &'static str,
+    flush: FlushPolicy,
+    /// Bytes between syncs in the raw baseline (None: never sync).
+    raw_sync_every: Option<u64>,
+}
+
+fn policies() -> [Policy; 3] {
+    let group_bytes = 4 * MIB;
+    [
+        Policy {
+            name: "every-append",
+            flush: FlushPolicy::EveryAppend,
+            raw_sync_every: Some(MIB),
+        },
+        Policy {
+            name: "group-commit",
+            flush: FlushPolicy::GroupCommit {
+                interval: Duration::from_millis(2),
+                bytes: ByteSize(group_bytes),
+            },
+            raw_sync_every: Some(group_bytes),
+        },
+        Policy {
+            name: "never",
+            flush: FlushPolicy::Never,
+            raw_sync_every: None,
+        },
+    ]
+}
+
+fn mb_per_second(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / MIB as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+/// Sequential 1 MiB writes, syncing every `sync_every` bytes.
+fn raw_write(dir: &Path, scale: &Scale, sync_every: Option<u64>) -> Result<f64> {
+    let path = dir.join("raw-write");
+    let file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&path)?;
+    let chunk = vec![0x5au8; MIB as usize];
+    let started = Instant::now();
+    let mut written = 0u64;
+    let mut since_sync = 0u64;
+    while written < scale.bytes_per_case && started.elapsed().as_secs_f64() < scale.seconds_per_case
+    {
+        file.write_all_at(&chunk, written)?;
+        written += MIB;
+        since_sync += MIB;
+        if sync_every.is_some_and(|every| since_sync >= every) {
+            file.sync_data()?;
+            since_sync = 0;
+        }
+    }
+    if sync_every.is_some() {
+        file.sync_data()?;
+    }
+    let elapsed = started.elapsed();
+    drop(file);
+    std::fs::remove_file(&path)?;
+    Ok(mb_per_second(written, elapsed))
+}
+
+/// Page-cache reads of 1 MiB and a plain memory copy of the same bytes.
+fn raw_reads(dir: &Path, bytes: u64) -> Result<(f64, f64)> {
+    let path = dir.join("raw-read");
+    let file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .write(true)
+        .truncate(true)
+        .open(&path)?;
+    let chunk = vec![0x33u8; MIB as usize];
+    for position in (0..bytes).step_by(MIB as usize) {
+        file.write_all_at(&chunk, position)?;
+    }
+    let mut buffer = vec![0u8; MIB as usize];
+    let started = Instant::now();
+    for position in (0..bytes).step_by(MIB as usize) {
+        file.read_exact_at(&mut buffer, position)?;
+    }
+    let cache = mb_per_second(bytes, started.elapsed());
+    std::fs::remove_file(&path)?;
+    let source = vec![0x44u8; bytes as usize];
+    let started = Instant::now();
+    let mut checksum = 0u64;
+    for piece in source.chunks(MIB as usize) {
+        let copy = piece.to_vec();
+        checksum = checksum.wrapping_add(u64::from(copy[copy.len() / 2]));
+    }
+    std::hint::black_box(checksum);
+    Ok((cache, mb_per_second(bytes, started.elapsed())))
+}
+
+fn log_config(segment_bytes: ByteSize, preallocate: Preallocate) -> LogConfig {
+    LogConfig {
+        segment_bytes,
+        segment_age: None,
+        retention_bytes: None,
+        retention_age: None,
+        preallocate,
+        ..LogConfig::default()
+    }
+}
+
+/// Latencies in nanoseconds, sorted on demand; percentiles in milliseconds.
+#[derive(Default)]
+struct Latencies(Vec<u64>);
+
+impl Latencies {
+    fn percentile(&mut self, quantile: f64) -> f64 {
+        if self.0.is_empty() {
+            return 0.0;
+        }
+        self.0.sort_unstable();
+        let index = ((self.0.len() as f64 - 1.0) * quantile).round() as usize;
+        self.0[index] as f64 / 1_000_000.0
+    }
+}
+
+struct AppendCase {
+    policy: Policy,
+    partitions: usize,
+    batch_bytes: usize,
+}
+
+/// Appends round-robin over the partitions; latency is append-to-durable
+/// (append-to-return under `never`).
+fn run_append_case(dir: &Path, scale: &Scale, case: &AppendCase) -> Result<(f64, Latencies)> {
+    let case_dir = dir.join("log-case");
+    let _ = std::fs::remove_dir_all(&case_dir);
+    let disk = Disk::new(Arc::new(StdMedium), case.policy.flush, 1024);
+    let flusher = disk.start_flusher();
+    let segment_bytes =
+        ByteSize((scale.bytes_per_case / case.partitions as u64 + 2 * MIB).min(256 * MIB));
+    let mut logs = Vec::with_capacity(case.partitions);
+    for partition in 0..case.partitions {
+        let path = case_dir.join(format!("bench-{partition}"));
+        logs.push(Log::open(
+            &disk,
+            &path,
+            log_config(segment_bytes, Preallocate::SetLen),
+        )?);
+    }
+    let records = (case.batch_bytes / RECORD_BYTES) as i32;
+    let template = build_batch(records, Timestamp(1), case.batch_bytes - 61, 0x42);
+    let mut latencies = Latencies::default();
+    let mut waiting: VecDeque<(DurableOffset, Offset, Instant)> = VecDeque::new();
+    let started = Instant::now();
+    let mut written = 0u64;
+    let mut next = 0usize;
+    while written < scale.bytes_per_case && started.elapsed().as_secs_f64() < scale.seconds_per_case
+    {
+        let mut batch = template.clone();
+        let t0 = Instant::now();
+        let info = logs[next].append(&mut batch, LeaderEpoch(0))?;
+        match case.policy.flush {
+            FlushPolicy::GroupCommit { .. } => {
+                waiting.push_back((logs[next].durability(), info.log_end_offset, t0))
+            }
+            _ => latencies.0.push(t0.elapsed().as_nanos() as u64),
+        }
+        drain_durable(&mut waiting, &mut latencies, false);
+        written += batch.len() as u64;
+        next = (next + 1) % case.partitions;
+    }
+    drain_durable(&mut waiting, &mut latencies, true);
+    let elapsed = started.elapsed();
+    drop(flusher);
+    drop(logs);
+    let _ = std::fs::remove_dir_all(&case_dir);
+    Ok((mb_per_second(written, elapsed), latencies))
+}
+
+fn drain_durable(
+    waiting: &mut VecDeque<(DurableOffset, Offset, Instant)>,
+    latencies: &mut Latencies,
+    all: bool,
+) {
+    // Bounded by the queue length.
+    while let Some((durable, end, t0)) = waiting.front() {
+        let reached = if all {
+            durable.wait_for(*end, Duration::from_secs(30))
+        } else {
+            durable.get() >= *end
+        };
+        if !reached {
+            break;
+        }
+        latencies.0.push(t0.elapsed().as_nanos() as u64);
+        waiting.pop_front();
+    }
+}
+
+/// Fetch throughput from the page cache, with and without read verification.
+fn fetch_case(dir: &Path, bytes: u64) -> Result<(f64, f64)> {
+    let case_dir = dir.join("fetch");
+    let _ = std::fs::remove_dir_all(&case_dir);
+    let disk = Disk::new(Arc::new(StdMedium), FlushPolicy::Never, 64);
+    let mut log = Log::open(
+        &disk,
+        &case_dir,
+        log_config(ByteSize::gib(1), Preallocate::SetLen),
+    )?;
+    let template = build_batch(1024, Timestamp(1), MIB as usize - 61, 0x17);
+    while log.size().0 < bytes {
+        log.append(&mut template.clone(), LeaderEpoch(0))?;
+    }
+    let mut results = [0.0f64; 2];
+    for (slot, verify) in [true, false].into_iter().enumerate() {
+        let mut config = log_config(ByteSize::gib(1), Preallocate::SetLen);
+        config.verify_reads = verify;
+        log.set_config(config)?;
+        let started = Instant::now();
+        let mut next = Offset(0);
+        let mut read = 0u64;
+        let mut buffer = Vec::with_capacity(2 * MIB as usize);
+        while next < log.log_end_offset() {
+            next = log.read_into(next, ByteSize::mib(1), Offset(i64::MAX), &mut buffer)?;
+            read += buffer.len() as u64;
+        }
+        results[slot] = mb_per_second(read, started.elapsed());
+    }
+    drop(log);
+    let _ = std::fs::remove_dir_all(&case_dir);
+    Ok((results[0], results[1]))
+}
+
+/// Time to open a log of `bytes` after a clean and after an unclean shutdown.
+fn recovery_case(dir: &Path, bytes: u64) -> Result<(f64, f64)> {
+    let case_dir = dir.join("recovery");
+    let _ = std::fs::remove_dir_all(&case_dir);
+    let config = log_config(ByteSize(256 * MIB), Preallocate::SetLen);
+    let disk = Disk::new(Arc::new(StdMedium), FlushPolicy::Never, 64);
+    let mut log = Log::open(&disk, &case_dir, config.clone())?;
+    let template = build_batch(16, Timestamp(1), 16 * 1024 - 61, 0x29);
+    while log.size().0 < bytes {
+        log.append(&mut template.clone(), LeaderEpoch(0))?;
+    }
+    log.close()?;
+    let disk = Disk::new(Arc::new(StdMedium), FlushPolicy::Never, 64);
+    let started = Instant::now();
+    let log = Log::open(&disk, &case_dir, config.clone())?;
+    let clean = started.elapsed();
+    anyhow::ensure!(
+        log.recovery_report().clean_shutdown,
+        "expected a clean open"
+    );
+    drop(log); // no close: the next open is unclean
+    let disk = Disk::new(Arc::new(StdMedium), FlushPolicy::Never, 64);
+    let started = Instant::now();
+    let log = Log::open(&disk, &case_dir, config)?;
+    let unclean = started.elapsed();
+    anyhow::ensure!(
+        !log.recovery_report().clean_shutdown,
+        "expected an unclean open"
+    );
+    drop(log);
+    let _ = std::fs::remove_dir_all(&case_dir);
+    Ok((clean.as_secs_f64() * 1000.0, unclean.as_secs_f64() * 1000.0))
+}
+
+fn main() -> Result<()> {
+    let arguments = Arguments::parse();
+    let scale = if arguments.quick {
+        Scale {
+            bytes_per_case: 32 * MIB,
+            seconds_per_case: 1.0,
+            recovery_bytes: 64 * MIB,
+            partitions: [1, 100, 2000],
+        }
+    } else {
+        Scale {
+            bytes_per_case: 512 * MIB,
+            seconds_per_case: 5.0,
+            recovery_bytes: 1024 * MIB,
+            partitions: [1, 100, 2000],
+        }
+    };
+    let _ = std::fs::remove_dir_all(&arguments.dir);
+    std::fs::create_dir_all(&arguments.dir)
+        .with_context(|| format!("creating {}", arguments.dir.display()))?;
+    let dir = arguments.dir.as_path();
+    let mut rows = Vec::new();
+    println!(
+        "fjord-storage-bench in {} ({})",
+        dir.display(),
+        if arguments.quick { "quick" } else { "full" }
+    );
+    for policy in policies() {
+        eprint!("raw baseline, {} ... ", policy.name);
+        let raw = raw_write(dir, &scale, policy.raw_sync_every)?;
+        eprintln!("{raw:.0} MB/s");
+        for batch_bytes in [16 * 1024, MIB as usize] {
+            for partitions in scale.partitions {
+                let name = format!("{}/{}/{partitions}", policy.name, batch_bytes / 1024);
+                if arguments
+                    .only
+                    .as_ref()
+                    .is_some_and(|only| !name.contains(only.as_str()))
+                {
+                    continue;
+                }
+                eprint!(
+                    "log {} {} KiB batches x {partitions} partitions ... ",
+                    policy.name,
+                    batch_bytes / 1024
+                );
+                let case = AppendCase {
+                    policy,
+                    partitions,
+                    batch_bytes,
+                };
+                let (throughput, mut latencies) = run_append_case(dir, &scale, &case)?;
+                eprintln!("{throughput:.0} MB/s");
+                rows.push(json!({
+                    "policy": policy.name, "batch_kib": batch_bytes / 1024, "partitions": partitions,
+                    "mb_per_s": throughput, "raw_mb_per_s": raw, "ratio": throughput / raw,
+                    "p50_ms": latencies.percentile(0.5), "p99_ms": latencies.percentile(0.99),
+                    "p999_ms": latencies.percentile(0.999), "appends": latencies.0.len(),
+                }));
+            }
+        }
+    }
+    eprint!("fetch from cache ... ");
+    let fetch_bytes = scale.bytes_per_case.min(256 * MIB);
+    let (cache_read, memory_read) = raw_reads(dir, fetch_bytes)?;
+    let (fetch_verified, fetch_unverified) = fetch_case(dir, fetch_bytes)?;
+    eprintln!("done");
+    eprint!("recovery of {} MiB ... ", scale.recovery_bytes / MIB);
+    let (clean_ms, unclean_ms) = recovery_case(dir, scale.recovery_bytes)?;
+    eprintln!("done");
+    let fetch = json!({
+        "bytes": fetch_bytes, "memory_copy_mb_per_s": memory_read, "page_cache_read_mb_per_s": cache_read,
+        "log_verified_mb_per_s": fetch_verified, "log_unverified_mb_per_s": fetch_unverified,
+        "ratio_verified": fetch_verified / memory_read, "ratio_unverified": fetch_unverified / memory_read,
+    });
+    let recovery = json!({ "bytes": scale.recovery_bytes, "clean_open_ms": clean_ms, "unclean_open_ms": unclean_ms });
+    print_table(&rows, &fetch, &recovery);
+    let report =
+        json!({ "quick": arguments.quick, "append": rows, "fetch": fetch, "recovery": recovery });
+    let mut out = std::fs::File::create(&arguments.json)
+        .with_context(|| format!("creating {}", arguments.json.display()))?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    println!("json written to {}", arguments.json.display());
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
+
+fn print_table(rows: &[Value], fetch: &Value, recovery: &Value) {
+    println!(
+        "\n{:<13} {:>6} {:>5} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8}",
+        "policy", "batch", "parts", "MB/s", "raw MB/s", "ratio", "p50 ms", "p99 ms", "p99.9 ms"
+    );
+    for row in rows {
+        println!(
+            "{:<13} {:>5}K {:>5} {:>9.0} {:>9.0} {:>6.2} {:>8.3} {:>8.3} {:>8.3}",
+            row["policy"].as_str().unwrap_or_default(),
+            row["batch_kib"],
+            row["partitions"],
+            row["mb_per_s"].as_f64().unwrap_or_default(),
+            row["raw_mb_per_s"].as_f64().unwrap_or_default(),
+            row["ratio"].as_f64().unwrap_or_default(),
+            row["p50_ms"].as_f64().unwrap_or_default(),
+            row["p99_ms"].as_f64().unwrap_or_default(),
+            row["p999_ms"].as_f64().unwrap_or_default(),
+        );
+    }
+    println!(
+        "\nfetch from cache: {:.0} MB/s verified, {:.0} MB/s unverified; memory copy {:.0} MB/s (ratios {:.2} / {:.2}); raw page-cache pread {:.0} MB/s",
+        fetch["log_verified_mb_per_s"].as_f64().unwrap_or_default(),
+        fetch["log_unverified_mb_per_s"]
+            .as_f64()
+            .unwrap_or_default(),
+        fetch["memory_copy_mb_per_s"].as_f64().unwrap_or_default(),
+        fetch["ratio_verified"].as_f64().unwrap_or_default(),
+        fetch["ratio_unverified"].as_f64().unwrap_or_default(),
+        fetch["page_cache_read_mb_per_s"]
+            .as_f64()
+            .unwrap_or_default(),
+    );
+    println!(
+        "open of {} MiB: clean {:.1} ms, unclean {:.1} ms",
+        recovery["bytes"].as_u64().unwrap_or_default() / MIB,
+        recovery["clean_open_ms"].as_f64().unwrap_or_default(),
+        recovery["unclean_open_ms"].as_f64().unwrap_or_default(),
+    );
+}
