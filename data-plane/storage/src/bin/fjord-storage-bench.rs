@@ -43,6 +43,18 @@ struct Arguments {
     /// contains this (e.g. "never/16/100").
     #[arg(long)]
     only: Option<String>,
+    /// How append cases preallocate segments: none, set-len or fallocate.
+    #[arg(long, default_value = "fallocate")]
+    preallocate: String,
+}
+
+fn preallocate_from(name: &str) -> Result<Preallocate> {
+    match name {
+        "none" => Ok(Preallocate::None),
+        "set-len" => Ok(Preallocate::SetLen),
+        "fallocate" => Ok(Preallocate::Fallocate),
+        other => anyhow::bail!("unknown preallocation {other}"),
+    }
 }
 
 /// Sizes of one run.
@@ -142,14 +154,29 @@ fn raw_reads(dir: &Path, bytes: u64) -> Result<(f64, f64)> {
     let cache = mb_per_second(bytes, started.elapsed());
     std::fs::remove_file(&path)?;
     let source = vec![0x44u8; bytes as usize];
-    let started = Instant::now();
-    let mut checksum = 0u64;
-    for piece in source.chunks(MIB as usize) {
-        let copy = piece.to_vec();
-        checksum = checksum.wrapping_add(u64::from(copy[copy.len() / 2]));
+    let mut copy = vec![0u8; MIB as usize];
+    let mut memory = 0.0f64;
+    for _pass in 0..3 {
+        let started = Instant::now();
+        for piece in source.chunks(MIB as usize) {
+            copy[..piece.len()].copy_from_slice(std::hint::black_box(piece));
+            std::hint::black_box(&copy);
+        }
+        memory = memory.max(mb_per_second(bytes, started.elapsed()));
     }
-    std::hint::black_box(checksum);
-    Ok((cache, mb_per_second(bytes, started.elapsed())))
+    Ok((cache, memory))
+}
+
+/// CRC-32C over the same number of bytes, in 1 MiB pieces (the verification cost).
+fn crc_throughput(bytes: u64) -> f64 {
+    let piece = vec![0x61u8; MIB as usize];
+    let started = Instant::now();
+    let mut crc = 0u32;
+    for _ in 0..bytes / MIB {
+        crc ^= crc32c::crc32c(std::hint::black_box(&piece));
+    }
+    std::hint::black_box(crc);
+    mb_per_second(bytes / MIB * MIB, started.elapsed())
 }
 
 fn log_config(segment_bytes: ByteSize, preallocate: Preallocate) -> LogConfig {
@@ -179,6 +206,7 @@ impl Latencies {
 }
 
 struct AppendCase {
+    preallocate: Preallocate,
     policy: Policy,
     partitions: usize,
     batch_bytes: usize,
@@ -199,7 +227,7 @@ fn run_append_case(dir: &Path, scale: &Scale, case: &AppendCase) -> Result<(f64,
         logs.push(Log::open(
             &disk,
             &path,
-            log_config(segment_bytes, Preallocate::SetLen),
+            log_config(segment_bytes, case.preallocate),
         )?);
     }
     let records = (case.batch_bytes / RECORD_BYTES) as i32;
@@ -266,8 +294,11 @@ fn fetch_case(dir: &Path, bytes: u64) -> Result<(f64, f64)> {
     while log.size().0 < bytes {
         log.append(&mut template.clone(), LeaderEpoch(0))?;
     }
-    let mut results = [0.0f64; 2];
-    for (slot, verify) in [true, false].into_iter().enumerate() {
+    let mut results = [0.0f64; 6];
+    for (slot, verify) in [false, true, false, true, false, true]
+        .into_iter()
+        .enumerate()
+    {
         let mut config = log_config(ByteSize::gib(1), Preallocate::SetLen);
         config.verify_reads = verify;
         log.set_config(config)?;
@@ -283,7 +314,14 @@ fn fetch_case(dir: &Path, bytes: u64) -> Result<(f64, f64)> {
     }
     drop(log);
     let _ = std::fs::remove_dir_all(&case_dir);
-    Ok((results[0], results[1]))
+    // Best of three passes each: the host is shared, the best pass is the
+    // one least disturbed by other tenants.
+    let best = |first: usize| {
+        results[first]
+            .max(results[first + 2])
+            .max(results[first + 4])
+    };
+    Ok((best(1), best(0)))
 }
 
 /// Time to open a log of `bytes` after a clean and after an unclean shutdown.
@@ -337,6 +375,7 @@ fn main() -> Result<()> {
             partitions: [1, 100, 2000],
         }
     };
+    let preallocate = preallocate_from(&arguments.preallocate)?;
     let _ = std::fs::remove_dir_all(&arguments.dir);
     std::fs::create_dir_all(&arguments.dir)
         .with_context(|| format!("creating {}", arguments.dir.display()))?;
@@ -367,6 +406,7 @@ fn main() -> Result<()> {
                     batch_bytes / 1024
                 );
                 let case = AppendCase {
+                    preallocate,
                     policy,
                     partitions,
                     batch_bytes,
@@ -386,6 +426,7 @@ fn main() -> Result<()> {
     let fetch_bytes = scale.bytes_per_case.min(256 * MIB);
     let (cache_read, memory_read) = raw_reads(dir, fetch_bytes)?;
     let (fetch_verified, fetch_unverified) = fetch_case(dir, fetch_bytes)?;
+    let crc_rate = crc_throughput(fetch_bytes);
     eprintln!("done");
     eprint!("recovery of {} MiB ... ", scale.recovery_bytes / MIB);
     let (clean_ms, unclean_ms) = recovery_case(dir, scale.recovery_bytes)?;
@@ -393,7 +434,7 @@ fn main() -> Result<()> {
     let fetch = json!({
         "bytes": fetch_bytes, "memory_copy_mb_per_s": memory_read, "page_cache_read_mb_per_s": cache_read,
         "log_verified_mb_per_s": fetch_verified, "log_unverified_mb_per_s": fetch_unverified,
-        "ratio_verified": fetch_verified / memory_read, "ratio_unverified": fetch_unverified / memory_read,
+        "ratio_verified": fetch_verified / memory_read, "crc32c_mb_per_s": crc_rate, "ratio_unverified": fetch_unverified / memory_read,
     });
     let recovery = json!({ "bytes": scale.recovery_bytes, "clean_open_ms": clean_ms, "unclean_open_ms": unclean_ms });
     print_table(&rows, &fetch, &recovery);
@@ -438,6 +479,10 @@ fn print_table(rows: &[Value], fetch: &Value, recovery: &Value) {
         fetch["page_cache_read_mb_per_s"]
             .as_f64()
             .unwrap_or_default(),
+    );
+    println!(
+        "crc32c alone: {:.0} MB/s",
+        fetch["crc32c_mb_per_s"].as_f64().unwrap_or_default()
     );
     println!(
         "open of {} MiB: clean {:.1} ms, unclean {:.1} ms",
