@@ -164,6 +164,9 @@ impl Segment {
     ) -> Result<Offset> {
         let file = self.file(cache)?;
         let (position, first) = self.locate(file.as_ref(), start)?;
+        if first.next_offset() > self.next_offset {
+            return Err(self.corrupt(position, "batch runs past the segment's offsets"));
+        }
         if first.last_offset() >= window.upper_bound {
             return Ok(start);
         }
@@ -187,9 +190,11 @@ impl Segment {
                 Err(_) => return Err(self.corrupt(at, "invalid batch header")),
             };
             let end = cursor + header.size as usize;
-            if end > out.len() || header.last_offset() >= window.upper_bound {
+            if end > out.len() {
                 break;
             }
+            // Check before the bound: a corrupt offset delta must not pass
+            // for "above the high watermark".
             self.check_batch(
                 &header,
                 &out[cursor..end],
@@ -198,6 +203,12 @@ impl Segment {
                 window.verify,
                 at,
             )?;
+            if header.next_offset() > self.next_offset {
+                return Err(self.corrupt(at, "batch runs past the segment's offsets"));
+            }
+            if header.last_offset() >= window.upper_bound {
+                break;
+            }
             expected = header.next_offset();
             cursor = end;
         }

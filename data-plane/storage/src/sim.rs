@@ -205,6 +205,16 @@ impl SimMedium {
             .collect()
     }
 
+    /// The current content of a file (empty if there is none).
+    pub fn open_for_test(&self, path: &Path) -> Vec<u8> {
+        let state = lock(&self.state);
+        state
+            .files
+            .get(path)
+            .map(|file| lock(&file.state).current.clone())
+            .unwrap_or_default()
+    }
+
     /// Creates (or replaces) a file with `content`, synced and durable.
     pub fn put_file(&self, path: &Path, content: &[u8]) {
         let mut state = lock(&self.state);
