@@ -22,9 +22,26 @@ pub enum FlushPolicy {
     /// `fdatasync` inside every append, before it returns.
     EveryAppend,
     /// A flusher pass every `interval`, or sooner once `bytes` are pending.
-    GroupCommit { interval: Duration, bytes: ByteSize },
+    GroupCommit {
+        interval: Duration,
+        bytes: ByteSize,
+        sync: SyncMethod,
+    },
     /// Only segment rolls and clean closes sync.
     Never,
+}
+
+/// How a group-commit pass makes pending data durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMethod {
+    /// One `fdatasync` per file with pending data.
+    PerFile,
+    /// One `syncfs(2)` for the whole file system: one journal commit and one
+    /// device flush however many partitions are pending. Also flushes other
+    /// dirty files on that file system, so it suits a dedicated data disk.
+    FileSystem,
+    /// `PerFile` up to this many pending files, `FileSystem` above.
+    Auto { files_max: usize },
 }
 
 /// A source of wall-clock time (tests use a manual one).
@@ -247,20 +264,42 @@ impl Disk {
             queue.bytes = 0;
             std::mem::take(&mut queue.logs)
         };
+        let work: Vec<(Arc<LogSync>, PendingSync)> = logs
+            .into_iter()
+            .filter_map(|log| {
+                let pending = lock(&log.pending).take();
+                pending.map(|pending| (log, pending))
+            })
+            .collect();
+        let files: usize = work.iter().map(|(_, pending)| pending.files.len()).sum();
+        let whole_file_system = match self.policy {
+            FlushPolicy::GroupCommit {
+                sync: SyncMethod::FileSystem,
+                ..
+            } => true,
+            FlushPolicy::GroupCommit {
+                sync: SyncMethod::Auto { files_max },
+                ..
+            } => files > files_max,
+            _ => false,
+        };
+        let io_error = |source| Error::Io {
+            path: "<group commit>".into(),
+            source,
+        };
         let mut report = FlushReport::default();
-        for log in logs {
-            let Some(work) = lock(&log.pending).take() else {
-                continue;
-            };
-            assert!(!work.files.is_empty());
-            for file in &work.files {
-                file.sync_data().map_err(|source| Error::Io {
-                    path: "<group commit>".into(),
-                    source,
-                })?;
+        if whole_file_system && let Some((_, first)) = work.first() {
+            first.files[0].sync_file_system().map_err(io_error)?;
+            report.files_synced = 1;
+        } else {
+            for file in work.iter().flat_map(|(_, pending)| &pending.files) {
+                file.sync_data().map_err(io_error)?;
                 report.files_synced += 1;
             }
-            log.durable.advance(work.target, work.generation);
+        }
+        for (log, pending) in &work {
+            assert!(!pending.files.is_empty());
+            log.durable.advance(pending.target, pending.generation);
             report.logs += 1;
         }
         self.flushes.fetch_add(1, Ordering::Relaxed);
@@ -270,7 +309,10 @@ impl Disk {
     /// Starts the flusher thread of a `GroupCommit` policy. It stops when the
     /// handle is dropped.
     pub fn start_flusher(self: &Arc<Disk>) -> Option<Flusher> {
-        let FlushPolicy::GroupCommit { interval, bytes } = self.policy else {
+        let FlushPolicy::GroupCommit {
+            interval, bytes, ..
+        } = self.policy
+        else {
             return None;
         };
         let disk = self.clone();

@@ -26,7 +26,9 @@ pub mod sim;
 pub mod testsuite;
 pub mod types;
 
-pub use durability::{Clock, Disk, DurableOffset, FlushPolicy, FlushReport, Flusher, SystemClock};
+pub use durability::{
+    Clock, Disk, DurableOffset, FlushPolicy, FlushReport, Flusher, SyncMethod, SystemClock,
+};
 pub use error::{Error, Result};
 pub use log::{AppendInfo, Fetched, Log, LogConfig, RecoveryReport, SEGMENT_BYTES_MAX};
 pub use medium::{Medium, MediumFile, Preallocate, StdMedium};

@@ -55,7 +55,12 @@ impl Segment {
     ) -> Result<Segment> {
         let path = directory.join(segment_name(base, "log"));
         let file = cache.get(&path, true)?;
-        file.set_len(0).map_err(io_error(&path))?;
+        // A leftover file of that name holds nothing we want. Only truncate
+        // when there is something to cut: on ext4, truncating to zero arms
+        // auto_da_alloc, which starts writeback when the file is closed.
+        if file.len().map_err(io_error(&path))? > 0 {
+            file.set_len(0).map_err(io_error(&path))?;
+        }
         file.allocate(preallocate.1, preallocate.0)
             .map_err(io_error(&path))?;
         Ok(Segment {
@@ -294,7 +299,12 @@ impl Segment {
         ];
         for (path, bytes) in contents {
             let file = cache.get(&path, true)?;
-            file.set_len(0).map_err(io_error(&path))?;
+            // A leftover file of that name holds nothing we want. Only truncate
+            // when there is something to cut: on ext4, truncating to zero arms
+            // auto_da_alloc, which starts writeback when the file is closed.
+            if file.len().map_err(io_error(&path))? > 0 {
+                file.set_len(0).map_err(io_error(&path))?;
+            }
             file.write_at(&bytes, 0).map_err(io_error(&path))?;
             file.sync_data().map_err(io_error(&path))?;
         }

@@ -53,6 +53,8 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Default)]
 struct SimFile {
     state: Mutex<FileState>,
+    /// The disk the file lives on, for `sync_file_system`.
+    disk: std::sync::Weak<Mutex<SimState>>,
 }
 
 fn apply(content: &mut Vec<u8>, op: &PendingOp) {
@@ -107,6 +109,17 @@ impl MediumFile for SimFile {
         state.durable = state.current.clone();
         state.pending.clear();
         Ok(())
+    }
+    fn sync_file_system(&self) -> io::Result<()> {
+        let Some(disk) = self.disk.upgrade() else {
+            return self.sync_data();
+        };
+        let files: Vec<Arc<SimFile>> = lock(&disk).files.values().cloned().collect();
+        for file in files {
+            file.sync_data()?;
+        }
+        // The current handle may belong to a disk state replaced by a crash.
+        self.sync_data()
     }
     fn allocate(&self, len: u64, how: Preallocate) -> io::Result<()> {
         if how == Preallocate::None || len <= self.len()? {
@@ -169,7 +182,10 @@ impl SimMedium {
                     _ => apply(&mut content, op),
                 }
             }
-            let new_file = SimFile::default();
+            let new_file = SimFile {
+                disk: Arc::downgrade(&self.state),
+                ..SimFile::default()
+            };
             {
                 let mut new_state = lock(&new_file.state);
                 new_state.durable = content.clone();
@@ -218,7 +234,10 @@ impl SimMedium {
     /// Creates (or replaces) a file with `content`, synced and durable.
     pub fn put_file(&self, path: &Path, content: &[u8]) {
         let mut state = lock(&self.state);
-        let file = SimFile::default();
+        let file = SimFile {
+            disk: Arc::downgrade(&self.state),
+            ..SimFile::default()
+        };
         {
             let mut file_state = lock(&file.state);
             file_state.current = content.to_vec();
@@ -242,7 +261,10 @@ impl Medium for SimMedium {
         if !state.dirs.contains(&parent_of(path)) {
             return Err(not_found(&parent_of(path)));
         }
-        let file = Arc::new(SimFile::default());
+        let file = Arc::new(SimFile {
+            disk: Arc::downgrade(&self.state),
+            ..SimFile::default()
+        });
         state.files.insert(path.to_owned(), file.clone());
         Ok(file)
     }

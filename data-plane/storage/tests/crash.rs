@@ -16,10 +16,17 @@ use fjord_storage::{
 const DIRECTORY: &str = "/data/p0";
 const ALL: Offset = Offset(i64::MAX);
 
-fn disk(medium: &SimMedium) -> Arc<Disk> {
+/// Odd seeds group-commit with one `syncfs` instead of one `fdatasync` per file.
+fn disk(medium: &SimMedium, seed: u64) -> Arc<Disk> {
+    let sync = if seed.is_multiple_of(2) {
+        fjord_storage::SyncMethod::PerFile
+    } else {
+        fjord_storage::SyncMethod::FileSystem
+    };
     let policy = FlushPolicy::GroupCommit {
         interval: std::time::Duration::from_secs(3600),
         bytes: ByteSize::gib(1),
+        sync,
     };
     Disk::new(Arc::new(medium.clone()), policy, 6)
 }
@@ -131,14 +138,14 @@ fn acknowledged_batches_survive_any_crash() {
             epoch: 0,
         };
         for _round in 0..3 {
-            let disk = disk(&medium);
+            let disk = disk(&medium, seed);
             let mut log = Log::open(&disk, Path::new(DIRECTORY), small_config()).expect("open");
             check_recovered(&log, &written, Offset(0), seed);
             written.truncate(log.log_end_offset());
             let acknowledged = random_work(&mut rng, &disk, &mut log, &mut written, 40);
             drop(log);
             medium.crash(&mut rng);
-            let disk = self::disk(&medium);
+            let disk = self::disk(&medium, seed);
             let log =
                 Log::open(&disk, Path::new(DIRECTORY), small_config()).expect("open after crash");
             check_recovered(&log, &written, acknowledged, seed);
@@ -185,7 +192,7 @@ fn flipped_bits_are_reported_and_never_returned() {
             batches: Vec::new(),
             epoch: 0,
         };
-        let disk = disk(&medium);
+        let disk = disk(&medium, seed);
         let mut log = Log::open(&disk, Path::new(DIRECTORY), small_config()).expect("open");
         random_work(&mut rng, &disk, &mut log, &mut written, 40);
         disk.flush_pending().expect("group commit");
@@ -203,7 +210,7 @@ fn flipped_bits_are_reported_and_never_returned() {
         medium
             .flip_bit(&path, byte, rng.below(8) as u8)
             .expect("flip");
-        let disk = self::disk(&medium);
+        let disk = self::disk(&medium, seed);
         let Ok(log) = Log::open(&disk, Path::new(DIRECTORY), small_config()) else {
             continue; // reported as an error
         };

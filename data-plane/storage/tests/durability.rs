@@ -25,6 +25,7 @@ fn one_group_commit_pass_makes_every_partition_durable() {
     let policy = FlushPolicy::GroupCommit {
         interval: Duration::from_secs(3600),
         bytes: ByteSize::gib(1),
+        sync: fjord_storage::SyncMethod::PerFile,
     };
     let disk = Disk::new(Arc::new(SimMedium::new()), policy, 8);
     let mut logs: Vec<Log> = (0..20)
@@ -57,6 +58,7 @@ fn the_flusher_thread_wakes_waiters_on_the_real_disk() {
     let policy = FlushPolicy::GroupCommit {
         interval: Duration::from_millis(5),
         bytes: ByteSize::mib(1),
+        sync: fjord_storage::SyncMethod::PerFile,
     };
     let disk = Disk::new(Arc::new(StdMedium), policy, 64);
     let flusher = disk.start_flusher().expect("group commit has a flusher");
@@ -77,6 +79,7 @@ fn a_flush_racing_a_truncation_cannot_mark_truncated_offsets_durable() {
     let policy = FlushPolicy::GroupCommit {
         interval: Duration::from_secs(3600),
         bytes: ByteSize::gib(1),
+        sync: fjord_storage::SyncMethod::PerFile,
     };
     let disk = Disk::new(Arc::new(SimMedium::new()), policy, 8);
     let mut log = Log::open(&disk, &PathBuf::from("/data/p0"), small_config()).expect("open");

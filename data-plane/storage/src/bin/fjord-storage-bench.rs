@@ -1,8 +1,9 @@
 //! fjord-storage-bench: the storage core against the raw disk it runs on.
 //!
-//! Everything is measured in one run on one directory: first the raw baseline
-//! (sequential 1 MiB writes with `fdatasync` issued as each flush policy would
-//! issue them; page-cache reads; a plain memory copy), then the log. Results
+//! Everything is measured in one run on one directory: each log case right
+//! after its raw baseline (sequential 1 MiB writes with `fdatasync` issued as
+//! the flush policy would issue them), fetch beside page-cache reads and a
+//! plain memory copy, then open times. Results
 //! are printed as a table and written as JSON; each log figure is also given as
 //! a ratio of its baseline, since absolute numbers on shared machines mean
 //! little. `--quick` keeps the whole run under about a minute.
@@ -20,7 +21,7 @@ use clap::Parser;
 use fjord_storage::batch::build_batch;
 use fjord_storage::{
     ByteSize, Disk, DurableOffset, FlushPolicy, LeaderEpoch, Log, LogConfig, Offset, Preallocate,
-    StdMedium, Timestamp,
+    StdMedium, SyncMethod, Timestamp,
 };
 use serde_json::{Value, json};
 
@@ -74,7 +75,7 @@ struct Policy {
     raw_sync_every: Option<u64>,
 }
 
-fn policies() -> [Policy; 3] {
+fn policies() -> [Policy; 4] {
     let group_bytes = 4 * MIB;
     [
         Policy {
@@ -87,6 +88,16 @@ fn policies() -> [Policy; 3] {
             flush: FlushPolicy::GroupCommit {
                 interval: Duration::from_millis(2),
                 bytes: ByteSize(group_bytes),
+                sync: SyncMethod::PerFile,
+            },
+            raw_sync_every: Some(group_bytes),
+        },
+        Policy {
+            name: "group-syncfs",
+            flush: FlushPolicy::GroupCommit {
+                interval: Duration::from_millis(2),
+                bytes: ByteSize(group_bytes),
+                sync: SyncMethod::FileSystem,
             },
             raw_sync_every: Some(group_bytes),
         },
@@ -380,48 +391,12 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&arguments.dir)
         .with_context(|| format!("creating {}", arguments.dir.display()))?;
     let dir = arguments.dir.as_path();
-    let mut rows = Vec::new();
     println!(
         "fjord-storage-bench in {} ({})",
         dir.display(),
         if arguments.quick { "quick" } else { "full" }
     );
-    for policy in policies() {
-        eprint!("raw baseline, {} ... ", policy.name);
-        let raw = raw_write(dir, &scale, policy.raw_sync_every)?;
-        eprintln!("{raw:.0} MB/s");
-        for batch_bytes in [16 * 1024, MIB as usize] {
-            for partitions in scale.partitions {
-                let name = format!("{}/{}/{partitions}", policy.name, batch_bytes / 1024);
-                if arguments
-                    .only
-                    .as_ref()
-                    .is_some_and(|only| !name.contains(only.as_str()))
-                {
-                    continue;
-                }
-                eprint!(
-                    "log {} {} KiB batches x {partitions} partitions ... ",
-                    policy.name,
-                    batch_bytes / 1024
-                );
-                let case = AppendCase {
-                    preallocate,
-                    policy,
-                    partitions,
-                    batch_bytes,
-                };
-                let (throughput, mut latencies) = run_append_case(dir, &scale, &case)?;
-                eprintln!("{throughput:.0} MB/s");
-                rows.push(json!({
-                    "policy": policy.name, "batch_kib": batch_bytes / 1024, "partitions": partitions,
-                    "mb_per_s": throughput, "raw_mb_per_s": raw, "ratio": throughput / raw,
-                    "p50_ms": latencies.percentile(0.5), "p99_ms": latencies.percentile(0.99),
-                    "p999_ms": latencies.percentile(0.999), "appends": latencies.0.len(),
-                }));
-            }
-        }
-    }
+    let rows = append_cases(dir, &scale, preallocate, arguments.only.as_deref())?;
     eprint!("fetch from cache ... ");
     let fetch_bytes = scale.bytes_per_case.min(256 * MIB);
     let (cache_read, memory_read) = raw_reads(dir, fetch_bytes)?;
@@ -446,6 +421,45 @@ fn main() -> Result<()> {
     println!("json written to {}", arguments.json.display());
     let _ = std::fs::remove_dir_all(dir);
     Ok(())
+}
+
+/// Every append case, each right after its own raw baseline so both see the
+/// same neighbours on a shared disk.
+fn append_cases(
+    dir: &Path,
+    scale: &Scale,
+    preallocate: Preallocate,
+    only: Option<&str>,
+) -> Result<Vec<Value>> {
+    let mut rows = Vec::new();
+    for policy in policies() {
+        for batch_bytes in [16 * 1024, MIB as usize] {
+            for partitions in scale.partitions {
+                let name = format!("{}/{}/{partitions}", policy.name, batch_bytes / 1024);
+                if only.is_some_and(|only| !name.contains(only)) {
+                    continue;
+                }
+                eprint!("{name}: raw ... ");
+                let raw = raw_write(dir, scale, policy.raw_sync_every)?;
+                eprint!("{raw:.0} MB/s, log ... ");
+                let case = AppendCase {
+                    preallocate,
+                    policy,
+                    partitions,
+                    batch_bytes,
+                };
+                let (throughput, mut latencies) = run_append_case(dir, scale, &case)?;
+                eprintln!("{throughput:.0} MB/s");
+                rows.push(json!({
+                    "policy": policy.name, "batch_kib": batch_bytes / 1024, "partitions": partitions,
+                    "mb_per_s": throughput, "raw_mb_per_s": raw, "ratio": throughput / raw,
+                    "p50_ms": latencies.percentile(0.5), "p99_ms": latencies.percentile(0.99),
+                    "p999_ms": latencies.percentile(0.999), "appends": latencies.0.len(),
+                }));
+            }
+        }
+    }
+    Ok(rows)
 }
 
 fn print_table(rows: &[Value], fetch: &Value, recovery: &Value) {
