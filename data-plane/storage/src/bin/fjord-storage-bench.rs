@@ -44,6 +44,10 @@ struct Arguments {
     /// contains this (e.g. "never/16/100").
     #[arg(long)]
     only: Option<String>,
+    /// The open-file cache size of each disk (below the partition count, every
+    /// append of a round-robin load reopens its segment file).
+    #[arg(long, default_value_t = 1024)]
+    open_files: usize,
     /// How append cases preallocate segments: none, set-len or fallocate.
     #[arg(long, default_value = "fallocate")]
     preallocate: String,
@@ -217,6 +221,7 @@ impl Latencies {
 }
 
 struct AppendCase {
+    open_files: usize,
     preallocate: Preallocate,
     policy: Policy,
     partitions: usize,
@@ -228,7 +233,7 @@ struct AppendCase {
 fn run_append_case(dir: &Path, scale: &Scale, case: &AppendCase) -> Result<(f64, Latencies)> {
     let case_dir = dir.join("log-case");
     let _ = std::fs::remove_dir_all(&case_dir);
-    let disk = Disk::new(Arc::new(StdMedium), case.policy.flush, 1024);
+    let disk = Disk::new(Arc::new(StdMedium), case.policy.flush, case.open_files);
     let flusher = disk.start_flusher();
     let segment_bytes =
         ByteSize((scale.bytes_per_case / case.partitions as u64 + 2 * MIB).min(256 * MIB));
@@ -240,6 +245,15 @@ fn run_append_case(dir: &Path, scale: &Scale, case: &AppendCase) -> Result<(f64,
             &path,
             log_config(segment_bytes, case.preallocate),
         )?);
+    }
+    // Steady state: the first append at a new leader epoch also writes and
+    // syncs the epoch history (two fsyncs); do it before the clock starts.
+    let warm_up = build_batch(1, Timestamp(1), RECORD_BYTES, 0x41);
+    for log in &mut logs {
+        log.append(&mut warm_up.clone(), LeaderEpoch(0))?;
+    }
+    if let Some(flush) = flusher.as_ref().map(|_| disk.flush_pending()) {
+        flush?;
     }
     let records = (case.batch_bytes / RECORD_BYTES) as i32;
     let template = build_batch(records, Timestamp(1), case.batch_bytes - 61, 0x42);
@@ -396,7 +410,12 @@ fn main() -> Result<()> {
         dir.display(),
         if arguments.quick { "quick" } else { "full" }
     );
-    let rows = append_cases(dir, &scale, preallocate, arguments.only.as_deref())?;
+    let rows = append_cases(
+        dir,
+        &scale,
+        (preallocate, arguments.open_files),
+        arguments.only.as_deref(),
+    )?;
     eprint!("fetch from cache ... ");
     let fetch_bytes = scale.bytes_per_case.min(256 * MIB);
     let (cache_read, memory_read) = raw_reads(dir, fetch_bytes)?;
@@ -428,7 +447,7 @@ fn main() -> Result<()> {
 fn append_cases(
     dir: &Path,
     scale: &Scale,
-    preallocate: Preallocate,
+    (preallocate, open_files): (Preallocate, usize),
     only: Option<&str>,
 ) -> Result<Vec<Value>> {
     let mut rows = Vec::new();
@@ -443,6 +462,7 @@ fn append_cases(
                 let raw = raw_write(dir, scale, policy.raw_sync_every)?;
                 eprint!("{raw:.0} MB/s, log ... ");
                 let case = AppendCase {
+                    open_files,
                     preallocate,
                     policy,
                     partitions,
