@@ -5,6 +5,7 @@
 //! offset. Callers learn durability through [`DurableOffset`].
 
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -132,10 +133,13 @@ impl DurableOffset {
     }
 }
 
+/// Segment files one log may have pending in one pass (each roll adds one).
+const PENDING_FILES_MAX: usize = 4096;
+
 /// What a log still needs synced.
 #[derive(Debug)]
 struct PendingSync {
-    files: Vec<Arc<dyn MediumFile>>,
+    files: Vec<(PathBuf, Arc<dyn MediumFile>)>,
     target: Offset,
     generation: u64,
 }
@@ -215,16 +219,24 @@ impl Disk {
     pub(crate) fn note_written(
         &self,
         log: &Arc<LogSync>,
-        file: Arc<dyn MediumFile>,
+        written: (&Path, Arc<dyn MediumFile>),
         target: Offset,
         bytes: u64,
     ) {
+        let (path, file) = written;
         let newly_pending = {
             let mut pending = lock(&log.pending);
             match pending.as_mut() {
                 Some(work) => {
-                    if !work.files.iter().any(|f| Arc::ptr_eq(f, &file)) {
-                        work.files.push(file);
+                    // One handle per file: the cache may hand out a new handle
+                    // for the same file after an eviction, and syncing any
+                    // handle of a file syncs the file.
+                    if !work.files.iter().any(|(known, _)| known.as_path() == path) {
+                        assert!(
+                            work.files.len() < PENDING_FILES_MAX,
+                            "too many rolls between passes"
+                        );
+                        work.files.push((path.to_owned(), file));
                     }
                     work.target = work.target.max(target);
                     false
@@ -232,7 +244,7 @@ impl Disk {
                 None => {
                     let generation = log.durable.generation();
                     *pending = Some(PendingSync {
-                        files: vec![file],
+                        files: vec![(path.to_owned(), file)],
                         target,
                         generation,
                     });
@@ -289,10 +301,10 @@ impl Disk {
         };
         let mut report = FlushReport::default();
         if whole_file_system && let Some((_, first)) = work.first() {
-            first.files[0].sync_file_system().map_err(io_error)?;
+            first.files[0].1.sync_file_system().map_err(io_error)?;
             report.files_synced = 1;
         } else {
-            for file in work.iter().flat_map(|(_, pending)| &pending.files) {
+            for (_, file) in work.iter().flat_map(|(_, pending)| &pending.files) {
                 file.sync_data().map_err(io_error)?;
                 report.files_synced += 1;
             }

@@ -248,8 +248,10 @@ impl Log {
                 self.sync.durable.advance(log_end_offset, generation);
             }
             FlushPolicy::GroupCommit { .. } => {
+                let path = self.active().path.as_path();
+                let written = (path, file);
                 self.disk
-                    .note_written(&self.sync, file, log_end_offset, bytes.len() as u64)
+                    .note_written(&self.sync, written, log_end_offset, bytes.len() as u64)
             }
             FlushPolicy::Never => {}
         }

@@ -180,3 +180,29 @@ fn retention_by_size_keeps_the_newest_bytes() {
         "at most one segment over the limit"
     );
 }
+
+#[test]
+fn a_pass_syncs_each_file_once_even_when_the_cache_reopens_it() {
+    let policy = FlushPolicy::GroupCommit {
+        interval: Duration::from_secs(3600),
+        bytes: ByteSize::gib(1),
+        sync: fjord_storage::SyncMethod::PerFile,
+    };
+    let disk = Disk::new(Arc::new(SimMedium::new()), policy, 2);
+    let mut logs: Vec<Log> = (0..5)
+        .map(|p| {
+            Log::open(&disk, &PathBuf::from(format!("/data/p{p}")), small_config()).expect("open")
+        })
+        .collect();
+    for _round in 0..4 {
+        for log in &mut logs {
+            append(log, 1);
+        }
+    }
+    let report = disk.flush_pending().expect("flush");
+    assert_eq!(report.logs, 5);
+    assert_eq!(
+        report.files_synced, 5,
+        "one sync per file, not one per reopened handle"
+    );
+}
