@@ -278,8 +278,11 @@ impl Log {
             self.epochs.store(&self.disk.cache, &self.epochs_path())?;
         }
         self.rebuilding_epochs = false;
-        // The clean flag goes before anything else is written.
+        // The clean flag goes before anything else is written. The directory
+        // sync makes a newly created checkpoint file's entry durable, so a
+        // later log-start advance cannot vanish with it.
         self.write_checkpoint(false)?;
+        self.sync_directory()?;
         let removed = self.delete_below_start_on_open()?;
         self.recovery.segments_deleted += removed as u64;
         let active = self.active();
