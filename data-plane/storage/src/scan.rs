@@ -62,10 +62,7 @@ pub(crate) fn scan(
         let position = result.valid_bytes;
         let remaining = file_len - position;
         if remaining < crate::batch::HEADER_BYTES as u64 {
-            if remaining > 0 && !all_zero_tail(file, position, remaining)? {
-                result.problem = Some(format!("{remaining} trailing bytes, too few for a header"));
-            }
-            return Ok(result);
+            return finish_short_tail(file, position, remaining, result);
         }
         let offset_in_buffer = (position - buffer_start) as usize;
         let header = if offset_in_buffer + crate::batch::HEADER_BYTES <= buffer.len() {
@@ -117,6 +114,19 @@ pub(crate) fn scan(
         result.next_offset = header.next_offset();
         result.valid_bytes += size;
     }
+}
+
+/// The data ends with fewer bytes than a header: fine if they are zeros.
+fn finish_short_tail(
+    file: &dyn MediumFile,
+    position: u64,
+    remaining: u64,
+    mut result: ScanResult,
+) -> Result<ScanResult, std::io::Error> {
+    if remaining > 0 && !all_zero_tail(file, position, remaining)? {
+        result.problem = Some(format!("{remaining} trailing bytes, too few for a header"));
+    }
+    Ok(result)
 }
 
 fn judge(

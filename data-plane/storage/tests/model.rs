@@ -152,6 +152,34 @@ fn run(ops: Vec<Op>) {
     }
 }
 
+fn apply_append(log: &mut Log, model: &mut Model, shape: (i32, usize, i64, usize)) {
+    let (records, payload, timestamp, batches) = shape;
+    let mut bytes = Vec::new();
+    let mut built = Vec::new();
+    for n in 0..batches {
+        let batch = build_batch(records, Timestamp(timestamp + n as i64), payload, n as u8);
+        bytes.extend_from_slice(&batch);
+        built.push(batch);
+    }
+    let info = log
+        .append(&mut bytes, LeaderEpoch(model.epoch))
+        .expect("append");
+    assert_eq!(info.first_offset, Offset(model.log_end()));
+    let mut position = 0;
+    for (n, batch) in built.iter().enumerate() {
+        let base = model.log_end();
+        let stamped = bytes[position..position + batch.len()].to_vec();
+        position += batch.len();
+        let last = base + i64::from(records) - 1;
+        model.batches.push(ModelBatch {
+            base,
+            last,
+            max_timestamp: timestamp + n as i64,
+            bytes: stamped,
+        });
+    }
+}
+
 fn apply(log: &mut Log, model: &mut Model, op: &Op) {
     match *op {
         Op::Append {
@@ -159,32 +187,7 @@ fn apply(log: &mut Log, model: &mut Model, op: &Op) {
             payload,
             timestamp,
             batches,
-        } => {
-            let mut bytes = Vec::new();
-            let mut built = Vec::new();
-            for n in 0..batches {
-                let batch = build_batch(records, Timestamp(timestamp + n as i64), payload, n as u8);
-                bytes.extend_from_slice(&batch);
-                built.push(batch);
-            }
-            let info = log
-                .append(&mut bytes, LeaderEpoch(model.epoch))
-                .expect("append");
-            assert_eq!(info.first_offset, Offset(model.log_end()));
-            let mut position = 0;
-            for (n, batch) in built.iter().enumerate() {
-                let base = model.log_end();
-                let stamped = bytes[position..position + batch.len()].to_vec();
-                position += batch.len();
-                let last = base + i64::from(records) - 1;
-                model.batches.push(ModelBatch {
-                    base,
-                    last,
-                    max_timestamp: timestamp + n as i64,
-                    bytes: stamped,
-                });
-            }
-        }
+        } => apply_append(log, model, (records, payload, timestamp, batches)),
         Op::Read {
             start,
             max_bytes,

@@ -9,13 +9,13 @@
 //! little. `--quick` keeps the whole run under about a minute.
 
 use std::collections::VecDeque;
-use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+mod raw;
+mod report;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -26,10 +26,11 @@ use fjord_storage::{
 };
 use serde_json::{Value, json};
 
-const MIB: u64 = 1024 * 1024;
+pub(crate) const MIB: u64 = 1024 * 1024;
 const RECORD_BYTES: usize = 1024;
-/// Bytes a group-commit producer keeps awaiting durability (its buffer).
-const IN_FLIGHT_BYTES: u64 = 16 * MIB;
+/// Bytes a group-commit producer keeps awaiting durability (Kafka's default
+/// producer buffer.memory).
+const IN_FLIGHT_BYTES: u64 = 32 * MIB;
 
 #[derive(Parser, Debug)]
 #[command(about = "Benchmark fjord-storage against the raw disk, in the same run")]
@@ -69,11 +70,11 @@ fn preallocate_from(name: &str) -> Result<Preallocate> {
 
 /// Sizes of one run.
 #[derive(Debug, Clone, Copy)]
-struct Scale {
-    bytes_per_case: u64,
-    seconds_per_case: f64,
-    recovery_bytes: u64,
-    partitions: [usize; 3],
+pub(crate) struct Scale {
+    pub(crate) bytes_per_case: u64,
+    pub(crate) seconds_per_case: f64,
+    pub(crate) recovery_bytes: u64,
+    pub(crate) partitions: [usize; 3],
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -118,128 +119,8 @@ fn policies() -> [Policy; 4] {
     ]
 }
 
-fn mb_per_second(bytes: u64, elapsed: Duration) -> f64 {
+pub(crate) fn mb_per_second(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / MIB as f64 / elapsed.as_secs_f64().max(1e-9)
-}
-
-/// Sequential 1 MiB writes to one file. With `sync_every`, an `fdatasync` is
-/// issued the way the policy issues it: inline after every `sync_every` bytes
-/// for `every-append`, or, for group commit (`background`), from a second
-/// thread once that many bytes are pending or 2 ms passed, while writes go on.
-fn raw_write(dir: &Path, scale: &Scale, sync_every: Option<u64>, background: bool) -> Result<f64> {
-    let path = dir.join("raw-write");
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .open(&path)?;
-    let chunk = vec![0x5au8; MIB as usize];
-    let written = AtomicU64::new(0);
-    let done = AtomicBool::new(false);
-    let started = Instant::now();
-    let elapsed = std::thread::scope(|scope| -> Result<Duration> {
-        let syncer = (background && sync_every.is_some()).then(|| {
-            scope.spawn(|| background_syncer(&file, &written, &done, sync_every.unwrap_or(MIB)))
-        });
-        let mut since_sync = 0u64;
-        let mut position = 0u64;
-        while position < scale.bytes_per_case
-            && started.elapsed().as_secs_f64() < scale.seconds_per_case
-        {
-            file.write_all_at(&chunk, position)?;
-            position += MIB;
-            written.store(position, Ordering::Release);
-            since_sync += MIB;
-            if !background && sync_every.is_some_and(|every| since_sync >= every) {
-                file.sync_data()?;
-                since_sync = 0;
-            }
-        }
-        done.store(true, Ordering::Release);
-        if let Some(syncer) = syncer {
-            syncer
-                .join()
-                .map_err(|_| anyhow::anyhow!("syncer thread panicked"))??;
-        }
-        if sync_every.is_some() {
-            file.sync_data()?;
-        }
-        Ok(started.elapsed())
-    })?;
-    let total = written.load(Ordering::Acquire);
-    drop(file);
-    std::fs::remove_file(&path)?;
-    Ok(mb_per_second(total, elapsed))
-}
-
-fn background_syncer(
-    file: &std::fs::File,
-    written: &AtomicU64,
-    done: &AtomicBool,
-    bytes: u64,
-) -> Result<()> {
-    let mut synced = 0u64;
-    let mut last_sync = Instant::now();
-    // Bounded by `done`.
-    while !done.load(Ordering::Acquire) {
-        let position = written.load(Ordering::Acquire);
-        let due = position - synced >= bytes
-            || (position > synced && last_sync.elapsed() >= Duration::from_millis(2));
-        if due {
-            file.sync_data()?;
-            synced = position;
-            last_sync = Instant::now();
-        } else {
-            std::thread::sleep(Duration::from_micros(100));
-        }
-    }
-    Ok(())
-}
-
-/// Page-cache reads of 1 MiB and a plain memory copy of the same bytes.
-fn raw_reads(dir: &Path, bytes: u64) -> Result<(f64, f64)> {
-    let path = dir.join("raw-read");
-    let file = OpenOptions::new()
-        .create(true)
-        .read(true)
-        .write(true)
-        .truncate(true)
-        .open(&path)?;
-    let chunk = vec![0x33u8; MIB as usize];
-    for position in (0..bytes).step_by(MIB as usize) {
-        file.write_all_at(&chunk, position)?;
-    }
-    let mut buffer = vec![0u8; MIB as usize];
-    let started = Instant::now();
-    for position in (0..bytes).step_by(MIB as usize) {
-        file.read_exact_at(&mut buffer, position)?;
-    }
-    let cache = mb_per_second(bytes, started.elapsed());
-    std::fs::remove_file(&path)?;
-    let source = vec![0x44u8; bytes as usize];
-    let mut copy = vec![0u8; MIB as usize];
-    let mut memory = 0.0f64;
-    for _pass in 0..3 {
-        let started = Instant::now();
-        for piece in source.chunks(MIB as usize) {
-            copy[..piece.len()].copy_from_slice(std::hint::black_box(piece));
-            std::hint::black_box(&copy);
-        }
-        memory = memory.max(mb_per_second(bytes, started.elapsed()));
-    }
-    Ok((cache, memory))
-}
-
-/// CRC-32C over the same number of bytes, in 1 MiB pieces (the verification cost).
-fn crc_throughput(bytes: u64) -> f64 {
-    let piece = vec![0x61u8; MIB as usize];
-    let started = Instant::now();
-    let mut crc = 0u32;
-    for _ in 0..bytes / MIB {
-        crc ^= crc32c::crc32c(std::hint::black_box(&piece));
-    }
-    std::hint::black_box(crc);
-    mb_per_second(bytes / MIB * MIB, started.elapsed())
 }
 
 fn log_config(segment_bytes: ByteSize, preallocate: Preallocate) -> LogConfig {
@@ -471,9 +352,9 @@ fn main() -> Result<()> {
     )?;
     eprint!("fetch from cache ... ");
     let fetch_bytes = scale.bytes_per_case.min(256 * MIB);
-    let (cache_read, memory_read) = raw_reads(dir, fetch_bytes)?;
+    let (cache_read, memory_read) = raw::raw_reads(dir, fetch_bytes)?;
     let (fetch_verified, fetch_unverified) = fetch_case(dir, fetch_bytes)?;
-    let crc_rate = crc_throughput(fetch_bytes);
+    let crc_rate = raw::crc_throughput(fetch_bytes);
     eprintln!("done");
     eprint!("recovery of {} MiB ... ", scale.recovery_bytes / MIB);
     let (clean_ms, unclean_ms) = recovery_case(dir, scale.recovery_bytes)?;
@@ -484,7 +365,7 @@ fn main() -> Result<()> {
         "ratio_verified": fetch_verified / memory_read, "crc32c_mb_per_s": crc_rate, "ratio_unverified": fetch_unverified / memory_read,
     });
     let recovery = json!({ "bytes": scale.recovery_bytes, "clean_open_ms": clean_ms, "unclean_open_ms": unclean_ms });
-    print_table(&rows, &fetch, &recovery);
+    report::print_table(&rows, &fetch, &recovery);
     let report =
         json!({ "quick": arguments.quick, "append": rows, "fetch": fetch, "recovery": recovery });
     let mut out = std::fs::File::create(&arguments.json)
@@ -513,7 +394,7 @@ fn append_cases(
                 }
                 eprint!("{name}: raw ... ");
                 let background = matches!(policy.flush, FlushPolicy::GroupCommit { .. });
-                let raw = raw_write(dir, scale, policy.raw_sync_every, background)?;
+                let raw = raw::raw_write(dir, scale, policy.raw_sync_every, background)?;
                 eprint!("{raw:.0} MB/s, log ... ");
                 let case = AppendCase {
                     open_files,
@@ -534,48 +415,4 @@ fn append_cases(
         }
     }
     Ok(rows)
-}
-
-fn print_table(rows: &[Value], fetch: &Value, recovery: &Value) {
-    println!(
-        "\n{:<13} {:>6} {:>5} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8}",
-        "policy", "batch", "parts", "MB/s", "raw MB/s", "ratio", "p50 ms", "p99 ms", "p99.9 ms"
-    );
-    for row in rows {
-        println!(
-            "{:<13} {:>5}K {:>5} {:>9.0} {:>9.0} {:>6.2} {:>8.3} {:>8.3} {:>8.3}",
-            row["policy"].as_str().unwrap_or_default(),
-            row["batch_kib"],
-            row["partitions"],
-            row["mb_per_s"].as_f64().unwrap_or_default(),
-            row["raw_mb_per_s"].as_f64().unwrap_or_default(),
-            row["ratio"].as_f64().unwrap_or_default(),
-            row["p50_ms"].as_f64().unwrap_or_default(),
-            row["p99_ms"].as_f64().unwrap_or_default(),
-            row["p999_ms"].as_f64().unwrap_or_default(),
-        );
-    }
-    println!(
-        "\nfetch from cache: {:.0} MB/s verified, {:.0} MB/s unverified; memory copy {:.0} MB/s (ratios {:.2} / {:.2}); raw page-cache pread {:.0} MB/s",
-        fetch["log_verified_mb_per_s"].as_f64().unwrap_or_default(),
-        fetch["log_unverified_mb_per_s"]
-            .as_f64()
-            .unwrap_or_default(),
-        fetch["memory_copy_mb_per_s"].as_f64().unwrap_or_default(),
-        fetch["ratio_verified"].as_f64().unwrap_or_default(),
-        fetch["ratio_unverified"].as_f64().unwrap_or_default(),
-        fetch["page_cache_read_mb_per_s"]
-            .as_f64()
-            .unwrap_or_default(),
-    );
-    println!(
-        "crc32c alone: {:.0} MB/s",
-        fetch["crc32c_mb_per_s"].as_f64().unwrap_or_default()
-    );
-    println!(
-        "open of {} MiB: clean {:.1} ms, unclean {:.1} ms",
-        recovery["bytes"].as_u64().unwrap_or_default() / MIB,
-        recovery["clean_open_ms"].as_f64().unwrap_or_default(),
-        recovery["unclean_open_ms"].as_f64().unwrap_or_default(),
-    );
 }
