@@ -210,6 +210,11 @@ impl Disk {
         self.policy
     }
 
+    /// Group-commit passes run so far (a metric for the broker).
+    pub fn flush_passes(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+
     /// Open descriptors now, and opens so far.
     pub fn open_files(&self) -> (usize, u64) {
         self.cache.stats()

@@ -16,19 +16,28 @@ use fjord_storage::{
 const DIRECTORY: &str = "/data/p0";
 const ALL: Offset = Offset(i64::MAX);
 
-/// Odd seeds group-commit with one `syncfs` instead of one `fdatasync` per file.
+/// Seeds cycle through group commit with one `fdatasync` per file, group
+/// commit with one `syncfs`, and a sync inside every append.
 fn disk(medium: &SimMedium, seed: u64) -> Arc<Disk> {
-    let sync = if seed.is_multiple_of(2) {
-        fjord_storage::SyncMethod::PerFile
-    } else {
-        fjord_storage::SyncMethod::FileSystem
-    };
-    let policy = FlushPolicy::GroupCommit {
+    let group = |sync| FlushPolicy::GroupCommit {
         interval: std::time::Duration::from_secs(3600),
         bytes: ByteSize::gib(1),
         sync,
     };
+    let policy = match seed % 3 {
+        0 => group(fjord_storage::SyncMethod::PerFile),
+        1 => group(fjord_storage::SyncMethod::FileSystem),
+        _ => FlushPolicy::EveryAppend,
+    };
     Disk::new(Arc::new(medium.clone()), policy, 6)
+}
+
+/// How many seeds to run; FJORD_CRASH_SEEDS raises it for a soak.
+fn seeds(default: u64) -> u64 {
+    std::env::var("FJORD_CRASH_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Stamped batches in log order: what the log must hold a prefix of.
@@ -130,7 +139,7 @@ fn check_recovered(log: &Log, written: &Written, acknowledged: Offset, seed: u64
 
 #[test]
 fn acknowledged_batches_survive_any_crash() {
-    for seed in 0..150u64 {
+    for seed in 0..seeds(150) {
         let mut rng = SplitMix64(seed);
         let medium = SimMedium::new();
         let mut written = Written {
@@ -185,7 +194,7 @@ fn read_through(log: &Log, written: &Written, rng: &mut SplitMix64) -> bool {
 
 #[test]
 fn flipped_bits_are_reported_and_never_returned() {
-    for seed in 0..300u64 {
+    for seed in 0..seeds(300) {
         let mut rng = SplitMix64(seed);
         let medium = SimMedium::new();
         let mut written = Written {
@@ -247,4 +256,36 @@ fn data_end(written: &Written, base: Offset) -> u64 {
         .filter(|(offset, _)| *offset >= base)
         .map(|(_, bytes)| bytes.len() as u64)
         .sum()
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_counted() {
+    let medium = SimMedium::new();
+    let disk = disk(&medium, 0);
+    let mut log = Log::open(&disk, Path::new(DIRECTORY), small_config()).expect("open");
+    for n in 0..3 {
+        let mut batch = build_batch(2, Timestamp(n), 100, 1);
+        log.append(&mut batch, LeaderEpoch(0)).expect("append");
+    }
+    disk.flush_pending().expect("flush");
+    let size = log.size().0;
+    drop(log);
+    // A fourth batch whose write was cut after 100 of its bytes.
+    let mut torn = build_batch(2, Timestamp(9), 100, 1);
+    fjord_storage::batch::stamp(&mut torn, Offset(6), LeaderEpoch(0));
+    let path = Path::new(DIRECTORY).join("00000000000000000000.log");
+    let mut content = medium.open_for_test(&path);
+    content.truncate(size as usize);
+    content.extend_from_slice(&torn[..100]);
+    medium.put_file(&path, &content);
+    let log = Log::open(
+        &self::disk(&medium, 0),
+        Path::new(DIRECTORY),
+        small_config(),
+    )
+    .expect("reopen");
+    let report = log.recovery_report();
+    assert_eq!(log.log_end_offset(), Offset(6));
+    assert_eq!(report.truncated_bytes, 100);
+    assert!(report.corruption.is_some(), "the cut is reported");
 }
