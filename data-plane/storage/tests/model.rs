@@ -259,8 +259,16 @@ fn apply(log: &mut Log, model: &mut Model, op: &Op) {
     }
 }
 
+/// 256 sequences by default; FJORD_MODEL_CASES raises it for a soak.
+fn cases() -> u32 {
+    std::env::var("FJORD_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
     #[test]
     fn the_log_behaves_like_the_model(ops in proptest::collection::vec(op(), 1..60)) {
         run(ops);
