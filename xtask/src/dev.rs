@@ -23,6 +23,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub(crate) struct Stack {
     pub(crate) control_plane_url: String,
+    /// Admin API key of the `dev` organization, when this run created it.
+    pub(crate) api_key: Option<String>,
     pub(crate) bootstrap: SocketAddr,
     pub(crate) broker_admin: SocketAddr,
     // Field order is drop order: processes stop before Postgres goes away.
@@ -50,6 +52,7 @@ impl Stack {
                 .arg(console_dir),
         )?;
         process::wait_for_port(control_plane, STARTUP_TIMEOUT, &mut control_plane_process)?;
+        let api_key = seed_inventory(&bin, &postgres.url);
 
         step(&format!("starting broker 0 on {bootstrap}"));
         let mut broker = Supervised::spawn(
@@ -65,6 +68,7 @@ impl Stack {
         process::wait_for_port(bootstrap, STARTUP_TIMEOUT, &mut broker)?;
         Ok(Self {
             control_plane_url: format!("http://{control_plane}"),
+            api_key,
             bootstrap,
             broker_admin,
             processes: vec![control_plane_process, broker],
@@ -89,6 +93,9 @@ impl Stack {
         );
         println!();
         println!("Try:  kcat -b {} -L", self.bootstrap);
+        if let Some(key) = &self.api_key {
+            println!("      curl -H 'Authorization: Bearer {key}' {url}/v1/organization");
+        }
         println!("Ctrl-C stops everything.");
     }
 
@@ -154,6 +161,38 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     }
     step("stopping");
     Ok(())
+}
+
+/// Creates the `dev` organization (printing its admin key) and puts this
+/// build's release in the catalog. A persistent `DATABASE_URL` may already
+/// have both: that is reported, not fatal.
+fn seed_inventory(bin: &Path, database_url: &str) -> Option<String> {
+    let control_plane = bin.join("fjord-control-plane");
+    let version = env!("CARGO_PKG_VERSION");
+    let release = Command::new(&control_plane)
+        .env("DATABASE_URL", database_url)
+        .args(["add-release", version, "--channel", "stable"])
+        .output();
+    if let Ok(output) = release
+        && !output.status.success()
+    {
+        eprintln!(
+            "xtask: release {version} not added: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let created = process::output(
+        Command::new(&control_plane)
+            .env("DATABASE_URL", database_url)
+            .args(["create-organization", "dev"]),
+    );
+    match created {
+        Ok(key) => Some(key.trim().to_owned()),
+        Err(error) => {
+            eprintln!("xtask: organization \"dev\" not created ({error:#}); use its existing key");
+            None
+        }
+    }
 }
 
 /// Builds every server binary (debug profile: quick to build, plenty for a

@@ -6,6 +6,7 @@
 //!   formatting, lints and every test, ending with a pass/fail summary.
 //! - `cargo xtask bench <name>`: benchmarks, never part of `test`.
 
+mod bench;
 mod dev;
 mod postgres;
 mod process;
@@ -24,6 +25,8 @@ commands:
                        Ctrl-C stops everything. --smoke: start, check, stop.
   test [--no-browser]  install what the tests need, then fmt, clippy, every test;
                        --no-browser skips the Chromium console test
+  bench <name> [args]  run a benchmark in release mode (storage); results in
+                       target/bench/<name>.json; never part of test
   help                 this text
 
 environment:
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "dev" => dev::run(&rest),
         "test" => test::run(&rest),
+        "bench" => bench::run(&rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

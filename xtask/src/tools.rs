@@ -43,3 +43,32 @@ pub(crate) fn ensure_programs(wanted: &[(&str, &str)]) -> anyhow::Result<()> {
     }
     apt_install(&missing)
 }
+
+/// A Python virtual environment with `packages`, kept under the target
+/// directory so repeated runs (and CI runs sharing a target dir) reuse it.
+/// Returns the environment's `bin` directory.
+pub(crate) fn python_venv(name: &str, packages: &[&str]) -> anyhow::Result<std::path::PathBuf> {
+    let root = crate::target_dir().join("xtask").join("venvs").join(name);
+    let bin = root.join("bin");
+    let stamp = root.join("fjord-packages.txt");
+    let wanted = packages.join("\n");
+    if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == wanted) {
+        return Ok(bin);
+    }
+    step(&format!(
+        "creating the Python environment {name} ({})",
+        packages.join(", ")
+    ));
+    process::run(
+        Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&root),
+    )?;
+    process::run(
+        Command::new(bin.join("pip"))
+            .args(["install", "--quiet"])
+            .args(packages),
+    )?;
+    std::fs::write(&stamp, wanted)?;
+    Ok(bin)
+}

@@ -63,9 +63,16 @@ pub async fn add_release(
     channel: &str,
     notes: &str,
 ) -> anyhow::Result<()> {
-    fjord_store::release::insert(pool, version, channel, notes)
-        .await
-        .with_context(|| format!("cannot add release {version} to channel {channel}"))?;
-    tracing::info!(version, channel, "release added");
+    match fjord_store::release::insert(pool, version, channel, notes).await {
+        Ok(_) => tracing::info!(version, channel, "release added"),
+        // Adding a release twice is a no-op, so scripts can run it freely.
+        Err(error) if error.is_unique_violation() => {
+            tracing::info!(version, channel, "release already in the catalog");
+        }
+        Err(error) => {
+            return Err(error)
+                .with_context(|| format!("cannot add release {version} to channel {channel}"));
+        }
+    }
     Ok(())
 }
