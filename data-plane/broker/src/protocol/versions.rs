@@ -31,8 +31,22 @@ const fn api(key: ApiKey, min: i16, max: i16) -> ApiSupport {
 }
 
 /// Every API the broker serves.
-pub const SUPPORTED_APIS: &[ApiSupport] =
-    &[api(ApiKey::Metadata, 0, 12), api(ApiKey::ApiVersions, 0, 4)];
+pub const SUPPORTED_APIS: &[ApiSupport] = &[
+    ApiSupport {
+        advertised_min: 0,
+        ..api(ApiKey::Produce, 3, 12)
+    },
+    // Fetch v13+ names topics by id; not served yet.
+    api(ApiKey::Fetch, 4, 12),
+    // v7+ adds the max-timestamp query, not served yet.
+    api(ApiKey::ListOffsets, 1, 6),
+    api(ApiKey::Metadata, 0, 12),
+    api(ApiKey::OffsetForLeaderEpoch, 2, 4),
+    api(ApiKey::ApiVersions, 0, 4),
+    api(ApiKey::CreateTopics, 2, 7),
+    api(ApiKey::DeleteTopics, 1, 6),
+    api(ApiKey::CreatePartitions, 0, 3),
+];
 
 /// The support entry for `key`, if the broker serves it.
 pub fn support(key: ApiKey) -> Option<&'static ApiSupport> {
@@ -88,6 +102,8 @@ mod tests {
         assert_eq!(keys.len(), SUPPORTED_APIS.len());
         assert!(accepts(ApiKey::ApiVersions, 3));
         assert!(!accepts(ApiKey::ApiVersions, 5));
-        assert!(!accepts(ApiKey::Produce, 9));
+        assert!(accepts(ApiKey::Produce, 9));
+        assert!(!accepts(ApiKey::Produce, 2));
+        assert!(!accepts(ApiKey::JoinGroup, 0));
     }
 }
