@@ -57,7 +57,10 @@ impl DataDisk {
         Err(reason.unwrap_or_else(|| "disk offline".to_owned()))
     }
 
-    fn take_offline(&self, reason: String) {
+    /// Takes the disk offline after a failure the storage cannot recover
+    /// from in place (a failed write or sync): every later append and read
+    /// fails with KAFKA_STORAGE_ERROR.
+    pub fn take_offline(&self, reason: String) {
         tracing::error!(%reason, "data disk failed, taking it offline");
         *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
         self.offline.store(true, Ordering::Release);

@@ -23,9 +23,8 @@ async fn main() -> anyhow::Result<()> {
     let config = BrokerConfig::from_args(&args)?;
     let data_dir = DataDir::open(&config.data_dir, config.node_id)?;
     let disk = DataDisk::new();
-    let topics = Arc::new(
-        Topics::open(data_dir.path(), Arc::clone(disk.disk())).context("cannot open topics")?,
-    );
+    let topics =
+        Arc::new(Topics::open(data_dir.path(), Arc::clone(&disk)).context("cannot open topics")?);
     disk.start(Arc::clone(&topics))
         .context("cannot start the disk threads")?;
 

@@ -12,11 +12,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use fjord_storage::Disk;
 use kafka_protocol::ResponseError;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::disk::DataDisk;
 use crate::partition::{LocalReplica, PartitionReplica, ReplicaError};
 
 const REGISTRY_FILE: &str = "topics.json";
@@ -129,7 +129,7 @@ pub fn validate_shape(partitions: i32, replication_factor: i16) -> Result<(), To
 #[derive(Debug)]
 pub struct Topics {
     data_dir: PathBuf,
-    disk: Arc<Disk>,
+    disk: Arc<DataDisk>,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     /// Serializes changes (and registry writes).
     changes: Mutex<()>,
@@ -137,7 +137,7 @@ pub struct Topics {
 
 impl Topics {
     /// Loads the registry and opens every partition's log.
-    pub fn open(data_dir: &Path, disk: Arc<Disk>) -> Result<Self, TopicError> {
+    pub fn open(data_dir: &Path, disk: Arc<DataDisk>) -> Result<Self, TopicError> {
         let path = data_dir.join(REGISTRY_FILE);
         let registry = match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str::<RegistryFile>(&text).map_err(|error| {
@@ -350,12 +350,10 @@ fn write_atomically(directory: &Path, name: &str, value: &RegistryFile) -> std::
 
 #[cfg(test)]
 mod tests {
-    use fjord_storage::{FlushPolicy, StdMedium};
-
     use super::*;
 
-    fn disk() -> Arc<Disk> {
-        Disk::new(Arc::new(StdMedium), FlushPolicy::EveryAppend, 64)
+    fn disk() -> Arc<DataDisk> {
+        DataDisk::new()
     }
 
     #[test]

@@ -5,6 +5,8 @@ mod fetch;
 mod metadata;
 mod offsets;
 mod produce;
+#[cfg(test)]
+mod tests;
 mod topics;
 
 use std::sync::Arc;

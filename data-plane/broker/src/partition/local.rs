@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use fjord_storage::{
-    AppendInfo, ByteSize, Disk, DurableOffset, Error as StorageError, LeaderEpoch, Log, LogConfig,
+    AppendInfo, ByteSize, DurableOffset, Error as StorageError, LeaderEpoch, Log, LogConfig,
     Offset, Timestamp,
 };
 use tokio::sync::Notify;
 
 use super::{PartitionOffsets, PartitionReplica, ReplicaError};
+use crate::disk::DataDisk;
 
 /// The only leader epoch a single-replica partition ever has.
 const EPOCH: LeaderEpoch = LeaderEpoch(0);
@@ -19,6 +20,7 @@ const EPOCH: LeaderEpoch = LeaderEpoch(0);
 /// A single-replica partition on the storage core.
 #[derive(Debug)]
 pub struct LocalReplica {
+    disk: Arc<DataDisk>,
     log: Mutex<Log>,
     durability: DurableOffset,
     appended: Notify,
@@ -26,17 +28,32 @@ pub struct LocalReplica {
 
 impl LocalReplica {
     /// Opens (or creates) the partition's log in `directory`.
-    pub fn open(disk: &Arc<Disk>, directory: &Path) -> Result<Self, ReplicaError> {
+    pub fn open(disk: &Arc<DataDisk>, directory: &Path) -> Result<Self, ReplicaError> {
         std::fs::create_dir_all(directory)
             .map_err(|error| ReplicaError::Storage(format!("{}: {error}", directory.display())))?;
-        let mut log = Log::open(disk, directory, LogConfig::default()).map_err(storage_error)?;
+        let mut log =
+            Log::open(disk.disk(), directory, LogConfig::default()).map_err(storage_error)?;
         let end = log.log_end_offset();
         log.set_high_watermark(end);
         Ok(Self {
+            disk: Arc::clone(disk),
             durability: log.durability(),
             log: Mutex::new(log),
             appended: Notify::new(),
         })
+    }
+
+    fn online(&self) -> Result<(), ReplicaError> {
+        self.disk.health().map_err(ReplicaError::DiskOffline)
+    }
+
+    /// A write or sync error leaves the log in an unknown state on disk:
+    /// take the whole disk offline rather than keep writing to it.
+    fn fail_disk(&self, error: ReplicaError) -> ReplicaError {
+        if let ReplicaError::Storage(reason) = &error {
+            self.disk.take_offline(format!("append failed: {reason}"));
+        }
+        error
     }
 
     fn log(&self) -> MutexGuard<'_, Log> {
@@ -58,9 +75,12 @@ fn storage_error(error: StorageError) -> ReplicaError {
 
 impl PartitionReplica for LocalReplica {
     fn append(&self, batches: &mut [u8]) -> Result<AppendInfo, ReplicaError> {
+        self.online()?;
         let info = {
             let mut log = self.log();
-            let info = log.append(batches, EPOCH).map_err(storage_error)?;
+            let info = log
+                .append(batches, EPOCH)
+                .map_err(|error| self.fail_disk(storage_error(error)))?;
             log.set_high_watermark(info.log_end_offset);
             info
         };
@@ -74,6 +94,7 @@ impl PartitionReplica for LocalReplica {
         max_bytes: u64,
         out: &mut Vec<u8>,
     ) -> Result<Offset, ReplicaError> {
+        self.online()?;
         let log = self.log();
         let upper = log.high_watermark();
         log.read_into(start, ByteSize(max_bytes), upper, out)
@@ -127,6 +148,7 @@ impl PartitionReplica for LocalReplica {
     }
 
     fn maintain(&self) -> Result<(), ReplicaError> {
+        self.online()?;
         let mut log = self.log();
         log.enforce_retention().map_err(storage_error)?;
         log.checkpoint().map_err(storage_error)
