@@ -59,7 +59,12 @@ async fn main() -> anyhow::Result<()> {
     });
 
     let context = Arc::new(ConnectionContext {
-        handler: Handler::new(&config, data_dir.cluster_id(), topics),
+        handler: Handler::new(
+            &config,
+            data_dir.cluster_id(),
+            topics,
+            broker_metrics.clone(),
+        ),
         metrics: broker_metrics,
         frame_bytes_max: config.frame_bytes_max,
     });

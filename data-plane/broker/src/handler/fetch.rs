@@ -84,6 +84,8 @@ impl Handler {
                 break partitions;
             }
         };
+        let fetched: u64 = partitions.iter().map(|(_, data)| record_bytes(data)).sum();
+        self.metrics.fetched_bytes.inc_by(fetched);
         let mut responses: Vec<FetchableTopicResponse> = names
             .into_iter()
             .map(|name| FetchableTopicResponse::default().with_topic(name))

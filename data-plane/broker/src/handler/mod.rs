@@ -15,6 +15,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind}
 use kafka_protocol::protocol::StrBytes;
 
 use crate::BrokerConfig;
+use crate::metrics::BrokerMetrics;
 use crate::protocol::versions;
 use crate::topics::Topics;
 
@@ -46,10 +47,16 @@ pub struct Handler {
     default_partitions: i32,
     default_replication_factor: i16,
     message_bytes_max: usize,
+    metrics: BrokerMetrics,
 }
 
 impl Handler {
-    pub fn new(config: &BrokerConfig, cluster_id: &str, topics: Arc<Topics>) -> Self {
+    pub fn new(
+        config: &BrokerConfig,
+        cluster_id: &str,
+        topics: Arc<Topics>,
+        metrics: BrokerMetrics,
+    ) -> Self {
         Self {
             node_id: config.node_id,
             advertised_host: StrBytes::from_string(config.advertised_host.clone()),
@@ -61,6 +68,7 @@ impl Handler {
             default_partitions: config.default_partitions,
             default_replication_factor: config.default_replication_factor,
             message_bytes_max: config.message_bytes_max,
+            metrics,
         }
     }
 

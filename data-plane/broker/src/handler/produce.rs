@@ -13,6 +13,7 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 
 use super::{Answer, Handler, blocking};
+use crate::metrics::ErrorLabels;
 use crate::partition::PartitionReplica;
 
 /// Longest an acks=all request waits for durability, whatever it asks.
@@ -66,6 +67,14 @@ impl Handler {
                         Some(replica) => self.append(Arc::clone(replica), data.records, acks).await,
                     }
                 };
+                if let Some(error) = appended.error {
+                    self.metrics
+                        .produce_errors
+                        .get_or_create(&ErrorLabels {
+                            error: format!("{error:?}"),
+                        })
+                        .inc();
+                }
                 if let Some(wait) = &appended.durable_end {
                     waits.push((wait.clone(), responses.len(), partitions.len()));
                 }
@@ -113,6 +122,7 @@ impl Handler {
         if records.len() > self.message_bytes_max {
             return Appended::failed(ResponseError::MessageTooLarge);
         }
+        let length = records.len() as u64;
         let task_replica = Arc::clone(&replica);
         let outcome = blocking(move || {
             let mut batches = records.to_vec();
@@ -121,12 +131,15 @@ impl Handler {
         })
         .await;
         match outcome {
-            Some((Ok(info), offsets)) => Appended {
-                error: None,
-                base_offset: info.first_offset.0,
-                log_start_offset: offsets.log_start.0,
-                durable_end: (acks == -1).then_some((replica, info.log_end_offset)),
-            },
+            Some((Ok(info), offsets)) => {
+                self.metrics.produced_bytes.inc_by(length);
+                Appended {
+                    error: None,
+                    base_offset: info.first_offset.0,
+                    log_start_offset: offsets.log_start.0,
+                    durable_end: (acks == -1).then_some((replica, info.log_end_offset)),
+                }
+            }
             Some((Err(error), _)) => {
                 tracing::debug!(%error, "produce refused");
                 Appended::failed(error.kafka_error())

@@ -30,7 +30,7 @@ fn fixture() -> Fixture {
     let config = BrokerConfig::from_args(&args).unwrap();
     let topics = Arc::new(Topics::open(directory.path(), DataDisk::new()).unwrap());
     Fixture {
-        handler: Handler::new(&config, "cluster", topics),
+        handler: Handler::new(&config, "cluster", topics, Default::default()),
         _directory: directory,
     }
 }
