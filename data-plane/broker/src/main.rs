@@ -58,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
             .await
     });
 
+    let topics_at_exit = Arc::clone(&topics);
     let context = Arc::new(ConnectionContext {
         handler: Handler::new(
             &config,
@@ -70,6 +71,16 @@ async fn main() -> anyhow::Result<()> {
     });
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     server::serve(kafka_listener, context, shutdown).await;
+    let flushed = tokio::task::spawn_blocking(move || {
+        for partition in topics_at_exit.all_partitions() {
+            if let Err(error) = partition.flush() {
+                tracing::warn!(%error, "cannot flush a partition at shutdown");
+            }
+        }
+    });
+    if let Err(error) = flushed.await {
+        tracing::warn!(%error, "shutdown flush task failed");
+    }
     admin_task
         .await
         .context("admin task failed")?

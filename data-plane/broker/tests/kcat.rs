@@ -135,3 +135,15 @@ fn acks_all_data_survives_kill_9() {
     assert_eq!(consumed.lines().count(), 200, "{consumed}");
     assert!(consumed.ends_with("199|k199|value-199|source=test\n"));
 }
+
+#[test]
+fn acks_1_data_and_topics_survive_a_clean_restart() {
+    let mut broker = BrokerProcess::start();
+    kcat(
+        &broker,
+        &["-P", "-t", "clean", "-K", ":", "-X", "acks=1"],
+        "a:1\nb:2\n",
+    );
+    broker.terminate_and_restart();
+    assert_eq!(consume(&broker, "clean", "beginning"), "0|a|1|\n1|b|2|\n");
+}

@@ -153,4 +153,11 @@ impl PartitionReplica for LocalReplica {
         log.enforce_retention().map_err(storage_error)?;
         log.checkpoint().map_err(storage_error)
     }
+
+    fn flush(&self) -> Result<(), ReplicaError> {
+        self.online()?;
+        let mut log = self.log();
+        log.flush().map_err(storage_error)?;
+        log.checkpoint().map_err(storage_error)
+    }
 }

@@ -75,4 +75,6 @@ pub trait PartitionReplica: Send + Sync + Debug {
     fn appended(&self) -> &Notify;
     /// Writes a checkpoint and applies retention.
     fn maintain(&self) -> Result<(), ReplicaError>;
+    /// Syncs what is pending and writes a checkpoint (at shutdown).
+    fn flush(&self) -> Result<(), ReplicaError>;
 }

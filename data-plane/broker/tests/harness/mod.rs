@@ -71,6 +71,17 @@ impl BrokerProcess {
         self.wait_until_listening();
     }
 
+    /// Stops the broker with SIGTERM, checks it exited cleanly, and starts it
+    /// again on the same data directory and ports.
+    pub(crate) fn terminate_and_restart(&mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "broker exited with {status}");
+        self.child = spawn(self.data_dir.path(), self.kafka, self.admin, &self.extra);
+        self.wait_until_listening();
+    }
+
     fn wait_until_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
