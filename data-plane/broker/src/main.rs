@@ -59,13 +59,15 @@ async fn main() -> anyhow::Result<()> {
     });
 
     let topics_at_exit = Arc::clone(&topics);
+    let handler = Handler::new(
+        &config,
+        data_dir.cluster_id(),
+        topics,
+        broker_metrics.clone(),
+    );
+    handler.groups().start_ticker();
     let context = Arc::new(ConnectionContext {
-        handler: Handler::new(
-            &config,
-            data_dir.cluster_id(),
-            topics,
-            broker_metrics.clone(),
-        ),
+        handler,
         metrics: broker_metrics,
         frame_bytes_max: config.frame_bytes_max,
     });

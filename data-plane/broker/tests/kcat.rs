@@ -147,3 +147,25 @@ fn acks_1_data_and_topics_survive_a_clean_restart() {
     broker.terminate_and_restart();
     assert_eq!(consume(&broker, "clean", "beginning"), "0|a|1|\n1|b|2|\n");
 }
+
+#[test]
+fn kcat_consumes_as_a_group_member() {
+    let broker = BrokerProcess::start();
+    produce(&broker, "grouped", "lz4", "a:1\nb:2\n");
+    let consumed = kcat(
+        &broker,
+        &[
+            "-G",
+            "kcat-group",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            "%o|%s\n",
+            "grouped",
+        ],
+        "",
+    );
+    assert_eq!(consumed, "0|1\n1|2\n");
+}

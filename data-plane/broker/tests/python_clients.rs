@@ -102,3 +102,33 @@ fn acks_all_data_survives_kill_9_of_the_broker() {
         expected("confluent", 300)
     );
 }
+
+#[test]
+fn consumer_groups_share_committed_offsets_across_clients() {
+    let broker = BrokerProcess::start();
+    assert_eq!(
+        run(&broker, "confluent", &["produce", "grouped", "3"]),
+        "ok"
+    );
+    assert_eq!(
+        run(
+            &broker,
+            "confluent",
+            &["group-consume", "grouped", "3", "readers"]
+        ),
+        json!(["value-0", "value-1", "value-2"])
+    );
+    assert_eq!(
+        run(&broker, "kafka-python", &["produce", "grouped", "2"]),
+        "ok"
+    );
+    // The second client resumes from the offset the first committed.
+    assert_eq!(
+        run(
+            &broker,
+            "kafka-python",
+            &["group-consume", "grouped", "2", "readers"]
+        ),
+        json!(["value-0", "value-1"])
+    );
+}

@@ -2,6 +2,7 @@
 //! touches the disk runs on a blocking thread.
 
 mod fetch;
+mod groups;
 mod metadata;
 mod offsets;
 mod produce;
@@ -13,6 +14,8 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
+
+pub use groups::Groups;
 
 use crate::BrokerConfig;
 use crate::metrics::BrokerMetrics;
@@ -48,6 +51,7 @@ pub struct Handler {
     default_replication_factor: i16,
     message_bytes_max: usize,
     metrics: BrokerMetrics,
+    groups: Groups,
 }
 
 impl Handler {
@@ -69,6 +73,7 @@ impl Handler {
             default_replication_factor: config.default_replication_factor,
             message_bytes_max: config.message_bytes_max,
             metrics,
+            groups: Groups::new(),
         }
     }
 
@@ -107,6 +112,25 @@ impl Handler {
             RequestKind::CreatePartitions(request) => {
                 ResponseKind::CreatePartitions(self.create_partitions(request).await)
             }
+            RequestKind::FindCoordinator(request) => {
+                ResponseKind::FindCoordinator(self.find_coordinator(&request, version))
+            }
+            RequestKind::JoinGroup(request) => {
+                ResponseKind::JoinGroup(self.join_group(request, header, version).await)
+            }
+            RequestKind::SyncGroup(request) => {
+                ResponseKind::SyncGroup(self.sync_group(request).await)
+            }
+            RequestKind::Heartbeat(request) => ResponseKind::Heartbeat(self.heartbeat(&request)),
+            RequestKind::LeaveGroup(request) => {
+                ResponseKind::LeaveGroup(self.leave_group(&request, version))
+            }
+            RequestKind::OffsetCommit(request) => {
+                ResponseKind::OffsetCommit(self.offset_commit(&request))
+            }
+            RequestKind::OffsetFetch(request) => {
+                ResponseKind::OffsetFetch(self.offset_fetch(&request, version))
+            }
             _ => return None,
         };
         Some(Answer::Respond(response))
@@ -114,6 +138,10 @@ impl Handler {
 
     pub fn topics(&self) -> &Arc<Topics> {
         &self.topics
+    }
+
+    pub fn groups(&self) -> &Groups {
+        &self.groups
     }
 }
 

@@ -28,9 +28,97 @@ fn schema_of(api_key: ApiKey) -> Option<(i16, &'static [V])> {
         ApiKey::DeleteTopics => (4, DELETE_TOPICS),
         ApiKey::CreatePartitions => (2, CREATE_PARTITIONS),
         ApiKey::OffsetForLeaderEpoch => (4, OFFSET_FOR_LEADER_EPOCH),
+        ApiKey::FindCoordinator => (3, FIND_COORDINATOR),
+        ApiKey::JoinGroup => (6, JOIN_GROUP),
+        ApiKey::SyncGroup => (4, SYNC_GROUP),
+        ApiKey::Heartbeat => (4, HEARTBEAT),
+        ApiKey::LeaveGroup => (4, LEAVE_GROUP),
+        ApiKey::OffsetCommit => (8, OFFSET_COMMIT),
+        ApiKey::OffsetFetch => (6, OFFSET_FETCH),
         _ => return None,
     })
 }
+
+const FIND_COORDINATOR: &[V] = &[
+    v(0, 3, F::Str),
+    v(1, ALL, F::Fixed(1)),
+    v(4, ALL, F::StrArray),
+];
+
+const JOIN_GROUP: &[V] = &[
+    v(0, ALL, F::Str),
+    v(0, ALL, F::Fixed(4)),
+    v(1, ALL, F::Fixed(4)),
+    v(0, ALL, F::Str),
+    v(5, ALL, F::Str),
+    v(0, ALL, F::Str),
+    v(0, ALL, F::Array(&[v(0, ALL, F::Str), v(0, ALL, F::Bytes)])),
+    v(8, ALL, F::Str),
+];
+
+const SYNC_GROUP: &[V] = &[
+    v(0, ALL, F::Str),
+    v(0, ALL, F::Fixed(4)),
+    v(0, ALL, F::Str),
+    v(3, ALL, F::Str),
+    v(5, ALL, F::Str),
+    v(5, ALL, F::Str),
+    v(0, ALL, F::Array(&[v(0, ALL, F::Str), v(0, ALL, F::Bytes)])),
+];
+
+const HEARTBEAT: &[V] = &[
+    v(0, ALL, F::Str),
+    v(0, ALL, F::Fixed(4)),
+    v(0, ALL, F::Str),
+    v(3, ALL, F::Str),
+];
+
+const LEAVE_GROUP: &[V] = &[
+    v(0, ALL, F::Str),
+    v(0, 2, F::Str),
+    v(
+        3,
+        ALL,
+        F::Array(&[v(3, ALL, F::Str), v(3, ALL, F::Str), v(5, ALL, F::Str)]),
+    ),
+];
+
+const OFFSET_COMMIT: &[V] = &[
+    v(0, ALL, F::Str),
+    v(1, ALL, F::Fixed(4)),
+    v(1, ALL, F::Str),
+    v(7, ALL, F::Str),
+    v(2, 4, F::Fixed(8)),
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, 9, F::Str),
+            v(10, ALL, F::Fixed(16)),
+            v(
+                0,
+                ALL,
+                F::Array(&[
+                    v(0, ALL, F::Fixed(4)),
+                    v(0, ALL, F::Fixed(8)),
+                    v(6, ALL, F::Fixed(4)),
+                    v(1, 1, F::Fixed(8)),
+                    v(0, ALL, F::Str),
+                ]),
+            ),
+        ]),
+    ),
+];
+
+const OFFSET_FETCH: &[V] = &[
+    v(0, 7, F::Str),
+    v(
+        0,
+        7,
+        F::Array(&[v(0, 7, F::Str), v(0, 7, F::FixedArray(4))]),
+    ),
+    v(7, ALL, F::Fixed(1)),
+];
 
 const ALL: i16 = i16::MAX;
 

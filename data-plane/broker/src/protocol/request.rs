@@ -249,6 +249,68 @@ mod tests {
             } else {
                 DeleteTopicsRequest::default().with_topic_names(vec![topic("orders")])
             }),
+            ApiKey::FindCoordinator => RequestKind::FindCoordinator(if version >= 4 {
+                FindCoordinatorRequest::default()
+                    .with_coordinator_keys(vec![StrBytes::from_static_str("group")])
+            } else {
+                FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("group"))
+            }),
+            ApiKey::JoinGroup => RequestKind::JoinGroup(
+                JoinGroupRequest::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str("group")))
+                    .with_protocol_type(StrBytes::from_static_str("consumer"))
+                    .with_protocols(vec![
+                        join_group_request::JoinGroupRequestProtocol::default()
+                            .with_name(StrBytes::from_static_str("range"))
+                            .with_metadata(Bytes::from_static(b"meta")),
+                    ]),
+            ),
+            ApiKey::SyncGroup => RequestKind::SyncGroup(
+                SyncGroupRequest::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str("group")))
+                    .with_assignments(vec![
+                        sync_group_request::SyncGroupRequestAssignment::default()
+                            .with_member_id(StrBytes::from_static_str("member"))
+                            .with_assignment(Bytes::from_static(b"assignment")),
+                    ]),
+            ),
+            ApiKey::Heartbeat => RequestKind::Heartbeat(
+                HeartbeatRequest::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str("group"))),
+            ),
+            ApiKey::LeaveGroup => RequestKind::LeaveGroup(if version >= 3 {
+                LeaveGroupRequest::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str("group")))
+                    .with_members(vec![
+                        leave_group_request::MemberIdentity::default()
+                            .with_member_id(StrBytes::from_static_str("member")),
+                    ])
+            } else {
+                LeaveGroupRequest::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str("group")))
+                    .with_member_id(StrBytes::from_static_str("member"))
+            }),
+            ApiKey::OffsetCommit => RequestKind::OffsetCommit(
+                OffsetCommitRequest::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str("group")))
+                    .with_topics(vec![
+                        offset_commit_request::OffsetCommitRequestTopic::default()
+                            .with_name(topic("orders"))
+                            .with_partitions(vec![
+                                offset_commit_request::OffsetCommitRequestPartition::default()
+                                    .with_committed_offset(5),
+                            ]),
+                    ]),
+            ),
+            ApiKey::OffsetFetch => RequestKind::OffsetFetch(
+                OffsetFetchRequest::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str("group")))
+                    .with_topics(Some(vec![
+                        offset_fetch_request::OffsetFetchRequestTopic::default()
+                            .with_name(topic("orders"))
+                            .with_partition_indexes(vec![0, 1]),
+                    ])),
+            ),
             ApiKey::CreatePartitions => {
                 RequestKind::CreatePartitions(CreatePartitionsRequest::default().with_topics(vec![
                     create_partitions_request::CreatePartitionsTopic::default()

@@ -46,6 +46,15 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::DeleteTopics, 1, 6),
     api(ApiKey::CreatePartitions, 0, 3),
+    api(ApiKey::FindCoordinator, 0, 4),
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
+    // v9+ carry KIP-848 member epochs, v10 topic ids.
+    api(ApiKey::OffsetCommit, 2, 8),
+    // v8+ batch groups.
+    api(ApiKey::OffsetFetch, 1, 7),
 ];
 
 /// The support entry for `key`, if the broker serves it.
@@ -104,6 +113,6 @@ mod tests {
         assert!(!accepts(ApiKey::ApiVersions, 5));
         assert!(accepts(ApiKey::Produce, 9));
         assert!(!accepts(ApiKey::Produce, 2));
-        assert!(!accepts(ApiKey::JoinGroup, 0));
+        assert!(!accepts(ApiKey::DescribeConfigs, 0));
     }
 }

@@ -4,6 +4,7 @@ usage: kafka_clients.py CLIENT BOOTSTRAP ACTION [ARGS...]
   CLIENT   confluent | kafka-python
   ACTION   create TOPIC PARTITIONS | delete TOPIC | topics
            produce TOPIC COUNT     | consume TOPIC COUNT
+           group-consume TOPIC COUNT GROUP  (subscribe, read COUNT values, commit)
 
 Prints one JSON document on stdout; exits non-zero on any failure.
 """
@@ -82,6 +83,28 @@ def confluent(bootstrap, action, args):
             )
         consumer.close()
         return records
+    if action == "group-consume":
+        consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": args[2],
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        consumer.subscribe([topic])
+        values = []
+        deadline = time.monotonic() + TIMEOUT_S
+        while len(values) < count and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error():
+                raise RuntimeError(str(message.error()))
+            values.append(message.value().decode())
+        consumer.commit(asynchronous=False)
+        consumer.close()
+        return values
     raise SystemExit(f"unknown action {action}")
 
 
@@ -145,6 +168,22 @@ def kafka_python(bootstrap, action, args):
                     )
         consumer.close()
         return records
+    if action == "group-consume":
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=args[2],
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        values = []
+        deadline = time.monotonic() + TIMEOUT_S
+        while len(values) < count and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                values.extend(message.value.decode() for message in batch)
+        consumer.commit()
+        consumer.close()
+        return values
     raise SystemExit(f"unknown action {action}")
 
 
