@@ -6,7 +6,7 @@ use fjord_broker::admin;
 use fjord_broker::config::BrokerArgs;
 use fjord_broker::data_dir::DataDir;
 use fjord_broker::disk::DataDisk;
-use fjord_broker::handler::Handler;
+use fjord_broker::handler::{Groups, Handler};
 use fjord_broker::metrics::BrokerMetrics;
 use fjord_broker::server::{self, ConnectionContext};
 use fjord_broker::topics::Topics;
@@ -59,11 +59,14 @@ async fn main() -> anyhow::Result<()> {
     });
 
     let topics_at_exit = Arc::clone(&topics);
+    let groups = Groups::open(data_dir.path(), &disk).context("cannot open the group log")?;
+    let group_log = groups.log();
     let handler = Handler::new(
         &config,
         data_dir.cluster_id(),
         topics,
         broker_metrics.clone(),
+        groups,
     );
     handler.groups().start_ticker();
     let context = Arc::new(ConnectionContext {
@@ -74,7 +77,11 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     server::serve(kafka_listener, context, shutdown).await;
     let flushed = tokio::task::spawn_blocking(move || {
-        for partition in topics_at_exit.all_partitions() {
+        for partition in topics_at_exit
+            .all_partitions()
+            .into_iter()
+            .chain([group_log])
+        {
             if let Err(error) = partition.flush() {
                 tracing::warn!(%error, "cannot flush a partition at shutdown");
             }

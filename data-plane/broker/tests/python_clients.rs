@@ -104,8 +104,8 @@ fn acks_all_data_survives_kill_9_of_the_broker() {
 }
 
 #[test]
-fn consumer_groups_share_committed_offsets_across_clients() {
-    let broker = BrokerProcess::start();
+fn committed_group_offsets_survive_kill_9_and_cross_clients() {
+    let mut broker = BrokerProcess::start();
     assert_eq!(
         run(&broker, "confluent", &["produce", "grouped", "3"]),
         "ok"
@@ -122,6 +122,8 @@ fn consumer_groups_share_committed_offsets_across_clients() {
         run(&broker, "kafka-python", &["produce", "grouped", "2"]),
         "ok"
     );
+    // OffsetCommit is answered once durable, so SIGKILL cannot lose it.
+    broker.kill_and_restart();
     // The second client resumes from the offset the first committed.
     assert_eq!(
         run(

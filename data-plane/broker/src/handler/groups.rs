@@ -2,12 +2,22 @@
 //! `crate::group`. The coordinator lives behind a mutex; join and sync
 //! replies arrive as effects, possibly for other members' requests, and are
 //! delivered through one-shot channels; a ticker drives session and
-//! rebalance timeouts. Group records (`Effect::Persist`) are not persisted
-//! yet: committed offsets are lost on restart.
+//! rebalance timeouts. Group records (`Effect::Persist`) are appended, in
+//! order and under the same lock, to an internal log on the storage core
+//! (`DATA_DIR/groups`, one JSON record per group record) and replayed
+//! through `Coordinator::replay` on start. OffsetCommit is answered only
+//! once its records are durable.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use fjord_storage::Offset;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator as FoundCoordinator;
@@ -24,10 +34,17 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::sync::oneshot;
 
 use super::Handler;
+use crate::disk::DataDisk;
 use crate::group::{
-    CommitRequest, CommittedOffset, Coordinator, Effect, GroupConfig, JoinReply, JoinRequest,
-    Millis, RequestToken, SyncReply, SyncRequest, TopicPartition,
+    CommitRequest, CommittedOffset, Coordinator, Effect, GroupConfig, GroupRecord, JoinReply,
+    JoinRequest, Millis, RequestToken, SyncReply, SyncRequest, TopicPartition,
 };
+use crate::partition::{LocalReplica, PartitionReplica, ReplicaError};
+
+/// How long OffsetCommit waits for its records to become durable.
+const DURABLE_WAIT: Duration = Duration::from_secs(10);
+/// Bytes read per pass when replaying the group log.
+const REPLAY_READ_BYTES: u64 = 1024 * 1024;
 
 /// How often session and rebalance deadlines are checked.
 const TICK: Duration = Duration::from_millis(100);
@@ -41,7 +58,16 @@ struct Runtime {
     coordinator: Coordinator,
     next_token: u64,
     waiting: HashMap<RequestToken, Waiting>,
-    persisted_records: u64,
+    log: Arc<dyn PartitionReplica>,
+}
+
+/// What became of the records a coordinator call asked to persist.
+#[derive(Debug, Clone, Copy)]
+enum Persisted {
+    Nothing,
+    /// Appended; durable once the log's durable offset reaches this.
+    Appended(Offset),
+    Failed,
 }
 
 /// The coordinator and the replies it owes.
@@ -58,29 +84,65 @@ impl std::fmt::Debug for Groups {
 }
 
 impl Groups {
-    pub fn new() -> Self {
-        Self {
+    /// Opens the group log in `DATA_DIR/groups` and replays it.
+    pub fn open(data_dir: &Path, disk: &Arc<DataDisk>) -> Result<Self, ReplicaError> {
+        let log: Arc<dyn PartitionReplica> =
+            Arc::new(LocalReplica::open(disk, &data_dir.join("groups"))?);
+        let started = Instant::now();
+        let mut coordinator = Coordinator::new(GroupConfig::default());
+        let replayed = replay(&*log, &mut coordinator)?;
+        tracing::info!(records = replayed, "group log replayed");
+        Ok(Self {
             runtime: Arc::new(Mutex::new(Runtime {
-                coordinator: Coordinator::new(GroupConfig::default()),
+                coordinator,
                 next_token: 0,
                 waiting: HashMap::new(),
-                persisted_records: 0,
+                log,
             })),
-            started: Instant::now(),
-        }
+            started,
+        })
+    }
+
+    /// The group log, for maintenance.
+    pub fn log(&self) -> Arc<dyn PartitionReplica> {
+        let runtime = self.runtime.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(&runtime.log)
     }
 
     fn now(&self) -> Millis {
         Millis(u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX))
     }
 
-    /// Runs `call` on the coordinator and delivers the effects it returns.
+    /// Runs `call` on the coordinator, appends the records it asks to
+    /// persist (a page-cache write under the lock, so the log keeps the
+    /// coordinator's order) and delivers its replies.
     fn with<T>(&self, call: impl FnOnce(&mut Runtime, Millis) -> (T, Vec<Effect>)) -> T {
+        self.with_persisted(call).0
+    }
+
+    fn with_persisted<T>(
+        &self,
+        call: impl FnOnce(&mut Runtime, Millis) -> (T, Vec<Effect>),
+    ) -> (T, Persisted) {
         let now = self.now();
         let mut runtime = self.runtime.lock().unwrap_or_else(|e| e.into_inner());
         let (value, effects) = call(&mut runtime, now);
-        deliver(&mut runtime, effects);
-        value
+        let persisted = deliver(&mut runtime, effects);
+        (value, persisted)
+    }
+
+    /// Waits until `persisted` is durable; false if it failed or timed out.
+    async fn durable(&self, persisted: Persisted) -> bool {
+        match persisted {
+            Persisted::Nothing => true,
+            Persisted::Failed => false,
+            Persisted::Appended(end) => {
+                let log = self.log();
+                tokio::task::spawn_blocking(move || log.wait_durable(end, DURABLE_WAIT))
+                    .await
+                    .unwrap_or(false)
+            }
+        }
     }
 
     /// Drives timeouts until the process ends.
@@ -97,12 +159,6 @@ impl Groups {
     }
 }
 
-impl Default for Groups {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Runtime {
     fn register(&mut self, waiting: Waiting) -> RequestToken {
         self.next_token += 1;
@@ -112,7 +168,8 @@ impl Runtime {
     }
 }
 
-fn deliver(runtime: &mut Runtime, effects: Vec<Effect>) {
+fn deliver(runtime: &mut Runtime, effects: Vec<Effect>) -> Persisted {
+    let mut records = Vec::new();
     for effect in effects {
         match effect {
             Effect::Join(token, reply) => {
@@ -125,8 +182,81 @@ fn deliver(runtime: &mut Runtime, effects: Vec<Effect>) {
                     let _ = sender.send(reply);
                 }
             }
-            Effect::Persist(_) => runtime.persisted_records += 1,
+            Effect::Persist(record) => records.push(record),
         }
+    }
+    if records.is_empty() {
+        return Persisted::Nothing;
+    }
+    match append_records(&*runtime.log, &records) {
+        Ok(end) => Persisted::Appended(end),
+        Err(error) => {
+            tracing::error!(%error, "cannot append to the group log");
+            Persisted::Failed
+        }
+    }
+}
+
+/// Appends group records as one batch (one Kafka record each, JSON value).
+fn append_records(
+    log: &dyn PartitionReplica,
+    records: &[GroupRecord],
+) -> Result<Offset, ReplicaError> {
+    let encoded = records
+        .iter()
+        .zip(0..)
+        .map(|(record, offset)| {
+            let value = serde_json::to_vec(record)
+                .map_err(|error| ReplicaError::Storage(error.to_string()))?;
+            Ok(Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset,
+                sequence: -1,
+                timestamp: 0,
+                key: None,
+                value: Some(Bytes::from(value)),
+                headers: Default::default(),
+            })
+        })
+        .collect::<Result<Vec<_>, ReplicaError>>()?;
+    let mut batch = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut batch, encoded.iter(), &options)
+        .map_err(|error| ReplicaError::Storage(error.to_string()))?;
+    Ok(log.append(&mut batch)?.log_end_offset)
+}
+
+/// Feeds every record of the group log to the coordinator; returns the count.
+fn replay(log: &dyn PartitionReplica, coordinator: &mut Coordinator) -> Result<u64, ReplicaError> {
+    let mut offset = log.offsets().log_start;
+    let mut buffer = Vec::new();
+    let mut replayed = 0;
+    // Bounded by the log end: every pass advances or stops.
+    loop {
+        let next = log.read(offset, REPLAY_READ_BYTES, &mut buffer)?;
+        if next <= offset {
+            return Ok(replayed);
+        }
+        let mut bytes = Bytes::from(std::mem::take(&mut buffer));
+        let sets = RecordBatchDecoder::decode_all(&mut bytes)
+            .map_err(|error| ReplicaError::CorruptBatch(error.to_string()))?;
+        for record in sets.into_iter().flat_map(|set| set.records) {
+            let Some(value) = record.value else { continue };
+            let decoded: GroupRecord = serde_json::from_slice(&value)
+                .map_err(|error| ReplicaError::CorruptBatch(error.to_string()))?;
+            coordinator.replay(Millis(0), decoded);
+            replayed += 1;
+        }
+        offset = next;
     }
 }
 
@@ -304,7 +434,10 @@ impl Handler {
         LeaveGroupResponse::default().with_members(members)
     }
 
-    pub(super) fn offset_commit(&self, request: &OffsetCommitRequest) -> OffsetCommitResponse {
+    pub(super) async fn offset_commit(
+        &self,
+        request: &OffsetCommitRequest,
+    ) -> OffsetCommitResponse {
         let commit_time = self.groups.now();
         let commit = CommitRequest {
             group_id: text(&request.group_id),
@@ -335,11 +468,16 @@ impl Handler {
                 })
                 .collect(),
         };
-        let results = self
+        let (results, persisted) = self
             .groups
-            .with(|runtime, now| runtime.coordinator.commit(now, commit));
+            .with_persisted(|runtime, now| runtime.coordinator.commit(now, commit));
+        let durable = self.groups.durable(persisted).await;
         let mut topics: Vec<OffsetCommitResponseTopic> = Vec::new();
         for (partition, error) in results {
+            let error = match error {
+                None if !durable => Some(ResponseError::CoordinatorNotAvailable),
+                other => other,
+            };
             let answer = OffsetCommitResponsePartition::default()
                 .with_partition_index(partition.partition)
                 .with_error_code(code(error));

@@ -60,6 +60,7 @@ impl Handler {
         cluster_id: &str,
         topics: Arc<Topics>,
         metrics: BrokerMetrics,
+        groups: Groups,
     ) -> Self {
         Self {
             node_id: config.node_id,
@@ -73,7 +74,7 @@ impl Handler {
             default_replication_factor: config.default_replication_factor,
             message_bytes_max: config.message_bytes_max,
             metrics,
-            groups: Groups::new(),
+            groups,
         }
     }
 
@@ -126,7 +127,7 @@ impl Handler {
                 ResponseKind::LeaveGroup(self.leave_group(&request, version))
             }
             RequestKind::OffsetCommit(request) => {
-                ResponseKind::OffsetCommit(self.offset_commit(&request))
+                ResponseKind::OffsetCommit(self.offset_commit(&request).await)
             }
             RequestKind::OffsetFetch(request) => {
                 ResponseKind::OffsetFetch(self.offset_fetch(&request, version))

@@ -28,9 +28,11 @@ fn fixture() -> Fixture {
     let path = directory.path().to_str().unwrap().to_owned();
     let args = BrokerArgs::try_parse_from(["fjord-broker", "--data-dir", &path]).unwrap();
     let config = BrokerConfig::from_args(&args).unwrap();
-    let topics = Arc::new(Topics::open(directory.path(), DataDisk::new()).unwrap());
+    let disk = DataDisk::new();
+    let topics = Arc::new(Topics::open(directory.path(), Arc::clone(&disk)).unwrap());
+    let groups = super::Groups::open(directory.path(), &disk).unwrap();
     Fixture {
-        handler: Handler::new(&config, "cluster", topics, Default::default()),
+        handler: Handler::new(&config, "cluster", topics, Default::default(), groups),
         _directory: directory,
     }
 }
