@@ -13,11 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
 use fjord_storage::Offset;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator as FoundCoordinator;
@@ -34,17 +30,16 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::sync::oneshot;
 
 use super::Handler;
+use super::group_log::{append_records, replay};
 use crate::disk::DataDisk;
 use crate::group::{
-    CommitRequest, CommittedOffset, Coordinator, Effect, GroupConfig, GroupRecord, JoinReply,
-    JoinRequest, Millis, RequestToken, SyncReply, SyncRequest, TopicPartition,
+    CommitRequest, CommittedOffset, Coordinator, Effect, GroupConfig, JoinReply, JoinRequest,
+    Millis, RequestToken, SyncReply, SyncRequest, TopicPartition,
 };
 use crate::partition::{LocalReplica, PartitionReplica, ReplicaError};
 
 /// How long OffsetCommit waits for its records to become durable.
 const DURABLE_WAIT: Duration = Duration::from_secs(10);
-/// Bytes read per pass when replaying the group log.
-const REPLAY_READ_BYTES: u64 = 1024 * 1024;
 
 /// How often session and rebalance deadlines are checked.
 const TICK: Duration = Duration::from_millis(100);
@@ -194,69 +189,6 @@ fn deliver(runtime: &mut Runtime, effects: Vec<Effect>) -> Persisted {
             tracing::error!(%error, "cannot append to the group log");
             Persisted::Failed
         }
-    }
-}
-
-/// Appends group records as one batch (one Kafka record each, JSON value).
-fn append_records(
-    log: &dyn PartitionReplica,
-    records: &[GroupRecord],
-) -> Result<Offset, ReplicaError> {
-    let encoded = records
-        .iter()
-        .zip(0..)
-        .map(|(record, offset)| {
-            let value = serde_json::to_vec(record)
-                .map_err(|error| ReplicaError::Storage(error.to_string()))?;
-            Ok(Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset,
-                sequence: -1,
-                timestamp: 0,
-                key: None,
-                value: Some(Bytes::from(value)),
-                headers: Default::default(),
-            })
-        })
-        .collect::<Result<Vec<_>, ReplicaError>>()?;
-    let mut batch = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut batch, encoded.iter(), &options)
-        .map_err(|error| ReplicaError::Storage(error.to_string()))?;
-    Ok(log.append(&mut batch)?.log_end_offset)
-}
-
-/// Feeds every record of the group log to the coordinator; returns the count.
-fn replay(log: &dyn PartitionReplica, coordinator: &mut Coordinator) -> Result<u64, ReplicaError> {
-    let mut offset = log.offsets().log_start;
-    let mut buffer = Vec::new();
-    let mut replayed = 0;
-    // Bounded by the log end: every pass advances or stops.
-    loop {
-        let next = log.read(offset, REPLAY_READ_BYTES, &mut buffer)?;
-        if next <= offset {
-            return Ok(replayed);
-        }
-        let mut bytes = Bytes::from(std::mem::take(&mut buffer));
-        let sets = RecordBatchDecoder::decode_all(&mut bytes)
-            .map_err(|error| ReplicaError::CorruptBatch(error.to_string()))?;
-        for record in sets.into_iter().flat_map(|set| set.records) {
-            let Some(value) = record.value else { continue };
-            let decoded: GroupRecord = serde_json::from_slice(&value)
-                .map_err(|error| ReplicaError::CorruptBatch(error.to_string()))?;
-            coordinator.replay(Millis(0), decoded);
-            replayed += 1;
-        }
-        offset = next;
     }
 }
 

@@ -2,6 +2,7 @@
 //! touches the disk runs on a blocking thread.
 
 mod fetch;
+mod group_log;
 mod groups;
 mod metadata;
 mod offsets;
