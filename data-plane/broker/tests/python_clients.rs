@@ -134,3 +134,27 @@ fn committed_group_offsets_survive_kill_9_and_cross_clients() {
         json!(["value-0", "value-1"])
     );
 }
+
+#[test]
+fn each_client_lists_and_deletes_consumer_groups() {
+    let broker = BrokerProcess::start();
+    assert_eq!(run(&broker, "confluent", &["produce", "listed", "1"]), "ok");
+    for client in CLIENTS {
+        let group = format!("group-{client}");
+        assert_eq!(
+            run(&broker, client, &["group-consume", "listed", "1", &group]),
+            json!(["value-0"])
+        );
+        let groups = run(&broker, client, &["groups"]);
+        assert!(
+            groups.as_array().unwrap().contains(&json!(group)),
+            "{groups}"
+        );
+        assert_eq!(run(&broker, client, &["delete-group", &group]), "ok");
+        let groups = run(&broker, client, &["groups"]);
+        assert!(
+            !groups.as_array().unwrap().contains(&json!(group)),
+            "{groups}"
+        );
+    }
+}

@@ -49,8 +49,8 @@ enum Waiting {
     Sync(oneshot::Sender<SyncReply>),
 }
 
-struct Runtime {
-    coordinator: Coordinator,
+pub(super) struct Runtime {
+    pub(super) coordinator: Coordinator,
     next_token: u64,
     waiting: HashMap<RequestToken, Waiting>,
     log: Arc<dyn PartitionReplica>,
@@ -58,7 +58,7 @@ struct Runtime {
 
 /// What became of the records a coordinator call asked to persist.
 #[derive(Debug, Clone, Copy)]
-enum Persisted {
+pub(super) enum Persisted {
     Nothing,
     /// Appended; durable once the log's durable offset reaches this.
     Appended(Offset),
@@ -111,11 +111,11 @@ impl Groups {
     /// Runs `call` on the coordinator, appends the records it asks to
     /// persist (a page-cache write under the lock, so the log keeps the
     /// coordinator's order) and delivers its replies.
-    fn with<T>(&self, call: impl FnOnce(&mut Runtime, Millis) -> (T, Vec<Effect>)) -> T {
+    pub(super) fn with<T>(&self, call: impl FnOnce(&mut Runtime, Millis) -> (T, Vec<Effect>)) -> T {
         self.with_persisted(call).0
     }
 
-    fn with_persisted<T>(
+    pub(super) fn with_persisted<T>(
         &self,
         call: impl FnOnce(&mut Runtime, Millis) -> (T, Vec<Effect>),
     ) -> (T, Persisted) {
@@ -127,7 +127,7 @@ impl Groups {
     }
 
     /// Waits until `persisted` is durable; false if it failed or timed out.
-    async fn durable(&self, persisted: Persisted) -> bool {
+    pub(super) async fn durable(&self, persisted: Persisted) -> bool {
         match persisted {
             Persisted::Nothing => true,
             Persisted::Failed => false,

@@ -2,6 +2,7 @@
 //! touches the disk runs on a blocking thread.
 
 mod fetch;
+mod group_admin;
 mod group_log;
 mod groups;
 mod metadata;
@@ -132,6 +133,15 @@ impl Handler {
             }
             RequestKind::OffsetFetch(request) => {
                 ResponseKind::OffsetFetch(self.offset_fetch(&request, version))
+            }
+            RequestKind::DescribeGroups(request) => {
+                ResponseKind::DescribeGroups(self.describe_groups(&request))
+            }
+            RequestKind::ListGroups(request) => {
+                ResponseKind::ListGroups(self.list_groups(&request))
+            }
+            RequestKind::DeleteGroups(request) => {
+                ResponseKind::DeleteGroups(self.delete_groups(&request).await)
             }
             _ => return None,
         };

@@ -35,9 +35,18 @@ fn schema_of(api_key: ApiKey) -> Option<(i16, &'static [V])> {
         ApiKey::LeaveGroup => (4, LEAVE_GROUP),
         ApiKey::OffsetCommit => (8, OFFSET_COMMIT),
         ApiKey::OffsetFetch => (6, OFFSET_FETCH),
+        ApiKey::DescribeGroups => (5, DESCRIBE_GROUPS),
+        ApiKey::ListGroups => (3, LIST_GROUPS),
+        ApiKey::DeleteGroups => (2, DELETE_GROUPS),
         _ => return None,
     })
 }
+
+const DESCRIBE_GROUPS: &[V] = &[v(0, ALL, F::StrArray), v(3, ALL, F::Fixed(1))];
+
+const LIST_GROUPS: &[V] = &[v(4, ALL, F::StrArray), v(5, ALL, F::StrArray)];
+
+const DELETE_GROUPS: &[V] = &[v(0, ALL, F::StrArray)];
 
 const FIND_COORDINATOR: &[V] = &[
     v(0, 3, F::Str),

@@ -311,6 +311,20 @@ mod tests {
                             .with_partition_indexes(vec![0, 1]),
                     ])),
             ),
+            ApiKey::DescribeGroups => RequestKind::DescribeGroups(
+                DescribeGroupsRequest::default()
+                    .with_groups(vec![GroupId(StrBytes::from_static_str("group"))]),
+            ),
+            ApiKey::ListGroups => RequestKind::ListGroups(if version >= 4 {
+                ListGroupsRequest::default()
+                    .with_states_filter(vec![StrBytes::from_static_str("Stable")])
+            } else {
+                ListGroupsRequest::default()
+            }),
+            ApiKey::DeleteGroups => RequestKind::DeleteGroups(
+                DeleteGroupsRequest::default()
+                    .with_groups_names(vec![GroupId(StrBytes::from_static_str("group"))]),
+            ),
             ApiKey::CreatePartitions => {
                 RequestKind::CreatePartitions(CreatePartitionsRequest::default().with_topics(vec![
                     create_partitions_request::CreatePartitionsTopic::default()

@@ -55,6 +55,11 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::OffsetCommit, 2, 8),
     // v8+ batch groups.
     api(ApiKey::OffsetFetch, 1, 7),
+    // v6 adds error messages for unknown groups (KIP-1043 era), not served.
+    api(ApiKey::DescribeGroups, 0, 5),
+    // v5 adds a group-type filter (KIP-848), not served.
+    api(ApiKey::ListGroups, 0, 4),
+    api(ApiKey::DeleteGroups, 0, 2),
 ];
 
 /// The support entry for `key`, if the broker serves it.

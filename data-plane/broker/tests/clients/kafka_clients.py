@@ -5,6 +5,7 @@ usage: kafka_clients.py CLIENT BOOTSTRAP ACTION [ARGS...]
   ACTION   create TOPIC PARTITIONS | delete TOPIC | topics
            produce TOPIC COUNT     | consume TOPIC COUNT
            group-consume TOPIC COUNT GROUP  (subscribe, read COUNT values, commit)
+           groups | delete-group GROUP
 
 Prints one JSON document on stdout; exits non-zero on any failure.
 """
@@ -20,6 +21,14 @@ def confluent(bootstrap, action, args):
     from confluent_kafka import Consumer, Producer, TopicPartition, OFFSET_BEGINNING
     from confluent_kafka.admin import AdminClient, NewTopic
 
+    if action in ("groups", "delete-group"):
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        if action == "groups":
+            listed = admin.list_consumer_groups(request_timeout=TIMEOUT_S).result()
+            return sorted(group.group_id for group in listed.valid)
+        for future in admin.delete_consumer_groups([args[0]]).values():
+            future.result(timeout=TIMEOUT_S)
+        return "ok"
     if action in ("create", "delete", "topics"):
         admin = AdminClient({"bootstrap.servers": bootstrap})
         if action == "create":
@@ -112,6 +121,17 @@ def kafka_python(bootstrap, action, args):
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
     from kafka.admin import NewTopic
 
+    if action in ("groups", "delete-group"):
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        if action == "groups":
+            result = sorted(group["group_id"] for group in admin.list_groups())
+        else:
+            for group_id, error in dict(admin.delete_groups([args[0]])).items():
+                if getattr(error, "errno", 0):
+                    raise RuntimeError(f"delete {group_id}: {error}")
+            result = "ok"
+        admin.close()
+        return result
     if action in ("create", "delete", "topics"):
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         if action == "create":
