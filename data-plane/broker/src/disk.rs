@@ -102,3 +102,29 @@ impl DataDisk {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::{LocalReplica, PartitionReplica, ReplicaError};
+
+    #[test]
+    fn an_offline_disk_is_unhealthy_and_refuses_appends_and_reads() {
+        let directory = tempfile::tempdir().unwrap();
+        let disk = DataDisk::new();
+        let replica = LocalReplica::open(&disk, directory.path()).unwrap();
+        let mut batch = fjord_storage::batch::build_batch(1, fjord_storage::Timestamp(1), 8, 1);
+        replica.append(&mut batch).unwrap();
+        assert!(disk.health().is_ok());
+        disk.take_offline("fdatasync failed: EIO".to_owned());
+        assert!(disk.health().unwrap_err().contains("EIO"));
+        let mut batch = fjord_storage::batch::build_batch(1, fjord_storage::Timestamp(2), 8, 1);
+        assert!(matches!(
+            replica.append(&mut batch),
+            Err(ReplicaError::DiskOffline(_))
+        ));
+        let mut out = Vec::new();
+        let refused = replica.read(fjord_storage::Offset(0), 1024, &mut out);
+        assert!(matches!(refused, Err(ReplicaError::DiskOffline(_))));
+    }
+}

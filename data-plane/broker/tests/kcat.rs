@@ -123,6 +123,11 @@ fn list_offsets_by_time_finds_the_first_record_at_or_after_it() {
     assert!(answer.contains("offset 2"), "{answer}");
     let answer = kcat(&broker, &["-Q", "-t", "times:0:0"], "");
     assert!(answer.contains("offset 0"), "{answer}");
+    // -1 and -2 are Kafka's "latest" and "earliest".
+    let answer = kcat(&broker, &["-Q", "-t", "times:0:-1"], "");
+    assert!(answer.contains("offset 4"), "{answer}");
+    let answer = kcat(&broker, &["-Q", "-t", "times:0:-2"], "");
+    assert!(answer.contains("offset 0"), "{answer}");
 }
 
 #[test]
