@@ -254,3 +254,47 @@ async fn create_topics_validates_name_partitions_and_replication_factor() {
         ]
     );
 }
+
+#[tokio::test]
+async fn fetch_long_polls_until_an_append_wakes_it() {
+    let fixture = fixture();
+    let handler = fixture.handler.clone();
+    assert_eq!(
+        produce(&handler, 1, "t", Some(records(&[1], Compression::None))).await,
+        0
+    );
+    let fetch = FetchRequest::default()
+        .with_max_wait_ms(10_000)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![
+            fetch_request::FetchTopic::default()
+                .with_topic(name("t"))
+                .with_partitions(vec![
+                    fetch_request::FetchPartition::default()
+                        .with_fetch_offset(1)
+                        .with_partition_max_bytes(1 << 20),
+                ]),
+        ]);
+    let started = std::time::Instant::now();
+    let waiting = {
+        let handler = handler.clone();
+        tokio::spawn(
+            async move { call(&handler, ApiKey::Fetch, 12, RequestKind::Fetch(fetch)).await },
+        )
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "fetch returned before any data");
+    assert_eq!(
+        produce(&handler, 1, "t", Some(records(&[2], Compression::Lz4))).await,
+        0
+    );
+    let ResponseKind::Fetch(response) = waiting.await.unwrap() else {
+        panic!("expected Fetch");
+    };
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let partition = &response.responses[0].partitions[0];
+    assert_eq!(partition.error_code, 0);
+    assert_eq!(partition.high_watermark, 2);
+    assert!(!partition.records.as_ref().unwrap().is_empty());
+}
