@@ -68,8 +68,13 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
             "warnings",
         ]))
     });
+    let mut kafka_python = None;
+    record("kafka client venv", &mut || {
+        kafka_python = Some(kafka_clients_python()?);
+        Ok(())
+    });
     record("unit and integration tests", &mut || {
-        run_cargo_tests(database_url.as_deref())
+        run_cargo_tests(database_url.as_deref(), kafka_python.as_deref())
     });
     let mut stack = None;
     record("dev stack", &mut || {
@@ -94,8 +99,22 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     summarise(&outcomes)
 }
 
-fn run_cargo_tests(database_url: Option<&str>) -> anyhow::Result<()> {
+/// The Python interpreter of a venv holding the Python Kafka clients the
+/// broker tests drive (data-plane/broker/tests/clients/).
+fn kafka_clients_python() -> anyhow::Result<std::path::PathBuf> {
+    let bin = tools::python_venv(
+        "kafka-clients",
+        &["confluent-kafka==2.16.1", "kafka-python==3.0.12"],
+    )?;
+    Ok(bin.join("python"))
+}
+
+fn run_cargo_tests(
+    database_url: Option<&str>,
+    kafka_python: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let database_url = database_url.context("no Postgres for the tests")?;
+    let kafka_python = kafka_python.context("no Python environment for the Kafka clients")?;
     let mut command = Command::new(cargo());
     if process::on_path("cargo-nextest") {
         command.args([
@@ -108,7 +127,11 @@ fn run_cargo_tests(database_url: Option<&str>) -> anyhow::Result<()> {
     } else {
         command.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
     }
-    process::run(command.env("DATABASE_URL", database_url))
+    process::run(
+        command
+            .env("DATABASE_URL", database_url)
+            .env("FJORD_TEST_PYTHON", kafka_python),
+    )
 }
 
 fn browser_tests(stack: &Stack) -> anyhow::Result<()> {

@@ -49,6 +49,25 @@ pub struct BrokerArgs {
     #[arg(long, env = "FJORD_FRAME_BYTES_MAX", default_value_t = DEFAULT_FRAME_BYTES_MAX)]
     pub frame_bytes_max: u32,
 
+    /// Create a topic when a client asks for metadata of, or produces to,
+    /// one that does not exist (Kafka's `auto.create.topics.enable`).
+    #[arg(long, env = "FJORD_AUTO_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_create_topics: bool,
+
+    /// Partitions of a topic created without an explicit count.
+    #[arg(long, env = "FJORD_DEFAULT_PARTITIONS", default_value_t = 1)]
+    pub default_partitions: i32,
+
+    /// Replication factor of a topic created without an explicit one
+    /// (only 1 is supported until replication lands).
+    #[arg(long, env = "FJORD_DEFAULT_REPLICATION_FACTOR", default_value_t = 1)]
+    pub default_replication_factor: i16,
+
+    /// Largest record-batch set accepted for one partition in a Produce
+    /// request, in bytes (Kafka's `message.max.bytes`).
+    #[arg(long, env = "FJORD_MESSAGE_BYTES_MAX", default_value_t = 1_048_588)]
+    pub message_bytes_max: usize,
+
     #[command(flatten)]
     pub logging: fjord_telemetry::LoggingArgs,
 }
@@ -64,6 +83,10 @@ pub struct BrokerConfig {
     pub node_id: i32,
     pub rack: Option<String>,
     pub frame_bytes_max: u32,
+    pub auto_create_topics: bool,
+    pub default_partitions: i32,
+    pub default_replication_factor: i16,
+    pub message_bytes_max: usize,
 }
 
 impl BrokerConfig {
@@ -81,6 +104,8 @@ impl BrokerConfig {
                 args.frame_bytes_max
             )));
         }
+        crate::topics::validate_shape(args.default_partitions, args.default_replication_factor)
+            .map_err(|error| Error::Config(format!("default topic shape: {error}")))?;
         let (advertised_host, advertised_port) = match &args.advertised_listener {
             Some(listener) => parse_host_port(listener)?,
             None => (args.listen.ip().to_string(), args.listen.port()),
@@ -94,6 +119,10 @@ impl BrokerConfig {
             node_id: args.node_id,
             rack: args.rack.clone(),
             frame_bytes_max: args.frame_bytes_max,
+            auto_create_topics: args.auto_create_topics,
+            default_partitions: args.default_partitions,
+            default_replication_factor: args.default_replication_factor,
+            message_bytes_max: args.message_bytes_max,
         })
     }
 }

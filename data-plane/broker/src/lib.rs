@@ -7,18 +7,24 @@
 //! - [`protocol`]: Kafka framing, request-header decoding, the ApiVersions
 //!   table and KIP-511 fallback, response encoding;
 //! - [`handler`]: answers each decoded request;
+//! - [`topics`]: the persisted topic registry;
+//! - [`partition`]: the replication-layer trait and its single-replica
+//!   implementation on the storage core;
 //! - [`admin`]: the admin HTTP API (health, readiness, metrics);
 //! - [`data_dir`]: ownership and identity of the data directory.
 
 pub mod admin;
 pub mod config;
 pub mod data_dir;
+pub mod disk;
 mod error;
 pub mod group;
 pub mod handler;
 pub mod metrics;
+pub mod partition;
 pub mod protocol;
 pub mod server;
+pub mod topics;
 
 pub use config::BrokerConfig;
 pub use error::{Error, Result};

@@ -5,9 +5,11 @@ use clap::Parser;
 use fjord_broker::admin;
 use fjord_broker::config::BrokerArgs;
 use fjord_broker::data_dir::DataDir;
-use fjord_broker::handler::Handler;
+use fjord_broker::disk::DataDisk;
+use fjord_broker::handler::{Groups, Handler};
 use fjord_broker::metrics::BrokerMetrics;
 use fjord_broker::server::{self, ConnectionContext};
+use fjord_broker::topics::Topics;
 use fjord_broker::{BrokerConfig, Error};
 use fjord_telemetry::{HttpMetrics, Metrics, Readiness};
 use tokio::net::TcpListener;
@@ -20,6 +22,11 @@ async fn main() -> anyhow::Result<()> {
     args.logging.init().context("cannot set up logging")?;
     let config = BrokerConfig::from_args(&args)?;
     let data_dir = DataDir::open(&config.data_dir, config.node_id)?;
+    let disk = DataDisk::new();
+    let topics =
+        Arc::new(Topics::open(data_dir.path(), Arc::clone(&disk)).context("cannot open topics")?);
+    disk.start(Arc::clone(&topics))
+        .context("cannot start the disk threads")?;
 
     let mut metrics = Metrics::new("fjord-broker");
     let broker_metrics = BrokerMetrics::register(&mut metrics);
@@ -38,7 +45,12 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let shutdown = CancellationToken::new();
-    let admin_app = admin::router(metrics, http_metrics, Readiness::default());
+    let disk_check = Arc::clone(&disk);
+    let readiness = Readiness::default().with_check("disk", move || {
+        let health = disk_check.health();
+        Box::pin(async move { health })
+    });
+    let admin_app = admin::router(metrics, http_metrics, readiness);
     let admin_shutdown = shutdown.clone();
     let admin_task = tokio::spawn(async move {
         axum::serve(admin_listener, admin_app)
@@ -46,13 +58,38 @@ async fn main() -> anyhow::Result<()> {
             .await
     });
 
+    let topics_at_exit = Arc::clone(&topics);
+    let groups = Groups::open(data_dir.path(), &disk).context("cannot open the group log")?;
+    let group_log = groups.log();
+    let handler = Handler::new(
+        &config,
+        data_dir.cluster_id(),
+        topics,
+        broker_metrics.clone(),
+        groups,
+    );
+    handler.groups().start_ticker();
     let context = Arc::new(ConnectionContext {
-        handler: Handler::new(&config, data_dir.cluster_id()),
+        handler,
         metrics: broker_metrics,
         frame_bytes_max: config.frame_bytes_max,
     });
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     server::serve(kafka_listener, context, shutdown).await;
+    let flushed = tokio::task::spawn_blocking(move || {
+        for partition in topics_at_exit
+            .all_partitions()
+            .into_iter()
+            .chain([group_log])
+        {
+            if let Err(error) = partition.flush() {
+                tracing::warn!(%error, "cannot flush a partition at shutdown");
+            }
+        }
+    });
+    if let Err(error) = flushed.await {
+        tracing::warn!(%error, "shutdown flush task failed");
+    }
     admin_task
         .await
         .context("admin task failed")?

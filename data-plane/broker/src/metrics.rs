@@ -22,6 +22,17 @@ pub struct BrokerMetrics {
     pub connections_accepted: Counter,
     pub connections_closed_by_error: Family<ReasonLabels, Counter>,
     pub requests: Family<ApiLabels, Counter>,
+    /// Record-batch bytes appended by Produce.
+    pub produced_bytes: Counter,
+    /// Produce partitions refused, by Kafka error name.
+    pub produce_errors: Family<ErrorLabels, Counter>,
+    /// Record-batch bytes returned by Fetch.
+    pub fetched_bytes: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub error: String,
 }
 
 impl BrokerMetrics {
@@ -47,6 +58,21 @@ impl BrokerMetrics {
             "fjord_broker_requests",
             "Kafka requests handled, by API",
             this.requests.clone(),
+        );
+        registry.register(
+            "fjord_broker_produced_bytes",
+            "Record-batch bytes appended by Produce",
+            this.produced_bytes.clone(),
+        );
+        registry.register(
+            "fjord_broker_produce_errors",
+            "Produce partitions refused, by Kafka error",
+            this.produce_errors.clone(),
+        );
+        registry.register(
+            "fjord_broker_fetched_bytes",
+            "Record-batch bytes returned by Fetch",
+            this.fetched_bytes.clone(),
         );
         this
     }

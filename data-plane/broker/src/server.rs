@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use crate::handler::Handler;
+use crate::handler::{Answer, Handler};
 use crate::metrics::{ApiLabels, BrokerMetrics, ReasonLabels};
 use crate::protocol::{self, DecodedRequest, FrameError, RequestError, versions};
 
@@ -124,15 +124,16 @@ async fn serve_connection(
             frame = protocol::read_frame(&mut reader, context.frame_bytes_max) => frame,
         };
         let outcome = match frame {
-            Ok(Some(frame)) => answer(frame.freeze(), context),
+            Ok(Some(frame)) => answer(frame.freeze(), context).await,
             Ok(None) => break,
             Err(error) => Err(error.into()),
         };
         let written = match outcome {
-            Ok(response) => write_half
+            Ok(Some(response)) => write_half
                 .write_all(&response)
                 .await
                 .map_err(ConnectionError::Write),
+            Ok(None) => Ok(()),
             Err(error) => Err(error),
         };
         if let Err(error) = written {
@@ -153,13 +154,18 @@ async fn serve_connection(
     debug!(%peer, "connection ended");
 }
 
-fn answer(frame: Bytes, context: &ConnectionContext) -> Result<bytes::BytesMut, ConnectionError> {
+/// Answers one request; `None` when the request expects no response
+/// (Produce with acks=0).
+async fn answer(
+    frame: Bytes,
+    context: &ConnectionContext,
+) -> Result<Option<bytes::BytesMut>, ConnectionError> {
     match protocol::decode_request(frame)? {
         DecodedRequest::UnsupportedApiVersions { correlation_id } => {
             let body = ResponseKind::ApiVersions(versions::api_versions_response(Some(
                 ResponseError::UnsupportedVersion,
             )));
-            encode(correlation_id, ApiKey::ApiVersions, 0, &body)
+            encode(correlation_id, ApiKey::ApiVersions, 0, &body).map(Some)
         }
         DecodedRequest::Request {
             api_key,
@@ -173,13 +179,15 @@ fn answer(frame: Bytes, context: &ConnectionContext) -> Result<bytes::BytesMut, 
                     api: format!("{api_key:?}"),
                 })
                 .inc();
-            match context.handler.handle(api_key, &header, body) {
-                Some(response) => encode(
+            match context.handler.handle(api_key, &header, body).await {
+                Some(Answer::Respond(response)) => encode(
                     header.correlation_id,
                     api_key,
                     header.request_api_version,
                     &response,
-                ),
+                )
+                .map(Some),
+                Some(Answer::NoResponse) => Ok(None),
                 None => Err(ConnectionError::Unhandled { api_key }),
             }
         }

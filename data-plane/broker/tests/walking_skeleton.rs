@@ -39,7 +39,7 @@ fn kcat_lists_the_broker_as_controller_with_no_topics() {
 
 #[test]
 fn kcat_is_told_a_topic_that_does_not_exist_is_unknown() {
-    let broker = BrokerProcess::start();
+    let broker = BrokerProcess::start_with(&["--auto-create-topics=false"]);
     let metadata = kcat_metadata(&broker, &["-t", "orders"]);
     let topic = &metadata["topics"][0];
     assert_eq!(topic["topic"], "orders");

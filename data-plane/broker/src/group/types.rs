@@ -4,7 +4,19 @@ use bytes::Bytes;
 use kafka_protocol::ResponseError;
 
 /// Milliseconds on the broker's monotonic clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Millis(pub u64);
 
 impl Millis {
@@ -106,14 +118,16 @@ pub struct SyncReply {
 }
 
 /// A topic partition.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct TopicPartition {
     pub topic: String,
     pub partition: i32,
 }
 
 /// A committed offset.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommittedOffset {
     pub offset: i64,
     pub leader_epoch: i32,
@@ -132,7 +146,7 @@ pub struct CommitRequest {
 }
 
 /// A member of a persisted group generation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemberRecord {
     pub member_id: String,
     pub group_instance_id: Option<String>,
@@ -140,13 +154,15 @@ pub struct MemberRecord {
     pub client_host: String,
     pub session_timeout_ms: u64,
     pub rebalance_timeout_ms: u64,
+    #[serde(with = "super::serde_bytes::pairs")]
     pub protocols: Vec<(String, Bytes)>,
+    #[serde(with = "super::serde_bytes")]
     pub assignment: Bytes,
 }
 
 /// What the coordinator asks the broker to persist, in order, in the
 /// internal group log; replayed through `Coordinator::replay` on start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GroupRecord {
     /// A generation completed (or the group became empty).
     Metadata {

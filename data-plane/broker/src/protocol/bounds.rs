@@ -4,8 +4,9 @@
 //! peer declares (`Vec::with_capacity(count)`), before reading any element. A
 //! frame of a few bytes can declare 2³¹ elements and make the process ask for
 //! hundreds of gigabytes, which aborts it. So, before decoding, each served
-//! API's arrays are checked here: a declared count whose smallest possible
-//! encoding does not fit in the bytes left is refused.
+//! API's body is walked here against a compact description of its request
+//! schema: every array's elements must actually be present, so what the
+//! codec later allocates is bounded by the bytes received.
 //!
 //! This check fails closed: an API without an entry here is refused, so a
 //! newly served API cannot skip it. (Every entry in
@@ -13,61 +14,295 @@
 
 use kafka_protocol::messages::ApiKey;
 
-/// Checks that every array the body declares can fit in the body.
+use super::schema::{self, Field as F, V};
+
+/// First flexible version of an API and its request fields.
+fn schema_of(api_key: ApiKey) -> Option<(i16, &'static [V])> {
+    Some(match api_key {
+        ApiKey::ApiVersions => (3, API_VERSIONS),
+        ApiKey::Metadata => (9, METADATA),
+        ApiKey::Produce => (9, PRODUCE),
+        ApiKey::Fetch => (12, FETCH),
+        ApiKey::ListOffsets => (6, LIST_OFFSETS),
+        ApiKey::CreateTopics => (5, CREATE_TOPICS),
+        ApiKey::DeleteTopics => (4, DELETE_TOPICS),
+        ApiKey::CreatePartitions => (2, CREATE_PARTITIONS),
+        ApiKey::OffsetForLeaderEpoch => (4, OFFSET_FOR_LEADER_EPOCH),
+        ApiKey::FindCoordinator => (3, FIND_COORDINATOR),
+        ApiKey::JoinGroup => (6, JOIN_GROUP),
+        ApiKey::SyncGroup => (4, SYNC_GROUP),
+        ApiKey::Heartbeat => (4, HEARTBEAT),
+        ApiKey::LeaveGroup => (4, LEAVE_GROUP),
+        ApiKey::OffsetCommit => (8, OFFSET_COMMIT),
+        ApiKey::OffsetFetch => (6, OFFSET_FETCH),
+        ApiKey::DescribeGroups => (5, DESCRIBE_GROUPS),
+        ApiKey::ListGroups => (3, LIST_GROUPS),
+        ApiKey::DeleteGroups => (2, DELETE_GROUPS),
+        _ => return None,
+    })
+}
+
+const DESCRIBE_GROUPS: &[V] = &[v(0, ALL, F::StrArray), v(3, ALL, F::Fixed(1))];
+
+const LIST_GROUPS: &[V] = &[v(4, ALL, F::StrArray), v(5, ALL, F::StrArray)];
+
+const DELETE_GROUPS: &[V] = &[v(0, ALL, F::StrArray)];
+
+const FIND_COORDINATOR: &[V] = &[
+    v(0, 3, F::Str),
+    v(1, ALL, F::Fixed(1)),
+    v(4, ALL, F::StrArray),
+];
+
+const JOIN_GROUP: &[V] = &[
+    v(0, ALL, F::Str),
+    v(0, ALL, F::Fixed(4)),
+    v(1, ALL, F::Fixed(4)),
+    v(0, ALL, F::Str),
+    v(5, ALL, F::Str),
+    v(0, ALL, F::Str),
+    v(0, ALL, F::Array(&[v(0, ALL, F::Str), v(0, ALL, F::Bytes)])),
+    v(8, ALL, F::Str),
+];
+
+const SYNC_GROUP: &[V] = &[
+    v(0, ALL, F::Str),
+    v(0, ALL, F::Fixed(4)),
+    v(0, ALL, F::Str),
+    v(3, ALL, F::Str),
+    v(5, ALL, F::Str),
+    v(5, ALL, F::Str),
+    v(0, ALL, F::Array(&[v(0, ALL, F::Str), v(0, ALL, F::Bytes)])),
+];
+
+const HEARTBEAT: &[V] = &[
+    v(0, ALL, F::Str),
+    v(0, ALL, F::Fixed(4)),
+    v(0, ALL, F::Str),
+    v(3, ALL, F::Str),
+];
+
+const LEAVE_GROUP: &[V] = &[
+    v(0, ALL, F::Str),
+    v(0, 2, F::Str),
+    v(
+        3,
+        ALL,
+        F::Array(&[v(3, ALL, F::Str), v(3, ALL, F::Str), v(5, ALL, F::Str)]),
+    ),
+];
+
+const OFFSET_COMMIT: &[V] = &[
+    v(0, ALL, F::Str),
+    v(1, ALL, F::Fixed(4)),
+    v(1, ALL, F::Str),
+    v(7, ALL, F::Str),
+    v(2, 4, F::Fixed(8)),
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, 9, F::Str),
+            v(10, ALL, F::Fixed(16)),
+            v(
+                0,
+                ALL,
+                F::Array(&[
+                    v(0, ALL, F::Fixed(4)),
+                    v(0, ALL, F::Fixed(8)),
+                    v(6, ALL, F::Fixed(4)),
+                    v(1, 1, F::Fixed(8)),
+                    v(0, ALL, F::Str),
+                ]),
+            ),
+        ]),
+    ),
+];
+
+const OFFSET_FETCH: &[V] = &[
+    v(0, 7, F::Str),
+    v(
+        0,
+        7,
+        F::Array(&[v(0, 7, F::Str), v(0, 7, F::FixedArray(4))]),
+    ),
+    v(7, ALL, F::Fixed(1)),
+];
+
+const ALL: i16 = i16::MAX;
+
+const fn v(min: i16, max: i16, field: F) -> V {
+    V { min, max, field }
+}
+
+const API_VERSIONS: &[V] = &[v(3, ALL, F::Str), v(3, ALL, F::Str)];
+
+const METADATA: &[V] = &[
+    v(
+        0,
+        ALL,
+        F::Array(&[v(10, ALL, F::Fixed(16)), v(0, ALL, F::Str)]),
+    ),
+    v(4, ALL, F::Fixed(1)),
+    v(8, 10, F::Fixed(1)),
+    v(8, ALL, F::Fixed(1)),
+];
+
+const PRODUCE: &[V] = &[
+    v(3, ALL, F::Str),
+    v(0, ALL, F::Fixed(2)),
+    v(0, ALL, F::Fixed(4)),
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, 12, F::Str),
+            v(13, ALL, F::Fixed(16)),
+            v(
+                0,
+                ALL,
+                F::Array(&[v(0, ALL, F::Fixed(4)), v(0, ALL, F::Bytes)]),
+            ),
+        ]),
+    ),
+];
+
+const FETCH: &[V] = &[
+    v(0, 14, F::Fixed(4)),
+    v(0, ALL, F::Fixed(4)),
+    v(0, ALL, F::Fixed(4)),
+    v(3, ALL, F::Fixed(4)),
+    v(4, ALL, F::Fixed(1)),
+    v(7, ALL, F::Fixed(4)),
+    v(7, ALL, F::Fixed(4)),
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, 12, F::Str),
+            v(13, ALL, F::Fixed(16)),
+            v(
+                0,
+                ALL,
+                F::Array(&[
+                    v(0, ALL, F::Fixed(4)),
+                    v(9, ALL, F::Fixed(4)),
+                    v(0, ALL, F::Fixed(8)),
+                    v(12, ALL, F::Fixed(4)),
+                    v(5, ALL, F::Fixed(8)),
+                    v(0, ALL, F::Fixed(4)),
+                ]),
+            ),
+        ]),
+    ),
+    v(
+        7,
+        ALL,
+        F::Array(&[
+            v(7, 12, F::Str),
+            v(13, ALL, F::Fixed(16)),
+            v(7, ALL, F::FixedArray(4)),
+        ]),
+    ),
+    v(11, ALL, F::Str),
+];
+
+const LIST_OFFSETS: &[V] = &[
+    v(0, ALL, F::Fixed(4)),
+    v(2, ALL, F::Fixed(1)),
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, ALL, F::Str),
+            v(
+                0,
+                ALL,
+                F::Array(&[
+                    v(0, ALL, F::Fixed(4)),
+                    v(4, ALL, F::Fixed(4)),
+                    v(0, ALL, F::Fixed(8)),
+                    v(0, 0, F::Fixed(4)),
+                ]),
+            ),
+        ]),
+    ),
+    v(10, ALL, F::Fixed(4)),
+];
+
+const CREATE_TOPICS: &[V] = &[
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, ALL, F::Str),
+            v(0, ALL, F::Fixed(4)),
+            v(0, ALL, F::Fixed(2)),
+            v(
+                0,
+                ALL,
+                F::Array(&[v(0, ALL, F::Fixed(4)), v(0, ALL, F::FixedArray(4))]),
+            ),
+            v(0, ALL, F::Array(&[v(0, ALL, F::Str), v(0, ALL, F::Str)])),
+        ]),
+    ),
+    v(0, ALL, F::Fixed(4)),
+    v(1, ALL, F::Fixed(1)),
+];
+
+const DELETE_TOPICS: &[V] = &[
+    v(
+        6,
+        ALL,
+        F::Array(&[v(6, ALL, F::Str), v(6, ALL, F::Fixed(16))]),
+    ),
+    v(0, 5, F::StrArray),
+    v(0, ALL, F::Fixed(4)),
+];
+
+const CREATE_PARTITIONS: &[V] = &[
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, ALL, F::Str),
+            v(0, ALL, F::Fixed(4)),
+            v(0, ALL, F::Array(&[v(0, ALL, F::FixedArray(4))])),
+        ]),
+    ),
+    v(0, ALL, F::Fixed(4)),
+    v(0, ALL, F::Fixed(1)),
+];
+
+const OFFSET_FOR_LEADER_EPOCH: &[V] = &[
+    v(3, ALL, F::Fixed(4)),
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, ALL, F::Str),
+            v(
+                0,
+                ALL,
+                F::Array(&[
+                    v(0, ALL, F::Fixed(4)),
+                    v(2, ALL, F::Fixed(4)),
+                    v(0, ALL, F::Fixed(4)),
+                ]),
+            ),
+        ]),
+    ),
+];
+
+/// Checks that every array the body declares is actually present.
 pub(crate) fn check_declared_lengths(
     api_key: ApiKey,
     version: i16,
     body: &[u8],
 ) -> Result<(), String> {
-    match api_key {
-        // No version of the ApiVersions request holds an array.
-        ApiKey::ApiVersions => Ok(()),
-        ApiKey::Metadata => {
-            let flexible = version >= 9;
-            // Smallest encoded topic: a name (2-byte length, or 1-byte compact
-            // length plus 1 byte of tagged fields); from v10 also a 16-byte id.
-            let element_bytes_min = if version >= 10 { 18 } else { 2 };
-            leading_array_fits(body, flexible, element_bytes_min)
-        }
-        other => Err(format!("{other:?} has no declared-length check")),
-    }
-}
-
-/// Checks an array at the start of `body`.
-fn leading_array_fits(body: &[u8], flexible: bool, element_bytes_min: usize) -> Result<(), String> {
-    let (count, header_bytes) = if flexible {
-        let (value, length) = read_unsigned_varint(body)?;
-        // Compact arrays store count + 1; 0 is null.
-        (u64::from(value.saturating_sub(1)), length)
-    } else {
-        let bytes: [u8; 4] = body
-            .get(..4)
-            .and_then(|prefix| prefix.try_into().ok())
-            .ok_or("array length is truncated")?;
-        let count = i32::from_be_bytes(bytes);
-        // -1 is a null array; any other negative count the codec rejects.
-        (u64::try_from(count).unwrap_or(0), 4)
-    };
-    let remaining = (body.len() - header_bytes) as u64;
-    let needed = count.saturating_mul(element_bytes_min as u64);
-    if needed > remaining {
-        return Err(format!(
-            "array declares {count} elements but only {remaining} bytes follow"
-        ));
-    }
-    Ok(())
-}
-
-/// Reads an unsigned LEB128 varint of at most 5 bytes (a u32).
-fn read_unsigned_varint(bytes: &[u8]) -> Result<(u32, usize), String> {
-    let mut value: u32 = 0;
-    for (index, byte) in bytes.iter().take(5).enumerate() {
-        value |= u32::from(byte & 0x7f) << (7 * index);
-        if byte & 0x80 == 0 {
-            return Ok((value, index + 1));
-        }
-    }
-    Err("array length varint is truncated or longer than 5 bytes".to_owned())
+    let (first_flexible, fields) =
+        schema_of(api_key).ok_or_else(|| format!("{api_key:?} has no declared-length check"))?;
+    schema::walk_body(fields, version, version >= first_flexible, body)
 }
 
 #[cfg(test)]
@@ -80,24 +315,21 @@ mod tests {
         assert!(check_declared_lengths(ApiKey::Metadata, 4, &classic).is_err());
         let compact = [0xff, 0xff, 0xff, 0xff, 0x0f, 0];
         assert!(check_declared_lengths(ApiKey::Metadata, 12, &compact).is_err());
+        // A Produce v3 request declaring 2^31-1 topics after its header fields.
+        let produce = [0xff, 0xff, 0, 1, 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff, 0];
+        assert!(check_declared_lengths(ApiKey::Produce, 3, &produce).is_err());
     }
 
     #[test]
     fn null_empty_and_fitting_arrays_pass() {
-        assert!(check_declared_lengths(ApiKey::Metadata, 4, &[0xff, 0xff, 0xff, 0xff]).is_ok());
-        assert!(check_declared_lengths(ApiKey::Metadata, 4, &[0, 0, 0, 1, 0, 1, b'a']).is_ok());
-        assert!(check_declared_lengths(ApiKey::Metadata, 12, &[0]).is_ok());
-        assert!(check_declared_lengths(ApiKey::Metadata, 9, &[2, 2, b'a', 0, 0]).is_ok());
+        assert!(check_declared_lengths(ApiKey::Metadata, 0, &[0xff, 0xff, 0xff, 0xff]).is_ok());
+        assert!(check_declared_lengths(ApiKey::Metadata, 0, &[0, 0, 0, 1, 0, 1, b'a']).is_ok());
+        assert!(check_declared_lengths(ApiKey::Metadata, 12, &[0, 0, 0, 0]).is_ok());
+        assert!(check_declared_lengths(ApiKey::Metadata, 9, &[2, 2, b'a', 0, 0, 0, 0, 0]).is_ok());
     }
 
     #[test]
     fn apis_without_a_check_are_refused() {
-        assert!(check_declared_lengths(ApiKey::Produce, 9, &[]).is_err());
-    }
-
-    #[test]
-    fn overlong_varint_is_refused() {
-        assert!(read_unsigned_varint(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01]).is_err());
-        assert_eq!(read_unsigned_varint(&[0x96, 0x01]), Ok((150, 2)));
+        assert!(check_declared_lengths(ApiKey::JoinGroup, 9, &[]).is_err());
     }
 }

@@ -19,6 +19,7 @@
 mod bounds;
 mod frame;
 mod request;
+mod schema;
 pub mod versions;
 
 pub use frame::{FrameError, read_frame};

@@ -31,8 +31,36 @@ const fn api(key: ApiKey, min: i16, max: i16) -> ApiSupport {
 }
 
 /// Every API the broker serves.
-pub const SUPPORTED_APIS: &[ApiSupport] =
-    &[api(ApiKey::Metadata, 0, 12), api(ApiKey::ApiVersions, 0, 4)];
+pub const SUPPORTED_APIS: &[ApiSupport] = &[
+    ApiSupport {
+        advertised_min: 0,
+        ..api(ApiKey::Produce, 3, 12)
+    },
+    // Fetch v13+ names topics by id; not served yet.
+    api(ApiKey::Fetch, 4, 12),
+    // v7+ adds the max-timestamp query, not served yet.
+    api(ApiKey::ListOffsets, 1, 6),
+    api(ApiKey::Metadata, 0, 12),
+    api(ApiKey::OffsetForLeaderEpoch, 2, 4),
+    api(ApiKey::ApiVersions, 0, 4),
+    api(ApiKey::CreateTopics, 2, 7),
+    api(ApiKey::DeleteTopics, 1, 6),
+    api(ApiKey::CreatePartitions, 0, 3),
+    api(ApiKey::FindCoordinator, 0, 4),
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
+    // v9+ carry KIP-848 member epochs, v10 topic ids.
+    api(ApiKey::OffsetCommit, 2, 8),
+    // v8+ batch groups.
+    api(ApiKey::OffsetFetch, 1, 7),
+    // v6 adds error messages for unknown groups (KIP-1043 era), not served.
+    api(ApiKey::DescribeGroups, 0, 5),
+    // v5 adds a group-type filter (KIP-848), not served.
+    api(ApiKey::ListGroups, 0, 4),
+    api(ApiKey::DeleteGroups, 0, 2),
+];
 
 /// The support entry for `key`, if the broker serves it.
 pub fn support(key: ApiKey) -> Option<&'static ApiSupport> {
@@ -88,6 +116,8 @@ mod tests {
         assert_eq!(keys.len(), SUPPORTED_APIS.len());
         assert!(accepts(ApiKey::ApiVersions, 3));
         assert!(!accepts(ApiKey::ApiVersions, 5));
-        assert!(!accepts(ApiKey::Produce, 9));
+        assert!(accepts(ApiKey::Produce, 9));
+        assert!(!accepts(ApiKey::Produce, 2));
+        assert!(!accepts(ApiKey::DescribeConfigs, 0));
     }
 }

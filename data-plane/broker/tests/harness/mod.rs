@@ -1,14 +1,17 @@
 //! Starts a real `fjord-broker` process on free loopback ports.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[allow(dead_code, reason = "not every test crate uses every helper")]
 pub(crate) struct BrokerProcess {
     pub(crate) kafka: SocketAddr,
     pub(crate) admin: SocketAddr,
     child: Child,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
+    extra: Vec<String>,
 }
 
 fn free_address() -> SocketAddr {
@@ -18,32 +21,65 @@ fn free_address() -> SocketAddr {
         .unwrap()
 }
 
+fn spawn(data_dir: &Path, kafka: SocketAddr, admin: SocketAddr, extra: &[String]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_fjord-broker"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "--listen",
+            &kafka.to_string(),
+            "--admin-listen",
+            &admin.to_string(),
+        ])
+        .args(["--frame-bytes-max", "1048576"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+#[allow(dead_code, reason = "not every test crate uses every helper")]
 impl BrokerProcess {
     pub(crate) fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a broker with extra command-line flags.
+    pub(crate) fn start_with(extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let (kafka, admin) = (free_address(), free_address());
-        let child = Command::new(env!("CARGO_BIN_EXE_fjord-broker"))
-            .arg("--data-dir")
-            .arg(data_dir.path())
-            .args([
-                "--listen",
-                &kafka.to_string(),
-                "--admin-listen",
-                &admin.to_string(),
-            ])
-            .args(["--frame-bytes-max", "1048576"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
+        let child = spawn(data_dir.path(), kafka, admin, &extra);
         let mut broker = Self {
             kafka,
             admin,
             child,
-            _data_dir: data_dir,
+            data_dir,
+            extra,
         };
         broker.wait_until_listening();
         broker
+    }
+
+    /// Kills the broker with SIGKILL (no chance to flush or close) and starts
+    /// it again on the same data directory and ports.
+    pub(crate) fn kill_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.child = spawn(self.data_dir.path(), self.kafka, self.admin, &self.extra);
+        self.wait_until_listening();
+    }
+
+    /// Stops the broker with SIGTERM, checks it exited cleanly, and starts it
+    /// again on the same data directory and ports.
+    pub(crate) fn terminate_and_restart(&mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "broker exited with {status}");
+        self.child = spawn(self.data_dir.path(), self.kafka, self.admin, &self.extra);
+        self.wait_until_listening();
     }
 
     fn wait_until_listening(&mut self) {

@@ -1,0 +1,168 @@
+//! Answers decoded requests. Each API lives in its own module; anything that
+//! touches the disk runs on a blocking thread.
+
+mod fetch;
+mod group_admin;
+mod group_log;
+mod groups;
+mod metadata;
+mod offsets;
+mod produce;
+#[cfg(test)]
+mod tests;
+mod topics;
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+
+pub use groups::Groups;
+
+use crate::BrokerConfig;
+use crate::metrics::BrokerMetrics;
+use crate::protocol::versions;
+use crate::topics::Topics;
+
+/// Bitfield value meaning "authorized operations not requested".
+const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+
+/// How a request is answered.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per request and moved, never stored"
+)]
+pub enum Answer {
+    Respond(ResponseKind),
+    /// Produce with acks=0: the client expects nothing back.
+    NoResponse,
+}
+
+/// What the broker knows about itself, shared by every connection.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    node_id: i32,
+    advertised_host: StrBytes,
+    advertised_port: i32,
+    rack: Option<StrBytes>,
+    cluster_id: StrBytes,
+    topics: Arc<Topics>,
+    auto_create_topics: bool,
+    default_partitions: i32,
+    default_replication_factor: i16,
+    message_bytes_max: usize,
+    metrics: BrokerMetrics,
+    groups: Groups,
+}
+
+impl Handler {
+    pub fn new(
+        config: &BrokerConfig,
+        cluster_id: &str,
+        topics: Arc<Topics>,
+        metrics: BrokerMetrics,
+        groups: Groups,
+    ) -> Self {
+        Self {
+            node_id: config.node_id,
+            advertised_host: StrBytes::from_string(config.advertised_host.clone()),
+            advertised_port: i32::from(config.advertised_port),
+            rack: config.rack.clone().map(StrBytes::from_string),
+            cluster_id: StrBytes::from_string(cluster_id.to_owned()),
+            topics,
+            auto_create_topics: config.auto_create_topics,
+            default_partitions: config.default_partitions,
+            default_replication_factor: config.default_replication_factor,
+            message_bytes_max: config.message_bytes_max,
+            metrics,
+            groups,
+        }
+    }
+
+    /// Handles a request of a supported API and version. `None` means no
+    /// handler serves it yet: the caller closes the connection, as a Kafka
+    /// broker does for an API it did not advertise.
+    pub async fn handle(
+        &self,
+        api_key: ApiKey,
+        header: &RequestHeader,
+        body: RequestKind,
+    ) -> Option<Answer> {
+        debug_assert!(versions::accepts(api_key, header.request_api_version));
+        let version = header.request_api_version;
+        let response = match body {
+            RequestKind::ApiVersions(_) => {
+                ResponseKind::ApiVersions(versions::api_versions_response(None))
+            }
+            RequestKind::Metadata(request) => {
+                ResponseKind::Metadata(self.metadata(request, version).await)
+            }
+            RequestKind::Produce(request) => return Some(self.produce(request, version).await),
+            RequestKind::Fetch(request) => ResponseKind::Fetch(self.fetch(request, version).await),
+            RequestKind::ListOffsets(request) => {
+                ResponseKind::ListOffsets(self.list_offsets(request, version).await)
+            }
+            RequestKind::OffsetForLeaderEpoch(request) => {
+                ResponseKind::OffsetForLeaderEpoch(self.offset_for_leader_epoch(&request))
+            }
+            RequestKind::CreateTopics(request) => {
+                ResponseKind::CreateTopics(self.create_topics(request).await)
+            }
+            RequestKind::DeleteTopics(request) => {
+                ResponseKind::DeleteTopics(self.delete_topics(request).await)
+            }
+            RequestKind::CreatePartitions(request) => {
+                ResponseKind::CreatePartitions(self.create_partitions(request).await)
+            }
+            RequestKind::FindCoordinator(request) => {
+                ResponseKind::FindCoordinator(self.find_coordinator(&request, version))
+            }
+            RequestKind::JoinGroup(request) => {
+                ResponseKind::JoinGroup(self.join_group(request, header, version).await)
+            }
+            RequestKind::SyncGroup(request) => {
+                ResponseKind::SyncGroup(self.sync_group(request).await)
+            }
+            RequestKind::Heartbeat(request) => ResponseKind::Heartbeat(self.heartbeat(&request)),
+            RequestKind::LeaveGroup(request) => {
+                ResponseKind::LeaveGroup(self.leave_group(&request, version))
+            }
+            RequestKind::OffsetCommit(request) => {
+                ResponseKind::OffsetCommit(self.offset_commit(&request).await)
+            }
+            RequestKind::OffsetFetch(request) => {
+                ResponseKind::OffsetFetch(self.offset_fetch(&request, version))
+            }
+            RequestKind::DescribeGroups(request) => {
+                ResponseKind::DescribeGroups(self.describe_groups(&request))
+            }
+            RequestKind::ListGroups(request) => {
+                ResponseKind::ListGroups(self.list_groups(&request))
+            }
+            RequestKind::DeleteGroups(request) => {
+                ResponseKind::DeleteGroups(self.delete_groups(&request).await)
+            }
+            _ => return None,
+        };
+        Some(Answer::Respond(response))
+    }
+
+    pub fn topics(&self) -> &Arc<Topics> {
+        &self.topics
+    }
+
+    pub fn groups(&self) -> &Groups {
+        &self.groups
+    }
+}
+
+/// Runs blocking work (disk I/O) off the async workers. A panicked or
+/// cancelled task becomes `None`.
+async fn blocking<T, F>(work: F) -> Option<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work).await.ok()
+}

@@ -1,0 +1,80 @@
+//! Partitions as the broker sees them: a small replication-layer trait
+//! ([`PartitionReplica`]) and its single-replica implementation over the
+//! storage core ([`LocalReplica`]). Raft replication will implement the same
+//! trait, so the request handlers never talk to a `Log` directly.
+
+mod local;
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use fjord_storage::{AppendInfo, LeaderEpoch, Offset, Timestamp};
+use kafka_protocol::ResponseError;
+use tokio::sync::Notify;
+
+pub use local::LocalReplica;
+
+/// Offsets a partition reports to clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionOffsets {
+    pub log_start: Offset,
+    pub high_watermark: Offset,
+    pub log_end: Offset,
+}
+
+/// Why a partition operation failed, each with its Kafka error code.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error("corrupt record batch: {0}")]
+    CorruptBatch(String),
+    #[error("offset {offset} is out of range")]
+    OffsetOutOfRange { offset: i64 },
+    #[error("the disk is offline: {0}")]
+    DiskOffline(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl ReplicaError {
+    pub fn kafka_error(&self) -> ResponseError {
+        match self {
+            Self::CorruptBatch(_) => ResponseError::CorruptMessage,
+            Self::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+            Self::DiskOffline(_) => ResponseError::KafkaStorageError,
+            Self::Storage(_) => ResponseError::KafkaStorageError,
+        }
+    }
+}
+
+/// One partition replica. Every method may block on disk I/O: call them
+/// from a blocking thread (`spawn_blocking`), never on an async worker.
+pub trait PartitionReplica: Send + Sync + Debug {
+    /// Appends producer batches as leader; offsets are assigned here.
+    fn append(&self, batches: &mut [u8]) -> Result<AppendInfo, ReplicaError>;
+    /// Reads whole batches from `start`, below the high watermark, up to
+    /// `max_bytes` (at least one batch if any). Returns the next offset.
+    fn read(
+        &self,
+        start: Offset,
+        max_bytes: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<Offset, ReplicaError>;
+    fn offsets(&self) -> PartitionOffsets;
+    /// Blocks until every offset below `offset` is durable (acks=all).
+    fn wait_durable(&self, offset: Offset, timeout: Duration) -> bool;
+    /// First batch whose max timestamp is >= `target`, its bytes in `out`.
+    fn batch_for_time(
+        &self,
+        target: Timestamp,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Offset>, ReplicaError>;
+    fn leader_epoch(&self) -> LeaderEpoch;
+    /// The end offset of `epoch` (OffsetForLeaderEpoch).
+    fn epoch_end_offset(&self, epoch: LeaderEpoch) -> Option<(LeaderEpoch, Offset)>;
+    /// Notified after every append, for long-polling fetches.
+    fn appended(&self) -> &Notify;
+    /// Writes a checkpoint and applies retention.
+    fn maintain(&self) -> Result<(), ReplicaError>;
+    /// Syncs what is pending and writes a checkpoint (at shutdown).
+    fn flush(&self) -> Result<(), ReplicaError>;
+}

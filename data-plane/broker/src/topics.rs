@@ -1,0 +1,392 @@
+//! The topic registry: which topics exist, their ids and partition counts,
+//! persisted in `DATA_DIR/topics.json` (written atomically: temporary file,
+//! fsync, rename, fsync of the directory) and the partitions' logs under
+//! `DATA_DIR/logs/<topic id>/<partition>`. Logs are keyed by topic id so a
+//! topic deleted and created again under the same name starts empty.
+//!
+//! Every method may block on disk I/O: call from a blocking thread.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use kafka_protocol::ResponseError;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::disk::DataDisk;
+use crate::partition::{LocalReplica, PartitionReplica, ReplicaError};
+
+const REGISTRY_FILE: &str = "topics.json";
+const FORMAT_VERSION: u32 = 1;
+/// Kafka's limit on topic name length.
+const TOPIC_NAME_MAX: usize = 249;
+/// Upper bound on partitions per topic, to keep a request from opening
+/// millions of logs.
+pub const PARTITIONS_MAX: i32 = 10_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicRecord {
+    id: Uuid,
+    partitions: i32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryFile {
+    format_version: u32,
+    topics: BTreeMap<String, TopicRecord>,
+}
+
+/// A topic and its open partitions.
+#[derive(Debug)]
+pub struct Topic {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: Vec<Arc<dyn PartitionReplica>>,
+}
+
+impl Topic {
+    pub fn partition(&self, index: i32) -> Option<&Arc<dyn PartitionReplica>> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|index| self.partitions.get(index))
+    }
+}
+
+/// Why a topic operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("topic {0:?} already exists")]
+    AlreadyExists(String),
+    #[error("topic {0:?} does not exist")]
+    Unknown(String),
+    #[error("invalid topic name {0:?}: {1}")]
+    InvalidName(String, &'static str),
+    #[error("invalid partition count: {0}")]
+    InvalidPartitions(String),
+    #[error("replication factor {0} is not supported: this cluster has one broker")]
+    InvalidReplicationFactor(i16),
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    #[error("topic registry {path}: {reason}")]
+    Registry { path: PathBuf, reason: String },
+}
+
+impl TopicError {
+    pub fn kafka_error(&self) -> ResponseError {
+        match self {
+            Self::AlreadyExists(_) => ResponseError::TopicAlreadyExists,
+            Self::Unknown(_) => ResponseError::UnknownTopicOrPartition,
+            Self::InvalidName(..) => ResponseError::InvalidTopicException,
+            Self::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+            Self::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
+            Self::Replica(error) => error.kafka_error(),
+            Self::Registry { .. } => ResponseError::KafkaStorageError,
+        }
+    }
+}
+
+/// Checks a topic name against Kafka's rules.
+pub fn validate_name(name: &str) -> Result<(), TopicError> {
+    let invalid = |reason| Err(TopicError::InvalidName(name.to_owned(), reason));
+    if name.is_empty() {
+        return invalid("it is empty");
+    }
+    if name == "." || name == ".." {
+        return invalid("'.' and '..' are not allowed");
+    }
+    if name.len() > TOPIC_NAME_MAX {
+        return invalid("it is longer than 249 characters");
+    }
+    if !name
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+    {
+        return invalid("only ASCII letters, digits, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}
+
+/// Checks a requested partition count and replication factor. `-1` means
+/// the broker default.
+pub fn validate_shape(partitions: i32, replication_factor: i16) -> Result<(), TopicError> {
+    if partitions <= 0 || partitions > PARTITIONS_MAX {
+        return Err(TopicError::InvalidPartitions(format!(
+            "{partitions} is not between 1 and {PARTITIONS_MAX}"
+        )));
+    }
+    if replication_factor != 1 {
+        return Err(TopicError::InvalidReplicationFactor(replication_factor));
+    }
+    Ok(())
+}
+
+/// The topics of this broker.
+#[derive(Debug)]
+pub struct Topics {
+    data_dir: PathBuf,
+    disk: Arc<DataDisk>,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Serializes changes (and registry writes).
+    changes: Mutex<()>,
+}
+
+impl Topics {
+    /// Loads the registry and opens every partition's log.
+    pub fn open(data_dir: &Path, disk: Arc<DataDisk>) -> Result<Self, TopicError> {
+        let path = data_dir.join(REGISTRY_FILE);
+        let registry = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str::<RegistryFile>(&text).map_err(|error| {
+                TopicError::Registry {
+                    path: path.clone(),
+                    reason: error.to_string(),
+                }
+            })?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => RegistryFile {
+                format_version: FORMAT_VERSION,
+                topics: BTreeMap::new(),
+            },
+            Err(error) => {
+                return Err(TopicError::Registry {
+                    path,
+                    reason: error.to_string(),
+                });
+            }
+        };
+        if registry.format_version != FORMAT_VERSION {
+            return Err(TopicError::Registry {
+                path,
+                reason: format!("unsupported format_version {}", registry.format_version),
+            });
+        }
+        let this = Self {
+            data_dir: data_dir.to_owned(),
+            disk,
+            topics: RwLock::new(BTreeMap::new()),
+            changes: Mutex::new(()),
+        };
+        let mut topics = BTreeMap::new();
+        for (name, record) in registry.topics {
+            let partitions = this.open_partitions(record.id, 0..record.partitions)?;
+            topics.insert(
+                name.clone(),
+                Arc::new(Topic {
+                    name,
+                    id: record.id,
+                    partitions,
+                }),
+            );
+        }
+        *this.topics.write().unwrap_or_else(|e| e.into_inner()) = topics;
+        Ok(this)
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.read().get(name).cloned()
+    }
+
+    pub fn list(&self) -> Vec<Arc<Topic>> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Every partition, for maintenance.
+    pub fn all_partitions(&self) -> Vec<Arc<dyn PartitionReplica>> {
+        self.read()
+            .values()
+            .flat_map(|topic| topic.partitions.iter().cloned())
+            .collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Topic>>> {
+        self.topics.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Topic>>> {
+        self.topics.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn partition_dir(&self, id: Uuid, partition: i32) -> PathBuf {
+        self.data_dir
+            .join("logs")
+            .join(id.simple().to_string())
+            .join(partition.to_string())
+    }
+
+    fn open_partitions(
+        &self,
+        id: Uuid,
+        range: std::ops::Range<i32>,
+    ) -> Result<Vec<Arc<dyn PartitionReplica>>, TopicError> {
+        range
+            .map(|partition| {
+                let replica = LocalReplica::open(&self.disk, &self.partition_dir(id, partition))?;
+                Ok(Arc::new(replica) as Arc<dyn PartitionReplica>)
+            })
+            .collect()
+    }
+
+    /// Creates a topic (already validated), or fails if it exists.
+    /// `validate_only` checks without creating.
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        validate_only: bool,
+    ) -> Result<Option<Arc<Topic>>, TopicError> {
+        let _changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        if self.read().contains_key(name) {
+            return Err(TopicError::AlreadyExists(name.to_owned()));
+        }
+        if validate_only {
+            return Ok(None);
+        }
+        let id = Uuid::new_v4();
+        let topic = Arc::new(Topic {
+            name: name.to_owned(),
+            id,
+            partitions: self.open_partitions(id, 0..partitions)?,
+        });
+        let mut next = self.read().clone();
+        next.insert(name.to_owned(), Arc::clone(&topic));
+        self.persist(&next)?;
+        *self.write() = next;
+        Ok(Some(topic))
+    }
+
+    /// Deletes a topic and its logs.
+    pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
+        let _changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = self.read().clone();
+        let topic = next
+            .remove(name)
+            .ok_or_else(|| TopicError::Unknown(name.to_owned()))?;
+        self.persist(&next)?;
+        *self.write() = next;
+        let directory = self
+            .data_dir
+            .join("logs")
+            .join(topic.id.simple().to_string());
+        if let Err(error) = std::fs::remove_dir_all(&directory) {
+            tracing::warn!(topic = name, %error, "cannot remove the logs of a deleted topic");
+        }
+        Ok(topic.id)
+    }
+
+    /// Raises a topic's partition count to `total`.
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        total: i32,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.to_owned()))?;
+        let current = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+        if total <= current || total > PARTITIONS_MAX {
+            return Err(TopicError::InvalidPartitions(format!(
+                "topic {name:?} has {current} partitions; the new count must be above that and at most {PARTITIONS_MAX}, got {total}"
+            )));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let mut partitions = topic.partitions.clone();
+        partitions.extend(self.open_partitions(topic.id, current..total)?);
+        let mut next = self.read().clone();
+        next.insert(
+            name.to_owned(),
+            Arc::new(Topic {
+                name: name.to_owned(),
+                id: topic.id,
+                partitions,
+            }),
+        );
+        self.persist(&next)?;
+        *self.write() = next;
+        Ok(())
+    }
+
+    fn persist(&self, topics: &BTreeMap<String, Arc<Topic>>) -> Result<(), TopicError> {
+        let registry = RegistryFile {
+            format_version: FORMAT_VERSION,
+            topics: topics
+                .iter()
+                .map(|(name, topic)| {
+                    let partitions = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+                    (
+                        name.clone(),
+                        TopicRecord {
+                            id: topic.id,
+                            partitions,
+                        },
+                    )
+                })
+                .collect(),
+        };
+        write_atomically(&self.data_dir, REGISTRY_FILE, &registry).map_err(|error| {
+            TopicError::Registry {
+                path: self.data_dir.join(REGISTRY_FILE),
+                reason: error.to_string(),
+            }
+        })
+    }
+}
+
+fn write_atomically(directory: &Path, name: &str, value: &RegistryFile) -> std::io::Result<()> {
+    let temporary = directory.join(format!("{name}.tmp"));
+    let mut file = File::create(&temporary)?;
+    let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    file.write_all(&text)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, directory.join(name))?;
+    File::open(directory)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk() -> Arc<DataDisk> {
+        DataDisk::new()
+    }
+
+    #[test]
+    fn topics_survive_reopen_and_deleted_names_start_empty() {
+        let directory = tempfile::tempdir().unwrap();
+        let topics = Topics::open(directory.path(), disk()).unwrap();
+        topics.create("orders", 2, false).unwrap();
+        assert!(matches!(
+            topics.create("orders", 1, false),
+            Err(TopicError::AlreadyExists(_))
+        ));
+        topics.add_partitions("orders", 3, false).unwrap();
+        drop(topics);
+        let topics = Topics::open(directory.path(), disk()).unwrap();
+        let orders = topics.get("orders").unwrap();
+        assert_eq!(orders.partitions.len(), 3);
+        let old_id = topics.delete("orders").unwrap();
+        assert!(topics.get("orders").is_none());
+        let again = topics.create("orders", 1, false).unwrap().unwrap();
+        assert_ne!(again.id, old_id);
+    }
+
+    #[test]
+    fn names_and_shapes_follow_kafka_rules() {
+        assert!(validate_name("orders.v1_x-y").is_ok());
+        for bad in ["", ".", "..", "a b", "ü", &"x".repeat(250)] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(matches!(
+            validate_shape(1, 3),
+            Err(TopicError::InvalidReplicationFactor(3))
+        ));
+        assert!(validate_shape(0, 1).is_err());
+        assert!(validate_shape(3, 1).is_ok());
+    }
+}
