@@ -1,1 +1,25 @@
-pub fn x() {}
+//! Fjord's replication core: one sans-IO Raft engine for every partition and
+//! for the controller group. [`Engine::step`] takes an [`Input`] and returns
+//! the [`Command`]s the node layer must execute in order; the engine does no
+//! I/O. Terms are Kafka leader epochs, entries are record batches indexed by
+//! offset, and the commit point is the high watermark. See
+//! `docs/replication.md` for the algorithm and its invariants.
+
+mod config;
+mod election;
+mod engine;
+mod error;
+mod follower;
+mod leader;
+mod leader_timers;
+pub mod log;
+pub mod message;
+mod progress;
+pub mod types;
+
+pub use config::Config;
+pub use engine::{Engine, HardState, LeaderStateView, Role};
+pub use error::{Error, Result};
+pub use log::{EpochStart, LogState};
+pub use message::{AppendResult, AppendSource, Command, Input, Message, RejectHint, ReplyOutcome};
+pub use types::{LogPosition, Millis, NodeId, Offset, RequestId, Term};

@@ -1,0 +1,78 @@
+//! The leader's view of one follower.
+
+use crate::types::{Millis, Offset};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Mode {
+    /// Finding the match point: one append at a time.
+    Probe,
+    /// Streaming: up to `max_in_flight` appends.
+    Replicate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Progress {
+    /// Next offset to send.
+    pub(crate) next: Offset,
+    /// End of the prefix known to match the leader's log.
+    pub(crate) verified: Offset,
+    /// Durable end the follower confirmed; counts toward commit.
+    pub(crate) matched: Offset,
+    pub(crate) in_flight: u32,
+    pub(crate) mode: Mode,
+    /// Last time the follower answered (check-quorum).
+    pub(crate) last_heard: Millis,
+    /// Whether anything was heard since the last heartbeat.
+    pub(crate) heard_since_heartbeat: bool,
+}
+
+impl Progress {
+    pub(crate) fn new(leader_end: Offset, now: Millis) -> Progress {
+        Progress {
+            next: leader_end,
+            verified: Offset::ZERO,
+            matched: Offset::ZERO,
+            in_flight: 0,
+            mode: Mode::Probe,
+            last_heard: now,
+            heard_since_heartbeat: true,
+        }
+    }
+
+    /// Whether another append may be sent now.
+    pub(crate) fn can_send(&self, max_in_flight: u32) -> bool {
+        assert!(self.in_flight <= max_in_flight);
+        match self.mode {
+            Mode::Probe => self.in_flight == 0,
+            Mode::Replicate => self.in_flight < max_in_flight,
+        }
+    }
+
+    /// Records an accepted append.
+    pub(crate) fn accept(&mut self, verified: Offset, durable: Offset, now: Millis) {
+        assert!(durable <= verified);
+        self.verified = self.verified.max(verified);
+        self.matched = self.matched.max(durable);
+        self.next = self.next.max(self.verified);
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.mode = Mode::Replicate;
+        self.hear(now);
+        assert!(self.matched <= self.verified && self.verified <= self.next);
+    }
+
+    /// Restarts from `next` in probe mode (rejection or lost messages).
+    pub(crate) fn restart(&mut self, next: Offset) {
+        assert!(
+            next >= self.verified,
+            "never re-send below the verified prefix"
+        );
+        self.next = next;
+        self.in_flight = 0;
+        self.mode = Mode::Probe;
+    }
+
+    pub(crate) fn hear(&mut self, now: Millis) {
+        self.last_heard = self.last_heard.max(now);
+        self.heard_since_heartbeat = true;
+    }
+}
