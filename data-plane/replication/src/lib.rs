@@ -8,6 +8,8 @@
 mod config;
 mod election;
 mod engine;
+#[cfg(test)]
+mod engine_test;
 mod error;
 mod follower;
 mod leader;
