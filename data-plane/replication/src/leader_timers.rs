@@ -15,17 +15,13 @@ impl Engine {
         }
     }
 
-    /// Heartbeats every follower; one that answered nothing since the last
-    /// heartbeat restarts from its verified prefix (its messages were lost).
+    /// Heartbeats every follower; appends that made no progress since the
+    /// last heartbeat are resent from the verified prefix (they were lost).
     fn heartbeat(&mut self) {
         self.heartbeat_deadline = self.now.after(self.config.heartbeat_interval_ms);
         for peer in self.peers() {
             let progress = self.progress_mut(peer).expect("leader tracks every peer");
-            if !progress.heard_since_heartbeat {
-                let verified = progress.verified;
-                progress.restart(verified);
-            }
-            progress.heard_since_heartbeat = false;
+            progress.on_heartbeat();
             let verified = progress.verified;
             self.send_heartbeat(peer, verified);
             self.send_appends(peer);

@@ -22,8 +22,9 @@ pub(crate) struct Progress {
     pub(crate) mode: Mode,
     /// Last time the follower answered (check-quorum).
     pub(crate) last_heard: Millis,
-    /// Whether anything was heard since the last heartbeat.
-    pub(crate) heard_since_heartbeat: bool,
+    /// `verified` at the previous heartbeat: no movement with appends in
+    /// flight means they (or their answers) were lost.
+    pub(crate) verified_at_heartbeat: Offset,
 }
 
 impl Progress {
@@ -35,7 +36,7 @@ impl Progress {
             in_flight: 0,
             mode: Mode::Probe,
             last_heard: now,
-            heard_since_heartbeat: true,
+            verified_at_heartbeat: Offset::ZERO,
         }
     }
 
@@ -71,8 +72,18 @@ impl Progress {
         self.mode = Mode::Probe;
     }
 
+    /// Called at each heartbeat: appends that made no progress since the last
+    /// one are presumed lost and resent from the verified prefix.
+    pub(crate) fn on_heartbeat(&mut self) {
+        if self.in_flight > 0 && self.verified == self.verified_at_heartbeat {
+            let verified = self.verified;
+            self.restart(verified);
+        }
+        self.verified_at_heartbeat = self.verified;
+        assert!(self.verified <= self.next);
+    }
+
     pub(crate) fn hear(&mut self, now: Millis) {
         self.last_heard = self.last_heard.max(now);
-        self.heard_since_heartbeat = true;
     }
 }
