@@ -546,3 +546,46 @@ fn leadership_transfer_sends_timeout_now_once_the_target_caught_up() {
         }]
     );
 }
+
+#[test]
+fn a_leader_resends_what_a_crashed_follower_lost_from_its_unflushed_tail() {
+    let (mut a, _) = leader();
+    a.step(
+        Millis(1000),
+        Input::ClientAppend {
+            request: RequestId(1),
+            records: 4,
+        },
+    );
+    let verified = AppendResult::Accepted {
+        verified: Offset(5),
+        durable: Offset(1),
+    };
+    receive(
+        &mut a,
+        B,
+        Message::AppendResponse {
+            term: Term(1),
+            result: verified,
+        },
+    );
+    // B crashed and kept only its durable prefix [0, 1).
+    let hint = RejectHint::LogEnd(Offset(1));
+    let result = AppendResult::Rejected {
+        from: Offset(5),
+        hint,
+    };
+    let commands = receive(
+        &mut a,
+        B,
+        Message::AppendResponse {
+            term: Term(1),
+            result,
+        },
+    );
+    let retry = sends(&commands);
+    assert!(
+        matches!(&retry[..], [(to, Message::Append { from, end, .. })]
+        if *to == B && *from == Offset(1) && *end == Offset(5))
+    );
+}

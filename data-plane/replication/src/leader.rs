@@ -154,7 +154,11 @@ impl Engine {
                 hint,
             } => {
                 progress.hear(now);
-                if rejected <= progress.verified {
+                if let RejectHint::LogEnd(end) = hint
+                    && end < progress.verified
+                {
+                    progress.forget_beyond(end); // it crashed and lost its tail
+                } else if rejected <= progress.verified {
                     return; // stale: that prefix is known to match
                 }
                 let next = self.backup_target(hint).min(rejected.previous());

@@ -83,6 +83,15 @@ impl Progress {
         assert!(self.verified <= self.next);
     }
 
+    /// The follower's log ends at `end`, below what it verified: a crash lost
+    /// its unflushed tail. Only the durable (`matched`) part is certain.
+    pub(crate) fn forget_beyond(&mut self, end: Offset) {
+        assert!(end < self.verified);
+        self.verified = end.max(self.matched);
+        self.verified_at_heartbeat = self.verified_at_heartbeat.min(self.verified);
+        assert!(self.matched <= self.verified);
+    }
+
     pub(crate) fn hear(&mut self, now: Millis) {
         self.last_heard = self.last_heard.max(now);
     }

@@ -137,6 +137,17 @@ impl Simulation {
         }
         self.report.acknowledged = self.oracle.acknowledged_count();
         self.report.acknowledged_after_heal = self.report.acknowledged - acknowledged_at_heal;
+        if std::env::var("FJORD_SIM_DUMP").is_ok() {
+            for node in self.nodes.iter().flatten() {
+                eprintln!(
+                    "{:?} {:?} hw {:?} log {:?}",
+                    node.id(),
+                    node.role(),
+                    node.high_watermark(),
+                    node.log()
+                );
+            }
+        }
         let leader = self.nodes.iter().flatten().find(|e| e.is_leader());
         let leader = leader.expect("a healed cluster has a leader");
         self.check();

@@ -14,7 +14,7 @@ fn acknowledged_writes_survive_chaos_and_a_healed_cluster_makes_progress() {
     let seeds: u64 = std::env::var("FJORD_SIM_SEEDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(6);
+        .unwrap_or(20);
     let mut crashes = 0;
     for seed in 0..seeds {
         let report = Simulation::new(seed, FAULTS).run(6_000, 2_000);
