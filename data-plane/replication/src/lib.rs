@@ -13,6 +13,8 @@ mod engine_test;
 mod error;
 mod follower;
 mod leader;
+#[cfg(test)]
+mod leader_test;
 mod leader_timers;
 pub mod log;
 pub mod message;
