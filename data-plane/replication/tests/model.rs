@@ -44,6 +44,7 @@ struct State {
     crashes: u8,
     drops: u8,
     duplicates: u8,
+    transfers: u8,
     ghost: Ghost,
 }
 
@@ -56,8 +57,10 @@ enum Action {
     Deliver(Envelope),
     Duplicate(Envelope),
     Drop(Envelope),
+    Transfer(usize, NodeId),
 }
 
+#[derive(Clone)]
 struct ReplicationModel {
     max_term: Term,
     max_writes: u8,
@@ -67,6 +70,10 @@ struct ReplicationModel {
     max_network: usize,
     /// Whether a leader's timers fire (heartbeats, check-quorum).
     leader_timers: bool,
+    /// Start from a cluster that already elected node 0 and committed its
+    /// leader-change entry, so a shallow search explores failover.
+    warm: bool,
+    max_transfers: u8,
 }
 
 fn config(index: usize) -> Config {
@@ -100,6 +107,34 @@ impl ReplicationModel {
 }
 
 impl ReplicationModel {
+    /// Elects node 0 and commits its first entry with every message delivered
+    /// in order and every node fsyncing after each delivery.
+    fn warm_up(&self, state: &mut State) {
+        let roomy = ReplicationModel {
+            max_network: 16,
+            ..self.clone()
+        };
+        roomy.apply(state, 0, Input::Tick);
+        // Bounded: a fault-free election and one commit take a few dozen steps.
+        for _ in 0..64 {
+            let Some(envelope) = state.network.pop_first() else {
+                break;
+            };
+            roomy.deliver(state, envelope);
+            for i in 0..3 {
+                let end = state.engines[i].log().end;
+                roomy.apply(state, i, Input::Durable { end });
+            }
+        }
+        let leader = &state.engines[0];
+        assert!(leader.is_leader(), "warm-up elects node 0");
+        assert!(
+            leader.high_watermark() > Offset::ZERO,
+            "warm-up commits an entry"
+        );
+        assert!(state.network.is_empty(), "warm-up leaves a quiet network");
+    }
+
     fn deliver(&self, state: &mut State, envelope: Envelope) {
         let Envelope { from, to, message } = envelope;
         self.apply(state, to.0 as usize, Input::Message { from, message });
@@ -137,15 +172,20 @@ impl Model for ReplicationModel {
                 engine.expect("valid config")
             })
             .collect();
-        vec![State {
+        let mut state = State {
             engines,
             network: BTreeSet::new(),
             writes: 0,
             crashes: 0,
             drops: 0,
             duplicates: 0,
+            transfers: 0,
             ghost: Ghost::default(),
-        }]
+        };
+        if self.warm {
+            self.warm_up(&mut state);
+        }
+        vec![state]
     }
 
     fn actions(&self, state: &State, actions: &mut Vec<Action>) {
@@ -162,6 +202,10 @@ impl Model for ReplicationModel {
             }
             if engine.is_leader() && state.writes < self.max_writes {
                 actions.push(Action::Write(i));
+            }
+            if engine.is_leader() && state.transfers < self.max_transfers {
+                let others = (0..3).filter(|j| *j != i).map(|j| NodeId(j as u32));
+                actions.extend(others.map(|to| Action::Transfer(i, to)));
             }
         }
         for envelope in &state.network {
@@ -209,6 +253,10 @@ impl Model for ReplicationModel {
             Action::Duplicate(envelope) => {
                 state.duplicates += 1;
                 self.deliver(&mut state, envelope);
+            }
+            Action::Transfer(i, to) => {
+                state.transfers += 1;
+                self.apply(&mut state, i, Input::TransferLeadership { to });
             }
             Action::Drop(envelope) => {
                 state.network.remove(&envelope);
@@ -314,6 +362,8 @@ fn faulty(max_term: i32, faults: u8) -> ReplicationModel {
         max_duplicates: faults,
         max_network: 4,
         leader_timers: true,
+        warm: false,
+        max_transfers: 0,
     }
 }
 
@@ -359,6 +409,23 @@ fn a_fault_free_cluster_elects_a_leader_and_commits() {
     report("walks progress", &checker);
     checker.assert_any_discovery("a leader is elected");
     checker.assert_any_discovery("a client write commits");
+}
+
+/// From a committed entry: every interleaving of failover, to a depth.
+#[test]
+fn every_failover_after_a_commit_is_safe() {
+    let depth = env_number("FJORD_MODEL_WARM_DEPTH", 7);
+    let model = ReplicationModel {
+        warm: true,
+        ..faulty(3, 1)
+    };
+    let checker = model
+        .checker()
+        .threads(2)
+        .target_max_depth(depth)
+        .spawn_bfs()
+        .join();
+    report(&format!("bfs failover depth {depth}"), &checker);
 }
 
 /// Long random walks with more faults and terms than BFS can afford.
