@@ -6,10 +6,11 @@
 //! fire nondeterministically. The ghost state records every leader and the
 //! committed prefix, so the properties can speak about history.
 //!
-//! Bounds (default `cargo test`): 3 nodes, terms <= 2, 1 client write,
-//! 1 crash, 1 drop, 1 duplicate, at most 4 messages in flight, BFS to depth
-//! `FJORD_MODEL_DEPTH` (default 14). A soak run:
-//! `FJORD_MODEL_DEPTH=22 FJORD_MODEL_TERMS=3 cargo test --release -p fjord-replication --test model -- --ignored`.
+//! The bounds of each check are in its test and tabled in
+//! `docs/replication.md` ("Model checking bounds"); the default run stays
+//! under a minute in debug. Deeper: `FJORD_MODEL_DEPTH=10`, more walks:
+//! `FJORD_MODEL_WALK_STATES=5000000`, the soak:
+//! `cargo test --release -p fjord-replication --test model -- --ignored`.
 
 use std::collections::BTreeSet;
 
