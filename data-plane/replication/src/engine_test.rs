@@ -211,3 +211,23 @@ fn a_follower_of_a_live_leader_refuses_pre_votes_and_ignores_votes() {
     assert!(vote.is_empty(), "a disruptive candidate is ignored");
     assert_eq!(b.term(), Term(1));
 }
+
+#[test]
+fn a_malformed_append_is_dropped_without_touching_the_log() {
+    let mut b = engine(B, 1, log_of(&[(1, 0)], 2, 2));
+    let append = Message::Append {
+        term: Term(1),
+        from: Offset(2),
+        prev_term: Term(1),
+        end: Offset(4),
+        epochs: Vec::new(),
+        commit: Offset(0),
+    };
+    let commands = receive(&mut b, A, append);
+    assert!(
+        commands
+            .iter()
+            .all(|c| !matches!(c, Command::AppendEntries { .. } | Command::Send { .. }))
+    );
+    assert_eq!(b.log().end, Offset(2));
+}

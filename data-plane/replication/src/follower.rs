@@ -11,6 +11,22 @@ fn term_in(epochs: &[EpochStart], offset: Offset) -> Term {
     found.expect("epochs cover the append range").term
 }
 
+/// The epoch history covers exactly `[from, end)` with rising terms no
+/// newer than the sender's.
+fn well_formed(term: Term, from: Offset, end: Offset, epochs: &[EpochStart]) -> bool {
+    if from > end || (from == end) != epochs.is_empty() {
+        return false;
+    }
+    let first_ok = epochs.first().is_none_or(|first| first.start == from);
+    let rising = epochs
+        .windows(2)
+        .all(|pair| pair[0].term < pair[1].term && pair[0].start < pair[1].start);
+    let bounded = epochs
+        .iter()
+        .all(|e| e.start < end && e.term <= term && e.term > Term::ZERO);
+    first_ok && rising && bounded
+}
+
 impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_append(
@@ -45,8 +61,8 @@ impl Engine {
             self.become_follower(term, Some(leader));
         }
         self.reset_election_deadline();
-        if from < self.log.start {
-            return; // below our retention point: committed, nothing to check
+        if from < self.log.start || !well_formed(term, from, end, &epochs) {
+            return; // below our retention point (committed), or malformed: drop
         }
         if let Some(hint) = self.mismatch(from, prev_term) {
             let result = AppendResult::Rejected { from, hint };
