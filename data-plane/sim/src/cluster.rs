@@ -54,6 +54,8 @@ pub struct Simulation {
     /// State of a crashed node until it restarts.
     disks: Vec<(HardState, LogState)>,
     faults: Option<Faults>,
+    /// A node cut off from the others (both directions), if any.
+    isolated: Option<usize>,
     oracle: Oracle,
     next_request: u64,
     report: Report,
@@ -89,6 +91,7 @@ impl Simulation {
             oracle: Oracle::default(),
             next_request: 0,
             report: Report::default(),
+            isolated: None,
         };
         for index in 0..NODES {
             let engine = Engine::new(
@@ -153,6 +156,75 @@ impl Simulation {
         self.check();
         self.oracle.check_leader(leader);
         self.report
+    }
+
+    /// A fault-free cluster for scripted scenarios (partitions, transfer).
+    pub fn quiet(seed: u64) -> Simulation {
+        let mut simulation = Simulation::new(
+            seed,
+            Faults {
+                loss_percent: 0,
+                duplicate_percent: 0,
+                crash_percent_per_second: 0,
+                latency_ms_max: 5,
+            },
+        );
+        simulation.faults = None;
+        simulation
+    }
+
+    /// Processes events up to `until` (inclusive), checking the oracle.
+    pub fn advance_to(&mut self, until: Millis) {
+        // Bounded: events only move forward in time and stop at `until`.
+        while let Some(entry) = self.queue.first_entry() {
+            if entry.key().0 > until {
+                break;
+            }
+            let ((at, _), event) = entry.remove_entry();
+            self.now = at;
+            self.handle(event);
+            self.report.events += 1;
+        }
+        self.now = self.now.max(until);
+        self.check();
+    }
+
+    /// Cuts `node` off from every other node, or heals the cut with `None`.
+    pub fn isolate(&mut self, node: Option<usize>) {
+        assert!(node.is_none_or(|n| n < NODES));
+        self.isolated = node;
+    }
+
+    /// Asks node `from` (the leader) to hand leadership to `to`.
+    pub fn transfer_leadership(&mut self, from: usize, to: usize) {
+        assert!(from < NODES && to < NODES && from != to);
+        self.step(
+            from,
+            Input::TransferLeadership {
+                to: NodeId(to as u32),
+            },
+        );
+    }
+
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    /// The live node that believes it leads with the highest term.
+    pub fn leader(&self) -> Option<&Engine> {
+        self.nodes
+            .iter()
+            .flatten()
+            .filter(|e| e.is_leader())
+            .max_by_key(|e| e.term())
+    }
+
+    pub fn node(&self, index: usize) -> Option<&Engine> {
+        self.nodes[index].as_ref()
+    }
+
+    pub fn acknowledged(&self) -> usize {
+        self.oracle.acknowledged_count()
     }
 
     fn heal(&mut self) {
@@ -262,6 +334,10 @@ impl Simulation {
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, message: Message) {
+        let cut = self.isolated.map(|i| NodeId(i as u32));
+        if cut == Some(from) || cut == Some(to) {
+            return;
+        }
         let (loss, duplicate, latency_max) = match self.faults {
             Some(f) => (f.loss_percent, f.duplicate_percent, f.latency_ms_max),
             None => (0, 0, 5),
