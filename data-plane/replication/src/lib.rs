@@ -1,0 +1,29 @@
+//! Fjord's replication core: one sans-IO Raft engine for every partition and
+//! for the controller group. [`Engine::step`] takes an [`Input`] and returns
+//! the [`Command`]s the node layer must execute in order; the engine does no
+//! I/O. Terms are Kafka leader epochs, entries are record batches indexed by
+//! offset, and the commit point is the high watermark. See
+//! `docs/replication.md` for the algorithm and its invariants.
+
+mod config;
+mod election;
+mod engine;
+#[cfg(test)]
+mod engine_test;
+mod error;
+mod follower;
+mod leader;
+#[cfg(test)]
+mod leader_test;
+mod leader_timers;
+pub mod log;
+pub mod message;
+mod progress;
+pub mod types;
+
+pub use config::Config;
+pub use engine::{Engine, HardState, LeaderStateView, Role};
+pub use error::{Error, Result};
+pub use log::{EpochStart, LogState};
+pub use message::{AppendResult, AppendSource, Command, Input, Message, RejectHint, ReplyOutcome};
+pub use types::{LogPosition, Millis, NodeId, Offset, RequestId, Term};

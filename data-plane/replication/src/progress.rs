@@ -1,0 +1,98 @@
+//! The leader's view of one follower.
+
+use crate::types::{Millis, Offset};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Mode {
+    /// Finding the match point: one append at a time.
+    Probe,
+    /// Streaming: up to `max_in_flight` appends.
+    Replicate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Progress {
+    /// Next offset to send.
+    pub(crate) next: Offset,
+    /// End of the prefix known to match the leader's log.
+    pub(crate) verified: Offset,
+    /// Durable end the follower confirmed; counts toward commit.
+    pub(crate) matched: Offset,
+    pub(crate) in_flight: u32,
+    pub(crate) mode: Mode,
+    /// Last time the follower answered (check-quorum).
+    pub(crate) last_heard: Millis,
+    /// `verified` at the previous heartbeat: no movement with appends in
+    /// flight means they (or their answers) were lost.
+    pub(crate) verified_at_heartbeat: Offset,
+}
+
+impl Progress {
+    pub(crate) fn new(leader_end: Offset, now: Millis) -> Progress {
+        Progress {
+            next: leader_end,
+            verified: Offset::ZERO,
+            matched: Offset::ZERO,
+            in_flight: 0,
+            mode: Mode::Probe,
+            last_heard: now,
+            verified_at_heartbeat: Offset::ZERO,
+        }
+    }
+
+    /// Whether another append may be sent now.
+    pub(crate) fn can_send(&self, max_in_flight: u32) -> bool {
+        assert!(self.in_flight <= max_in_flight);
+        match self.mode {
+            Mode::Probe => self.in_flight == 0,
+            Mode::Replicate => self.in_flight < max_in_flight,
+        }
+    }
+
+    /// Records an accepted append.
+    pub(crate) fn accept(&mut self, verified: Offset, durable: Offset, now: Millis) {
+        assert!(durable <= verified);
+        self.verified = self.verified.max(verified);
+        self.matched = self.matched.max(durable);
+        self.next = self.next.max(self.verified);
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.mode = Mode::Replicate;
+        self.hear(now);
+        assert!(self.matched <= self.verified && self.verified <= self.next);
+    }
+
+    /// Restarts from `next` in probe mode (rejection or lost messages).
+    pub(crate) fn restart(&mut self, next: Offset) {
+        assert!(
+            next >= self.verified,
+            "never re-send below the verified prefix"
+        );
+        self.next = next;
+        self.in_flight = 0;
+        self.mode = Mode::Probe;
+    }
+
+    /// Called at each heartbeat: appends that made no progress since the last
+    /// one are presumed lost and resent from the verified prefix.
+    pub(crate) fn on_heartbeat(&mut self) {
+        if self.in_flight > 0 && self.verified == self.verified_at_heartbeat {
+            let verified = self.verified;
+            self.restart(verified);
+        }
+        self.verified_at_heartbeat = self.verified;
+        assert!(self.verified <= self.next);
+    }
+
+    /// The follower's log ends at `end`, below what it verified: a crash lost
+    /// its unflushed tail. Only the durable (`matched`) part is certain.
+    pub(crate) fn forget_beyond(&mut self, end: Offset) {
+        assert!(end < self.verified);
+        self.verified = end.max(self.matched);
+        self.verified_at_heartbeat = self.verified_at_heartbeat.min(self.verified);
+        assert!(self.matched <= self.verified);
+    }
+
+    pub(crate) fn hear(&mut self, now: Millis) {
+        self.last_heard = self.last_heard.max(now);
+    }
+}
