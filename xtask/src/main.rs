@@ -27,6 +27,9 @@ commands:
                        --no-browser skips the Chromium console test
   bench <name> [args]  run a benchmark in release mode (storage); results in
                        target/bench/<name>.json; never part of test
+  sim [--seeds N] [--start S]
+                       run N seeds of the deterministic cluster simulation (release);
+                       a failure names the seed to replay with --seeds 1 --start SEED
   help                 this text
 
 environment:
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         "dev" => dev::run(&rest),
         "test" => test::run(&rest),
         "bench" => bench::run(&rest),
+        "sim" => bench::simulate(&rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

@@ -1,4 +1,6 @@
-//! Many seeds of chaos then healing; `FJORD_SIM_SEEDS` raises the count.
+//! Many seeds of chaos then healing. `FJORD_SIM_SEEDS` sets how many seeds
+//! run and `FJORD_SIM_SEED_START` the first one, so a failing seed replays
+//! alone (`cargo xtask sim --seeds 1 --start <seed>`).
 
 use fjord_sim::{Faults, Simulation};
 
@@ -15,8 +17,12 @@ fn acknowledged_writes_survive_chaos_and_a_healed_cluster_makes_progress() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
+    let start: u64 = std::env::var("FJORD_SIM_SEED_START")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut crashes = 0;
-    for seed in 0..seeds {
+    for seed in start..start + seeds {
         let report = Simulation::new(seed, FAULTS).run(6_000, 2_000);
         assert!(
             report.acknowledged_after_heal > 0,
