@@ -48,7 +48,9 @@ pub(crate) async fn run(
 ) -> anyhow::Result<FanoutResult> {
     eprintln!("intent fan-out: starting {agents} long-polling agents");
     // One client per run so its connections close with it.
-    let client = Client::builder().timeout(Duration::from_secs(60)).build()?;
+    let client = Client::builder()
+        .timeout(crate::server::LONG_POLL + Duration::from_secs(60))
+        .build()?;
     let url = format!("{}/v1/agent/intents", inventory.base);
     let generation = latest_generation(&client, &url, token).await?;
     let mut tasks = Vec::with_capacity(agents);
@@ -102,7 +104,10 @@ async fn poll(client: &Client, url: &str, token: &str, after: i64) -> anyhow::Re
     let mut failures = 0;
     loop {
         let response = client
-            .get(format!("{url}?after={after}&wait_seconds=30"))
+            .get(format!(
+                "{url}?after={after}&wait_seconds={}",
+                crate::server::LONG_POLL.as_secs()
+            ))
             .bearer_auth(token)
             .send()
             .await;

@@ -31,6 +31,9 @@ struct Args {
     /// A smoke run under a minute: short phases, 1,000 agents only.
     #[arg(long)]
     quick: bool,
+    /// Skip the request-rate phases; measure only the intent fan-out.
+    #[arg(long)]
+    fanout_only: bool,
     /// Where to write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -104,7 +107,9 @@ async fn measure(
     eprintln!("control plane serving at {}", child.base);
     let inventory = setup::Inventory::create(&child.base, &key).await?;
     let mut report = report::Report::new(args.quick, plan);
-    report.load = load::run_all(&inventory, plan).await?;
+    if !args.fanout_only {
+        report.load = load::run_all(&inventory, plan).await?;
+    }
     let token = fanout::connect(&inventory).await?;
     for &agents in &plan.agents {
         report

@@ -12,6 +12,9 @@ use tokio::process::Command;
 /// Pooled connections of the server under test: the production default.
 const CONNECTIONS_MAX: u32 = 16;
 
+/// How long the bench's agents long-poll.
+pub(crate) const LONG_POLL: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// `url` with its database replaced by `database`.
 fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
     let (without_query, query) = url
@@ -108,7 +111,11 @@ impl Child {
 /// The child: the real router, one intent listener, no job workers.
 pub(crate) async fn serve(url: &str, database: &str) -> anyhow::Result<()> {
     let pool = fjord_store::connect(&with_database(url, database)?, CONNECTIONS_MAX).await?;
-    let state = AppState::new(pool.clone(), IntentSigner::from_seed(&[7; 32]));
+    let mut state = AppState::new(pool.clone(), IntentSigner::from_seed(&[7; 32]));
+    // Agents wait longer than the 30 s default so that ramping up 10,000 of
+    // them (which takes longer than 30 s here) does not turn into a wave of
+    // re-polls just when the change is measured.
+    state.agent.long_poll_max = LONG_POLL;
     let _listener = state.intents.listen(&pool).await?;
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("listening {}", tcp.local_addr()?);
