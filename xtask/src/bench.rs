@@ -10,7 +10,7 @@ use anyhow::bail;
 use crate::dev::cargo;
 use crate::{process, step, target_dir};
 
-const BENCHMARKS: &str = "storage";
+const BENCHMARKS: &str = "storage, control-plane";
 
 /// `cargo xtask sim --seeds N [--start S]`: many seeds of the deterministic
 /// cluster simulation in release mode; a failure names the seed to replay.
@@ -63,6 +63,28 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
                     .arg("--json")
                     .arg(output.join("storage.json"))
                     .args(passthrough),
+            )
+        }
+        "control-plane" => {
+            step(
+                "control-plane benchmark (release build); pass --quick for a one-minute smoke run",
+            );
+            // The bench creates and drops its own database on this server.
+            let postgres = crate::postgres::Postgres::ensure()?;
+            process::run(
+                Command::new(cargo())
+                    .args([
+                        "run",
+                        "--release",
+                        "--quiet",
+                        "-p",
+                        "fjord-control-plane-bench",
+                    ])
+                    .arg("--")
+                    .arg("--json")
+                    .arg(output.join("control-plane.json"))
+                    .args(passthrough)
+                    .env("DATABASE_URL", &postgres.url),
             )
         }
         other => bail!("unknown benchmark {other:?}; known: {BENCHMARKS}"),

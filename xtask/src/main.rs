@@ -25,7 +25,8 @@ commands:
                        Ctrl-C stops everything. --smoke: start, check, stop.
   test [--no-browser]  install what the tests need, then fmt, clippy, every test;
                        --no-browser skips the Chromium console test
-  bench <name> [args]  run a benchmark in release mode (storage); results in
+  bench <name> [args]  run a benchmark in release mode (storage,
+                       control-plane); results in
                        target/bench/<name>.json; never part of test
   sim [--seeds N] [--start S]
                        run N seeds of the deterministic cluster simulation (release);

@@ -60,6 +60,7 @@ pub struct AppState {
     pub intents: IntentWatch,
     pub agent: AgentSettings,
     pub jobs: JobSettings,
+    pub(crate) api_key_uses: Arc<crate::auth::RecentUses>,
 }
 
 impl AppState {
@@ -79,6 +80,7 @@ impl AppState {
             intents,
             agent: AgentSettings::default(),
             jobs: JobSettings::default(),
+            api_key_uses: Arc::default(),
         }
     }
 }

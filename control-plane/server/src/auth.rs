@@ -80,7 +80,9 @@ pub(crate) async fn authenticate_api_key(
     let scope = Scope::parse(&key.scope).ok_or_else(|| {
         anyhow::anyhow!("api key {} has unknown scope {}", key.api_key_id, key.scope)
     })?;
-    fjord_store::api_key::touch(&state.pool, key.organization_id, key.api_key_id).await?;
+    if state.api_key_uses.due(key.api_key_id) {
+        fjord_store::api_key::touch(&state.pool, key.organization_id, key.api_key_id).await?;
+    }
     Ok((key.organization_id, key.api_key_id, scope))
 }
 
@@ -158,5 +160,31 @@ impl FromRequestParts<AppState> for Agent {
             organization_id,
             environment_id,
         })
+    }
+}
+
+/// When this replica last recorded each API key's use: `last_used_at` has
+/// minute precision, so a key is written at most once a minute per replica
+/// instead of costing a statement on every request.
+#[derive(Debug, Default)]
+pub(crate) struct RecentUses(std::sync::Mutex<std::collections::HashMap<Uuid, std::time::Instant>>);
+
+impl RecentUses {
+    const PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Whether `api_key_id`'s use should be written now; assumes it will be.
+    pub(crate) fn due(&self, api_key_id: Uuid) -> bool {
+        let now = std::time::Instant::now();
+        let mut uses = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match uses.get(&api_key_id) {
+            Some(last) if now.duration_since(*last) < Self::PERIOD => false,
+            _ => {
+                uses.insert(api_key_id, now);
+                true
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ use fjord_store::job::{JobRow, Outcome};
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
-use crate::rollout;
+use crate::{cluster_operation, rollout};
 
 /// How jobs run.
 #[derive(Debug, Clone)]
@@ -20,6 +20,10 @@ pub struct JobSettings {
     pub idle_poll: Duration,
     /// How often a running rollout is re-evaluated.
     pub rollout_tick: Duration,
+    /// How often a cluster creation or deletion checks the agent's reports.
+    pub cluster_poll: Duration,
+    /// How long a cluster creation or deletion may take before it fails.
+    pub cluster_operation_timeout: Duration,
 }
 
 impl Default for JobSettings {
@@ -28,6 +32,8 @@ impl Default for JobSettings {
             lease: Duration::from_secs(60),
             idle_poll: Duration::from_secs(1),
             rollout_tick: Duration::from_secs(5),
+            cluster_poll: Duration::from_secs(5),
+            cluster_operation_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -44,15 +50,29 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<bool> {
             Outcome::Failed(format!("{error:#}"))
         }
     };
-    if !fjord_store::job::finish(&state.pool, &job, &outcome).await? {
+    // The outcome and what a permanent failure means for the job's owner
+    // commit together: a rollout is never left `running` behind a dead job.
+    let mut transaction = state.pool.begin().await?;
+    if !fjord_store::job::finish(&mut *transaction, &job, &outcome).await? {
         tracing::warn!(job_id = %job.job_id, "job lease was lost before it finished; its result is dropped");
+        return Ok(true);
     }
+    if let Some(error) = outcome.permanent_error(&job) {
+        tracing::error!(job_id = %job.job_id, kind = job.kind, attempts = job.attempts, error, "job failed permanently");
+        if job.kind == rollout::JOB_KIND {
+            rollout::halt_after_job_failure(&mut transaction, &job, error).await?;
+        }
+    }
+    transaction.commit().await?;
     Ok(true)
 }
 
 async fn dispatch(state: &AppState, job: &JobRow) -> anyhow::Result<Outcome> {
     match job.kind.as_str() {
         rollout::JOB_KIND => rollout::drive(state, job).await,
+        cluster_operation::CREATE | cluster_operation::DELETE => {
+            cluster_operation::check(state, job).await
+        }
         other => Ok(Outcome::Failed(format!("unknown job kind {other}"))),
     }
 }

@@ -8,6 +8,7 @@
 pub mod admin;
 mod app;
 mod auth;
+mod cluster_operation;
 pub mod config;
 mod console;
 mod error;

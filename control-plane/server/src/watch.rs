@@ -14,18 +14,24 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use fjord_store::intent::IntentRow;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tokio::sync::watch;
+use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
+
+/// What a wake-up hands its waiters: one read of the environment's latest
+/// intent, made by the first waiter to need it and shared by the rest, so a
+/// wake-up of 10,000 waiters costs one query instead of 10,000.
+pub(crate) type SharedRead = Arc<OnceCell<Option<IntentRow>>>;
 
 /// The per-environment wake-up channels of this process.
 #[derive(Debug, Clone, Default)]
 pub struct IntentWatch {
-    environments: Arc<Mutex<HashMap<Uuid, watch::Sender<u64>>>>,
+    environments: Arc<Mutex<HashMap<Uuid, watch::Sender<SharedRead>>>>,
     /// Waiting long-polls (`fjord_intent_waiters`).
     waiting: Gauge,
     /// Wake-ups delivered from notifications (`fjord_intent_notifications`).
@@ -35,23 +41,24 @@ pub struct IntentWatch {
 /// A waiter's subscription; unsubscribes on drop.
 #[derive(Debug)]
 pub(crate) struct Subscription {
-    receiver: Option<watch::Receiver<u64>>,
+    receiver: Option<watch::Receiver<SharedRead>>,
     environment_id: Uuid,
     watch: IntentWatch,
 }
 
 impl Subscription {
     /// Resolves at the next wake-up after subscribing (or after the
-    /// previous call).
-    pub(crate) async fn changed(&mut self) {
+    /// previous call) with that wake-up's shared read.
+    pub(crate) async fn changed(&mut self) -> SharedRead {
         match self.receiver.as_mut() {
             Some(receiver) => {
                 if receiver.changed().await.is_err() {
                     // The sender is kept while receivers live; never closes.
                     std::future::pending::<()>().await;
                 }
+                Arc::clone(&receiver.borrow_and_update())
             }
-            None => std::future::pending::<()>().await,
+            None => std::future::pending().await,
         }
     }
 }
@@ -71,7 +78,7 @@ impl Drop for Subscription {
 }
 
 impl IntentWatch {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, watch::Sender<u64>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, watch::Sender<SharedRead>>> {
         self.environments
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -81,7 +88,7 @@ impl IntentWatch {
         let mut environments = self.lock();
         let sender = environments
             .entry(environment_id)
-            .or_insert_with(|| watch::channel(0).0);
+            .or_insert_with(|| watch::channel(SharedRead::default()).0);
         let mut receiver = sender.subscribe();
         receiver.mark_unchanged();
         self.waiting.inc();
@@ -109,14 +116,14 @@ impl IntentWatch {
     /// Wakes the waiters of one environment.
     pub(crate) fn wake(&self, environment_id: Uuid) {
         if let Some(sender) = self.lock().get(&environment_id) {
-            sender.send_modify(|count| *count = count.wrapping_add(1));
+            sender.send_replace(SharedRead::default());
         }
     }
 
     /// Wakes every waiter (after notifications may have been lost).
     pub(crate) fn wake_all(&self) {
         for sender in self.lock().values() {
-            sender.send_modify(|count| *count = count.wrapping_add(1));
+            sender.send_replace(SharedRead::default());
         }
     }
 

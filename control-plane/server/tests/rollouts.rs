@@ -16,6 +16,7 @@ use sqlx::PgPool;
 async fn tick(state: &AppState) -> anyhow::Result<()> {
     let mut state = state.clone();
     state.jobs.rollout_tick = Duration::ZERO;
+    common::park_cluster_operations(&state.pool).await?;
     // each rollout has one job; a tick runs it once
     fjord_control_plane::jobs::run_once(&state).await?;
     Ok(())

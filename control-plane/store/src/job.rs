@@ -80,6 +80,19 @@ pub enum Outcome {
     Again(Duration),
     /// Failed; retried with backoff unless out of attempts.
     Failed(String),
+    /// Failed for good: retrying cannot help (a timeout, a reported failure).
+    Abandoned(String),
+}
+
+impl Outcome {
+    /// The error when this outcome of `job` ends it as `failed`.
+    pub fn permanent_error<'a>(&'a self, job: &JobRow) -> Option<&'a str> {
+        match self {
+            Self::Failed(error) if job.attempts >= job.max_attempts => Some(error),
+            Self::Abandoned(error) => Some(error),
+            _ => None,
+        }
+    }
 }
 
 /// Records the outcome of the run that claimed `job` (fenced on its
@@ -89,10 +102,14 @@ pub async fn finish(db: impl PgExecutor<'_>, job: &JobRow, outcome: &Outcome) ->
     let (state, delay, error, reset) = match outcome {
         Outcome::Succeeded => ("succeeded", Duration::ZERO, None, false),
         Outcome::Again(delay) => ("queued", *delay, None, true),
-        Outcome::Failed(error) if job.attempts >= job.max_attempts => {
+        Outcome::Failed(error) | Outcome::Abandoned(error)
+            if outcome.permanent_error(job).is_some() =>
+        {
             ("failed", Duration::ZERO, Some(error.as_str()), false)
         }
-        Outcome::Failed(error) => ("queued", backoff(job.attempts), Some(error.as_str()), false),
+        Outcome::Failed(error) | Outcome::Abandoned(error) => {
+            ("queued", backoff(job.attempts), Some(error.as_str()), false)
+        }
     };
     let done = sqlx::query(
         "update job set state = $3, run_after = now() + make_interval(secs => $4),

@@ -19,6 +19,58 @@ use plan::{Member, MemberState, Progress};
 /// The job kind of the driver.
 pub(crate) const JOB_KIND: &str = "rollout.drive";
 
+/// Halts the rollout whose driver `job` ran out of attempts, with the
+/// job's last error as the reason (audited as `rollout.halt`), unless the
+/// rollout already moved on. `POST /v1/rollouts/{id}/resume` starts a new
+/// driver once the cause is fixed.
+pub(crate) async fn halt_after_job_failure(
+    transaction: &mut sqlx::PgTransaction<'_>,
+    job: &JobRow,
+    error: &str,
+) -> anyhow::Result<()> {
+    let Ok(rollout_id) = serde_json::from_value::<Uuid>(job.payload.0["rollout_id"].clone()) else {
+        return Ok(()); // no rollout to halt
+    };
+    let organization_id = job.organization_id;
+    let Some(rollout) =
+        fjord_store::rollout::get(&mut **transaction, organization_id, rollout_id, true).await?
+    else {
+        return Ok(());
+    };
+    if rollout.state != "running" || rollout.job_id != Some(job.job_id) {
+        return Ok(());
+    }
+    let reason = format!(
+        "operation {} failed after {} attempts: {error}",
+        job.job_id, job.attempts
+    );
+    fjord_store::rollout::set_state(
+        &mut **transaction,
+        organization_id,
+        rollout_id,
+        "halted",
+        Some(&reason),
+        None,
+    )
+    .await?;
+    let actor = format!("rollout:{rollout_id}");
+    fjord_store::audit::insert(
+        &mut **transaction,
+        fjord_store::audit::NewAuditRecord {
+            organization_id,
+            actor: &actor,
+            action: "rollout.halt",
+            object_type: "rollout",
+            object_id: rollout_id,
+            source: None,
+            detail: json!({"reason": reason, "operation_id": job.job_id}),
+        },
+    )
+    .await?;
+    tracing::warn!(%rollout_id, reason, "rollout halted");
+    Ok(())
+}
+
 /// One tick of the rollout named in the job's payload.
 pub(crate) async fn drive(state: &AppState, job: &JobRow) -> anyhow::Result<Outcome> {
     let rollout_id: Uuid = serde_json::from_value(job.payload.0["rollout_id"].clone())?;

@@ -27,6 +27,7 @@ use crate::error::AppError;
 use crate::extract::{AppJson, AppQuery};
 use crate::intent;
 use crate::secret::{self, TokenKind};
+use crate::watch::SharedRead;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -211,20 +212,31 @@ pub(crate) async fn poll_intents(
     // still wakes this waiter.
     let mut subscription = state.intents.subscribe(agent.environment_id);
     let deadline = tokio::time::Instant::now() + wait;
+    let (organization_id, environment_id) = (agent.organization_id, agent.environment_id);
+    let mut shared: Option<SharedRead> = None;
     loop {
-        if let Some(row) = fjord_store::intent::newer_than(
-            &state.pool,
-            agent.organization_id,
-            agent.environment_id,
-            after,
-        )
-        .await?
-        {
+        // The first look is this waiter's own; after a wake-up, every
+        // waiter of the environment shares one read made after the commit
+        // that woke them.
+        let row = match &shared {
+            None => {
+                fjord_store::intent::newer_than(&state.pool, organization_id, environment_id, after)
+                    .await?
+            }
+            Some(read) => read
+                .get_or_try_init(|| {
+                    fjord_store::intent::newer_than(&state.pool, organization_id, environment_id, 0)
+                })
+                .await?
+                .clone()
+                .filter(|row| row.generation > after),
+        };
+        if let Some(row) = row {
             let intent: Intent = intent::to_api(row)?;
             return Ok(Json(intent).into_response());
         }
         tokio::select! {
-            () = subscription.changed() => {}
+            read = subscription.changed() => shared = Some(read),
             () = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NO_CONTENT.into_response()),
         }
     }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::cluster_operation;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::intent;
@@ -107,11 +108,20 @@ pub(crate) async fn create_cluster(
         &spec,
     )
     .await?;
-    intent::publish(
+    let generation = intent::publish(
         mutation.db(),
         &state.signer,
         organization_id,
         row.environment_id,
+    )
+    .await?;
+    let operation_id = cluster_operation::enqueue(
+        mutation.db(),
+        cluster_operation::CREATE,
+        organization_id,
+        row.environment_id,
+        row.cluster_id,
+        generation,
     )
     .await?;
     mutation
@@ -119,7 +129,8 @@ pub(crate) async fn create_cluster(
             "cluster.create",
             "cluster",
             row.cluster_id,
-            json!({"name": row.name, "version": row.version, "broker_count": row.broker_count}),
+            json!({"name": row.name, "version": row.version, "broker_count": row.broker_count,
+                   "operation_id": operation_id}),
         )
         .await?;
     let revision = row.revision;
@@ -281,11 +292,20 @@ pub(crate) async fn delete_cluster(
         .ok_or_else(|| AppError::not_found("cluster", id))?;
     check_if_match(&headers, current.revision)?;
     fjord_store::cluster::delete(mutation.db(), organization_id, id).await?;
-    intent::publish(
+    let generation = intent::publish(
         mutation.db(),
         &state.signer,
         organization_id,
         current.environment_id,
+    )
+    .await?;
+    let operation_id = cluster_operation::enqueue(
+        mutation.db(),
+        cluster_operation::DELETE,
+        organization_id,
+        current.environment_id,
+        id,
+        generation,
     )
     .await?;
     mutation
@@ -293,7 +313,7 @@ pub(crate) async fn delete_cluster(
             "cluster.delete",
             "cluster",
             id,
-            json!({"name": current.name}),
+            json!({"name": current.name, "operation_id": operation_id}),
         )
         .await?;
     mutation

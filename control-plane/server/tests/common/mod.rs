@@ -274,3 +274,15 @@ pub async fn connect_agent(
         .to_owned();
     Ok((credential, access))
 }
+
+/// Moves the checks of cluster creations and deletions an hour out, so a
+/// test that runs jobs one at a time runs only the ones it is about.
+pub async fn park_cluster_operations(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::query(
+        "update job set run_after = now() + interval '1 hour'
+         where kind in ('cluster.create', 'cluster.delete') and state = 'queued'",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
