@@ -96,12 +96,7 @@ pub async fn get(
 ) -> Result<Option<ApiKeyRow>> {
     let sql =
         format!("select {COLUMNS} from api_key where organization_id = $1 and api_key_id = $2");
-    let row = sqlx::query_as::<_, ApiKeyRow>(AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    Ok(row)
+    crate::fetch_scoped(db, sql, organization_id, id).await
 }
 
 /// Revokes the key (idempotently: revoking twice keeps the first time).
@@ -114,10 +109,5 @@ pub async fn revoke(
         "update api_key set revoked_at = coalesce(revoked_at, now())
          where organization_id = $1 and api_key_id = $2 returning {COLUMNS}"
     );
-    let row = sqlx::query_as::<_, ApiKeyRow>(AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    Ok(row)
+    crate::fetch_scoped(db, sql, organization_id, id).await
 }

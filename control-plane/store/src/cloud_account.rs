@@ -80,12 +80,7 @@ pub async fn get(
     let sql = format!(
         "select {COLUMNS} from cloud_account where organization_id = $1 and cloud_account_id = $2{lock}"
     );
-    let row = sqlx::query_as::<_, CloudAccountRow>(AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    Ok(row)
+    crate::fetch_scoped(db, sql, organization_id, id).await
 }
 
 pub async fn update_role(

@@ -122,12 +122,7 @@ pub async fn get(
     let sql = format!(
         "select {COLUMNS} from cluster where organization_id = $1 and cluster_id = $2{lock}"
     );
-    let row = sqlx::query_as::<_, ClusterRow>(AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    Ok(row)
+    crate::fetch_scoped(db, sql, organization_id, id).await
 }
 
 pub async fn update_spec(

@@ -94,12 +94,7 @@ pub async fn get(
         "select {COLUMNS} from environment e
          where e.organization_id = $1 and e.environment_id = $2{lock}"
     );
-    let row = sqlx::query_as::<_, EnvironmentRow>(AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    Ok(row)
+    crate::fetch_scoped(db, sql, organization_id, id).await
 }
 
 pub async fn rename(

@@ -75,3 +75,23 @@ pub struct PageRequest {
     /// How many rows to return at most.
     pub limit: i64,
 }
+
+/// Runs `sql`, whose `$1` is the organization and `$2` an object id, and
+/// returns the one row it finds, if any. Every single-object read of a
+/// tenant's table goes through here, so none can forget the organization.
+async fn fetch_scoped<T>(
+    db: impl sqlx::PgExecutor<'_>,
+    sql: String,
+    organization_id: uuid::Uuid,
+    id: uuid::Uuid,
+) -> Result<Option<T>>
+where
+    T: for<'row> sqlx::FromRow<'row, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let row = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql))
+        .bind(organization_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row)
+}

@@ -107,12 +107,7 @@ pub async fn get(
     let sql = format!(
         "select {COLUMNS} from topic t where t.organization_id = $1 and t.topic_id = $2{lock}"
     );
-    let row = sqlx::query_as::<_, TopicRow>(AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    Ok(row)
+    crate::fetch_scoped(db, sql, organization_id, id).await
 }
 
 pub async fn update(
