@@ -10,6 +10,7 @@ mod bench;
 mod dev;
 mod postgres;
 mod process;
+mod sim;
 mod test;
 mod tools;
 mod web;
@@ -45,7 +46,7 @@ fn main() -> ExitCode {
         "dev" => dev::run(&rest),
         "test" => test::run(&rest),
         "bench" => bench::run(&rest),
-        "sim" => bench::simulate(&rest),
+        "sim" => sim::run(&rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
