@@ -8,6 +8,7 @@
 //!   table and KIP-511 fallback, response encoding;
 //! - [`handler`]: answers each decoded request;
 //! - [`topics`]: the persisted topic registry;
+//! - [`producer`]: idempotent producer ids and per-partition sequence state;
 //! - [`partition`]: the replication-layer trait and its single-replica
 //!   implementation on the storage core;
 //! - [`admin`]: the admin HTTP API (health, readiness, metrics);
@@ -22,6 +23,7 @@ pub mod group;
 pub mod handler;
 pub mod metrics;
 pub mod partition;
+pub mod producer;
 pub mod protocol;
 pub mod server;
 pub mod topics;

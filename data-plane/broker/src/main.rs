@@ -8,6 +8,7 @@ use fjord_broker::data_dir::DataDir;
 use fjord_broker::disk::DataDisk;
 use fjord_broker::handler::{Groups, Handler};
 use fjord_broker::metrics::BrokerMetrics;
+use fjord_broker::producer::ProducerIds;
 use fjord_broker::server::{self, ConnectionContext};
 use fjord_broker::topics::Topics;
 use fjord_broker::{BrokerConfig, Error};
@@ -67,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         topics,
         broker_metrics.clone(),
         groups,
+        Arc::new(ProducerIds::open(data_dir.path()).context("cannot open the producer ids")?),
     );
     handler.groups().start_ticker();
     let context = Arc::new(ConnectionContext {

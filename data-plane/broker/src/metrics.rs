@@ -26,6 +26,10 @@ pub struct BrokerMetrics {
     pub produced_bytes: Counter,
     /// Produce partitions refused, by Kafka error name.
     pub produce_errors: Family<ErrorLabels, Counter>,
+    /// Idempotent retries acknowledged without appending again.
+    pub produce_duplicates: Counter,
+    /// Producer ids handed out by InitProducerId.
+    pub producer_ids_allocated: Counter,
     /// Record-batch bytes returned by Fetch.
     pub fetched_bytes: Counter,
 }
@@ -68,6 +72,16 @@ impl BrokerMetrics {
             "fjord_broker_produce_errors",
             "Produce partitions refused, by Kafka error",
             this.produce_errors.clone(),
+        );
+        registry.register(
+            "fjord_broker_produce_duplicates",
+            "Idempotent producer retries acknowledged with their original offsets, not appended",
+            this.produce_duplicates.clone(),
+        );
+        registry.register(
+            "fjord_broker_producer_ids_allocated",
+            "Producer ids handed out by InitProducerId",
+            this.producer_ids_allocated.clone(),
         );
         registry.register(
             "fjord_broker_fetched_bytes",

@@ -67,6 +67,9 @@ fn each_client_round_trips_and_reads_the_other() {
             );
         }
     }
+    // Both producers ran with idempotence on (their defaults for
+    // kafka-python, enabled for confluent-kafka) and so asked for an id.
+    assert!(broker.metric("fjord_broker_producer_ids_allocated_total") >= 2.0);
 }
 
 #[test]

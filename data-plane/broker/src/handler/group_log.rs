@@ -48,7 +48,7 @@ pub(super) fn append_records(
     };
     RecordBatchEncoder::encode(&mut batch, encoded.iter(), &options)
         .map_err(|error| ReplicaError::Storage(error.to_string()))?;
-    Ok(log.append(&mut batch)?.log_end_offset)
+    Ok(log.append(&mut batch)?.info.log_end_offset)
 }
 
 /// Feeds every record of the group log to the coordinator; returns the count.

@@ -8,6 +8,7 @@ mod groups;
 mod metadata;
 mod offsets;
 mod produce;
+mod producer_ids;
 #[cfg(test)]
 mod tests;
 mod topics;
@@ -21,6 +22,7 @@ pub use groups::Groups;
 
 use crate::BrokerConfig;
 use crate::metrics::BrokerMetrics;
+use crate::producer::ProducerIds;
 use crate::protocol::versions;
 use crate::topics::Topics;
 
@@ -54,6 +56,7 @@ pub struct Handler {
     message_bytes_max: usize,
     metrics: BrokerMetrics,
     groups: Groups,
+    producer_ids: Arc<ProducerIds>,
 }
 
 impl Handler {
@@ -63,6 +66,7 @@ impl Handler {
         topics: Arc<Topics>,
         metrics: BrokerMetrics,
         groups: Groups,
+        producer_ids: Arc<ProducerIds>,
     ) -> Self {
         Self {
             node_id: config.node_id,
@@ -77,6 +81,7 @@ impl Handler {
             message_bytes_max: config.message_bytes_max,
             metrics,
             groups,
+            producer_ids,
         }
     }
 
@@ -142,6 +147,9 @@ impl Handler {
             }
             RequestKind::DeleteGroups(request) => {
                 ResponseKind::DeleteGroups(self.delete_groups(&request).await)
+            }
+            RequestKind::InitProducerId(request) => {
+                ResponseKind::InitProducerId(self.init_producer_id(&request).await)
             }
             _ => return None,
         };

@@ -131,8 +131,13 @@ impl Handler {
         })
         .await;
         match outcome {
-            Some((Ok(info), offsets)) => {
-                self.metrics.produced_bytes.inc_by(length);
+            Some((Ok(outcome), offsets)) => {
+                let info = outcome.info;
+                if outcome.duplicate {
+                    self.metrics.produce_duplicates.inc();
+                } else {
+                    self.metrics.produced_bytes.inc_by(length);
+                }
                 Appended {
                     error: None,
                     base_offset: info.first_offset.0,

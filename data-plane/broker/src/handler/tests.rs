@@ -32,7 +32,14 @@ fn fixture() -> Fixture {
     let topics = Arc::new(Topics::open(directory.path(), Arc::clone(&disk)).unwrap());
     let groups = super::Groups::open(directory.path(), &disk).unwrap();
     Fixture {
-        handler: Handler::new(&config, "cluster", topics, Default::default(), groups),
+        handler: Handler::new(
+            &config,
+            "cluster",
+            topics,
+            Default::default(),
+            groups,
+            Arc::new(crate::producer::ProducerIds::open(directory.path()).unwrap()),
+        ),
         _directory: directory,
     }
 }

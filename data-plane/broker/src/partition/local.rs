@@ -1,29 +1,48 @@
 //! A partition with a single replica: this broker's log is the whole truth,
 //! so the high watermark is the log end offset.
+//!
+//! The log and the partition's producer state sit behind one mutex, so an
+//! idempotent producer's sequence check, the append and the state update are
+//! one step: two connections racing with the same batch cannot both append.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use fjord_storage::batch::{self, HeaderProblem};
 use fjord_storage::{
     AppendInfo, ByteSize, DurableOffset, Error as StorageError, LeaderEpoch, Log, LogConfig,
     Offset, Timestamp,
 };
 use tokio::sync::Notify;
 
-use super::{PartitionOffsets, PartitionReplica, ReplicaError};
+use super::{AppendOutcome, PartitionOffsets, PartitionReplica, ReplicaError};
 use crate::disk::DataDisk;
+use crate::producer::{Check, ProducerBatch, ProducerStates, SequenceError, snapshot};
 
 /// The only leader epoch a single-replica partition ever has.
 const EPOCH: LeaderEpoch = LeaderEpoch(0);
+/// Bytes read per step while rebuilding producer state from the log.
+const SCAN_CHUNK_BYTES: u64 = 1024 * 1024;
+/// Producers silent for longer are forgotten (Kafka's
+/// `producer.id.expiration.ms` default, one day).
+const PRODUCER_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A single-replica partition on the storage core.
 #[derive(Debug)]
 pub struct LocalReplica {
     disk: Arc<DataDisk>,
-    log: Mutex<Log>,
+    directory: PathBuf,
+    state: Mutex<State>,
     durability: DurableOffset,
     appended: Notify,
+}
+
+/// Everything an append reads and changes, under one lock.
+#[derive(Debug)]
+struct State {
+    log: Log,
+    producers: ProducerStates,
 }
 
 impl LocalReplica {
@@ -35,11 +54,25 @@ impl LocalReplica {
             Log::open(disk.disk(), directory, LogConfig::default()).map_err(storage_error)?;
         let end = log.log_end_offset();
         log.set_high_watermark(end);
+        let producers = rebuild_producers(&log, directory)?;
         Ok(Self {
             disk: Arc::clone(disk),
+            directory: directory.to_owned(),
             durability: log.durability(),
-            log: Mutex::new(log),
+            state: Mutex::new(State { log, producers }),
             appended: Notify::new(),
+        })
+    }
+
+    /// Writes the log checkpoint, then the producer snapshot as of the log end.
+    fn checkpoint(&self, state: &mut State) -> Result<(), ReplicaError> {
+        state.log.checkpoint().map_err(storage_error)?;
+        let end = state.log.log_end_offset();
+        snapshot::write(&self.directory, end.0, &state.producers).map_err(|error| {
+            ReplicaError::Storage(format!(
+                "producer snapshot in {}: {error}",
+                self.directory.display()
+            ))
         })
     }
 
@@ -56,11 +89,100 @@ impl LocalReplica {
         error
     }
 
-    fn log(&self) -> MutexGuard<'_, Log> {
-        self.log
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The producer fields of the batches in `batches`: `None` when no batch
+/// carries a producer id. An idempotent produce must send one batch per
+/// partition (as Kafka requires from Produce v3). Headers the storage core
+/// would refuse are left for its append to report.
+fn producer_batch(batches: &[u8]) -> Result<Option<ProducerBatch>, ReplicaError> {
+    let mut found = None;
+    let mut count = 0usize;
+    let mut position = 0usize;
+    // Bounded: every step moves past at least one whole header.
+    while position < batches.len() {
+        let Ok(header) = batch::parse_header(&batches[position..]) else {
+            return Ok(None);
+        };
+        if let Some(producer) = ProducerBatch::from_header(&batches[position..]) {
+            found = Some(producer);
+        }
+        count += 1;
+        position += header.size as usize;
+    }
+    match found {
+        Some(producer) if count > 1 => Err(SequenceError::Invalid {
+            producer_id: producer.producer_id,
+            reason: format!("{count} batches in one partition's records, one expected"),
+        }
+        .into()),
+        found => Ok(found),
+    }
+}
+
+/// Loads the producer snapshot and replays the batch headers after it (or
+/// the whole log without a usable snapshot).
+fn rebuild_producers(log: &Log, directory: &Path) -> Result<ProducerStates, ReplicaError> {
+    let end = log.log_end_offset();
+    let log_start = log.log_start_offset();
+    let (mut next, mut producers) = match snapshot::read(directory) {
+        Some((offset, producers)) if offset <= end.0 => (Offset(offset).max(log_start), producers),
+        Some((offset, _)) => {
+            tracing::warn!(directory = %directory.display(), snapshot = offset, log_end = end.0, "producer snapshot is ahead of the recovered log, rescanning it");
+            (log_start, ProducerStates::default())
+        }
+        None => (log_start, ProducerStates::default()),
+    };
+    let from = next;
+    let mut buffer = Vec::new();
+    // Bounded by the log: every step advances `next`.
+    while next < end {
+        let reached = log
+            .read_into(next, ByteSize(SCAN_CHUNK_BYTES), end, &mut buffer)
+            .map_err(storage_error)?;
+        assert!(reached > next || buffer.is_empty());
+        if reached <= next {
+            break;
+        }
+        replay(&buffer, &mut producers)?;
+        next = reached;
+    }
+    tracing::debug!(directory = %directory.display(), from = from.0, to = end.0, producers = producers.len(), "producer state rebuilt");
+    Ok(producers)
+}
+
+fn replay(batches: &[u8], producers: &mut ProducerStates) -> Result<(), ReplicaError> {
+    let mut position = 0usize;
+    // Bounded: every step moves past one whole batch.
+    while position < batches.len() {
+        let header = match batch::parse_header(&batches[position..]) {
+            Ok(header) => header,
+            Err(HeaderProblem::End) => break,
+            Err(HeaderProblem::Invalid(reason)) => return Err(ReplicaError::CorruptBatch(reason)),
+        };
+        if let Some(producer) = ProducerBatch::from_header(&batches[position..])
+            && !producer.transactional
+            && producer.base_sequence >= 0
+            && producer.epoch >= 0
+        {
+            producers.record(&producer, header.base_offset.0);
+        }
+        position += header.size as usize;
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 fn storage_error(error: StorageError) -> ReplicaError {
@@ -74,18 +196,40 @@ fn storage_error(error: StorageError) -> ReplicaError {
 }
 
 impl PartitionReplica for LocalReplica {
-    fn append(&self, batches: &mut [u8]) -> Result<AppendInfo, ReplicaError> {
+    fn append(&self, batches: &mut [u8]) -> Result<AppendOutcome, ReplicaError> {
         self.online()?;
+        let producer = producer_batch(batches)?;
         let info = {
-            let mut log = self.log();
-            let info = log
+            let mut state = self.state();
+            if let Some(producer) = &producer
+                && let Check::Duplicate(original) = state.producers.check(producer)?
+            {
+                let info = AppendInfo {
+                    first_offset: Offset(original.base_offset),
+                    last_offset: Offset(original.last_offset),
+                    log_end_offset: Offset(original.last_offset + 1),
+                };
+                assert!(info.log_end_offset <= state.log.log_end_offset());
+                return Ok(AppendOutcome {
+                    info,
+                    duplicate: true,
+                });
+            }
+            let info = state
+                .log
                 .append(batches, EPOCH)
                 .map_err(|error| self.fail_disk(storage_error(error)))?;
-            log.set_high_watermark(info.log_end_offset);
+            state.log.set_high_watermark(info.log_end_offset);
+            if let Some(producer) = &producer {
+                state.producers.record(producer, info.first_offset.0);
+            }
             info
         };
         self.appended.notify_waiters();
-        Ok(info)
+        Ok(AppendOutcome {
+            info,
+            duplicate: false,
+        })
     }
 
     fn read(
@@ -95,14 +239,16 @@ impl PartitionReplica for LocalReplica {
         out: &mut Vec<u8>,
     ) -> Result<Offset, ReplicaError> {
         self.online()?;
-        let log = self.log();
+        let state = self.state();
+        let log = &state.log;
         let upper = log.high_watermark();
         log.read_into(start, ByteSize(max_bytes), upper, out)
             .map_err(storage_error)
     }
 
     fn offsets(&self) -> PartitionOffsets {
-        let log = self.log();
+        let state = self.state();
+        let log = &state.log;
         PartitionOffsets {
             log_start: log.log_start_offset(),
             high_watermark: log.high_watermark(),
@@ -119,7 +265,8 @@ impl PartitionReplica for LocalReplica {
         target: Timestamp,
         out: &mut Vec<u8>,
     ) -> Result<Option<Offset>, ReplicaError> {
-        let log = self.log();
+        let state = self.state();
+        let log = &state.log;
         let Some(offset) = log.offset_for_time(target).map_err(storage_error)? else {
             return Ok(None);
         };
@@ -135,7 +282,8 @@ impl PartitionReplica for LocalReplica {
     }
 
     fn epoch_end_offset(&self, epoch: LeaderEpoch) -> Option<(LeaderEpoch, Offset)> {
-        let log = self.log();
+        let state = self.state();
+        let log = &state.log;
         if epoch > EPOCH {
             return None;
         }
@@ -149,15 +297,23 @@ impl PartitionReplica for LocalReplica {
 
     fn maintain(&self) -> Result<(), ReplicaError> {
         self.online()?;
-        let mut log = self.log();
-        log.enforce_retention().map_err(storage_error)?;
-        log.checkpoint().map_err(storage_error)
+        let mut state = self.state();
+        state.log.enforce_retention().map_err(storage_error)?;
+        let expired = state.producers.expire(now_ms() - PRODUCER_EXPIRY_MS);
+        if expired > 0 {
+            tracing::debug!(directory = %self.directory.display(), expired, "producers expired");
+        }
+        self.checkpoint(&mut state)
     }
 
     fn flush(&self) -> Result<(), ReplicaError> {
         self.online()?;
-        let mut log = self.log();
-        log.flush().map_err(storage_error)?;
-        log.checkpoint().map_err(storage_error)
+        let mut state = self.state();
+        state.log.flush().map_err(storage_error)?;
+        self.checkpoint(&mut state)
     }
 }
+
+#[cfg(test)]
+#[path = "local_test.rs"]
+mod tests;

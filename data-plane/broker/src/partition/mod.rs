@@ -12,6 +12,8 @@ use fjord_storage::{AppendInfo, LeaderEpoch, Offset, Timestamp};
 use kafka_protocol::ResponseError;
 use tokio::sync::Notify;
 
+use crate::producer::SequenceError;
+
 pub use local::LocalReplica;
 
 /// Offsets a partition reports to clients.
@@ -33,6 +35,18 @@ pub enum ReplicaError {
     DiskOffline(String),
     #[error("storage error: {0}")]
     Storage(String),
+    #[error(transparent)]
+    Sequence(#[from] SequenceError),
+}
+
+/// What an append came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Where the batches are; for a duplicate, where the original went
+    /// (`log_end_offset` is then the original's end, to wait on for acks=all).
+    pub info: AppendInfo,
+    /// An idempotent producer's retry of a batch already in the log.
+    pub duplicate: bool,
 }
 
 impl ReplicaError {
@@ -42,6 +56,11 @@ impl ReplicaError {
             Self::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             Self::DiskOffline(_) => ResponseError::KafkaStorageError,
             Self::Storage(_) => ResponseError::KafkaStorageError,
+            Self::Sequence(SequenceError::OutOfOrder { .. }) => {
+                ResponseError::OutOfOrderSequenceNumber
+            }
+            Self::Sequence(SequenceError::StaleEpoch { .. }) => ResponseError::InvalidProducerEpoch,
+            Self::Sequence(SequenceError::Invalid { .. }) => ResponseError::InvalidRecord,
         }
     }
 }
@@ -49,8 +68,11 @@ impl ReplicaError {
 /// One partition replica. Every method may block on disk I/O: call them
 /// from a blocking thread (`spawn_blocking`), never on an async worker.
 pub trait PartitionReplica: Send + Sync + Debug {
-    /// Appends producer batches as leader; offsets are assigned here.
-    fn append(&self, batches: &mut [u8]) -> Result<AppendInfo, ReplicaError>;
+    /// Appends producer batches as leader; offsets are assigned here. An
+    /// idempotent producer's batch is checked against the partition's
+    /// producer state atomically with the append: a retried duplicate is
+    /// acknowledged with its original offsets and not appended again.
+    fn append(&self, batches: &mut [u8]) -> Result<AppendOutcome, ReplicaError>;
     /// Reads whole batches from `start`, below the high watermark, up to
     /// `max_bytes` (at least one batch if any). Returns the next offset.
     fn read(

@@ -38,6 +38,7 @@ fn schema_of(api_key: ApiKey) -> Option<(i16, &'static [V])> {
         ApiKey::DescribeGroups => (5, DESCRIBE_GROUPS),
         ApiKey::ListGroups => (3, LIST_GROUPS),
         ApiKey::DeleteGroups => (2, DELETE_GROUPS),
+        ApiKey::InitProducerId => (2, INIT_PRODUCER_ID),
         _ => return None,
     })
 }
@@ -47,6 +48,13 @@ const DESCRIBE_GROUPS: &[V] = &[v(0, ALL, F::StrArray), v(3, ALL, F::Fixed(1))];
 const LIST_GROUPS: &[V] = &[v(4, ALL, F::StrArray), v(5, ALL, F::StrArray)];
 
 const DELETE_GROUPS: &[V] = &[v(0, ALL, F::StrArray)];
+
+const INIT_PRODUCER_ID: &[V] = &[
+    v(0, ALL, F::Str),
+    v(0, ALL, F::Fixed(4)),
+    v(3, ALL, F::Fixed(8)),
+    v(3, ALL, F::Fixed(2)),
+];
 
 const FIND_COORDINATOR: &[V] = &[
     v(0, 3, F::Str),

@@ -321,6 +321,11 @@ mod tests {
             } else {
                 ListGroupsRequest::default()
             }),
+            ApiKey::InitProducerId => RequestKind::InitProducerId(
+                InitProducerIdRequest::default()
+                    .with_transaction_timeout_ms(60_000)
+                    .with_producer_id(ProducerId(if version >= 3 { 7 } else { -1 })),
+            ),
             ApiKey::DeleteGroups => RequestKind::DeleteGroups(
                 DeleteGroupsRequest::default()
                     .with_groups_names(vec![GroupId(StrBytes::from_static_str("group"))]),

@@ -60,6 +60,8 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     // v5 adds a group-type filter (KIP-848), not served.
     api(ApiKey::ListGroups, 0, 4),
     api(ApiKey::DeleteGroups, 0, 2),
+    // v5 belongs to transactions v2 (KIP-890); no transactions are served.
+    api(ApiKey::InitProducerId, 0, 4),
 ];
 
 /// The support entry for `key`, if the broker serves it.

@@ -46,7 +46,12 @@ def confluent(bootstrap, action, args):
     if action == "produce":
         producer = Producer(
             # gzip: kafka-python reads it without extra codec packages.
-            {"bootstrap.servers": bootstrap, "acks": "all", "compression.type": "gzip"}
+            {
+                "bootstrap.servers": bootstrap,
+                "acks": "all",
+                "compression.type": "gzip",
+                "enable.idempotence": True,
+            }
         )
         errors = []
 
@@ -149,8 +154,6 @@ def kafka_python(bootstrap, action, args):
         producer = KafkaProducer(
             bootstrap_servers=bootstrap,
             acks="all",
-            # Idempotence needs InitProducerId, which the broker does not serve yet.
-            enable_idempotence=False,
             compression_type="gzip",
         )
         futures = [

@@ -111,6 +111,20 @@ impl BrokerProcess {
         false
     }
 
+    /// The value of one Prometheus sample on the admin port (0 if absent).
+    pub(crate) fn metric(&self, sample: &str) -> f64 {
+        let output = Command::new("curl")
+            .args(["-fsS", &format!("http://{}/metrics", self.admin)])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "GET /metrics failed");
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
     pub(crate) fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
