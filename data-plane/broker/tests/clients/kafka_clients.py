@@ -6,6 +6,8 @@ usage: kafka_clients.py CLIENT BOOTSTRAP ACTION [ARGS...]
            produce TOPIC COUNT     | consume TOPIC COUNT
            group-consume TOPIC COUNT GROUP  (subscribe, read COUNT values, commit)
            groups | delete-group GROUP
+           produce-keyed TOPIC COUNT  (idempotent; values are 0..COUNT-1)
+           consume-partitions TOPIC PARTITIONS COUNT  (values per partition)
 
 Prints one JSON document on stdout; exits non-zero on any failure.
 """
@@ -42,6 +44,10 @@ def confluent(bootstrap, action, args):
         for future in futures.values():
             future.result(timeout=TIMEOUT_S)
         return "ok"
+    if action == "produce-keyed":
+        return confluent_produce_keyed(bootstrap, args[0], int(args[1]))
+    if action == "consume-partitions":
+        return confluent_consume_partitions(bootstrap, args[0], int(args[1]), int(args[2]))
     topic, count = args[0], int(args[1])
     if action == "produce":
         producer = Producer(
@@ -120,6 +126,67 @@ def confluent(bootstrap, action, args):
         consumer.close()
         return values
     raise SystemExit(f"unknown action {action}")
+
+
+def confluent_produce_keyed(bootstrap, topic, count):
+    from confluent_kafka import Producer
+
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            # Small batches: many Produce requests, so many chances to retry.
+            "linger.ms": 1,
+            "batch.num.messages": 20,
+            "message.timeout.ms": 120000,
+            "reconnect.backoff.ms": 10,
+            "reconnect.backoff.max.ms": 100,
+        }
+    )
+    errors = []
+
+    def delivered(error, _message):
+        if error is not None:
+            errors.append(str(error))
+
+    for i in range(count):
+        producer.produce(topic, key=f"key-{i % 97}", value=str(i), on_delivery=delivered)
+        producer.poll(0)
+    if producer.flush(150) != 0 or errors:
+        raise RuntimeError(f"undelivered: {errors[:5]} ({len(errors)} errors)")
+    return "ok"
+
+
+def confluent_consume_partitions(bootstrap, topic, partitions, count):
+    from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "fjord-test-unused",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    values = {str(p): [] for p in range(partitions)}
+    seen = 0
+    deadline = time.monotonic() + 60
+    # Reads until COUNT values, then a little longer to catch any extra copy.
+    quiet_until = None
+    while time.monotonic() < deadline:
+        if seen >= count:
+            quiet_until = quiet_until or time.monotonic() + 1.0
+            if time.monotonic() > quiet_until:
+                break
+        message = consumer.poll(0.2)
+        if message is None:
+            continue
+        if message.error():
+            raise RuntimeError(str(message.error()))
+        values[str(message.partition())].append(int(message.value()))
+        seen += 1
+    consumer.close()
+    return values
 
 
 def kafka_python(bootstrap, action, args):
