@@ -161,3 +161,64 @@ fn each_client_lists_and_deletes_consumer_groups() {
         );
     }
 }
+
+#[test]
+fn a_group_of_three_consumes_each_message_once_through_churn_and_a_kill_9() {
+    const MESSAGES: u64 = 3_000;
+    const LATER: u64 = 200;
+    let mut broker = BrokerProcess::start();
+    assert_eq!(run(&broker, "confluent", &["create", "churn", "6"]), "ok");
+    // a, b, c consume while messages are produced in thirds; c leaves during
+    // the first third, d joins during the second. Manual commits every 50
+    // messages and on revoke.
+    let result = run(
+        &broker,
+        "confluent",
+        &["group-churn", "churn", &MESSAGES.to_string(), "churners"],
+    );
+    let mut consumed: Vec<u64> = result["consumed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|value| value.as_u64().unwrap())
+        .collect();
+    consumed.sort_unstable();
+    let duplicates = consumed
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .count();
+    assert_eq!(duplicates, 0, "values consumed twice");
+    assert_eq!(consumed, (0..MESSAGES).collect::<Vec<_>>());
+    for member in ["a", "b", "c", "d"] {
+        assert!(
+            result["taken"][member].as_u64().unwrap_or(0) > 0,
+            "member {member} consumed nothing: {}",
+            result["taken"]
+        );
+    }
+
+    // Everything so far is committed; these are not.
+    let first = MESSAGES.to_string();
+    assert_eq!(
+        run(
+            &broker,
+            "confluent",
+            &["produce-keyed", "churn", &LATER.to_string(), &first]
+        ),
+        "ok"
+    );
+    broker.kill_and_restart();
+    let values = run(
+        &broker,
+        "confluent",
+        &["group-consume", "churn", &LATER.to_string(), "churners"],
+    );
+    let mut resumed: Vec<u64> = values
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|value| value.as_str().unwrap().parse().unwrap())
+        .collect();
+    resumed.sort_unstable();
+    assert_eq!(resumed, (MESSAGES..MESSAGES + LATER).collect::<Vec<_>>());
+}

@@ -6,7 +6,9 @@ usage: kafka_clients.py CLIENT BOOTSTRAP ACTION [ARGS...]
            produce TOPIC COUNT     | consume TOPIC COUNT
            group-consume TOPIC COUNT GROUP  (subscribe, read COUNT values, commit)
            groups | delete-group GROUP
-           produce-keyed TOPIC COUNT  (idempotent; values are 0..COUNT-1)
+           produce-keyed TOPIC COUNT [FIRST]  (idempotent; values FIRST..FIRST+COUNT-1)
+           group-churn TOPIC COUNT GROUP  (3 members consume while COUNT are
+                                           produced; one leaves, one joins)
            consume-partitions TOPIC PARTITIONS COUNT  (values per partition)
 
 Prints one JSON document on stdout; exits non-zero on any failure.
@@ -45,7 +47,10 @@ def confluent(bootstrap, action, args):
             future.result(timeout=TIMEOUT_S)
         return "ok"
     if action == "produce-keyed":
-        return confluent_produce_keyed(bootstrap, args[0], int(args[1]))
+        first = int(args[2]) if len(args) > 2 else 0
+        return confluent_produce_keyed(bootstrap, args[0], int(args[1]), first)
+    if action == "group-churn":
+        return confluent_group_churn(bootstrap, args[0], int(args[1]), args[2])
     if action == "consume-partitions":
         return confluent_consume_partitions(bootstrap, args[0], int(args[1]), int(args[2]))
     topic, count = args[0], int(args[1])
@@ -128,7 +133,7 @@ def confluent(bootstrap, action, args):
     raise SystemExit(f"unknown action {action}")
 
 
-def confluent_produce_keyed(bootstrap, topic, count):
+def confluent_produce_keyed(bootstrap, topic, count, first=0, pace=None):
     from confluent_kafka import Producer
 
     producer = Producer(
@@ -149,9 +154,11 @@ def confluent_produce_keyed(bootstrap, topic, count):
         if error is not None:
             errors.append(str(error))
 
-    for i in range(count):
+    for i in range(first, first + count):
         producer.produce(topic, key=f"key-{i % 97}", value=str(i), on_delivery=delivered)
         producer.poll(0)
+        if pace is not None and i % 50 == 49:
+            time.sleep(pace)
     if producer.flush(150) != 0 or errors:
         raise RuntimeError(f"undelivered: {errors[:5]} ({len(errors)} errors)")
     return "ok"
@@ -187,6 +194,135 @@ def confluent_consume_partitions(bootstrap, topic, partitions, count):
         seen += 1
     consumer.close()
     return values
+
+
+def confluent_group_churn(bootstrap, topic, count, group):
+    """Members a, b, c consume with manual commits (every 50 messages and
+    on revoke) while COUNT values are produced in thirds; c leaves during
+    the first third, d joins during the second. Returns every value
+    consumed, in order, and how many each member took."""
+    import threading
+
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    lock = threading.Lock()
+    consumed = []
+    taken = {}
+    assigned = {}  # member -> partitions it holds now
+    errors = []
+
+    def member(name, stop):
+        processed = {}  # partition -> next offset to commit
+        consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "session.timeout.ms": 10000,
+                "heartbeat.interval.ms": 500,
+                "partition.assignment.strategy": "range",
+            }
+        )
+
+        def commit(partitions):
+            offsets = [TopicPartition(topic, p, processed[p]) for p in partitions if p in processed]
+            if offsets:
+                consumer.commit(offsets=offsets, asynchronous=False)
+
+        def on_assign(_consumer, partitions):
+            with lock:
+                assigned[name] = sorted(p.partition for p in partitions)
+
+        def on_revoke(_consumer, partitions):
+            with lock:
+                assigned[name] = []
+            # Must succeed: the next owner starts from what is committed here.
+            try:
+                commit([p.partition for p in partitions])
+            except KafkaException as error:
+                errors.append(f"{name}: commit on revoke: {error}")
+            for p in partitions:
+                processed.pop(p.partition, None)
+
+        try:
+            consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+            since_commit = 0
+            while not stop.is_set():
+                message = consumer.poll(0.1)
+                if message is None:
+                    continue
+                if message.error():
+                    raise RuntimeError(str(message.error()))
+                with lock:
+                    consumed.append(int(message.value()))
+                    taken[name] = taken.get(name, 0) + 1
+                processed[message.partition()] = message.offset() + 1
+                since_commit += 1
+                if since_commit >= 50:
+                    since_commit = 0
+                    try:
+                        commit(list(processed))
+                    except KafkaException:
+                        pass  # a rebalance is under way; on_revoke commits
+            commit(list(processed))
+            consumer.close()
+        except Exception as error:  # reported to the test, not swallowed
+            errors.append(f"{name}: {error!r}")
+
+    def start(name):
+        stop = threading.Event()
+        thread = threading.Thread(target=member, args=(name, stop))
+        thread.start()
+        return thread, stop
+
+    def wait_for(condition, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not errors:
+            with lock:
+                if condition():
+                    return
+            time.sleep(0.05)
+        if not errors:
+            errors.append(f"timed out waiting; consumed {len(consumed)}, assigned {assigned}")
+
+    def produce(first, last):
+        def run():
+            try:
+                confluent_produce_keyed(bootstrap, topic, last - first, first, pace=0.05)
+            except Exception as error:
+                errors.append(f"producer: {error!r}")
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    third = count // 3
+    members = {name: start(name) for name in ("a", "b", "c")}
+    wait_for(lambda: all(assigned.get(name) for name in members), 60)
+    # c leaves while the first third is being produced and consumed.
+    producer = produce(0, third)
+    wait_for(lambda: len(consumed) >= third // 2, 60)
+    thread, stop = members.pop("c")
+    stop.set()
+    thread.join()
+    producer.join()
+    # d joins while the second third is produced.
+    producer = produce(third, 2 * third)
+    members["d"] = start("d")
+    wait_for(lambda: assigned.get("d"), 60)
+    producer.join()
+    producer = produce(2 * third, count)
+    producer.join()
+    wait_for(lambda: len(consumed) >= count, 60)
+    time.sleep(2)  # let any duplicate delivery show up
+    for thread, stop in members.values():
+        stop.set()
+    for thread, _ in members.values():
+        thread.join()
+    if errors:
+        raise RuntimeError(f"member errors: {errors}")
+    return {"consumed": consumed, "taken": taken}
 
 
 def kafka_python(bootstrap, action, args):
