@@ -49,6 +49,17 @@ pub struct BrokerArgs {
     #[arg(long, env = "FJORD_FRAME_BYTES_MAX", default_value_t = DEFAULT_FRAME_BYTES_MAX)]
     pub frame_bytes_max: u32,
 
+    /// Requests one connection may have read but not yet answered (its
+    /// pipeline depth); at the bound the broker stops reading from it.
+    #[arg(long, env = "FJORD_IN_FLIGHT_REQUESTS_MAX", default_value_t = 32)]
+    pub in_flight_requests_max: usize,
+
+    /// Request bytes one connection may have read but not yet answered; at
+    /// the bound the broker stops reading from it. A single larger request
+    /// (up to `--frame-bytes-max`) is still served, alone.
+    #[arg(long, env = "FJORD_IN_FLIGHT_BYTES_MAX", default_value_t = 16 * 1024 * 1024)]
+    pub in_flight_bytes_max: u32,
+
     /// Create a topic when a client asks for metadata of, or produces to,
     /// one that does not exist (Kafka's `auto.create.topics.enable`).
     #[arg(long, env = "FJORD_AUTO_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -83,6 +94,8 @@ pub struct BrokerConfig {
     pub node_id: i32,
     pub rack: Option<String>,
     pub frame_bytes_max: u32,
+    pub in_flight_requests_max: usize,
+    pub in_flight_bytes_max: u32,
     pub auto_create_topics: bool,
     pub default_partitions: i32,
     pub default_replication_factor: i16,
@@ -104,6 +117,18 @@ impl BrokerConfig {
                 args.frame_bytes_max
             )));
         }
+        if !(1..=4096).contains(&args.in_flight_requests_max) {
+            return Err(Error::Config(format!(
+                "--in-flight-requests-max must be within 1..=4096, got {}",
+                args.in_flight_requests_max
+            )));
+        }
+        if args.in_flight_bytes_max < 1024 {
+            return Err(Error::Config(format!(
+                "--in-flight-bytes-max must be at least 1024, got {}",
+                args.in_flight_bytes_max
+            )));
+        }
         crate::topics::validate_shape(args.default_partitions, args.default_replication_factor)
             .map_err(|error| Error::Config(format!("default topic shape: {error}")))?;
         let (advertised_host, advertised_port) = match &args.advertised_listener {
@@ -119,6 +144,8 @@ impl BrokerConfig {
             node_id: args.node_id,
             rack: args.rack.clone(),
             frame_bytes_max: args.frame_bytes_max,
+            in_flight_requests_max: args.in_flight_requests_max,
+            in_flight_bytes_max: args.in_flight_bytes_max,
             auto_create_topics: args.auto_create_topics,
             default_partitions: args.default_partitions,
             default_replication_factor: args.default_replication_factor,

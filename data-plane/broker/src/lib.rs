@@ -4,6 +4,8 @@
 //!
 //! Layers, outside in:
 //! - [`server`]: TCP accept loop, one task per connection, graceful shutdown;
+//!   each connection is a pipeline (read, ordered execution, in-order
+//!   writes) bounded by in-flight requests and bytes (`connection`);
 //! - [`protocol`]: Kafka framing, request-header decoding, the ApiVersions
 //!   table and KIP-511 fallback, response encoding;
 //! - [`handler`]: answers each decoded request;
@@ -16,6 +18,7 @@
 
 pub mod admin;
 pub mod config;
+mod connection;
 pub mod data_dir;
 pub mod disk;
 mod error;

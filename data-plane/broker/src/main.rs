@@ -75,6 +75,8 @@ async fn main() -> anyhow::Result<()> {
         handler,
         metrics: broker_metrics,
         frame_bytes_max: config.frame_bytes_max,
+        in_flight_requests_max: config.in_flight_requests_max,
+        in_flight_bytes_max: config.in_flight_bytes_max,
     });
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     server::serve(kafka_listener, context, shutdown).await;

@@ -28,6 +28,10 @@ pub struct BrokerMetrics {
     pub produce_errors: Family<ErrorLabels, Counter>,
     /// Idempotent retries acknowledged without appending again.
     pub produce_duplicates: Counter,
+    /// Times a connection stopped reading for lack of in-flight room.
+    pub connection_read_pauses: Counter,
+    /// Request bytes read but not yet answered, all connections together.
+    pub in_flight_request_bytes: Gauge,
     /// Producer ids handed out by InitProducerId.
     pub producer_ids_allocated: Counter,
     /// Record-batch bytes returned by Fetch.
@@ -77,6 +81,16 @@ impl BrokerMetrics {
             "fjord_broker_produce_duplicates",
             "Idempotent producer retries acknowledged with their original offsets, not appended",
             this.produce_duplicates.clone(),
+        );
+        registry.register(
+            "fjord_broker_connection_read_pauses",
+            "Times a connection stopped reading requests because its in-flight requests or bytes were at their bound",
+            this.connection_read_pauses.clone(),
+        );
+        registry.register(
+            "fjord_broker_in_flight_request_bytes",
+            "Request bytes read but not yet answered, over all connections",
+            this.in_flight_request_bytes.clone(),
         );
         registry.register(
             "fjord_broker_producer_ids_allocated",

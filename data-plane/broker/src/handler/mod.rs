@@ -13,6 +13,8 @@ mod producer_ids;
 mod tests;
 mod topics;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
@@ -30,7 +32,6 @@ use crate::topics::Topics;
 const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
 /// How a request is answered.
-#[derive(Debug)]
 #[expect(
     clippy::large_enum_variant,
     reason = "built once per request and moved, never stored"
@@ -39,6 +40,30 @@ pub enum Answer {
     Respond(ResponseKind),
     /// Produce with acks=0: the client expects nothing back.
     NoResponse,
+    /// The request's ordered work (appends, state changes) is done; what is
+    /// left only waits (acks=all durability, a fetch long-poll) and may run
+    /// while the connection's next requests are served.
+    Later(Pin<Box<dyn Future<Output = Answer> + Send>>),
+}
+
+impl Answer {
+    /// Waits for a [`Answer::Later`] to settle.
+    pub async fn settled(self) -> Answer {
+        match self {
+            Answer::Later(rest) => Box::pin(rest.await.settled()).await,
+            settled => settled,
+        }
+    }
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Respond(response) => formatter.debug_tuple("Respond").field(response).finish(),
+            Answer::NoResponse => formatter.write_str("NoResponse"),
+            Answer::Later(_) => formatter.write_str("Later"),
+        }
+    }
 }
 
 /// What the broker knows about itself, shared by every connection.
@@ -104,6 +129,13 @@ impl Handler {
                 ResponseKind::Metadata(self.metadata(request, version).await)
             }
             RequestKind::Produce(request) => return Some(self.produce(request, version).await),
+            RequestKind::Fetch(request) if request.max_wait_ms > 0 => {
+                // A long-poll only reads: let it wait beside later requests.
+                let handler = self.clone();
+                return Some(Answer::Later(Box::pin(async move {
+                    Answer::Respond(ResponseKind::Fetch(handler.fetch(request, version).await))
+                })));
+            }
             RequestKind::Fetch(request) => ResponseKind::Fetch(self.fetch(request, version).await),
             RequestKind::ListOffsets(request) => {
                 ResponseKind::ListOffsets(self.list_offsets(request, version).await)

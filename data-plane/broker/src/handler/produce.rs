@@ -93,21 +93,31 @@ impl Handler {
                     .with_partition_responses(partitions),
             );
         }
-        for ((replica, end), topic, partition) in waits {
-            let durable = blocking(move || replica.wait_durable(end, timeout))
-                .await
-                .unwrap_or(false);
-            if !durable {
-                responses[topic].partition_responses[partition].error_code =
-                    ResponseError::RequestTimedOut.code();
-            }
-        }
         if acks == 0 {
             return Answer::NoResponse;
         }
-        Answer::Respond(ResponseKind::Produce(
-            ProduceResponse::default().with_responses(responses),
-        ))
+        let respond = |responses| {
+            Answer::Respond(ResponseKind::Produce(
+                ProduceResponse::default().with_responses(responses),
+            ))
+        };
+        if waits.is_empty() {
+            return respond(responses);
+        }
+        // The appends are done, in request order; the durability wait may
+        // overlap with the connection's next requests.
+        Answer::Later(Box::pin(async move {
+            for ((replica, end), topic, partition) in waits {
+                let durable = blocking(move || replica.wait_durable(end, timeout))
+                    .await
+                    .unwrap_or(false);
+                if !durable {
+                    responses[topic].partition_responses[partition].error_code =
+                        ResponseError::RequestTimedOut.code();
+                }
+            }
+            respond(responses)
+        }))
     }
 
     async fn append(

@@ -52,9 +52,13 @@ async fn call(handler: &Handler, api_key: ApiKey, version: i16, body: RequestKin
     let header = RequestHeader::default()
         .with_request_api_key(api_key as i16)
         .with_request_api_version(version);
-    match handler.handle(api_key, &header, body).await {
-        Some(Answer::Respond(response)) => response,
-        other => panic!("expected a response, got {other:?}"),
+    let answer = handler.handle(api_key, &header, body).await;
+    match answer.map(Answer::settled) {
+        Some(settling) => match settling.await {
+            Answer::Respond(response) => response,
+            other => panic!("expected a response, got {other:?}"),
+        },
+        None => panic!("expected a response, got none"),
     }
 }
 

@@ -24,6 +24,19 @@ pub async fn read_frame<R>(reader: &mut R, limit: u32) -> Result<Option<BytesMut
 where
     R: AsyncRead + Unpin,
 {
+    match read_length(reader, limit).await? {
+        Some(length) => read_payload(reader, length).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads a frame's length prefix, checked against `limit`; `Ok(None)` is a
+/// clean end of stream. The caller may wait for room before
+/// [`read_payload`].
+pub async fn read_length<R>(reader: &mut R, limit: u32) -> Result<Option<u32>, FrameError>
+where
+    R: AsyncRead + Unpin,
+{
     let mut prefix = [0u8; 4];
     match reader.read(&mut prefix[..1]).await? {
         0 => return Ok(None),
@@ -34,9 +47,17 @@ where
     if length > limit {
         return Err(FrameError::TooLarge { length, limit });
     }
+    Ok(Some(length))
+}
+
+/// Reads the `length` payload bytes that follow a length prefix.
+pub async fn read_payload<R>(reader: &mut R, length: u32) -> Result<BytesMut, FrameError>
+where
+    R: AsyncRead + Unpin,
+{
     let mut payload = BytesMut::zeroed(length as usize);
     read_exact_or_truncated(reader, &mut payload).await?;
-    Ok(Some(payload))
+    Ok(payload)
 }
 
 async fn read_exact_or_truncated<R>(reader: &mut R, buffer: &mut [u8]) -> Result<(), FrameError>

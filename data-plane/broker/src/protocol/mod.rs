@@ -22,5 +22,5 @@ mod request;
 mod schema;
 pub mod versions;
 
-pub use frame::{FrameError, read_frame};
+pub use frame::{FrameError, read_frame, read_length, read_payload};
 pub use request::{DecodedRequest, RequestError, decode_request, encode_response};

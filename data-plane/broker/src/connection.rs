@@ -1,0 +1,316 @@
+//! One Kafka connection, served as a pipeline of three stages joined by
+//! bounded queues:
+//!
+//! 1. the **reader** reads and decodes frames as they arrive, as long as the
+//!    connection has fewer than `in_flight_requests_max` requests and
+//!    `in_flight_bytes_max` request bytes unanswered; past either bound it
+//!    stops reading (TCP back-pressure does the rest);
+//! 2. the **executor** runs each request's ordered work strictly one after
+//!    the other, in request order: appends, group and topic changes. A
+//!    request whose remainder only waits (acks=all durability, a fetch
+//!    long-poll: [`Answer::Later`]) leaves that remainder running on its own
+//!    task and the executor moves on to the next request;
+//! 3. the **writer** writes responses strictly in request order, waiting for
+//!    each in turn, and releases the request's in-flight budget.
+//!
+//! A bad frame or request is queued like a response: the answers to the
+//! requests before it are written, then the connection is closed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::{ApiKey, ResponseKind};
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+use tracing::{debug, warn};
+
+use crate::handler::Answer;
+use crate::metrics::{ApiLabels, ReasonLabels};
+use crate::protocol::{self, DecodedRequest, FrameError, RequestError, versions};
+use crate::server::ConnectionContext;
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error("{api_key:?} is not served yet")]
+    Unhandled { api_key: ApiKey },
+    #[error("cannot encode {api_key:?} response: {reason}")]
+    Encode { api_key: ApiKey, reason: String },
+    #[error("write failed: {0}")]
+    Write(std::io::Error),
+    #[error("a request task failed: {0}")]
+    Task(String),
+}
+
+impl ConnectionError {
+    fn metric_reason(&self) -> &'static str {
+        match self {
+            Self::Frame(FrameError::Io(_)) | Self::Write(_) => "io",
+            Self::Frame(_) => "bad_frame",
+            Self::Request(_) => "bad_request",
+            Self::Unhandled { .. } => "unhandled_api",
+            Self::Encode { .. } => "encode",
+            Self::Task(_) => "task",
+        }
+    }
+}
+
+/// Encoded response bytes, or none (Produce with acks=0).
+type Encoded = Result<Option<BytesMut>, ConnectionError>;
+
+/// A request's answer as it moves to the writer.
+enum Pending {
+    Ready(Encoded),
+    /// The waiting remainder, on its own task (aborted if the connection
+    /// ends first).
+    Later(AbortOnDropHandle<Encoded>),
+}
+
+/// A request's share of the connection's in-flight budget, released when
+/// its response is written.
+struct Budget {
+    _request: OwnedSemaphorePermit,
+    _bytes: Option<OwnedSemaphorePermit>,
+    bytes: u32,
+    /// `fjord_broker_in_flight_request_bytes`, lowered on drop.
+    gauge: Gauge,
+}
+
+/// Serves one connection until the peer leaves, an error closes it, or
+/// shutdown (which stops reading and lets in-flight requests finish).
+pub(crate) async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    context: &ConnectionContext,
+    shutdown: &CancellationToken,
+) {
+    if let Err(error) = stream.set_nodelay(true) {
+        debug!(%peer, %error, "cannot disable nagle");
+    }
+    let (read_half, write_half) = stream.into_split();
+    let requests_max = context.in_flight_requests_max;
+    let (to_executor, from_reader) = mpsc::channel(requests_max);
+    let (to_writer, from_executor) = mpsc::channel(requests_max);
+    let closing = shutdown.child_token();
+    let reader = read_requests(read_half, context, &closing, to_executor);
+    let executor = execute(context, from_reader, to_writer);
+    let writer = write_responses(write_half, peer, context, &closing, from_executor);
+    tokio::join!(reader, executor, writer);
+    debug!(%peer, "connection ended");
+}
+
+async fn read_requests(
+    read_half: OwnedReadHalf,
+    context: &ConnectionContext,
+    closing: &CancellationToken,
+    to_executor: mpsc::Sender<(Result<Bytes, ConnectionError>, Budget)>,
+) {
+    let mut reader = BufReader::with_capacity(64 * 1024, read_half);
+    let requests = Arc::new(Semaphore::new(context.in_flight_requests_max));
+    let bytes_max = context.in_flight_bytes_max;
+    let bytes = Arc::new(Semaphore::new(bytes_max as usize));
+    // Bounded by the connection: ends at end of stream, error or shutdown.
+    loop {
+        let request = tokio::select! {
+            biased;
+            () = closing.cancelled() => return,
+            permit = Arc::clone(&requests).acquire_owned() => permit,
+        };
+        let Ok(request) = request else { return };
+        let length = tokio::select! {
+            biased;
+            () = closing.cancelled() => return,
+            length = protocol::read_length(&mut reader, context.frame_bytes_max) => length,
+        };
+        let length = match length {
+            Ok(Some(length)) => length,
+            Ok(None) => return,
+            Err(error) => {
+                let budget = Budget {
+                    _request: request,
+                    _bytes: None,
+                    bytes: 0,
+                    gauge: context.metrics.in_flight_request_bytes.clone(),
+                };
+                let _ = to_executor.send((Err(error.into()), budget)).await;
+                return;
+            }
+        };
+        // A frame above the byte budget may still pass, but only alone.
+        let weight = length.min(bytes_max);
+        let bytes_permit = match Arc::clone(&bytes).try_acquire_many_owned(weight) {
+            Ok(permit) => Ok(permit),
+            Err(_) => {
+                context.metrics.connection_read_pauses.inc();
+                tokio::select! {
+                    biased;
+                    () = closing.cancelled() => return,
+                    permit = Arc::clone(&bytes).acquire_many_owned(weight) => permit,
+                }
+            }
+        };
+        let Ok(bytes_permit) = bytes_permit else {
+            return;
+        };
+        context
+            .metrics
+            .in_flight_request_bytes
+            .inc_by(i64::from(length));
+        let budget = Budget {
+            _request: request,
+            _bytes: Some(bytes_permit),
+            bytes: length,
+            gauge: context.metrics.in_flight_request_bytes.clone(),
+        };
+        let payload = tokio::select! {
+            biased;
+            () = closing.cancelled() => return,
+            payload = protocol::read_payload(&mut reader, length) => payload,
+        };
+        let failed = payload.is_err();
+        let item = payload.map(BytesMut::freeze).map_err(ConnectionError::from);
+        if to_executor.send((item, budget)).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        self.gauge.dec_by(i64::from(self.bytes));
+    }
+}
+
+async fn execute(
+    context: &ConnectionContext,
+    mut from_reader: mpsc::Receiver<(Result<Bytes, ConnectionError>, Budget)>,
+    to_writer: mpsc::Sender<(Pending, Budget)>,
+) {
+    // Bounded by the reader's queue, which ends with the connection.
+    while let Some((frame, budget)) = from_reader.recv().await {
+        let pending = match frame {
+            Ok(frame) => answer(frame, context).await,
+            Err(error) => Pending::Ready(Err(error)),
+        };
+        let last = matches!(pending, Pending::Ready(Err(_)));
+        if to_writer.send((pending, budget)).await.is_err() || last {
+            return;
+        }
+    }
+}
+
+async fn write_responses(
+    mut write_half: OwnedWriteHalf,
+    peer: SocketAddr,
+    context: &ConnectionContext,
+    closing: &CancellationToken,
+    mut from_executor: mpsc::Receiver<(Pending, Budget)>,
+) {
+    // Bounded by the executor's queue, which ends with the connection.
+    while let Some((pending, budget)) = from_executor.recv().await {
+        let outcome = match pending {
+            Pending::Ready(outcome) => outcome,
+            Pending::Later(task) => task
+                .await
+                .unwrap_or_else(|error| Err(ConnectionError::Task(error.to_string()))),
+        };
+        let written = match outcome {
+            Ok(Some(response)) => write_half
+                .write_all(&response)
+                .await
+                .map_err(ConnectionError::Write),
+            Ok(None) => Ok(()),
+            Err(error) => Err(error),
+        };
+        drop(budget);
+        if let Err(error) = written {
+            let reason = error.metric_reason();
+            context
+                .metrics
+                .connections_closed_by_error
+                .get_or_create(&ReasonLabels { reason })
+                .inc();
+            if reason == "io" {
+                debug!(%peer, %error, "connection closed");
+            } else {
+                warn!(%peer, %error, "closing connection");
+            }
+            closing.cancel();
+            // Dropping the queue aborts the answers still waiting.
+            return;
+        }
+    }
+}
+
+/// Runs a request's ordered work; its answer, or the task finishing it.
+async fn answer(frame: Bytes, context: &ConnectionContext) -> Pending {
+    let decoded = match protocol::decode_request(frame) {
+        Ok(decoded) => decoded,
+        Err(error) => return Pending::Ready(Err(error.into())),
+    };
+    let (api_key, header, body) = match decoded {
+        DecodedRequest::UnsupportedApiVersions { correlation_id } => {
+            let body = ResponseKind::ApiVersions(versions::api_versions_response(Some(
+                ResponseError::UnsupportedVersion,
+            )));
+            return Pending::Ready(encode(correlation_id, ApiKey::ApiVersions, 0, &body).map(Some));
+        }
+        DecodedRequest::Request {
+            api_key,
+            header,
+            body,
+        } => (api_key, header, body),
+    };
+    context
+        .metrics
+        .requests
+        .get_or_create(&ApiLabels {
+            api: format!("{api_key:?}"),
+        })
+        .inc();
+    let correlation_id = header.correlation_id;
+    let version = header.request_api_version;
+    let finish = move |answer: Answer| -> Encoded {
+        match answer {
+            Answer::Respond(response) => {
+                encode(correlation_id, api_key, version, &response).map(Some)
+            }
+            Answer::NoResponse => Ok(None),
+            Answer::Later(_) => Err(ConnectionError::Task("answer did not settle".to_owned())),
+        }
+    };
+    match context.handler.handle(api_key, &header, body).await {
+        None => Pending::Ready(Err(ConnectionError::Unhandled { api_key })),
+        Some(Answer::Later(rest)) => {
+            Pending::Later(AbortOnDropHandle::new(tokio::spawn(async move {
+                finish(rest.await.settled().await)
+            })))
+        }
+        Some(answer) => Pending::Ready(finish(answer)),
+    }
+}
+
+fn encode(
+    correlation_id: i32,
+    api_key: ApiKey,
+    version: i16,
+    body: &ResponseKind,
+) -> Result<BytesMut, ConnectionError> {
+    protocol::encode_response(correlation_id, api_key, version, body).map_err(|error| {
+        ConnectionError::Encode {
+            api_key,
+            reason: error.to_string(),
+        }
+    })
+}
