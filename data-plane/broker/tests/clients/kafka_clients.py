@@ -6,7 +6,8 @@ usage: kafka_clients.py CLIENT BOOTSTRAP ACTION [ARGS...]
            produce TOPIC COUNT     | consume TOPIC COUNT
            group-consume TOPIC COUNT GROUP  (subscribe, read COUNT values, commit)
            groups | delete-group GROUP
-           produce-keyed TOPIC COUNT [FIRST]  (idempotent; values FIRST..FIRST+COUNT-1)
+           produce-keyed TOPIC COUNT [FIRST [PAUSE]]  (idempotent; values
+                    FIRST..FIRST+COUNT-1; PAUSE seconds after every 50)
            group-churn TOPIC COUNT GROUP  (3 members consume while COUNT are
                                            produced; one leaves, one joins)
            consume-partitions TOPIC PARTITIONS COUNT  (values per partition)
@@ -48,7 +49,8 @@ def confluent(bootstrap, action, args):
         return "ok"
     if action == "produce-keyed":
         first = int(args[2]) if len(args) > 2 else 0
-        return confluent_produce_keyed(bootstrap, args[0], int(args[1]), first)
+        pace = float(args[3]) if len(args) > 3 else None
+        return confluent_produce_keyed(bootstrap, args[0], int(args[1]), first, pace)
     if action == "group-churn":
         return confluent_group_churn(bootstrap, args[0], int(args[1]), args[2])
     if action == "consume-partitions":
