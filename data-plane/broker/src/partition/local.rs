@@ -43,6 +43,8 @@ pub struct LocalReplica {
 struct State {
     log: Log,
     producers: ProducerStates,
+    /// The log end the last producer snapshot written covers.
+    snapshot_end: Option<Offset>,
 }
 
 impl LocalReplica {
@@ -59,7 +61,11 @@ impl LocalReplica {
             disk: Arc::clone(disk),
             directory: directory.to_owned(),
             durability: log.durability(),
-            state: Mutex::new(State { log, producers }),
+            state: Mutex::new(State {
+                log,
+                producers,
+                snapshot_end: None,
+            }),
             appended: Notify::new(),
         })
     }
@@ -68,12 +74,18 @@ impl LocalReplica {
     fn checkpoint(&self, state: &mut State) -> Result<(), ReplicaError> {
         state.log.checkpoint().map_err(storage_error)?;
         let end = state.log.log_end_offset();
+        if state.snapshot_end == Some(end) {
+            // Nothing appended since the last snapshot: it is still exact.
+            return Ok(());
+        }
         snapshot::write(&self.directory, end.0, &state.producers).map_err(|error| {
             ReplicaError::Storage(format!(
                 "producer snapshot in {}: {error}",
                 self.directory.display()
             ))
-        })
+        })?;
+        state.snapshot_end = Some(end);
+        Ok(())
     }
 
     fn online(&self) -> Result<(), ReplicaError> {
