@@ -1,7 +1,8 @@
 //! InitProducerId for idempotent producers: every call gets a new producer
 //! id at epoch 0, as Kafka does without a transactional id (a producer that
 //! asks again, KIP-360, starts over with a fresh id and sequence 0). A
-//! transactional id is refused: transactions are not served.
+//! transactional id is refused: transactions are not served (an empty one
+//! is INVALID_REQUEST, as Kafka answers).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
@@ -19,8 +20,11 @@ impl Handler {
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1)
         };
-        if request.transactional_id.is_some() {
-            return refused(ResponseError::TransactionalIdAuthorizationFailed);
+        match request.transactional_id.as_deref().map(|id| id.is_empty()) {
+            None => {}
+            // Kafka's coordinator answers an empty transactional id so.
+            Some(true) => return refused(ResponseError::InvalidRequest),
+            Some(false) => return refused(ResponseError::TransactionalIdAuthorizationFailed),
         }
         let ids = std::sync::Arc::clone(&self.producer_ids);
         match blocking(move || ids.allocate()).await {

@@ -309,3 +309,56 @@ async fn fetch_long_polls_until_an_append_wakes_it() {
     assert_eq!(partition.high_watermark, 2);
     assert!(!partition.records.as_ref().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn init_producer_id_hands_out_fresh_ids_and_refuses_transactions() {
+    let Fixture { handler, .. } = &fixture();
+    let mut ids = Vec::new();
+    for version in [0, 4] {
+        let ResponseKind::InitProducerId(response) = call(
+            handler,
+            ApiKey::InitProducerId,
+            version,
+            RequestKind::InitProducerId(
+                InitProducerIdRequest::default().with_transactional_id(None),
+            ),
+        )
+        .await
+        else {
+            panic!("not an InitProducerId response");
+        };
+        assert_eq!(response.error_code, 0);
+        assert_eq!(response.producer_epoch, 0);
+        ids.push(response.producer_id.0);
+    }
+    assert!(ids[0] >= 0 && ids[1] > ids[0], "{ids:?}");
+    let transactional = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("tx"))));
+    let ResponseKind::InitProducerId(refused) = call(
+        handler,
+        ApiKey::InitProducerId,
+        4,
+        RequestKind::InitProducerId(transactional),
+    )
+    .await
+    else {
+        panic!("not an InitProducerId response");
+    };
+    assert_eq!(
+        refused.error_code,
+        ResponseError::TransactionalIdAuthorizationFailed.code()
+    );
+    assert_eq!(refused.producer_id.0, -1);
+    let empty = InitProducerIdRequest::default();
+    let ResponseKind::InitProducerId(refused) = call(
+        handler,
+        ApiKey::InitProducerId,
+        4,
+        RequestKind::InitProducerId(empty),
+    )
+    .await
+    else {
+        panic!("not an InitProducerId response");
+    };
+    assert_eq!(refused.error_code, ResponseError::InvalidRequest.code());
+}
