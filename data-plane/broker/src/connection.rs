@@ -122,10 +122,16 @@ async fn read_requests(
     let bytes = Arc::new(Semaphore::new(bytes_max as usize));
     // Bounded by the connection: ends at end of stream, error or shutdown.
     loop {
-        let request = tokio::select! {
-            biased;
-            () = closing.cancelled() => return,
-            permit = Arc::clone(&requests).acquire_owned() => permit,
+        let request = match Arc::clone(&requests).try_acquire_owned() {
+            Ok(permit) => Ok(permit),
+            Err(_) => {
+                context.metrics.connection_read_pauses.inc();
+                tokio::select! {
+                    biased;
+                    () = closing.cancelled() => return,
+                    permit = Arc::clone(&requests).acquire_owned() => permit,
+                }
+            }
         };
         let Ok(request) = request else { return };
         let length = tokio::select! {

@@ -168,3 +168,21 @@ fn a_connection_stops_reading_at_its_in_flight_byte_bound() {
     assert_eq!(answered, (1..=12).collect::<Vec<_>>());
     assert_eq!(broker.metric("fjord_broker_in_flight_request_bytes"), 0.0);
 }
+
+#[test]
+fn a_connection_stops_reading_at_its_in_flight_request_bound() {
+    let broker = BrokerProcess::start_with(&["--in-flight-requests-max", "2"]);
+    let mut stream = connect(&broker);
+    let requests: Vec<Vec<u8>> = (1..=6).map(|id| long_poll(id, 400, "raw")).collect();
+    let payload_bytes = requests[0].len() - 4;
+    for request in &requests {
+        stream.write_all(request).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // Two long-polls are read and waiting; the other four stay unread.
+    let in_flight = broker.metric("fjord_broker_in_flight_request_bytes");
+    assert_eq!(in_flight, (2 * payload_bytes) as f64);
+    assert!(broker.metric("fjord_broker_connection_read_pauses_total") >= 1.0);
+    let answered: Vec<i32> = (0..6).map(|_| read_correlation_id(&mut stream)).collect();
+    assert_eq!(answered, (1..=6).collect::<Vec<_>>());
+}
