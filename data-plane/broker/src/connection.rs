@@ -1,7 +1,7 @@
 //! One Kafka connection, served as a pipeline of three stages joined by
 //! bounded queues:
 //!
-//! 1. the **reader** reads and decodes frames as they arrive, as long as the
+//! 1. the **reader** reads and decodes requests as they arrive, as long as the
 //!    connection has fewer than `in_flight_requests_max` requests and
 //!    `in_flight_bytes_max` request bytes unanswered; past either bound it
 //!    stops reading (TCP back-pressure does the rest);
@@ -19,7 +19,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{ApiKey, ResponseKind};
 use prometheus_client::metrics::gauge::Gauge;
@@ -87,6 +87,12 @@ struct Budget {
     gauge: Gauge,
 }
 
+impl Drop for Budget {
+    fn drop(&mut self) {
+        self.gauge.dec_by(i64::from(self.bytes));
+    }
+}
+
 /// Serves one connection until the peer leaves, an error closes it, or
 /// shutdown (which stops reading and lets in-flight requests finish).
 pub(crate) async fn serve_connection(
@@ -114,7 +120,7 @@ async fn read_requests(
     read_half: OwnedReadHalf,
     context: &ConnectionContext,
     closing: &CancellationToken,
-    to_executor: mpsc::Sender<(Result<Bytes, ConnectionError>, Budget)>,
+    to_executor: mpsc::Sender<(Result<DecodedRequest, ConnectionError>, Budget)>,
 ) {
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
     let requests = Arc::new(Semaphore::new(context.in_flight_requests_max));
@@ -184,29 +190,27 @@ async fn read_requests(
             () = closing.cancelled() => return,
             payload = protocol::read_payload(&mut reader, length) => payload,
         };
-        let failed = payload.is_err();
-        let item = payload.map(BytesMut::freeze).map_err(ConnectionError::from);
+        // Decoded here, so the next request's decoding overlaps the
+        // executor's work on this one.
+        let item = payload
+            .map_err(ConnectionError::from)
+            .and_then(|payload| Ok(protocol::decode_request(payload.freeze())?));
+        let failed = item.is_err();
         if to_executor.send((item, budget)).await.is_err() || failed {
             return;
         }
     }
 }
 
-impl Drop for Budget {
-    fn drop(&mut self) {
-        self.gauge.dec_by(i64::from(self.bytes));
-    }
-}
-
 async fn execute(
     context: &ConnectionContext,
-    mut from_reader: mpsc::Receiver<(Result<Bytes, ConnectionError>, Budget)>,
+    mut from_reader: mpsc::Receiver<(Result<DecodedRequest, ConnectionError>, Budget)>,
     to_writer: mpsc::Sender<(Pending, Budget)>,
 ) {
     // Bounded by the reader's queue, which ends with the connection.
-    while let Some((frame, budget)) = from_reader.recv().await {
-        let pending = match frame {
-            Ok(frame) => answer(frame, context).await,
+    while let Some((request, budget)) = from_reader.recv().await {
+        let pending = match request {
+            Ok(request) => answer(request, context).await,
             Err(error) => Pending::Ready(Err(error)),
         };
         let last = matches!(pending, Pending::Ready(Err(_)));
@@ -260,12 +264,8 @@ async fn write_responses(
 }
 
 /// Runs a request's ordered work; its answer, or the task finishing it.
-async fn answer(frame: Bytes, context: &ConnectionContext) -> Pending {
-    let decoded = match protocol::decode_request(frame) {
-        Ok(decoded) => decoded,
-        Err(error) => return Pending::Ready(Err(error.into())),
-    };
-    let (api_key, header, body) = match decoded {
+async fn answer(request: DecodedRequest, context: &ConnectionContext) -> Pending {
+    let (api_key, header, body) = match request {
         DecodedRequest::UnsupportedApiVersions { correlation_id } => {
             let body = ResponseKind::ApiVersions(versions::api_versions_response(Some(
                 ResponseError::UnsupportedVersion,
