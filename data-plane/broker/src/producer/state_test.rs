@@ -233,3 +233,76 @@ fn header_fields_are_read_from_a_record_batch() {
     assert!(ProducerBatch::from_header(&bytes).unwrap().transactional);
     assert_eq!(ProducerBatch::from_header(&bytes[..40]), None);
 }
+
+/// A seeded xorshift generator: deterministic, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+/// A client that sends new batches, retries old ones, skips sequences and
+/// bumps its epoch at random, checked against what a log must hold: per
+/// epoch, each sequence appended exactly once and contiguously; a retry of
+/// one of the last five appended batches answered with its original
+/// offsets; nothing else appended.
+#[test]
+fn random_retries_gaps_and_epoch_bumps_match_the_model() {
+    for seed in 1..=20u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut states = ProducerStates::default();
+        let mut next_offset = 0i64;
+        let mut epoch = 0i16;
+        // Batches of this epoch that reached the log: (first seq, records, base offset).
+        let mut appended: Vec<(i32, i32, i64)> = Vec::new();
+        let mut next_sequence = 0i32;
+        for _ in 0..2_000 {
+            let choice = rng.below(100);
+            let records = 1 + rng.below(4) as i32;
+            if choice < 55 || appended.is_empty() {
+                let sent = batch(1, epoch, next_sequence, records);
+                assert_eq!(states.check(&sent), Ok(Check::Append), "seed {seed}");
+                states.record(&sent, next_offset);
+                appended.push((next_sequence, records, next_offset));
+                next_offset += i64::from(records);
+                next_sequence += records;
+            } else if choice < 85 {
+                let back = 1 + rng.below(8) as usize;
+                let index = appended.len().saturating_sub(back);
+                let (first, count, base) = appended[index];
+                let answer = states.check(&batch(1, epoch, first, count));
+                if appended.len() - index <= BATCHES_KEPT {
+                    let Ok(Check::Duplicate(original)) = answer else {
+                        panic!("seed {seed}: recent retry answered {answer:?}");
+                    };
+                    assert_eq!(original.base_offset, base, "seed {seed}");
+                } else {
+                    assert!(
+                        answer.is_err(),
+                        "seed {seed}: old retry answered {answer:?}"
+                    );
+                }
+            } else if choice < 95 {
+                let gap = 1 + rng.below(5) as i32;
+                let answer = states.check(&batch(1, epoch, next_sequence + gap, records));
+                assert!(
+                    matches!(answer, Err(SequenceError::OutOfOrder { .. })),
+                    "seed {seed}: gap answered {answer:?}"
+                );
+                if epoch > 0 {
+                    let stale = states.check(&batch(1, epoch - 1, next_sequence, records));
+                    assert!(matches!(stale, Err(SequenceError::StaleEpoch { .. })));
+                }
+            } else {
+                epoch += 1;
+                appended.clear();
+                next_sequence = 0;
+            }
+        }
+    }
+}
