@@ -1,24 +1,38 @@
-//! A simulated cluster: engines, a faulty network, disks that lose unflushed
-//! entries on crash, all driven by one seeded event queue.
+//! A simulated cluster: engines with skewed clocks, a faulty network with
+//! one-way cuts, disks that tear their unflushed tail on crash, all driven by
+//! one seeded event queue and watched by the invariant checkers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fjord_replication::{
     Command, Config, Engine, HardState, Input, LogState, Message, Millis, NodeId, ReplyOutcome,
     RequestId,
 };
 
-use crate::oracle::Oracle;
+use crate::checkers::{self, Check, Checkers, Invariant, Violation};
+use crate::clock::{NodeClock, RATE_PERMILLE_MAX, RATE_PERMILLE_MIN};
+use crate::disk;
 use crate::rng::Rng;
 
-/// How hostile the world is during the chaos phase.
-#[derive(Debug, Clone, Copy)]
+/// How hostile the world is during the chaos phase. Each `*_percent` is the
+/// chance, once per simulated second, that the fault happens.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
     pub loss_percent: u64,
     pub duplicate_percent: u64,
-    /// Chance per second that some node crashes.
-    pub crash_percent_per_second: u64,
+    pub crash_percent: u64,
     pub latency_ms_max: u64,
+    /// A crash keeps a random whole prefix of the unsynced tail and may tear
+    /// the entry after it (recovery drops it); otherwise only the durable log.
+    pub torn_writes: bool,
+    /// Clocks start at random rates (0.5x-2x) and offsets.
+    pub clock_skew: bool,
+    /// A node's clock changes rate and may jump forward.
+    pub clock_change_percent: u64,
+    /// One direction of a link is cut (or every cut heals).
+    pub partition_percent: u64,
+    /// The leader is asked to hand leadership to a random node.
+    pub transfer_percent: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,33 +54,45 @@ enum Event {
 pub struct Report {
     pub events: u64,
     pub crashes: u64,
+    /// Unsynced entries that survived crashes, and torn entries dropped.
+    pub unsynced_kept: i64,
+    pub torn_dropped: u64,
+    pub one_way_cuts: u64,
+    pub clock_changes: u64,
+    pub transfers_requested: u64,
     pub acknowledged: usize,
     pub acknowledged_after_heal: usize,
 }
 
 #[derive(Debug)]
 pub struct Simulation {
+    seed: u64,
     rng: Rng,
-    now: Millis,
+    pub(crate) now: Millis,
     sequence: u64,
     queue: BTreeMap<(Millis, u64), Event>,
-    nodes: Vec<Option<Engine>>,
+    pub(crate) nodes: Vec<Option<Engine>>,
     /// State of a crashed node until it restarts.
     disks: Vec<(HardState, LogState)>,
+    clocks: Vec<NodeClock>,
     faults: Option<Faults>,
-    /// A node cut off from the others (both directions), if any.
-    isolated: Option<usize>,
-    oracle: Oracle,
+    /// Directed links `(from, to)` that drop every message.
+    pub(crate) cut: BTreeSet<(usize, usize)>,
+    pub(crate) checkers: Checkers,
+    /// The first broken invariant, before the event is attached.
+    violation: Option<(Invariant, String)>,
     next_request: u64,
     report: Report,
 }
 
-const NODES: usize = 3;
+pub(crate) const NODES: usize = 3;
 const TICK_MS: u64 = 10;
 const FSYNC_MS: u64 = 4;
+const FSYNC_SLOW_MS_MAX: u64 = 60;
 const WRITE_MS: u64 = 15;
-/// The quorum check walks every acknowledged write: run it every so often
-/// and at every crash, where a loss would happen.
+const CHAOS_MS: u64 = 1000;
+/// The log and quorum checks walk every log: run them every so often and at
+/// every crash, where a loss would happen.
 const CHECK_EVERY: u64 = 64;
 
 fn config(index: usize, seed: u64) -> Config {
@@ -80,32 +106,47 @@ fn config(index: usize, seed: u64) -> Config {
 
 impl Simulation {
     pub fn new(seed: u64, faults: Faults) -> Simulation {
+        let mut rng = Rng::new(seed);
+        let clocks = (0..NODES)
+            .map(|_| match faults.clock_skew {
+                true => NodeClock::new(Millis(rng.between(0, 10_000)), random_rate(&mut rng)),
+                false => NodeClock::new(Millis(0), 1000),
+            })
+            .collect();
         let mut simulation = Simulation {
-            rng: Rng::new(seed),
+            seed,
+            rng,
             now: Millis(0),
             sequence: 0,
             queue: BTreeMap::new(),
-            nodes: Vec::new(),
+            nodes: vec![None; NODES],
             disks: vec![(HardState::default(), LogState::default()); NODES],
+            clocks,
             faults: Some(faults),
-            oracle: Oracle::default(),
+            cut: BTreeSet::new(),
+            checkers: Checkers::default(),
+            violation: None,
             next_request: 0,
             report: Report::default(),
-            isolated: None,
         };
         for index in 0..NODES {
-            let engine = Engine::new(
-                config(index, seed),
-                HardState::default(),
-                LogState::default(),
-                Millis(0),
-            );
-            simulation.nodes.push(Some(engine.expect("valid config")));
+            simulation.restart(index);
             simulation.schedule(1 + index as u64, Event::Tick(index));
             simulation.schedule(FSYNC_MS, Event::Fsync(index));
         }
         simulation.schedule(WRITE_MS, Event::Write);
-        simulation.schedule(1000, Event::Chaos);
+        simulation.schedule(CHAOS_MS, Event::Chaos);
+        simulation
+    }
+
+    /// A fault-free cluster with exact clocks, for scripted scenarios.
+    pub fn quiet(seed: u64) -> Simulation {
+        let faults = Faults {
+            latency_ms_max: 5,
+            ..Faults::default()
+        };
+        let mut simulation = Simulation::new(seed, faults);
+        simulation.faults = None;
         simulation
     }
 
@@ -115,66 +156,37 @@ impl Simulation {
             .insert((self.now.after(delay_ms), self.sequence), event);
     }
 
-    /// Runs `chaos_ms` with faults, then `heal_ms` without; checks the oracle.
-    pub fn run(mut self, chaos_ms: u64, heal_ms: u64) -> Report {
-        let heal_at = Millis(chaos_ms);
-        let end = Millis(chaos_ms + heal_ms);
-        let mut healed = false;
-        let mut acknowledged_at_heal = 0;
-        // Bounded: every event is at a later or equal time and the run stops at `end`.
-        while let Some(((at, _), event)) = self.queue.pop_first() {
-            if at > end {
-                break;
-            }
-            self.now = at;
-            if !healed && at >= heal_at {
-                healed = true;
-                self.heal();
-                acknowledged_at_heal = self.oracle.acknowledged_count();
-            }
-            self.handle(event);
-            self.report.events += 1;
-            if self.report.events.is_multiple_of(CHECK_EVERY) {
-                self.check();
-            }
-        }
-        self.report.acknowledged = self.oracle.acknowledged_count();
-        self.report.acknowledged_after_heal = self.report.acknowledged - acknowledged_at_heal;
-        if std::env::var("FJORD_SIM_DUMP").is_ok() {
-            for node in self.nodes.iter().flatten() {
-                eprintln!(
-                    "{:?} {:?} hw {:?} log {:?}",
-                    node.id(),
-                    node.role(),
-                    node.high_watermark(),
-                    node.log()
-                );
-            }
-        }
+    /// Runs `chaos_ms` with faults, then `heal_ms` without; returns the first
+    /// broken invariant with the event that broke it.
+    pub fn run(mut self, chaos_ms: u64, heal_ms: u64) -> Result<Report, Violation> {
+        self.advance(Millis(chaos_ms))?;
+        self.heal();
+        let acknowledged_at_heal = self.checkers.acknowledged_count();
+        self.advance(Millis(chaos_ms + heal_ms))?;
+        self.full_check();
         let leader = self.nodes.iter().flatten().find(|e| e.is_leader());
-        let leader = leader.expect("a healed cluster has a leader");
-        self.check();
-        self.oracle.check_leader(leader);
-        self.report
+        let check = match leader {
+            Some(leader) => self.checkers.holds_acknowledged(leader),
+            None => Err((Invariant::Liveness, "no leader after healing".into())),
+        };
+        self.record(check);
+        self.report.acknowledged = self.checkers.acknowledged_count();
+        self.report.acknowledged_after_heal = self.report.acknowledged - acknowledged_at_heal;
+        if self.report.acknowledged_after_heal == 0 {
+            self.record(Err((
+                Invariant::Liveness,
+                "no write committed after healing".into(),
+            )));
+        }
+        self.dump();
+        match self.violation.take() {
+            Some(broken) => Err(self.violation(broken, "end of run".into())),
+            None => Ok(self.report),
+        }
     }
 
-    /// A fault-free cluster for scripted scenarios (partitions, transfer).
-    pub fn quiet(seed: u64) -> Simulation {
-        let mut simulation = Simulation::new(
-            seed,
-            Faults {
-                loss_percent: 0,
-                duplicate_percent: 0,
-                crash_percent_per_second: 0,
-                latency_ms_max: 5,
-            },
-        );
-        simulation.faults = None;
-        simulation
-    }
-
-    /// Processes events up to `until` (inclusive), checking the oracle.
-    pub fn advance_to(&mut self, until: Millis) {
+    /// Processes events up to `until` (inclusive); stops at the first violation.
+    fn advance(&mut self, until: Millis) -> Result<(), Violation> {
         // Bounded: events only move forward in time and stop at `until`.
         while let Some(entry) = self.queue.first_entry() {
             if entry.key().0 > until {
@@ -182,53 +194,70 @@ impl Simulation {
             }
             let ((at, _), event) = entry.remove_entry();
             self.now = at;
-            self.handle(event);
+            self.handle(&event);
             self.report.events += 1;
+            if self.report.events.is_multiple_of(CHECK_EVERY) {
+                self.full_check();
+            }
+            if let Some(broken) = self.violation.take() {
+                return Err(self.violation(broken, format!("{event:?}")));
+            }
         }
         self.now = self.now.max(until);
-        self.check();
+        Ok(())
     }
 
-    /// Cuts `node` off from every other node, or heals the cut with `None`.
-    pub fn isolate(&mut self, node: Option<usize>) {
-        assert!(node.is_none_or(|n| n < NODES));
-        self.isolated = node;
+    /// Scripted runs: processes events up to `until`, panicking on a violation.
+    pub fn advance_to(&mut self, until: Millis) {
+        let result = self.advance(until).and_then(|()| {
+            self.full_check();
+            match self.violation.take() {
+                Some(broken) => Err(self.violation(broken, "scripted check".into())),
+                None => Ok(()),
+            }
+        });
+        if let Err(violation) = result {
+            panic!("{violation}");
+        }
     }
 
-    /// Asks node `from` (the leader) to hand leadership to `to`.
-    pub fn transfer_leadership(&mut self, from: usize, to: usize) {
-        assert!(from < NODES && to < NODES && from != to);
-        self.step(
-            from,
-            Input::TransferLeadership {
-                to: NodeId(to as u32),
-            },
-        );
+    fn violation(&self, (invariant, detail): (Invariant, String), event: String) -> Violation {
+        let mut event_description = event;
+        event_description.truncate(400);
+        Violation {
+            invariant,
+            detail,
+            seed: self.seed,
+            event: self.report.events,
+            at: self.now.0,
+            event_description,
+        }
     }
 
-    pub fn now(&self) -> Millis {
-        self.now
+    fn record(&mut self, check: Check) {
+        if let Err(broken) = check {
+            self.violation.get_or_insert(broken);
+        }
     }
 
-    /// The live node that believes it leads with the highest term.
-    pub fn leader(&self) -> Option<&Engine> {
-        self.nodes
-            .iter()
-            .flatten()
-            .filter(|e| e.is_leader())
-            .max_by_key(|e| e.term())
-    }
-
-    pub fn node(&self, index: usize) -> Option<&Engine> {
-        self.nodes[index].as_ref()
-    }
-
-    pub fn acknowledged(&self) -> usize {
-        self.oracle.acknowledged_count()
+    fn dump(&self) {
+        if std::env::var("FJORD_SIM_DUMP").is_err() {
+            return;
+        }
+        for node in self.nodes.iter().flatten() {
+            eprintln!(
+                "{:?} {:?} hw {:?} log {:?}",
+                node.id(),
+                node.role(),
+                node.high_watermark(),
+                node.log()
+            );
+        }
     }
 
     fn heal(&mut self) {
         self.faults = None;
+        self.cut.clear();
         for index in 0..NODES {
             if self.nodes[index].is_none() {
                 self.restart(index);
@@ -236,21 +265,32 @@ impl Simulation {
         }
     }
 
-    fn handle(&mut self, event: Event) {
-        match event {
-            Event::Deliver { from, to, message } => {
+    fn handle(&mut self, event: &Event) {
+        match *event {
+            Event::Deliver {
+                from,
+                to,
+                ref message,
+            } => {
+                let message = message.clone();
                 self.step(to.0 as usize, Input::Message { from, message });
             }
             Event::Tick(index) => {
                 self.step(index, Input::Tick);
-                self.schedule(TICK_MS, Event::Tick(index));
+                let delay = self.clocks[index].real_delay(TICK_MS);
+                self.schedule(delay, Event::Tick(index));
             }
             Event::Fsync(index) => {
                 let end = self.nodes[index].as_ref().map(|e| e.log().end);
                 if let Some(end) = end {
                     self.step(index, Input::Durable { end });
                 }
-                self.schedule(FSYNC_MS, Event::Fsync(index));
+                // A slow disk during chaos leaves a longer unsynced tail to tear.
+                let delay = match self.faults {
+                    Some(_) => self.rng.between(FSYNC_MS, FSYNC_SLOW_MS_MAX),
+                    None => FSYNC_MS,
+                };
+                self.schedule(delay, Event::Fsync(index));
             }
             Event::Restart(index) => self.restart(index),
             Event::Write => self.write(),
@@ -260,13 +300,9 @@ impl Simulation {
 
     fn write(&mut self) {
         self.schedule(WRITE_MS, Event::Write);
-        let leader = self
-            .nodes
-            .iter()
-            .flatten()
-            .find(|e| e.is_leader())
-            .map(|e| e.id());
-        let Some(leader) = leader else { return };
+        let Some(leader) = self.leader().map(|e| e.id()) else {
+            return;
+        };
         self.next_request += 1;
         let records = self.rng.between(1, 4) as u32;
         let request = RequestId(self.next_request);
@@ -274,20 +310,62 @@ impl Simulation {
     }
 
     fn chaos(&mut self) {
-        self.schedule(1000, Event::Chaos);
+        self.schedule(CHAOS_MS, Event::Chaos);
         let Some(faults) = self.faults else { return };
-        if !self.rng.chance(faults.crash_percent_per_second) {
+        if self.rng.chance(faults.crash_percent) {
+            let index = self.rng.between(0, NODES as u64) as usize;
+            self.crash(index, faults.torn_writes);
+        }
+        if self.rng.chance(faults.partition_percent) {
+            self.change_partition();
+        }
+        if self.rng.chance(faults.clock_change_percent) {
+            let index = self.rng.between(0, NODES as u64) as usize;
+            let rate = random_rate(&mut self.rng);
+            self.clocks[index].set_rate(self.now, rate);
+            if self.rng.chance(50) {
+                let jump = self.rng.between(1, 2_000);
+                self.clocks[index].jump(self.now, jump);
+            }
+            self.report.clock_changes += 1;
+        }
+        let leader = self.leader().map(|e| e.id().0 as usize);
+        if let Some(leader) = leader
+            && self.rng.chance(faults.transfer_percent)
+        {
+            let to = (leader + self.rng.between(1, NODES as u64) as usize) % NODES;
+            self.transfer_leadership(leader, to);
+            self.report.transfers_requested += 1;
+        }
+    }
+
+    /// Heals every cut, or cuts one direction of a random link (sometimes both).
+    fn change_partition(&mut self) {
+        if !self.cut.is_empty() && self.rng.chance(50) {
+            self.cut.clear();
             return;
         }
-        let index = self.rng.between(0, NODES as u64) as usize;
-        if let Some(engine) = self.nodes[index].take() {
-            // The crash loses every entry above the durable end.
-            self.disks[index] = (engine.hard_state(), engine.log().after_crash());
-            self.report.crashes += 1;
-            self.check();
-            let downtime = self.rng.between(50, 500);
-            self.schedule(downtime, Event::Restart(index));
+        let from = self.rng.between(0, NODES as u64) as usize;
+        let to = (from + self.rng.between(1, NODES as u64) as usize) % NODES;
+        self.cut.insert((from, to));
+        self.report.one_way_cuts += 1;
+        if self.rng.chance(30) {
+            self.cut.insert((to, from));
         }
+    }
+
+    fn crash(&mut self, index: usize, torn_writes: bool) {
+        let Some(engine) = self.nodes[index].take() else {
+            return;
+        };
+        let (log, outcome) = disk::crash(engine.log(), &mut self.rng, torn_writes);
+        self.disks[index] = (engine.hard_state(), log);
+        self.report.crashes += 1;
+        self.report.unsynced_kept += outcome.kept;
+        self.report.torn_dropped += u64::from(outcome.torn_dropped);
+        self.full_check();
+        let downtime = self.rng.between(50, 500);
+        self.schedule(downtime, Event::Restart(index));
     }
 
     fn restart(&mut self, index: usize) {
@@ -296,46 +374,50 @@ impl Simulation {
         }
         let (hard, log) = self.disks[index].clone();
         let seed = self.rng.next_u64();
-        let engine = Engine::new(config(index, seed), hard, log, self.now);
-        self.nodes[index] = Some(engine.expect("restart from durable state"));
+        let now = self.clocks[index].local(self.now);
+        let engine = Engine::new(config(index, seed), hard, log, now);
+        self.nodes[index] = Some(engine.expect("restart from recovered state"));
+        self.checkers.restarted(NodeId(index as u32));
     }
 
-    fn step(&mut self, index: usize, input: Input) {
-        let now = self.now;
+    pub(crate) fn step(&mut self, index: usize, input: Input) {
+        let now = self.clocks[index].local(self.now);
         let Some(engine) = self.nodes[index].as_mut() else {
             return;
         };
+        let led = engine.is_leader().then(|| engine.term());
         let commands = engine.step(now, input);
         for command in commands {
             self.execute(index, command);
+        }
+        let engine = self.nodes[index].as_ref().expect("a step keeps the node");
+        if engine.is_leader() {
+            let check = self.checkers.leader(engine, led != Some(engine.term()));
+            self.record(check);
         }
     }
 
     fn execute(&mut self, index: usize, command: Command) {
         let from = NodeId(index as u32);
-        match command {
-            Command::Send { to, message } => self.send(from, to, message),
+        let engine = self.nodes[index].as_ref().expect("a live node commands");
+        let check = match command {
+            Command::Send { to, message } => {
+                self.send(from, to, message);
+                Ok(())
+            }
             Command::Reply {
                 outcome: ReplyOutcome::Committed { first, end },
                 ..
-            } => {
-                let leader = self.nodes[index].as_ref().expect("a live node replied");
-                self.oracle.acknowledged(first, end, leader);
-            }
-            Command::SetHighWatermark { .. } => {
-                let node = self.nodes[index]
-                    .as_ref()
-                    .expect("a live node moved its watermark");
-                self.oracle.observe(node);
-            }
+            } => self.checkers.acknowledged(first, end, engine),
+            Command::SetHighWatermark { .. } => self.checkers.exposed(engine),
             // The engine's log view is the simulated disk; hard state is synchronous.
-            _ => {}
-        }
+            _ => Ok(()),
+        };
+        self.record(check);
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, message: Message) {
-        let cut = self.isolated.map(|i| NodeId(i as u32));
-        if cut == Some(from) || cut == Some(to) {
+        if self.cut.contains(&(from.0 as usize, to.0 as usize)) {
             return;
         }
         let (loss, duplicate, latency_max) = match self.faults {
@@ -348,23 +430,27 @@ impl Simulation {
         let copies = if self.rng.chance(duplicate) { 2 } else { 1 };
         for _ in 0..copies {
             let latency = self.rng.between(1, latency_max.max(2));
-            self.schedule(
-                latency,
-                Event::Deliver {
-                    from,
-                    to,
-                    message: message.clone(),
-                },
-            );
+            let message = message.clone();
+            self.schedule(latency, Event::Deliver { from, to, message });
         }
     }
 
-    /// Every acknowledged write is durable on a quorum; a crashed node
-    /// counts with what its disk kept.
-    fn check(&self) {
-        let logs: Vec<&LogState> = (0..NODES)
-            .map(|i| self.nodes[i].as_ref().map_or(&self.disks[i].1, |e| e.log()))
+    /// Acknowledged writes durable on a quorum (a crashed node counts with
+    /// what its disk kept) and log matching across every log.
+    fn full_check(&mut self) {
+        let logs: Vec<(NodeId, &LogState)> = (0..NODES)
+            .map(|i| {
+                let log = self.nodes[i].as_ref().map_or(&self.disks[i].1, |e| e.log());
+                (NodeId(i as u32), log)
+            })
             .collect();
-        self.oracle.check_durable_on_quorum(&logs, NODES / 2 + 1);
+        let just_logs: Vec<&LogState> = logs.iter().map(|(_, log)| *log).collect();
+        let durable = self.checkers.durable_on_quorum(&just_logs, NODES / 2 + 1);
+        let matching = checkers::log_matching(&logs);
+        self.record(durable.and(matching));
     }
+}
+
+fn random_rate(rng: &mut Rng) -> u64 {
+    rng.between(RATE_PERMILLE_MIN, RATE_PERMILLE_MAX + 1)
 }

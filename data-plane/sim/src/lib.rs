@@ -1,13 +1,18 @@
 //! Seeded deterministic simulation of a cluster of `fjord-replication`
-//! engines: message loss, reordering (random latency) and duplication, crashes
-//! that lose unflushed entries, and an oracle of acknowledged writes. A run is
-//! a function of its seed, so a failing seed reproduces exactly; set
-//! `FJORD_SIM_DUMP=1` to print every node's final state.
+//! engines: message loss, reordering (random latency) and duplication, one-way
+//! and two-way partitions, crashes that lose or tear unflushed entries, clocks
+//! that run at different rates and jump, leadership transfers at random, and
+//! one checker per Raft invariant. A run is a function of its seed, so a
+//! failing seed reproduces exactly; set `FJORD_SIM_DUMP=1` to print every
+//! node's final state.
 
+mod checkers;
+mod clock;
 mod cluster;
-mod oracle;
+mod disk;
 mod rng;
+mod scripted;
 
+pub use checkers::{Invariant, Violation};
 pub use cluster::{Faults, Report, Simulation};
-pub use oracle::Oracle;
 pub use rng::Rng;

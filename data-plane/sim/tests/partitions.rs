@@ -84,3 +84,30 @@ fn leadership_moves_to_the_transfer_target_without_losing_writes() {
         );
     }
 }
+
+#[test]
+fn a_leader_that_is_heard_but_hears_nothing_steps_down_and_writes_go_on() {
+    for seed in 0..5 {
+        let (mut simulation, leader, term) = elected(seed);
+        for follower in (0..3).filter(|f| *f != leader) {
+            simulation.cut_one_way(follower, leader);
+        }
+        simulation.advance_to(Millis(4_000));
+        let old = simulation.node(leader).expect("no crashes in a quiet run");
+        assert!(
+            !old.is_leader(),
+            "seed {seed}: check-quorum steps down a leader whose followers' answers are lost"
+        );
+        let new = simulation.leader().expect("the followers elect a leader");
+        assert!(
+            new.term() > term && new.id().0 as usize != leader,
+            "seed {seed}"
+        );
+        let acknowledged = simulation.acknowledged();
+        simulation.advance_to(Millis(5_000));
+        assert!(
+            simulation.acknowledged() > acknowledged,
+            "seed {seed}: writes go on while the old leader is still one-way cut"
+        );
+    }
+}

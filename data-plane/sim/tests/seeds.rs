@@ -1,39 +1,89 @@
 //! Many seeds of chaos then healing. `FJORD_SIM_SEEDS` sets how many seeds
 //! run and `FJORD_SIM_SEED_START` the first one, so a failing seed replays
-//! alone (`cargo xtask sim --seeds 1 --start <seed>`).
+//! alone (`cargo xtask sim --seeds 1 --start <seed>`). Every seed runs even
+//! after one fails, and every failing seed is printed with the invariant it
+//! broke and the first event that broke it (or the engine's panic).
 
-use fjord_sim::{Faults, Simulation};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use fjord_sim::{Faults, Report, Simulation};
 
 const FAULTS: Faults = Faults {
     loss_percent: 10,
     duplicate_percent: 5,
-    crash_percent_per_second: 60,
+    crash_percent: 60,
     latency_ms_max: 40,
+    torn_writes: true,
+    clock_skew: true,
+    clock_change_percent: 50,
+    partition_percent: 50,
+    transfer_percent: 50,
 };
 
-#[test]
-fn acknowledged_writes_survive_chaos_and_a_healed_cluster_makes_progress() {
-    let seeds: u64 = std::env::var("FJORD_SIM_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let start: u64 = std::env::var("FJORD_SIM_SEED_START")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut crashes = 0;
-    for seed in start..start + seeds {
-        let report = Simulation::new(seed, FAULTS).run(6_000, 2_000);
-        assert!(
-            report.acknowledged_after_heal > 0,
-            "seed {seed}: no write committed after healing: {report:?}"
-        );
-        crashes += report.crashes;
+fn variable(name: &str, default: u64) -> u64 {
+    let value = std::env::var(name).ok();
+    value.and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Runs one seed; a broken invariant or an engine assertion is an `Err`.
+fn run(seed: u64) -> Result<Report, String> {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        Simulation::new(seed, FAULTS).run(6_000, 2_000)
+    }));
+    match outcome {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(violation)) => Err(violation.to_string()),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()));
+            Err(format!(
+                "seed {seed}: panicked: {}",
+                message.unwrap_or_default()
+            ))
+        }
     }
-    assert!(
-        crashes > 0,
-        "the runs crashed no node: the faults are not exercised"
+}
+
+#[test]
+fn every_invariant_holds_under_chaos_and_a_healed_cluster_makes_progress() {
+    let seeds = variable("FJORD_SIM_SEEDS", 20);
+    let start = variable("FJORD_SIM_SEED_START", 0);
+    let mut total = Report::default();
+    let mut failures = Vec::new();
+    for seed in start..start + seeds {
+        match run(seed) {
+            Ok(report) => {
+                total.crashes += report.crashes;
+                total.unsynced_kept += report.unsynced_kept;
+                total.torn_dropped += report.torn_dropped;
+                total.one_way_cuts += report.one_way_cuts;
+                total.clock_changes += report.clock_changes;
+                total.transfers_requested += report.transfers_requested;
+            }
+            Err(failure) => {
+                eprintln!("FAILED {failure}\n  replay: cargo xtask sim --seeds 1 --start {seed}");
+                failures.push(seed);
+            }
+        }
+    }
+    eprintln!(
+        "{seeds} seeds from {start}: {} failed; faults injected: {total:?}",
+        failures.len()
     );
+    assert!(failures.is_empty(), "failing seeds: {failures:?}");
+    if seeds >= 20 {
+        assert!(
+            total.crashes > 0
+                && total.unsynced_kept > 0
+                && total.torn_dropped > 0
+                && total.one_way_cuts > 0
+                && total.clock_changes > 0
+                && total.transfers_requested > 0,
+            "some fault was never injected: {total:?}"
+        );
+    }
 }
 
 #[test]
