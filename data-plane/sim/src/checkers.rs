@@ -44,8 +44,8 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seed {}: {:?} violated at event #{} ({} ms, {}): {}",
-            self.seed, self.invariant, self.event, self.at, self.event_description, self.detail
+            "seed {}: {:?} violated at event #{} ({} ms): {}; event: {}",
+            self.seed, self.invariant, self.event, self.at, self.detail, self.event_description
         )
     }
 }
