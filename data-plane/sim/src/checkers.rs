@@ -148,13 +148,18 @@ impl Checkers {
         self.observed_up_to.insert(node, Offset::ZERO);
     }
 
-    /// Every acknowledged write is durable on a quorum of `logs` (crashed
-    /// nodes count with what their disk kept).
-    pub(crate) fn durable_on_quorum(&self, logs: &[&LogState], quorum: usize) -> Check {
-        for (offset, term) in &self.acknowledged {
+    /// Every acknowledged write from `from` on is durable on a quorum of
+    /// `logs` (crashed nodes count with what their disk kept).
+    pub(crate) fn durable_on_quorum(
+        &self,
+        logs: &[(NodeId, &LogState)],
+        quorum: usize,
+        from: Offset,
+    ) -> Check {
+        for (offset, term) in self.acknowledged.range(from..) {
             let holders = logs
                 .iter()
-                .filter(|log| *offset < log.durable && log.term_at(*offset) == Some(*term));
+                .filter(|(_, log)| *offset < log.durable && log.term_at(*offset) == Some(*term));
             let count = holders.count();
             if count < quorum {
                 let detail = format!(

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fjord_replication::{
-    Command, Config, Engine, HardState, Input, LogState, Message, Millis, NodeId, ReplyOutcome,
-    RequestId,
+    Command, Config, Engine, HardState, Input, LogState, Message, Millis, NodeId, Offset,
+    ReplyOutcome, RequestId,
 };
 
 use crate::checkers::{self, Check, Checkers, Invariant, Violation};
@@ -86,6 +86,7 @@ pub struct Simulation {
 }
 
 pub(crate) const NODES: usize = 3;
+const QUORUM: usize = NODES / 2 + 1;
 const TICK_MS: u64 = 10;
 const FSYNC_MS: u64 = 4;
 const FSYNC_SLOW_MS_MAX: u64 = 60;
@@ -387,8 +388,27 @@ impl Simulation {
         };
         let led = engine.is_leader().then(|| engine.term());
         let commands = engine.step(now, input);
+        let truncated = commands
+            .iter()
+            .any(|c| matches!(c, Command::TruncateLog { .. }));
+        let appended = commands
+            .iter()
+            .any(|c| matches!(c, Command::AppendEntries { .. }));
         for command in commands {
             self.execute(index, command);
+        }
+        // Only a truncation (or a crash) can lose an acknowledged write, and
+        // only a change to a log can break log matching: check them there,
+        // so the reported event is the one that broke the invariant.
+        if truncated {
+            let check = self
+                .checkers
+                .durable_on_quorum(&self.logs(), QUORUM, Offset::ZERO);
+            self.record(check);
+        }
+        if truncated || appended {
+            let check = checkers::log_matching(&self.logs());
+            self.record(check);
         }
         let engine = self.nodes[index].as_ref().expect("a step keeps the node");
         if engine.is_leader() {
@@ -408,7 +428,10 @@ impl Simulation {
             Command::Reply {
                 outcome: ReplyOutcome::Committed { first, end },
                 ..
-            } => self.checkers.acknowledged(first, end, engine),
+            } => self
+                .checkers
+                .acknowledged(first, end, engine)
+                .and_then(|()| self.checkers.durable_on_quorum(&self.logs(), QUORUM, first)),
             Command::SetHighWatermark { .. } => self.checkers.exposed(engine),
             // The engine's log view is the simulated disk; hard state is synchronous.
             _ => Ok(()),
@@ -435,18 +458,19 @@ impl Simulation {
         }
     }
 
-    /// Acknowledged writes durable on a quorum (a crashed node counts with
-    /// what its disk kept) and log matching across every log.
+    /// Every node's log: the live engine's, or what a crashed node's disk kept.
+    fn logs(&self) -> Vec<(NodeId, &LogState)> {
+        let log = |i: usize| self.nodes[i].as_ref().map_or(&self.disks[i].1, |e| e.log());
+        (0..NODES).map(|i| (NodeId(i as u32), log(i))).collect()
+    }
+
+    /// Every check over whole logs; run at crashes and every `CHECK_EVERY`
+    /// events as a backstop to the checks at the events that can break them.
     fn full_check(&mut self) {
-        let logs: Vec<(NodeId, &LogState)> = (0..NODES)
-            .map(|i| {
-                let log = self.nodes[i].as_ref().map_or(&self.disks[i].1, |e| e.log());
-                (NodeId(i as u32), log)
-            })
-            .collect();
-        let just_logs: Vec<&LogState> = logs.iter().map(|(_, log)| *log).collect();
-        let durable = self.checkers.durable_on_quorum(&just_logs, NODES / 2 + 1);
-        let matching = checkers::log_matching(&logs);
+        let durable = self
+            .checkers
+            .durable_on_quorum(&self.logs(), QUORUM, Offset::ZERO);
+        let matching = checkers::log_matching(&self.logs());
         self.record(durable.and(matching));
     }
 }
