@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use fjord_store::intent::IntentRow;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -23,10 +22,13 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
-/// What a wake-up hands its waiters: one read of the environment's latest
-/// intent, made by the first waiter to need it and shared by the rest, so a
-/// wake-up of 10,000 waiters costs one query instead of 10,000.
-pub(crate) type SharedRead = Arc<OnceCell<Option<IntentRow>>>;
+use crate::intent_bodies::IntentBody;
+
+/// What a wake-up hands its waiters: the environment's latest intent as a
+/// response body, looked up by the first waiter to need it and shared by the
+/// rest, so a wake-up of 10,000 waiters costs one query and at most one
+/// serialisation instead of 10,000 each.
+pub(crate) type SharedRead = Arc<OnceCell<Option<Arc<IntentBody>>>>;
 
 /// The per-environment wake-up channels of this process.
 #[derive(Debug, Clone, Default)]

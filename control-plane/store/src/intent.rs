@@ -42,6 +42,41 @@ pub async fn latest(
     Ok(row)
 }
 
+/// The latest generation of the environment, reading no payload.
+pub async fn latest_generation(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    environment_id: Uuid,
+) -> Result<Option<i64>> {
+    let generation = sqlx::query_scalar(
+        "select generation from intent where organization_id = $1 and environment_id = $2
+         order by generation desc limit 1",
+    )
+    .bind(organization_id)
+    .bind(environment_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(generation)
+}
+
+/// The latest generation and its content hash, reading no payload.
+pub async fn latest_hash(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    environment_id: Uuid,
+) -> Result<Option<(i64, String)>> {
+    let latest = sqlx::query_as(
+        "select generation, content_hash from intent
+         where organization_id = $1 and environment_id = $2
+         order by generation desc limit 1",
+    )
+    .bind(organization_id)
+    .bind(environment_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(latest)
+}
+
 /// The latest intent when its generation is above `after`.
 pub async fn newer_than(
     db: impl PgExecutor<'_>,
