@@ -61,6 +61,7 @@ pub struct AppState {
     pub agent: AgentSettings,
     pub jobs: JobSettings,
     pub(crate) api_key_uses: Arc<crate::auth::RecentUses>,
+    pub(crate) intent_bodies: crate::intent_bodies::IntentBodies,
 }
 
 impl AppState {
@@ -71,6 +72,8 @@ impl AppState {
         let http_metrics = Arc::new(HttpMetrics::register(&mut metrics));
         let intents = IntentWatch::default();
         intents.register(metrics.registry_mut());
+        let intent_bodies = crate::intent_bodies::IntentBodies::default();
+        intent_bodies.register(metrics.registry_mut());
         Self {
             pool,
             console_dir: None,
@@ -81,6 +84,7 @@ impl AppState {
             agent: AgentSettings::default(),
             jobs: JobSettings::default(),
             api_key_uses: Arc::default(),
+            intent_bodies,
         }
     }
 }

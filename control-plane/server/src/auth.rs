@@ -74,16 +74,115 @@ pub(crate) async fn authenticate_api_key(
             "the bearer token is not an API key".into(),
         ));
     }
-    let key = fjord_store::api_key::authenticate(&state.pool, &secret::hash(token))
-        .await?
-        .ok_or_else(|| AppError::Unauthenticated("unknown or revoked API key".into()))?;
-    let scope = Scope::parse(&key.scope).ok_or_else(|| {
-        anyhow::anyhow!("api key {} has unknown scope {}", key.api_key_id, key.scope)
-    })?;
+    let token_hash = secret::hash(token);
+    let verified_keys = &state.intents.verified_keys;
+    let key = match verified_keys.get(&token_hash) {
+        Some(key) => key,
+        None => {
+            let epoch = verified_keys.epoch();
+            let row = fjord_store::api_key::authenticate(&state.pool, &token_hash)
+                .await?
+                .ok_or_else(|| AppError::Unauthenticated("unknown or revoked API key".into()))?;
+            let scope = Scope::parse(&row.scope).ok_or_else(|| {
+                anyhow::anyhow!("api key {} has unknown scope {}", row.api_key_id, row.scope)
+            })?;
+            let key = VerifiedKey {
+                organization_id: row.organization_id,
+                api_key_id: row.api_key_id,
+                scope,
+            };
+            verified_keys.insert(epoch, token_hash, key);
+            key
+        }
+    };
     if state.api_key_uses.due(key.api_key_id) {
         fjord_store::api_key::touch(&state.pool, key.organization_id, key.api_key_id).await?;
     }
-    Ok((key.organization_id, key.api_key_id, scope))
+    Ok((key.organization_id, key.api_key_id, key.scope))
+}
+
+/// What a verified API key grants.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VerifiedKey {
+    pub organization_id: Uuid,
+    pub api_key_id: Uuid,
+    pub scope: Scope,
+}
+
+/// API keys this replica verified in the last [`VerifiedKeys::TTL`], by
+/// token hash, so a read costs one query instead of two.
+///
+/// A revocation drops the key at once on the replica that made it and, on
+/// the others, when its NOTIFY ([`fjord_store::api_key::REVOKED_CHANNEL`])
+/// arrives; a lost listener connection clears everything. A lookup that
+/// started before a revocation committed must not put the key back: every
+/// drop bumps an epoch, and a lookup caches its result only if the epoch is
+/// the one it started in. Bounded to [`VerifiedKeys::ENTRIES_MAX`] entries.
+#[derive(Debug, Default)]
+pub(crate) struct VerifiedKeys(std::sync::Mutex<KeyCache>);
+
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache {
+    epoch: u64,
+    keys: std::collections::HashMap<Vec<u8>, (std::time::Instant, VerifiedKey)>,
+}
+
+impl VerifiedKeys {
+    /// How long a verification is trusted without asking the database.
+    const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    const ENTRIES_MAX: usize = 10_000;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeyCache> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, token_hash: &[u8]) -> Option<VerifiedKey> {
+        self.lock()
+            .keys
+            .get(token_hash)
+            .filter(|(verified_at, _)| verified_at.elapsed() < Self::TTL)
+            .map(|(_, key)| *key)
+    }
+
+    fn epoch(&self) -> u64 {
+        self.lock().epoch
+    }
+
+    fn insert(&self, epoch: u64, token_hash: Vec<u8>, key: VerifiedKey) {
+        let mut cache = self.lock();
+        if cache.epoch != epoch {
+            return;
+        }
+        if cache.keys.len() >= Self::ENTRIES_MAX {
+            cache
+                .keys
+                .retain(|_, (verified_at, _)| verified_at.elapsed() < Self::TTL);
+            if cache.keys.len() >= Self::ENTRIES_MAX {
+                cache.keys.clear();
+            }
+        }
+        cache
+            .keys
+            .insert(token_hash, (std::time::Instant::now(), key));
+    }
+
+    /// Drops a revoked key.
+    pub(crate) fn forget(&self, api_key_id: Uuid) {
+        let mut cache = self.lock();
+        cache.epoch += 1;
+        cache
+            .keys
+            .retain(|_, (_, key)| key.api_key_id != api_key_id);
+    }
+
+    /// Drops everything (revocations may have been missed).
+    pub(crate) fn clear(&self) {
+        let mut cache = self.lock();
+        cache.epoch += 1;
+        cache.keys.clear();
+    }
 }
 
 /// The client's address: the first `X-Forwarded-For` hop when behind a
@@ -186,5 +285,37 @@ impl RecentUses {
                 true
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(api_key_id: Uuid) -> VerifiedKey {
+        VerifiedKey {
+            organization_id: Uuid::nil(),
+            api_key_id,
+            scope: Scope::Admin,
+        }
+    }
+
+    #[test]
+    fn a_revocation_drops_the_key_and_stale_lookups_cannot_restore_it() {
+        let keys = VerifiedKeys::default();
+        let id = Uuid::now_v7();
+        let epoch = keys.epoch();
+        keys.insert(epoch, b"hash".to_vec(), key(id));
+        assert!(keys.get(b"hash").is_some());
+        // A lookup that started before the revocation ...
+        let stale = keys.epoch();
+        keys.forget(id);
+        assert!(keys.get(b"hash").is_none());
+        // ... finishes after it: its result is not cached.
+        keys.insert(stale, b"hash".to_vec(), key(id));
+        assert!(keys.get(b"hash").is_none());
+        keys.insert(keys.epoch(), b"other".to_vec(), key(Uuid::now_v7()));
+        keys.clear();
+        assert!(keys.get(b"other").is_none());
     }
 }

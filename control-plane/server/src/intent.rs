@@ -38,14 +38,18 @@ pub(crate) async fn publish(
     let content_hash = hex::encode(Sha256::digest(
         serde_json::to_vec(&clusters).map_err(anyhow::Error::new)?,
     ));
-    let latest = fjord_store::intent::latest(&mut *db, organization_id, environment_id).await?;
+    // Only the generation and hash: the previous payload is not needed, and
+    // reading it (detoasting and shipping ~100 KiB for a large environment)
+    // was a large part of every write's time under the lock.
+    let latest =
+        fjord_store::intent::latest_hash(&mut *db, organization_id, environment_id).await?;
     if latest
         .as_ref()
-        .is_some_and(|latest| latest.content_hash == content_hash)
+        .is_some_and(|(_, latest_hash)| *latest_hash == content_hash)
     {
         return Ok(None);
     }
-    let generation = latest.map_or(1, |latest| latest.generation + 1);
+    let generation = latest.map_or(1, |(generation, _)| generation + 1);
     let document = IntentDocument {
         format: FORMAT.to_owned(),
         organization_id,

@@ -15,6 +15,7 @@ mod error;
 mod extract;
 mod idempotency;
 mod intent;
+mod intent_bodies;
 pub mod jobs;
 mod mutation;
 mod pagination;

@@ -62,6 +62,19 @@ impl Mutation {
         Ok(())
     }
 
+    /// Commits and answers with the changed object (see [`Self::finish`])
+    /// and its `ETag`.
+    pub(crate) async fn finish_with<R: Revised, T: Serialize>(
+        self,
+        status: StatusCode,
+        row: R,
+        to_api: impl FnOnce(R) -> T,
+    ) -> Result<Response, AppError> {
+        let revision = row.revision();
+        self.finish(status, Some(revision), Some(&to_api(row)))
+            .await
+    }
+
     /// Stores the response for the `Idempotency-Key` if any, commits, and
     /// returns the response (`body` `None` means an empty body).
     pub(crate) async fn finish<T: Serialize>(
@@ -101,6 +114,41 @@ impl Mutation {
         }
         Ok(response)
     }
+}
+
+/// A stored object with a revision (its `ETag`).
+pub(crate) trait Revised {
+    fn revision(&self) -> i64;
+}
+
+macro_rules! revised {
+    ($($row:ty),*) => {$(
+        impl Revised for $row {
+            fn revision(&self) -> i64 {
+                self.revision
+            }
+        }
+    )*};
+}
+
+revised!(
+    fjord_store::cloud_account::CloudAccountRow,
+    fjord_store::cluster::ClusterRow,
+    fjord_store::environment::EnvironmentRow,
+    fjord_store::topic::TopicRow
+);
+
+/// The object a change applies to, as the caller read (and locked) it:
+/// 404 when it does not exist, 412 when `If-Match` names another revision.
+pub(crate) fn current<R: Revised>(
+    row: Option<R>,
+    what: &str,
+    id: Uuid,
+    headers: &axum::http::HeaderMap,
+) -> Result<R, AppError> {
+    let row = row.ok_or_else(|| AppError::not_found(what, id))?;
+    check_if_match(headers, row.revision())?;
+    Ok(row)
 }
 
 /// The `ETag` of a revision: a strong validator, `"<revision>"`.

@@ -7,14 +7,14 @@
 //! subscribe to their environment's watch, so 10,000 waiters cost one
 //! database connection and one map entry per environment. When the listener
 //! loses its connection it may have missed notifications, so on reconnect it
-//! wakes everyone; waiters always re-read the database after waking, so a
+//! wakes everyone (and forgets every cached API key verification, since
+//! the same connection carries revocations); waiters always re-read the database after waking, so a
 //! spurious wake-up costs one query and a missed one is impossible.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use fjord_store::intent::IntentRow;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -23,10 +23,13 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
-/// What a wake-up hands its waiters: one read of the environment's latest
-/// intent, made by the first waiter to need it and shared by the rest, so a
-/// wake-up of 10,000 waiters costs one query instead of 10,000.
-pub(crate) type SharedRead = Arc<OnceCell<Option<IntentRow>>>;
+use crate::intent_bodies::IntentBody;
+
+/// What a wake-up hands its waiters: the environment's latest intent as a
+/// response body, looked up by the first waiter to need it and shared by the
+/// rest, so a wake-up of 10,000 waiters costs one query and at most one
+/// serialisation instead of 10,000 each.
+pub(crate) type SharedRead = Arc<OnceCell<Option<Arc<IntentBody>>>>;
 
 /// The per-environment wake-up channels of this process.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +39,9 @@ pub struct IntentWatch {
     waiting: Gauge,
     /// Wake-ups delivered from notifications (`fjord_intent_notifications`).
     notifications: Counter,
+    /// API keys verified lately; the listener also carries their
+    /// revocations ([`fjord_store::api_key::REVOKED_CHANNEL`]).
+    pub(crate) verified_keys: Arc<crate::auth::VerifiedKeys>,
 }
 
 /// A waiter's subscription; unsubscribes on drop.
@@ -144,7 +150,12 @@ impl IntentWatch {
     /// change committed after this returns is never missed.
     pub async fn listen(&self, pool: &PgPool) -> anyhow::Result<tokio::task::JoinHandle<()>> {
         let mut listener = PgListener::connect_with(pool).await?;
-        listener.listen(fjord_store::intent::CHANNEL).await?;
+        listener
+            .listen_all([
+                fjord_store::intent::CHANNEL,
+                fjord_store::api_key::REVOKED_CHANNEL,
+            ])
+            .await?;
         let watch = self.clone();
         Ok(tokio::spawn(async move { watch.run(listener).await }))
     }
@@ -153,6 +164,11 @@ impl IntentWatch {
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => match notification.payload().parse::<Uuid>() {
+                    Ok(api_key_id)
+                        if notification.channel() == fjord_store::api_key::REVOKED_CHANNEL =>
+                    {
+                        self.verified_keys.forget(api_key_id);
+                    }
                     Ok(environment_id) => {
                         self.notifications.inc();
                         self.wake(environment_id);
@@ -164,10 +180,12 @@ impl IntentWatch {
                 },
                 Ok(None) => {
                     tracing::warn!("intent listener reconnected, waking every waiter");
+                    self.verified_keys.clear();
                     self.wake_all();
                 }
                 Err(error) => {
                     tracing::warn!(%error, "intent listener failed, retrying");
+                    self.verified_keys.clear();
                     self.wake_all();
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }

@@ -170,3 +170,51 @@ async fn concurrent_changes_in_one_environment_get_consecutive_generations(
     );
     Ok(())
 }
+
+#[sqlx::test(migrator = "fjord_store::MIGRATOR")]
+async fn a_large_intent_is_stored_exactly_as_signed(pool: PgPool) -> anyhow::Result<()> {
+    // Large payloads are written to Postgres in parts (see
+    // fjord_store::intent::insert); multi-byte text must survive the cuts.
+    let app = TestApp::new(pool).await?;
+    let acme = populate(&app, "acme").await?;
+    let key: SigningKey = serde_json::from_value(
+        app.send(Method::GET, "/v1/signing-key", None, None, &[])
+            .await?
+            .body,
+    )?;
+    // 9-byte groups of 2-, 3- and 4-byte characters: 990 bytes a value.
+    let value = "ø€😀".repeat(110);
+    let config: serde_json::Map<String, serde_json::Value> = (0..5)
+        .map(|index| (format!("note.{index}"), json!(value)))
+        .collect();
+    for index in 0..24 {
+        app.post("/v1/topics", &acme.key, json!({"cluster_id": acme.cluster_id, "name": format!("large-{index}"), "partitions": 1, "replication_factor": 1, "config": config}))
+            .await?
+            .expect(StatusCode::CREATED);
+    }
+    let history: Vec<Intent> = serde_json::from_value(
+        app.get(
+            &format!("/v1/environments/{}/intents?limit=1", acme.environment_id),
+            &acme.key,
+        )
+        .await?
+        .body,
+    )?;
+    let latest = &history[0];
+    assert!(
+        STANDARD.decode(&latest.payload)?.len() > 100 * 1024,
+        "the payload spans several parts"
+    );
+    let document = verify(&key, latest)?;
+    assert_eq!(document, latest.document);
+    let hash = hex::encode(Sha256::digest(serde_json::to_vec(&document.clusters)?));
+    assert_eq!(hash, latest.content_hash);
+    let large: Vec<_> = document.clusters[0]
+        .topics
+        .iter()
+        .filter(|topic| topic.name.starts_with("large-"))
+        .collect();
+    assert_eq!(large.len(), 24);
+    assert!(large.iter().all(|topic| topic.config["note.3"] == value));
+    Ok(())
+}

@@ -99,9 +99,14 @@ pub async fn get(
     crate::fetch_scoped(db, sql, organization_id, id).await
 }
 
-/// Revokes the key (idempotently: revoking twice keeps the first time).
+/// The NOTIFY channel that carries `<api key id>` when a revocation
+/// commits, so every replica drops the key from its cache of verified keys.
+pub const REVOKED_CHANNEL: &str = "fjord_api_key_revoked";
+
+/// Revokes the key (idempotently: revoking twice keeps the first time) and
+/// notifies listeners when the transaction commits.
 pub async fn revoke(
-    db: impl PgExecutor<'_>,
+    db: &mut sqlx::PgConnection,
     organization_id: Uuid,
     id: Uuid,
 ) -> Result<Option<ApiKeyRow>> {
@@ -109,5 +114,13 @@ pub async fn revoke(
         "update api_key set revoked_at = coalesce(revoked_at, now())
          where organization_id = $1 and api_key_id = $2 returning {COLUMNS}"
     );
-    crate::fetch_scoped(db, sql, organization_id, id).await
+    let row = crate::fetch_scoped(&mut *db, sql, organization_id, id).await?;
+    if row.is_some() {
+        sqlx::query("select pg_notify($1, $2)")
+            .bind(REVOKED_CHANNEL)
+            .bind(id.to_string())
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(row)
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use fjord_api::{
@@ -25,7 +25,6 @@ use crate::app::AppState;
 use crate::auth::{self, Agent};
 use crate::error::AppError;
 use crate::extract::{AppJson, AppQuery};
-use crate::intent;
 use crate::secret::{self, TokenKind};
 use crate::watch::SharedRead;
 
@@ -216,24 +215,39 @@ pub(crate) async fn poll_intents(
     let mut shared: Option<SharedRead> = None;
     loop {
         // The first look is this waiter's own; after a wake-up, every
-        // waiter of the environment shares one read made after the commit
-        // that woke them.
-        let row = match &shared {
+        // waiter of the environment shares one look made after the commit
+        // that woke them. Either way the body is built once per generation.
+        let body = match &shared {
             None => {
-                fjord_store::intent::newer_than(&state.pool, organization_id, environment_id, after)
+                state
+                    .intent_bodies
+                    .latest_after(&state.pool, organization_id, environment_id, after)
                     .await?
             }
             Some(read) => read
                 .get_or_try_init(|| {
-                    fjord_store::intent::newer_than(&state.pool, organization_id, environment_id, 0)
+                    state.intent_bodies.latest_after(
+                        &state.pool,
+                        organization_id,
+                        environment_id,
+                        0,
+                    )
                 })
                 .await?
-                .clone()
-                .filter(|row| row.generation > after),
+                .clone(),
         };
-        if let Some(row) = row {
-            let intent: Intent = intent::to_api(row)?;
-            return Ok(Json(intent).into_response());
+        // The shared look was made for this environment; check the tenant
+        // anyway, per request.
+        if let Some(body) = body.filter(|body| {
+            body.generation > after
+                && body.organization_id == organization_id
+                && body.environment_id == environment_id
+        }) {
+            return Ok((
+                [(header::CONTENT_TYPE, "application/json")],
+                body.json.clone(),
+            )
+                .into_response());
         }
         tokio::select! {
             read = subscription.changed() => shared = Some(read),

@@ -154,7 +154,10 @@ pub(crate) async fn revoke_api_key(
     mutation
         .audit("api-key.revoke", "api_key", id, json!({}))
         .await?;
-    mutation
+    let response = mutation
         .finish(StatusCode::OK, None, Some(&to_api(row)))
-        .await
+        .await?;
+    // At once on this replica; others drop it when the NOTIFY arrives.
+    state.intents.verified_keys.forget(id);
+    Ok(response)
 }

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath, AppQuery};
-use crate::mutation::{Mutation, check_if_match, with_etag};
+use crate::mutation::{self, Mutation, with_etag};
 use crate::pagination::PageQuery;
 use crate::secret;
 
@@ -82,10 +82,7 @@ pub(crate) async fn create_cloud_account(
             json!({"name": row.name, "aws_account_id": row.aws_account_id}),
         )
         .await?;
-    let revision = row.revision;
-    mutation
-        .finish(StatusCode::CREATED, Some(revision), Some(&to_api(row)))
-        .await
+    mutation.finish_with(StatusCode::CREATED, row, to_api).await
 }
 
 /// Lists cloud accounts.
@@ -160,10 +157,12 @@ pub(crate) async fn update_cloud_account(
 ) -> Result<Response, AppError> {
     let mut mutation = Mutation::begin(&state, &principal).await?;
     let organization_id = mutation.organization_id();
-    let current = fjord_store::cloud_account::get(mutation.db(), organization_id, id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found("cloud account", id))?;
-    check_if_match(&headers, current.revision)?;
+    let current = mutation::current(
+        fjord_store::cloud_account::get(mutation.db(), organization_id, id, true).await?,
+        "cloud account",
+        id,
+        &headers,
+    )?;
     validate::role_arn("role_arn", &body.role_arn, &current.aws_account_id)
         .map_err(AppError::Invalid)?;
     let row =
@@ -178,10 +177,7 @@ pub(crate) async fn update_cloud_account(
             json!({"role_arn": row.role_arn}),
         )
         .await?;
-    let revision = row.revision;
-    mutation
-        .finish(StatusCode::OK, Some(revision), Some(&to_api(row)))
-        .await
+    mutation.finish_with(StatusCode::OK, row, to_api).await
 }
 
 /// Deletes a cloud account that no environment uses.
@@ -204,10 +200,12 @@ pub(crate) async fn delete_cloud_account(
 ) -> Result<Response, AppError> {
     let mut mutation = Mutation::begin(&state, &principal).await?;
     let organization_id = mutation.organization_id();
-    let current = fjord_store::cloud_account::get(mutation.db(), organization_id, id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found("cloud account", id))?;
-    check_if_match(&headers, current.revision)?;
+    let current = mutation::current(
+        fjord_store::cloud_account::get(mutation.db(), organization_id, id, true).await?,
+        "cloud account",
+        id,
+        &headers,
+    )?;
     fjord_store::cloud_account::delete(mutation.db(), organization_id, id).await?;
     mutation
         .audit(

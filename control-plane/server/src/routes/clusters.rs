@@ -20,7 +20,7 @@ use crate::cluster_operation;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::intent;
-use crate::mutation::{Mutation, check_if_match, with_etag};
+use crate::mutation::{self, Mutation, with_etag};
 use crate::pagination::PageQuery;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -133,10 +133,7 @@ pub(crate) async fn create_cluster(
                    "operation_id": operation_id}),
         )
         .await?;
-    let revision = row.revision;
-    mutation
-        .finish(StatusCode::CREATED, Some(revision), Some(&to_api(row)))
-        .await
+    mutation.finish_with(StatusCode::CREATED, row, to_api).await
 }
 
 /// Filters of the cluster list.
@@ -221,10 +218,12 @@ pub(crate) async fn update_cluster(
     body.validate().map_err(AppError::Invalid)?;
     let mut mutation = Mutation::begin(&state, &principal).await?;
     let organization_id = mutation.organization_id();
-    let current = fjord_store::cluster::get(mutation.db(), organization_id, id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found("cluster", id))?;
-    check_if_match(&headers, current.revision)?;
+    let current = mutation::current(
+        fjord_store::cluster::get(mutation.db(), organization_id, id, true).await?,
+        "cluster",
+        id,
+        &headers,
+    )?;
     if let Some(version) = &body.version {
         require_release(mutation.db(), version).await?;
     }
@@ -261,10 +260,7 @@ pub(crate) async fn update_cluster(
             serde_json::to_value(&body).map_err(anyhow::Error::new)?,
         )
         .await?;
-    let revision = row.revision;
-    mutation
-        .finish(StatusCode::OK, Some(revision), Some(&to_api(row)))
-        .await
+    mutation.finish_with(StatusCode::OK, row, to_api).await
 }
 
 /// Deletes a cluster and its topics.
@@ -287,10 +283,12 @@ pub(crate) async fn delete_cluster(
 ) -> Result<Response, AppError> {
     let mut mutation = Mutation::begin(&state, &principal).await?;
     let organization_id = mutation.organization_id();
-    let current = fjord_store::cluster::get(mutation.db(), organization_id, id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found("cluster", id))?;
-    check_if_match(&headers, current.revision)?;
+    let current = mutation::current(
+        fjord_store::cluster::get(mutation.db(), organization_id, id, true).await?,
+        "cluster",
+        id,
+        &headers,
+    )?;
     fjord_store::cluster::delete(mutation.db(), organization_id, id).await?;
     let generation = intent::publish(
         mutation.db(),

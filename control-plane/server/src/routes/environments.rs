@@ -17,7 +17,7 @@ use crate::app::{AgentSettings, AppState};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath, AppQuery};
-use crate::mutation::{Mutation, check_if_match, with_etag};
+use crate::mutation::{self, Mutation, with_etag};
 use crate::pagination::PageQuery;
 use crate::secret::{self, TokenKind};
 
@@ -196,10 +196,12 @@ pub(crate) async fn update_environment(
     body.validate().map_err(AppError::Invalid)?;
     let mut mutation = Mutation::begin(&state, &principal).await?;
     let organization_id = mutation.organization_id();
-    let current = fjord_store::environment::get(mutation.db(), organization_id, id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found("environment", id))?;
-    check_if_match(&headers, current.revision)?;
+    mutation::current(
+        fjord_store::environment::get(mutation.db(), organization_id, id, true).await?,
+        "environment",
+        id,
+        &headers,
+    )?;
     let row = fjord_store::environment::rename(mutation.db(), organization_id, id, &body.name)
         .await?
         .ok_or_else(|| AppError::not_found("environment", id))?;
@@ -241,10 +243,12 @@ pub(crate) async fn delete_environment(
 ) -> Result<Response, AppError> {
     let mut mutation = Mutation::begin(&state, &principal).await?;
     let organization_id = mutation.organization_id();
-    let current = fjord_store::environment::get(mutation.db(), organization_id, id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found("environment", id))?;
-    check_if_match(&headers, current.revision)?;
+    let current = mutation::current(
+        fjord_store::environment::get(mutation.db(), organization_id, id, true).await?,
+        "environment",
+        id,
+        &headers,
+    )?;
     fjord_store::environment::delete(mutation.db(), organization_id, id).await?;
     mutation
         .audit(

@@ -16,7 +16,7 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::intent;
-use crate::mutation::{Mutation, check_if_match, with_etag};
+use crate::mutation::{self, Mutation, with_etag};
 use crate::pagination::PageQuery;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -97,10 +97,7 @@ pub(crate) async fn create_topic(
             json!({"name": row.name, "cluster_id": row.cluster_id}),
         )
         .await?;
-    let revision = row.revision;
-    mutation
-        .finish(StatusCode::CREATED, Some(revision), Some(&to_api(row)))
-        .await
+    mutation.finish_with(StatusCode::CREATED, row, to_api).await
 }
 
 /// Filters of the topic list.
@@ -185,10 +182,12 @@ pub(crate) async fn update_topic(
     body.validate().map_err(AppError::Invalid)?;
     let mut mutation = Mutation::begin(&state, &principal).await?;
     let organization_id = mutation.organization_id();
-    let current = fjord_store::topic::get(mutation.db(), organization_id, id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found("topic", id))?;
-    check_if_match(&headers, current.revision)?;
+    let current = mutation::current(
+        fjord_store::topic::get(mutation.db(), organization_id, id, true).await?,
+        "topic",
+        id,
+        &headers,
+    )?;
     let partitions = body.partitions.unwrap_or(current.partitions);
     if partitions < current.partitions {
         return Err(AppError::Invalid(format!(
@@ -218,10 +217,7 @@ pub(crate) async fn update_topic(
             serde_json::to_value(&body).map_err(anyhow::Error::new)?,
         )
         .await?;
-    let revision = row.revision;
-    mutation
-        .finish(StatusCode::OK, Some(revision), Some(&to_api(row)))
-        .await
+    mutation.finish_with(StatusCode::OK, row, to_api).await
 }
 
 /// Deletes a topic.
@@ -244,10 +240,12 @@ pub(crate) async fn delete_topic(
 ) -> Result<Response, AppError> {
     let mut mutation = Mutation::begin(&state, &principal).await?;
     let organization_id = mutation.organization_id();
-    let current = fjord_store::topic::get(mutation.db(), organization_id, id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found("topic", id))?;
-    check_if_match(&headers, current.revision)?;
+    let current = mutation::current(
+        fjord_store::topic::get(mutation.db(), organization_id, id, true).await?,
+        "topic",
+        id,
+        &headers,
+    )?;
     let cluster =
         fjord_store::cluster::get(mutation.db(), organization_id, current.cluster_id, false)
             .await?
