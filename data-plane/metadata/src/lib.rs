@@ -6,9 +6,13 @@
 //! `docs/controller.md`.
 
 mod apply;
+pub mod balance;
+pub mod decommission;
 mod error;
+pub mod health;
 mod image;
 pub mod liveness;
+pub mod placement;
 pub mod record;
 pub mod types;
 mod validate;
