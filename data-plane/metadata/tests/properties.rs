@@ -37,15 +37,19 @@ fn racks_strategy() -> impl Strategy<Value = Vec<u32>> {
     prop::collection::vec(0u32..4, 1..9)
 }
 
-/// A cluster with placed topics, then random fences, returns, isr shrinks,
-/// leader moves and maintenance switches (refused ones are skipped).
-fn busy_image() -> impl Strategy<Value = MetadataImage> {
+/// A cluster with placed topics, then random fences, returns, isr changes,
+/// leader moves, maintenance switches, reassignments, decommissions and
+/// re-registrations (refused ones are skipped; the invariants are asserted
+/// after every apply). Returns the image before the operations, after them,
+/// and every record offered.
+fn busy_history() -> impl Strategy<Value = (MetadataImage, MetadataImage, Vec<MetadataRecord>)> {
+    let operations = prop::collection::vec((0u8..10, 0usize..64, 0usize..64), 0..40);
     (
         racks_strategy(),
         1usize..4,
         1usize..20,
         any::<u64>(),
-        prop::collection::vec((0u8..5, 0usize..64, 0usize..64), 0..30),
+        operations,
     )
         .prop_map(
             |(racks, replication_factor, partitions, seed, operations)| {
@@ -53,12 +57,20 @@ fn busy_image() -> impl Strategy<Value = MetadataImage> {
                 let replication_factor = replication_factor.min(racks.len());
                 let plan = place(&image, partitions, replication_factor, seed).unwrap();
                 create_topic(&mut image, 0, plan);
+                let start = image.clone();
+                let mut offered = Vec::new();
                 for (kind, first, second) in operations {
-                    let _refused_or_applied = image.apply(&operation(&image, kind, first, second));
+                    let record = operation(&image, kind, first, second);
+                    let _refused_or_applied = image.apply(&record);
+                    offered.push(record);
                 }
-                image
+                (start, image, offered)
             },
         )
+}
+
+fn busy_image() -> impl Strategy<Value = MetadataImage> {
+    busy_history().prop_map(|(_, image, _)| image)
 }
 
 fn operation(image: &MetadataImage, kind: u8, first: usize, second: usize) -> MetadataRecord {
@@ -69,6 +81,7 @@ fn operation(image: &MetadataImage, kind: u8, first: usize, second: usize) -> Me
         .map(|(at, partition)| (at, partition.clone()))
         .collect();
     let (at, partition) = &partitions[first % partitions.len()];
+    let (name, index) = (at.topic.clone(), at.partition);
     match kind {
         0 => MetadataRecord::FenceBroker {
             broker,
@@ -81,19 +94,45 @@ fn operation(image: &MetadataImage, kind: u8, first: usize, second: usize) -> Me
                 isr.remove(second % isr.len());
             }
             MetadataRecord::IsrChange {
-                name: at.topic.clone(),
-                partition: at.partition,
+                name,
+                partition: index,
                 isr,
             }
         }
         3 => MetadataRecord::PartitionLeaderChange {
-            name: at.topic.clone(),
-            partition: at.partition,
+            name,
+            partition: index,
             leader: Some(partition.isr[second % partition.isr.len()]),
         },
-        _ => MetadataRecord::SetMaintenance {
+        4 => MetadataRecord::SetMaintenance {
             broker,
             on: second.is_multiple_of(2),
+        },
+        5 => {
+            // Rotate the broker list and take as many as the partition has.
+            let count = partition.replicas.len().min(brokers.len());
+            let target = (0..count)
+                .map(|offset| brokers[(second + offset) % brokers.len()])
+                .collect();
+            MetadataRecord::ReassignReplicas {
+                name,
+                partition: index,
+                target,
+            }
+        }
+        6 => MetadataRecord::IsrChange {
+            name,
+            partition: index,
+            isr: partition.replicas.clone(),
+        },
+        7 => MetadataRecord::BeginDecommission { broker },
+        8 => MetadataRecord::EndDecommission { broker },
+        _ => MetadataRecord::RegisterBroker {
+            broker,
+            incarnation: incarnation(broker.0, u32::try_from(second % 2).unwrap()),
+            rack: image.broker(broker).unwrap().rack.clone(),
+            listeners: Vec::new(),
+            at: fjord_metadata::Millis(2),
         },
     }
 }
@@ -212,7 +251,8 @@ proptest! {
     fn restart_probe_agrees_with_fencing_the_broker_through_the_state_machine(image in busy_image()) {
         for broker in image.brokers().map(|broker| broker.id).collect::<Vec<_>>() {
             let mut restarted = image.clone();
-            restarted.apply(&MetadataRecord::FenceBroker { broker, incarnation: incarnation(broker.0, 0) }).unwrap();
+            let incarnation = image.broker(broker).unwrap().incarnation;
+            restarted.apply(&MetadataRecord::FenceBroker { broker, incarnation }).unwrap();
             let brute_force: Vec<PartitionRef> = restarted
                 .partitions()
                 .filter(|(_, partition)| partition.replicas.contains(&broker))
@@ -224,6 +264,17 @@ proptest! {
                 .collect();
             prop_assert_eq!(restart_risk(&image, broker), brute_force);
         }
+    }
+
+    #[test]
+    fn replaying_the_decoded_records_rebuilds_the_same_image((start, image, offered) in busy_history()) {
+        let mut replayed = start;
+        for record in &offered {
+            let decoded = MetadataRecord::decode(&record.encode().unwrap()).unwrap();
+            prop_assert_eq!(&decoded, record);
+            let _refused_or_applied = replayed.apply(&decoded);
+        }
+        prop_assert_eq!(replayed, image);
     }
 
     #[test]
