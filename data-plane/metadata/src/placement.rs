@@ -77,6 +77,67 @@ impl Load {
     }
 }
 
+/// Most alternative preferred leaders tried per partition, bounding the cost
+/// on large clusters to `O(LEADER_TRIES × rf × brokers)` per partition.
+const LEADER_TRIES: usize = 64;
+
+/// The eligible brokers and their counts, by position.
+#[derive(Debug)]
+struct Pool {
+    ids: Vec<BrokerId>,
+    domain: Vec<usize>,
+    domain_size: Vec<usize>,
+    domain_replicas: Vec<usize>,
+    replicas: Vec<usize>,
+    leaders: Vec<usize>,
+    tiebreak: Vec<u64>,
+}
+
+impl Pool {
+    fn new(image: &MetadataImage, seed: u64) -> Pool {
+        let eligible: Vec<&Broker> = image.brokers().filter(|broker| broker.can_host()).collect();
+        let load = Load::of(image);
+        let mut names: Vec<Domain> = eligible.iter().map(|broker| domain(broker)).collect();
+        names.sort();
+        names.dedup();
+        let domain: Vec<usize> = eligible
+            .iter()
+            .map(|broker| names.binary_search(&domain(broker)).expect("listed above"))
+            .collect();
+        let mut pool = Pool {
+            ids: eligible.iter().map(|broker| broker.id).collect(),
+            domain_size: vec![0; names.len()],
+            domain_replicas: vec![0; names.len()],
+            replicas: eligible
+                .iter()
+                .map(|broker| load.replicas(broker.id))
+                .collect(),
+            leaders: eligible
+                .iter()
+                .map(|broker| load.leaders(broker.id))
+                .collect(),
+            tiebreak: eligible
+                .iter()
+                .map(|broker| tiebreak(seed, broker.id))
+                .collect(),
+            domain,
+        };
+        for (index, rack) in pool.domain.iter().enumerate() {
+            pool.domain_size[*rack] += 1;
+            pool.domain_replicas[*rack] += pool.replicas[index];
+        }
+        pool
+    }
+
+    fn add(&mut self, replicas: &[usize]) {
+        for index in replicas {
+            self.replicas[*index] += 1;
+            self.domain_replicas[self.domain[*index]] += 1;
+        }
+        self.leaders[replicas[0]] += 1;
+    }
+}
+
 /// Replica lists (preferred leader first) for `partitions` new partitions of
 /// `replication_factor` replicas each on the brokers able to host them.
 pub fn place(
@@ -85,143 +146,100 @@ pub fn place(
     replication_factor: usize,
     seed: u64,
 ) -> Result<Vec<Vec<BrokerId>>> {
-    let eligible: Vec<&Broker> = image.brokers().filter(|broker| broker.can_host()).collect();
+    let mut pool = Pool::new(image, seed);
     if replication_factor == 0 {
         return Err(Error::Unplaceable(
             "the replication factor is at least 1".into(),
         ));
     }
-    if replication_factor > eligible.len() {
+    if replication_factor > pool.ids.len() {
         return Err(Error::ReplicationAboveBrokers {
             replication_factor,
-            brokers: eligible.len(),
+            brokers: pool.ids.len(),
         });
     }
-    let mut load = Load::of(image);
     let mut plan = Vec::with_capacity(partitions);
     for _ in 0..partitions {
-        let replicas = place_one(&eligible, &load, replication_factor, seed);
-        assert_eq!(replicas.len(), replication_factor, "one replica per slot");
-        for broker in &replicas {
-            *load.replicas.entry(*broker).or_default() += 1;
-        }
-        *load.leaders.entry(replicas[0]).or_default() += 1;
+        let chosen = place_one(&pool, replication_factor);
+        assert_eq!(chosen.len(), replication_factor, "one replica per slot");
+        pool.add(&chosen);
+        let replicas: Vec<BrokerId> = chosen.iter().map(|index| pool.ids[*index]).collect();
+        crate::apply::check_distinct(&replicas).expect("placement never repeats a broker");
         plan.push(replicas);
     }
     Ok(plan)
 }
 
-fn place_one(
-    eligible: &[&Broker],
-    load: &Load,
-    replication_factor: usize,
-    seed: u64,
-) -> Vec<BrokerId> {
-    // Replicas per domain and its size, so bigger racks take more.
-    let mut domains: Domains = BTreeMap::new();
-    for broker in eligible {
-        let entry = domains.entry(domain(broker)).or_default();
-        entry.0 += load.replicas(broker.id);
-        entry.1 += 1;
-    }
-    let (best, mut best_keys) = fill(eligible, load, &domains, replication_factor, None, seed);
+fn place_one(pool: &Pool, replication_factor: usize) -> Vec<usize> {
+    let (mut best, mut best_keys) = fill(pool, replication_factor, None);
     best_keys.sort_unstable();
     // The preferred leader: the broker with the fewest preferred leaderships
     // among those that can start a fill as good as the best one.
-    let mut candidates: Vec<&Broker> = eligible.to_vec();
-    candidates.sort_by_key(|broker| (load.leaders(broker.id), tiebreak(seed, broker.id)));
-    let chosen = candidates
-        .into_iter()
-        .filter(|broker| {
-            load.leaders(broker.id)
-                < best
-                    .iter()
-                    .map(|taken| load.leaders(taken.id))
-                    .min()
-                    .unwrap_or(0)
-        })
-        .find_map(|first| {
-            let (replicas, keys) = fill(
-                eligible,
-                load,
-                &domains,
-                replication_factor,
-                Some(first),
-                seed,
-            );
-            (keys == best_keys).then_some(replicas)
-        })
-        .unwrap_or_else(|| {
-            let mut best = best;
-            let leader = (0..best.len())
-                .min_by_key(|index| {
-                    (
-                        load.leaders(best[*index].id),
-                        tiebreak(seed, best[*index].id),
-                    )
-                })
-                .expect("at least one replica");
-            best.swap(0, leader);
-            best
-        });
-    let replicas: Vec<BrokerId> = chosen.iter().map(|broker| broker.id).collect();
-    crate::apply::check_distinct(&replicas).expect("placement never repeats a broker");
-    replicas
+    let best_leaders = best
+        .iter()
+        .map(|index| pool.leaders[*index])
+        .min()
+        .unwrap_or(0);
+    let mut candidates: Vec<usize> = (0..pool.ids.len())
+        .filter(|index| pool.leaders[*index] < best_leaders)
+        .collect();
+    candidates.sort_by_key(|index| (pool.leaders[*index], pool.tiebreak[*index]));
+    let better = candidates.into_iter().take(LEADER_TRIES).find_map(|first| {
+        let (chosen, mut keys) = fill(pool, replication_factor, Some(first));
+        keys.sort_unstable();
+        (keys == best_keys).then_some(chosen)
+    });
+    if let Some(chosen) = better {
+        return chosen;
+    }
+    let leader = (0..best.len())
+        .min_by_key(|slot| (pool.leaders[best[*slot]], pool.tiebreak[best[*slot]]))
+        .expect("at least one replica");
+    best.swap(0, leader);
+    best
 }
 
-type Domains = BTreeMap<Domain, (usize, usize)>;
 /// What a fill step minimises, tie-break excluded: replicas of this partition
 /// in the rack, scaled rack load, the broker's replicas.
 type StepKey = (usize, usize, usize);
 
-/// Scaled replicas per broker of a domain.
-fn domain_load(domains: &Domains, rack: &Domain) -> usize {
-    let (replicas, size) = domains
-        .get(rack)
-        .copied()
-        .expect("every eligible broker's domain is counted");
-    replicas * DOMAIN_SCALE / size
-}
-
 /// Picks `replication_factor` brokers one at a time by the least step key,
-/// starting with `first` when given; returns them and each step's key.
-fn fill<'a>(
-    eligible: &[&'a Broker],
-    load: &Load,
-    domains: &Domains,
+/// starting with `first` when given; returns their positions and each step's
+/// key.
+fn fill(
+    pool: &Pool,
     replication_factor: usize,
-    first: Option<&'a Broker>,
-    seed: u64,
-) -> (Vec<&'a Broker>, Vec<StepKey>) {
-    let mut domains = domains.clone();
-    let mut chosen: Vec<&Broker> = Vec::with_capacity(replication_factor);
+    first: Option<usize>,
+) -> (Vec<usize>, Vec<StepKey>) {
+    let mut domain_replicas = pool.domain_replicas.clone();
+    let mut in_partition = vec![0usize; pool.domain_size.len()];
+    let mut chosen: Vec<usize> = Vec::with_capacity(replication_factor);
     let mut keys: Vec<StepKey> = Vec::with_capacity(replication_factor);
+    let key = |index: usize, in_partition: &[usize], domain_replicas: &[usize]| -> StepKey {
+        let rack = pool.domain[index];
+        let rack_load = domain_replicas[rack] * DOMAIN_SCALE / pool.domain_size[rack];
+        (in_partition[rack], rack_load, pool.replicas[index])
+    };
     while chosen.len() < replication_factor {
-        let key = |broker: &Broker, chosen: &[&Broker]| -> StepKey {
-            let rack = domain(broker);
-            let same_rack = chosen.iter().filter(|taken| domain(taken) == rack).count();
-            (
-                same_rack,
-                domain_load(&domains, &rack),
-                load.replicas(broker.id),
-            )
-        };
         let next = match first.filter(|_| chosen.is_empty()) {
             Some(first) => first,
-            None => eligible
-                .iter()
-                .filter(|broker| !chosen.iter().any(|taken| taken.id == broker.id))
-                // Among equals, followers are brokers with more leaderships:
-                // the ones with fewer stay light for the leaders to come.
-                .min_by_key(|broker| {
-                    let leaders = std::cmp::Reverse(load.leaders(broker.id));
-                    (key(broker, &chosen), leaders, tiebreak(seed, broker.id))
+            // Among equals, followers are brokers with more leaderships: the
+            // ones with fewer stay light for the leaders to come.
+            None => (0..pool.ids.len())
+                .filter(|index| !chosen.contains(index))
+                .min_by_key(|index| {
+                    let leaders = std::cmp::Reverse(pool.leaders[*index]);
+                    (
+                        key(*index, &in_partition, &domain_replicas),
+                        leaders,
+                        pool.tiebreak[*index],
+                    )
                 })
-                .copied()
                 .expect("replication factor <= eligible brokers"),
         };
-        keys.push(key(next, &chosen));
-        domains.get_mut(&domain(next)).expect("counted above").0 += 1;
+        keys.push(key(next, &in_partition, &domain_replicas));
+        domain_replicas[pool.domain[next]] += 1;
+        in_partition[pool.domain[next]] += 1;
         chosen.push(next);
     }
     (chosen, keys)
