@@ -106,6 +106,19 @@ impl MetadataImage {
 
     fn apply_valid(&mut self, record: &MetadataRecord) {
         match record {
+            MetadataRecord::RegisterBroker { .. }
+            | MetadataRecord::BrokerHeartbeat { .. }
+            | MetadataRecord::FenceBroker { .. }
+            | MetadataRecord::UnfenceBroker { .. }
+            | MetadataRecord::BeginDecommission { .. }
+            | MetadataRecord::EndDecommission { .. }
+            | MetadataRecord::SetMaintenance { .. } => self.apply_broker_record(record),
+            _ => self.apply_topic_record(record),
+        }
+    }
+
+    fn apply_broker_record(&mut self, record: &MetadataRecord) {
+        match record {
             MetadataRecord::RegisterBroker {
                 broker,
                 incarnation,
@@ -149,6 +162,27 @@ impl MetadataImage {
             }
             MetadataRecord::FenceBroker { broker, .. } => self.fence(*broker),
             MetadataRecord::UnfenceBroker { broker, .. } => self.unfence(*broker),
+            MetadataRecord::BeginDecommission { broker } => {
+                self.brokers
+                    .get_mut(broker)
+                    .expect("validated: registered")
+                    .decommissioning = true;
+            }
+            MetadataRecord::EndDecommission { broker } => {
+                self.brokers.remove(broker);
+            }
+            MetadataRecord::SetMaintenance { broker, on } => {
+                self.brokers
+                    .get_mut(broker)
+                    .expect("validated: registered")
+                    .maintenance = *on;
+            }
+            _ => unreachable!("apply_valid routes only broker records here"),
+        }
+    }
+
+    fn apply_topic_record(&mut self, record: &MetadataRecord) {
+        match record {
             MetadataRecord::CreateTopic {
                 topic_id,
                 name,
@@ -228,21 +262,7 @@ impl MetadataImage {
                 entry.removing = removing;
                 self.settle(name, *partition);
             }
-            MetadataRecord::BeginDecommission { broker } => {
-                self.brokers
-                    .get_mut(broker)
-                    .expect("validated: registered")
-                    .decommissioning = true;
-            }
-            MetadataRecord::EndDecommission { broker } => {
-                self.brokers.remove(broker);
-            }
-            MetadataRecord::SetMaintenance { broker, on } => {
-                self.brokers
-                    .get_mut(broker)
-                    .expect("validated: registered")
-                    .maintenance = *on;
-            }
+            _ => unreachable!("apply_valid routes only topic records here"),
         }
     }
 
