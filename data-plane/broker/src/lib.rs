@@ -8,6 +8,7 @@
 //!   table and KIP-511 fallback, response encoding;
 //! - [`handler`]: answers each decoded request;
 //! - [`topics`]: the persisted topic registry;
+//! - [`topic_config`]: per-topic configs, validated and mapped to the log;
 //! - [`partition`]: the replication-layer trait and its single-replica
 //!   implementation on the storage core;
 //! - [`admin`]: the admin HTTP API (health, readiness, metrics);
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod partition;
 pub mod protocol;
 pub mod server;
+pub mod topic_config;
 pub mod topics;
 
 pub use config::BrokerConfig;

@@ -9,6 +9,7 @@ use fjord_broker::disk::DataDisk;
 use fjord_broker::handler::{Groups, Handler};
 use fjord_broker::metrics::BrokerMetrics;
 use fjord_broker::server::{self, ConnectionContext};
+use fjord_broker::topic_config::TopicDefaults;
 use fjord_broker::topics::Topics;
 use fjord_broker::{BrokerConfig, Error};
 use fjord_telemetry::{HttpMetrics, Metrics, Readiness};
@@ -23,8 +24,13 @@ async fn main() -> anyhow::Result<()> {
     let config = BrokerConfig::from_args(&args)?;
     let data_dir = DataDir::open(&config.data_dir, config.node_id)?;
     let disk = DataDisk::new();
-    let topics =
-        Arc::new(Topics::open(data_dir.path(), Arc::clone(&disk)).context("cannot open topics")?);
+    let topic_defaults = TopicDefaults {
+        message_bytes_max: config.message_bytes_max,
+    };
+    let topics = Arc::new(
+        Topics::open(data_dir.path(), Arc::clone(&disk), topic_defaults)
+            .context("cannot open topics")?,
+    );
     disk.start(Arc::clone(&topics))
         .context("cannot start the disk threads")?;
 

@@ -2,6 +2,7 @@
 //! so the high watermark is the log end offset.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use tokio::sync::Notify;
 
 use super::{PartitionOffsets, PartitionReplica, ReplicaError};
 use crate::disk::DataDisk;
+use crate::topic_config::PartitionSettings;
 
 /// The only leader epoch a single-replica partition ever has.
 const EPOCH: LeaderEpoch = LeaderEpoch(0);
@@ -24,15 +26,32 @@ pub struct LocalReplica {
     log: Mutex<Log>,
     durability: DurableOffset,
     appended: Notify,
+    /// The topic's `max.message.bytes`.
+    message_bytes_max: AtomicUsize,
 }
 
 impl LocalReplica {
-    /// Opens (or creates) the partition's log in `directory`.
+    /// Opens (or creates) the partition's log in `directory` with the
+    /// storage defaults and no message size limit (internal logs).
     pub fn open(disk: &Arc<DataDisk>, directory: &Path) -> Result<Self, ReplicaError> {
+        let settings = PartitionSettings {
+            log: LogConfig::default(),
+            message_bytes_max: usize::MAX,
+        };
+        Self::open_with(disk, directory, &settings)
+    }
+
+    /// Opens (or creates) the partition's log in `directory` with a topic's
+    /// settings.
+    pub fn open_with(
+        disk: &Arc<DataDisk>,
+        directory: &Path,
+        settings: &PartitionSettings,
+    ) -> Result<Self, ReplicaError> {
         std::fs::create_dir_all(directory)
             .map_err(|error| ReplicaError::Storage(format!("{}: {error}", directory.display())))?;
         let mut log =
-            Log::open(disk.disk(), directory, LogConfig::default()).map_err(storage_error)?;
+            Log::open(disk.disk(), directory, settings.log.clone()).map_err(storage_error)?;
         let end = log.log_end_offset();
         log.set_high_watermark(end);
         Ok(Self {
@@ -40,6 +59,7 @@ impl LocalReplica {
             durability: log.durability(),
             log: Mutex::new(log),
             appended: Notify::new(),
+            message_bytes_max: AtomicUsize::new(settings.message_bytes_max),
         })
     }
 
@@ -76,6 +96,13 @@ fn storage_error(error: StorageError) -> ReplicaError {
 impl PartitionReplica for LocalReplica {
     fn append(&self, batches: &mut [u8]) -> Result<AppendInfo, ReplicaError> {
         self.online()?;
+        let limit = self.message_bytes_max.load(Ordering::Relaxed);
+        if batches.len() > limit {
+            return Err(ReplicaError::MessageTooLarge {
+                bytes: batches.len(),
+                limit,
+            });
+        }
         let info = {
             let mut log = self.log();
             let info = log
@@ -145,6 +172,18 @@ impl PartitionReplica for LocalReplica {
 
     fn appended(&self) -> &Notify {
         &self.appended
+    }
+
+    fn configure(&self, settings: &PartitionSettings) -> Result<(), ReplicaError> {
+        self.online()?;
+        let mut log = self.log();
+        log.set_config(settings.log.clone())
+            .map_err(|error| ReplicaError::InvalidSettings(error.to_string()))?;
+        self.message_bytes_max
+            .store(settings.message_bytes_max, Ordering::Relaxed);
+        let deleted = log.enforce_retention().map_err(storage_error)?;
+        tracing::debug!(directory = %log.directory().display(), deleted, "log settings applied");
+        Ok(())
     }
 
     fn maintain(&self) -> Result<(), ReplicaError> {

@@ -12,6 +12,8 @@ use fjord_storage::{AppendInfo, LeaderEpoch, Offset, Timestamp};
 use kafka_protocol::ResponseError;
 use tokio::sync::Notify;
 
+use crate::topic_config::PartitionSettings;
+
 pub use local::LocalReplica;
 
 /// Offsets a partition reports to clients.
@@ -33,6 +35,10 @@ pub enum ReplicaError {
     DiskOffline(String),
     #[error("storage error: {0}")]
     Storage(String),
+    #[error("record batches of {bytes} bytes exceed the topic's max.message.bytes of {limit}")]
+    MessageTooLarge { bytes: usize, limit: usize },
+    #[error("invalid log settings: {0}")]
+    InvalidSettings(String),
 }
 
 impl ReplicaError {
@@ -42,6 +48,8 @@ impl ReplicaError {
             Self::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             Self::DiskOffline(_) => ResponseError::KafkaStorageError,
             Self::Storage(_) => ResponseError::KafkaStorageError,
+            Self::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
+            Self::InvalidSettings(_) => ResponseError::InvalidConfig,
         }
     }
 }
@@ -73,6 +81,9 @@ pub trait PartitionReplica: Send + Sync + Debug {
     fn epoch_end_offset(&self, epoch: LeaderEpoch) -> Option<(LeaderEpoch, Offset)>;
     /// Notified after every append, for long-polling fetches.
     fn appended(&self) -> &Notify;
+    /// Replaces the log settings (topic configs) and applies retention under
+    /// the new ones at once.
+    fn configure(&self, settings: &PartitionSettings) -> Result<(), ReplicaError>;
     /// Writes a checkpoint and applies retention.
     fn maintain(&self) -> Result<(), ReplicaError>;
     /// Syncs what is pending and writes a checkpoint (at shutdown).

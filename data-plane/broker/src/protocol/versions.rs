@@ -60,6 +60,12 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     // v5 adds a group-type filter (KIP-848), not served.
     api(ApiKey::ListGroups, 0, 4),
     api(ApiKey::DeleteGroups, 0, 2),
+    // v0 is not in the codec (and no current client sends it).
+    api(ApiKey::DescribeConfigs, 1, 4),
+    api(ApiKey::AlterConfigs, 0, 2),
+    api(ApiKey::IncrementalAlterConfigs, 0, 1),
+    // v2 adds fenced brokers (KRaft controller registrations).
+    api(ApiKey::DescribeCluster, 0, 1),
 ];
 
 /// The support entry for `key`, if the broker serves it.
@@ -119,5 +125,6 @@ mod tests {
         assert!(accepts(ApiKey::Produce, 9));
         assert!(!accepts(ApiKey::Produce, 2));
         assert!(!accepts(ApiKey::DescribeConfigs, 0));
+        assert!(accepts(ApiKey::DescribeConfigs, 4));
     }
 }
