@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod config_file;
 pub mod data_dir;
 pub mod disk;
 mod error;

@@ -1,9 +1,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
 use fjord_broker::admin;
-use fjord_broker::config::BrokerArgs;
+use fjord_broker::config_file::{self, LoadError};
 use fjord_broker::data_dir::DataDir;
 use fjord_broker::disk::DataDisk;
 use fjord_broker::handler::{Groups, Handler};
@@ -19,7 +18,11 @@ use tracing::info;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = BrokerArgs::parse();
+    let args = match config_file::load_from(std::env::args_os()) {
+        Ok(args) => args,
+        Err(LoadError::Usage(error)) => error.exit(),
+        Err(LoadError::Config(error)) => return Err(error.into()),
+    };
     args.logging.init().context("cannot set up logging")?;
     let config = BrokerConfig::from_args(&args)?;
     let data_dir = DataDir::open(&config.data_dir, config.node_id)?;
