@@ -22,6 +22,7 @@ pub mod disk;
 mod error;
 pub mod group;
 pub mod handler;
+mod inflate;
 pub mod metrics;
 pub mod partition;
 pub mod protocol;
