@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use fjord_storage::{ByteSize, LogConfig};
+use fjord_storage::{ByteSize, LogConfig, Preallocate};
 
 /// Kafka's `ConfigEntry.ConfigType` codes (DescribeConfigs v3+).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,6 +332,10 @@ pub fn partition_settings(overrides: &Overrides, defaults: &TopicDefaults) -> Pa
         retention_bytes: u64::try_from(number("retention.bytes")).ok().map(ByteSize),
         segment_bytes: ByteSize(u64::try_from(number("segment.bytes")).unwrap_or(1 << 30)),
         segment_age: optional_duration(number("segment.ms")),
+        // Kafka's log.preallocate=false: reserving segment.bytes (1 GiB by
+        // default) per partition up front made a 100-partition topic take
+        // 100 GiB of disk the moment it was created.
+        preallocate: Preallocate::None,
         ..LogConfig::default()
     };
     let message_bytes_max = usize::try_from(number("max.message.bytes")).unwrap_or(usize::MAX);

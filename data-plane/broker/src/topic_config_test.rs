@@ -159,6 +159,7 @@ fn overrides_translate_into_log_settings() {
         Some(Duration::from_secs(7 * 24 * 3600))
     );
     assert_eq!(defaults.message_bytes_max, 1_048_588);
+    assert!(matches!(defaults.log.preallocate, Preallocate::None));
     let overrides = validate_all(
         [
             ("retention.ms", Some("-1")),

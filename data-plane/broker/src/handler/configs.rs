@@ -357,10 +357,12 @@ impl Handler {
     {
         let registry = Arc::clone(&self.topics);
         let name = name.to_owned();
+        let changes = self.metrics.topic_config_changes.clone();
         blocking(move || {
             let altered = registry.alter_configs(&name, validate_only, edit);
             match &altered {
                 Ok(()) if !validate_only => {
+                    changes.inc();
                     let configs = registry.get(&name).map(|topic| topic.configs.clone());
                     tracing::info!(topic = name, ?configs, "topic configs altered");
                 }

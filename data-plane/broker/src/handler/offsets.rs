@@ -63,7 +63,12 @@ impl Handler {
                         .with_timestamp(timestamp)
                         // Before v4 the field does not exist and must stay default.
                         .with_leader_epoch(if version >= 4 { epoch } else { -1 }),
-                    Some(Err(error)) => answer.with_error_code(error.code()),
+                    Some(Err(error)) => {
+                        if error == ResponseError::MessageTooLarge {
+                            self.metrics.timestamp_lookups_refused.inc();
+                        }
+                        answer.with_error_code(error.code())
+                    }
                     None => answer.with_error_code(ResponseError::UnknownServerError.code()),
                 });
             }

@@ -35,7 +35,11 @@ impl LocalReplica {
     /// storage defaults and no message size limit (internal logs).
     pub fn open(disk: &Arc<DataDisk>, directory: &Path) -> Result<Self, ReplicaError> {
         let settings = PartitionSettings {
-            log: LogConfig::default(),
+            log: LogConfig {
+                // See `topic_config::partition_settings`.
+                preallocate: fjord_storage::Preallocate::None,
+                ..LogConfig::default()
+            },
             message_bytes_max: usize::MAX,
         };
         Self::open_with(disk, directory, &settings)
