@@ -106,6 +106,8 @@ impl Handler {
                         let wanted: Option<BTreeSet<&str>> = resource
                             .configuration_keys
                             .as_ref()
+                            // Null or empty means every config (as Kafka does).
+                            .filter(|keys| !keys.is_empty())
                             .map(|keys| keys.iter().map(|key| key.as_str()).collect());
                         let configs = entries
                             .into_iter()
@@ -450,3 +452,7 @@ fn outcome_code(outcome: Result<(), Failure>) -> (i16, Option<StrBytes>) {
         Err((error, message)) => (error.code(), Some(strbytes(message))),
     }
 }
+
+#[cfg(test)]
+#[path = "configs_test.rs"]
+mod tests;
