@@ -10,7 +10,7 @@ use anyhow::bail;
 use crate::dev::cargo;
 use crate::{process, step, target_dir};
 
-const BENCHMARKS: &str = "storage, control-plane";
+const BENCHMARKS: &str = "storage, control-plane, broker";
 
 pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     let Some((name, passthrough)) = rest.split_first() else {
@@ -54,6 +54,52 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
                     .env("DATABASE_URL", &postgres.url),
             )
         }
+        "broker" => broker(&output, passthrough),
         other => bail!("unknown benchmark {other:?}; known: {BENCHMARKS}"),
     }
+}
+
+/// The broker under librdkafka, with the storage core's append rate measured
+/// first in the same run as its baseline.
+fn broker(output: &std::path::Path, passthrough: &[String]) -> anyhow::Result<()> {
+    step(
+        "broker benchmark (release build; librdkafka builds from source the first time); pass --quick for a smoke run",
+    );
+    process::run(Command::new(cargo()).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "fjord-broker",
+        "-p",
+        "fjord-broker-bench",
+    ]))?;
+    step("storage core baseline: group commit, 16 KiB batches, 1 partition");
+    let storage_json = output.join("broker-storage-baseline.json");
+    process::run(
+        Command::new(cargo())
+            .args(["run", "--release", "--quiet", "-p", "fjord-storage"])
+            .args(["--bin", "fjord-storage-bench", "--"])
+            .arg("--dir")
+            .arg(output.join("storage-data"))
+            .arg("--json")
+            .arg(&storage_json)
+            // As the broker runs its logs: no preallocation.
+            .args(["--only", "group-commit/16/1", "--preallocate", "none"])
+            .args(passthrough.iter().filter(|arg| *arg == "--quick")),
+    )?;
+    step("broker under librdkafka");
+    let release = target_dir().join("release");
+    process::run(
+        Command::new(release.join("fjord-broker-bench"))
+            .arg("--broker-bin")
+            .arg(release.join("fjord-broker"))
+            .arg("--dir")
+            .arg(output.join("broker-data"))
+            .arg("--storage-json")
+            .arg(&storage_json)
+            .arg("--json")
+            .arg(output.join("broker.json"))
+            .args(passthrough),
+    )
 }

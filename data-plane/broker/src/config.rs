@@ -17,10 +17,18 @@ const DEFAULT_FRAME_BYTES_MAX: u32 = 100 * 1024 * 1024;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "fjord-broker", version, about, long_about = None)]
 pub struct BrokerArgs {
-    /// Directory that holds this broker's data. Created if missing; locked
-    /// for the lifetime of the process so two brokers can never share it.
+    /// TOML file setting any of these options, keyed by the long flag name
+    /// without the dashes (`data-dir = "/var/lib/fjord"`, `rack = "az-1"`).
+    /// Unknown keys are refused. Flags and environment variables override
+    /// what the file sets.
+    #[arg(long, env = "FJORD_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Directory that holds this broker's data (required, here or in the
+    /// config file). Created if missing; locked for the lifetime of the
+    /// process so two brokers can never share it.
     #[arg(long, env = "FJORD_DATA_DIR")]
-    pub data_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
 
     /// Address the Kafka protocol listener binds, `HOST:PORT`.
     #[arg(long, env = "FJORD_LISTEN", default_value = "127.0.0.1:9092")]
@@ -105,6 +113,12 @@ pub struct BrokerConfig {
 impl BrokerConfig {
     /// Validates the flags into a configuration.
     pub fn from_args(args: &BrokerArgs) -> Result<Self> {
+        let data_dir = args.data_dir.clone().ok_or_else(|| {
+            Error::Config(
+                "--data-dir is required (as a flag, FJORD_DATA_DIR or data-dir in the config file)"
+                    .to_owned(),
+            )
+        })?;
         if args.node_id < 0 {
             return Err(Error::Config(format!(
                 "--node-id must be >= 0, got {}",
@@ -136,7 +150,7 @@ impl BrokerConfig {
             None => (args.listen.ip().to_string(), args.listen.port()),
         };
         Ok(Self {
-            data_dir: args.data_dir.clone(),
+            data_dir,
             listen: args.listen,
             advertised_host,
             advertised_port,

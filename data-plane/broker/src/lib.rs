@@ -11,6 +11,7 @@
 //! - [`handler`]: answers each decoded request;
 //! - [`topics`]: the persisted topic registry;
 //! - [`producer`]: idempotent producer ids and per-partition sequence state;
+//! - [`topic_config`]: per-topic configs, validated and mapped to the log;
 //! - [`partition`]: the replication-layer trait and its single-replica
 //!   implementation on the storage core;
 //! - [`admin`]: the admin HTTP API (health, readiness, metrics);
@@ -18,17 +19,20 @@
 
 pub mod admin;
 pub mod config;
+pub mod config_file;
 mod connection;
 pub mod data_dir;
 pub mod disk;
 mod error;
 pub mod group;
 pub mod handler;
+mod inflate;
 pub mod metrics;
 pub mod partition;
 pub mod producer;
 pub mod protocol;
 pub mod server;
+pub mod topic_config;
 pub mod topics;
 
 pub use config::BrokerConfig;

@@ -1,15 +1,15 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
 use fjord_broker::admin;
-use fjord_broker::config::BrokerArgs;
+use fjord_broker::config_file::{self, LoadError};
 use fjord_broker::data_dir::DataDir;
 use fjord_broker::disk::DataDisk;
 use fjord_broker::handler::{Groups, Handler};
 use fjord_broker::metrics::BrokerMetrics;
 use fjord_broker::producer::ProducerIds;
 use fjord_broker::server::{self, ConnectionContext};
+use fjord_broker::topic_config::TopicDefaults;
 use fjord_broker::topics::Topics;
 use fjord_broker::{BrokerConfig, Error};
 use fjord_telemetry::{HttpMetrics, Metrics, Readiness};
@@ -19,13 +19,22 @@ use tracing::info;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = BrokerArgs::parse();
+    let args = match config_file::load_from(std::env::args_os()) {
+        Ok(args) => args,
+        Err(LoadError::Usage(error)) => error.exit(),
+        Err(LoadError::Config(error)) => return Err(error.into()),
+    };
     args.logging.init().context("cannot set up logging")?;
     let config = BrokerConfig::from_args(&args)?;
     let data_dir = DataDir::open(&config.data_dir, config.node_id)?;
     let disk = DataDisk::new();
-    let topics =
-        Arc::new(Topics::open(data_dir.path(), Arc::clone(&disk)).context("cannot open topics")?);
+    let topic_defaults = TopicDefaults {
+        message_bytes_max: config.message_bytes_max,
+    };
+    let topics = Arc::new(
+        Topics::open(data_dir.path(), Arc::clone(&disk), topic_defaults)
+            .context("cannot open topics")?,
+    );
     disk.start(Arc::clone(&topics))
         .context("cannot start the disk threads")?;
 

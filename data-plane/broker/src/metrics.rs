@@ -36,6 +36,11 @@ pub struct BrokerMetrics {
     pub producer_ids_allocated: Counter,
     /// Record-batch bytes returned by Fetch.
     pub fetched_bytes: Counter,
+    /// Topic config changes applied (CreateTopics configs not included).
+    pub topic_config_changes: Counter,
+    /// Timestamp lookups refused because the batch would decompress past
+    /// the bound.
+    pub timestamp_lookups_refused: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -101,6 +106,16 @@ impl BrokerMetrics {
             "fjord_broker_fetched_bytes",
             "Record-batch bytes returned by Fetch",
             this.fetched_bytes.clone(),
+        );
+        registry.register(
+            "fjord_broker_topic_config_changes",
+            "Topic config changes applied by AlterConfigs and IncrementalAlterConfigs",
+            this.topic_config_changes.clone(),
+        );
+        registry.register(
+            "fjord_broker_timestamp_lookups_refused",
+            "ListOffsets timestamp lookups refused because the batch decompresses past the bound",
+            this.timestamp_lookups_refused.clone(),
         );
         this
     }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::disk::DataDisk;
 use crate::partition::{LocalReplica, PartitionReplica, ReplicaError};
+use crate::topic_config::{self, InvalidConfig, Overrides, TopicDefaults};
 
 const REGISTRY_FILE: &str = "topics.json";
 const FORMAT_VERSION: u32 = 1;
@@ -26,12 +27,17 @@ const TOPIC_NAME_MAX: usize = 249;
 /// Upper bound on partitions per topic, to keep a request from opening
 /// millions of logs.
 pub const PARTITIONS_MAX: i32 = 10_000;
+/// Every topic has one replica until replication lands.
+pub const REPLICATION_FACTOR: i16 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TopicRecord {
     id: Uuid,
     partitions: i32,
+    /// Config overrides, validated (see [`topic_config`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    configs: Overrides,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -47,6 +53,8 @@ pub struct Topic {
     pub name: String,
     pub id: Uuid,
     pub partitions: Vec<Arc<dyn PartitionReplica>>,
+    /// Config overrides; everything else is the broker default.
+    pub configs: Overrides,
 }
 
 impl Topic {
@@ -71,6 +79,8 @@ pub enum TopicError {
     #[error("replication factor {0} is not supported: this cluster has one broker")]
     InvalidReplicationFactor(i16),
     #[error(transparent)]
+    InvalidConfig(#[from] InvalidConfig),
+    #[error(transparent)]
     Replica(#[from] ReplicaError),
     #[error("topic registry {path}: {reason}")]
     Registry { path: PathBuf, reason: String },
@@ -84,6 +94,7 @@ impl TopicError {
             Self::InvalidName(..) => ResponseError::InvalidTopicException,
             Self::InvalidPartitions(_) => ResponseError::InvalidPartitions,
             Self::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
+            Self::InvalidConfig(_) => ResponseError::InvalidConfig,
             Self::Replica(error) => error.kafka_error(),
             Self::Registry { .. } => ResponseError::KafkaStorageError,
         }
@@ -130,6 +141,7 @@ pub fn validate_shape(partitions: i32, replication_factor: i16) -> Result<(), To
 pub struct Topics {
     data_dir: PathBuf,
     disk: Arc<DataDisk>,
+    defaults: TopicDefaults,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     /// Serializes changes (and registry writes).
     changes: Mutex<()>,
@@ -137,7 +149,11 @@ pub struct Topics {
 
 impl Topics {
     /// Loads the registry and opens every partition's log.
-    pub fn open(data_dir: &Path, disk: Arc<DataDisk>) -> Result<Self, TopicError> {
+    pub fn open(
+        data_dir: &Path,
+        disk: Arc<DataDisk>,
+        defaults: TopicDefaults,
+    ) -> Result<Self, TopicError> {
         let path = data_dir.join(REGISTRY_FILE);
         let registry = match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str::<RegistryFile>(&text).map_err(|error| {
@@ -166,18 +182,31 @@ impl Topics {
         let this = Self {
             data_dir: data_dir.to_owned(),
             disk,
+            defaults,
             topics: RwLock::new(BTreeMap::new()),
             changes: Mutex::new(()),
         };
         let mut topics = BTreeMap::new();
         for (name, record) in registry.topics {
-            let partitions = this.open_partitions(record.id, 0..record.partitions)?;
+            let configs = topic_config::validate_all(
+                record
+                    .configs
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+                REPLICATION_FACTOR,
+            )
+            .map_err(|error| TopicError::Registry {
+                path: path.clone(),
+                reason: format!("topic {name:?}: {error}"),
+            })?;
+            let partitions = this.open_partitions(record.id, &configs, 0..record.partitions)?;
             topics.insert(
                 name.clone(),
                 Arc::new(Topic {
                     name,
                     id: record.id,
                     partitions,
+                    configs,
                 }),
             );
         }
@@ -216,25 +245,34 @@ impl Topics {
             .join(partition.to_string())
     }
 
+    /// Broker-wide values that topic configs default to.
+    pub fn defaults(&self) -> &TopicDefaults {
+        &self.defaults
+    }
+
     fn open_partitions(
         &self,
         id: Uuid,
+        configs: &Overrides,
         range: std::ops::Range<i32>,
     ) -> Result<Vec<Arc<dyn PartitionReplica>>, TopicError> {
+        let settings = topic_config::partition_settings(configs, &self.defaults);
         range
             .map(|partition| {
-                let replica = LocalReplica::open(&self.disk, &self.partition_dir(id, partition))?;
+                let directory = self.partition_dir(id, partition);
+                let replica = LocalReplica::open_with(&self.disk, &directory, &settings)?;
                 Ok(Arc::new(replica) as Arc<dyn PartitionReplica>)
             })
             .collect()
     }
 
-    /// Creates a topic (already validated), or fails if it exists.
-    /// `validate_only` checks without creating.
+    /// Creates a topic (name, shape and configs already validated), or
+    /// fails if it exists. `validate_only` checks without creating.
     pub fn create(
         &self,
         name: &str,
         partitions: i32,
+        configs: Overrides,
         validate_only: bool,
     ) -> Result<Option<Arc<Topic>>, TopicError> {
         let _changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
@@ -248,7 +286,8 @@ impl Topics {
         let topic = Arc::new(Topic {
             name: name.to_owned(),
             id,
-            partitions: self.open_partitions(id, 0..partitions)?,
+            partitions: self.open_partitions(id, &configs, 0..partitions)?,
+            configs,
         });
         let mut next = self.read().clone();
         next.insert(name.to_owned(), Arc::clone(&topic));
@@ -297,7 +336,7 @@ impl Topics {
             return Ok(());
         }
         let mut partitions = topic.partitions.clone();
-        partitions.extend(self.open_partitions(topic.id, current..total)?);
+        partitions.extend(self.open_partitions(topic.id, &topic.configs, current..total)?);
         let mut next = self.read().clone();
         next.insert(
             name.to_owned(),
@@ -305,10 +344,48 @@ impl Topics {
                 name: name.to_owned(),
                 id: topic.id,
                 partitions,
+                configs: topic.configs.clone(),
             }),
         );
         self.persist(&next)?;
         *self.write() = next;
+        Ok(())
+    }
+
+    /// Edits a topic's config overrides with `edit`, then persists them and
+    /// applies them to every partition's log (retention runs at once).
+    /// `validate_only` checks without changing anything.
+    pub fn alter_configs(
+        &self,
+        name: &str,
+        validate_only: bool,
+        edit: impl FnOnce(&mut Overrides, &TopicDefaults) -> Result<(), InvalidConfig>,
+    ) -> Result<(), TopicError> {
+        let _changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.to_owned()))?;
+        let mut configs = topic.configs.clone();
+        edit(&mut configs, &self.defaults)?;
+        if validate_only || configs == topic.configs {
+            return Ok(());
+        }
+        let mut next = self.read().clone();
+        next.insert(
+            name.to_owned(),
+            Arc::new(Topic {
+                name: name.to_owned(),
+                id: topic.id,
+                partitions: topic.partitions.clone(),
+                configs: configs.clone(),
+            }),
+        );
+        self.persist(&next)?;
+        *self.write() = next;
+        let settings = topic_config::partition_settings(&configs, &self.defaults);
+        for partition in &topic.partitions {
+            partition.configure(&settings)?;
+        }
         Ok(())
     }
 
@@ -324,6 +401,7 @@ impl Topics {
                         TopicRecord {
                             id: topic.id,
                             partitions,
+                            configs: topic.configs.clone(),
                         },
                     )
                 })
@@ -349,44 +427,5 @@ fn write_atomically(directory: &Path, name: &str, value: &RegistryFile) -> std::
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn disk() -> Arc<DataDisk> {
-        DataDisk::new()
-    }
-
-    #[test]
-    fn topics_survive_reopen_and_deleted_names_start_empty() {
-        let directory = tempfile::tempdir().unwrap();
-        let topics = Topics::open(directory.path(), disk()).unwrap();
-        topics.create("orders", 2, false).unwrap();
-        assert!(matches!(
-            topics.create("orders", 1, false),
-            Err(TopicError::AlreadyExists(_))
-        ));
-        topics.add_partitions("orders", 3, false).unwrap();
-        drop(topics);
-        let topics = Topics::open(directory.path(), disk()).unwrap();
-        let orders = topics.get("orders").unwrap();
-        assert_eq!(orders.partitions.len(), 3);
-        let old_id = topics.delete("orders").unwrap();
-        assert!(topics.get("orders").is_none());
-        let again = topics.create("orders", 1, false).unwrap().unwrap();
-        assert_ne!(again.id, old_id);
-    }
-
-    #[test]
-    fn names_and_shapes_follow_kafka_rules() {
-        assert!(validate_name("orders.v1_x-y").is_ok());
-        for bad in ["", ".", "..", "a b", "ü", &"x".repeat(250)] {
-            assert!(validate_name(bad).is_err(), "{bad:?}");
-        }
-        assert!(matches!(
-            validate_shape(1, 3),
-            Err(TopicError::InvalidReplicationFactor(3))
-        ));
-        assert!(validate_shape(0, 1).is_err());
-        assert!(validate_shape(3, 1).is_ok());
-    }
-}
+#[path = "topics_test.rs"]
+mod tests;

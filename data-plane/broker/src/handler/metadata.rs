@@ -87,17 +87,19 @@ impl Handler {
             name.to_owned(),
             self.default_partitions,
         );
-        blocking(move || match registry.create(&name, partitions, false) {
-            Ok(Some(topic)) => {
-                tracing::info!(topic = name, partitions, "topic auto-created");
-                Ok(topic)
-            }
-            // Raced with another creator, or validate-only (never here).
-            Ok(None) | Err(TopicError::AlreadyExists(_)) => registry
-                .get(&name)
-                .ok_or_else(|| TopicError::Unknown(name.clone())),
-            Err(error) => Err(error),
-        })
+        blocking(
+            move || match registry.create(&name, partitions, Default::default(), false) {
+                Ok(Some(topic)) => {
+                    tracing::info!(topic = name, partitions, "topic auto-created");
+                    Ok(topic)
+                }
+                // Raced with another creator, or validate-only (never here).
+                Ok(None) | Err(TopicError::AlreadyExists(_)) => registry
+                    .get(&name)
+                    .ok_or_else(|| TopicError::Unknown(name.clone())),
+                Err(error) => Err(error),
+            },
+        )
         .await
         .unwrap_or_else(|| Err(TopicError::Unknown(String::new())))
     }

@@ -1,6 +1,7 @@
 //! Answers decoded requests. Each API lives in its own module; anything that
 //! touches the disk runs on a blocking thread.
 
+mod configs;
 mod fetch;
 mod group_admin;
 mod group_log;
@@ -182,6 +183,18 @@ impl Handler {
             }
             RequestKind::InitProducerId(request) => {
                 ResponseKind::InitProducerId(self.init_producer_id(&request).await)
+            }
+            RequestKind::DescribeConfigs(request) => {
+                ResponseKind::DescribeConfigs(self.describe_configs(&request))
+            }
+            RequestKind::IncrementalAlterConfigs(request) => {
+                ResponseKind::IncrementalAlterConfigs(self.incremental_alter_configs(request).await)
+            }
+            RequestKind::AlterConfigs(request) => {
+                ResponseKind::AlterConfigs(self.alter_configs(request).await)
+            }
+            RequestKind::DescribeCluster(request) => {
+                ResponseKind::DescribeCluster(self.describe_cluster(&request))
             }
             _ => return None,
         };

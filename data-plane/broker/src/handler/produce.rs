@@ -129,9 +129,7 @@ impl Handler {
         let Some(records) = records.filter(|records| !records.is_empty()) else {
             return Appended::failed(ResponseError::CorruptMessage);
         };
-        if records.len() > self.message_bytes_max {
-            return Appended::failed(ResponseError::MessageTooLarge);
-        }
+        // The replica refuses batches above the topic's max.message.bytes.
         let length = records.len() as u64;
         let task_replica = Arc::clone(&replica);
         let outcome = blocking(move || {

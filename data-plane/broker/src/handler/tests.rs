@@ -29,7 +29,10 @@ fn fixture() -> Fixture {
     let args = BrokerArgs::try_parse_from(["fjord-broker", "--data-dir", &path]).unwrap();
     let config = BrokerConfig::from_args(&args).unwrap();
     let disk = DataDisk::new();
-    let topics = Arc::new(Topics::open(directory.path(), Arc::clone(&disk)).unwrap());
+    let defaults = crate::topic_config::TopicDefaults {
+        message_bytes_max: config.message_bytes_max,
+    };
+    let topics = Arc::new(Topics::open(directory.path(), Arc::clone(&disk), defaults).unwrap());
     let groups = super::Groups::open(directory.path(), &disk).unwrap();
     Fixture {
         handler: Handler::new(

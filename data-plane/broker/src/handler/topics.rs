@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
@@ -13,6 +15,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::{Handler, blocking};
+use crate::topic_config::{self, ConfigSource, Overrides};
 use crate::topics::{self, TopicError};
 
 fn message(error: &TopicError) -> Option<StrBytes> {
@@ -34,30 +37,70 @@ impl Handler {
                 topic.replication_factor
             };
             let name = topic.name.to_string();
-            let outcome = if topic.assignments.is_empty() {
-                self.create_one(name, partitions, replication_factor, request.validate_only)
-                    .await
-            } else {
+            let configs = topic_config::validate_all(
+                topic
+                    .configs
+                    .iter()
+                    .map(|config| (config.name.as_str(), config.value.as_deref())),
+                replication_factor,
+            );
+            let outcome = if !topic.assignments.is_empty() {
                 Err(TopicError::InvalidPartitions(
                     "manual replica assignments are not supported".to_owned(),
                 ))
+            } else {
+                match configs {
+                    Ok(configs) => {
+                        let (name, validate_only) = (name, request.validate_only);
+                        self.create_one(
+                            name,
+                            partitions,
+                            replication_factor,
+                            configs,
+                            validate_only,
+                        )
+                        .await
+                    }
+                    Err(error) => Err(TopicError::from(error)),
+                }
             };
-            let result = CreatableTopicResult::default()
-                .with_name(topic.name)
-                .with_configs(Some(Vec::new()));
+            let result = CreatableTopicResult::default().with_name(topic.name);
             results.push(match outcome {
-                Ok(id) => result
+                Ok((id, configs)) => result
                     .with_topic_id(id)
                     .with_num_partitions(partitions)
-                    .with_replication_factor(replication_factor),
+                    .with_replication_factor(replication_factor)
+                    .with_configs(Some(self.created_configs(&configs))),
                 Err(error) => result
                     .with_error_code(error.kafka_error().code())
                     .with_error_message(message(&error))
                     .with_num_partitions(-1)
-                    .with_replication_factor(-1),
+                    .with_replication_factor(-1)
+                    .with_configs(Some(Vec::new())),
             });
         }
         CreateTopicsResponse::default().with_topics(results)
+    }
+
+    /// The effective configs of a created topic (CreateTopics v5+).
+    fn created_configs(&self, configs: &Overrides) -> Vec<CreatableTopicConfigs> {
+        let defaults = self.topics.defaults();
+        topic_config::TOPIC_CONFIGS
+            .iter()
+            .map(|key| {
+                let source = if configs.contains_key(key.name) {
+                    ConfigSource::DynamicTopic
+                } else {
+                    ConfigSource::Default
+                };
+                CreatableTopicConfigs::default()
+                    .with_name(StrBytes::from_static_str(key.name))
+                    .with_value(Some(StrBytes::from_string(topic_config::effective(
+                        configs, defaults, key.name,
+                    ))))
+                    .with_config_source(source as i8)
+            })
+            .collect()
     }
 
     async fn create_one(
@@ -65,18 +108,19 @@ impl Handler {
         name: String,
         partitions: i32,
         replication_factor: i16,
+        configs: Overrides,
         validate_only: bool,
-    ) -> Result<uuid::Uuid, TopicError> {
+    ) -> Result<(uuid::Uuid, Overrides), TopicError> {
         topics::validate_name(&name)?;
         topics::validate_shape(partitions, replication_factor)?;
         let registry = Arc::clone(&self.topics);
         let created = blocking(move || {
-            let created = registry.create(&name, partitions, validate_only);
+            let created = registry.create(&name, partitions, configs.clone(), validate_only);
             if let Ok(Some(topic)) = &created {
-                tracing::info!(topic = name, partitions, "topic created");
-                return Ok(topic.id);
+                tracing::info!(topic = name, partitions, configs = ?topic.configs, "topic created");
+                return Ok((topic.id, configs));
             }
-            created.map(|_| uuid::Uuid::nil())
+            created.map(|_| (uuid::Uuid::nil(), configs))
         })
         .await;
         created.unwrap_or_else(|| Err(TopicError::Unknown(String::new())))

@@ -6,6 +6,7 @@
 //! one step: two connections racing with the same batch cannot both append.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +20,7 @@ use tokio::sync::Notify;
 use super::{AppendOutcome, PartitionOffsets, PartitionReplica, ReplicaError};
 use crate::disk::DataDisk;
 use crate::producer::{Check, ProducerBatch, ProducerStates, SequenceError, snapshot};
+use crate::topic_config::PartitionSettings;
 
 /// The only leader epoch a single-replica partition ever has.
 const EPOCH: LeaderEpoch = LeaderEpoch(0);
@@ -36,6 +38,8 @@ pub struct LocalReplica {
     state: Mutex<State>,
     durability: DurableOffset,
     appended: Notify,
+    /// The topic's `max.message.bytes`.
+    message_bytes_max: AtomicUsize,
 }
 
 /// Everything an append reads and changes, under one lock.
@@ -48,12 +52,31 @@ struct State {
 }
 
 impl LocalReplica {
-    /// Opens (or creates) the partition's log in `directory`.
+    /// Opens (or creates) the partition's log in `directory` with the
+    /// storage defaults and no message size limit (internal logs).
     pub fn open(disk: &Arc<DataDisk>, directory: &Path) -> Result<Self, ReplicaError> {
+        let settings = PartitionSettings {
+            log: LogConfig {
+                // See `topic_config::partition_settings`.
+                preallocate: fjord_storage::Preallocate::None,
+                ..LogConfig::default()
+            },
+            message_bytes_max: usize::MAX,
+        };
+        Self::open_with(disk, directory, &settings)
+    }
+
+    /// Opens (or creates) the partition's log in `directory` with a topic's
+    /// settings.
+    pub fn open_with(
+        disk: &Arc<DataDisk>,
+        directory: &Path,
+        settings: &PartitionSettings,
+    ) -> Result<Self, ReplicaError> {
         std::fs::create_dir_all(directory)
             .map_err(|error| ReplicaError::Storage(format!("{}: {error}", directory.display())))?;
         let mut log =
-            Log::open(disk.disk(), directory, LogConfig::default()).map_err(storage_error)?;
+            Log::open(disk.disk(), directory, settings.log.clone()).map_err(storage_error)?;
         let end = log.log_end_offset();
         log.set_high_watermark(end);
         let producers = rebuild_producers(&log, directory)?;
@@ -67,6 +90,7 @@ impl LocalReplica {
                 snapshot_end: None,
             }),
             appended: Notify::new(),
+            message_bytes_max: AtomicUsize::new(settings.message_bytes_max),
         })
     }
 
@@ -211,6 +235,13 @@ impl PartitionReplica for LocalReplica {
     fn append(&self, batches: &mut [u8]) -> Result<AppendOutcome, ReplicaError> {
         self.online()?;
         let producer = producer_batch(batches)?;
+        let limit = self.message_bytes_max.load(Ordering::Relaxed);
+        if batches.len() > limit {
+            return Err(ReplicaError::MessageTooLarge {
+                bytes: batches.len(),
+                limit,
+            });
+        }
         let info = {
             let mut state = self.state();
             if let Some(producer) = &producer
@@ -305,6 +336,19 @@ impl PartitionReplica for LocalReplica {
 
     fn appended(&self) -> &Notify {
         &self.appended
+    }
+
+    fn configure(&self, settings: &PartitionSettings) -> Result<(), ReplicaError> {
+        self.online()?;
+        let mut state = self.state();
+        let log = &mut state.log;
+        log.set_config(settings.log.clone())
+            .map_err(|error| ReplicaError::InvalidSettings(error.to_string()))?;
+        self.message_bytes_max
+            .store(settings.message_bytes_max, Ordering::Relaxed);
+        let deleted = log.enforce_retention().map_err(storage_error)?;
+        tracing::debug!(directory = %log.directory().display(), deleted, "log settings applied");
+        Ok(())
     }
 
     fn maintain(&self) -> Result<(), ReplicaError> {

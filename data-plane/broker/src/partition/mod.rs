@@ -13,6 +13,7 @@ use kafka_protocol::ResponseError;
 use tokio::sync::Notify;
 
 use crate::producer::SequenceError;
+use crate::topic_config::PartitionSettings;
 
 pub use local::LocalReplica;
 
@@ -37,6 +38,10 @@ pub enum ReplicaError {
     Storage(String),
     #[error(transparent)]
     Sequence(#[from] SequenceError),
+    #[error("record batches of {bytes} bytes exceed the topic's max.message.bytes of {limit}")]
+    MessageTooLarge { bytes: usize, limit: usize },
+    #[error("invalid log settings: {0}")]
+    InvalidSettings(String),
 }
 
 /// What an append came to.
@@ -61,6 +66,8 @@ impl ReplicaError {
             }
             Self::Sequence(SequenceError::StaleEpoch { .. }) => ResponseError::InvalidProducerEpoch,
             Self::Sequence(SequenceError::Invalid { .. }) => ResponseError::InvalidRecord,
+            Self::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
+            Self::InvalidSettings(_) => ResponseError::InvalidConfig,
         }
     }
 }
@@ -95,6 +102,9 @@ pub trait PartitionReplica: Send + Sync + Debug {
     fn epoch_end_offset(&self, epoch: LeaderEpoch) -> Option<(LeaderEpoch, Offset)>;
     /// Notified after every append, for long-polling fetches.
     fn appended(&self) -> &Notify;
+    /// Replaces the log settings (topic configs) and applies retention under
+    /// the new ones at once.
+    fn configure(&self, settings: &PartitionSettings) -> Result<(), ReplicaError>;
     /// Writes a checkpoint and applies retention.
     fn maintain(&self) -> Result<(), ReplicaError>;
     /// Syncs what is pending and writes a checkpoint (at shutdown).

@@ -39,9 +39,63 @@ fn schema_of(api_key: ApiKey) -> Option<(i16, &'static [V])> {
         ApiKey::ListGroups => (3, LIST_GROUPS),
         ApiKey::DeleteGroups => (2, DELETE_GROUPS),
         ApiKey::InitProducerId => (2, INIT_PRODUCER_ID),
+        ApiKey::DescribeConfigs => (4, DESCRIBE_CONFIGS),
+        ApiKey::AlterConfigs => (2, ALTER_CONFIGS),
+        ApiKey::IncrementalAlterConfigs => (1, INCREMENTAL_ALTER_CONFIGS),
+        ApiKey::DescribeCluster => (0, DESCRIBE_CLUSTER),
         _ => return None,
     })
 }
+
+const DESCRIBE_CONFIGS: &[V] = &[
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, ALL, F::Fixed(1)),
+            v(0, ALL, F::Str),
+            v(0, ALL, F::StrArray),
+        ]),
+    ),
+    v(1, ALL, F::Fixed(1)),
+    v(3, ALL, F::Fixed(1)),
+];
+
+const ALTER_CONFIGS: &[V] = &[
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, ALL, F::Fixed(1)),
+            v(0, ALL, F::Str),
+            v(0, ALL, F::Array(&[v(0, ALL, F::Str), v(0, ALL, F::Str)])),
+        ]),
+    ),
+    v(0, ALL, F::Fixed(1)),
+];
+
+const INCREMENTAL_ALTER_CONFIGS: &[V] = &[
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, ALL, F::Fixed(1)),
+            v(0, ALL, F::Str),
+            v(
+                0,
+                ALL,
+                F::Array(&[v(0, ALL, F::Str), v(0, ALL, F::Fixed(1)), v(0, ALL, F::Str)]),
+            ),
+        ]),
+    ),
+    v(0, ALL, F::Fixed(1)),
+];
+
+const DESCRIBE_CLUSTER: &[V] = &[
+    v(0, ALL, F::Fixed(1)),
+    v(1, ALL, F::Fixed(1)),
+    v(2, ALL, F::Fixed(1)),
+];
 
 const DESCRIBE_GROUPS: &[V] = &[v(0, ALL, F::StrArray), v(3, ALL, F::Fixed(1))];
 

@@ -18,9 +18,13 @@
 
 mod bounds;
 mod frame;
+mod input;
 mod request;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod samples;
 mod schema;
 pub mod versions;
 
 pub use frame::{FrameError, read_frame, read_length, read_payload};
+pub use input::decode_frames;
 pub use request::{DecodedRequest, RequestError, decode_request, encode_response};

@@ -62,6 +62,12 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::DeleteGroups, 0, 2),
     // v5 belongs to transactions v2 (KIP-890); no transactions are served.
     api(ApiKey::InitProducerId, 0, 4),
+    // v0 is not in the codec (and no current client sends it).
+    api(ApiKey::DescribeConfigs, 1, 4),
+    api(ApiKey::AlterConfigs, 0, 2),
+    api(ApiKey::IncrementalAlterConfigs, 0, 1),
+    // v2 adds fenced brokers (KRaft controller registrations).
+    api(ApiKey::DescribeCluster, 0, 1),
 ];
 
 /// The support entry for `key`, if the broker serves it.
@@ -121,5 +127,6 @@ mod tests {
         assert!(accepts(ApiKey::Produce, 9));
         assert!(!accepts(ApiKey::Produce, 2));
         assert!(!accepts(ApiKey::DescribeConfigs, 0));
+        assert!(accepts(ApiKey::DescribeConfigs, 4));
     }
 }

@@ -11,6 +11,13 @@ usage: kafka_clients.py CLIENT BOOTSTRAP ACTION [ARGS...]
            group-churn TOPIC COUNT GROUP  (3 members consume while COUNT are
                                            produced; one leaves, one joins)
            consume-partitions TOPIC PARTITIONS COUNT  (values per partition)
+           create-with TOPIC PARTITIONS KEY=VALUE...  (prints "ok" or {code, message})
+           describe TOPIC            ({name: [value, source]} of every config)
+           describe-broker ID        ({name: [value, source, read_only]})
+           alter TOPIC KEY=VALUE...  (incremental; KEY= deletes the override)
+           cluster                   ({cluster_id, controller_id, brokers})
+           watermarks TOPIC          ([low, high] of partition 0)
+           produce-each TOPIC COUNT  (one request, so one batch, per record)
 
 Prints one JSON document on stdout; exits non-zero on any failure.
 """
@@ -22,9 +29,144 @@ import time
 TIMEOUT_S = 20
 
 
+def key_values(pairs):
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def confluent_admin(bootstrap, action, args):
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import (
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        ConfigSource,
+        NewTopic,
+    )
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    if action == "create-with":
+        topic = NewTopic(
+            args[0],
+            num_partitions=int(args[1]),
+            replication_factor=1,
+            config=key_values(args[2:]),
+        )
+        try:
+            for future in admin.create_topics([topic]).values():
+                future.result(timeout=TIMEOUT_S)
+        except KafkaException as error:
+            return {"code": error.args[0].code(), "message": error.args[0].str()}
+        return "ok"
+    if action in ("describe", "describe-broker"):
+        kind = "topic" if action == "describe" else "broker"
+        futures = admin.describe_configs([ConfigResource(kind, args[0])])
+        (entries,) = [future.result(timeout=TIMEOUT_S) for future in futures.values()]
+        described = {}
+        for name, entry in entries.items():
+            described[name] = [entry.value, ConfigSource(entry.source).name]
+            if kind == "broker":
+                described[name].append(entry.is_read_only)
+        return described
+    if action == "alter":
+        entries = []
+        for name, value in key_values(args[1:]).items():
+            operation = AlterConfigOpType.SET if value else AlterConfigOpType.DELETE
+            entries.append(
+                ConfigEntry(name, value or None, incremental_operation=operation)
+            )
+        resource = ConfigResource("topic", args[0], incremental_configs=entries)
+        for future in admin.incremental_alter_configs([resource]).values():
+            future.result(timeout=TIMEOUT_S)
+        return "ok"
+    if action == "cluster":
+        cluster = admin.describe_cluster(request_timeout=TIMEOUT_S).result()
+        return {
+            "cluster_id": cluster.cluster_id,
+            "controller_id": cluster.controller.id,
+            "brokers": [[n.id, n.host, n.port, n.rack] for n in cluster.nodes],
+        }
+    raise SystemExit(f"unknown action {action}")
+
+
+def kafka_python_admin(bootstrap, action, args):
+    from kafka import KafkaAdminClient
+    from kafka.admin import AlterConfigOp, ConfigResource, ConfigResourceType, NewTopic
+    from kafka.errors import KafkaError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        if action == "create-with":
+            topic = NewTopic(
+                args[0],
+                num_partitions=int(args[1]),
+                replication_factor=1,
+                topic_configs=key_values(args[2:]),
+            )
+            try:
+                admin.create_topics([topic])
+            except KafkaError as error:
+                return {"code": error.errno, "message": str(error)}
+            return "ok"
+        if action in ("describe", "describe-broker"):
+            kind = ConfigResourceType.TOPIC if action == "describe" else ConfigResourceType.BROKER
+            (entries,) = admin.describe_configs(
+                [ConfigResource(kind, args[0])], config_filter="all"
+            ).values()
+            described = {}
+            for name, entry in entries[args[0]].items():
+                described[name] = [entry["value"], entry["config_source"]]
+                if kind == ConfigResourceType.BROKER:
+                    described[name].append(entry["read_only"])
+            return described
+        if action == "alter":
+            configs = {
+                name: value if value else (AlterConfigOp.DELETE, None)
+                for name, value in key_values(args[1:]).items()
+            }
+            resource = ConfigResource(ConfigResourceType.TOPIC, args[0], configs)
+            result = admin.alter_configs([resource])
+            if result["topic"][args[0]] != "OK":
+                raise RuntimeError(f"alter {args[0]}: {result}")
+            return "ok"
+        if action == "cluster":
+            cluster = admin.describe_cluster()
+            return {
+                "cluster_id": cluster["cluster_id"],
+                "controller_id": cluster["controller_id"],
+                "brokers": [
+                    [b["broker_id"], b["host"], b["port"], b["rack"]]
+                    for b in cluster["brokers"]
+                ],
+            }
+        raise SystemExit(f"unknown action {action}")
+    finally:
+        admin.close()
+
+
+ADMIN_ACTIONS = ("create-with", "describe", "describe-broker", "alter", "cluster")
+
+
 def confluent(bootstrap, action, args):
     from confluent_kafka import Consumer, Producer, TopicPartition, OFFSET_BEGINNING
     from confluent_kafka.admin import AdminClient, NewTopic
+
+    if action in ADMIN_ACTIONS:
+        return confluent_admin(bootstrap, action, args)
+    if action == "watermarks":
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "fjord-test-unused"})
+        low, high = consumer.get_watermark_offsets(
+            TopicPartition(args[0], 0), timeout=TIMEOUT_S
+        )
+        consumer.close()
+        return [low, high]
+    if action == "produce-each":
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0})
+        for i in range(int(args[1])):
+            producer.produce(args[0], value=f"value-{i}")
+            if producer.flush(TIMEOUT_S) != 0:
+                raise RuntimeError("undelivered")
+        return "ok"
 
     if action in ("groups", "delete-group"):
         admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -331,6 +473,15 @@ def kafka_python(bootstrap, action, args):
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
     from kafka.admin import NewTopic
 
+    if action in ADMIN_ACTIONS:
+        return kafka_python_admin(bootstrap, action, args)
+    if action == "watermarks":
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+        partition = TopicPartition(args[0], 0)
+        low = consumer.beginning_offsets([partition])[partition]
+        high = consumer.end_offsets([partition])[partition]
+        consumer.close()
+        return [low, high]
     if action in ("groups", "delete-group"):
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         if action == "groups":

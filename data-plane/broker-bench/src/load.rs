@@ -1,0 +1,211 @@
+//! One load case: producers and a consumer on librdkafka against a running
+//! broker, acks=all, 1 KiB records.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Message, Timestamp};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+pub(crate) const RECORD_BYTES: usize = 1024;
+
+/// Records each delivery's latency (enqueue to acknowledgement).
+#[derive(Default)]
+struct LatencyContext {
+    micros: Mutex<Vec<u64>>,
+    failures: Mutex<Vec<String>>,
+}
+
+impl ClientContext for LatencyContext {}
+
+impl ProducerContext for LatencyContext {
+    type DeliveryOpaque = Box<Instant>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, sent: Self::DeliveryOpaque) {
+        match result {
+            Ok(_) => {
+                let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                lock(&self.micros).push(micros);
+            }
+            Err((error, _)) => lock(&self.failures).push(error.to_string()),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What one case measured.
+pub(crate) struct CaseResult {
+    pub(crate) produce_mb_per_s: f64,
+    pub(crate) end_to_end_mb_per_s: f64,
+    /// Produce acknowledgement latency, milliseconds: p50, p99, p99.9.
+    pub(crate) produce_ms: [f64; 3],
+    /// Producer timestamp to consumer receipt, milliseconds (1 ms resolution).
+    pub(crate) end_to_end_ms: [f64; 3],
+    pub(crate) records: u64,
+}
+
+pub(crate) struct Case<'a> {
+    pub(crate) bootstrap: &'a str,
+    pub(crate) topic: &'a str,
+    pub(crate) producers: usize,
+    pub(crate) partitions: i32,
+    pub(crate) records: u64,
+}
+
+pub(crate) fn run(case: &Case<'_>) -> anyhow::Result<CaseResult> {
+    let per_producer = case.records / case.producers as u64;
+    let expected = per_producer * case.producers as u64;
+    let (ready_sender, ready) = std::sync::mpsc::channel();
+    let (started, produce_elapsed, mut latencies, (consumed_at, mut end_to_end)) =
+        std::thread::scope(|scope| -> anyhow::Result<_> {
+            let consumer = scope.spawn(move || consume(case, expected, &ready_sender));
+            // Start the clock once the consumer is connected and polling.
+            if ready.recv().is_err() {
+                let failed = consumer
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("consumer panicked"))?;
+                return Err(failed
+                    .err()
+                    .unwrap_or_else(|| anyhow::anyhow!("consumer stopped")));
+            }
+            let started = Instant::now();
+            let producers: Vec<_> = (0..case.producers)
+                .map(|index| scope.spawn(move || produce(case, index, per_producer)))
+                .collect();
+            let mut latencies = Vec::new();
+            for producer in producers {
+                let joined = producer.join();
+                latencies.extend(joined.map_err(|_| anyhow::anyhow!("producer panicked"))??);
+            }
+            let produce_elapsed = started.elapsed();
+            let consumed = consumer
+                .join()
+                .map_err(|_| anyhow::anyhow!("consumer panicked"))??;
+            Ok((started, produce_elapsed, latencies, consumed))
+        })?;
+    let records = latencies.len() as u64;
+    if records != expected {
+        bail!("only {records} of {expected} records were acknowledged");
+    }
+    let bytes = records as f64 * RECORD_BYTES as f64;
+    let mb = |elapsed: Duration| bytes / 1e6 / elapsed.as_secs_f64();
+    latencies.sort_unstable();
+    end_to_end.sort_unstable();
+    Ok(CaseResult {
+        produce_mb_per_s: mb(produce_elapsed),
+        end_to_end_mb_per_s: mb(consumed_at.saturating_duration_since(started)),
+        produce_ms: percentiles(&latencies, 1000.0),
+        end_to_end_ms: percentiles(&end_to_end, 1.0),
+        records,
+    })
+}
+
+fn percentiles(sorted: &[u64], per_ms: f64) -> [f64; 3] {
+    let at = |quantile: f64| {
+        if sorted.is_empty() {
+            return 0.0;
+        }
+        let index = ((sorted.len() as f64 * quantile) as usize).min(sorted.len() - 1);
+        sorted[index] as f64 / per_ms
+    };
+    [at(0.5), at(0.99), at(0.999)]
+}
+
+fn produce(case: &Case<'_>, index: usize, records: u64) -> anyhow::Result<Vec<u64>> {
+    let producer: ThreadedProducer<LatencyContext> = ClientConfig::new()
+        .set("bootstrap.servers", case.bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "false")
+        .set("linger.ms", "5")
+        .set("client.id", format!("fjord-bench-{index}"))
+        .create_with_context(LatencyContext::default())
+        .context("creating a producer")?;
+    let payload = vec![b'x'; RECORD_BYTES];
+    for sequence in 0..records {
+        let key = sequence.to_be_bytes();
+        let mut record = BaseRecord::with_opaque_to(case.topic, Box::new(Instant::now()))
+            .payload(&payload)
+            .key(&key);
+        // Bounded: librdkafka drains its queue in the background.
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    record = returned;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((error, _)) => bail!("produce failed: {error}"),
+            }
+        }
+    }
+    producer
+        .flush(Duration::from_secs(120))
+        .context("flushing the producer")?;
+    let failures = lock(&producer.context().failures).clone();
+    if let Some(first) = failures.first() {
+        bail!("{} deliveries failed, first: {first}", failures.len());
+    }
+    Ok(std::mem::take(&mut *lock(&producer.context().micros)))
+}
+
+/// Connects, signals `ready`, then reads every record of the case; returns
+/// when the last arrived and each record's end-to-end latency in
+/// milliseconds.
+fn consume(
+    case: &Case<'_>,
+    expected: u64,
+    ready: &std::sync::mpsc::Sender<()>,
+) -> anyhow::Result<(Instant, Vec<u64>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", case.bootstrap)
+        .set("group.id", "fjord-bench")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .context("creating the consumer")?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..case.partitions {
+        assignment.add_partition_offset(case.topic, partition, Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
+    consumer
+        .fetch_watermarks(case.topic, 0, Duration::from_secs(30))
+        .context("connecting the consumer")?;
+    if consumer.poll(Duration::from_millis(200)).is_some() {
+        bail!("the topic {} is not empty", case.topic);
+    }
+    ready.send(()).context("the benchmark stopped")?;
+    let mut latencies = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while (latencies.len() as u64) < expected {
+        if Instant::now() > deadline {
+            bail!(
+                "consumed {} of {expected} records before the deadline",
+                latencies.len()
+            );
+        }
+        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let message = message.context("consuming")?;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |now| now.as_millis() as i64);
+        let sent_ms = match message.timestamp() {
+            Timestamp::CreateTime(ms) | Timestamp::LogAppendTime(ms) => ms,
+            Timestamp::NotAvailable => now_ms,
+        };
+        latencies.push(u64::try_from(now_ms - sent_ms).unwrap_or(0));
+    }
+    Ok((Instant::now(), latencies))
+}

@@ -1,0 +1,140 @@
+use std::io::Write;
+
+use super::*;
+use crate::BrokerConfig;
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+fn load(argv: &[&str]) -> std::result::Result<BrokerArgs, LoadError> {
+    load_from(std::iter::once("fjord-broker").chain(argv.iter().copied()))
+}
+
+const FULL: &str = r#"
+data-dir = "/var/lib/fjord"
+listen = "0.0.0.0:19092"
+advertised-listener = "broker-0.fjord:9092"
+admin-listen = "0.0.0.0:19644"
+node-id = 3
+rack = "az-1"
+frame-bytes-max = 2097152
+auto-create-topics = false
+default-partitions = 6
+default-replication-factor = 1
+message-bytes-max = 4096
+in-flight-requests-max = 8
+in-flight-bytes-max = 65536
+log-format = "json"
+log = "debug"
+"#;
+
+#[test]
+fn every_option_can_be_set_in_the_file() {
+    let config = file(FULL);
+    let args = load(&["--config", config.path().to_str().unwrap()]).unwrap();
+    let broker = BrokerConfig::from_args(&args).unwrap();
+    assert_eq!(broker.data_dir, PathBuf::from("/var/lib/fjord"));
+    assert_eq!(broker.listen, "0.0.0.0:19092".parse().unwrap());
+    assert_eq!(broker.advertised_host, "broker-0.fjord");
+    assert_eq!(broker.admin_listen, "0.0.0.0:19644".parse().unwrap());
+    assert_eq!(broker.node_id, 3);
+    assert_eq!(broker.rack.as_deref(), Some("az-1"));
+    assert_eq!(broker.frame_bytes_max, 2_097_152);
+    assert!(!broker.auto_create_topics);
+    assert_eq!(broker.default_partitions, 6);
+    assert_eq!(broker.default_replication_factor, 1);
+    assert_eq!(broker.message_bytes_max, 4096);
+    assert_eq!(broker.in_flight_requests_max, 8);
+    assert_eq!(broker.in_flight_bytes_max, 65_536);
+    assert_eq!(args.logging.log_format, LogFormat::Json);
+    assert_eq!(args.logging.log.as_deref(), Some("debug"));
+}
+
+#[test]
+fn the_file_covers_every_flag() {
+    // A new flag without a file key fails here: every flag's long name
+    // must be accepted as a key (except --config itself).
+    let command = BrokerArgs::command();
+    let full: toml::Table = toml::from_str(FULL).unwrap();
+    for argument in command.get_arguments() {
+        let Some(long) = argument.get_long() else {
+            continue;
+        };
+        if matches!(long, "config" | "help" | "version") {
+            continue;
+        }
+        assert!(
+            full.contains_key(long),
+            "--{long} cannot be set in the config file"
+        );
+    }
+}
+
+#[test]
+fn flags_and_environment_override_the_file() {
+    let config = file("data-dir = \"/from/file\"\ndefault-partitions = 6\nrack = \"file-rack\"\n");
+    let path = config.path().to_str().unwrap();
+    let args = load(&[
+        "--config",
+        path,
+        "--default-partitions",
+        "2",
+        "--data-dir",
+        "/from/flag",
+    ])
+    .unwrap();
+    assert_eq!(args.default_partitions, 2);
+    assert_eq!(args.data_dir, Some(PathBuf::from("/from/flag")));
+    assert_eq!(args.rack.as_deref(), Some("file-rack"));
+    // A flag given with its default value still wins over the file.
+    let args = load(&["--config", path, "--default-partitions", "1"]).unwrap();
+    assert_eq!(args.default_partitions, 1);
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_refused_with_the_key_named() {
+    let config = file("data-dir = \"/x\"\ndefault-partitons = 3\n");
+    let error = load(&["--config", config.path().to_str().unwrap()]).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("unknown field `default-partitons`"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&config.path().display().to_string()),
+        "{message}"
+    );
+
+    let config = file("node-id = \"three\"\n");
+    let message = load(&["--config", config.path().to_str().unwrap()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("node-id") || message.contains("invalid type"),
+        "{message}"
+    );
+
+    let config = file("log-format = \"xml\"\n");
+    let message = load(&["--config", config.path().to_str().unwrap()])
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("log-format must be"), "{message}");
+
+    let message = load(&["--config", "/nonexistent/fjord.toml"])
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("/nonexistent/fjord.toml"), "{message}");
+}
+
+#[test]
+fn data_dir_is_required_from_somewhere() {
+    let args = load(&[]).unwrap();
+    let error = BrokerConfig::from_args(&args).unwrap_err();
+    assert!(
+        error.to_string().contains("--data-dir is required"),
+        "{error}"
+    );
+}
