@@ -1,0 +1,278 @@
+//! Peer transport: one outbound TCP connection per peer carrying every group.
+//!
+//! Each peer has a queue; its writer task drains everything queued into one
+//! frame (so heartbeats and appends of many groups coalesce), reconnects with
+//! exponential backoff, and the queue is bounded in bytes: when it overflows
+//! the oldest appends and heartbeats are dropped (Raft resends), then the
+//! oldest of anything. Inbound connections are read by one task each; frames
+//! go to the node's driver, which dispatches by group id.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use fjord_replication::{Message, NodeId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::metrics::NodeMetrics;
+use crate::wire::{self, ClusterId, Envelope, FRAME_BYTES_MAX, Frame, HEADER_BYTES};
+
+const BACKOFF_MIN: Duration = Duration::from_millis(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// A frame received from a peer, checked for cluster and destination.
+#[derive(Debug)]
+pub(crate) struct Inbound {
+    pub(crate) from: NodeId,
+    pub(crate) envelopes: Vec<Envelope>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Envelope>,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct Peer {
+    queue: Mutex<Queue>,
+    ready: Notify,
+}
+
+/// The sending half, shared by every partition of the node.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    peers: Arc<BTreeMap<NodeId, Peer>>,
+    queue_bytes_max: usize,
+    metrics: NodeMetrics,
+}
+
+impl Transport {
+    /// Starts a writer per peer and the listener; tasks live in `tasks`.
+    /// `identity` is this node's cluster and id, stamped on every frame.
+    pub(crate) fn start(
+        identity: (ClusterId, NodeId),
+        peers: &BTreeMap<NodeId, SocketAddr>,
+        listener: TcpListener,
+        queue_bytes_max: usize,
+        inbound: mpsc::Sender<Inbound>,
+        metrics: NodeMetrics,
+        tasks: &mut JoinSet<()>,
+    ) -> Transport {
+        let (cluster, me) = identity;
+        assert!(!peers.contains_key(&me), "a node is not its own peer");
+        assert!(queue_bytes_max > 0);
+        let queues = peers.keys().map(|id| {
+            let peer = Peer {
+                queue: Mutex::new(Queue::default()),
+                ready: Notify::new(),
+            };
+            (*id, peer)
+        });
+        let transport = Transport {
+            peers: Arc::new(queues.collect()),
+            queue_bytes_max,
+            metrics: metrics.clone(),
+        };
+        for (id, address) in peers {
+            let writer = Writer {
+                header: (cluster, me, *id),
+                address: *address,
+                transport: transport.clone(),
+            };
+            tasks.spawn(writer.run());
+        }
+        tasks.spawn(listen(listener, (cluster, me), inbound, metrics));
+        transport
+    }
+
+    /// Queues `envelope` for `to`; never blocks. Unknown peers are ignored.
+    pub(crate) fn send(&self, to: NodeId, envelope: Envelope) {
+        let Some(peer) = self.peers.get(&to) else {
+            warn!(peer = %to, "message for an unknown peer dropped");
+            return;
+        };
+        let mut queue = peer.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.bytes += envelope.encoded_len();
+        queue.items.push_back(envelope);
+        let mut dropped = 0;
+        // Bounded: every round removes one item.
+        while queue.bytes > self.queue_bytes_max && queue.items.len() > 1 {
+            let droppable = queue
+                .items
+                .iter()
+                .position(|e| matches!(e.message, Message::Append { .. }))
+                .unwrap_or(0);
+            let removed = queue.items.remove(droppable).expect("index is in range");
+            queue.bytes -= removed.encoded_len();
+            dropped += 1;
+        }
+        drop(queue);
+        if dropped > 0 {
+            self.metrics.messages_dropped.inc_by(dropped);
+            debug!(peer = %to, dropped, "peer queue full: oldest messages dropped");
+        }
+        peer.ready.notify_one();
+    }
+
+    /// Takes queued envelopes for one frame, up to the frame cap.
+    fn drain(&self, to: NodeId) -> Vec<Envelope> {
+        let peer = self.peers.get(&to).expect("writers exist only for peers");
+        let mut queue = peer.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut taken = Vec::new();
+        let mut bytes = HEADER_BYTES;
+        // Bounded by the queue length; at least one item per frame.
+        while let Some(next) = queue.items.front() {
+            let size = next.encoded_len();
+            if !taken.is_empty() && bytes + size > FRAME_BYTES_MAX {
+                break;
+            }
+            bytes += size;
+            queue.bytes -= size;
+            taken.extend(queue.items.pop_front());
+        }
+        taken
+    }
+}
+
+struct Writer {
+    header: (ClusterId, NodeId, NodeId),
+    address: SocketAddr,
+    transport: Transport,
+}
+
+impl Writer {
+    async fn run(self) {
+        let (_, _, to) = self.header;
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            let stream = match TcpStream::connect(self.address).await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    self.transport.metrics.connect_failures.inc();
+                    debug!(peer = %to, %error, ?backoff, "peer connect failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            self.transport.metrics.connects.inc();
+            info!(peer = %to, address = %self.address, "peer connected");
+            backoff = BACKOFF_MIN;
+            if let Err(error) = self.write_frames(stream).await {
+                warn!(peer = %to, %error, "peer connection lost");
+            }
+        }
+    }
+
+    /// Writes frames until the connection fails.
+    async fn write_frames(&self, mut stream: TcpStream) -> std::io::Result<()> {
+        let (cluster, from, to) = self.header;
+        let peer = self.transport.peers.get(&to).expect("peer exists");
+        loop {
+            let envelopes = self.transport.drain(to);
+            if envelopes.is_empty() {
+                peer.ready.notified().await;
+                continue;
+            }
+            let messages = envelopes.len() as u64;
+            let frame = Frame {
+                cluster,
+                from,
+                to,
+                envelopes,
+            };
+            let bytes = wire::encode_frame(&frame);
+            stream.write_all(&bytes).await?;
+            let metrics = &self.transport.metrics;
+            metrics.frames_sent.inc();
+            metrics.messages_sent.inc_by(messages);
+            metrics.bytes_sent.inc_by(bytes.len() as u64);
+        }
+    }
+}
+
+async fn listen(
+    listener: TcpListener,
+    me: (ClusterId, NodeId),
+    inbound: mpsc::Sender<Inbound>,
+    metrics: NodeMetrics,
+) {
+    // Readers die with this task (the set aborts them when dropped).
+    let mut readers = JoinSet::new();
+    loop {
+        match listener.accept().await {
+            Ok((stream, address)) => {
+                let _ = stream.set_nodelay(true);
+                debug!(%address, "peer connection accepted");
+                readers.spawn(read_frames(stream, me, inbound.clone(), metrics.clone()));
+            }
+            Err(error) => {
+                warn!(%error, "accepting a peer connection failed");
+                tokio::time::sleep(BACKOFF_MIN).await;
+            }
+        }
+        // Reap finished readers so the set stays bounded by live connections.
+        while readers.try_join_next().is_some() {}
+    }
+}
+
+/// Reads frames until the peer closes or sends something invalid.
+async fn read_frames(
+    mut stream: TcpStream,
+    me: (ClusterId, NodeId),
+    inbound: mpsc::Sender<Inbound>,
+    metrics: NodeMetrics,
+) {
+    let (cluster, id) = me;
+    let mut buffer = Vec::new();
+    loop {
+        let mut prefix = [0u8; 4];
+        if stream.read_exact(&mut prefix).await.is_err() {
+            return;
+        }
+        let decoded = match wire::frame_length(prefix) {
+            Ok(length) => {
+                buffer.resize(length, 0);
+                if stream.read_exact(&mut buffer).await.is_err() {
+                    return;
+                }
+                wire::decode_after_length(&buffer)
+            }
+            Err(error) => Err(error),
+        };
+        let frame = match decoded {
+            Ok(frame) if frame.cluster == cluster && frame.to == id => frame,
+            Ok(frame) => {
+                metrics.frames_invalid.inc();
+                warn!(from = %frame.from, to = %frame.to, "frame for another cluster or node");
+                return;
+            }
+            Err(error) => {
+                metrics.frames_invalid.inc();
+                warn!(%error, "invalid peer frame: closing the connection");
+                return;
+            }
+        };
+        metrics.frames_received.inc();
+        metrics
+            .messages_received
+            .inc_by(frame.envelopes.len() as u64);
+        let message = Inbound {
+            from: frame.from,
+            envelopes: frame.envelopes,
+        };
+        if inbound.send(message).await.is_err() {
+            return; // the node stopped
+        }
+        if buffer.capacity() > 4 * 1024 * 1024 {
+            buffer = Vec::new(); // do not pin one huge frame's buffer
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Three real nodes on loopback TCP in one process: election, acks=all
+//! appends, identical logs, leader failover with no acknowledged append lost,
+//! and a restarted node catching up from its data directory.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fjord_node::{ClusterId, Error, GroupId, GroupSpec, Node, NodeConfig, NodeMetrics};
+use fjord_replication::NodeId;
+use fjord_storage::batch::{build_batch, split_batches};
+use fjord_storage::{ByteSize, LogConfig, Preallocate, Timestamp};
+use tokio::net::TcpListener;
+
+const NODES: usize = 3;
+const CLUSTER: ClusterId = ClusterId(0x0f1e_2d3c);
+const WAIT: Duration = Duration::from_secs(20);
+
+/// An acknowledged append: where it landed and what it held.
+#[derive(Debug, Clone, Copy)]
+struct Acked {
+    group: GroupId,
+    offset: i64,
+    records: i32,
+    fill: u8,
+}
+
+struct Cluster {
+    dirs: Vec<tempfile::TempDir>,
+    addresses: Vec<SocketAddr>,
+    nodes: Vec<Option<Arc<Node>>>,
+    metrics: Vec<NodeMetrics>,
+    groups: Vec<GroupId>,
+}
+
+impl Cluster {
+    async fn start(groups: u64) -> Cluster {
+        let mut listeners = Vec::new();
+        for _ in 0..NODES {
+            listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        }
+        let addresses = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        let mut cluster = Cluster {
+            dirs: (0..NODES).map(|_| tempfile::tempdir().unwrap()).collect(),
+            addresses,
+            nodes: (0..NODES).map(|_| None).collect(),
+            metrics: (0..NODES).map(|_| NodeMetrics::default()).collect(),
+            groups: (1..=groups).map(GroupId).collect(),
+        };
+        for (index, listener) in listeners.into_iter().enumerate() {
+            cluster.launch(index, listener).await;
+        }
+        cluster
+    }
+
+    async fn launch(&mut self, index: usize, listener: TcpListener) {
+        let id = NodeId(index as u32);
+        let mut config = NodeConfig::new(id, CLUSTER, self.dirs[index].path().to_owned());
+        config.peers = (0..NODES)
+            .filter(|&peer| peer != index)
+            .map(|peer| (NodeId(peer as u32), self.addresses[peer]))
+            .collect::<BTreeMap<_, _>>();
+        let voters: Vec<NodeId> = (0..NODES as u32).map(NodeId).collect();
+        config.groups = self
+            .groups
+            .iter()
+            .map(|&id| GroupSpec {
+                id,
+                voters: voters.clone(),
+            })
+            .collect();
+        config.log = LogConfig {
+            segment_bytes: ByteSize::mib(4),
+            preallocate: Preallocate::None,
+            ..LogConfig::default()
+        };
+        let metrics = self.metrics[index].clone();
+        let node = Node::start(config, listener, metrics).await.unwrap();
+        self.nodes[index] = Some(Arc::new(node));
+    }
+
+    /// Stops a node as a process exit would: every task ends, the disk stays.
+    fn stop(&mut self, index: usize) {
+        let node = self.nodes[index].take().unwrap();
+        assert_eq!(Arc::strong_count(&node), 1, "no append is in flight");
+        drop(node);
+    }
+
+    async fn restart(&mut self, index: usize) {
+        let deadline = Instant::now() + WAIT;
+        let listener = loop {
+            match TcpListener::bind(self.addresses[index]).await {
+                Ok(listener) => break listener,
+                Err(error) if Instant::now() < deadline => {
+                    eprintln!("rebinding {}: {error}", self.addresses[index]);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("cannot rebind the stopped node's address: {error}"),
+            }
+        };
+        self.launch(index, listener).await;
+    }
+
+    /// The live node leading `group` with the highest term, once there is one.
+    async fn leader(&self, group: GroupId) -> usize {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut best: Option<(i32, usize)> = None;
+            for (index, node) in self.nodes.iter().enumerate() {
+                let Some(node) = node else { continue };
+                let status = node.status(group).await.unwrap();
+                if status.is_leader && best.is_none_or(|(term, _)| status.term > term) {
+                    best = Some((status.term, index));
+                }
+            }
+            if let Some((_, index)) = best {
+                return index;
+            }
+            assert!(Instant::now() < deadline, "no leader for group {group}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Appends through whichever node leads, retrying while leadership moves.
+    async fn append(&self, group: GroupId, sequence: u32) -> Acked {
+        let records = (sequence % 3 + 1) as i32;
+        let fill = (sequence % 251) as u8;
+        let batch = build_batch(records, Timestamp(i64::from(sequence)), 16, fill);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let leader = self.leader(group).await;
+            let node = self.nodes[leader].clone().unwrap();
+            match node.append(group, batch.clone()).await {
+                Ok(offset) => {
+                    return Acked {
+                        group,
+                        offset,
+                        records,
+                        fill,
+                    };
+                }
+                Err(Error::NotLeader { .. } | Error::Overloaded(_)) => {}
+                Err(error) => panic!("append failed: {error}"),
+            }
+            assert!(
+                Instant::now() < deadline,
+                "append to group {group} never committed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `count` appends spread over the groups, `window` at a time.
+    async fn append_many(self: &Arc<Self>, first: u32, count: u32) -> Vec<Acked> {
+        let mut acked = Vec::new();
+        let window = 50;
+        let mut sequence = first;
+        while sequence < first + count {
+            let mut tasks = tokio::task::JoinSet::new();
+            for s in sequence..(sequence + window).min(first + count) {
+                let cluster = self.clone();
+                let group = self.groups[s as usize % self.groups.len()];
+                tasks.spawn(async move { cluster.append(group, s).await });
+            }
+            while let Some(result) = tasks.join_next().await {
+                acked.push(result.unwrap());
+            }
+            sequence += window;
+        }
+        acked
+    }
+
+    /// Committed bytes of `group` on node `index`, from offset 0.
+    async fn committed(&self, index: usize, group: GroupId) -> (i64, Vec<u8>) {
+        let node = self.nodes[index].as_ref().unwrap();
+        let high_watermark = node.status(group).await.unwrap().high_watermark;
+        let mut bytes = Vec::new();
+        let mut next = 0;
+        while next < high_watermark {
+            let fetched = node.read(group, next, ByteSize::mib(1)).await.unwrap();
+            assert!(fetched.next_offset.0 > next, "reads make progress");
+            bytes.extend_from_slice(&fetched.bytes);
+            next = fetched.next_offset.0;
+        }
+        (high_watermark, bytes)
+    }
+
+    /// Waits until every live node has the same committed log for every
+    /// group, then checks every acknowledged append is in it.
+    async fn check_identical(&self, acked: &[Acked]) {
+        for &group in &self.groups {
+            let deadline = Instant::now() + WAIT;
+            let (reference, logs) = loop {
+                let mut logs = Vec::new();
+                for index in 0..NODES {
+                    if self.nodes[index].is_some() {
+                        logs.push(self.committed(index, group).await);
+                    }
+                }
+                let leader = self.leader(group).await;
+                let reference = self.committed(leader, group).await;
+                if logs.iter().all(|log| *log == reference) {
+                    break (reference, logs);
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "group {group} logs never converged"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            assert!(logs.len() >= 2);
+            let wanted = acked.iter().filter(|a| a.group == group);
+            check_contains(&reference.1, wanted, group);
+        }
+    }
+}
+
+/// Every acknowledged batch is at its offset with its records.
+fn check_contains<'a>(log: &[u8], acked: impl Iterator<Item = &'a Acked>, group: GroupId) {
+    let headers = split_batches(log).unwrap();
+    let mut batches = BTreeMap::new();
+    let mut position = 0usize;
+    for header in headers {
+        let size = header.size as usize;
+        batches.insert(
+            header.base_offset.0,
+            (header, &log[position..position + size]),
+        );
+        position += size;
+    }
+    for ack in acked {
+        let Some((header, bytes)) = batches.get(&ack.offset) else {
+            panic!("group {group}: acknowledged append at {} lost", ack.offset);
+        };
+        let records = header.next_offset().0 - header.base_offset.0;
+        assert_eq!(
+            records,
+            i64::from(ack.records),
+            "group {group} offset {}",
+            ack.offset
+        );
+        assert!(
+            bytes[61..].iter().all(|b| *b == ack.fill),
+            "payload of {}",
+            ack.offset
+        );
+    }
+}
+
+async fn replicate_fail_over_and_catch_up(groups: u64) {
+    let cluster = Cluster::start(groups).await;
+    for &group in &cluster.groups {
+        cluster.leader(group).await;
+    }
+    let started = Instant::now();
+    let shared = Arc::new(cluster);
+    let mut acked = shared.append_many(0, 500).await;
+    let elapsed = started.elapsed();
+    shared.check_identical(&acked).await;
+    let mut cluster = Arc::try_unwrap(shared).ok().unwrap();
+    let metrics = &cluster.metrics;
+    let frames: u64 = metrics.iter().map(|m| m.frames_sent.get()).sum();
+    let messages: u64 = metrics.iter().map(|m| m.messages_sent.get()).sum();
+    eprintln!(
+        "{groups} groups: 500 acks=all appends in {elapsed:?}; {messages} messages in {frames} frames"
+    );
+    assert!(frames <= messages);
+
+    let leader = cluster.leader(cluster.groups[0]).await;
+    cluster.stop(leader);
+    let shared = Arc::new(cluster);
+    acked.extend(shared.append_many(500, 100).await);
+    shared.check_identical(&acked).await;
+    let mut cluster = Arc::try_unwrap(shared).ok().unwrap();
+
+    cluster.restart(leader).await;
+    cluster.check_identical(&acked).await;
+    let restarted = cluster.nodes[leader].as_ref().unwrap();
+    for &group in &cluster.groups {
+        let status = restarted.status(group).await.unwrap();
+        assert!(
+            status.high_watermark > 0,
+            "the restarted node caught up in {group}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_group_replicates_fails_over_and_catches_up() {
+    replicate_fail_over_and_catch_up(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_groups_share_one_connection_per_peer() {
+    replicate_fail_over_and_catch_up(20).await;
+}
