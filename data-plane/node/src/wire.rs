@@ -136,11 +136,24 @@ pub fn encode_frame(frame: &Frame) -> Vec<u8> {
     out.extend_from_slice(&frame.cluster.0.to_be_bytes());
     out.extend_from_slice(&frame.from.0.to_be_bytes());
     out.extend_from_slice(&frame.to.0.to_be_bytes());
-    out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+    out.extend_from_slice(&[0; 4]);
     let count = u32::try_from(frame.envelopes.len()).expect("frames are capped");
     out.extend_from_slice(&count.to_be_bytes());
     out.extend_from_slice(&body);
+    let crc = checksum(&out[4..]);
+    out[4 + CRC_AT..4 + CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
     out
+}
+
+/// Where the checksum sits in the frame (after the length prefix).
+const CRC_AT: usize = 28;
+
+/// CRC-32C of a frame (after the length prefix) without its checksum field:
+/// it covers the header and every envelope.
+pub fn checksum(frame: &[u8]) -> u32 {
+    assert!(frame.len() >= HEADER_BYTES);
+    let header = crc32c::crc32c(&frame[..CRC_AT]);
+    crc32c::crc32c_append(header, &frame[CRC_AT + 4..])
 }
 
 fn encode_envelope(envelope: &Envelope, out: &mut Vec<u8>) {
@@ -300,7 +313,7 @@ pub fn decode_after_length(bytes: &[u8]) -> Result<Frame, WireError> {
     let to = NodeId(reader.u32()?);
     let crc = reader.u32()?;
     let count = reader.u32()? as usize;
-    if crc32c::crc32c(&bytes[reader.at..]) != crc {
+    if checksum(bytes) != crc {
         return Err(WireError::Checksum);
     }
     reader.check_room(count, ENVELOPE_BYTES_MIN)?;
