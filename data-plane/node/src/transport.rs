@@ -276,3 +276,74 @@ async fn read_frames(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fjord_replication::{LogPosition, Offset, Term};
+
+    use crate::wire::GroupId;
+
+    fn transport(queue_bytes_max: usize) -> Transport {
+        let peer = Peer {
+            queue: Mutex::new(Queue::default()),
+            ready: Notify::new(),
+        };
+        Transport {
+            peers: Arc::new([(NodeId(2), peer)].into_iter().collect()),
+            queue_bytes_max,
+            metrics: NodeMetrics::default(),
+        }
+    }
+
+    fn append(group: u64) -> Envelope {
+        let message = Message::Append {
+            term: Term(1),
+            from: Offset(0),
+            prev_term: Term(0),
+            end: Offset(1),
+            epochs: Vec::new(),
+            commit: Offset(0),
+        };
+        Envelope {
+            group: GroupId(group),
+            message,
+            records: vec![0; 300],
+        }
+    }
+
+    #[test]
+    fn a_full_peer_queue_drops_the_oldest_appends_first_and_stays_bounded() {
+        let transport = transport(1000);
+        let vote = Envelope {
+            group: GroupId(1),
+            message: Message::Vote {
+                term: Term(2),
+                last: LogPosition::default(),
+                transfer: false,
+            },
+            records: Vec::new(),
+        };
+        transport.send(NodeId(2), vote.clone());
+        for group in 10..20 {
+            transport.send(NodeId(2), append(group));
+        }
+        let drained = transport.drain(NodeId(2));
+        let bytes: usize = drained.iter().map(Envelope::encoded_len).sum();
+        assert!(bytes <= 1000, "{bytes} bytes queued");
+        assert_eq!(drained[0], vote, "the vote survives, appends go first");
+        let groups: Vec<u64> = drained[1..].iter().map(|e| e.group.0).collect();
+        assert_eq!(groups, vec![18, 19], "the newest appends are kept");
+        assert_eq!(transport.metrics.messages_dropped.get(), 8);
+        assert!(transport.drain(NodeId(2)).is_empty());
+    }
+
+    #[test]
+    fn one_drain_takes_every_queued_message_into_one_frame() {
+        let transport = transport(1 << 20);
+        for group in 0..50 {
+            transport.send(NodeId(2), append(group));
+        }
+        assert_eq!(transport.drain(NodeId(2)).len(), 50);
+    }
+}

@@ -175,6 +175,35 @@ impl Cluster {
         acked
     }
 
+    /// A follower answers NOT_LEADER naming the leader and appends nothing.
+    async fn followers_refuse_appends(&self) {
+        let group = self.groups[0];
+        let leader = self.leader(group).await;
+        let follower = (leader + 1) % NODES;
+        let node = self.nodes[follower].as_ref().unwrap();
+        let batch = build_batch(1, Timestamp(0), 4, 1);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match node.append(group, batch.clone()).await {
+                Err(Error::NotLeader {
+                    leader: Some(named),
+                    ..
+                }) => {
+                    assert_eq!(named, NodeId(leader as u32));
+                    break;
+                }
+                // Not yet told who leads (no append heard in this term yet).
+                Err(Error::NotLeader { leader: None, .. }) => {}
+                other => panic!("a follower answered {other:?}"),
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the follower never learned its leader"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Committed bytes of `group` on node `index`, from offset 0.
     async fn committed(&self, index: usize, group: GroupId) -> (i64, Vec<u8>) {
         let node = self.nodes[index].as_ref().unwrap();
@@ -257,6 +286,7 @@ async fn replicate_fail_over_and_catch_up(groups: u64) {
     for &group in &cluster.groups {
         cluster.leader(group).await;
     }
+    cluster.followers_refuse_appends().await;
     let started = Instant::now();
     let shared = Arc::new(cluster);
     let mut acked = shared.append_many(0, 500).await;
@@ -270,6 +300,12 @@ async fn replicate_fail_over_and_catch_up(groups: u64) {
         "{groups} groups: 500 acks=all appends in {elapsed:?}; {messages} messages in {frames} frames"
     );
     assert!(frames <= messages);
+    if groups > 1 {
+        assert!(
+            frames * 2 < messages,
+            "messages of many groups share frames"
+        );
+    }
 
     let leader = cluster.leader(cluster.groups[0]).await;
     cluster.stop(leader);
