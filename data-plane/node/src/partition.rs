@@ -164,6 +164,10 @@ impl Partition {
 
     /// A producer batch (acks=all): answered once committed after fsync on a quorum.
     pub(crate) fn append(&mut self, context: &mut Context<'_>, batch: Vec<u8>, reply: Waiter) {
+        if self.failed {
+            let _ = reply.send(Err(Error::Stopped));
+            return;
+        }
         let records = match records::offsets_in(&batch) {
             Ok(records) => records,
             Err(reason) => {
@@ -193,11 +197,32 @@ impl Partition {
             warn!(group = %self.group, peer = %from, %reason, "append refused");
             return;
         }
+        if let Some(reason) = self.impossible(&envelope.message) {
+            context.metrics.appends_refused.inc();
+            warn!(group = %self.group, peer = %from, reason, "impossible message dropped");
+            return;
+        }
         let input = Input::Message {
             from,
             message: envelope.message,
         };
         self.step(context, input, &envelope.records);
+    }
+
+    /// Messages no correct peer sends, which the engine would treat as a
+    /// broken invariant: a second leader in our term, or a follower claiming
+    /// more of our log than we hold. Peers are trusted not to be Byzantine,
+    /// but a bug elsewhere must not stop this node.
+    fn impossible(&self, message: &Message) -> Option<&'static str> {
+        let ours = message.term() == self.engine.term() && self.engine.is_leader();
+        match message {
+            Message::Append { .. } if ours => Some("an append from another leader of our term"),
+            Message::AppendResponse {
+                result: fjord_replication::AppendResult::Accepted { verified, .. },
+                ..
+            } if ours && *verified > self.engine.log().end => Some("verified beyond our log"),
+            _ => None,
+        }
     }
 
     fn step(&mut self, context: &mut Context<'_>, input: Input, records: &[u8]) {

@@ -9,7 +9,11 @@
 use std::fmt;
 
 use fjord_replication::log::EpochStart;
-use fjord_replication::{AppendResult, LogPosition, Message, NodeId, Offset, RejectHint, Term};
+use fjord_replication::{AppendResult, Message, NodeId, Offset, RejectHint, Term};
+
+mod reader;
+
+use reader::Reader;
 
 /// `"FJ"` then the format's byte: the first bytes after the length.
 pub const MAGIC: u16 = 0x464a;
@@ -273,7 +277,7 @@ pub fn frame_length(prefix: [u8; 4]) -> Result<usize, WireError> {
 /// Decodes a whole frame, length prefix included; the input must hold
 /// exactly one frame.
 pub fn decode_frame(bytes: &[u8]) -> Result<Frame, WireError> {
-    let mut reader = Reader { bytes, at: 0 };
+    let mut reader = Reader::new(bytes);
     let prefix: [u8; 4] = reader.take(4)?.try_into().expect("took 4 bytes");
     let length = frame_length(prefix)?;
     if reader.remaining() != length {
@@ -293,7 +297,7 @@ pub fn decode_after_length(bytes: &[u8]) -> Result<Frame, WireError> {
     if bytes.len() > FRAME_BYTES_MAX {
         return Err(WireError::TooLarge(bytes.len()));
     }
-    let mut reader = Reader { bytes, at: 0 };
+    let mut reader = Reader::new(bytes);
     let magic = reader.u16()?;
     if magic != MAGIC {
         return Err(WireError::BadMagic(magic));
@@ -439,82 +443,5 @@ fn decode_append_result(reader: &mut Reader<'_>) -> Result<AppendResult, WireErr
             })
         }
         _ => Err(WireError::Invalid("unknown append result")),
-    }
-}
-
-/// A bounds-checked cursor: every read fails instead of panicking.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn remaining(&self) -> usize {
-        self.bytes.len() - self.at
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        if n > self.remaining() {
-            return Err(WireError::Truncated {
-                needed: n - self.remaining(),
-            });
-        }
-        let slice = &self.bytes[self.at..self.at + n];
-        self.at += n;
-        Ok(slice)
-    }
-
-    /// A count of items of at least `each` bytes must fit in what remains.
-    fn check_room(&self, count: usize, each: usize) -> Result<(), WireError> {
-        match count.checked_mul(each) {
-            Some(needed) if needed <= self.remaining() => Ok(()),
-            _ => Err(WireError::Invalid("count exceeds the bytes that remain")),
-        }
-    }
-
-    fn u8(&mut self) -> Result<u8, WireError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Result<u16, WireError> {
-        Ok(u16::from_be_bytes(
-            self.take(2)?.try_into().expect("2 bytes"),
-        ))
-    }
-    fn u32(&mut self) -> Result<u32, WireError> {
-        Ok(u32::from_be_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
-    }
-    fn u64(&mut self) -> Result<u64, WireError> {
-        Ok(u64::from_be_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
-    }
-    fn flag(&mut self) -> Result<bool, WireError> {
-        match self.u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(WireError::Invalid("flag is neither 0 nor 1")),
-        }
-    }
-    fn term(&mut self) -> Result<Term, WireError> {
-        let value = i32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes"));
-        if value < 0 {
-            return Err(WireError::Invalid("negative term"));
-        }
-        Ok(Term(value))
-    }
-    fn offset(&mut self) -> Result<Offset, WireError> {
-        let value = i64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes"));
-        if value < 0 {
-            return Err(WireError::Invalid("negative offset"));
-        }
-        Ok(Offset(value))
-    }
-    fn position(&mut self) -> Result<LogPosition, WireError> {
-        Ok(LogPosition {
-            term: self.term()?,
-            end: self.offset()?,
-        })
     }
 }
