@@ -109,3 +109,20 @@ impl NodeMetrics {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_exported_under_fjord_node() {
+        let metrics = NodeMetrics::default();
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        metrics.frames_sent.inc();
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+        assert!(text.contains("fjord_node_frames_sent_total 1"), "{text}");
+        assert!(text.contains("fjord_node_leaders 0"), "{text}");
+    }
+}

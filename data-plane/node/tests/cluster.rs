@@ -335,3 +335,83 @@ async fn one_group_replicates_fails_over_and_catches_up() {
 async fn twenty_groups_share_one_connection_per_peer() {
     replicate_fail_over_and_catch_up(20).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_closes_connections_that_send_bad_frames_and_keeps_serving() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let me = NodeId(0);
+    let group = GroupId(1);
+    let mut config = NodeConfig::new(me, CLUSTER, dir.path().to_owned());
+    config.groups = vec![GroupSpec {
+        id: group,
+        voters: vec![me],
+    }];
+    config.log.preallocate = Preallocate::None;
+    let metrics = NodeMetrics::default();
+    let node = Node::start(config, listener, metrics.clone())
+        .await
+        .unwrap();
+
+    let frame = fjord_node::wire::Frame {
+        cluster: ClusterId(7),
+        from: NodeId(1),
+        to: me,
+        envelopes: Vec::new(),
+    };
+    let bad_frames = [
+        fjord_node::wire::encode_frame(&frame), // another cluster
+        vec![0xff; 64],                         // a length far above the cap
+        vec![0, 0, 0, 40, 0x46, 0x4a, 9, 0],    // an unknown version
+    ];
+    for bytes in bad_frames {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream.write_all(&bytes).await.unwrap();
+        stream.write_all(&[0; 64]).await.unwrap();
+        let mut buffer = [0u8; 1];
+        let read = tokio::time::timeout(WAIT, stream.read(&mut buffer)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "the connection was closed"
+        );
+    }
+    assert_eq!(metrics.frames_invalid.get(), 3);
+
+    // A single-replica group elects itself and commits once its own fsync is done.
+    let deadline = Instant::now() + WAIT;
+    let offset = loop {
+        match node.append(group, build_batch(2, Timestamp(0), 8, 3)).await {
+            Ok(offset) => break offset,
+            Err(Error::NotLeader { .. }) => {}
+            Err(error) => panic!("append failed: {error}"),
+        }
+        assert!(Instant::now() < deadline, "no leader");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let status = node.status(group).await.unwrap();
+    assert!(status.is_leader && status.high_watermark >= offset + 2);
+    let fetched = node.read(group, 0, ByteSize::mib(1)).await.unwrap();
+    check_contains(
+        &fetched.bytes,
+        [Acked {
+            group,
+            offset,
+            records: 2,
+            fill: 3,
+        }]
+        .iter(),
+        group,
+    );
+    assert!(matches!(
+        node.append(group, vec![1, 2, 3]).await,
+        Err(Error::InvalidBatch(_))
+    ));
+    assert!(matches!(
+        node.append(GroupId(99), build_batch(1, Timestamp(0), 1, 1))
+            .await,
+        Err(Error::UnknownGroup(_))
+    ));
+}
