@@ -88,8 +88,9 @@ enum Request {
 pub struct Node {
     id: NodeId,
     requests: mpsc::Sender<Request>,
-    /// Dropping the set aborts the driver, the writers and the listener.
-    _tasks: JoinSet<()>,
+    /// Aborting (or dropping) the set stops the driver, the writers and the
+    /// listener.
+    tasks: std::sync::Mutex<JoinSet<()>>,
 }
 
 impl Node {
@@ -157,12 +158,24 @@ impl Node {
         Ok(Node {
             id: config.id,
             requests,
-            _tasks: tasks,
+            tasks: std::sync::Mutex::new(tasks),
         })
     }
 
     pub fn id(&self) -> NodeId {
         self.id
+    }
+
+    /// Stops every task at once, as a process exit would (dropping the node
+    /// does the same): pending appends fail with `Stopped`; what was written
+    /// stays on disk for a restart.
+    pub fn stop(&self) {
+        let mut tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tasks.abort_all();
+        info!(node = %self.id, "node stopped");
     }
 
     async fn ask<T>(&self, request: Request, reply: oneshot::Receiver<Result<T>>) -> Result<T> {
