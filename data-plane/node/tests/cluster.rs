@@ -299,7 +299,7 @@ async fn replicate_fail_over_and_catch_up(groups: u64) {
     let mut acked = shared.append_many(0, 500).await;
     let elapsed = started.elapsed();
     shared.check_identical(&acked).await;
-    let mut cluster = Arc::try_unwrap(shared).ok().unwrap();
+    let cluster = Arc::try_unwrap(shared).ok().unwrap();
     let metrics = &cluster.metrics;
     let frames: u64 = metrics.iter().map(|m| m.frames_sent.get()).sum();
     let messages: u64 = metrics.iter().map(|m| m.messages_sent.get()).sum();
