@@ -104,6 +104,16 @@ impl Node {
         if config.peers.contains_key(&config.id) {
             return Err(Error::InvalidConfig("a node is not its own peer".into()));
         }
+        for group in &config.groups {
+            let unknown = group
+                .voters
+                .iter()
+                .find(|v| **v != config.id && !config.peers.contains_key(v));
+            if let Some(voter) = unknown {
+                let why = format!("group {} has voter {voter} with no peer address", group.id);
+                return Err(Error::InvalidConfig(why));
+            }
+        }
         let policy = FlushPolicy::GroupCommit {
             interval: Duration::from_millis(5),
             bytes: ByteSize::mib(4),
