@@ -15,7 +15,7 @@ use std::time::Duration;
 use fjord_replication::{Message, NodeId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
@@ -30,7 +30,15 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 pub(crate) struct Inbound {
     pub(crate) from: NodeId,
     pub(crate) envelopes: Vec<Envelope>,
+    /// This frame's share of the inbound byte budget, returned when dropped.
+    pub(crate) _budget: OwnedSemaphorePermit,
 }
+
+/// Bytes of received frames not yet handled by the driver, all connections
+/// together: a frame's reader waits for budget before reading its body.
+const INBOUND_BYTES_MAX: usize = 4 * FRAME_BYTES_MAX;
+/// Inbound connections read at once; more are refused (peers need one each).
+const INBOUND_CONNECTIONS_MAX: usize = 64;
 
 #[derive(Debug, Default)]
 struct Queue {
@@ -206,74 +214,100 @@ async fn listen(
 ) {
     // Readers die with this task (the set aborts them when dropped).
     let mut readers = JoinSet::new();
+    let budget = Arc::new(Semaphore::new(INBOUND_BYTES_MAX));
     loop {
+        // Reap finished readers so the set stays bounded by live connections.
+        while readers.try_join_next().is_some() {}
         match listener.accept().await {
+            Ok((_, address)) if readers.len() >= INBOUND_CONNECTIONS_MAX => {
+                warn!(%address, "too many peer connections: refused");
+            }
             Ok((stream, address)) => {
                 let _ = stream.set_nodelay(true);
                 debug!(%address, "peer connection accepted");
-                readers.spawn(read_frames(stream, me, inbound.clone(), metrics.clone()));
+                let reader = Reader {
+                    me,
+                    inbound: inbound.clone(),
+                    budget: budget.clone(),
+                    metrics: metrics.clone(),
+                };
+                readers.spawn(reader.run(stream));
             }
             Err(error) => {
                 warn!(%error, "accepting a peer connection failed");
                 tokio::time::sleep(BACKOFF_MIN).await;
             }
         }
-        // Reap finished readers so the set stays bounded by live connections.
-        while readers.try_join_next().is_some() {}
     }
 }
 
-/// Reads frames until the peer closes or sends something invalid.
-async fn read_frames(
-    mut stream: TcpStream,
+struct Reader {
     me: (ClusterId, NodeId),
     inbound: mpsc::Sender<Inbound>,
+    budget: Arc<Semaphore>,
     metrics: NodeMetrics,
-) {
-    let (cluster, id) = me;
-    let mut buffer = Vec::new();
-    loop {
-        let mut prefix = [0u8; 4];
-        if stream.read_exact(&mut prefix).await.is_err() {
-            return;
-        }
-        let decoded = match wire::frame_length(prefix) {
-            Ok(length) => {
-                buffer.resize(length, 0);
-                if stream.read_exact(&mut buffer).await.is_err() {
+}
+
+impl Reader {
+    /// Reads frames until the peer closes or sends something invalid.
+    async fn run(self, mut stream: TcpStream) {
+        let (cluster, id) = self.me;
+        let metrics = &self.metrics;
+        loop {
+            let Some((decoded, budget)) = self.read_frame(&mut stream).await else {
+                return;
+            };
+            let frame = match decoded {
+                Ok(frame) if frame.cluster == cluster && frame.to == id => frame,
+                Ok(frame) => {
+                    metrics.frames_invalid.inc();
+                    warn!(from = %frame.from, to = %frame.to, "frame for another cluster or node");
                     return;
                 }
-                wire::decode_after_length(&buffer)
+                Err(error) => {
+                    metrics.frames_invalid.inc();
+                    warn!(%error, "invalid peer frame: closing the connection");
+                    return;
+                }
+            };
+            metrics.frames_received.inc();
+            let count = frame.envelopes.len() as u64;
+            metrics.messages_received.inc_by(count);
+            let message = Inbound {
+                from: frame.from,
+                envelopes: frame.envelopes,
+                _budget: budget,
+            };
+            if self.inbound.send(message).await.is_err() {
+                return; // the node stopped
             }
-            Err(error) => Err(error),
-        };
-        let frame = match decoded {
-            Ok(frame) if frame.cluster == cluster && frame.to == id => frame,
-            Ok(frame) => {
-                metrics.frames_invalid.inc();
-                warn!(from = %frame.from, to = %frame.to, "frame for another cluster or node");
-                return;
-            }
+        }
+    }
+
+    /// One frame, decoded, with the budget its bytes hold; `None` when the
+    /// connection ended.
+    async fn read_frame(
+        &self,
+        stream: &mut TcpStream,
+    ) -> Option<(Result<Frame, wire::WireError>, OwnedSemaphorePermit)> {
+        let mut prefix = [0u8; 4];
+        stream.read_exact(&mut prefix).await.ok()?;
+        let length = match wire::frame_length(prefix) {
+            Ok(length) => length,
             Err(error) => {
-                metrics.frames_invalid.inc();
-                warn!(%error, "invalid peer frame: closing the connection");
-                return;
+                let nothing = self.budget.clone().try_acquire_many_owned(0).ok()?;
+                return Some((Err(error), nothing));
             }
         };
-        metrics.frames_received.inc();
-        metrics
-            .messages_received
-            .inc_by(frame.envelopes.len() as u64);
-        let message = Inbound {
-            from: frame.from,
-            envelopes: frame.envelopes,
-        };
-        if inbound.send(message).await.is_err() {
-            return; // the node stopped
+        let permits = u32::try_from(length).expect("frames are capped");
+        let budget = self.budget.clone().acquire_many_owned(permits).await.ok()?;
+        // Grows with the bytes that arrive, not with the length claimed.
+        let mut buffer = Vec::new();
+        let read = stream.take(length as u64).read_to_end(&mut buffer).await;
+        if read.ok()? != length {
+            return None;
         }
-        if buffer.capacity() > 4 * 1024 * 1024 {
-            buffer = Vec::new(); // do not pin one huge frame's buffer
-        }
+        Some((wire::decode_after_length(&buffer), budget))
     }
 }
 
