@@ -38,10 +38,11 @@ struct Cluster {
     groups: Vec<GroupId>,
     /// Appends acknowledged so far (to stop a node in the middle of a load).
     acks: std::sync::atomic::AtomicUsize,
+    peer_queue_bytes_max: usize,
 }
 
 impl Cluster {
-    async fn start(groups: u64) -> Cluster {
+    async fn start(groups: u64, peer_queue_bytes_max: usize) -> Cluster {
         let mut listeners = Vec::new();
         for _ in 0..NODES {
             listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
@@ -54,6 +55,7 @@ impl Cluster {
             metrics: (0..NODES).map(|_| NodeMetrics::default()).collect(),
             groups: (1..=groups).map(GroupId).collect(),
             acks: std::sync::atomic::AtomicUsize::new(0),
+            peer_queue_bytes_max,
         };
         for (index, listener) in listeners.into_iter().enumerate() {
             cluster.launch(index, listener).await;
@@ -82,6 +84,7 @@ impl Cluster {
             preallocate: Preallocate::None,
             ..LogConfig::default()
         };
+        config.peer_queue_bytes_max = self.peer_queue_bytes_max;
         let metrics = self.metrics[index].clone();
         let node = Node::start(config, listener, metrics).await.unwrap();
         self.nodes[index] = Some(Arc::new(node));
@@ -288,8 +291,8 @@ fn check_contains<'a>(log: &[u8], acked: impl Iterator<Item = &'a Acked>, group:
     }
 }
 
-async fn replicate_fail_over_and_catch_up(groups: u64) {
-    let cluster = Cluster::start(groups).await;
+async fn replicate_fail_over_and_catch_up(groups: u64, peer_queue_bytes_max: usize) -> u64 {
+    let cluster = Cluster::start(groups, peer_queue_bytes_max).await;
     for &group in &cluster.groups {
         cluster.leader(group).await;
     }
@@ -347,16 +350,30 @@ async fn replicate_fail_over_and_catch_up(groups: u64) {
             "the restarted node caught up in {group}"
         );
     }
+    cluster
+        .metrics
+        .iter()
+        .map(|m| m.messages_dropped.get())
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_group_replicates_fails_over_and_catches_up() {
-    replicate_fail_over_and_catch_up(1).await;
+    replicate_fail_over_and_catch_up(1, 64 << 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_groups_share_one_connection_per_peer() {
-    replicate_fail_over_and_catch_up(20).await;
+    replicate_fail_over_and_catch_up(20, 64 << 20).await;
+}
+
+/// Peer queues of 4 KiB overflow all the time: the oldest appends are
+/// dropped and Raft's resends still bring every log to the same state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_peer_queues_drop_messages_and_the_cluster_still_converges() {
+    let dropped = replicate_fail_over_and_catch_up(5, 4096).await;
+    eprintln!("{dropped} messages dropped at full peer queues");
+    assert!(dropped > 0, "the queues overflowed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
