@@ -188,6 +188,19 @@ impl Node {
         info!(node = %self.id, "node stopped");
     }
 
+    /// Stops every task and waits until they have ended, so the partitions'
+    /// logs are closed (as far as this process goes) when it returns.
+    pub async fn shutdown(self) {
+        let mut tasks = self
+            .tasks
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tasks.abort_all();
+        // Bounded: the set only shrinks.
+        while tasks.join_next().await.is_some() {}
+        info!(node = %self.id, "node shut down");
+    }
+
     async fn ask<T>(&self, request: Request, reply: oneshot::Receiver<Result<T>>) -> Result<T> {
         self.requests
             .send(request)

@@ -91,10 +91,10 @@ impl Cluster {
     }
 
     /// Stops a node as a process exit would: every task ends, the disk stays.
-    fn stop(&mut self, index: usize) {
+    async fn stop(&mut self, index: usize) {
         let node = self.nodes[index].take().unwrap();
-        assert_eq!(Arc::strong_count(&node), 1, "no append is in flight");
-        drop(node);
+        let node = Arc::try_unwrap(node).expect("no append is in flight");
+        node.shutdown().await;
     }
 
     async fn restart(&mut self, index: usize) {
@@ -337,7 +337,7 @@ async fn replicate_fail_over_and_catch_up(groups: u64, peer_queue_bytes_max: usi
     );
     eprintln!("stopped node {leader} after {at_stop} of 700 acknowledgements");
     let mut cluster = Arc::try_unwrap(shared).ok().unwrap();
-    cluster.stop(leader);
+    cluster.stop(leader).await;
     cluster.check_identical(&acked).await;
 
     cluster.restart(leader).await;
