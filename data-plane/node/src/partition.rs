@@ -4,6 +4,7 @@
 //! reloaded from disk as after a crash, which the protocol tolerates.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -221,6 +222,17 @@ impl Partition {
                 result: fjord_replication::AppendResult::Accepted { verified, .. },
                 ..
             } if ours && *verified > self.engine.log().end => Some("verified beyond our log"),
+            // Offset 0 has no predecessor to disagree about.
+            Message::AppendResponse {
+                result: fjord_replication::AppendResult::Rejected { from, .. },
+                ..
+            } if *from == Offset::ZERO => Some("a rejection at offset 0"),
+            // Terms never go back in a log.
+            Message::Append {
+                prev_term, epochs, ..
+            } if epochs.first().is_some_and(|e| e.term < *prev_term) => {
+                Some("entries older than their predecessor")
+            }
             _ => None,
         }
     }
@@ -229,7 +241,27 @@ impl Partition {
         if self.failed {
             return;
         }
-        let commands = self.engine.step(context.now, input);
+        // The engine asserts its invariants; a peer that breaks the protocol
+        // (or a disk that lost fsynced data) can make one fail. That stops
+        // this partition's engine only: it is rebuilt from disk, as after a
+        // crash, which is what the protocol is designed to survive.
+        let now = context.now;
+        let engine = &mut self.engine;
+        let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| engine.step(now, input)));
+        let commands = match stepped {
+            Ok(commands) => commands,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                error!(group = %self.group, assertion = %what, "engine assertion failed: reloading");
+                context.metrics.partition_reloads.inc();
+                self.reload(now);
+                return;
+            }
+        };
         for command in commands {
             if let Err(error) = self.execute(context, command, records) {
                 error!(group = %self.group, %error, "partition diverged from its log: reloading");
