@@ -13,7 +13,7 @@ use fjord_storage::{ByteSize, Disk, Fetched, FlushPolicy, LogConfig, StdMedium, 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use tracing::{error, info};
+use tracing::{Instrument, error, info, info_span};
 
 use crate::error::{Error, Result};
 use crate::metrics::NodeMetrics;
@@ -121,24 +121,8 @@ impl Node {
         };
         let disk = Disk::new(Arc::new(StdMedium), policy, 1024);
         let started = Instant::now();
-        let mut partitions = BTreeMap::new();
-        for (index, group) in config.groups.iter().enumerate() {
-            let mut raft = config.raft.clone();
-            raft.id = config.id;
-            raft.voters = group.voters.clone();
-            raft.seed = seed(config.id, group.id, index);
-            let directory = config.data_dir.join(format!("group-{}", group.id));
-            let partition = Partition::open(
-                group.id,
-                raft,
-                &disk,
-                &directory,
-                config.log.clone(),
-                config.max_append_bytes,
-                Millis(0),
-            )?;
-            partitions.insert(group.id, partition);
-        }
+        let span = info_span!("node", id = %config.id);
+        let partitions = span.in_scope(|| open_partitions(&config, &disk))?;
         let mut tasks = JoinSet::new();
         let (inbound_tx, inbound) = mpsc::channel(1024);
         let transport = Transport::start(
@@ -163,7 +147,8 @@ impl Node {
             disk_failed: false,
             flushed_tx,
         };
-        tasks.spawn(driver.run(config.tick_interval, inbound, requests_rx, flushed));
+        let run = driver.run(config.tick_interval, inbound, requests_rx, flushed);
+        tasks.spawn(run.instrument(span));
         info!(node = %config.id, groups = config.groups.len(), "node started");
         Ok(Node {
             id: config.id,
@@ -240,6 +225,40 @@ impl Node {
         let (reply, rx) = oneshot::channel();
         self.ask(Request::Status { group, reply }, rx).await
     }
+}
+
+/// Opens every group's partition from the data directory.
+fn open_partitions(config: &NodeConfig, disk: &Arc<Disk>) -> Result<BTreeMap<GroupId, Partition>> {
+    let mut partitions = BTreeMap::new();
+    for (index, group) in config.groups.iter().enumerate() {
+        if partitions.contains_key(&group.id) {
+            return Err(Error::InvalidConfig(format!(
+                "group {} is listed twice",
+                group.id
+            )));
+        }
+        let mut raft = config.raft.clone();
+        raft.id = config.id;
+        raft.voters = group.voters.clone();
+        raft.seed = seed(config.id, group.id, index);
+        let directory = config.data_dir.join(format!("group-{}", group.id));
+        let partition = Partition::open(
+            group.id,
+            raft,
+            disk,
+            &directory,
+            config.log.clone(),
+            config.max_append_bytes,
+            Millis(0),
+        )?;
+        if partitions.insert(group.id, partition).is_some() {
+            return Err(Error::InvalidConfig(format!(
+                "group {} is listed twice",
+                group.id
+            )));
+        }
+    }
+    Ok(partitions)
 }
 
 /// Election jitter seed: differs per node, group and start.

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::metrics::NodeMetrics;
 use crate::wire::{self, ClusterId, Envelope, FRAME_BYTES_MAX, Frame, HEADER_BYTES};
@@ -93,9 +93,11 @@ impl Transport {
                 address: *address,
                 transport: transport.clone(),
             };
-            tasks.spawn(writer.run());
+            let span = info_span!("peer_writer", node = %me, peer = %id);
+            tasks.spawn(writer.run().instrument(span));
         }
-        tasks.spawn(listen(listener, (cluster, me), inbound, metrics));
+        let span = info_span!("peer_listener", node = %me);
+        tasks.spawn(listen(listener, (cluster, me), inbound, metrics).instrument(span));
         transport
     }
 
@@ -231,7 +233,7 @@ async fn listen(
                     budget: budget.clone(),
                     metrics: metrics.clone(),
                 };
-                readers.spawn(reader.run(stream));
+                readers.spawn(reader.run(stream).in_current_span());
             }
             Err(error) => {
                 warn!(%error, "accepting a peer connection failed");

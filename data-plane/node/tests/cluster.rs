@@ -41,8 +41,18 @@ struct Cluster {
     peer_queue_bytes_max: usize,
 }
 
+/// Logs go to the test's output, filtered by `RUST_LOG` (off by default).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::from_default_env();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 impl Cluster {
     async fn start(groups: u64, peer_queue_bytes_max: usize) -> Cluster {
+        init_logs();
         let mut listeners = Vec::new();
         for _ in 0..NODES {
             listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
