@@ -4,6 +4,7 @@
 //! an `Engine` over a `fjord_storage::Log`, sharing one group-commit pass.
 //! See `docs/replication.md` ("Peer transport", "Node layer").
 
+mod driver;
 mod error;
 mod hard_state;
 mod metrics;

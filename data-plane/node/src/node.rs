@@ -1,11 +1,11 @@
 //! A node: many replicated partitions sharing one peer transport, one disk
-//! (one group-commit pass for all of them) and one timer, driven by a single
-//! task. Dropping the `Node` stops every task (as a process exit would).
+//! (one group-commit pass for all of them) and one timer, driven by one
+//! thread (`driver`). Dropping the `Node` stops it (as a process exit would).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use fjord_replication::{Config, Millis, NodeId};
@@ -13,12 +13,13 @@ use fjord_storage::{ByteSize, Disk, Fetched, FlushPolicy, LogConfig, StdMedium, 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use tracing::{Instrument, error, info, info_span};
+use tracing::{error, info, info_span};
 
+use crate::driver::{Channels, Driver, Request};
 use crate::error::{Error, Result};
 use crate::metrics::NodeMetrics;
-use crate::partition::{Context, Partition, PartitionStatus, Waiter};
-use crate::transport::{Inbound, Transport};
+use crate::partition::{Partition, PartitionStatus};
+use crate::transport::Transport;
 use crate::wire::{ClusterId, GroupId};
 
 /// One Raft group hosted on this node.
@@ -65,32 +66,16 @@ impl NodeConfig {
     }
 }
 
-enum Request {
-    Append {
-        group: GroupId,
-        batch: Vec<u8>,
-        reply: Waiter,
-    },
-    Read {
-        group: GroupId,
-        from: i64,
-        max_bytes: ByteSize,
-        reply: oneshot::Sender<Result<Fetched>>,
-    },
-    Status {
-        group: GroupId,
-        reply: oneshot::Sender<Result<PartitionStatus>>,
-    },
-}
-
-/// A running node. Its client API talks to the driver task over a channel.
+/// A running node. Its client API talks to the driver thread over a channel.
 #[derive(Debug)]
 pub struct Node {
     id: NodeId,
     requests: mpsc::Sender<Request>,
-    /// Aborting (or dropping) the set stops the driver, the writers and the
-    /// listener.
-    tasks: std::sync::Mutex<JoinSet<()>>,
+    /// The transport's writers and listener; dropping the set aborts them.
+    tasks: Mutex<JoinSet<()>>,
+    /// Sent (once) to stop the driver.
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    driver: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Node {
@@ -135,25 +120,22 @@ impl Node {
             &mut tasks,
         );
         let (requests, requests_rx) = mpsc::channel(4096);
-        let (flushed_tx, flushed) = mpsc::channel(4);
-        let driver = Driver {
-            partitions,
-            transport,
-            metrics,
-            disk,
-            started,
-            dirty: false,
-            flushing: false,
-            disk_failed: false,
-            flushed_tx,
+        let (stop, stop_rx) = oneshot::channel();
+        let (driver, flushed) = Driver::new(partitions, transport, metrics, disk, started);
+        let channels = Channels {
+            inbound,
+            requests: requests_rx,
+            stop: stop_rx,
         };
-        let run = driver.run(config.tick_interval, inbound, requests_rx, flushed);
-        tasks.spawn(run.instrument(span));
+        let name = format!("fjord-node-{}", config.id);
+        let thread = driver.spawn(name, span, config.tick_interval, channels, flushed)?;
         info!(node = %config.id, groups = config.groups.len(), "node started");
         Ok(Node {
             id: config.id,
             requests,
-            tasks: std::sync::Mutex::new(tasks),
+            tasks: Mutex::new(tasks),
+            stop: Mutex::new(Some(stop)),
+            driver: Mutex::new(Some(thread)),
         })
     }
 
@@ -161,28 +143,38 @@ impl Node {
         self.id
     }
 
-    /// Stops every task at once, as a process exit would (dropping the node
-    /// does the same): pending appends fail with `Stopped`; what was written
-    /// stays on disk for a restart.
+    /// Stops the node as a process exit would (dropping it does the same):
+    /// the transport at once, the driver after the event at hand; pending
+    /// appends fail with `Stopped`; what was written stays on disk.
     pub fn stop(&self) {
-        let mut tasks = self
-            .tasks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
         tasks.abort_all();
-        info!(node = %self.id, "node stopped");
+        let stop = self
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(stop) = stop {
+            let _ = stop.send(()); // the driver may have ended already
+            info!(node = %self.id, "node stopped");
+        }
     }
 
-    /// Stops every task and waits until they have ended, so the partitions'
-    /// logs are closed (as far as this process goes) when it returns.
+    /// Stops the node and waits until its driver thread has ended, so the
+    /// partitions' logs are closed when it returns.
     pub async fn shutdown(self) {
-        let mut tasks = self
-            .tasks
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        tasks.abort_all();
-        // Bounded: the set only shrinks.
-        while tasks.join_next().await.is_some() {}
+        self.stop();
+        let thread = self
+            .driver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+            if !matches!(joined, Ok(Ok(()))) {
+                error!(node = %self.id, "the driver thread panicked");
+            }
+        }
         info!(node = %self.id, "node shut down");
     }
 
@@ -227,6 +219,12 @@ impl Node {
     }
 }
 
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// Opens every group's partition from the data directory.
 fn open_partitions(config: &NodeConfig, disk: &Arc<Disk>) -> Result<BTreeMap<GroupId, Partition>> {
     let mut partitions = BTreeMap::new();
@@ -268,148 +266,4 @@ fn seed(node: NodeId, group: GroupId, index: usize) -> u64 {
         .map_or(0, |d| d.subsec_nanos() as u64);
     let mixed = (u64::from(node.0) << 48) ^ group.0.rotate_left(17) ^ (index as u64) ^ nanos;
     mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
-}
-
-struct Driver {
-    partitions: BTreeMap<GroupId, Partition>,
-    transport: Transport,
-    metrics: NodeMetrics,
-    disk: Arc<Disk>,
-    started: Instant,
-    dirty: bool,
-    flushing: bool,
-    disk_failed: bool,
-    flushed_tx: mpsc::Sender<Result<(), String>>,
-}
-
-impl Driver {
-    async fn run(
-        mut self,
-        tick_interval: Duration,
-        mut inbound: mpsc::Receiver<Inbound>,
-        mut requests: mpsc::Receiver<Request>,
-        mut flushed: mpsc::Receiver<Result<(), String>>,
-    ) {
-        let mut tick = tokio::time::interval(tick_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                Some(frame) = inbound.recv() => self.on_inbound(frame),
-                request = requests.recv() => match request {
-                    Some(request) => self.on_request(request),
-                    None => return, // the Node was dropped
-                },
-                _ = tick.tick() => self.on_tick(),
-                Some(result) = flushed.recv() => self.on_flushed(result),
-            }
-            self.maybe_flush();
-        }
-    }
-
-    fn now(&self) -> Millis {
-        Millis(u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX))
-    }
-
-    /// Runs `f` on the group's partition with a fresh context.
-    fn with_partition<T>(
-        &mut self,
-        group: GroupId,
-        f: impl FnOnce(&mut Partition, &mut Context<'_>) -> T,
-    ) -> Option<T> {
-        let now = self.now();
-        let partition = self.partitions.get_mut(&group)?;
-        let mut context = Context {
-            now,
-            transport: &self.transport,
-            metrics: &self.metrics,
-            dirty: false,
-        };
-        let result = f(partition, &mut context);
-        self.dirty |= context.dirty;
-        Some(result)
-    }
-
-    fn on_inbound(&mut self, frame: Inbound) {
-        for envelope in frame.envelopes {
-            let group = envelope.group;
-            let from = frame.from;
-            let handled = self.with_partition(group, |p, c| p.receive(c, from, envelope));
-            if handled.is_none() {
-                self.metrics.unknown_group.inc();
-            }
-        }
-    }
-
-    fn on_request(&mut self, request: Request) {
-        match request {
-            Request::Append {
-                group,
-                batch,
-                reply,
-            } => {
-                if !self.partitions.contains_key(&group) {
-                    let _ = reply.send(Err(Error::UnknownGroup(group)));
-                    return;
-                }
-                self.with_partition(group, |p, c| p.append(c, batch, reply));
-            }
-            Request::Read {
-                group,
-                from,
-                max_bytes,
-                reply,
-            } => {
-                let result = match self.partitions.get(&group) {
-                    Some(partition) => partition.read(from, max_bytes),
-                    None => Err(Error::UnknownGroup(group)),
-                };
-                let _ = reply.send(result);
-            }
-            Request::Status { group, reply } => {
-                let status = self.partitions.get(&group).map(Partition::status);
-                let _ = reply.send(status.ok_or(Error::UnknownGroup(group)));
-            }
-        }
-    }
-
-    fn on_tick(&mut self) {
-        let groups: Vec<GroupId> = self.partitions.keys().copied().collect();
-        for group in groups {
-            self.with_partition(group, |p, c| p.tick(c));
-        }
-        let leaders = self.partitions.values().filter(|p| p.is_leader()).count();
-        self.metrics.leaders.set(leaders as i64);
-    }
-
-    /// One group-commit pass covers every partition on the disk.
-    fn maybe_flush(&mut self) {
-        if !self.dirty || self.flushing || self.disk_failed {
-            return;
-        }
-        self.dirty = false;
-        self.flushing = true;
-        let disk = self.disk.clone();
-        let done = self.flushed_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = disk.flush_pending().map(|_| ()).map_err(|e| e.to_string());
-            let _ = done.blocking_send(result);
-        });
-    }
-
-    fn on_flushed(&mut self, result: Result<(), String>) {
-        self.flushing = false;
-        if let Err(error) = result {
-            // After a failed fsync the page cache state is unknown: nothing on
-            // this disk is reported durable again (no more commits here).
-            error!(%error, "group commit failed: disk presumed failed");
-            self.metrics.flush_failures.inc();
-            self.disk_failed = true;
-            return;
-        }
-        self.metrics.flush_passes.inc();
-        let groups: Vec<GroupId> = self.partitions.keys().copied().collect();
-        for group in groups {
-            self.with_partition(group, |p, c| p.durable(c));
-        }
-    }
 }
