@@ -141,8 +141,10 @@ impl Partition {
         }
     }
 
-    /// Reads committed batches (below the high watermark) from `from`.
+    /// Reads committed batches (below the high watermark) from `from`, at
+    /// most `max_bytes` (capped at 64 MiB) but at least one batch.
     pub(crate) fn read(&self, from: i64, max_bytes: ByteSize) -> Result<Fetched> {
+        let max_bytes = max_bytes.min(ByteSize::mib(64));
         let upper = self.log.high_watermark();
         Ok(self
             .log
