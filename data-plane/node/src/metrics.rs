@@ -29,6 +29,10 @@ pub struct NodeMetrics {
     /// A partition whose log disagreed with its engine and was reloaded.
     pub partition_reloads: Counter,
     pub leader_changes: Counter,
+    /// Client appends acknowledged (committed on a quorum after fsync).
+    pub appends_committed: Counter,
+    /// Client appends answered NOT_LEADER or overloaded.
+    pub appends_rejected: Counter,
     /// Partitions this node leads.
     pub leaders: Gauge,
 }
@@ -37,7 +41,7 @@ impl NodeMetrics {
     /// Registers every metric under `fjord_node_`.
     pub fn register(&self, registry: &mut Registry) {
         let registry = registry.sub_registry_with_prefix("fjord_node");
-        let counters: [(&str, &str, &Counter); 16] = [
+        let counters: [(&str, &str, &Counter); 18] = [
             ("frames_sent", "peer frames written", &self.frames_sent),
             (
                 "messages_sent",
@@ -92,6 +96,16 @@ impl NodeMetrics {
                 "partition_reloads",
                 "partitions reloaded from disk",
                 &self.partition_reloads,
+            ),
+            (
+                "appends_committed",
+                "client appends acknowledged after quorum commit",
+                &self.appends_committed,
+            ),
+            (
+                "appends_rejected",
+                "client appends answered not-leader or overloaded",
+                &self.appends_rejected,
             ),
             (
                 "leader_changes",

@@ -333,7 +333,13 @@ impl Partition {
                 self.log.set_high_watermark(fjord_storage::Offset(end.0));
             }
             Command::Send { to, message } => self.send(context, to, message)?,
-            Command::Reply { request, outcome } => self.reply(request, outcome),
+            Command::Reply { request, outcome } => {
+                match outcome {
+                    ReplyOutcome::Committed { .. } => context.metrics.appends_committed.inc(),
+                    _ => context.metrics.appends_rejected.inc(),
+                };
+                self.reply(request, outcome);
+            }
             Command::BecomeLeader { term } => {
                 info!(group = %self.group, %term, "became leader");
                 context.metrics.leader_changes.inc();

@@ -320,6 +320,8 @@ async fn replicate_fail_over_and_catch_up(groups: u64, peer_queue_bytes_max: usi
         "{groups} groups: 500 acks=all appends in {elapsed:?}; {messages} messages in {frames} frames"
     );
     assert!(frames <= messages);
+    let committed: u64 = metrics.iter().map(|m| m.appends_committed.get()).sum();
+    assert!(committed >= 500, "{committed} appends counted as committed");
     if groups > 1 {
         assert!(
             frames * 2 < messages,
