@@ -47,6 +47,7 @@ pub(crate) struct Driver {
     flushing: bool,
     disk_failed: bool,
     flushed_tx: mpsc::Sender<Result<(), String>>,
+    pub(crate) group_commit_delay: Duration,
 }
 
 /// What the driver thread listens to.
@@ -76,6 +77,7 @@ impl Driver {
             flushing: false,
             disk_failed: false,
             flushed_tx,
+            group_commit_delay: Duration::ZERO,
         };
         (driver, flushed)
     }
@@ -213,7 +215,10 @@ impl Driver {
         self.flushing = true;
         let disk = self.disk.clone();
         let done = self.flushed_tx.clone();
+        let delay = self.group_commit_delay;
         tokio::task::spawn_blocking(move || {
+            // Appends made while waiting join this pass.
+            std::thread::sleep(delay);
             let result = disk.flush_pending().map(|_| ()).map_err(|e| e.to_string());
             let _ = done.blocking_send(result);
         });

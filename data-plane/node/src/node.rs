@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use fjord_replication::{Config, Millis, NodeId};
-use fjord_storage::{ByteSize, Disk, Fetched, FlushPolicy, LogConfig, StdMedium, SyncMethod};
+use fjord_storage::{
+    ByteSize, Disk, Fetched, FlushPolicy, LogConfig, Medium, StdMedium, SyncMethod,
+};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -46,6 +48,13 @@ pub struct NodeConfig {
     /// Bytes queued per peer before the oldest appends are dropped.
     pub peer_queue_bytes_max: usize,
     pub log: LogConfig,
+    /// How long a group-commit pass waits before it fsyncs, gathering more
+    /// appends into one pass (zero: start as soon as one is pending).
+    pub group_commit_delay: Duration,
+    /// Where the partition logs live (`StdMedium`; tests use `SimMedium` to
+    /// lose unsynced writes in a simulated crash). The hard state always
+    /// goes to the real file system under `data_dir`.
+    pub medium: Arc<dyn Medium>,
 }
 
 impl NodeConfig {
@@ -62,6 +71,8 @@ impl NodeConfig {
             max_append_bytes: ByteSize::mib(1),
             peer_queue_bytes_max: 64 * 1024 * 1024,
             log: LogConfig::default(),
+            group_commit_delay: Duration::ZERO,
+            medium: Arc::new(StdMedium),
         }
     }
 }
@@ -104,7 +115,7 @@ impl Node {
             bytes: ByteSize::mib(4),
             sync: SyncMethod::Auto { files_max: 64 },
         };
-        let disk = Disk::new(Arc::new(StdMedium), policy, 1024);
+        let disk = Disk::new(config.medium.clone(), policy, 1024);
         let started = Instant::now();
         let span = info_span!("node", id = %config.id);
         let partitions = span.in_scope(|| open_partitions(&config, &disk))?;
@@ -121,7 +132,8 @@ impl Node {
         );
         let (requests, requests_rx) = mpsc::channel(4096);
         let (stop, stop_rx) = oneshot::channel();
-        let (driver, flushed) = Driver::new(partitions, transport, metrics, disk, started);
+        let (mut driver, flushed) = Driver::new(partitions, transport, metrics, disk, started);
+        driver.group_commit_delay = config.group_commit_delay;
         let channels = Channels {
             inbound,
             requests: requests_rx,
