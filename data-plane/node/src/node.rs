@@ -100,6 +100,11 @@ impl Node {
         if config.peers.contains_key(&config.id) {
             return Err(Error::InvalidConfig("a node is not its own peer".into()));
         }
+        let append_bytes = usize::try_from(config.max_append_bytes.0).unwrap_or(usize::MAX);
+        if config.peer_queue_bytes_max / 4 < append_bytes {
+            let why = "peer_queue_bytes_max must hold four appends of max_append_bytes";
+            return Err(Error::InvalidConfig(why.into()));
+        }
         for group in &config.groups {
             let unknown = group
                 .voters

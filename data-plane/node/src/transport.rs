@@ -3,8 +3,10 @@
 //! Each peer has a queue; its writer task drains everything queued into one
 //! frame (so heartbeats and appends of many groups coalesce), reconnects with
 //! exponential backoff, and the queue is bounded in bytes: when it overflows
-//! the oldest appends and heartbeats are dropped (Raft resends), then the
-//! oldest of anything. Inbound connections are read by one task each; frames
+//! heartbeats are dropped first, then the oldest appends (Raft resends), then
+//! the oldest of anything. The bound must hold several appends (the node
+//! checks it is at least four times `max_append_bytes`), or appends of groups
+//! queued early in a tick would always be dropped for later ones. Inbound connections are read by one task each; frames
 //! go to the node's driver, which dispatches by group id.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -113,11 +115,17 @@ impl Transport {
         let mut dropped = 0;
         // Bounded: every round removes one item.
         while queue.bytes > self.queue_bytes_max && queue.items.len() > 1 {
-            let droppable = queue
-                .items
-                .iter()
-                .position(|e| matches!(e.message, Message::Append { .. }))
-                .unwrap_or(0);
+            // Heartbeats first (the next one supersedes them), then the
+            // oldest append with entries, then the oldest of anything.
+            let items = &queue.items;
+            let heartbeat = items.iter().position(
+                |e| matches!(e.message, Message::Append { from, end, .. } if from == end),
+            );
+            let append = || {
+                let is_append = |e: &Envelope| matches!(e.message, Message::Append { .. });
+                items.iter().position(is_append)
+            };
+            let droppable = heartbeat.or_else(append).unwrap_or(0);
             let removed = queue.items.remove(droppable).expect("index is in range");
             queue.bytes -= removed.encoded_len();
             dropped += 1;

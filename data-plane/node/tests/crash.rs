@@ -25,7 +25,10 @@ async fn every_node_loses_power(seed: u64) {
         async move { shared.append_many(0, 400).await }
     });
     let acks = || shared.acks.load(std::sync::atomic::Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + common::WAIT;
     while acks() < 275 {
+        assert!(!load.is_finished(), "the load ended early");
+        assert!(std::time::Instant::now() < deadline, "appends stalled");
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     // Power loss: every node stops and its disk drops what was not fsynced.
@@ -42,7 +45,12 @@ async fn every_node_loses_power(seed: u64) {
         acked.len()
     );
     // Aborted append tasks release their handles as the runtime drops them.
+    let deadline = std::time::Instant::now() + common::WAIT;
     while Arc::strong_count(&shared) > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "aborted appends never ended"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let mut cluster = Arc::try_unwrap(shared).ok().unwrap();

@@ -104,6 +104,9 @@ impl Cluster {
             ..LogConfig::default()
         };
         config.peer_queue_bytes_max = self.peer_queue_bytes_max;
+        // Appends of at most a quarter of the queue (at least one batch each).
+        let append_bytes = (self.peer_queue_bytes_max / 4).min(1 << 20);
+        config.max_append_bytes = ByteSize(append_bytes as u64);
         if let Some(media) = &self.media {
             config.medium = Arc::new(media[index].clone());
             // Long unsynced windows, so a crash finds unsynced appends.
@@ -293,10 +296,15 @@ impl Cluster {
                 if reference.0 >= acked_end && logs.iter().all(|log| *log == reference) {
                     break (reference, logs);
                 }
-                assert!(
-                    Instant::now() < deadline,
-                    "group {group} logs never converged on a committed end >= {acked_end}"
-                );
+                if Instant::now() >= deadline {
+                    let mut statuses = Vec::new();
+                    for node in self.nodes.iter().flatten() {
+                        statuses.push(node.status(group).await);
+                    }
+                    panic!(
+                        "group {group} never committed up to {acked_end} everywhere: {statuses:?}"
+                    );
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             };
             assert!(logs.len() >= 2);
