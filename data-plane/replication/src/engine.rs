@@ -217,7 +217,7 @@ impl Engine {
             leader: Some(leader),
         } = self.role
         {
-            self.send_accept(leader);
+            self.send_accept(leader, false);
         }
         assert!(self.log.durable <= self.log.end);
     }

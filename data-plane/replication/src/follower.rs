@@ -80,7 +80,7 @@ impl Engine {
                 end: high_watermark,
             });
         }
-        self.send_accept(leader);
+        self.send_accept(leader, end > from);
     }
 
     /// Why the entry before `from` does not match the leader's, if it does not.
@@ -138,10 +138,15 @@ impl Engine {
     }
 
     /// Tells the leader how far our log matches and how much of it is durable.
-    pub(crate) fn send_accept(&mut self, leader: NodeId) {
+    /// `entries`: this answers an append that carried entries.
+    pub(crate) fn send_accept(&mut self, leader: NodeId, entries: bool) {
         let verified = self.verified.min(self.log.end);
         let durable = self.log.durable.min(verified);
-        let result = AppendResult::Accepted { verified, durable };
+        let result = AppendResult::Accepted {
+            verified,
+            durable,
+            entries,
+        };
         self.send(
             leader,
             Message::AppendResponse {

@@ -140,12 +140,16 @@ impl Engine {
             return;
         };
         match result {
-            AppendResult::Accepted { verified, durable } => {
+            AppendResult::Accepted {
+                verified,
+                durable,
+                entries,
+            } => {
                 assert!(
                     verified <= log_end,
                     "follower verified beyond the leader's log"
                 );
-                progress.accept(verified, durable, now);
+                progress.accept(verified, durable, entries, now);
                 self.advance_commit();
                 self.maybe_send_timeout_now(from);
             }

@@ -49,6 +49,7 @@ fn a_write_commits_only_once_a_quorum_reports_it_durable() {
     let verified_only = AppendResult::Accepted {
         verified: Offset(4),
         durable: Offset(0),
+        entries: true,
     };
     let commands = receive(
         &mut a,
@@ -66,6 +67,7 @@ fn a_write_commits_only_once_a_quorum_reports_it_durable() {
     let durable = AppendResult::Accepted {
         verified: Offset(4),
         durable: Offset(4),
+        entries: true,
     };
     let commands = receive(
         &mut a,
@@ -111,6 +113,7 @@ fn a_leader_does_not_commit_an_earlier_term_entry_by_counting() {
     let only_old = AppendResult::Accepted {
         verified: Offset(2),
         durable: Offset(2),
+        entries: true,
     };
     let commands = receive(
         &mut a,
@@ -160,6 +163,7 @@ fn a_follower_truncates_a_conflicting_suffix_before_appending() {
     let accepted = AppendResult::Accepted {
         verified: Offset(4),
         durable: Offset(3),
+        entries: true,
     };
     let reply = Message::AppendResponse {
         term: Term(3),
@@ -267,6 +271,7 @@ fn pipelining_stops_at_the_in_flight_bound() {
     let accepted = AppendResult::Accepted {
         verified: Offset(1),
         durable: Offset(0),
+        entries: true,
     };
     receive(
         &mut a,
@@ -313,6 +318,7 @@ fn leadership_transfer_sends_timeout_now_once_the_target_caught_up() {
     let accepted = AppendResult::Accepted {
         verified: Offset(1),
         durable: Offset(1),
+        entries: true,
     };
     let commands = receive(
         &mut a,
@@ -353,6 +359,7 @@ fn a_leader_resends_what_a_crashed_follower_lost_from_its_unflushed_tail() {
     let verified = AppendResult::Accepted {
         verified: Offset(5),
         durable: Offset(1),
+        entries: true,
     };
     receive(
         &mut a,
@@ -381,4 +388,61 @@ fn a_leader_resends_what_a_crashed_follower_lost_from_its_unflushed_tail() {
         matches!(&retry[..], [(to, Message::Append { from, end, .. })]
         if *to == B && *from == Offset(1) && *end == Offset(5))
     );
+}
+
+#[test]
+fn heartbeat_answers_do_not_free_in_flight_slots() {
+    let (mut a, _) = leader();
+    let answer = |verified: i64, entries: bool| Message::AppendResponse {
+        term: Term(1),
+        result: AppendResult::Accepted {
+            verified: Offset(verified),
+            durable: Offset(verified),
+            entries,
+        },
+    };
+    receive(&mut a, B, answer(1, true));
+    let mut appends_to_b = 0;
+    for request in 0..a.config.max_in_flight {
+        let commands = a.step(
+            Millis(1000),
+            Input::ClientAppend {
+                request: RequestId(u64::from(request)),
+                records: 1,
+            },
+        );
+        appends_to_b += sends(&commands).iter().filter(|(to, _)| *to == B).count();
+    }
+    assert_eq!(appends_to_b, a.config.max_in_flight as usize);
+    // B answers heartbeats (and reports durability) while every append is
+    // still in flight: none of those answers frees a slot.
+    for _ in 0..3 {
+        receive(&mut a, B, answer(1, false));
+    }
+    let commands = a.step(
+        Millis(1000),
+        Input::ClientAppend {
+            request: RequestId(100),
+            records: 1,
+        },
+    );
+    let to_b: Vec<_> = sends(&commands)
+        .into_iter()
+        .filter(|(to, _)| *to == B)
+        .collect();
+    assert!(to_b.is_empty(), "the pipeline bound was exceeded: {to_b:?}");
+    // The answer to a real append frees exactly one slot.
+    receive(&mut a, B, answer(2, true));
+    let commands = a.step(
+        Millis(1000),
+        Input::ClientAppend {
+            request: RequestId(101),
+            records: 1,
+        },
+    );
+    let to_b = sends(&commands)
+        .into_iter()
+        .filter(|(to, _)| *to == B)
+        .count();
+    assert!(to_b <= 1);
 }

@@ -61,8 +61,14 @@ impl Message {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AppendResult {
     /// The follower's log matches the leader's up to `verified`; `durable` of
-    /// that is fsynced.
-    Accepted { verified: Offset, durable: Offset },
+    /// that is fsynced. `entries` is set only on the answer to an append that
+    /// carried entries: only that answer frees one of the leader's in-flight
+    /// slots (heartbeat and durability answers do not).
+    Accepted {
+        verified: Offset,
+        durable: Offset,
+        entries: bool,
+    },
     /// The entry before `from` did not match; `hint` tells where to retry.
     Rejected { from: Offset, hint: RejectHint },
 }

@@ -49,13 +49,16 @@ impl Progress {
         }
     }
 
-    /// Records an accepted append.
-    pub(crate) fn accept(&mut self, verified: Offset, durable: Offset, now: Millis) {
+    /// Records an accepted append; `entries` says it answered one that carried
+    /// entries, which is what frees an in-flight slot.
+    pub(crate) fn accept(&mut self, verified: Offset, durable: Offset, entries: bool, now: Millis) {
         assert!(durable <= verified);
         self.verified = self.verified.max(verified);
         self.matched = self.matched.max(durable);
         self.next = self.next.max(self.verified);
-        self.in_flight = self.in_flight.saturating_sub(1);
+        if entries {
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
         self.mode = Mode::Replicate;
         self.hear(now);
         assert!(self.matched <= self.verified && self.verified <= self.next);

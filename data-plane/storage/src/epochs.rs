@@ -21,6 +21,10 @@ pub(crate) struct EpochHistory {
 }
 
 impl EpochHistory {
+    pub(crate) fn entries(&self) -> &[(LeaderEpoch, Offset)] {
+        &self.entries
+    }
+
     pub(crate) fn latest(&self) -> Option<(LeaderEpoch, Offset)> {
         self.entries.last().copied()
     }

@@ -159,6 +159,12 @@ impl Log {
             .expect("a log always has an active segment")
     }
 
+    /// The whole leader-epoch history: `(epoch, first offset written in it)`,
+    /// both strictly increasing (replication restores its log view from it).
+    pub fn epoch_history(&self) -> Vec<(LeaderEpoch, Offset)> {
+        self.epochs.entries().to_vec()
+    }
+
     /// The latest leader epoch and the offset it started at.
     pub fn latest_epoch(&self) -> Option<(LeaderEpoch, Offset)> {
         self.epochs.latest()

@@ -1,0 +1,243 @@
+//! The driver: one thread that owns every partition of a node and runs
+//! them from one event loop (peer frames, client requests, the timer, and
+//! group-commit completions). It has a thread of its own because storage
+//! calls block (appends, truncation, the fsynced hard state): they must not
+//! stall the async tasks of the transport or of whoever embeds the node.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fjord_replication::Millis;
+use fjord_storage::{ByteSize, Disk, Fetched};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info};
+
+use crate::error::{Error, Result};
+use crate::metrics::NodeMetrics;
+use crate::partition::{Context, Partition, PartitionStatus, Waiter};
+use crate::transport::{Inbound, Transport};
+use crate::wire::GroupId;
+
+pub(crate) enum Request {
+    Append {
+        group: GroupId,
+        batch: Vec<u8>,
+        reply: Waiter,
+    },
+    Read {
+        group: GroupId,
+        from: i64,
+        max_bytes: ByteSize,
+        reply: oneshot::Sender<Result<Fetched>>,
+    },
+    Status {
+        group: GroupId,
+        reply: oneshot::Sender<Result<PartitionStatus>>,
+    },
+}
+
+pub(crate) struct Driver {
+    partitions: BTreeMap<GroupId, Partition>,
+    transport: Transport,
+    metrics: NodeMetrics,
+    disk: Arc<Disk>,
+    started: Instant,
+    dirty: bool,
+    flushing: bool,
+    disk_failed: bool,
+    flushed_tx: mpsc::Sender<Result<(), String>>,
+    pub(crate) group_commit_delay: Duration,
+}
+
+/// What the driver thread listens to.
+pub(crate) struct Channels {
+    pub(crate) inbound: mpsc::Receiver<Inbound>,
+    pub(crate) requests: mpsc::Receiver<Request>,
+    /// Closed (or sent to) to stop the driver.
+    pub(crate) stop: oneshot::Receiver<()>,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        partitions: BTreeMap<GroupId, Partition>,
+        transport: Transport,
+        metrics: NodeMetrics,
+        disk: Arc<Disk>,
+        started: Instant,
+    ) -> (Driver, mpsc::Receiver<Result<(), String>>) {
+        let (flushed_tx, flushed) = mpsc::channel(4);
+        let driver = Driver {
+            partitions,
+            transport,
+            metrics,
+            disk,
+            started,
+            dirty: false,
+            flushing: false,
+            disk_failed: false,
+            flushed_tx,
+            group_commit_delay: Duration::ZERO,
+        };
+        (driver, flushed)
+    }
+
+    /// Runs the event loop on a thread of its own (with a single-threaded
+    /// runtime for its timer, channels and group-commit passes).
+    pub(crate) fn spawn(
+        self,
+        name: String,
+        span: tracing::Span,
+        tick_interval: Duration,
+        channels: Channels,
+        flushed: mpsc::Receiver<Result<(), String>>,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
+        std::thread::Builder::new().name(name).spawn(move || {
+            let _entered = span.enter();
+            runtime.block_on(self.run(tick_interval, channels, flushed));
+        })
+    }
+
+    async fn run(
+        mut self,
+        tick_interval: Duration,
+        channels: Channels,
+        mut flushed: mpsc::Receiver<Result<(), String>>,
+    ) {
+        let Channels {
+            mut inbound,
+            mut requests,
+            mut stop,
+        } = channels;
+        let mut tick = tokio::time::interval(tick_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                Some(frame) = inbound.recv() => self.on_inbound(frame),
+                request = requests.recv() => match request {
+                    Some(request) => self.on_request(request),
+                    None => break, // the Node was dropped
+                },
+                _ = tick.tick() => self.on_tick(),
+                Some(result) = flushed.recv() => self.on_flushed(result),
+            }
+            self.maybe_flush();
+        }
+        info!("driver stopped");
+    }
+
+    fn now(&self) -> Millis {
+        Millis(u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Runs `f` on the group's partition with a fresh context.
+    fn with_partition<T>(
+        &mut self,
+        group: GroupId,
+        f: impl FnOnce(&mut Partition, &mut Context<'_>) -> T,
+    ) -> Option<T> {
+        let now = self.now();
+        let partition = self.partitions.get_mut(&group)?;
+        let mut context = Context {
+            now,
+            transport: &self.transport,
+            metrics: &self.metrics,
+            dirty: false,
+        };
+        let result = f(partition, &mut context);
+        self.dirty |= context.dirty;
+        Some(result)
+    }
+
+    fn on_inbound(&mut self, frame: Inbound) {
+        for envelope in frame.envelopes {
+            let group = envelope.group;
+            let from = frame.from;
+            let handled = self.with_partition(group, |p, c| p.receive(c, from, envelope));
+            if handled.is_none() {
+                self.metrics.unknown_group.inc();
+            }
+        }
+    }
+
+    fn on_request(&mut self, request: Request) {
+        match request {
+            Request::Append {
+                group,
+                batch,
+                reply,
+            } => {
+                if !self.partitions.contains_key(&group) {
+                    let _ = reply.send(Err(Error::UnknownGroup(group)));
+                    return;
+                }
+                self.with_partition(group, |p, c| p.append(c, batch, reply));
+            }
+            Request::Read {
+                group,
+                from,
+                max_bytes,
+                reply,
+            } => {
+                let result = match self.partitions.get(&group) {
+                    Some(partition) => partition.read(from, max_bytes),
+                    None => Err(Error::UnknownGroup(group)),
+                };
+                let _ = reply.send(result);
+            }
+            Request::Status { group, reply } => {
+                let status = self.partitions.get(&group).map(Partition::status);
+                let _ = reply.send(status.ok_or(Error::UnknownGroup(group)));
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let groups: Vec<GroupId> = self.partitions.keys().copied().collect();
+        for group in groups {
+            self.with_partition(group, |p, c| p.tick(c));
+        }
+        let leaders = self.partitions.values().filter(|p| p.is_leader()).count();
+        self.metrics.leaders.set(leaders as i64);
+    }
+
+    /// One group-commit pass covers every partition on the disk.
+    fn maybe_flush(&mut self) {
+        if !self.dirty || self.flushing || self.disk_failed {
+            return;
+        }
+        self.dirty = false;
+        self.flushing = true;
+        let disk = self.disk.clone();
+        let done = self.flushed_tx.clone();
+        let delay = self.group_commit_delay;
+        tokio::task::spawn_blocking(move || {
+            // Appends made while waiting join this pass.
+            std::thread::sleep(delay);
+            let result = disk.flush_pending().map(|_| ()).map_err(|e| e.to_string());
+            let _ = done.blocking_send(result);
+        });
+    }
+
+    fn on_flushed(&mut self, result: Result<(), String>) {
+        self.flushing = false;
+        if let Err(error) = result {
+            // After a failed fsync the page cache state is unknown: nothing on
+            // this disk is reported durable again (no more commits here).
+            error!(%error, "group commit failed: disk presumed failed");
+            self.metrics.flush_failures.inc();
+            self.disk_failed = true;
+            return;
+        }
+        self.metrics.flush_passes.inc();
+        let groups: Vec<GroupId> = self.partitions.keys().copied().collect();
+        for group in groups {
+            self.with_partition(group, |p, c| p.durable(c));
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Three real nodes on loopback TCP in one process: election, acks=all
+//! appends, identical logs, leader failover with no acknowledged append lost,
+//! and a restarted node catching up from its data directory.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::Cluster;
+
+async fn replicate_fail_over_and_catch_up(groups: u64, peer_queue_bytes_max: usize) -> u64 {
+    let cluster = Cluster::start(groups, peer_queue_bytes_max, false).await;
+    for &group in &cluster.groups {
+        cluster.leader(group).await;
+    }
+    cluster.followers_refuse_appends().await;
+    let started = Instant::now();
+    let shared = Arc::new(cluster);
+    let mut acked = shared.append_many(0, 500).await;
+    let elapsed = started.elapsed();
+    shared.check_identical(&acked).await;
+    let cluster = Arc::try_unwrap(shared).ok().unwrap();
+    let metrics = &cluster.metrics;
+    let frames: u64 = metrics.iter().map(|m| m.frames_sent.get()).sum();
+    let messages: u64 = metrics.iter().map(|m| m.messages_sent.get()).sum();
+    eprintln!(
+        "{groups} groups: 500 acks=all appends in {elapsed:?}; {messages} messages in {frames} frames"
+    );
+    assert!(frames <= messages);
+    let committed: u64 = metrics.iter().map(|m| m.appends_committed.get()).sum();
+    assert!(committed >= 500, "{committed} appends counted as committed");
+    if groups > 1 {
+        assert!(
+            frames * 2 < messages,
+            "messages of many groups share frames"
+        );
+    }
+
+    // Stop group 0's leader in the middle of 200 more appends.
+    let leader = cluster.leader(cluster.groups[0]).await;
+    let shared = Arc::new(cluster);
+    let load = tokio::spawn({
+        let shared = shared.clone();
+        async move { shared.append_many(500, 200).await }
+    });
+    let acks = || shared.acks.load(std::sync::atomic::Ordering::SeqCst);
+    let deadline = Instant::now() + common::WAIT;
+    while acks() < 550 {
+        assert!(!load.is_finished(), "the load ended early");
+        assert!(Instant::now() < deadline, "appends stalled at {}", acks());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    shared.nodes[leader].as_ref().unwrap().stop();
+    let at_stop = acks();
+    acked.extend(load.await.unwrap());
+    assert!(
+        at_stop < 700,
+        "the leader stopped in the middle of the load"
+    );
+    eprintln!("stopped node {leader} after {at_stop} of 700 acknowledgements");
+    let mut cluster = Arc::try_unwrap(shared).ok().unwrap();
+    cluster.stop(leader).await;
+    cluster.check_identical(&acked).await;
+
+    cluster.restart(leader).await;
+    cluster.check_identical(&acked).await;
+    let restarted = cluster.nodes[leader].as_ref().unwrap();
+    for &group in &cluster.groups {
+        let status = restarted.status(group).await.unwrap();
+        assert!(
+            status.high_watermark > 0,
+            "the restarted node caught up in {group}"
+        );
+    }
+    cluster
+        .metrics
+        .iter()
+        .map(|m| m.messages_dropped.get())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_group_replicates_fails_over_and_catches_up() {
+    replicate_fail_over_and_catch_up(1, 64 << 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_groups_share_one_connection_per_peer() {
+    replicate_fail_over_and_catch_up(20, 64 << 20).await;
+}
+
+/// Peer queues of 32 KiB, so appends of at most 8 KiB (`max_append_bytes`),
+/// with a node down and catching up. Known liveness bug: a restarted follower
+/// can stall at a low verified offset for over 20 s. Appends cut short by
+/// `max_append_bytes` end below the engine's range, the leader's `next` runs
+/// ahead of what was sent, and the rejections that follow seem not to always
+/// restart the stream. Not yet understood; the default (1 MiB appends, 64 MiB
+/// queues) passes the tests above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known liveness bug: catch-up stalls with small max_append_bytes (docs/replication.md)"]
+async fn small_peer_queues_drop_messages_and_the_cluster_still_converges() {
+    let dropped = replicate_fail_over_and_catch_up(5, 32 << 10).await;
+    eprintln!("{dropped} messages dropped at full peer queues");
+    assert!(dropped > 0, "the queues overflowed");
+}
