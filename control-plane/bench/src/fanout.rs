@@ -76,12 +76,16 @@ pub(crate) async fn run(
         .await?;
     let change = start.elapsed();
     let mut latencies = Vec::with_capacity(agents);
+    let mut read = Vec::with_capacity(agents);
     for task in futures::future::join_all(tasks).await {
-        latencies.push(task??.duration_since(start));
+        let (body_read, inflated) = task??;
+        latencies.push(inflated.duration_since(start));
+        read.push(body_read.duration_since(start));
     }
     Ok(FanoutResult {
         agents,
         latencies: Latencies::new(latencies),
+        read: Latencies::new(read),
         change,
     })
 }
@@ -107,9 +111,14 @@ struct Received {
 }
 
 /// One agent: long-polls until a generation above `after` arrives; returns
-/// when its body was read (and decompressed). Asks for gzip, as agents
-/// should. Retries what fails while ramping up.
-async fn poll(client: &Client, url: &str, token: &str, after: i64) -> anyhow::Result<Instant> {
+/// when its compressed body was read and when it was inflated. Asks for
+/// gzip, as agents should. Retries what fails while ramping up.
+async fn poll(
+    client: &Client,
+    url: &str,
+    token: &str,
+    after: i64,
+) -> anyhow::Result<(Instant, Instant)> {
     let mut failures = 0;
     loop {
         let response = client
@@ -134,6 +143,7 @@ async fn poll(client: &Client, url: &str, token: &str, after: i64) -> anyhow::Re
                     .is_some_and(|encoding| encoding == "gzip");
                 ensure!(gzip, "the server ignored Accept-Encoding: gzip");
                 let compressed = response.bytes().await?;
+                let body_read = Instant::now();
                 let mut body = Vec::with_capacity(compressed.len() * 8);
                 flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut body)?;
                 let received = Instant::now();
@@ -143,7 +153,7 @@ async fn poll(client: &Client, url: &str, token: &str, after: i64) -> anyhow::Re
                     "an old generation came back: {}",
                     intent.generation
                 );
-                return Ok(received);
+                return Ok((body_read, received));
             }
             Ok(response) if response.status() == StatusCode::NO_CONTENT => {}
             outcome => {
