@@ -4,9 +4,11 @@
 //! one cluster change is made, and each agent's latency runs from sending
 //! that change to having read the new generation's body.
 
+use std::io::Read as _;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
+use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -74,12 +76,16 @@ pub(crate) async fn run(
         .await?;
     let change = start.elapsed();
     let mut latencies = Vec::with_capacity(agents);
+    let mut read = Vec::with_capacity(agents);
     for task in futures::future::join_all(tasks).await {
-        latencies.push(task??.duration_since(start));
+        let (body_read, inflated) = task??;
+        latencies.push(inflated.duration_since(start));
+        read.push(body_read.duration_since(start));
     }
     Ok(FanoutResult {
         agents,
         latencies: Latencies::new(latencies),
+        read: Latencies::new(read),
         change,
     })
 }
@@ -105,8 +111,14 @@ struct Received {
 }
 
 /// One agent: long-polls until a generation above `after` arrives; returns
-/// when its body was read. Retries what fails while ramping up.
-async fn poll(client: &Client, url: &str, token: &str, after: i64) -> anyhow::Result<Instant> {
+/// when its compressed body was read and when it was inflated. Asks for
+/// gzip, as agents should. Retries what fails while ramping up.
+async fn poll(
+    client: &Client,
+    url: &str,
+    token: &str,
+    after: i64,
+) -> anyhow::Result<(Instant, Instant)> {
     let mut failures = 0;
     loop {
         let response = client
@@ -115,15 +127,25 @@ async fn poll(client: &Client, url: &str, token: &str, after: i64) -> anyhow::Re
                 crate::server::LONG_POLL.as_secs()
             ))
             .bearer_auth(token)
+            .header(ACCEPT_ENCODING, "gzip")
             .send()
             .await;
         match response {
             Ok(response) if response.status() == StatusCode::OK => {
-                // The whole body is read and checked to be JSON, but only
-                // the generation is decoded: 10,000 simulated agents share
-                // the server's cores, and decoding every document into a
-                // tree here would measure this client rather than the fan-out.
-                let body = response.bytes().await?;
+                // The whole body is read and decompressed and checked to be
+                // JSON, but only the generation is decoded: 10,000 simulated
+                // agents share the server's cores, and decoding every
+                // document into a tree here would measure this client rather
+                // than the fan-out.
+                let gzip = response
+                    .headers()
+                    .get(CONTENT_ENCODING)
+                    .is_some_and(|encoding| encoding == "gzip");
+                ensure!(gzip, "the server ignored Accept-Encoding: gzip");
+                let compressed = response.bytes().await?;
+                let body_read = Instant::now();
+                let mut body = Vec::with_capacity(compressed.len() * 8);
+                flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut body)?;
                 let received = Instant::now();
                 let intent: Received = serde_json::from_slice(&body)?;
                 ensure!(
@@ -131,7 +153,7 @@ async fn poll(client: &Client, url: &str, token: &str, after: i64) -> anyhow::Re
                     "an old generation came back: {}",
                     intent.generation
                 );
-                return Ok(received);
+                return Ok((body_read, received));
             }
             Ok(response) if response.status() == StatusCode::NO_CONTENT => {}
             outcome => {

@@ -75,6 +75,9 @@ pub(crate) struct FanoutResult {
     /// From the change's request to each agent's response with the new
     /// generation.
     pub(crate) latencies: Latencies,
+    /// From the change's request to each agent having read the compressed
+    /// body, before inflating it: the server's part of `latencies`.
+    pub(crate) read: Latencies,
     /// How long the change's own request took (it commits before answering).
     pub(crate) change: Duration,
 }
@@ -116,18 +119,19 @@ impl Report {
             );
         }
         println!(
-            "\n{:<24} {:>9} {:>9} {:>9} {:>9} {:>10}",
-            "intent fan-out", "received", "p50 ms", "p99 ms", "max ms", "change ms"
+            "\n{:<24} {:>9} {:>9} {:>9} {:>9} {:>10} {:>12}",
+            "intent fan-out", "received", "p50 ms", "p99 ms", "max ms", "change ms", "read p99 ms"
         );
         for result in &self.fanout {
             println!(
-                "{:<24} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>10.1}",
+                "{:<24} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>12.1}",
                 format!("{} agents", result.agents),
                 result.latencies.len(),
                 result.latencies.ms(0.5),
                 result.latencies.ms(0.99),
                 result.latencies.ms(1.0),
                 result.change.as_secs_f64() * 1e3,
+                result.read.ms(0.99),
             );
         }
     }
@@ -161,6 +165,8 @@ impl Report {
                     "p99_ms": result.latencies.ms(0.99),
                     "max_ms": result.latencies.ms(1.0),
                     "change_request_ms": result.change.as_secs_f64() * 1e3,
+                    "read_p50_ms": result.read.ms(0.5),
+                    "read_p99_ms": result.read.ms(0.99),
                 })
             })
             .collect();

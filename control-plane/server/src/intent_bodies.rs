@@ -10,12 +10,20 @@
 //! generation stays right; which generation is the latest is still asked of
 //! the database on every request (an index lookup that reads no payload).
 //!
+//! Agents that accept gzip get the same JSON gzip-compressed (an intent is
+//! the document twice, `payload` in base64 and `document`, and compresses
+//! about fivefold): compressed once per generation, on the first request that
+//! accepts it, and shared like the plain body.
+//!
 //! Authentication and the tenant check stay per request: a cached body is
 //! handed out only for the organization and environment it was built for.
-//! Memory is bounded by [`IntentBodies::BYTES_MAX`]: inserting past it evicts
-//! other environments' bodies (they are rebuilt on their next request).
+//! Memory is bounded by `bytes_max`: inserting past it evicts other
+//! environments' bodies (they are rebuilt on their next request). Each body
+//! is counted with room for its compressed copy ([`gzip_bytes_max`]), so
+//! compressing later never grows the cache past the bound.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
@@ -23,6 +31,7 @@ use fjord_store::intent::IntentRow;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::error::AppError;
@@ -36,6 +45,34 @@ pub(crate) struct IntentBody {
     pub generation: i64,
     /// The `Intent` JSON.
     pub json: Bytes,
+    /// `json` gzip-compressed, once the first agent accepting gzip asks.
+    gzip: OnceCell<Bytes>,
+}
+
+/// The most bytes gzip can make of `len` bytes: zlib's conservative
+/// `deflateBound` (which holds for any compression level and memory
+/// setting: deflate falls back to stored blocks) plus the gzip header and
+/// trailer (18 bytes).
+pub(crate) fn gzip_bytes_max(len: usize) -> usize {
+    len + len.div_ceil(8) + len.div_ceil(64) + 5 + 18
+}
+
+/// `json` gzip-compressed at the default level (once per generation and
+/// replica, so the level's cost hardly matters).
+fn compress(json: &[u8]) -> std::io::Result<Bytes> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 4),
+        flate2::Compression::default(),
+    );
+    encoder.write_all(json)?;
+    let gzip = encoder.finish()?;
+    assert!(
+        gzip.len() <= gzip_bytes_max(json.len()),
+        "gzip of {} bytes took {}",
+        json.len(),
+        gzip.len()
+    );
+    Ok(Bytes::from(gzip))
 }
 
 impl IntentBody {
@@ -49,8 +86,47 @@ impl IntentBody {
             environment_id,
             generation,
             json: Bytes::from(json),
+            gzip: OnceCell::new(),
         })
     }
+
+    /// Bytes the cache counts for this body: the JSON and the most its
+    /// compressed copy can take.
+    fn bytes(&self) -> usize {
+        self.json.len() + gzip_bytes_max(self.json.len())
+    }
+}
+
+/// Whether a request's `Accept-Encoding` (RFC 9110 12.5.3) accepts gzip:
+/// `gzip` (or `x-gzip`) with a q-value above 0, or else `*` with one. No
+/// header, an unreadable one, or `gzip;q=0` mean plain.
+pub(crate) fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    let codings = headers
+        .get_all(axum::http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','));
+    for coding in codings {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let mut quality = 1.0_f32;
+        for parameter in parts {
+            if let Some((key, value)) = parameter.split_once('=')
+                && key.trim().eq_ignore_ascii_case("q")
+            {
+                // An unreadable weight counts as 0: not accepted.
+                quality = value.trim().parse().unwrap_or(0.0);
+            }
+        }
+        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(quality);
+        } else if name == "*" {
+            any = Some(quality);
+        }
+    }
+    gzip.or(any).is_some_and(|quality| quality > 0.0)
 }
 
 #[derive(Debug, Default)]
@@ -69,6 +145,10 @@ pub(crate) struct IntentBodies {
     hits: Counter,
     /// Bodies built from the database (`fjord_intent_body_builds`).
     builds: Counter,
+    /// Bodies gzip-compressed (`fjord_intent_body_gzip_builds`).
+    gzip_builds: Counter,
+    /// Responses sent gzip-compressed (`fjord_intent_body_gzip_sent`).
+    gzip_sent: Counter,
 }
 
 impl Default for IntentBodies {
@@ -85,6 +165,8 @@ impl IntentBodies {
             bytes_max,
             hits: Counter::default(),
             builds: Counter::default(),
+            gzip_builds: Counter::default(),
+            gzip_sent: Counter::default(),
         }
     }
 
@@ -103,6 +185,42 @@ impl IntentBodies {
             "Intent response bodies built from the database",
             self.builds.clone(),
         );
+        registry.register(
+            "fjord_intent_body_gzip_builds",
+            "Intent response bodies gzip-compressed (once per generation and replica)",
+            self.gzip_builds.clone(),
+        );
+        registry.register(
+            "fjord_intent_body_gzip_sent",
+            "Intent responses sent gzip-compressed to agents accepting gzip",
+            self.gzip_sent.clone(),
+        );
+    }
+
+    /// The body's gzip-compressed copy: compressed by the first caller (off
+    /// the async workers), shared with every later and concurrent one.
+    pub(crate) async fn gzip(&self, body: &IntentBody) -> Result<Bytes, AppError> {
+        let gzip = body
+            .gzip
+            .get_or_try_init(|| async {
+                let json = body.json.clone();
+                let gzip = tokio::task::spawn_blocking(move || compress(&json))
+                    .await
+                    .map_err(anyhow::Error::new)?
+                    .map_err(anyhow::Error::new)?;
+                self.gzip_builds.inc();
+                tracing::debug!(
+                    environment_id = %body.environment_id,
+                    generation = body.generation,
+                    json_bytes = body.json.len(),
+                    gzip_bytes = gzip.len(),
+                    "intent body compressed"
+                );
+                Ok::<_, AppError>(gzip)
+            })
+            .await?;
+        self.gzip_sent.inc();
+        Ok(gzip.clone())
     }
 
     /// The body of `generation` of this organization's environment, if
@@ -121,20 +239,20 @@ impl IntentBodies {
     }
 
     fn insert(&self, body: Arc<IntentBody>) {
-        let size = body.json.len();
+        let size = body.bytes();
         if size > self.bytes_max {
             return;
         }
         let mut cache = self.lock();
         if let Some(old) = cache.bodies.remove(&body.environment_id) {
-            cache.bytes -= old.json.len();
+            cache.bytes -= old.bytes();
         }
         while cache.bytes + size > self.bytes_max {
             let Some(victim) = cache.bodies.keys().next().copied() else {
                 break;
             };
             if let Some(old) = cache.bodies.remove(&victim) {
-                cache.bytes -= old.json.len();
+                cache.bytes -= old.bytes();
             }
         }
         cache.bytes += size;
@@ -178,6 +296,8 @@ impl IntentBodies {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read as _;
+
     use super::*;
 
     fn body(environment_id: Uuid, generation: i64, size: usize) -> Arc<IntentBody> {
@@ -186,26 +306,42 @@ mod tests {
             environment_id,
             generation,
             json: Bytes::from(vec![b' '; size]),
+            gzip: OnceCell::new(),
         })
+    }
+
+    fn gunzip(gzip: &[u8]) -> Vec<u8> {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(gzip)
+            .read_to_end(&mut plain)
+            .expect("valid gzip");
+        plain
     }
 
     #[test]
     fn cached_bodies_are_per_tenant_and_generation_and_bounded() {
-        let bodies = IntentBodies::with_limit(100);
+        let limit = 1000;
+        let bodies = IntentBodies::with_limit(limit);
         let environment = Uuid::now_v7();
         bodies.insert(body(environment, 3, 10));
         assert!(bodies.get(Uuid::nil(), environment, 3).is_some());
         assert!(bodies.get(Uuid::nil(), environment, 4).is_none());
         assert!(bodies.get(Uuid::now_v7(), environment, 3).is_none());
         bodies.insert(body(environment, 4, 20));
-        assert_eq!(bodies.lock().bytes, 20);
-        let big = 51;
+        assert_eq!(
+            bodies.lock().bytes,
+            20 + gzip_bytes_max(20),
+            "the replaced body is no longer counted, room for the gzip copy is"
+        );
+        // Two of these do not fit together.
+        let big = 240;
+        assert!(body(Uuid::nil(), 1, big).bytes() * 2 > limit);
         let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
         bodies.insert(body(first, 1, big));
         bodies.insert(body(second, 1, big));
         {
             let cache = bodies.lock();
-            assert!(cache.bytes <= 100);
+            assert!(cache.bytes <= limit);
             assert!(
                 cache.bodies.contains_key(&second),
                 "the newest body is kept"
@@ -213,13 +349,82 @@ mod tests {
             assert!(!cache.bodies.contains_key(&first) || !cache.bodies.contains_key(&environment));
             assert_eq!(
                 cache.bytes,
-                cache.bodies.values().map(|b| b.json.len()).sum::<usize>()
+                cache.bodies.values().map(|b| b.bytes()).sum::<usize>()
             );
         }
-        bodies.insert(body(Uuid::now_v7(), 1, 101));
+        bodies.insert(body(Uuid::now_v7(), 1, 500));
         assert!(
-            bodies.lock().bytes <= 100,
-            "a body over the limit is not kept"
+            bodies.lock().bytes <= limit,
+            "a body over the limit (with its gzip copy) is not kept"
         );
+    }
+
+    #[test]
+    fn accept_encoding_is_read_with_its_weights() {
+        let accepts = |values: &[&str]| {
+            let mut headers = axum::http::HeaderMap::new();
+            for value in values {
+                headers.append(
+                    axum::http::header::ACCEPT_ENCODING,
+                    value.parse().expect("a header value"),
+                );
+            }
+            accepts_gzip(&headers)
+        };
+        assert!(!accepts(&[]));
+        assert!(accepts(&["gzip"]));
+        assert!(accepts(&["br, GZIP;q=0.5"]));
+        assert!(accepts(&["identity", "x-gzip"]));
+        assert!(accepts(&["*"]));
+        assert!(!accepts(&["gzip;q=0"]));
+        assert!(!accepts(&["gzip; q=0.000, *"]), "gzip named wins over *");
+        assert!(!accepts(&["*;q=0"]));
+        assert!(!accepts(&["gzip;q=bad"]));
+        assert!(!accepts(&["br, deflate, identity"]));
+        assert!(!accepts(&["gzipx"]));
+    }
+
+    #[tokio::test]
+    async fn the_gzip_copy_is_built_once_and_decompresses_to_the_json() {
+        let bodies = IntentBodies::with_limit(1 << 20);
+        let json = serde_json::to_vec(&serde_json::json!({
+            "generation": 7,
+            "topics": (0..200).map(|index| format!("topic-{index}")).collect::<Vec<_>>(),
+        }))
+        .expect("serialisable");
+        let body = IntentBody {
+            organization_id: Uuid::nil(),
+            environment_id: Uuid::now_v7(),
+            generation: 7,
+            json: Bytes::from(json),
+            gzip: OnceCell::new(),
+        };
+        let (first, second) = tokio::join!(bodies.gzip(&body), bodies.gzip(&body));
+        let (first, second) = (first.expect("compresses"), second.expect("compresses"));
+        assert_eq!(first, second);
+        assert_eq!(first.as_ptr(), second.as_ptr(), "one shared copy");
+        assert_eq!(bodies.gzip_builds.get(), 1);
+        assert_eq!(bodies.gzip_sent.get(), 2);
+        assert!(first.len() < body.json.len() / 2, "json compresses");
+        assert_eq!(gunzip(&first), body.json);
+    }
+
+    #[test]
+    fn incompressible_bodies_stay_within_the_counted_bound() {
+        // A byte sequence deflate cannot shrink (xorshift noise).
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let noise: Vec<u8> = (0..200_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[0]
+            })
+            .collect();
+        for len in [0, 1, 65_535, 65_536, 200_000] {
+            let gzip = compress(&noise[..len]).expect("compresses");
+            assert!(gzip.len() <= gzip_bytes_max(len));
+            assert_eq!(gunzip(&gzip), &noise[..len]);
+        }
     }
 }

@@ -3,10 +3,15 @@
 
 mod common;
 
+use std::io::Read as _;
 use std::time::{Duration, Instant};
 
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use common::{TestApp, connect_agent, populate};
+use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
+use fjord_api::{Intent, IntentDocument, SigningKey};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -319,5 +324,121 @@ async fn status_reports_update_what_users_see_and_silence_means_disconnected(
         .await?;
     let silent = app.get(&environment_path, &acme.key).await?;
     assert_eq!(silent.body["connection"]["state"], "disconnected");
+    Ok(())
+}
+
+fn header(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn gunzip(gzip: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(gzip).read_to_end(&mut plain)?;
+    Ok(plain)
+}
+
+/// What an agent does with a received intent: verify the signature over
+/// `payload` with the pinned key, then parse `payload`.
+fn verify(key: &SigningKey, body: &[u8]) -> anyhow::Result<(Intent, IntentDocument)> {
+    let intent: Intent = serde_json::from_slice(body)?;
+    let public: [u8; 32] = STANDARD
+        .decode(&key.public_key)?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("public key is not 32 bytes"))?;
+    let payload = STANDARD.decode(&intent.payload)?;
+    let signature = Signature::from_slice(&STANDARD.decode(&intent.signature)?)?;
+    VerifyingKey::from_bytes(&public)?.verify(&payload, &signature)?;
+    let document = serde_json::from_slice(&payload)?;
+    Ok((intent, document))
+}
+
+#[sqlx::test(migrator = "fjord_store::MIGRATOR")]
+async fn agents_accepting_gzip_get_the_same_intent_compressed(pool: PgPool) -> anyhow::Result<()> {
+    let app = TestApp::new(pool).await?;
+    let acme = populate(&app, "acme").await?;
+    let (_, access) = connect_agent(&app, &acme.registration_token).await?;
+    let key: SigningKey = serde_json::from_value(
+        app.send(Method::GET, "/v1/signing-key", None, None, &[])
+            .await?
+            .body,
+    )?;
+    let poll = |accept: Option<&'static str>, path: &'static str| {
+        let (app, access) = (app.clone(), access.clone());
+        async move {
+            let headers: Vec<_> = accept.map(|a| ("accept-encoding", a)).into_iter().collect();
+            app.send_raw(Method::GET, path, Some(&access), None, &headers)
+                .await
+        }
+    };
+    let latest = "/v1/agent/intents?after=0&wait_seconds=0";
+
+    let (status, headers, plain) = poll(None, latest).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, header::CONTENT_ENCODING), None);
+    assert_eq!(header(&headers, header::VARY), Some("Accept-Encoding"));
+    let (intent, document) = verify(&key, &plain)?;
+    assert_eq!(intent.generation, 2);
+    assert_eq!(document, intent.document);
+
+    for accept in ["gzip", "br, gzip;q=0.5", "*"] {
+        let (status, headers, gzip) = poll(Some(accept), latest).await?;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            header(&headers, header::CONTENT_ENCODING),
+            Some("gzip"),
+            "{accept}"
+        );
+        assert_eq!(header(&headers, header::VARY), Some("Accept-Encoding"));
+        assert_eq!(
+            header(&headers, header::CONTENT_TYPE),
+            Some("application/json")
+        );
+        assert!(gzip.len() < plain.len(), "compressed: {}", gzip.len());
+        let decompressed = gunzip(&gzip)?;
+        assert_eq!(decompressed, plain, "byte-identical to the plain body");
+        verify(&key, &decompressed)?;
+    }
+    for accept in ["gzip;q=0", "br, identity", "*;q=0"] {
+        let (status, headers, body) = poll(Some(accept), latest).await?;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(header(&headers, header::CONTENT_ENCODING), None, "{accept}");
+        assert_eq!(body, plain);
+    }
+
+    // A waiter woken by a new generation gets it compressed too.
+    let waiter = tokio::spawn(poll(
+        Some("gzip"),
+        "/v1/agent/intents?after=2&wait_seconds=30",
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.state.intents.waiters() < 1 {
+        anyhow::ensure!(Instant::now() < deadline, "the poller never waited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.patch(
+        &format!("/v1/clusters/{}", acme.cluster_id),
+        &acme.key,
+        json!({"broker_count": 5}),
+    )
+    .await?
+    .expect(StatusCode::OK);
+    let (status, headers, gzip) = waiter.await??;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, header::CONTENT_ENCODING), Some("gzip"));
+    let (intent, document) = verify(&key, &gunzip(&gzip)?)?;
+    assert_eq!(intent.generation, 3);
+    assert_eq!(document.clusters[0].broker_count, 5);
+
+    // Compressed once per generation: generations 2 and 3.
+    let metrics = app.send(Method::GET, "/metrics", None, None, &[]).await?;
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    assert!(
+        text.contains("fjord_intent_body_gzip_builds_total 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fjord_intent_body_gzip_sent_total 4"),
+        "{text}"
+    );
     Ok(())
 }

@@ -175,7 +175,7 @@ pub(crate) struct PollQuery {
     security(("agent_token" = [])),
     params(PollQuery),
     responses(
-        (status = 200, description = "A newer intent", body = Intent),
+        (status = 200, description = "A newer intent; gzip-compressed (`Content-Encoding: gzip`) when the request's `Accept-Encoding` accepts gzip", body = Intent),
         (status = 204, description = "Nothing newer within the wait"),
         (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
     )
@@ -183,6 +183,7 @@ pub(crate) struct PollQuery {
 pub(crate) async fn poll_intents(
     State(state): State<AppState>,
     agent: Agent,
+    headers: HeaderMap,
     AppQuery(query): AppQuery<PollQuery>,
 ) -> Result<Response, AppError> {
     let after = query.after.unwrap_or(0);
@@ -243,11 +244,14 @@ pub(crate) async fn poll_intents(
                 && body.organization_id == organization_id
                 && body.environment_id == environment_id
         }) {
-            return Ok((
-                [(header::CONTENT_TYPE, "application/json")],
-                body.json.clone(),
-            )
-                .into_response());
+            // The same JSON either way; gzip compressed once per generation.
+            let vary = (header::VARY, "Accept-Encoding");
+            let json = (header::CONTENT_TYPE, "application/json");
+            if crate::intent_bodies::accepts_gzip(&headers) {
+                let gzip = state.intent_bodies.gzip(&body).await?;
+                return Ok(([json, vary, (header::CONTENT_ENCODING, "gzip")], gzip).into_response());
+            }
+            return Ok(([json, vary], body.json.clone()).into_response());
         }
         tokio::select! {
             read = subscription.changed() => shared = Some(read),

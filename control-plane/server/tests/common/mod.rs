@@ -112,6 +112,29 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> anyhow::Result<Response> {
+        let (status, headers, bytes) = self.send_raw(method, path, token, body, headers).await?;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Like [`Self::send`], with the body as sent (not decoded).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<(StatusCode, HeaderMap, axum::body::Bytes)> {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -130,17 +153,7 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await?.to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
+        Ok((status, headers, bytes))
     }
 
     pub async fn get(&self, path: &str, token: &str) -> anyhow::Result<Response> {
