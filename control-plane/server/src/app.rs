@@ -39,6 +39,14 @@ pub struct AgentSettings {
     pub access_token_lifetime: Duration,
 }
 
+impl AgentSettings {
+    /// How often a replica records that an environment's agent is polling:
+    /// often enough that a polling agent never looks disconnected.
+    pub(crate) fn contact_period(&self) -> Duration {
+        (self.disconnected_after / 6).min(Duration::from_secs(10))
+    }
+}
+
 impl Default for AgentSettings {
     fn default() -> Self {
         Self {
@@ -61,6 +69,7 @@ pub struct AppState {
     pub agent: AgentSettings,
     pub jobs: JobSettings,
     pub(crate) api_key_uses: Arc<crate::auth::RecentUses>,
+    pub(crate) agent_contacts: Arc<crate::auth::RecentUses>,
     pub(crate) intent_bodies: crate::intent_bodies::IntentBodies,
 }
 
@@ -84,6 +93,7 @@ impl AppState {
             agent: AgentSettings::default(),
             jobs: JobSettings::default(),
             api_key_uses: Arc::default(),
+            agent_contacts: Arc::default(),
             intent_bodies,
         }
     }

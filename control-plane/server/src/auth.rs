@@ -95,7 +95,10 @@ pub(crate) async fn authenticate_api_key(
             key
         }
     };
-    if state.api_key_uses.due(key.api_key_id) {
+    if state
+        .api_key_uses
+        .due(key.api_key_id, RecentUses::API_KEY_PERIOD)
+    {
         fjord_store::api_key::touch(&state.pool, key.organization_id, key.api_key_id).await?;
     }
     Ok((key.organization_id, key.api_key_id, key.scope))
@@ -262,26 +265,30 @@ impl FromRequestParts<AppState> for Agent {
     }
 }
 
-/// When this replica last recorded each API key's use: `last_used_at` has
-/// minute precision, so a key is written at most once a minute per replica
-/// instead of costing a statement on every request.
+/// When this replica last wrote a "last seen" timestamp for each object, so
+/// that a busy object costs one statement per period per replica instead of
+/// one per request: API keys (`last_used_at` has minute precision) and agent
+/// contact (a wave of long-poll re-polls would otherwise update the one
+/// environment row once per agent).
 #[derive(Debug, Default)]
 pub(crate) struct RecentUses(std::sync::Mutex<std::collections::HashMap<Uuid, std::time::Instant>>);
 
 impl RecentUses {
-    const PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
+    /// How often an API key's use is written.
+    pub(crate) const API_KEY_PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
 
-    /// Whether `api_key_id`'s use should be written now; assumes it will be.
-    pub(crate) fn due(&self, api_key_id: Uuid) -> bool {
+    /// Whether `id`'s use should be written now, at most once a `period`;
+    /// assumes it will be.
+    pub(crate) fn due(&self, id: Uuid, period: std::time::Duration) -> bool {
         let now = std::time::Instant::now();
         let mut uses = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match uses.get(&api_key_id) {
-            Some(last) if now.duration_since(*last) < Self::PERIOD => false,
+        match uses.get(&id) {
+            Some(last) if now.duration_since(*last) < period => false,
             _ => {
-                uses.insert(api_key_id, now);
+                uses.insert(id, now);
                 true
             }
         }

@@ -200,14 +200,21 @@ pub(crate) async fn poll_intents(
             wait_max.as_secs()
         )));
     }
-    fjord_store::environment::record_agent_contact(
-        &state.pool,
-        agent.organization_id,
-        agent.environment_id,
-        None,
-        None,
-    )
-    .await?;
+    // Every poll is contact, but one write per period per replica says so:
+    // after a new generation every agent re-polls at once.
+    if state
+        .agent_contacts
+        .due(agent.environment_id, state.agent.contact_period())
+    {
+        fjord_store::environment::record_agent_contact(
+            &state.pool,
+            agent.organization_id,
+            agent.environment_id,
+            None,
+            None,
+        )
+        .await?;
+    }
     // Subscribe before reading, so a publish between the read and the wait
     // still wakes this waiter.
     let mut subscription = state.intents.subscribe(agent.environment_id);
