@@ -23,6 +23,9 @@ pub struct NodeMetrics {
     pub unknown_group: Counter,
     /// Appends whose attached bytes did not match their offsets or epochs.
     pub appends_refused: Counter,
+    /// Appends sent shorter than the engine's range (`max_append_bytes`);
+    /// the follower's answer makes the leader resend the rest.
+    pub appends_shortened: Counter,
     pub flush_passes: Counter,
     pub flush_failures: Counter,
     pub hard_state_writes: Counter,
@@ -41,7 +44,7 @@ impl NodeMetrics {
     /// Registers every metric under `fjord_node_`.
     pub fn register(&self, registry: &mut Registry) {
         let registry = registry.sub_registry_with_prefix("fjord_node");
-        let counters: [(&str, &str, &Counter); 18] = [
+        let counters: [(&str, &str, &Counter); 19] = [
             ("frames_sent", "peer frames written", &self.frames_sent),
             (
                 "messages_sent",
@@ -80,6 +83,11 @@ impl NodeMetrics {
                 "appends_refused",
                 "appends whose bytes did not match",
                 &self.appends_refused,
+            ),
+            (
+                "appends_shortened",
+                "appends cut short of the engine's range by max_append_bytes",
+                &self.appends_shortened,
             ),
             ("flush_passes", "group-commit passes", &self.flush_passes),
             (

@@ -14,7 +14,7 @@ use fjord_replication::{
 };
 use fjord_storage::{ByteSize, Disk, Fetched, LeaderEpoch, Log, LogConfig, Timestamp};
 use tokio::sync::oneshot;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::error::{Error, Result};
 use crate::hard_state::HardStateFile;
@@ -404,7 +404,15 @@ impl Partition {
                 commit,
                 ..
             } if from < end => {
+                let wanted = end;
                 let (from, end, records) = self.read_range(from, end)?;
+                if end < wanted {
+                    // The follower will verify only up to `end`; once its
+                    // answer leaves nothing in flight, the engine resends
+                    // from there.
+                    context.metrics.appends_shortened.inc();
+                    debug!(group = %self.group, peer = %to, %from, %end, %wanted, "append shortened");
+                }
                 let log = self.engine.log();
                 let prev_term = log
                     .term_before(from)

@@ -58,6 +58,13 @@ impl Progress {
         self.next = self.next.max(self.verified);
         if entries {
             self.in_flight = self.in_flight.saturating_sub(1);
+            // Every append sent has been answered, yet the follower holds
+            // less than was sent: the transport delivered a shortened append
+            // (the node bounds appends by bytes). Nothing else would ever
+            // resend the rest, so continue from the verified prefix.
+            if self.in_flight == 0 && self.next > self.verified {
+                self.next = self.verified;
+            }
         }
         self.mode = Mode::Replicate;
         self.hear(now);
@@ -97,5 +104,78 @@ impl Progress {
 
     pub(crate) fn hear(&mut self, now: Millis) {
         self.last_heard = self.last_heard.max(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine_test::{B, leader, receive, sends};
+    use crate::message::{AppendResult, Input, Message};
+    use crate::types::{Millis, Offset, RequestId, Term};
+
+    fn accepted(verified: i64) -> Message {
+        Message::AppendResponse {
+            term: Term(1),
+            result: AppendResult::Accepted {
+                verified: Offset(verified),
+                durable: Offset(verified),
+                entries: true,
+            },
+        }
+    }
+
+    /// The node layer bounds appends by bytes, so a follower may verify less
+    /// than the engine's range. Once nothing is in flight, the leader must
+    /// resend the rest: no heartbeat would ever notice it missing.
+    #[test]
+    fn a_shortened_append_is_resent_from_the_verified_prefix() {
+        let (mut a, _) = leader();
+        receive(&mut a, B, accepted(1));
+        let request = RequestId(1);
+        let commands = a.step(
+            Millis(1000),
+            Input::ClientAppend {
+                request,
+                records: 10,
+            },
+        );
+        let to_b: Vec<_> = sends(&commands)
+            .into_iter()
+            .filter(|(to, _)| *to == B)
+            .collect();
+        assert!(
+            matches!(
+                &to_b[..],
+                [(
+                    _,
+                    Message::Append {
+                        from: Offset(1),
+                        end: Offset(11),
+                        ..
+                    }
+                )]
+            ),
+            "{to_b:?}"
+        );
+        // Only [1, 4) arrived.
+        let commands = receive(&mut a, B, accepted(4));
+        let to_b: Vec<_> = sends(&commands)
+            .into_iter()
+            .filter(|(to, _)| *to == B)
+            .collect();
+        assert!(
+            matches!(
+                &to_b[..],
+                [(
+                    _,
+                    Message::Append {
+                        from: Offset(4),
+                        end: Offset(11),
+                        ..
+                    }
+                )]
+            ),
+            "{to_b:?}"
+        );
     }
 }
