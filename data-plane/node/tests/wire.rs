@@ -9,7 +9,7 @@
 use fjord_node::wire::{
     self, ClusterId, Envelope, FRAME_BYTES_MAX, Frame, GroupId, HEADER_BYTES, WireError,
 };
-use fjord_replication::log::EpochStart;
+use fjord_replication::log::{ConfigEntry, EpochStart};
 use fjord_replication::{AppendResult, LogPosition, Message, NodeId, Offset, RejectHint, Term};
 use proptest::prelude::*;
 
@@ -64,14 +64,20 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         records: Vec::new(),
     });
     let epochs = proptest::collection::vec((term(), offset()), 0..6);
+    // Offsets rising and voters ascending, as the decoder demands.
+    let configs = proptest::collection::btree_map(
+        offset(),
+        proptest::collection::btree_set(any::<u32>(), 1..5),
+        0..3,
+    );
     let append = (
         any::<u64>(),
         (term(), offset(), term(), offset(), offset()),
-        epochs,
+        (epochs, configs),
         proptest::collection::vec(any::<u8>(), 0..300),
     )
         .prop_map(
-            |(group, (term, a, prev_term, b, commit), epochs, records)| Envelope {
+            |(group, (term, a, prev_term, b, commit), (epochs, configs), records)| Envelope {
                 group: GroupId(group),
                 message: Message::Append {
                     term,
@@ -81,6 +87,13 @@ fn envelope() -> impl Strategy<Value = Envelope> {
                     epochs: epochs
                         .into_iter()
                         .map(|(term, start)| EpochStart { term, start })
+                        .collect(),
+                    configs: configs
+                        .into_iter()
+                        .map(|(offset, voters)| ConfigEntry {
+                            offset,
+                            voters: voters.into_iter().map(NodeId).collect(),
+                        })
                         .collect(),
                     commit,
                 },
@@ -150,6 +163,10 @@ fn sample_frame() -> Frame {
             epochs: vec![EpochStart {
                 term: Term(3),
                 start: Offset(10),
+            }],
+            configs: vec![ConfigEntry {
+                offset: Offset(12),
+                voters: vec![NodeId(1), NodeId(2), NodeId(4)],
             }],
             commit: Offset(9),
         },
