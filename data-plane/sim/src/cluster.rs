@@ -351,13 +351,19 @@ impl Simulation {
             self.report.transfers_requested += 1;
         }
         if self.rng.chance(faults.membership_percent) {
-            self.change_membership();
+            self.random_membership_change();
+            // A second change at once must be refused while the first is
+            // uncommitted (two uncommitted changes could form disjoint
+            // majorities); proposing it anyway exercises that rule.
+            if self.rng.chance(30) {
+                self.random_membership_change();
+            }
         }
     }
 
     /// Asks the leader to add the missing slot (three voters) or to remove a
     /// random voter (four): over a run, nodes are replaced one at a time.
-    fn change_membership(&mut self) {
+    fn random_membership_change(&mut self) {
         let Some(leader) = self.leader() else { return };
         let (index, voters) = (leader.id().0 as usize, leader.voters().to_vec());
         let change = match (0..NODES as u32).map(NodeId).find(|n| !voters.contains(n)) {
