@@ -8,11 +8,13 @@
 
 use std::fmt;
 
-use fjord_replication::log::{ConfigEntry, EpochStart};
+use fjord_replication::log::EpochStart;
 use fjord_replication::{AppendResult, Message, NodeId, Offset, RejectHint, Term};
 
+mod configs;
 mod reader;
 
+use configs::{decode_configs, encode_configs};
 use reader::Reader;
 
 /// `"FJ"` then the format's byte: the first bytes after the length.
@@ -283,20 +285,6 @@ fn encode_envelope(envelope: &Envelope, out: &mut Vec<u8>) {
     }
 }
 
-/// `count u32 * (offset i64, voters u32 * id u32)`.
-fn encode_configs(configs: &[ConfigEntry], out: &mut Vec<u8>) {
-    let count = u32::try_from(configs.len()).expect("bounded by the frame cap");
-    out.extend_from_slice(&count.to_be_bytes());
-    for config in configs {
-        out.extend_from_slice(&config.offset.0.to_be_bytes());
-        let voters = u32::try_from(config.voters.len()).expect("bounded by the frame cap");
-        out.extend_from_slice(&voters.to_be_bytes());
-        for voter in &config.voters {
-            out.extend_from_slice(&voter.0.to_be_bytes());
-        }
-    }
-}
-
 /// Reads the length prefix: how many bytes follow it, refused above the cap.
 pub fn frame_length(prefix: [u8; 4]) -> Result<usize, WireError> {
     let length = u32::from_be_bytes(prefix) as usize;
@@ -452,39 +440,6 @@ fn decode_append(
         commit,
     };
     Ok((message, records))
-}
-
-/// Configuration entries of an append: at least one (canonical: none is a
-/// plain append), offsets rising, voters ascending and never empty.
-fn decode_configs(reader: &mut Reader<'_>) -> Result<Vec<ConfigEntry>, WireError> {
-    let count = reader.u32()? as usize;
-    if count == 0 {
-        return Err(WireError::Invalid(
-            "an append with configurations holds none",
-        ));
-    }
-    reader.check_room(count, 8 + 4)?;
-    let mut configs: Vec<ConfigEntry> = Vec::with_capacity(count);
-    for _ in 0..count {
-        let offset = reader.offset()?;
-        let voters = reader.u32()? as usize;
-        reader.check_room(voters, 4)?;
-        let mut entry = ConfigEntry {
-            offset,
-            voters: Vec::with_capacity(voters),
-        };
-        for _ in 0..voters {
-            entry.voters.push(NodeId(reader.u32()?));
-        }
-        if !entry.is_well_formed() {
-            return Err(WireError::Invalid("voters empty, repeated or unordered"));
-        }
-        if configs.last().is_some_and(|last| last.offset >= offset) {
-            return Err(WireError::Invalid("configuration offsets do not rise"));
-        }
-        configs.push(entry);
-    }
-    Ok(configs)
 }
 
 fn decode_append_result(reader: &mut Reader<'_>) -> Result<AppendResult, WireError> {

@@ -317,8 +317,10 @@ impl Engine {
         assert!(self.log.last_position().term <= self.hard.term);
         if let Role::Leader(state) = &self.role {
             let tracked: Vec<NodeId> = state.0.progress.keys().copied().collect();
+            let mut peers = self.peers();
+            peers.sort_unstable(); // the initial configuration may list voters in any order
             assert!(
-                tracked == self.peers(),
+                tracked == peers,
                 "the leader tracks exactly the other voters"
             );
             for progress in state.0.progress.values() {

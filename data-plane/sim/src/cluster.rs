@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fjord_replication::{
-    Command, Config, Engine, HardState, Input, LogState, MembershipChange, Message, Millis, NodeId,
-    Offset, ReplyOutcome, RequestId,
+    Command, Config, Engine, HardState, Input, LogState, Message, Millis, NodeId, Offset,
+    ReplyOutcome, RequestId,
 };
 
 use crate::checkers::{self, Check, Checkers, Invariant, Violation};
@@ -73,7 +73,7 @@ pub struct Report {
 #[derive(Debug)]
 pub struct Simulation {
     seed: u64,
-    rng: Rng,
+    pub(crate) rng: Rng,
     pub(crate) now: Millis,
     sequence: u64,
     queue: BTreeMap<(Millis, u64), Event>,
@@ -87,10 +87,10 @@ pub struct Simulation {
     pub(crate) checkers: Checkers,
     /// The first broken invariant, before the event is attached.
     violation: Option<(Invariant, String)>,
-    next_request: u64,
+    pub(crate) next_request: u64,
     /// Request ids of membership changes in flight.
-    membership_requests: BTreeSet<RequestId>,
-    report: Report,
+    pub(crate) membership_requests: BTreeSet<RequestId>,
+    pub(crate) report: Report,
 }
 
 /// Slots for nodes: the first `INITIAL_VOTERS` form the initial configuration;
@@ -359,25 +359,6 @@ impl Simulation {
                 self.random_membership_change();
             }
         }
-    }
-
-    /// Asks the leader to add the missing slot (three voters) or to remove a
-    /// random voter (four): over a run, nodes are replaced one at a time.
-    fn random_membership_change(&mut self) {
-        let Some(leader) = self.leader() else { return };
-        let (index, voters) = (leader.id().0 as usize, leader.voters().to_vec());
-        let change = match (0..NODES as u32).map(NodeId).find(|n| !voters.contains(n)) {
-            Some(spare) => MembershipChange::AddVoter(spare),
-            None => {
-                let victim = voters[self.rng.between(0, voters.len() as u64) as usize];
-                MembershipChange::RemoveVoter(victim)
-            }
-        };
-        self.next_request += 1;
-        let request = RequestId(self.next_request);
-        self.membership_requests.insert(request);
-        self.report.membership_requested += 1;
-        self.step(index, Input::ChangeMembership { request, change });
     }
 
     /// Heals every cut, or cuts one direction of a random link (sometimes both).
