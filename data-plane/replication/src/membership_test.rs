@@ -211,3 +211,38 @@ fn a_joining_node_waits_outside_the_configuration_until_its_entry_arrives() {
         "the membership history is restored with the log"
     );
 }
+
+#[test]
+fn an_initial_configuration_listed_out_of_order_still_elects_and_changes() {
+    let config = Config::new(A, vec![C, A, B], 1);
+    let mut a = Engine::new(config, HardState::default(), LogState::default(), Millis(0))
+        .expect("valid engine");
+    a.step(Millis(1000), Input::Tick);
+    let term = Term(1);
+    receive(
+        &mut a,
+        C,
+        Message::PreVoteResponse {
+            term,
+            granted: true,
+        },
+    );
+    receive(
+        &mut a,
+        C,
+        Message::VoteResponse {
+            term,
+            granted: true,
+        },
+    );
+    assert!(a.is_leader());
+    a.step(Millis(1000), Input::Durable { end: Offset(1) });
+    accept(&mut a, C, 1);
+    let commands = propose(&mut a, 1, MembershipChange::AddVoter(D));
+    assert_eq!(reply(&commands, 1), None);
+    assert_eq!(
+        a.voters(),
+        &[A, B, C, D],
+        "configuration entries list voters sorted"
+    );
+}
