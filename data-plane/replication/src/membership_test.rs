@@ -246,3 +246,32 @@ fn an_initial_configuration_listed_out_of_order_still_elects_and_changes() {
         "configuration entries list voters sorted"
     );
 }
+
+#[test]
+fn an_idle_leader_resends_an_append_whose_slot_a_duplicated_answer_freed() {
+    let mut a = settled_leader();
+    for request in [1, 2] {
+        let now = a.now;
+        a.step(
+            now,
+            Input::ClientAppend {
+                request: RequestId(request),
+                records: 1,
+            },
+        );
+    }
+    accept(&mut a, B, 2);
+    accept(&mut a, B, 2); // a duplicate frees the slot of the lost [2, 3)
+    let mut resent = false;
+    for _ in 0..2 {
+        let at = a.heartbeat_deadline;
+        let commands = a.step(at, Input::Tick);
+        resent |= sends(&commands).iter().any(|(to, m)| {
+            *to == B && matches!(m, Message::Append { from, end, .. } if *from == Offset(2) && *end == Offset(3))
+        });
+    }
+    assert!(
+        resent,
+        "no later write would expose the gap: the heartbeat must"
+    );
+}
