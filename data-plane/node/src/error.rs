@@ -16,6 +16,11 @@ pub enum Error {
     UnknownGroup(GroupId),
     #[error("too many appends wait for commit in group {0}")]
     Overloaded(GroupId),
+    #[error("membership change refused in group {group}: {refusal}")]
+    MembershipRefused {
+        group: GroupId,
+        refusal: fjord_replication::MembershipRefusal,
+    },
     #[error("invalid record batch: {0}")]
     InvalidBatch(String),
     #[error("invalid configuration: {0}")]

@@ -88,6 +88,7 @@ fn log_state(log: &Log) -> LogState {
         start_term,
         end,
         durable,
+        configs: Vec::new(),
     }
 }
 
@@ -364,7 +365,10 @@ impl Partition {
     ) -> Result<()> {
         let epoch = LeaderEpoch(epochs.first().map_or(0, |e| e.term.0));
         let info = match source {
-            AppendSource::LeaderChange => {
+            // A configuration entry is a control batch too. The node layer
+            // does not propose membership changes yet, nor persist the
+            // membership history (docs/replication.md, "Not done yet").
+            AppendSource::LeaderChange | AppendSource::Membership(_) => {
                 let now = fjord_storage::Clock::now(&fjord_storage::SystemClock);
                 let mut batch = records::leader_change_batch(now.max(Timestamp(0)));
                 self.log.append(&mut batch, epoch)?
@@ -418,12 +422,14 @@ impl Partition {
                     .term_before(from)
                     .ok_or_else(|| Error::InvalidBatch(format!("no term before {from}")))?;
                 let epochs = log.epochs_in(from, end);
+                let configs = log.configs_in(from, end);
                 let message = Message::Append {
                     term,
                     from,
                     prev_term,
                     end,
                     epochs,
+                    configs,
                     commit,
                 };
                 (message, records)
@@ -475,6 +481,7 @@ impl Partition {
             ReplyOutcome::Committed { first, .. } => Ok(first.0),
             ReplyOutcome::NotLeader { leader } => Err(Error::NotLeader { group, leader }),
             ReplyOutcome::Overloaded => Err(Error::Overloaded(group)),
+            ReplyOutcome::Refused(refusal) => Err(Error::MembershipRefused { group, refusal }),
         };
         let _ = waiter.send(result);
     }

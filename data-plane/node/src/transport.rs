@@ -347,6 +347,7 @@ mod tests {
             prev_term: Term(0),
             end: Offset(1),
             epochs: Vec::new(),
+            configs: Vec::new(),
             commit: Offset(0),
         };
         Envelope {

@@ -11,8 +11,10 @@ use std::fmt;
 use fjord_replication::log::EpochStart;
 use fjord_replication::{AppendResult, Message, NodeId, Offset, RejectHint, Term};
 
+mod configs;
 mod reader;
 
+use configs::{decode_configs, encode_configs};
 use reader::Reader;
 
 /// `"FJ"` then the format's byte: the first bytes after the length.
@@ -57,8 +59,19 @@ impl Envelope {
             Message::PreVote { .. } => 4 + 4 + 8,
             Message::Vote { .. } => 4 + 4 + 8 + 1,
             Message::PreVoteResponse { .. } | Message::VoteResponse { .. } => 4 + 1,
-            Message::Append { epochs, .. } => {
-                4 + 8 + 4 + 8 + 8 + 4 + epochs.len() * EPOCH_BYTES + 4
+            Message::Append {
+                epochs, configs, ..
+            } => {
+                let configs_len = match configs.is_empty() {
+                    true => 0,
+                    false => {
+                        4 + configs
+                            .iter()
+                            .map(|c| 8 + 4 + 4 * c.voters.len())
+                            .sum::<usize>()
+                    }
+                };
+                4 + 8 + 4 + 8 + 8 + 4 + epochs.len() * EPOCH_BYTES + configs_len + 4
             }
             Message::AppendResponse { result, .. } => {
                 4 + 1
@@ -115,6 +128,11 @@ const TAG_VOTE_RESPONSE: u8 = 4;
 const TAG_APPEND: u8 = 5;
 const TAG_APPEND_RESPONSE: u8 = 6;
 const TAG_TIMEOUT_NOW: u8 = 7;
+/// An `Append` carrying configuration entries. A separate tag keeps plain
+/// appends byte-identical to version 1, so nodes of the previous release
+/// interoperate until the first membership change (which needs every
+/// voter upgraded; an old node refuses the tag and closes the connection).
+const TAG_APPEND_WITH_CONFIGS: u8 = 8;
 const RESULT_ACCEPTED: u8 = 0;
 const RESULT_LOG_END: u8 = 1;
 const RESULT_CONFLICT: u8 = 2;
@@ -198,9 +216,13 @@ fn encode_envelope(envelope: &Envelope, out: &mut Vec<u8>) {
             prev_term,
             end,
             epochs,
+            configs,
             commit,
         } => {
-            out.push(TAG_APPEND);
+            out.push(match configs.is_empty() {
+                true => TAG_APPEND,
+                false => TAG_APPEND_WITH_CONFIGS,
+            });
             term(out, *t);
             offset(out, *from);
             term(out, *prev_term);
@@ -211,6 +233,9 @@ fn encode_envelope(envelope: &Envelope, out: &mut Vec<u8>) {
             for epoch in epochs {
                 term(out, epoch.term);
                 offset(out, epoch.start);
+            }
+            if !configs.is_empty() {
+                encode_configs(configs, out);
             }
             let records = u32::try_from(envelope.records.len()).expect("bounded by the frame cap");
             out.extend_from_slice(&records.to_be_bytes());
@@ -358,8 +383,8 @@ fn decode_envelope(reader: &mut Reader<'_>) -> Result<Envelope, WireError> {
             term: reader.term()?,
             granted: reader.flag()?,
         },
-        TAG_APPEND => {
-            let (message, bytes) = decode_append(reader)?;
+        TAG_APPEND | TAG_APPEND_WITH_CONFIGS => {
+            let (message, bytes) = decode_append(reader, tag == TAG_APPEND_WITH_CONFIGS)?;
             records = bytes;
             message
         }
@@ -379,7 +404,10 @@ fn decode_envelope(reader: &mut Reader<'_>) -> Result<Envelope, WireError> {
     })
 }
 
-fn decode_append(reader: &mut Reader<'_>) -> Result<(Message, Vec<u8>), WireError> {
+fn decode_append(
+    reader: &mut Reader<'_>,
+    with_configs: bool,
+) -> Result<(Message, Vec<u8>), WireError> {
     let term = reader.term()?;
     let from = reader.offset()?;
     let prev_term = reader.term()?;
@@ -396,6 +424,10 @@ fn decode_append(reader: &mut Reader<'_>) -> Result<(Message, Vec<u8>), WireErro
         let start = reader.offset()?;
         epochs.push(EpochStart { term, start });
     }
+    let configs = match with_configs {
+        true => decode_configs(reader)?,
+        false => Vec::new(),
+    };
     let length = reader.u32()? as usize;
     let records = reader.take(length)?.to_vec();
     let message = Message::Append {
@@ -404,6 +436,7 @@ fn decode_append(reader: &mut Reader<'_>) -> Result<(Message, Vec<u8>), WireErro
         prev_term,
         end,
         epochs,
+        configs,
         commit,
     };
     Ok((message, records))

@@ -235,6 +235,7 @@ async fn a_node_survives_arbitrary_messages_from_a_peer() {
                         prev_term: Term(next(4) as i32),
                         end,
                         epochs,
+                        configs: Vec::new(),
                         commit: offset(next(6)),
                     }
                 }

@@ -9,7 +9,7 @@
 use fjord_node::wire::{
     self, ClusterId, Envelope, FRAME_BYTES_MAX, Frame, GroupId, HEADER_BYTES, WireError,
 };
-use fjord_replication::log::EpochStart;
+use fjord_replication::log::{ConfigEntry, EpochStart};
 use fjord_replication::{AppendResult, LogPosition, Message, NodeId, Offset, RejectHint, Term};
 use proptest::prelude::*;
 
@@ -64,14 +64,20 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         records: Vec::new(),
     });
     let epochs = proptest::collection::vec((term(), offset()), 0..6);
+    // Offsets rising and voters ascending, as the decoder demands.
+    let configs = proptest::collection::btree_map(
+        offset(),
+        proptest::collection::btree_set(any::<u32>(), 1..5),
+        0..3,
+    );
     let append = (
         any::<u64>(),
         (term(), offset(), term(), offset(), offset()),
-        epochs,
+        (epochs, configs),
         proptest::collection::vec(any::<u8>(), 0..300),
     )
         .prop_map(
-            |(group, (term, a, prev_term, b, commit), epochs, records)| Envelope {
+            |(group, (term, a, prev_term, b, commit), (epochs, configs), records)| Envelope {
                 group: GroupId(group),
                 message: Message::Append {
                     term,
@@ -81,6 +87,13 @@ fn envelope() -> impl Strategy<Value = Envelope> {
                     epochs: epochs
                         .into_iter()
                         .map(|(term, start)| EpochStart { term, start })
+                        .collect(),
+                    configs: configs
+                        .into_iter()
+                        .map(|(offset, voters)| ConfigEntry {
+                            offset,
+                            voters: voters.into_iter().map(NodeId).collect(),
+                        })
                         .collect(),
                     commit,
                 },
@@ -150,6 +163,10 @@ fn sample_frame() -> Frame {
             epochs: vec![EpochStart {
                 term: Term(3),
                 start: Offset(10),
+            }],
+            configs: vec![ConfigEntry {
+                offset: Offset(12),
+                voters: vec![NodeId(1), NodeId(2), NodeId(4)],
             }],
             commit: Offset(9),
         },
@@ -258,4 +275,71 @@ fn unknown_versions_huge_lengths_and_absurd_counts_are_refused() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     assert_eq!(wire::decode_frame(&bytes), Err(WireError::Checksum));
+}
+
+/// A frame holding one append with `configs`.
+fn append_frame(configs: Vec<ConfigEntry>) -> Frame {
+    let message = Message::Append {
+        term: Term(2),
+        from: Offset(4),
+        prev_term: Term(1),
+        end: Offset(6),
+        epochs: vec![EpochStart {
+            term: Term(2),
+            start: Offset(4),
+        }],
+        configs,
+        commit: Offset(3),
+    };
+    Frame {
+        cluster: ClusterId(1),
+        from: NodeId(1),
+        to: NodeId(2),
+        envelopes: vec![Envelope {
+            group: GroupId(9),
+            message,
+            records: Vec::new(),
+        }],
+    }
+}
+
+#[test]
+fn configurations_travel_under_their_own_tag_and_plain_appends_keep_version_one_bytes() {
+    // The envelope's tag follows the length, the header and the group id.
+    let tag_at = 4 + HEADER_BYTES + 8;
+    let plain = wire::encode_frame(&append_frame(Vec::new()));
+    assert_eq!(plain[tag_at], 5, "the version-1 append tag");
+    assert_eq!(
+        plain.len(),
+        4 + HEADER_BYTES + 8 + 1 + 4 + 8 + 4 + 8 + 8 + 4 + 12 + 4
+    );
+    let config = ConfigEntry {
+        offset: Offset(5),
+        voters: vec![NodeId(1), NodeId(2), NodeId(4)],
+    };
+    let with = wire::encode_frame(&append_frame(vec![config.clone()]));
+    assert_eq!(with[tag_at], 8);
+    assert_eq!(wire::decode_frame(&with), Ok(append_frame(vec![config])));
+
+    // Tag 8 with no configuration is not canonical; voters must ascend.
+    let mut empty = plain.clone();
+    empty[tag_at] = 8;
+    let records_at = empty.len() - 4;
+    empty.splice(records_at..records_at, [0, 0, 0, 0]);
+    let length = u32::try_from(empty.len() - 4).unwrap();
+    empty[..4].copy_from_slice(&length.to_be_bytes());
+    reseal(&mut empty);
+    assert!(matches!(
+        wire::decode_frame(&empty),
+        Err(WireError::Invalid(_))
+    ));
+    let unordered = ConfigEntry {
+        offset: Offset(5),
+        voters: vec![NodeId(2), NodeId(1)],
+    };
+    let bad = wire::encode_frame(&append_frame(vec![unordered]));
+    assert!(matches!(
+        wire::decode_frame(&bad),
+        Err(WireError::Invalid(_))
+    ));
 }

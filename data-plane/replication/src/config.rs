@@ -6,7 +6,9 @@ use crate::types::NodeId;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Config {
     pub id: NodeId,
-    /// Every voter, this node included.
+    /// The initial configuration: every voter, usually this node included. A
+    /// node joining an existing group is not in it; it learns its membership
+    /// from configuration entries in the log, which override this list.
     pub voters: Vec<NodeId>,
     pub heartbeat_interval_ms: u64,
     /// The election timeout is drawn from `[min, max)`.
@@ -39,8 +41,8 @@ impl Config {
 
     pub fn validate(&self) -> Result<()> {
         let fail = |why: &str| Err(Error::InvalidConfig(why.to_owned()));
-        if !self.voters.contains(&self.id) {
-            return Err(Error::UnknownNode(self.id));
+        if self.voters.is_empty() {
+            return fail("the initial configuration has no voters");
         }
         let mut sorted = self.voters.clone();
         sorted.sort();
@@ -61,10 +63,5 @@ impl Config {
             return fail("flow-control bounds must be positive");
         }
         Ok(())
-    }
-
-    /// Votes needed to win or commit.
-    pub fn quorum(&self) -> usize {
-        self.voters.len() / 2 + 1
     }
 }

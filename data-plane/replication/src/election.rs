@@ -12,6 +12,10 @@ impl Engine {
     /// The election timer fired: ask for pre-votes at `term + 1`.
     pub(crate) fn start_pre_vote(&mut self) {
         assert!(!self.is_leader());
+        assert!(
+            self.is_voter(),
+            "a node outside its configuration never campaigns"
+        );
         let mut granted = BTreeSet::new();
         granted.insert(self.config.id);
         self.role = Role::PreCandidate { granted };
@@ -68,7 +72,7 @@ impl Engine {
         let Role::PreCandidate { granted } = &self.role else {
             return;
         };
-        if granted.len() >= self.config.quorum() {
+        if self.counts_quorum(granted) {
             self.start_election(false);
         }
     }
@@ -76,6 +80,10 @@ impl Engine {
     /// Increments the term, votes for itself (persisted first) and asks for votes.
     pub(crate) fn start_election(&mut self, transfer: bool) {
         assert!(!self.is_leader());
+        assert!(
+            self.is_voter(),
+            "a node outside its configuration never campaigns"
+        );
         let term = self.hard.term.next();
         self.hard = HardState {
             term,
@@ -136,13 +144,17 @@ impl Engine {
         let Role::Candidate { granted } = &self.role else {
             return;
         };
-        if granted.len() >= self.config.quorum() {
+        if self.counts_quorum(granted) {
             self.become_leader();
         }
     }
 
     fn become_leader(&mut self) {
         assert!(self.hard.voted_for == Some(self.config.id));
+        assert!(
+            self.is_voter(),
+            "only a voter of its latest configuration leads"
+        );
         let term = self.hard.term;
         let end = self.log.end;
         let mut progress = BTreeMap::new();
@@ -174,7 +186,7 @@ impl Engine {
     }
 
     pub(crate) fn on_timeout_now(&mut self, term: Term) {
-        if term == self.hard.term && !self.is_leader() {
+        if term == self.hard.term && !self.is_leader() && self.is_voter() {
             self.start_election(true);
         }
     }

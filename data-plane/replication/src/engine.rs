@@ -110,6 +110,7 @@ impl Engine {
             Input::Durable { end } => self.durable(end),
             Input::LogStartAdvanced { start } => self.log_start_advanced(start),
             Input::TransferLeadership { to } => self.transfer_leadership(to),
+            Input::ChangeMembership { request, change } => self.change_membership(request, change),
         }
         self.check_invariants();
         std::mem::take(&mut self.output)
@@ -148,14 +149,22 @@ impl Engine {
         if self.is_leader() {
             self.leader_tick();
         } else if self.now >= self.election_deadline {
-            self.start_pre_vote();
+            if self.is_voter() {
+                self.start_pre_vote();
+            } else {
+                self.reset_election_deadline(); // not in the configuration: never campaign
+            }
         }
     }
 
     fn receive(&mut self, from: NodeId, message: Message) {
-        if from == self.config.id || !self.config.voters.contains(&from) {
-            return; // not a voter of this group: ignore, never trust
+        if from == self.config.id {
+            return;
         }
+        // Messages are handled whatever the sender's membership (Raft thesis
+        // §4.2.3): a new voter's vote requests must reach voters that have not
+        // seen its configuration yet. Only votes of current voters are
+        // counted, and only current voters are replicated to.
         let term = message.term();
         let is_pre_vote = matches!(
             message,
@@ -198,8 +207,9 @@ impl Engine {
                 prev_term,
                 end,
                 epochs,
+                configs,
                 commit,
-            } => self.on_append(from, term, start, prev_term, end, epochs, commit),
+            } => self.on_append(from, term, start, prev_term, end, (epochs, configs), commit),
             Message::AppendResponse { term, result } => self.on_append_response(from, term, result),
             Message::TimeoutNow { term } => self.on_timeout_now(term),
         }
@@ -238,6 +248,7 @@ impl Engine {
         self.log
             .epochs
             .retain(|e| e.start >= start || e.term == self.log.start_term);
+        self.log.forget_configs_below(start);
         assert!(self.log.is_consistent());
     }
 
@@ -253,14 +264,10 @@ impl Engine {
         self.output.push(Command::Send { to, message });
     }
 
+    /// Every other voter of the latest configuration.
     pub(crate) fn peers(&self) -> Vec<NodeId> {
         let me = self.config.id;
-        self.config
-            .voters
-            .iter()
-            .copied()
-            .filter(|v| *v != me)
-            .collect()
+        self.voters().iter().copied().filter(|v| *v != me).collect()
     }
 
     /// Steps down (or stays follower) at `term`, which may be the current one.
@@ -309,6 +316,13 @@ impl Engine {
         assert!(self.commit <= self.verified.max(self.log.start) || self.is_leader());
         assert!(self.log.last_position().term <= self.hard.term);
         if let Role::Leader(state) = &self.role {
+            let tracked: Vec<NodeId> = state.0.progress.keys().copied().collect();
+            let mut peers = self.peers();
+            peers.sort_unstable(); // the initial configuration may list voters in any order
+            assert!(
+                tracked == peers,
+                "the leader tracks exactly the other voters"
+            );
             for progress in state.0.progress.values() {
                 assert!(progress.in_flight <= self.config.max_in_flight);
                 assert!(progress.matched <= progress.verified);

@@ -221,6 +221,7 @@ fn a_malformed_append_is_dropped_without_touching_the_log() {
         prev_term: Term(1),
         end: Offset(4),
         epochs: Vec::new(),
+        configs: Vec::new(),
         commit: Offset(0),
     };
     let commands = receive(&mut b, A, append);

@@ -1,7 +1,7 @@
 //! The follower side of replication: accepting, truncating, acknowledging.
 
 use crate::engine::{Engine, Role};
-use crate::log::EpochStart;
+use crate::log::{ConfigEntry, EpochStart};
 use crate::message::{AppendResult, AppendSource, Command, Message, RejectHint};
 use crate::types::{NodeId, Offset, Term};
 
@@ -27,6 +27,15 @@ fn well_formed(term: Term, from: Offset, end: Offset, epochs: &[EpochStart]) -> 
     first_ok && rising && bounded
 }
 
+/// Configuration entries lie in `[from, end)` by rising offset, each valid.
+fn configs_well_formed(from: Offset, end: Offset, configs: &[ConfigEntry]) -> bool {
+    let rising = configs
+        .windows(2)
+        .all(|pair| pair[0].offset < pair[1].offset);
+    let within = configs.iter().all(|c| from <= c.offset && c.offset < end);
+    rising && within && configs.iter().all(ConfigEntry::is_well_formed)
+}
+
 impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_append(
@@ -36,7 +45,7 @@ impl Engine {
         from: Offset,
         prev_term: Term,
         end: Offset,
-        epochs: Vec<EpochStart>,
+        (epochs, configs): (Vec<EpochStart>, Vec<ConfigEntry>),
         commit: Offset,
     ) {
         if term < self.hard.term {
@@ -61,7 +70,9 @@ impl Engine {
             self.become_follower(term, Some(leader));
         }
         self.reset_election_deadline();
-        if from < self.log.start || !well_formed(term, from, end, &epochs) {
+        let valid =
+            well_formed(term, from, end, &epochs) && configs_well_formed(from, end, &configs);
+        if from < self.log.start || !valid {
             return; // below our retention point (committed), or malformed: drop
         }
         if let Some(hint) = self.mismatch(from, prev_term) {
@@ -70,7 +81,7 @@ impl Engine {
             return;
         }
         if end > from {
-            self.merge_entries(from, end, &epochs);
+            self.merge_entries(from, end, &epochs, &configs);
         }
         self.verified = self.verified.max(end);
         let high_watermark = commit.min(self.verified);
@@ -101,7 +112,13 @@ impl Engine {
     }
 
     /// Truncates the first conflicting suffix and appends what is new.
-    fn merge_entries(&mut self, from: Offset, end: Offset, epochs: &[EpochStart]) {
+    fn merge_entries(
+        &mut self,
+        from: Offset,
+        end: Offset,
+        epochs: &[EpochStart],
+        configs: &[ConfigEntry],
+    ) {
         assert!(epochs.first().is_some_and(|epoch| epoch.start == from));
         let overlap_end = end.min(self.log.end);
         let mut offset = from;
@@ -125,6 +142,12 @@ impl Engine {
             }];
             new_epochs.extend(epochs.iter().filter(|e| e.start > append_from).copied());
             self.log.append(end, &new_epochs);
+            let new_configs: Vec<ConfigEntry> = configs
+                .iter()
+                .filter(|c| c.offset >= append_from)
+                .cloned()
+                .collect();
+            self.log.record_configs(&new_configs); // in effect from now on
             let source = AppendSource::Replicated;
             let epochs = new_epochs;
             self.output.push(Command::AppendEntries {

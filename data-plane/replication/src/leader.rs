@@ -25,7 +25,9 @@ impl Engine {
         assert!(records > 0, "a batch holds at least one record");
         let bound = self.config.max_pending_requests as usize;
         let leader = self.known_leader();
+        let voter = self.is_voter();
         let busy = match self.leader_state() {
+            Some(_) if !voter => Some(ReplyOutcome::NotLeader { leader: None }),
             None => Some(ReplyOutcome::NotLeader { leader }),
             Some(state) if state.transfer.is_some() => {
                 Some(ReplyOutcome::NotLeader { leader: None })
@@ -103,12 +105,14 @@ impl Engine {
         assert!(from <= end && end <= self.log.end);
         let prev_term = self.log.term_before(from).expect("from is inside the log");
         let epochs = self.log.epochs_in(from, end);
+        let configs = self.log.configs_in(from, end);
         let message = Message::Append {
             term: self.hard.term,
             from,
             prev_term,
             end,
             epochs,
+            configs,
             commit: self.commit,
         };
         self.send(peer, message);
@@ -192,9 +196,12 @@ impl Engine {
             return;
         };
         let mut matched: Vec<Offset> = state.0.progress.values().map(|p| p.matched).collect();
-        matched.push(self.log.durable);
+        if self.is_voter() {
+            matched.push(self.log.durable); // a leader being removed does not count
+        }
+        assert!(matched.len() == self.voters().len());
         matched.sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = matched[self.config.quorum() - 1];
+        let candidate = matched[self.quorum() - 1];
         if candidate <= self.commit {
             return;
         }
@@ -207,6 +214,7 @@ impl Engine {
         self.output
             .push(Command::SetHighWatermark { end: candidate });
         self.reply_committed();
+        self.step_down_if_removed();
     }
 
     fn reply_committed(&mut self) {

@@ -29,6 +29,7 @@ fn a_new_leader_appends_a_leader_change_batch_and_replicates_it() {
         prev_term: Term(0),
         end: Offset(1),
         epochs,
+        configs: Vec::new(),
         commit: Offset(0),
     };
     assert_eq!(sends(&commands), vec![(B, message.clone()), (C, message)]);
@@ -144,6 +145,7 @@ fn a_follower_truncates_a_conflicting_suffix_before_appending() {
         prev_term: Term(1),
         end: Offset(4),
         epochs: epochs.clone(),
+        configs: Vec::new(),
         commit: Offset(2),
     };
     let commands = receive(&mut b, A, append);
@@ -182,6 +184,7 @@ fn a_follower_rejects_a_gap_and_a_term_mismatch_with_a_hint() {
         prev_term: Term(prev_term),
         end: Offset(from),
         epochs: Vec::new(),
+        configs: Vec::new(),
         commit: Offset(0),
     };
     let gap = sends(&receive(&mut b, A, append(9, 3)));

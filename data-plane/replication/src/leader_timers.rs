@@ -40,6 +40,7 @@ impl Engine {
             prev_term,
             end: verified,
             epochs: Vec::new(),
+            configs: Vec::new(),
             commit: self.commit,
         };
         self.send(peer, message);
@@ -50,18 +51,20 @@ impl Engine {
         let window = self.config.election_timeout_min_ms;
         let since = crate::types::Millis(self.now.0.saturating_sub(window));
         let now = self.now;
+        let quorum = self.quorum();
+        let me = usize::from(self.is_voter());
         let state = self.leader_state().expect("leader");
         let heard = state
             .progress
             .values()
             .filter(|p| p.last_heard >= since)
             .count()
-            + 1;
+            + me;
         let transfer_expired = state.transfer.is_some_and(|(_, deadline)| now >= deadline);
         if transfer_expired {
             state.transfer = None;
         }
-        if heard < self.config.quorum() {
+        if heard < quorum {
             let term = self.hard.term;
             self.become_follower(term, None);
             return;
@@ -72,7 +75,7 @@ impl Engine {
 
     pub(crate) fn transfer_leadership(&mut self, to: NodeId) {
         let deadline = self.now.after(self.config.election_timeout_min_ms);
-        let is_peer = to != self.config.id && self.config.voters.contains(&to);
+        let is_peer = to != self.config.id && self.voters().contains(&to);
         let Some(state) = self.leader_state() else {
             return;
         };

@@ -17,6 +17,9 @@ mod leader;
 mod leader_test;
 mod leader_timers;
 pub mod log;
+mod membership;
+#[cfg(test)]
+mod membership_test;
 pub mod message;
 mod progress;
 pub mod types;
@@ -24,6 +27,9 @@ pub mod types;
 pub use config::Config;
 pub use engine::{Engine, HardState, LeaderStateView, Role};
 pub use error::{Error, Result};
-pub use log::{EpochStart, LogState};
-pub use message::{AppendResult, AppendSource, Command, Input, Message, RejectHint, ReplyOutcome};
+pub use log::{ConfigEntry, EpochStart, LogState};
+pub use message::{
+    AppendResult, AppendSource, Command, Input, MembershipChange, MembershipRefusal, Message,
+    RejectHint, ReplyOutcome,
+};
 pub use types::{LogPosition, Millis, NodeId, Offset, RequestId, Term};

@@ -1,7 +1,7 @@
 //! The engine's view of the partition log: epoch history and end offsets.
 //! Mirrors `fjord-storage`'s `leader-epochs` file and offsets, without bytes.
 
-use crate::types::{LogPosition, Offset, Term};
+use crate::types::{LogPosition, NodeId, Offset, Term};
 
 /// One epoch-history entry: entries from `start` on carry `term`, up to the
 /// next entry's start (or the log end).
@@ -9,6 +9,22 @@ use crate::types::{LogPosition, Offset, Term};
 pub struct EpochStart {
     pub term: Term,
     pub start: Offset,
+}
+
+/// A configuration entry: the entry at `offset` sets the voters, from the
+/// moment it is appended (not committed) until a later one or its truncation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConfigEntry {
+    pub offset: Offset,
+    /// Sorted, without duplicates, never empty.
+    pub voters: Vec<NodeId>,
+}
+
+impl ConfigEntry {
+    /// Whether the voter list is sorted, duplicate-free and non-empty.
+    pub fn is_well_formed(&self) -> bool {
+        !self.voters.is_empty() && self.voters.windows(2).all(|pair| pair[0] < pair[1])
+    }
 }
 
 /// Offsets are half-open: `[start, end)` holds entries, `durable <= end`.
@@ -23,6 +39,10 @@ pub struct LogState {
     pub start_term: Term,
     pub end: Offset,
     pub durable: Offset,
+    /// Membership history: configuration entries by rising offset, all in
+    /// `[start, end)` except the first, which may lie below `start` after
+    /// retention (it is still the configuration in effect there).
+    pub configs: Vec<ConfigEntry>,
 }
 
 impl LogState {
@@ -34,7 +54,59 @@ impl LogState {
             .all(|pair| pair[0].term < pair[1].term && pair[0].start < pair[1].start);
         let within = self.epochs.last().is_none_or(|last| last.start < self.end);
         let nonzero = self.epochs.iter().all(|epoch| epoch.term > Term::ZERO);
-        ordered && within && nonzero && self.start <= self.durable && self.durable <= self.end
+        let configs_ordered = self
+            .configs
+            .windows(2)
+            .all(|pair| pair[0].offset < pair[1].offset && pair[1].offset >= self.start);
+        let configs_within = self.configs.iter().all(|c| c.offset < self.end);
+        let configs_valid = self.configs.iter().all(ConfigEntry::is_well_formed);
+        ordered
+            && within
+            && nonzero
+            && configs_ordered
+            && configs_within
+            && configs_valid
+            && self.start <= self.durable
+            && self.durable <= self.end
+    }
+
+    /// The latest configuration entry in the log, uncommitted ones included.
+    pub fn latest_config(&self) -> Option<&ConfigEntry> {
+        self.configs.last()
+    }
+
+    /// The configuration entries in `[from, end)`, for an append message.
+    pub fn configs_in(&self, from: Offset, end: Offset) -> Vec<ConfigEntry> {
+        let within = self
+            .configs
+            .iter()
+            .filter(|c| from <= c.offset && c.offset < end);
+        within.cloned().collect()
+    }
+
+    /// Records configuration entries just appended (each inside the log,
+    /// after every earlier one).
+    pub fn record_configs(&mut self, configs: &[ConfigEntry]) {
+        for config in configs {
+            let after = self
+                .configs
+                .last()
+                .is_none_or(|last| last.offset < config.offset);
+            assert!(after && config.offset >= self.start && config.offset < self.end);
+            assert!(config.is_well_formed(), "voters sorted and non-empty");
+            self.configs.push(config.clone());
+        }
+        assert!(self.is_consistent());
+    }
+
+    /// Retention removed everything below `start`: keeps the configuration in
+    /// effect there and every later one.
+    pub fn forget_configs_below(&mut self, start: Offset) {
+        let in_effect = self.configs.iter().rposition(|c| c.offset < start);
+        if let Some(index) = in_effect {
+            self.configs.drain(..index);
+        }
+        assert!(self.configs.iter().skip(1).all(|c| c.offset >= start));
     }
 
     /// Term of the entry at `offset`, `Term::ZERO` for "before the log".
@@ -136,6 +208,7 @@ impl LogState {
     pub fn truncate(&mut self, end: Offset) {
         assert!(end >= self.start && end <= self.end);
         self.epochs.retain(|epoch| epoch.start < end);
+        self.configs.retain(|config| config.offset < end);
         self.end = end;
         self.durable = self.durable.min(end);
         assert!(self.is_consistent());
@@ -177,6 +250,30 @@ mod tests {
         assert_eq!(log.epoch_end(Term(2)), Some((Term(1), Offset(4))));
         assert_eq!(log.epoch_end(Term(3)), Some((Term(3), Offset(6))));
         assert_eq!(log.epochs_in(Offset(2), Offset(6)).len(), 2);
+    }
+
+    #[test]
+    fn truncation_drops_later_configurations_and_retention_keeps_the_one_in_effect() {
+        let mut log = log(&[(1, 0)], 10);
+        let voters = |ids: &[u32]| ids.iter().copied().map(NodeId).collect::<Vec<_>>();
+        log.record_configs(&[
+            ConfigEntry {
+                offset: Offset(2),
+                voters: voters(&[1, 2]),
+            },
+            ConfigEntry {
+                offset: Offset(6),
+                voters: voters(&[1, 2, 3]),
+            },
+        ]);
+        assert_eq!(log.configs_in(Offset(3), Offset(10)).len(), 1);
+        log.truncate(Offset(6));
+        assert_eq!(log.latest_config().map(|c| c.offset), Some(Offset(2)));
+        log.durable = Offset(6);
+        log.start = Offset(4);
+        log.forget_configs_below(Offset(4));
+        assert_eq!(log.configs.len(), 1, "the configuration in effect stays");
+        assert!(log.is_consistent());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What the engine consumes (`Input`, `Message`) and emits (`Command`).
 
-use crate::log::EpochStart;
+use crate::log::{ConfigEntry, EpochStart};
 use crate::types::{LogPosition, NodeId, Offset, RequestId, Term};
 
 /// A message between replicas of one group.
@@ -32,6 +32,8 @@ pub enum Message {
         prev_term: Term,
         end: Offset,
         epochs: Vec<EpochStart>,
+        /// The configuration entries in `[from, end)` (usually none).
+        configs: Vec<ConfigEntry>,
         commit: Offset,
     },
     AppendResponse {
@@ -106,6 +108,36 @@ pub enum Input {
     TransferLeadership {
         to: NodeId,
     },
+    /// Add or remove one voter (leader only); answered like a client append:
+    /// `Committed` once the configuration entry commits, or `Refused`.
+    ChangeMembership {
+        request: RequestId,
+        change: MembershipChange,
+    },
+}
+
+/// A single-server membership change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MembershipChange {
+    AddVoter(NodeId),
+    RemoveVoter(NodeId),
+}
+
+/// Why a membership change was refused; nothing was appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error)]
+pub enum MembershipRefusal {
+    #[error("an earlier membership change is not committed yet")]
+    ChangeInProgress,
+    #[error("the leader has not committed an entry of its own term yet")]
+    LeaderNotSettled,
+    #[error("node {0} is already a voter")]
+    AlreadyVoter(NodeId),
+    #[error("node {0} is not a voter")]
+    NotAVoter(NodeId),
+    #[error("the last voter cannot be removed")]
+    LastVoter,
+    #[error("a leadership transfer is in progress")]
+    TransferInProgress,
 }
 
 /// Why entries are appended.
@@ -114,6 +146,9 @@ pub enum AppendSource {
     /// The leader's control batch marking the start of its epoch.
     LeaderChange,
     Client(RequestId),
+    /// A configuration entry the leader appended (one offset, a control
+    /// batch); its voters are in the engine's `LogState::configs`.
+    Membership(RequestId),
     /// Replicated from the leader; the bytes came with its `Append`.
     Replicated,
 }
@@ -126,6 +161,8 @@ pub enum ReplyOutcome {
     NotLeader { leader: Option<NodeId> },
     /// Too many appends wait for commit; retry later.
     Overloaded,
+    /// A membership change was refused.
+    Refused(MembershipRefusal),
 }
 
 /// What the node layer must do, in order.

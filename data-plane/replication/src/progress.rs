@@ -84,8 +84,13 @@ impl Progress {
 
     /// Called at each heartbeat: appends that made no progress since the last
     /// one are presumed lost and resent from the verified prefix.
+    /// Nothing in flight yet `next` ahead of `verified` also counts: a
+    /// duplicated answer can free the slot of an append that was lost, and
+    /// an idle leader (a removed one takes no writes) sends nothing later
+    /// that would be rejected and expose the gap.
     pub(crate) fn on_heartbeat(&mut self) {
-        if self.in_flight > 0 && self.verified == self.verified_at_heartbeat {
+        let outstanding = self.in_flight > 0 || self.next > self.verified;
+        if outstanding && self.verified == self.verified_at_heartbeat {
             let verified = self.verified;
             self.restart(verified);
         }

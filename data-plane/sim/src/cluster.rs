@@ -33,6 +33,9 @@ pub struct Faults {
     pub partition_percent: u64,
     /// The leader is asked to hand leadership to a random node.
     pub transfer_percent: u64,
+    /// The leader is asked to change membership: add the spare slot when the
+    /// group has three voters, else remove a random voter (itself included).
+    pub membership_percent: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -60,6 +63,9 @@ pub struct Report {
     pub one_way_cuts: u64,
     pub clock_changes: u64,
     pub transfers_requested: u64,
+    /// Membership changes asked for, and how many committed.
+    pub membership_requested: u64,
+    pub membership_committed: u64,
     pub acknowledged: usize,
     pub acknowledged_after_heal: usize,
 }
@@ -67,7 +73,7 @@ pub struct Report {
 #[derive(Debug)]
 pub struct Simulation {
     seed: u64,
-    rng: Rng,
+    pub(crate) rng: Rng,
     pub(crate) now: Millis,
     sequence: u64,
     queue: BTreeMap<(Millis, u64), Event>,
@@ -81,12 +87,17 @@ pub struct Simulation {
     pub(crate) checkers: Checkers,
     /// The first broken invariant, before the event is attached.
     violation: Option<(Invariant, String)>,
-    next_request: u64,
-    report: Report,
+    pub(crate) next_request: u64,
+    /// Request ids of membership changes in flight.
+    pub(crate) membership_requests: BTreeSet<RequestId>,
+    pub(crate) report: Report,
 }
 
-pub(crate) const NODES: usize = 3;
-const QUORUM: usize = NODES / 2 + 1;
+/// Slots for nodes: the first `INITIAL_VOTERS` form the initial configuration;
+/// the others start as spares outside it (running, never campaigning) until a
+/// membership change adds them.
+pub(crate) const NODES: usize = 4;
+pub(crate) const INITIAL_VOTERS: usize = 3;
 const TICK_MS: u64 = 10;
 const FSYNC_MS: u64 = 4;
 const FSYNC_SLOW_MS_MAX: u64 = 60;
@@ -97,7 +108,7 @@ const CHAOS_MS: u64 = 1000;
 const CHECK_EVERY: u64 = 64;
 
 fn config(index: usize, seed: u64) -> Config {
-    let voters = (0..NODES as u32).map(NodeId).collect();
+    let voters = (0..INITIAL_VOTERS as u32).map(NodeId).collect();
     Config::new(
         NodeId(index as u32),
         voters,
@@ -128,6 +139,7 @@ impl Simulation {
             checkers: Checkers::default(),
             violation: None,
             next_request: 0,
+            membership_requests: BTreeSet::new(),
             report: Report::default(),
         };
         for index in 0..NODES {
@@ -338,6 +350,15 @@ impl Simulation {
             self.transfer_leadership(leader, to);
             self.report.transfers_requested += 1;
         }
+        if self.rng.chance(faults.membership_percent) {
+            self.random_membership_change();
+            // A second change at once must be refused while the first is
+            // uncommitted (two uncommitted changes could form disjoint
+            // majorities); proposing it anyway exercises that rule.
+            if self.rng.chance(30) {
+                self.random_membership_change();
+            }
+        }
     }
 
     /// Heals every cut, or cuts one direction of a random link (sometimes both).
@@ -401,9 +422,7 @@ impl Simulation {
         // only a change to a log can break log matching: check them there,
         // so the reported event is the one that broke the invariant.
         if truncated {
-            let check = self
-                .checkers
-                .durable_on_quorum(&self.logs(), QUORUM, Offset::ZERO);
+            let check = self.checkers.durable_on_quorum(&self.logs(), Offset::ZERO);
             self.record(check);
         }
         if truncated || appended {
@@ -427,11 +446,19 @@ impl Simulation {
             }
             Command::Reply {
                 outcome: ReplyOutcome::Committed { first, end },
-                ..
-            } => self
-                .checkers
-                .acknowledged(first, end, engine)
-                .and_then(|()| self.checkers.durable_on_quorum(&self.logs(), QUORUM, first)),
+                request,
+            } => {
+                if self.membership_requests.remove(&request) {
+                    self.report.membership_committed += 1;
+                }
+                self.checkers
+                    .acknowledged(first, end, engine)
+                    .and_then(|()| self.checkers.durable_on_quorum(&self.logs(), first))
+            }
+            Command::Reply { request, .. } => {
+                self.membership_requests.remove(&request);
+                Ok(())
+            }
             Command::SetHighWatermark { .. } => self.checkers.exposed(engine),
             // The engine's log view is the simulated disk; hard state is synchronous.
             _ => Ok(()),
@@ -458,7 +485,8 @@ impl Simulation {
         }
     }
 
-    /// Every node's log: the live engine's, or what a crashed node's disk kept.
+    /// Every node's log: the live engine's, or what a crashed node's disk
+    /// kept (its membership history included).
     fn logs(&self) -> Vec<(NodeId, &LogState)> {
         let log = |i: usize| self.nodes[i].as_ref().map_or(&self.disks[i].1, |e| e.log());
         (0..NODES).map(|i| (NodeId(i as u32), log(i))).collect()
@@ -467,9 +495,7 @@ impl Simulation {
     /// Every check over whole logs; run at crashes and every `CHECK_EVERY`
     /// events as a backstop to the checks at the events that can break them.
     fn full_check(&mut self) {
-        let durable = self
-            .checkers
-            .durable_on_quorum(&self.logs(), QUORUM, Offset::ZERO);
+        let durable = self.checkers.durable_on_quorum(&self.logs(), Offset::ZERO);
         let matching = checkers::log_matching(&self.logs());
         self.record(durable.and(matching));
     }

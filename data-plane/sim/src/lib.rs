@@ -10,6 +10,7 @@ mod checkers;
 mod clock;
 mod cluster;
 mod disk;
+mod membership;
 mod rng;
 mod scripted;
 

@@ -1,6 +1,6 @@
 //! Handles for scripted scenarios on a quiet cluster.
 
-use fjord_replication::{Engine, Input, Millis, NodeId};
+use fjord_replication::{Engine, Input, MembershipChange, Millis, NodeId, RequestId};
 
 use crate::cluster::{NODES, Simulation};
 
@@ -29,6 +29,17 @@ impl Simulation {
         assert!(from < NODES && to < NODES && from != to);
         let to = NodeId(to as u32);
         self.step(from, Input::TransferLeadership { to });
+    }
+
+    /// Asks the current leader to add or remove one voter; `false` if there
+    /// is no leader. The outcome shows in the nodes' configurations.
+    pub fn change_membership(&mut self, change: MembershipChange) -> bool {
+        let Some(leader) = self.leader().map(|e| e.id().0 as usize) else {
+            return false;
+        };
+        let request = RequestId(u64::MAX - self.now.0);
+        self.step(leader, Input::ChangeMembership { request, change });
+        true
     }
 
     pub fn now(&self) -> Millis {

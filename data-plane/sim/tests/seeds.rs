@@ -18,6 +18,7 @@ const FAULTS: Faults = Faults {
     clock_change_percent: 50,
     partition_percent: 50,
     transfer_percent: 50,
+    membership_percent: 50,
 };
 
 fn variable(name: &str, default: u64) -> u64 {
@@ -61,6 +62,8 @@ fn every_invariant_holds_under_chaos_and_a_healed_cluster_makes_progress() {
                 total.one_way_cuts += report.one_way_cuts;
                 total.clock_changes += report.clock_changes;
                 total.transfers_requested += report.transfers_requested;
+                total.membership_requested += report.membership_requested;
+                total.membership_committed += report.membership_committed;
             }
             Err(failure) => {
                 eprintln!("FAILED {failure}\n  replay: cargo xtask sim --seeds 1 --start {seed}");
@@ -80,7 +83,8 @@ fn every_invariant_holds_under_chaos_and_a_healed_cluster_makes_progress() {
                 && total.torn_dropped > 0
                 && total.one_way_cuts > 0
                 && total.clock_changes > 0
-                && total.transfers_requested > 0,
+                && total.transfers_requested > 0
+                && total.membership_committed > 0,
             "some fault was never injected: {total:?}"
         );
     }
