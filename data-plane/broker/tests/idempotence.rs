@@ -14,29 +14,11 @@ use harness::proxy::DroppingProxy;
 use serde_json::Value;
 
 fn client(bootstrap: &str, args: &[&str]) -> Command {
-    let python = std::env::var("FJORD_TEST_PYTHON").expect(
-        "FJORD_TEST_PYTHON must name a Python with confluent-kafka; run `cargo xtask test`",
-    );
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/kafka_clients.py"
-    );
-    let mut command = Command::new(python);
-    command
-        .arg(script)
-        .args(["confluent", bootstrap])
-        .args(args);
-    command
+    harness::client_command("confluent", bootstrap, args)
 }
 
 fn run(bootstrap: &str, args: &[&str]) -> Value {
-    let output = client(bootstrap, args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    harness::run_client("confluent", bootstrap, args)
 }
 
 #[test]

@@ -6,8 +6,6 @@
 
 mod harness;
 
-use std::process::Command;
-
 use harness::BrokerProcess;
 use serde_json::{Value, json};
 
@@ -16,24 +14,7 @@ const CLIENTS: [&str; 2] = ["confluent", "kafka-python"];
 const INVALID_CONFIG: i64 = 40;
 
 fn run(broker: &BrokerProcess, client: &str, args: &[&str]) -> Value {
-    let python = std::env::var("FJORD_TEST_PYTHON")
-        .expect("FJORD_TEST_PYTHON must name a Python with confluent-kafka and kafka-python");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/kafka_clients.py"
-    );
-    let output = Command::new(python)
-        .arg(script)
-        .args([client, &broker.kafka.to_string()])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{client} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    harness::run_client(client, &broker.kafka.to_string(), args)
 }
 
 fn refusal(answer: &Value) -> (i64, String) {

@@ -6,37 +6,13 @@
 
 mod harness;
 
-use std::process::Command;
-
 use harness::BrokerProcess;
 use serde_json::{Value, json};
 
 const CLIENTS: [&str; 2] = ["confluent", "kafka-python"];
 
-fn python() -> String {
-    std::env::var("FJORD_TEST_PYTHON").expect(
-        "FJORD_TEST_PYTHON must name a Python with confluent-kafka and kafka-python; \
-         run `cargo xtask test`, or point it at target/xtask/venvs/kafka-clients/bin/python",
-    )
-}
-
 fn run(broker: &BrokerProcess, client: &str, args: &[&str]) -> Value {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/kafka_clients.py"
-    );
-    let output = Command::new(python())
-        .arg(script)
-        .args([client, &broker.kafka.to_string()])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{client} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    harness::run_client(client, &broker.kafka.to_string(), args)
 }
 
 fn expected(client: &str, count: usize) -> Value {

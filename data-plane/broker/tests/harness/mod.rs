@@ -6,6 +6,8 @@ pub(crate) mod proxy;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 #[allow(dead_code, reason = "not every test crate uses every helper")]
@@ -138,4 +140,37 @@ impl Drop for BrokerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A `tests/clients/kafka_clients.py` invocation for `client` ("confluent"
+/// or "kafka-python") against `bootstrap`; `FJORD_TEST_PYTHON` names the
+/// interpreter (`cargo xtask test` creates it).
+#[allow(dead_code, reason = "not every test crate uses every helper")]
+pub(crate) fn client_command(client: &str, bootstrap: &str, args: &[&str]) -> Command {
+    let python = std::env::var("FJORD_TEST_PYTHON").expect(
+        "FJORD_TEST_PYTHON must name a Python with confluent-kafka and kafka-python; \
+         run `cargo xtask test`, or point it at target/xtask/venvs/kafka-clients/bin/python",
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/kafka_clients.py"
+    );
+    let mut command = Command::new(python);
+    command.arg(script).args([client, bootstrap]).args(args);
+    command
+}
+
+/// Runs [`client_command`] to completion and parses the JSON it prints;
+/// panics with the client's stderr if it failed.
+#[allow(dead_code, reason = "not every test crate uses every helper")]
+pub(crate) fn run_client(client: &str, bootstrap: &str, args: &[&str]) -> Value {
+    let output = client_command(client, bootstrap, args)
+        .output()
+        .expect("the Python client starts");
+    assert!(
+        output.status.success(),
+        "{client} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the client prints JSON")
 }
