@@ -87,8 +87,38 @@ pub struct BrokerArgs {
     #[arg(long, env = "FJORD_MESSAGE_BYTES_MAX", default_value_t = 1_048_588)]
     pub message_bytes_max: usize,
 
+    /// Cluster mode: where this broker accepts its peers' replication
+    /// traffic. Without it the broker runs alone (every topic has one
+    /// replica, and the other cluster flags must be absent).
+    #[arg(long, env = "FJORD_PEER_LISTEN")]
+    pub peer_listen: Option<SocketAddr>,
+
+    /// Cluster mode: every other broker's peer address, as
+    /// `ID=HOST:PORT,...` (`2=10.0.0.2:9093,3=10.0.0.3:9093`).
+    #[arg(long, env = "FJORD_PEERS")]
+    pub peers: Option<String>,
+
+    /// Cluster mode: the initial voters of the controller group (the Raft
+    /// group holding the cluster metadata) with their admin addresses, as
+    /// `ID@HOST:PORT,...` (`1@10.0.0.1:9644,2@10.0.0.2:9644,3@10.0.0.3:9644`).
+    /// Every broker of a cluster is given the same list; brokers send
+    /// registration, heartbeats and topic changes to the controller leader
+    /// over these addresses.
+    #[arg(long, env = "FJORD_CONTROLLER_VOTERS")]
+    pub controller_voters: Option<String>,
+
     #[command(flatten)]
     pub logging: fjord_telemetry::LoggingArgs,
+}
+
+/// Cluster mode settings (all three cluster flags given).
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    pub peer_listen: SocketAddr,
+    /// Every other broker's peer address.
+    pub peers: std::collections::BTreeMap<u32, SocketAddr>,
+    /// The controller voters' admin addresses.
+    pub controller_voters: std::collections::BTreeMap<u32, SocketAddr>,
 }
 
 /// The validated, immutable configuration the broker runs with.
@@ -108,6 +138,8 @@ pub struct BrokerConfig {
     pub default_partitions: i32,
     pub default_replication_factor: i16,
     pub message_bytes_max: usize,
+    /// `None`: a single broker.
+    pub cluster: Option<ClusterSettings>,
 }
 
 impl BrokerConfig {
@@ -143,8 +175,16 @@ impl BrokerConfig {
                 args.in_flight_bytes_max
             )));
         }
-        crate::topics::validate_shape(args.default_partitions, args.default_replication_factor)
-            .map_err(|error| Error::Config(format!("default topic shape: {error}")))?;
+        let cluster = cluster_settings(args)?;
+        let replicas_max = cluster
+            .as_ref()
+            .map_or(1, |cluster| cluster.peers.len() + 1);
+        crate::topics::validate_shape(
+            args.default_partitions,
+            args.default_replication_factor,
+            replicas_max,
+        )
+        .map_err(|error| Error::Config(format!("default topic shape: {error}")))?;
         let (advertised_host, advertised_port) = match &args.advertised_listener {
             Some(listener) => parse_host_port(listener)?,
             None => (args.listen.ip().to_string(), args.listen.port()),
@@ -164,8 +204,72 @@ impl BrokerConfig {
             default_partitions: args.default_partitions,
             default_replication_factor: args.default_replication_factor,
             message_bytes_max: args.message_bytes_max,
+            cluster,
         })
     }
+}
+
+fn cluster_settings(args: &BrokerArgs) -> Result<Option<ClusterSettings>> {
+    let (Some(peer_listen), Some(peers), Some(voters)) =
+        (args.peer_listen, &args.peers, &args.controller_voters)
+    else {
+        if args.peer_listen.is_some() || args.peers.is_some() || args.controller_voters.is_some() {
+            return Err(Error::Config(
+                "cluster mode needs all of --peer-listen, --peers and --controller-voters".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let node_id =
+        u32::try_from(args.node_id).map_err(|_| Error::Config("--node-id must be >= 0".into()))?;
+    let peers = parse_id_addresses("--peers", peers, '=')?;
+    let controller_voters = parse_id_addresses("--controller-voters", voters, '@')?;
+    if peers.contains_key(&node_id) {
+        return Err(Error::Config(format!(
+            "--peers lists this broker's own id {node_id}: list only the others"
+        )));
+    }
+    if let Some(unknown) = controller_voters
+        .keys()
+        .find(|id| **id != node_id && !peers.contains_key(id))
+    {
+        return Err(Error::Config(format!(
+            "controller voter {unknown} is not in --peers"
+        )));
+    }
+    Ok(Some(ClusterSettings {
+        peer_listen,
+        peers,
+        controller_voters,
+    }))
+}
+
+/// Parses `ID<sep>HOST:PORT,...` (host an IP address).
+fn parse_id_addresses(
+    flag: &str,
+    text: &str,
+    separator: char,
+) -> Result<std::collections::BTreeMap<u32, SocketAddr>> {
+    let mut parsed = std::collections::BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let invalid = || {
+            Error::Config(format!(
+                "{flag}: {entry:?} is not ID{separator}IP:PORT (a node id, then an IP address and port)"
+            ))
+        };
+        let (id, address) = entry.split_once(separator).ok_or_else(invalid)?;
+        let id: u32 = id.trim().parse().map_err(|_| invalid())?;
+        let address: SocketAddr = address.trim().parse().map_err(|_| invalid())?;
+        if parsed.insert(id, address).is_some() {
+            return Err(Error::Config(format!(
+                "{flag}: node id {id} is listed twice"
+            )));
+        }
+    }
+    if parsed.is_empty() && flag == "--controller-voters" {
+        return Err(Error::Config(format!("{flag} lists no voter")));
+    }
+    Ok(parsed)
 }
 
 fn parse_host_port(text: &str) -> Result<(String, u16)> {
@@ -224,6 +328,46 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         <BrokerArgs as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn cluster_flags_parse_into_peers_and_voters() {
+        let config = BrokerConfig::from_args(&args(&[
+            "--node-id=1",
+            "--peer-listen=127.0.0.1:19093",
+            "--peers=2=127.0.0.1:29093, 3=127.0.0.1:39093",
+            "--controller-voters=1@127.0.0.1:19644,2@127.0.0.1:29644,3@127.0.0.1:39644",
+            "--default-replication-factor=3",
+        ]))
+        .unwrap();
+        let cluster = config.cluster.unwrap();
+        assert_eq!(cluster.peers.len(), 2);
+        assert_eq!(cluster.controller_voters.len(), 3);
+        assert_eq!(cluster.peers[&3].port(), 39093);
+    }
+
+    #[test]
+    fn incomplete_or_wrong_cluster_flags_are_refused_with_a_reason() {
+        let error = BrokerConfig::from_args(&args(&["--peer-listen=127.0.0.1:1"])).unwrap_err();
+        assert!(error.to_string().contains("--controller-voters"), "{error}");
+        let error = BrokerConfig::from_args(&args(&[
+            "--node-id=1",
+            "--peer-listen=127.0.0.1:19093",
+            "--peers=1=127.0.0.1:29093",
+            "--controller-voters=1@127.0.0.1:19644",
+        ]))
+        .unwrap_err();
+        assert!(error.to_string().contains("own id"), "{error}");
+        let error = BrokerConfig::from_args(&args(&[
+            "--node-id=1",
+            "--peer-listen=127.0.0.1:19093",
+            "--peers=2=broker-2:29093",
+            "--controller-voters=1@127.0.0.1:19644",
+        ]))
+        .unwrap_err();
+        assert!(error.to_string().contains("broker-2"), "{error}");
+        // A replication factor above the brokers is refused up front.
+        assert!(BrokerConfig::from_args(&args(&["--default-replication-factor=3"])).is_err());
     }
 
     #[test]

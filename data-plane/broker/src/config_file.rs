@@ -32,6 +32,9 @@ pub struct FileConfig {
     pub message_bytes_max: Option<usize>,
     pub in_flight_requests_max: Option<usize>,
     pub in_flight_bytes_max: Option<u32>,
+    pub peer_listen: Option<SocketAddr>,
+    pub peers: Option<String>,
+    pub controller_voters: Option<String>,
     pub log_format: Option<String>,
     pub log: Option<String>,
 }
@@ -107,6 +110,9 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
     fill!(message_bytes_max);
     fill!(in_flight_requests_max);
     fill!(in_flight_bytes_max);
+    fill!(peer_listen);
+    fill!(peers);
+    fill!(controller_voters);
     if let Some(filter) = file.log
         && unset("log")
     {

@@ -27,6 +27,9 @@ default-replication-factor = 1
 message-bytes-max = 4096
 in-flight-requests-max = 8
 in-flight-bytes-max = 65536
+peer-listen = "0.0.0.0:19093"
+peers = "1=10.0.0.1:9093,2=10.0.0.2:9093"
+controller-voters = "1@10.0.0.1:9644,2@10.0.0.2:9644,3@10.0.0.3:9644"
 log-format = "json"
 log = "debug"
 "#;
@@ -38,6 +41,9 @@ fn every_option_can_be_set_in_the_file() {
     let broker = BrokerConfig::from_args(&args).unwrap();
     assert_eq!(broker.data_dir, PathBuf::from("/var/lib/fjord"));
     assert_eq!(broker.listen, "0.0.0.0:19092".parse().unwrap());
+    let cluster = broker.cluster.as_ref().unwrap();
+    assert_eq!(cluster.peers.len(), 2);
+    assert_eq!(cluster.controller_voters.len(), 3);
     assert_eq!(broker.advertised_host, "broker-0.fjord");
     assert_eq!(broker.admin_listen, "0.0.0.0:19644".parse().unwrap());
     assert_eq!(broker.node_id, 3);

@@ -14,10 +14,13 @@
 //! - [`topic_config`]: per-topic configs, validated and mapped to the log;
 //! - [`partition`]: the replication-layer trait and its single-replica
 //!   implementation on the storage core;
+//! - [`cluster`]: cluster mode (Raft-replicated partitions, the controller
+//!   group, the operator's probes);
 //! - [`admin`]: the admin HTTP API (health, readiness, metrics);
 //! - [`data_dir`]: ownership and identity of the data directory.
 
 pub mod admin;
+pub mod cluster;
 pub mod config;
 pub mod config_file;
 mod connection;

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use fjord_broker::admin;
+use fjord_broker::cluster::{self, client::ClusterTopics};
 use fjord_broker::config_file::{self, LoadError};
 use fjord_broker::data_dir::DataDir;
 use fjord_broker::disk::DataDisk;
@@ -31,17 +32,45 @@ async fn main() -> anyhow::Result<()> {
     let topic_defaults = TopicDefaults {
         message_bytes_max: config.message_bytes_max,
     };
-    let topics = Arc::new(
-        Topics::open(data_dir.path(), Arc::clone(&disk), topic_defaults)
-            .context("cannot open topics")?,
-    );
-    disk.start(Arc::clone(&topics))
-        .context("cannot start the disk threads")?;
-
     let mut metrics = Metrics::new("fjord-broker");
     let broker_metrics = BrokerMetrics::register(&mut metrics);
     let http_metrics = Arc::new(HttpMetrics::register(&mut metrics));
+
+    // Cluster mode: the node and the controller group come first; the
+    // topic registry then mirrors the controller's image.
+    let cluster = match &config.cluster {
+        Some(settings) => {
+            let node_metrics = fjord_node::NodeMetrics::default();
+            node_metrics.register(metrics.registry_mut());
+            Some(cluster::start(&config, settings, data_dir.path(), node_metrics).await?)
+        }
+        None => None,
+    };
     let metrics = Arc::new(metrics);
+    let topics = Arc::new(match &cluster {
+        Some(cluster) => Topics::mirror(
+            data_dir.path(),
+            Arc::clone(&disk),
+            topic_defaults,
+            Arc::new(ClusterTopics::new(Arc::clone(&cluster.client))),
+        ),
+        None => Topics::open(data_dir.path(), Arc::clone(&disk), topic_defaults)
+            .context("cannot open topics")?,
+    });
+    disk.start(Arc::clone(&topics))
+        .context("cannot start the disk threads")?;
+    if let Some(cluster) = &cluster {
+        cluster::reconcile::start(
+            cluster,
+            Arc::clone(&topics),
+            topic_defaults,
+            cluster::reconcile::Registration {
+                rack: config.rack.clone(),
+                host: config.advertised_host.clone(),
+                port: config.advertised_port,
+            },
+        );
+    }
 
     let kafka_listener = bind(config.listen).await?;
     let admin_listener = bind(config.admin_listen).await?;
@@ -60,7 +89,13 @@ async fn main() -> anyhow::Result<()> {
         let health = disk_check.health();
         Box::pin(async move { health })
     });
-    let admin_app = admin::router(metrics, http_metrics, readiness);
+    let mut admin_app = admin::router(metrics, http_metrics, readiness);
+    if let Some(cluster) = &cluster {
+        admin_app = admin_app.merge(cluster::http::router(cluster::http::ClusterApi {
+            controller: Arc::clone(&cluster.controller),
+            client: Arc::clone(&cluster.client),
+        }));
+    }
     let admin_shutdown = shutdown.clone();
     let admin_task = tokio::spawn(async move {
         axum::serve(admin_listener, admin_app)
@@ -71,14 +106,23 @@ async fn main() -> anyhow::Result<()> {
     let topics_at_exit = Arc::clone(&topics);
     let groups = Groups::open(data_dir.path(), &disk).context("cannot open the group log")?;
     let group_log = groups.log();
-    let handler = Handler::new(
+    let mut handler = Handler::new(
         &config,
         data_dir.cluster_id(),
         topics,
         broker_metrics.clone(),
         groups,
-        Arc::new(ProducerIds::open(data_dir.path()).context("cannot open the producer ids")?),
+        Arc::new(
+            match &cluster {
+                Some(cluster) => ProducerIds::open_for_broker(data_dir.path(), cluster.me.0),
+                None => ProducerIds::open(data_dir.path()),
+            }
+            .context("cannot open the producer ids")?,
+        ),
     );
+    if let Some(cluster) = &cluster {
+        handler = handler.with_cluster(cluster.view());
+    }
     handler.groups().start_ticker();
     let context = Arc::new(ConnectionContext {
         handler,
@@ -102,6 +146,10 @@ async fn main() -> anyhow::Result<()> {
     });
     if let Err(error) = flushed.await {
         tracing::warn!(%error, "shutdown flush task failed");
+    }
+    if let Some(cluster) = cluster {
+        // Closes the partitions' logs; what was acknowledged is on disk.
+        cluster.node.stop();
     }
     admin_task
         .await

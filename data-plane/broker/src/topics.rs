@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use kafka_protocol::ResponseError;
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,7 @@ const TOPIC_NAME_MAX: usize = 249;
 /// Upper bound on partitions per topic, to keep a request from opening
 /// millions of logs.
 pub const PARTITIONS_MAX: i32 = 10_000;
-/// Every topic has one replica until replication lands.
+/// A single broker's topics have one replica.
 pub const REPLICATION_FACTOR: i16 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,7 +77,9 @@ pub enum TopicError {
     InvalidName(String, &'static str),
     #[error("invalid partition count: {0}")]
     InvalidPartitions(String),
-    #[error("replication factor {0} is not supported: this cluster has one broker")]
+    #[error(
+        "replication factor {0} is not supported: it must be between 1 and the number of brokers"
+    )]
     InvalidReplicationFactor(i16),
     #[error(transparent)]
     InvalidConfig(#[from] InvalidConfig),
@@ -84,6 +87,11 @@ pub enum TopicError {
     Replica(#[from] ReplicaError),
     #[error("topic registry {path}: {reason}")]
     Registry { path: PathBuf, reason: String },
+    #[error("{message}")]
+    Controller {
+        code: ResponseError,
+        message: String,
+    },
 }
 
 impl TopicError {
@@ -97,6 +105,7 @@ impl TopicError {
             Self::InvalidConfig(_) => ResponseError::InvalidConfig,
             Self::Replica(error) => error.kafka_error(),
             Self::Registry { .. } => ResponseError::KafkaStorageError,
+            Self::Controller { code, .. } => *code,
         }
     }
 }
@@ -122,23 +131,53 @@ pub fn validate_name(name: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
-/// Checks a requested partition count and replication factor. `-1` means
-/// the broker default.
-pub fn validate_shape(partitions: i32, replication_factor: i16) -> Result<(), TopicError> {
+/// Checks a requested partition count and replication factor (at most
+/// `replicas_max`, the brokers there are).
+pub fn validate_shape(
+    partitions: i32,
+    replication_factor: i16,
+    replicas_max: usize,
+) -> Result<(), TopicError> {
     if partitions <= 0 || partitions > PARTITIONS_MAX {
         return Err(TopicError::InvalidPartitions(format!(
             "{partitions} is not between 1 and {PARTITIONS_MAX}"
         )));
     }
-    if replication_factor != 1 {
+    if replication_factor < 1 || usize::try_from(replication_factor).unwrap_or(0) > replicas_max {
         return Err(TopicError::InvalidReplicationFactor(replication_factor));
     }
     Ok(())
 }
 
+/// Where topic changes go in cluster mode: the controller. The registry
+/// itself then only mirrors the controller's image (see
+/// `cluster::reconcile`). Every method blocks; call from a blocking thread.
+pub trait RemoteTopics: Send + Sync + std::fmt::Debug {
+    /// The new topic's id (nil when `validate_only`).
+    fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &Overrides,
+        validate_only: bool,
+    ) -> Result<Uuid, TopicError>;
+    fn delete(&self, name: &str) -> Result<(), TopicError>;
+    fn add_partitions(&self, name: &str, total: i32, validate_only: bool)
+    -> Result<(), TopicError>;
+    /// Replaces the topic's config overrides.
+    fn set_configs(&self, name: &str, configs: &Overrides) -> Result<(), TopicError>;
+}
+
+/// How long a change made through the controller may take to show in this
+/// broker's registry before the request answers anyway.
+const MIRROR_WAIT: Duration = Duration::from_secs(10);
+
 /// The topics of this broker.
 #[derive(Debug)]
 pub struct Topics {
+    /// Set in cluster mode: changes go to the controller.
+    remote: OnceLock<Arc<dyn RemoteTopics>>,
     data_dir: PathBuf,
     disk: Arc<DataDisk>,
     defaults: TopicDefaults,
@@ -180,6 +219,7 @@ impl Topics {
             });
         }
         let this = Self {
+            remote: OnceLock::new(),
             data_dir: data_dir.to_owned(),
             disk,
             defaults,
@@ -212,6 +252,46 @@ impl Topics {
         }
         *this.topics.write().unwrap_or_else(|e| e.into_inner()) = topics;
         Ok(this)
+    }
+
+    /// An empty registry for cluster mode: topics arrive through
+    /// [`Topics::install`] as the controller's image says, and changes go to
+    /// `remote`. Nothing is read from or written to `topics.json`.
+    pub fn mirror(
+        data_dir: &Path,
+        disk: Arc<DataDisk>,
+        defaults: TopicDefaults,
+        remote: Arc<dyn RemoteTopics>,
+    ) -> Self {
+        let this = Self {
+            remote: OnceLock::new(),
+            data_dir: data_dir.to_owned(),
+            disk,
+            defaults,
+            topics: RwLock::new(BTreeMap::new()),
+            changes: Mutex::new(()),
+        };
+        let _ = this.remote.set(remote);
+        this
+    }
+
+    /// Cluster mode: puts (or replaces) a topic as the image says.
+    pub fn install(&self, topic: Topic) {
+        self.write().insert(topic.name.clone(), Arc::new(topic));
+    }
+
+    /// Cluster mode: drops a topic the image no longer has.
+    pub fn uninstall(&self, name: &str) -> Option<Arc<Topic>> {
+        self.write().remove(name)
+    }
+
+    /// Waits until `done` holds for the registry (a change made through the
+    /// controller reaches it through the image).
+    fn await_mirror(&self, done: impl Fn(&BTreeMap<String, Arc<Topic>>) -> bool) {
+        let deadline = Instant::now() + MIRROR_WAIT;
+        while !done(&self.read()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
@@ -275,6 +355,39 @@ impl Topics {
         configs: Overrides,
         validate_only: bool,
     ) -> Result<Option<Arc<Topic>>, TopicError> {
+        self.create_replicated(name, partitions, REPLICATION_FACTOR, configs, validate_only)
+    }
+
+    /// [`Topics::create`] with a replication factor (above 1 only in
+    /// cluster mode).
+    pub fn create_replicated(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: Overrides,
+        validate_only: bool,
+    ) -> Result<Option<Arc<Topic>>, TopicError> {
+        if let Some(remote) = self.remote.get() {
+            let id = remote.create(
+                name,
+                partitions,
+                replication_factor,
+                &configs,
+                validate_only,
+            )?;
+            if validate_only {
+                return Ok(None);
+            }
+            self.await_mirror(|topics| topics.get(name).is_some_and(|topic| topic.id == id));
+            return self
+                .get(name)
+                .map(Some)
+                .ok_or_else(|| TopicError::Unknown(name.to_owned()));
+        }
+        if replication_factor != REPLICATION_FACTOR {
+            return Err(TopicError::InvalidReplicationFactor(replication_factor));
+        }
         let _changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
         if self.read().contains_key(name) {
             return Err(TopicError::AlreadyExists(name.to_owned()));
@@ -298,6 +411,15 @@ impl Topics {
 
     /// Deletes a topic and its logs.
     pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
+        if let Some(remote) = self.remote.get() {
+            let id = self
+                .get(name)
+                .map(|topic| topic.id)
+                .ok_or_else(|| TopicError::Unknown(name.to_owned()))?;
+            remote.delete(name)?;
+            self.await_mirror(|topics| !topics.contains_key(name));
+            return Ok(id);
+        }
         let _changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
         let mut next = self.read().clone();
         let topic = next
@@ -322,6 +444,18 @@ impl Topics {
         total: i32,
         validate_only: bool,
     ) -> Result<(), TopicError> {
+        if let Some(remote) = self.remote.get() {
+            remote.add_partitions(name, total, validate_only)?;
+            if !validate_only {
+                let total = usize::try_from(total).unwrap_or(0);
+                self.await_mirror(|topics| {
+                    topics
+                        .get(name)
+                        .is_some_and(|t| t.partitions.len() >= total)
+                });
+            }
+            return Ok(());
+        }
         let _changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
         let topic = self
             .get(name)
@@ -368,6 +502,11 @@ impl Topics {
         let mut configs = topic.configs.clone();
         edit(&mut configs, &self.defaults)?;
         if validate_only || configs == topic.configs {
+            return Ok(());
+        }
+        if let Some(remote) = self.remote.get() {
+            remote.set_configs(name, &configs)?;
+            self.await_mirror(|topics| topics.get(name).is_some_and(|t| t.configs == configs));
             return Ok(());
         }
         let mut next = self.read().clone();

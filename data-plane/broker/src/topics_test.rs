@@ -38,11 +38,11 @@ fn names_and_shapes_follow_kafka_rules() {
         assert!(validate_name(bad).is_err(), "{bad:?}");
     }
     assert!(matches!(
-        validate_shape(1, 3),
+        validate_shape(1, 3, 1),
         Err(TopicError::InvalidReplicationFactor(3))
     ));
-    assert!(validate_shape(0, 1).is_err());
-    assert!(validate_shape(3, 1).is_ok());
+    assert!(validate_shape(0, 1, 1).is_err());
+    assert!(validate_shape(3, 1, 1).is_ok());
 }
 
 fn append_batches(topic: &Topic, count: i64) {

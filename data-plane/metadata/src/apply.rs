@@ -86,6 +86,13 @@ impl MetadataImage {
                 partition,
                 target,
             } => self.check_reassignment(name, *partition, target),
+            MetadataRecord::PartitionState {
+                name,
+                partition,
+                term,
+                leader,
+                isr,
+            } => self.check_partition_state(name, *partition, *term, *leader, isr),
             MetadataRecord::BeginDecommission { broker }
             | MetadataRecord::SetMaintenance { broker, .. } => self.broker_of(*broker).map(|_| ()),
             MetadataRecord::EndDecommission { broker } => self.check_end_decommission(*broker),
@@ -262,6 +269,25 @@ impl MetadataImage {
                 entry.removing = removing;
                 self.settle(name, *partition);
             }
+            MetadataRecord::PartitionState {
+                name,
+                partition,
+                term,
+                leader,
+                isr,
+            } => {
+                // A fenced broker is not counted in sync, whatever the
+                // group says (fencing may have happened after the report).
+                let isr: Vec<_> = isr
+                    .iter()
+                    .copied()
+                    .filter(|broker| broker == leader || !self.is_fenced(*broker))
+                    .collect();
+                let entry = self.partition_mut(name, *partition);
+                entry.raft_term = *term;
+                entry.isr = isr;
+                set_leader(entry, Some(*leader));
+            }
             _ => unreachable!("apply_valid routes only topic records here"),
         }
     }
@@ -345,6 +371,7 @@ impl MetadataImage {
             },
             leader: None,
             leader_epoch: LeaderEpoch(0),
+            raft_term: 0,
             removing: Vec::new(),
         };
         partition.leader = self.elect(&partition);

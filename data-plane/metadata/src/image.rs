@@ -44,6 +44,9 @@ pub struct Partition {
     pub isr: Vec<BrokerId>,
     pub leader: Option<BrokerId>,
     pub leader_epoch: LeaderEpoch,
+    /// The newest Raft term its group reported (`PartitionState`); the
+    /// leader epoch Kafka clients see. 0 until the first report.
+    pub raft_term: i32,
     /// Replicas that leave once every other replica is in sync.
     pub removing: Vec<BrokerId>,
 }

@@ -94,6 +94,16 @@ pub enum MetadataRecord {
         partition: u32,
         target: Vec<BrokerId>,
     },
+    /// What a partition's Raft group reports about itself: its leader of
+    /// `term` and the replicas in sync with it. Newer terms win; the
+    /// controller records it, it does not decide it.
+    PartitionState {
+        name: TopicName,
+        partition: u32,
+        term: i32,
+        leader: BrokerId,
+        isr: Vec<BrokerId>,
+    },
     BeginDecommission {
         broker: BrokerId,
     },
@@ -209,6 +219,7 @@ impl MetadataRecord {
                     .map_or(Ok(()), |value| too_long("config value", value))
             }
             Self::IsrChange { isr: brokers, .. }
+            | Self::PartitionState { isr: brokers, .. }
             | Self::ReassignReplicas {
                 target: brokers, ..
             } => check_replicas(brokers),

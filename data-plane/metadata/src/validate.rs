@@ -94,6 +94,47 @@ impl MetadataImage {
         Ok(())
     }
 
+    /// A Raft group's report: not older than what is recorded, its leader a
+    /// registered, unfenced replica, its ISR replicas holding the leader.
+    pub(crate) fn check_partition_state(
+        &self,
+        name: &TopicName,
+        index: u32,
+        term: i32,
+        leader: BrokerId,
+        isr: &[BrokerId],
+    ) -> Result<()> {
+        let partition = self.partition_of(name, index)?;
+        if term < partition.raft_term {
+            return Err(Error::InvalidLeader(format!(
+                "term {term} of {name}-{index} is older than the recorded {}",
+                partition.raft_term
+            )));
+        }
+        if !partition.replicas.contains(&leader) {
+            return Err(Error::InvalidLeader(format!(
+                "broker {leader} is not a replica of {name}-{index}"
+            )));
+        }
+        if self.broker_of(leader)?.fenced {
+            return Err(Error::InvalidLeader(format!(
+                "broker {leader} is fenced and leads nothing"
+            )));
+        }
+        check_distinct(isr).map_err(|error| Error::InvalidIsr(error.to_string()))?;
+        if !isr.contains(&leader) {
+            return Err(Error::InvalidIsr(format!(
+                "the isr must hold leader {leader}"
+            )));
+        }
+        if let Some(outside) = isr.iter().find(|b| !partition.replicas.contains(b)) {
+            return Err(Error::InvalidIsr(format!(
+                "broker {outside} is not a replica of {name}-{index}"
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_reassignment(
         &self,
         name: &TopicName,

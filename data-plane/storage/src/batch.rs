@@ -13,7 +13,7 @@ pub const HEADER_BYTES: usize = 61;
 /// Bytes before `batchLength` counts: baseOffset and batchLength themselves.
 pub const LOG_OVERHEAD: usize = 12;
 /// The first byte the CRC covers.
-const CRC_START: usize = 21;
+pub const CRC_START: usize = 21;
 /// Largest batch we accept; Kafka's message.max.bytes is far below.
 pub const BATCH_BYTES_MAX: usize = 64 * 1024 * 1024;
 

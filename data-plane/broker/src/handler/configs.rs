@@ -396,14 +396,20 @@ impl Handler {
                 .with_error_message(Some(strbytes("only broker endpoints are served")))
                 .with_controller_id(BrokerId(-1));
         }
-        let broker = DescribeClusterBroker::default()
-            .with_broker_id(BrokerId(self.node_id))
-            .with_host(self.advertised_host.clone())
-            .with_port(self.advertised_port)
-            .with_rack(self.rack.clone());
+        let (brokers, controller) = self.brokers();
+        let brokers = brokers
+            .into_iter()
+            .map(|broker| {
+                DescribeClusterBroker::default()
+                    .with_broker_id(BrokerId(broker.id))
+                    .with_host(broker.host)
+                    .with_port(broker.port)
+                    .with_rack(broker.rack)
+            })
+            .collect();
         response
-            .with_controller_id(BrokerId(self.node_id))
-            .with_brokers(vec![broker])
+            .with_controller_id(BrokerId(controller))
+            .with_brokers(brokers)
     }
 }
 

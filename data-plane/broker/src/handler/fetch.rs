@@ -128,6 +128,9 @@ fn read_all(wanted: &[Wanted], total_max: u64) -> Vec<(usize, PartitionData)> {
                     data.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
                 );
             };
+            if let Err(error) = replica.serves() {
+                return (want.topic, data.with_error_code(error.kafka_error().code()));
+            }
             let offsets = replica.offsets();
             data = data
                 .with_high_watermark(offsets.high_watermark.0)

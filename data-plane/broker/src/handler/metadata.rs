@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -18,11 +19,17 @@ impl Handler {
         request: MetadataRequest,
         version: i16,
     ) -> MetadataResponse {
-        let broker = MetadataResponseBroker::default()
-            .with_node_id(BrokerId(self.node_id))
-            .with_host(self.advertised_host.clone())
-            .with_port(self.advertised_port)
-            .with_rack(self.rack.clone());
+        let (brokers, controller) = self.brokers();
+        let brokers = brokers
+            .into_iter()
+            .map(|broker| {
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(broker.id))
+                    .with_host(broker.host)
+                    .with_port(broker.port)
+                    .with_rack(broker.rack)
+            })
+            .collect();
         let all_topics = match &request.topics {
             None => true,
             Some(topics) => topics.is_empty() && version == 0,
@@ -62,9 +69,9 @@ impl Handler {
             answers
         };
         MetadataResponse::default()
-            .with_brokers(vec![broker])
+            .with_brokers(brokers)
             .with_cluster_id(Some(self.cluster_id.clone()))
-            .with_controller_id(BrokerId(self.node_id))
+            .with_controller_id(BrokerId(controller))
             .with_topics(topics)
             .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
     }
@@ -82,13 +89,20 @@ impl Handler {
             return Err(TopicError::Unknown(name.to_owned()));
         }
         topics::validate_name(name)?;
-        let (registry, name, partitions) = (
+        let (registry, name, partitions, replication_factor) = (
             Arc::clone(&self.topics),
             name.to_owned(),
             self.default_partitions,
+            self.default_replication_factor,
         );
-        blocking(
-            move || match registry.create(&name, partitions, Default::default(), false) {
+        blocking(move || {
+            match registry.create_replicated(
+                &name,
+                partitions,
+                replication_factor,
+                Default::default(),
+                false,
+            ) {
                 Ok(Some(topic)) => {
                     tracing::info!(topic = name, partitions, "topic auto-created");
                     Ok(topic)
@@ -98,13 +112,16 @@ impl Handler {
                     .get(&name)
                     .ok_or_else(|| TopicError::Unknown(name.clone())),
                 Err(error) => Err(error),
-            },
-        )
+            }
+        })
         .await
         .unwrap_or_else(|| Err(TopicError::Unknown(String::new())))
     }
 
     fn topic_metadata(&self, topic: &Topic) -> MetadataResponseTopic {
+        if let Some(cluster) = &self.cluster {
+            return cluster_topic_metadata(&cluster.image(), topic);
+        }
         let node = BrokerId(self.node_id);
         let partitions = topic
             .partitions
@@ -125,4 +142,54 @@ impl Handler {
             .with_partitions(partitions)
             .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
     }
+}
+
+/// A topic's partitions as the controller's image records them: replicas,
+/// the in-sync ones, and the leader its Raft group reported, with the Raft
+/// term as leader epoch. No leader known: LEADER_NOT_AVAILABLE, which
+/// clients retry.
+fn cluster_topic_metadata(
+    image: &fjord_metadata::MetadataImage,
+    topic: &Topic,
+) -> MetadataResponseTopic {
+    let ids = |brokers: &[fjord_metadata::BrokerId]| -> Vec<BrokerId> {
+        brokers
+            .iter()
+            .filter_map(|broker| i32::try_from(broker.0).ok().map(BrokerId))
+            .collect()
+    };
+    let recorded = fjord_metadata::TopicName::new(topic.name.clone())
+        .ok()
+        .and_then(|name| image.topic(&name).cloned());
+    let partitions = recorded
+        .map(|recorded| {
+            recorded
+                .partitions
+                .iter()
+                .zip(0..)
+                .map(|(partition, index)| {
+                    let leader = partition
+                        .leader
+                        .and_then(|leader| i32::try_from(leader.0).ok())
+                        .filter(|_| partition.raft_term > 0);
+                    let answer = MetadataResponsePartition::default()
+                        .with_partition_index(index)
+                        .with_leader_id(BrokerId(leader.unwrap_or(-1)))
+                        .with_leader_epoch(partition.raft_term)
+                        .with_replica_nodes(ids(&partition.replicas))
+                        .with_isr_nodes(ids(&partition.isr));
+                    if leader.is_none() {
+                        answer.with_error_code(ResponseError::LeaderNotAvailable.code())
+                    } else {
+                        answer
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    MetadataResponseTopic::default()
+        .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
+        .with_topic_id(topic.id)
+        .with_partitions(partitions)
+        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
 }

@@ -24,6 +24,8 @@ use kafka_protocol::protocol::StrBytes;
 pub use groups::Groups;
 
 use crate::BrokerConfig;
+use crate::cluster::ClusterView;
+use crate::cluster::reconcile::KAFKA_LISTENER;
 use crate::metrics::BrokerMetrics;
 use crate::producer::ProducerIds;
 use crate::protocol::versions;
@@ -83,6 +85,18 @@ pub struct Handler {
     metrics: BrokerMetrics,
     groups: Groups,
     producer_ids: Arc<ProducerIds>,
+    /// Cluster mode: the controller's image is the truth about brokers,
+    /// topics and leaders.
+    cluster: Option<ClusterView>,
+}
+
+/// A broker as Metadata and DescribeCluster list it.
+#[derive(Debug, Clone)]
+pub(crate) struct BrokerEntry {
+    pub id: i32,
+    pub host: StrBytes,
+    pub port: i32,
+    pub rack: Option<StrBytes>,
 }
 
 impl Handler {
@@ -108,7 +122,49 @@ impl Handler {
             metrics,
             groups,
             producer_ids,
+            cluster: None,
         }
+    }
+
+    /// Cluster mode: answers from the controller's image.
+    #[must_use]
+    pub fn with_cluster(mut self, view: ClusterView) -> Self {
+        self.cluster_id = StrBytes::from_string(view.kafka_cluster_id.clone());
+        self.cluster = Some(view);
+        self
+    }
+
+    /// The live brokers and the controller (-1: none known).
+    pub(crate) fn brokers(&self) -> (Vec<BrokerEntry>, i32) {
+        let Some(cluster) = &self.cluster else {
+            let me = BrokerEntry {
+                id: self.node_id,
+                host: self.advertised_host.clone(),
+                port: self.advertised_port,
+                rack: self.rack.clone(),
+            };
+            return (vec![me], self.node_id);
+        };
+        let image = cluster.image();
+        let brokers = image
+            .brokers()
+            .filter(|broker| !broker.fenced)
+            .filter_map(|broker| {
+                let listener = broker.listeners.iter().find(|l| l.name == KAFKA_LISTENER)?;
+                Some(BrokerEntry {
+                    id: i32::try_from(broker.id.0).ok()?,
+                    host: StrBytes::from_string(listener.host.clone()),
+                    port: i32::from(listener.port),
+                    rack: broker.rack.clone().map(StrBytes::from_string),
+                })
+            })
+            .collect();
+        let controller = cluster
+            .controller
+            .leader()
+            .and_then(|id| i32::try_from(id).ok())
+            .unwrap_or(-1);
+        (brokers, controller)
     }
 
     /// Handles a request of a supported API and version. `None` means no
@@ -142,7 +198,7 @@ impl Handler {
                 ResponseKind::ListOffsets(self.list_offsets(request, version).await)
             }
             RequestKind::OffsetForLeaderEpoch(request) => {
-                ResponseKind::OffsetForLeaderEpoch(self.offset_for_leader_epoch(&request))
+                ResponseKind::OffsetForLeaderEpoch(self.offset_for_leader_epoch(request).await)
             }
             RequestKind::CreateTopics(request) => {
                 ResponseKind::CreateTopics(self.create_topics(request).await)

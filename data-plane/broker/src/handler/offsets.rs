@@ -81,7 +81,19 @@ impl Handler {
         ListOffsetsResponse::default().with_topics(topics)
     }
 
-    pub(super) fn offset_for_leader_epoch(
+    /// Looks the epochs up on a blocking thread (a replicated partition asks
+    /// its log on the node's driver).
+    pub(super) async fn offset_for_leader_epoch(
+        &self,
+        request: OffsetForLeaderEpochRequest,
+    ) -> OffsetForLeaderEpochResponse {
+        let handler = self.clone();
+        blocking(move || handler.offset_for_leader_epoch_now(&request))
+            .await
+            .unwrap_or_default()
+    }
+
+    fn offset_for_leader_epoch_now(
         &self,
         request: &OffsetForLeaderEpochRequest,
     ) -> OffsetForLeaderEpochResponse {
@@ -104,6 +116,9 @@ impl Handler {
                         match replica {
                             None => answer
                                 .with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                            Some(replica) if replica.serves().is_err() => {
+                                answer.with_error_code(ResponseError::NotLeaderOrFollower.code())
+                            }
                             Some(replica) => {
                                 match replica.epoch_end_offset(LeaderEpoch(partition.leader_epoch))
                                 {
@@ -130,6 +145,7 @@ fn offset_at(
     replica: &dyn PartitionReplica,
     timestamp: i64,
 ) -> Result<(i64, i64, i32), ResponseError> {
+    replica.serves().map_err(|error| error.kafka_error())?;
     let offsets = replica.offsets();
     let epoch = replica.leader_epoch().0;
     match timestamp {

@@ -112,10 +112,22 @@ impl Handler {
         validate_only: bool,
     ) -> Result<(uuid::Uuid, Overrides), TopicError> {
         topics::validate_name(&name)?;
-        topics::validate_shape(partitions, replication_factor)?;
+        // In a cluster the controller checks the factor against the brokers.
+        let replicas_max = if self.cluster.is_some() {
+            usize::MAX
+        } else {
+            1
+        };
+        topics::validate_shape(partitions, replication_factor, replicas_max)?;
         let registry = Arc::clone(&self.topics);
         let created = blocking(move || {
-            let created = registry.create(&name, partitions, configs.clone(), validate_only);
+            let created = registry.create_replicated(
+                &name,
+                partitions,
+                replication_factor,
+                configs.clone(),
+                validate_only,
+            );
             if let Ok(Some(topic)) = &created {
                 tracing::info!(topic = name, partitions, configs = ?topic.configs, "topic created");
                 return Ok((topic.id, configs));

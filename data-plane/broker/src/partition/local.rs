@@ -136,7 +136,7 @@ impl LocalReplica {
 /// carries a producer id. An idempotent produce must send one batch per
 /// partition (as Kafka requires from Produce v3). Headers the storage core
 /// would refuse are left for its append to report.
-fn producer_batch(batches: &[u8]) -> Result<Option<ProducerBatch>, ReplicaError> {
+pub(crate) fn producer_batch(batches: &[u8]) -> Result<Option<ProducerBatch>, ReplicaError> {
     let mut found = None;
     let mut count = 0usize;
     let mut position = 0usize;
@@ -189,6 +189,28 @@ fn rebuild_producers(log: &Log, directory: &Path) -> Result<ProducerStates, Repl
         next = reached;
     }
     tracing::debug!(directory = %directory.display(), from = from.0, to = end.0, producers = producers.len(), "producer state rebuilt");
+    Ok(producers)
+}
+
+/// The producer state of a whole log, from its batch headers (a replicated
+/// partition rebuilds it this way when its replica becomes leader).
+pub(crate) fn replay_log(log: &Log) -> Result<ProducerStates, ReplicaError> {
+    let end = log.log_end_offset();
+    let mut next = log.log_start_offset();
+    let mut producers = ProducerStates::default();
+    let mut buffer = Vec::new();
+    // Bounded by the log: every step advances `next`.
+    while next < end {
+        buffer.clear();
+        let reached = log
+            .read_into(next, ByteSize(SCAN_CHUNK_BYTES), end, &mut buffer)
+            .map_err(storage_error)?;
+        if reached <= next {
+            break;
+        }
+        replay(&buffer, &mut producers)?;
+        next = reached;
+    }
     Ok(producers)
 }
 

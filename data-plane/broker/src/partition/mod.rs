@@ -16,6 +16,7 @@ use crate::producer::SequenceError;
 use crate::topic_config::PartitionSettings;
 
 pub use local::LocalReplica;
+pub(crate) use local::{producer_batch, replay_log};
 
 /// Offsets a partition reports to clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +43,8 @@ pub enum ReplicaError {
     MessageTooLarge { bytes: usize, limit: usize },
     #[error("invalid log settings: {0}")]
     InvalidSettings(String),
+    #[error("this broker does not lead the partition (leader: {leader:?})")]
+    NotLeader { leader: Option<u32> },
 }
 
 /// What an append came to.
@@ -68,6 +71,7 @@ impl ReplicaError {
             Self::Sequence(SequenceError::Invalid { .. }) => ResponseError::InvalidRecord,
             Self::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
             Self::InvalidSettings(_) => ResponseError::InvalidConfig,
+            Self::NotLeader { .. } => ResponseError::NotLeaderOrFollower,
         }
     }
 }
@@ -75,6 +79,11 @@ impl ReplicaError {
 /// One partition replica. Every method may block on disk I/O: call them
 /// from a blocking thread (`spawn_blocking`), never on an async worker.
 pub trait PartitionReplica: Send + Sync + Debug {
+    /// Whether this replica serves clients (it leads the partition);
+    /// `NotLeader` otherwise. A single broker always does.
+    fn serves(&self) -> Result<(), ReplicaError> {
+        Ok(())
+    }
     /// Appends producer batches as leader; offsets are assigned here. An
     /// idempotent producer's batch is checked against the partition's
     /// producer state atomically with the append: a retried duplicate is

@@ -26,10 +26,16 @@ struct Reserved {
     reserved_end: i64,
 }
 
+/// Ids per broker of a cluster: broker `n` hands out ids from `n << 40`,
+/// so brokers never hand out the same id without asking each other.
+pub(crate) const CLUSTER_RANGE_BITS: u32 = 40;
+
 /// Hands out producer ids that are never reused.
 #[derive(Debug)]
 pub struct ProducerIds {
     directory: PathBuf,
+    /// Ids stay below this.
+    limit: i64,
     /// (next id to hand out, end of the reserved block).
     next: Mutex<(i64, i64)>,
 }
@@ -37,6 +43,18 @@ pub struct ProducerIds {
 impl ProducerIds {
     /// Opens the allocator of the data directory `directory`.
     pub fn open(directory: &Path) -> Result<Self> {
+        Self::open_range(directory, 0, i64::MAX)
+    }
+
+    /// A cluster broker's allocator: ids in its own range (see
+    /// [`CLUSTER_RANGE_BITS`]).
+    pub fn open_for_broker(directory: &Path, broker: u32) -> Result<Self> {
+        let first = i64::from(broker) << CLUSTER_RANGE_BITS;
+        let limit = (i64::from(broker) + 1) << CLUSTER_RANGE_BITS;
+        Self::open_range(directory, first, limit)
+    }
+
+    fn open_range(directory: &Path, first: i64, limit: i64) -> Result<Self> {
         let path = directory.join(FILE);
         let reserved_end = match std::fs::read_to_string(&path) {
             Ok(text) => {
@@ -56,8 +74,10 @@ impl ProducerIds {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
             Err(source) => return Err(Error::DataDir { path, source }),
         };
+        let reserved_end = reserved_end.max(first);
         Ok(Self {
             directory: directory.to_owned(),
+            limit,
             next: Mutex::new((reserved_end, reserved_end)),
         })
     }
@@ -74,6 +94,7 @@ impl ProducerIds {
         if id == end {
             let new_end = end
                 .checked_add(BLOCK)
+                .filter(|new_end| *new_end <= self.limit)
                 .ok_or_else(|| Error::DataDirMetadata {
                     path: self.directory.join(FILE),
                     reason: "producer ids exhausted".to_owned(),
@@ -103,6 +124,18 @@ impl ProducerIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_brokers_hand_out_disjoint_ids() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = ProducerIds::open_for_broker(one.path(), 1).unwrap();
+        let second = ProducerIds::open_for_broker(two.path(), 2).unwrap();
+        assert_eq!(first.allocate().unwrap(), 1 << CLUSTER_RANGE_BITS);
+        assert_eq!(second.allocate().unwrap(), 2 << CLUSTER_RANGE_BITS);
+        drop(first);
+        let reopened = ProducerIds::open_for_broker(one.path(), 1).unwrap();
+        assert!(reopened.allocate().unwrap() > 1 << CLUSTER_RANGE_BITS);
+    }
 
     #[test]
     fn ids_are_unique_and_never_reused_after_reopen() {

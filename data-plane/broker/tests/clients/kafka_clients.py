@@ -45,6 +45,26 @@ def confluent_admin(bootstrap, action, args):
     )
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
+    if action == "create-replicated":
+        topic = NewTopic(
+            args[0], num_partitions=int(args[1]), replication_factor=int(args[2])
+        )
+        try:
+            for future in admin.create_topics([topic]).values():
+                future.result(timeout=TIMEOUT_S)
+        except KafkaException as error:
+            return {"code": error.args[0].code(), "message": error.args[0].str()}
+        return "ok"
+    if action == "partitions":
+        # Leader, replicas and in-sync replicas per partition, from Metadata.
+        metadata = admin.list_topics(args[0], timeout=TIMEOUT_S)
+        topic = metadata.topics[args[0]]
+        if topic.error is not None:
+            return {"error": topic.error.code()}
+        return {
+            str(p.id): {"leader": p.leader, "replicas": sorted(p.replicas), "isr": sorted(p.isrs)}
+            for p in topic.partitions.values()
+        }
     if action == "create-with":
         topic = NewTopic(
             args[0],
@@ -144,7 +164,15 @@ def kafka_python_admin(bootstrap, action, args):
         admin.close()
 
 
-ADMIN_ACTIONS = ("create-with", "describe", "describe-broker", "alter", "cluster")
+ADMIN_ACTIONS = (
+    "create-with",
+    "create-replicated",
+    "describe",
+    "describe-broker",
+    "alter",
+    "cluster",
+    "partitions",
+)
 
 
 def confluent(bootstrap, action, args):

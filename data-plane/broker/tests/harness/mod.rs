@@ -1,6 +1,8 @@
 //! Starts a real `fjord-broker` process on free loopback ports.
 
 #[allow(dead_code, reason = "not every test crate uses every helper")]
+pub(crate) mod cluster;
+#[allow(dead_code, reason = "not every test crate uses every helper")]
 pub(crate) mod proxy;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

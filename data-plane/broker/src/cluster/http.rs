@@ -1,0 +1,208 @@
+//! Cluster routes on the admin port:
+//!
+//! - `POST /v1/internal/controller`: brokers' requests to the controller
+//!   leader (JSON [`ControllerRequest`] -> [`ControllerReply`]);
+//! - `GET /v1/cluster/health`: brokers, controller, under-replicated,
+//!   leaderless and offline partitions;
+//! - `GET /v1/brokers/{id}/restart-probe`: would restarting that broker
+//!   leave a partition without a quorum of live in-sync replicas?
+//! - `GET|PUT /v1/brokers/{id}/maintenance`: maintenance mode (move
+//!   leadership away and take none while on).
+//!
+//! The operator drives rolling upgrades with the last three
+//! (`docs/replication.md` "Admin API").
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fjord_metadata::BrokerId;
+use fjord_metadata::health::{cluster_health, restart_risk};
+use serde::{Deserialize, Serialize};
+
+use super::client::CONTROLLER_PATH;
+use super::requests::{self, ControllerReply, ControllerRequest};
+use super::{Controller, ControllerClient};
+
+#[derive(Debug, Clone)]
+pub struct ClusterApi {
+    pub controller: Arc<Controller>,
+    pub client: Arc<ControllerClient>,
+}
+
+pub fn router(api: ClusterApi) -> Router {
+    Router::new()
+        .route(CONTROLLER_PATH, post(controller_request))
+        .route("/v1/cluster/health", get(health))
+        .route("/v1/brokers/{id}/restart-probe", get(restart_probe))
+        .route(
+            "/v1/brokers/{id}/maintenance",
+            get(maintenance).put(set_maintenance),
+        )
+        .with_state(api)
+}
+
+async fn controller_request(
+    State(api): State<ClusterApi>,
+    Json(request): Json<ControllerRequest>,
+) -> Json<ControllerReply> {
+    Json(requests::handle(&api.controller, request).await)
+}
+
+fn names(partitions: Vec<fjord_metadata::PartitionRef>) -> Vec<String> {
+    partitions
+        .into_iter()
+        .map(|at| format!("{}-{}", at.topic.as_str(), at.partition))
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct Health {
+    healthy: bool,
+    controller: Option<u32>,
+    brokers: Vec<BrokerHealth>,
+    under_replicated: Vec<String>,
+    leaderless: Vec<String>,
+    offline: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct BrokerHealth {
+    id: u32,
+    fenced: bool,
+    maintenance: bool,
+    leaderships: usize,
+}
+
+fn leaderships(image: &fjord_metadata::MetadataImage, broker: BrokerId) -> usize {
+    image
+        .partitions()
+        .filter(|(_, partition)| partition.leader == Some(broker))
+        .count()
+}
+
+async fn health(State(api): State<ClusterApi>) -> Json<Health> {
+    let image = api.controller.image();
+    let health = cluster_health(&image);
+    let controller = api.controller.leader();
+    Json(Health {
+        healthy: health.is_healthy() && controller.is_some(),
+        controller,
+        brokers: image
+            .brokers()
+            .map(|broker| BrokerHealth {
+                id: broker.id.0,
+                fenced: broker.fenced,
+                maintenance: broker.maintenance,
+                leaderships: leaderships(&image, broker.id),
+            })
+            .collect(),
+        under_replicated: names(health.under_replicated),
+        leaderless: names(health.leaderless),
+        offline: names(health.offline),
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct RestartProbe {
+    broker: u32,
+    /// Restarting it now leaves every partition a quorum.
+    safe: bool,
+    /// Partitions that would lose their quorum.
+    at_risk: Vec<String>,
+}
+
+async fn restart_probe(State(api): State<ClusterApi>, Path(id): Path<u32>) -> Response {
+    let image = api.controller.image();
+    if image.broker(BrokerId(id)).is_none() {
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("broker {id} is not registered"),
+        );
+    }
+    let at_risk = names(restart_risk(&image, BrokerId(id)));
+    Json(RestartProbe {
+        broker: id,
+        safe: at_risk.is_empty(),
+        at_risk,
+    })
+    .into_response()
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Maintenance {
+    on: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct MaintenanceState {
+    broker: u32,
+    on: bool,
+    /// Partitions it still leads (0 once leadership has moved away).
+    leaderships: usize,
+}
+
+async fn maintenance(State(api): State<ClusterApi>, Path(id): Path<u32>) -> Response {
+    let image = api.controller.image();
+    let Some(broker) = image.broker(BrokerId(id)) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("broker {id} is not registered"),
+        );
+    };
+    Json(MaintenanceState {
+        broker: id,
+        on: broker.maintenance,
+        leaderships: leaderships(&image, BrokerId(id)),
+    })
+    .into_response()
+}
+
+async fn set_maintenance(
+    State(api): State<ClusterApi>,
+    Path(id): Path<u32>,
+    Json(body): Json<Maintenance>,
+) -> Response {
+    let request = ControllerRequest::SetMaintenance {
+        broker: BrokerId(id),
+        on: body.on,
+    };
+    match api.client.call(&request).await {
+        ControllerReply::Done { .. } => {
+            // Answer with this broker's image once it shows the change.
+            let mut images = api.controller.subscribe();
+            let shown = images.wait_for(|image| {
+                image
+                    .broker(BrokerId(id))
+                    .is_some_and(|broker| broker.maintenance == body.on)
+            });
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), shown).await;
+            maintenance(State(api), Path(id)).await
+        }
+        ControllerReply::Refused { message, .. } => problem(StatusCode::NOT_FOUND, message),
+        ControllerReply::NotLeader { .. } | ControllerReply::Failed { .. } => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the controller did not answer in time".into(),
+        ),
+    }
+}
+
+/// An RFC 7807 problem document.
+fn problem(status: StatusCode, detail: String) -> Response {
+    let body = serde_json::json!({
+        "type": format!("urn:fjord:broker:{}", status.as_u16()),
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}

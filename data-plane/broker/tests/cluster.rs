@@ -1,0 +1,173 @@
+//! Three real brokers in cluster mode on loopback: replicated topics,
+//! Metadata from the controller, `acks=all` through a leader's death, and
+//! the operator's probes (cluster health, pre-restart probe, maintenance).
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod harness;
+
+use std::collections::BTreeMap;
+
+use harness::cluster::{BrokerCluster, http};
+use serde_json::{Value, json};
+
+fn confluent(cluster: &BrokerCluster, args: &[&str]) -> Value {
+    harness::run_client("confluent", &cluster.bootstrap(), args)
+}
+
+/// Waits until every partition of `topic` has a leader and `isr` in-sync
+/// replicas; returns the partitions.
+fn wait_in_sync(cluster: &BrokerCluster, topic: &str, partitions: usize, isr: usize) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let described = confluent(cluster, &["partitions", topic]);
+        let ready = described.as_object().is_some_and(|all| {
+            all.len() == partitions
+                && all.values().all(|p| {
+                    p["leader"].as_i64().unwrap_or(-1) > 0
+                        && p["isr"].as_array().map_or(0, Vec::len) == isr
+                })
+        });
+        if ready {
+            return described;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{topic} not in sync: {described}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// Every value read back exactly once per partition, in produced order.
+fn assert_exactly_once(read: &Value, total: usize) {
+    let mut seen = BTreeMap::new();
+    for (partition, values) in read.as_object().unwrap() {
+        let values: Vec<i64> = values
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        let mut sorted = values.clone();
+        sorted.sort_unstable();
+        assert_eq!(values, sorted, "partition {partition} out of order");
+        for value in values {
+            *seen.entry(value).or_insert(0) += 1;
+        }
+    }
+    let duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicated.is_empty(), "duplicated: {duplicated:?}");
+    let missing: Vec<_> = (0..total as i64)
+        .filter(|v| !seen.contains_key(v))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but lost: {} values, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+}
+
+#[test]
+fn a_replicated_topic_keeps_every_acknowledged_record_when_a_leader_is_killed() {
+    let mut cluster = BrokerCluster::start(3);
+    let described = confluent(&cluster, &["cluster"]);
+    assert_eq!(
+        described["brokers"].as_array().unwrap().len(),
+        3,
+        "{described}"
+    );
+    assert!(described["controller_id"].as_i64().unwrap() >= 1);
+
+    assert_eq!(
+        confluent(&cluster, &["create-replicated", "orders", "3", "3"]),
+        "ok"
+    );
+    let refused = confluent(&cluster, &["create-replicated", "too-wide", "1", "4"]);
+    assert_eq!(refused["code"], 38, "INVALID_REPLICATION_FACTOR: {refused}");
+    let partitions = wait_in_sync(&cluster, "orders", 3, 3);
+    for partition in partitions.as_object().unwrap().values() {
+        assert_eq!(partition["replicas"], json!([1, 2, 3]));
+    }
+
+    // Idempotent producer, acks=all.
+    assert_eq!(
+        confluent(&cluster, &["produce-keyed", "orders", "3000"]),
+        "ok"
+    );
+    let leader = partitions["0"]["leader"].as_u64().unwrap() as u32;
+    cluster.kill(leader);
+    // The survivors elect new leaders and keep taking writes.
+    assert_eq!(
+        confluent(&cluster, &["produce-keyed", "orders", "3000", "3000"]),
+        "ok"
+    );
+    let read = confluent(&cluster, &["consume-partitions", "orders", "3", "6000"]);
+    assert_exactly_once(&read, 6000);
+
+    // The killed broker comes back, catches up and is in sync again.
+    cluster.restart(leader);
+    wait_in_sync(&cluster, "orders", 3, 3);
+    let health = cluster.wait_for("a healthy cluster", |health| health["healthy"] == true);
+    assert_eq!(health["under_replicated"], json!([]));
+}
+
+#[test]
+fn the_operator_probes_say_when_a_restart_is_safe_and_maintenance_moves_leaders() {
+    let mut cluster = BrokerCluster::start(3);
+    assert_eq!(
+        confluent(&cluster, &["create-replicated", "events", "6", "3"]),
+        "ok"
+    );
+    wait_in_sync(&cluster, "events", 6, 3);
+    cluster.wait_for("a healthy cluster", |health| health["healthy"] == true);
+
+    let probe = cluster.member(1).get("/v1/brokers/2/restart-probe");
+    assert_eq!(probe["safe"], true, "{probe}");
+    let unknown = cluster.member(1).get("/v1/brokers/9/restart-probe");
+    assert_eq!(unknown["status"], 404, "{unknown}");
+
+    // Maintenance on broker 1: it gives up every leadership.
+    let admin = cluster.member(2).admin;
+    let on = http(
+        &admin,
+        "PUT",
+        "/v1/brokers/1/maintenance",
+        Some(r#"{"on":true}"#),
+    );
+    assert_eq!(on["on"], true, "{on}");
+    cluster.wait_for("broker 1 to lead nothing", |health| {
+        health["brokers"].as_array().is_some_and(|brokers| {
+            brokers
+                .iter()
+                .any(|b| b["id"] == 1 && b["maintenance"] == true && b["leaderships"] == 0)
+        })
+    });
+    let partitions = wait_in_sync(&cluster, "events", 6, 3);
+    assert!(
+        partitions
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|p| p["leader"] != 1),
+        "{partitions}"
+    );
+    let off = http(
+        &admin,
+        "PUT",
+        "/v1/brokers/1/maintenance",
+        Some(r#"{"on":false}"#),
+    );
+    assert_eq!(off["on"], false, "{off}");
+
+    // With broker 3 down, restarting broker 2 would leave no quorum.
+    cluster.kill(3);
+    cluster.wait_for("broker 3 fenced", |health| {
+        health["brokers"]
+            .as_array()
+            .is_some_and(|brokers| brokers.iter().any(|b| b["id"] == 3 && b["fenced"] == true))
+    });
+    let probe = cluster.member(1).get("/v1/brokers/2/restart-probe");
+    assert_eq!(probe["safe"], false, "{probe}");
+    assert_eq!(probe["at_risk"].as_array().unwrap().len(), 6, "{probe}");
+}

@@ -1,0 +1,188 @@
+//! Starts a cluster of real `fjord-broker` processes on loopback, each with
+//! the cluster flags (`--peer-listen`, `--peers`, `--controller-voters`).
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub(crate) struct Member {
+    pub(crate) id: u32,
+    pub(crate) kafka: SocketAddr,
+    pub(crate) admin: SocketAddr,
+    data_dir: tempfile::TempDir,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+pub(crate) struct BrokerCluster {
+    pub(crate) members: Vec<Member>,
+}
+
+impl Member {
+    fn spawn(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_fjord-broker"))
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(self.kafka).is_ok() && TcpStream::connect(self.admin).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("broker {} did not listen within 20s", self.id);
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Value {
+        http(&self.admin, "GET", path, None)
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+/// A curl call on an admin port; the JSON body it returned (`null` if it failed).
+pub(crate) fn http(admin: &SocketAddr, method: &str, path: &str, body: Option<&str>) -> Value {
+    let mut command = Command::new("curl");
+    command.args(["-sS", "-X", method, &format!("http://{admin}{path}")]);
+    if let Some(body) = body {
+        command.args(["-H", "content-type: application/json", "-d", body]);
+    }
+    let output = command.output().unwrap();
+    serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+}
+
+impl BrokerCluster {
+    /// Starts `count` brokers (ids 1..=count), every one a controller
+    /// voter, and waits until all are registered and unfenced.
+    pub(crate) fn start(count: u32) -> Self {
+        // Hold every listener until all are picked, so no two coincide.
+        let held: Vec<_> = (0..count * 3)
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let picked: Vec<SocketAddr> = held.iter().map(|l| l.local_addr().unwrap()).collect();
+        drop(held);
+        let addresses: Vec<_> = picked.chunks(3).map(|c| (c[0], c[1], c[2])).collect();
+        let voters = (1..=count)
+            .zip(&addresses)
+            .map(|(id, (_, admin, _))| format!("{id}@{admin}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let members = (1..=count)
+            .zip(&addresses)
+            .map(|(id, (kafka, admin, peer))| {
+                let peers = (1..=count)
+                    .zip(&addresses)
+                    .filter(|(other, _)| *other != id)
+                    .map(|(other, (_, _, peer))| format!("{other}={peer}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let args = [
+                    format!("--node-id={id}"),
+                    format!("--listen={kafka}"),
+                    format!("--admin-listen={admin}"),
+                    format!("--peer-listen={peer}"),
+                    format!("--peers={peers}"),
+                    format!("--controller-voters={voters}"),
+                    format!("--default-replication-factor={}", count.min(3)),
+                    "--auto-create-topics=false".to_owned(),
+                ];
+                Member {
+                    id,
+                    kafka: *kafka,
+                    admin: *admin,
+                    data_dir: tempfile::tempdir().unwrap(),
+                    args: args.to_vec(),
+                    child: None,
+                }
+            })
+            .collect();
+        let mut cluster = Self { members };
+        for member in &mut cluster.members {
+            member.spawn();
+        }
+        cluster.wait_for("every broker registered and unfenced", |health| {
+            let brokers = health["brokers"].as_array().map_or(0, |brokers| {
+                brokers.iter().filter(|b| b["fenced"] == false).count()
+            });
+            brokers == count as usize && health["controller"].is_u64()
+        });
+        cluster
+    }
+
+    /// Every running broker's Kafka address, comma-separated.
+    pub(crate) fn bootstrap(&self) -> String {
+        self.members
+            .iter()
+            .filter(|member| member.is_running())
+            .map(|member| member.kafka.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub(crate) fn member(&self, id: u32) -> &Member {
+        self.members.iter().find(|m| m.id == id).unwrap()
+    }
+
+    /// Any running broker's view of the cluster health.
+    pub(crate) fn health(&self) -> Value {
+        self.members
+            .iter()
+            .filter(|member| member.is_running())
+            .map(|member| member.get("/v1/cluster/health"))
+            .find(|health| !health.is_null())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Polls the health until `done` holds (60 s at most).
+    pub(crate) fn wait_for(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let health = self.health();
+            if done(&health) {
+                return health;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {health}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// SIGKILL: no flush, no goodbye.
+    pub(crate) fn kill(&mut self, id: u32) {
+        let member = self.members.iter_mut().find(|m| m.id == id).unwrap();
+        if let Some(mut child) = member.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Starts a killed broker again on its data directory and ports.
+    pub(crate) fn restart(&mut self, id: u32) {
+        let member = self.members.iter_mut().find(|m| m.id == id).unwrap();
+        assert!(member.child.is_none(), "broker {id} is running");
+        member.spawn();
+    }
+}
+
+impl Drop for BrokerCluster {
+    fn drop(&mut self) {
+        for member in &mut self.members {
+            if let Some(mut child) = member.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
