@@ -324,3 +324,38 @@ fn topic_configs_and_partitions_change_through_records() {
     assert_eq!(partition(&image, "t", 1).leader, Some(BrokerId(2)));
     assert_eq!(image.applied(), 8);
 }
+
+#[test]
+fn partition_state_reports_record_the_raft_leader_and_never_go_back_a_term() {
+    let mut image = cluster(&[0, 1, 2]);
+    image.apply(&create(1, "orders", &[&[1, 2, 3]])).unwrap();
+    let report = |term: i32, leader: u32, isr: &[u32]| MetadataRecord::PartitionState {
+        name: name("orders"),
+        partition: 0,
+        term,
+        leader: BrokerId(leader),
+        isr: brokers(isr),
+    };
+    image.apply(&report(2, 3, &[3, 1])).unwrap();
+    let recorded = partition(&image, "orders", 0);
+    assert_eq!(
+        (recorded.leader, recorded.raft_term),
+        (Some(BrokerId(3)), 2)
+    );
+    assert_eq!(recorded.isr, brokers(&[3, 1]));
+    // An older term, a leader outside the replicas, an ISR without the
+    // leader: refused, and nothing changes.
+    for stale in [report(1, 1, &[1]), report(3, 7, &[7]), report(3, 1, &[2])] {
+        assert!(image.apply(&stale).is_err(), "{stale:?}");
+    }
+    assert_eq!(partition(&image, "orders", 0), recorded);
+    // A fenced broker leads nothing and is dropped from a reported ISR.
+    let fence = MetadataRecord::FenceBroker {
+        broker: BrokerId(2),
+        incarnation: incarnation(2, 0),
+    };
+    image.apply(&fence).unwrap();
+    assert!(image.apply(&report(3, 2, &[2, 3])).is_err());
+    image.apply(&report(3, 3, &[3, 2, 1])).unwrap();
+    assert_eq!(partition(&image, "orders", 0).isr, brokers(&[3, 1]));
+}
