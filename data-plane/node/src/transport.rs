@@ -103,6 +103,11 @@ impl Transport {
         transport
     }
 
+    /// Whether `id` is a peer this transport can reach.
+    pub(crate) fn knows(&self, id: NodeId) -> bool {
+        self.peers.contains_key(&id)
+    }
+
     /// Queues `envelope` for `to`; never blocks. Unknown peers are ignored.
     pub(crate) fn send(&self, to: NodeId, envelope: Envelope) {
         let Some(peer) = self.peers.get(&to) else {
