@@ -25,6 +25,46 @@ fn an_unelectable_node_never_starts_a_pre_vote_until_made_electable_again() {
 }
 
 #[test]
+fn an_unelectable_follower_drops_an_expired_lease_and_grants_pre_votes() {
+    let mut b = engine(B, 2, log_of(&[(2, 0)], 5, 5));
+    b.set_electable(false);
+    let heartbeat = Message::Append {
+        term: Term(2),
+        from: Offset(5),
+        prev_term: Term(2),
+        end: Offset(5),
+        epochs: Vec::new(),
+        configs: Vec::new(),
+        commit: Offset(5),
+    };
+    receive(&mut b, A, heartbeat);
+    let last = LogPosition {
+        term: Term(2),
+        end: Offset(5),
+    };
+    let pre_vote = Message::PreVote {
+        term: Term(3),
+        last,
+    };
+    let refused = receive(&mut b, C, pre_vote.clone());
+    assert!(
+        sends(&refused)
+            .iter()
+            .any(|(_, m)| matches!(m, Message::PreVoteResponse { granted: false, .. }))
+    );
+    // The leader goes silent: the lease expires, no campaign starts.
+    let commands = b.step(Millis(5_000), Input::Tick);
+    assert!(sends(&commands).is_empty(), "no campaign: {commands:?}");
+    assert_eq!(b.term(), Term(2));
+    let granted = receive(&mut b, C, pre_vote);
+    assert!(
+        sends(&granted)
+            .iter()
+            .any(|(to, m)| *to == C && matches!(m, Message::PreVoteResponse { granted: true, .. }))
+    );
+}
+
+#[test]
 fn an_unelectable_node_ignores_a_transfer_but_still_grants_votes() {
     let mut b = engine(B, 2, log_of(&[(2, 0)], 5, 5));
     b.set_electable(false);

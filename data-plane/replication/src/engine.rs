@@ -188,11 +188,16 @@ impl Engine {
         if self.is_leader() {
             self.leader_tick();
         } else if self.now >= self.election_deadline {
-            if self.is_voter() && self.electable {
+            if !self.is_voter() {
+                self.reset_election_deadline(); // not in the configuration: never campaign
+            } else if self.electable {
                 self.start_pre_vote();
             } else {
-                // Not in the configuration, or in maintenance: never campaign.
-                self.reset_election_deadline();
+                // Maintenance: never campaign, but the leader's lease has
+                // expired as for any follower, so pre-votes of other
+                // candidates are granted again.
+                let term = self.hard.term;
+                self.become_follower(term, None);
             }
         }
     }
