@@ -21,7 +21,7 @@ use crate::metrics::NodeMetrics;
 use crate::records;
 use crate::status::PartitionStatus;
 use crate::transport::Transport;
-use crate::wire::{Envelope, GroupId};
+use crate::wire::{Envelope, GroupId, PeerMessage};
 
 /// What a partition needs from its node while it executes commands.
 pub(crate) struct Context<'a> {
@@ -166,27 +166,32 @@ impl Partition {
 
     /// A message from a peer; an append's bytes are checked before the engine sees it.
     pub(crate) fn receive(&mut self, context: &mut Context<'_>, from: NodeId, envelope: Envelope) {
+        let message = match envelope.message {
+            PeerMessage::Raft(message) => message,
+            PeerMessage::LogStart(notice) => {
+                self.receive_log_start(context, from, notice);
+                self.publish_status(context.now);
+                return;
+            }
+        };
         if let Message::Append {
             from: start,
             end,
             epochs,
             ..
-        } = &envelope.message
+        } = &message
             && let Err(reason) = records::check_attached(&envelope.records, *start, *end, epochs)
         {
             context.metrics.appends_refused.inc();
             warn!(group = %self.group, peer = %from, %reason, "append refused");
             return;
         }
-        if let Some(reason) = self.impossible(&envelope.message) {
+        if let Some(reason) = self.impossible(&message) {
             context.metrics.appends_refused.inc();
             warn!(group = %self.group, peer = %from, reason, "impossible message dropped");
             return;
         }
-        let input = Input::Message {
-            from,
-            message: envelope.message,
-        };
+        let input = Input::Message { from, message };
         self.step(context, input, &envelope.records);
     }
 

@@ -155,7 +155,7 @@ impl Partition {
             to,
             Envelope {
                 group,
-                message,
+                message: message.into(),
                 records,
             },
         );

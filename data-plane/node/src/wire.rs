@@ -12,7 +12,10 @@ use fjord_replication::log::EpochStart;
 use fjord_replication::{AppendResult, Message, NodeId, Offset, RejectHint, Term};
 
 mod configs;
+mod log_start;
 mod reader;
+
+pub use log_start::LogStart;
 
 use configs::{decode_configs, encode_configs};
 use reader::Reader;
@@ -43,19 +46,46 @@ impl fmt::Display for GroupId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClusterId(pub u128);
 
-/// One engine message for one group, with the record bytes of an `Append`
+/// One message for one group, with the record bytes of an `Append`
 /// (whole RecordBatch v2 batches covering its `[from, end)`; empty otherwise).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
     pub group: GroupId,
-    pub message: Message,
+    pub message: PeerMessage,
     pub records: Vec<u8>,
+}
+
+/// What an envelope carries: an engine message, or the node layer's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerMessage {
+    Raft(Message),
+    LogStart(LogStart),
+}
+
+impl From<Message> for PeerMessage {
+    fn from(message: Message) -> PeerMessage {
+        PeerMessage::Raft(message)
+    }
+}
+
+impl PeerMessage {
+    /// The engine message, if this is one.
+    pub fn raft(&self) -> Option<&Message> {
+        match self {
+            PeerMessage::Raft(message) => Some(message),
+            PeerMessage::LogStart(_) => None,
+        }
+    }
 }
 
 impl Envelope {
     /// Bytes this envelope takes in a frame (for queue bounds and frame caps).
     pub fn encoded_len(&self) -> usize {
-        let body = match &self.message {
+        let message = match &self.message {
+            PeerMessage::Raft(message) => message,
+            PeerMessage::LogStart(_) => return 8 + 1 + log_start::BODY_BYTES,
+        };
+        let body = match message {
             Message::PreVote { .. } => 4 + 4 + 8,
             Message::Vote { .. } => 4 + 4 + 8 + 1,
             Message::PreVoteResponse { .. } | Message::VoteResponse { .. } => 4 + 1,
@@ -182,7 +212,11 @@ fn encode_envelope(envelope: &Envelope, out: &mut Vec<u8>) {
     out.extend_from_slice(&envelope.group.0.to_be_bytes());
     let term = |out: &mut Vec<u8>, t: Term| out.extend_from_slice(&t.0.to_be_bytes());
     let offset = |out: &mut Vec<u8>, o: Offset| out.extend_from_slice(&o.0.to_be_bytes());
-    match &envelope.message {
+    let message = match &envelope.message {
+        PeerMessage::Raft(message) => message,
+        PeerMessage::LogStart(notice) => return log_start::encode(notice, out),
+    };
+    match message {
         Message::PreVote { term: t, last } => {
             out.push(TAG_PRE_VOTE);
             term(out, *t);
@@ -395,11 +429,19 @@ fn decode_envelope(reader: &mut Reader<'_>) -> Result<Envelope, WireError> {
         TAG_TIMEOUT_NOW => Message::TimeoutNow {
             term: reader.term()?,
         },
+        log_start::TAG_LOG_START => {
+            let message = PeerMessage::LogStart(log_start::decode(reader)?);
+            return Ok(Envelope {
+                group,
+                message,
+                records,
+            });
+        }
         other => return Err(WireError::UnknownTag(other)),
     };
     Ok(Envelope {
         group,
-        message,
+        message: PeerMessage::Raft(message),
         records,
     })
 }
