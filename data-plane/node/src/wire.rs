@@ -12,9 +12,11 @@ use fjord_replication::log::EpochStart;
 use fjord_replication::{AppendResult, Message, NodeId, Offset, RejectHint, Term};
 
 mod configs;
+mod envelope;
 mod log_start;
 mod reader;
 
+pub use envelope::{Envelope, PeerMessage};
 pub use log_start::LogStart;
 
 use configs::{decode_configs, encode_configs};
@@ -45,80 +47,6 @@ impl fmt::Display for GroupId {
 /// The cluster a node belongs to: frames from another cluster are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClusterId(pub u128);
-
-/// One message for one group, with the record bytes of an `Append`
-/// (whole RecordBatch v2 batches covering its `[from, end)`; empty otherwise).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    pub group: GroupId,
-    pub message: PeerMessage,
-    pub records: Vec<u8>,
-}
-
-/// What an envelope carries: an engine message, or the node layer's own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PeerMessage {
-    Raft(Message),
-    LogStart(LogStart),
-}
-
-impl From<Message> for PeerMessage {
-    fn from(message: Message) -> PeerMessage {
-        PeerMessage::Raft(message)
-    }
-}
-
-impl PeerMessage {
-    /// The engine message, if this is one.
-    pub fn raft(&self) -> Option<&Message> {
-        match self {
-            PeerMessage::Raft(message) => Some(message),
-            PeerMessage::LogStart(_) => None,
-        }
-    }
-}
-
-impl Envelope {
-    /// Bytes this envelope takes in a frame (for queue bounds and frame caps).
-    pub fn encoded_len(&self) -> usize {
-        let message = match &self.message {
-            PeerMessage::Raft(message) => message,
-            PeerMessage::LogStart(_) => return 8 + 1 + log_start::BODY_BYTES,
-        };
-        let body = match message {
-            Message::PreVote { .. } => 4 + 4 + 8,
-            Message::Vote { .. } => 4 + 4 + 8 + 1,
-            Message::PreVoteResponse { .. } | Message::VoteResponse { .. } => 4 + 1,
-            Message::Append {
-                epochs, configs, ..
-            } => {
-                let configs_len = match configs.is_empty() {
-                    true => 0,
-                    false => {
-                        4 + configs
-                            .iter()
-                            .map(|c| 8 + 4 + 4 * c.voters.len())
-                            .sum::<usize>()
-                    }
-                };
-                4 + 8 + 4 + 8 + 8 + 4 + epochs.len() * EPOCH_BYTES + configs_len + 4
-            }
-            Message::AppendResponse { result, .. } => {
-                4 + 1
-                    + match result {
-                        AppendResult::Accepted { .. } => 8 + 8 + 1,
-                        AppendResult::Rejected {
-                            hint: RejectHint::LogEnd(_),
-                            ..
-                        } => 8 + 8,
-                        AppendResult::Rejected { .. } => 8 + 8 + 4,
-                    }
-            }
-            Message::TimeoutNow { .. } => 4,
-        };
-        8 + 1 + body + self.records.len()
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
