@@ -9,36 +9,57 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fjord_replication::Millis;
-use fjord_storage::{ByteSize, Disk, Fetched};
+use fjord_storage::{Disk, LogConfig};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::groups::GroupSettings;
 use crate::metrics::NodeMetrics;
-use crate::partition::{Context, Partition, PartitionStatus, Waiter};
+use crate::node::GroupSpec;
+use crate::partition::{Context, Partition};
+use crate::status::PartitionStatus;
 use crate::transport::{Inbound, Transport};
 use crate::wire::GroupId;
 
+/// A request from the `Node` API, run on the driver thread.
 pub(crate) enum Request {
-    Append {
-        group: GroupId,
-        batch: Vec<u8>,
-        reply: Waiter,
+    /// Runs on the group's partition (`None` if the group is not hosted);
+    /// the task answers its caller itself.
+    Partition { group: GroupId, task: PartitionTask },
+    Statuses {
+        reply: oneshot::Sender<Vec<(GroupId, PartitionStatus)>>,
     },
-    Read {
-        group: GroupId,
-        from: i64,
-        max_bytes: ByteSize,
-        reply: oneshot::Sender<Result<Fetched>>,
+    AddGroup {
+        spec: GroupSpec,
+        log: LogConfig,
+        reply: oneshot::Sender<Result<()>>,
     },
-    Status {
+    RemoveGroup {
         group: GroupId,
-        reply: oneshot::Sender<Result<PartitionStatus>>,
+        delete_data: bool,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    SetElectable {
+        electable: bool,
+        reply: oneshot::Sender<()>,
     },
 }
 
+/// Work on one partition, with the context to step its engine.
+pub(crate) type PartitionTask = Box<dyn FnOnce(Option<(&mut Partition, &mut Context<'_>)>) + Send>;
+
+/// Boxes a closure as a `PartitionTask` (the bound makes the closure
+/// generic over the borrows' lifetimes).
+pub(crate) fn task<F>(f: F) -> PartitionTask
+where
+    F: FnOnce(Option<(&mut Partition, &mut Context<'_>)>) + Send + 'static,
+{
+    Box::new(f)
+}
+
 pub(crate) struct Driver {
-    partitions: BTreeMap<GroupId, Partition>,
+    pub(crate) partitions: BTreeMap<GroupId, Partition>,
     transport: Transport,
     metrics: NodeMetrics,
     disk: Arc<Disk>,
@@ -48,6 +69,12 @@ pub(crate) struct Driver {
     disk_failed: bool,
     flushed_tx: mpsc::Sender<Result<(), String>>,
     pub(crate) group_commit_delay: Duration,
+    /// How to open a group's partition (`add_group`).
+    pub(crate) settings: GroupSettings,
+    /// Maintenance mode for every group (`Node::set_electable`).
+    pub(crate) electable: bool,
+    pub(crate) retention_interval: Duration,
+    next_retention: Millis,
 }
 
 /// What the driver thread listens to.
@@ -60,15 +87,15 @@ pub(crate) struct Channels {
 
 impl Driver {
     pub(crate) fn new(
-        partitions: BTreeMap<GroupId, Partition>,
+        settings: GroupSettings,
         transport: Transport,
         metrics: NodeMetrics,
-        disk: Arc<Disk>,
         started: Instant,
     ) -> (Driver, mpsc::Receiver<Result<(), String>>) {
+        let disk = settings.disk.clone();
         let (flushed_tx, flushed) = mpsc::channel(4);
         let driver = Driver {
-            partitions,
+            partitions: BTreeMap::new(),
             transport,
             metrics,
             disk,
@@ -78,6 +105,10 @@ impl Driver {
             disk_failed: false,
             flushed_tx,
             group_commit_delay: Duration::ZERO,
+            settings,
+            electable: true,
+            retention_interval: Duration::from_secs(5),
+            next_retention: Millis(0),
         };
         (driver, flushed)
     }
@@ -131,12 +162,12 @@ impl Driver {
         info!("driver stopped");
     }
 
-    fn now(&self) -> Millis {
+    pub(crate) fn now(&self) -> Millis {
         Millis(u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX))
     }
 
     /// Runs `f` on the group's partition with a fresh context.
-    fn with_partition<T>(
+    pub(crate) fn with_partition<T>(
         &mut self,
         group: GroupId,
         f: impl FnOnce(&mut Partition, &mut Context<'_>) -> T,
@@ -167,40 +198,54 @@ impl Driver {
 
     fn on_request(&mut self, request: Request) {
         match request {
-            Request::Append {
-                group,
-                batch,
-                reply,
-            } => {
-                if !self.partitions.contains_key(&group) {
-                    let _ = reply.send(Err(Error::UnknownGroup(group)));
-                    return;
+            Request::Partition { group, task } => {
+                if self.partitions.contains_key(&group) {
+                    self.with_partition(group, |p, c| task(Some((p, c))));
+                } else {
+                    task(None);
                 }
-                self.with_partition(group, |p, c| p.append(c, batch, reply));
             }
-            Request::Read {
+            Request::Statuses { reply } => {
+                let now = self.now();
+                let statuses = self.partitions.iter().map(|(g, p)| (*g, p.status(now)));
+                let _ = reply.send(statuses.collect());
+            }
+            Request::AddGroup { spec, log, reply } => {
+                let _ = reply.send(self.add_group(&spec, log));
+            }
+            Request::RemoveGroup {
                 group,
-                from,
-                max_bytes,
+                delete_data,
                 reply,
             } => {
-                let result = match self.partitions.get(&group) {
-                    Some(partition) => partition.read(from, max_bytes),
-                    None => Err(Error::UnknownGroup(group)),
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(self.remove_group(group, delete_data));
             }
-            Request::Status { group, reply } => {
-                let status = self.partitions.get(&group).map(Partition::status);
-                let _ = reply.send(status.ok_or(Error::UnknownGroup(group)));
+            Request::SetElectable { electable, reply } => {
+                self.electable = electable;
+                for partition in self.partitions.values_mut() {
+                    partition.set_electable(electable);
+                }
+                info!(electable, "electability changed");
+                let _ = reply.send(());
             }
         }
     }
 
     fn on_tick(&mut self) {
         let groups: Vec<GroupId> = self.partitions.keys().copied().collect();
-        for group in groups {
+        for &group in &groups {
             self.with_partition(group, |p, c| p.tick(c));
+        }
+        let now = self.now();
+        if now >= self.next_retention {
+            let interval = u64::try_from(self.retention_interval.as_millis()).unwrap_or(u64::MAX);
+            self.next_retention = now.after(interval.max(1));
+            for group in groups {
+                let applied = self.with_partition(group, |p, c| p.apply_retention(c));
+                if let Some(Err(error)) = applied {
+                    warn!(%group, %error, "retention failed");
+                }
+            }
         }
         let leaders = self.partitions.values().filter(|p| p.is_leader()).count();
         self.metrics.leaders.set(leaders as i64);

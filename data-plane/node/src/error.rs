@@ -21,6 +21,15 @@ pub enum Error {
         group: GroupId,
         refusal: fjord_replication::MembershipRefusal,
     },
+    /// The group was removed (`Node::remove_group`) while the request waited.
+    #[error("group {0} was removed from this node")]
+    GroupRemoved(GroupId),
+    /// An administrative request the engine or node cannot carry out.
+    #[error("request refused in group {group}: {reason}")]
+    Refused { group: GroupId, reason: String },
+    /// A `Node::with_log` callback panicked (on the driver thread; caught).
+    #[error("the log callback panicked")]
+    CallbackPanicked,
     #[error("invalid record batch: {0}")]
     InvalidBatch(String),
     #[error("invalid configuration: {0}")]

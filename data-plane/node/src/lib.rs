@@ -4,18 +4,27 @@
 //! an `Engine` over a `fjord_storage::Log`, sharing one group-commit pass.
 //! See `docs/replication.md` ("Peer transport", "Node layer").
 
+mod client;
 mod driver;
 mod error;
+mod groups;
 mod hard_state;
 mod metrics;
 mod node;
 mod partition;
+mod partition_admin;
+mod partition_commands;
+mod partition_reset;
+mod proposal;
 mod records;
+mod status;
 mod transport;
 pub mod wire;
 
 pub use error::{Error, Result};
+pub use fjord_replication::MembershipChange;
 pub use metrics::NodeMetrics;
 pub use node::{GroupSpec, Node, NodeConfig};
-pub use partition::PartitionStatus;
+pub use proposal::{Committed, Proposal};
+pub use status::{FollowerStatus, PartitionStatus};
 pub use wire::{ClusterId, GroupId};

@@ -29,6 +29,11 @@ pub struct NodeMetrics {
     pub flush_passes: Counter,
     pub flush_failures: Counter,
     pub hard_state_writes: Counter,
+    /// Leader: notices sent to a follower that needs entries below the log
+    /// start (deleted by retention).
+    pub log_starts_sent: Counter,
+    /// Follower: logs restarted at the leader's log start.
+    pub log_resets: Counter,
     /// A partition whose log disagreed with its engine and was reloaded.
     pub partition_reloads: Counter,
     pub leader_changes: Counter,
@@ -44,7 +49,7 @@ impl NodeMetrics {
     /// Registers every metric under `fjord_node_`.
     pub fn register(&self, registry: &mut Registry) {
         let registry = registry.sub_registry_with_prefix("fjord_node");
-        let counters: [(&str, &str, &Counter); 19] = [
+        let counters: [(&str, &str, &Counter); 21] = [
             ("frames_sent", "peer frames written", &self.frames_sent),
             (
                 "messages_sent",
@@ -99,6 +104,16 @@ impl NodeMetrics {
                 "hard_state_writes",
                 "fsynced term and vote writes",
                 &self.hard_state_writes,
+            ),
+            (
+                "log_starts_sent",
+                "log start notices sent to followers below the log start",
+                &self.log_starts_sent,
+            ),
+            (
+                "log_resets",
+                "logs restarted at the leader's log start",
+                &self.log_resets,
             ),
             (
                 "partition_reloads",

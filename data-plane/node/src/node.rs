@@ -8,10 +8,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use fjord_replication::{Config, Millis, NodeId};
-use fjord_storage::{
-    ByteSize, Disk, Fetched, FlushPolicy, LogConfig, Medium, StdMedium, SyncMethod,
-};
+use fjord_replication::{Config, NodeId};
+use fjord_storage::{ByteSize, Disk, FlushPolicy, LogConfig, Medium, StdMedium, SyncMethod};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -19,16 +17,18 @@ use tracing::{error, info, info_span};
 
 use crate::driver::{Channels, Driver, Request};
 use crate::error::{Error, Result};
+use crate::groups::GroupSettings;
 use crate::metrics::NodeMetrics;
-use crate::partition::{Partition, PartitionStatus};
 use crate::transport::Transport;
-use crate::wire::{ClusterId, GroupId};
+use crate::wire::ClusterId;
 
 /// One Raft group hosted on this node.
 #[derive(Debug, Clone)]
 pub struct GroupSpec {
-    pub id: GroupId,
-    /// Every replica, this node included.
+    pub id: crate::wire::GroupId,
+    /// The group's initial configuration: every replica, usually this node
+    /// included (a node joining an existing group by a membership change is
+    /// not; it learns its configuration from the log).
     pub voters: Vec<NodeId>,
 }
 
@@ -39,6 +39,8 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// Every other node and its peer address.
     pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// The groups opened at start, with `log` as their settings; more can
+    /// be added and removed at runtime (`Node::add_group`, `remove_group`).
     pub groups: Vec<GroupSpec>,
     /// Timings and flow control; `id`, `voters` and `seed` are set per group.
     pub raft: Config,
@@ -55,6 +57,9 @@ pub struct NodeConfig {
     /// lose unsynced writes in a simulated crash). The hard state always
     /// goes to the real file system under `data_dir`.
     pub medium: Arc<dyn Medium>,
+    /// How often every group applies its retention settings (never deleting
+    /// at or above its high watermark).
+    pub retention_interval: Duration,
 }
 
 impl NodeConfig {
@@ -73,6 +78,7 @@ impl NodeConfig {
             log: LogConfig::default(),
             group_commit_delay: Duration::ZERO,
             medium: Arc::new(StdMedium),
+            retention_interval: Duration::from_secs(5),
         }
     }
 }
@@ -81,7 +87,7 @@ impl NodeConfig {
 #[derive(Debug)]
 pub struct Node {
     id: NodeId,
-    requests: mpsc::Sender<Request>,
+    pub(crate) requests: mpsc::Sender<Request>,
     /// The transport's writers and listener; dropping the set aborts them.
     tasks: Mutex<JoinSet<()>>,
     /// Sent (once) to stop the driver.
@@ -105,16 +111,6 @@ impl Node {
             let why = "peer_queue_bytes_max must hold four appends of max_append_bytes";
             return Err(Error::InvalidConfig(why.into()));
         }
-        for group in &config.groups {
-            let unknown = group
-                .voters
-                .iter()
-                .find(|v| **v != config.id && !config.peers.contains_key(v));
-            if let Some(voter) = unknown {
-                let why = format!("group {} has voter {voter} with no peer address", group.id);
-                return Err(Error::InvalidConfig(why));
-            }
-        }
         let policy = FlushPolicy::GroupCommit {
             interval: Duration::from_millis(5),
             bytes: ByteSize::mib(4),
@@ -123,7 +119,6 @@ impl Node {
         let disk = Disk::new(config.medium.clone(), policy, 1024);
         let started = Instant::now();
         let span = info_span!("node", id = %config.id);
-        let partitions = span.in_scope(|| open_partitions(&config, &disk))?;
         let mut tasks = JoinSet::new();
         let (inbound_tx, inbound) = mpsc::channel(1024);
         let transport = Transport::start(
@@ -137,8 +132,18 @@ impl Node {
         );
         let (requests, requests_rx) = mpsc::channel(4096);
         let (stop, stop_rx) = oneshot::channel();
-        let (mut driver, flushed) = Driver::new(partitions, transport, metrics, disk, started);
+        let settings = GroupSettings {
+            node: config.id,
+            data_dir: config.data_dir.clone(),
+            raft: config.raft.clone(),
+            max_append_bytes: config.max_append_bytes,
+            peers: config.peers.keys().copied().collect(),
+            disk,
+        };
+        let (mut driver, flushed) = Driver::new(settings, transport, metrics, started);
         driver.group_commit_delay = config.group_commit_delay;
+        driver.retention_interval = config.retention_interval;
+        span.in_scope(|| open_groups(&mut driver, &config))?;
         let channels = Channels {
             inbound,
             requests: requests_rx,
@@ -194,46 +199,6 @@ impl Node {
         }
         info!(node = %self.id, "node shut down");
     }
-
-    async fn ask<T>(&self, request: Request, reply: oneshot::Receiver<Result<T>>) -> Result<T> {
-        self.requests
-            .send(request)
-            .await
-            .map_err(|_| Error::Stopped)?;
-        reply.await.map_err(|_| Error::Stopped)?
-    }
-
-    /// Appends producer batches (acks=all): returns the first offset once a
-    /// quorum holds them durably. `NotLeader` on a follower.
-    pub async fn append(&self, group: GroupId, batch: Vec<u8>) -> Result<i64> {
-        let (reply, rx) = oneshot::channel();
-        self.ask(
-            Request::Append {
-                group,
-                batch,
-                reply,
-            },
-            rx,
-        )
-        .await
-    }
-
-    /// Committed batches from `from`, below the high watermark.
-    pub async fn read(&self, group: GroupId, from: i64, max_bytes: ByteSize) -> Result<Fetched> {
-        let (reply, rx) = oneshot::channel();
-        let request = Request::Read {
-            group,
-            from,
-            max_bytes,
-            reply,
-        };
-        self.ask(request, rx).await
-    }
-
-    pub async fn status(&self, group: GroupId) -> Result<PartitionStatus> {
-        let (reply, rx) = oneshot::channel();
-        self.ask(Request::Status { group, reply }, rx).await
-    }
 }
 
 impl Drop for Node {
@@ -242,45 +207,14 @@ impl Drop for Node {
     }
 }
 
-/// Opens every group's partition from the data directory.
-fn open_partitions(config: &NodeConfig, disk: &Arc<Disk>) -> Result<BTreeMap<GroupId, Partition>> {
-    let mut partitions = BTreeMap::new();
-    for (index, group) in config.groups.iter().enumerate() {
-        if partitions.contains_key(&group.id) {
-            return Err(Error::InvalidConfig(format!(
-                "group {} is listed twice",
-                group.id
-            )));
+/// Opens every group of the configuration from the data directory.
+fn open_groups(driver: &mut Driver, config: &NodeConfig) -> Result<()> {
+    for group in &config.groups {
+        if driver.partitions.contains_key(&group.id) {
+            let why = format!("group {} is listed twice", group.id);
+            return Err(Error::InvalidConfig(why));
         }
-        let mut raft = config.raft.clone();
-        raft.id = config.id;
-        raft.voters = group.voters.clone();
-        raft.seed = seed(config.id, group.id, index);
-        let directory = config.data_dir.join(format!("group-{}", group.id));
-        let partition = Partition::open(
-            group.id,
-            raft,
-            disk,
-            &directory,
-            config.log.clone(),
-            config.max_append_bytes,
-            Millis(0),
-        )?;
-        if partitions.insert(group.id, partition).is_some() {
-            return Err(Error::InvalidConfig(format!(
-                "group {} is listed twice",
-                group.id
-            )));
-        }
+        driver.add_group(group, config.log.clone())?;
     }
-    Ok(partitions)
-}
-
-/// Election jitter seed: differs per node, group and start.
-fn seed(node: NodeId, group: GroupId, index: usize) -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as u64);
-    let mixed = (u64::from(node.0) << 48) ^ group.0.rotate_left(17) ^ (index as u64) ^ nanos;
-    mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
+    Ok(())
 }

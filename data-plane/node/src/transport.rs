@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::metrics::NodeMetrics;
-use crate::wire::{self, ClusterId, Envelope, FRAME_BYTES_MAX, Frame, HEADER_BYTES};
+use crate::wire::{self, ClusterId, Envelope, FRAME_BYTES_MAX, Frame, HEADER_BYTES, PeerMessage};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -103,6 +103,11 @@ impl Transport {
         transport
     }
 
+    /// Whether `id` is a peer this transport can reach.
+    pub(crate) fn knows(&self, id: NodeId) -> bool {
+        self.peers.contains_key(&id)
+    }
+
     /// Queues `envelope` for `to`; never blocks. Unknown peers are ignored.
     pub(crate) fn send(&self, to: NodeId, envelope: Envelope) {
         let Some(peer) = self.peers.get(&to) else {
@@ -118,11 +123,15 @@ impl Transport {
             // Heartbeats first (the next one supersedes them), then the
             // oldest append with entries, then the oldest of anything.
             let items = &queue.items;
-            let heartbeat = items.iter().position(
-                |e| matches!(e.message, Message::Append { from, end, .. } if from == end),
-            );
+            // A log start notice is resent with every heartbeat too.
+            let heartbeat = items.iter().position(|e| match &e.message {
+                PeerMessage::Raft(Message::Append { from, end, .. }) => from == end,
+                PeerMessage::LogStart(_) => true,
+                PeerMessage::Raft(_) => false,
+            });
             let append = || {
-                let is_append = |e: &Envelope| matches!(e.message, Message::Append { .. });
+                let is_append =
+                    |e: &Envelope| matches!(e.message, PeerMessage::Raft(Message::Append { .. }));
                 items.iter().position(is_append)
             };
             let droppable = heartbeat.or_else(append).unwrap_or(0);
@@ -352,7 +361,7 @@ mod tests {
         };
         Envelope {
             group: GroupId(group),
-            message,
+            message: message.into(),
             records: vec![0; 300],
         }
     }
@@ -366,7 +375,8 @@ mod tests {
                 term: Term(2),
                 last: LogPosition::default(),
                 transfer: false,
-            },
+            }
+            .into(),
             records: Vec::new(),
         };
         transport.send(NodeId(2), vote.clone());

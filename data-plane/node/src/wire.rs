@@ -12,7 +12,12 @@ use fjord_replication::log::EpochStart;
 use fjord_replication::{AppendResult, Message, NodeId, Offset, RejectHint, Term};
 
 mod configs;
+mod envelope;
+mod log_start;
 mod reader;
+
+pub use envelope::{Envelope, PeerMessage};
+pub use log_start::LogStart;
 
 use configs::{decode_configs, encode_configs};
 use reader::Reader;
@@ -42,53 +47,6 @@ impl fmt::Display for GroupId {
 /// The cluster a node belongs to: frames from another cluster are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClusterId(pub u128);
-
-/// One engine message for one group, with the record bytes of an `Append`
-/// (whole RecordBatch v2 batches covering its `[from, end)`; empty otherwise).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    pub group: GroupId,
-    pub message: Message,
-    pub records: Vec<u8>,
-}
-
-impl Envelope {
-    /// Bytes this envelope takes in a frame (for queue bounds and frame caps).
-    pub fn encoded_len(&self) -> usize {
-        let body = match &self.message {
-            Message::PreVote { .. } => 4 + 4 + 8,
-            Message::Vote { .. } => 4 + 4 + 8 + 1,
-            Message::PreVoteResponse { .. } | Message::VoteResponse { .. } => 4 + 1,
-            Message::Append {
-                epochs, configs, ..
-            } => {
-                let configs_len = match configs.is_empty() {
-                    true => 0,
-                    false => {
-                        4 + configs
-                            .iter()
-                            .map(|c| 8 + 4 + 4 * c.voters.len())
-                            .sum::<usize>()
-                    }
-                };
-                4 + 8 + 4 + 8 + 8 + 4 + epochs.len() * EPOCH_BYTES + configs_len + 4
-            }
-            Message::AppendResponse { result, .. } => {
-                4 + 1
-                    + match result {
-                        AppendResult::Accepted { .. } => 8 + 8 + 1,
-                        AppendResult::Rejected {
-                            hint: RejectHint::LogEnd(_),
-                            ..
-                        } => 8 + 8,
-                        AppendResult::Rejected { .. } => 8 + 8 + 4,
-                    }
-            }
-            Message::TimeoutNow { .. } => 4,
-        };
-        8 + 1 + body + self.records.len()
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
@@ -182,7 +140,11 @@ fn encode_envelope(envelope: &Envelope, out: &mut Vec<u8>) {
     out.extend_from_slice(&envelope.group.0.to_be_bytes());
     let term = |out: &mut Vec<u8>, t: Term| out.extend_from_slice(&t.0.to_be_bytes());
     let offset = |out: &mut Vec<u8>, o: Offset| out.extend_from_slice(&o.0.to_be_bytes());
-    match &envelope.message {
+    let message = match &envelope.message {
+        PeerMessage::Raft(message) => message,
+        PeerMessage::LogStart(notice) => return log_start::encode(notice, out),
+    };
+    match message {
         Message::PreVote { term: t, last } => {
             out.push(TAG_PRE_VOTE);
             term(out, *t);
@@ -395,11 +357,19 @@ fn decode_envelope(reader: &mut Reader<'_>) -> Result<Envelope, WireError> {
         TAG_TIMEOUT_NOW => Message::TimeoutNow {
             term: reader.term()?,
         },
+        log_start::TAG_LOG_START => {
+            let message = PeerMessage::LogStart(log_start::decode(reader)?);
+            return Ok(Envelope {
+                group,
+                message,
+                records,
+            });
+        }
         other => return Err(WireError::UnknownTag(other)),
     };
     Ok(Envelope {
         group,
-        message,
+        message: PeerMessage::Raft(message),
         records,
     })
 }

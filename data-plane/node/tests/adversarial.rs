@@ -99,7 +99,7 @@ async fn a_node_closes_connections_that_send_bad_frames_and_keeps_serving() {
 /// engine would treat as broken invariants are refused at the node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_survives_arbitrary_messages_from_a_peer() {
-    use fjord_node::wire::{Envelope, Frame, encode_frame};
+    use fjord_node::wire::{Envelope, Frame, LogStart, PeerMessage, encode_frame};
     use fjord_replication::log::EpochStart;
     use fjord_replication::{AppendResult, LogPosition, Message, Offset, RejectHint, Term};
     use tokio::io::AsyncWriteExt;
@@ -124,6 +124,7 @@ async fn a_node_survives_arbitrary_messages_from_a_peer() {
     // also gets to lead while the garbage arrives.
     let (grants_tx, mut grants) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
+        use fjord_node::wire::PeerMessage;
         use tokio::io::AsyncReadExt;
         let (mut incoming, _) = unused.accept().await.unwrap();
         loop {
@@ -135,7 +136,10 @@ async fn a_node_survives_arbitrary_messages_from_a_peer() {
             incoming.read_exact(&mut body).await.unwrap();
             let frame = fjord_node::wire::decode_after_length(&body).unwrap();
             for envelope in frame.envelopes {
-                let grant = match envelope.message {
+                let PeerMessage::Raft(message) = envelope.message else {
+                    continue;
+                };
+                let grant = match message {
                     Message::PreVote { term, .. } => Message::PreVoteResponse {
                         term,
                         granted: true,
@@ -163,7 +167,7 @@ async fn a_node_survives_arbitrary_messages_from_a_peer() {
         while let Ok(message) = grants.try_recv() {
             envelopes.push(Envelope {
                 group,
-                message,
+                message: message.into(),
                 records: Vec::new(),
             });
         }
@@ -240,6 +244,18 @@ async fn a_node_survives_arbitrary_messages_from_a_peer() {
                     }
                 }
                 _ => Message::TimeoutNow { term },
+            };
+            // Now and then a log start notice at a random offset.
+            let message = match next(8) {
+                0 if term.0 > 0 => PeerMessage::LogStart(LogStart {
+                    term,
+                    start: offset(1 + next(8)),
+                    epoch: EpochStart {
+                        term: Term(1 + next(term.0 as u64) as i32),
+                        start: Offset::ZERO,
+                    },
+                }),
+                _ => message.into(),
             };
             envelopes.push(Envelope {
                 group,

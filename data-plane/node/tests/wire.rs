@@ -7,7 +7,8 @@
 )]
 
 use fjord_node::wire::{
-    self, ClusterId, Envelope, FRAME_BYTES_MAX, Frame, GroupId, HEADER_BYTES, WireError,
+    self, ClusterId, Envelope, FRAME_BYTES_MAX, Frame, GroupId, HEADER_BYTES, LogStart,
+    PeerMessage, WireError,
 };
 use fjord_replication::log::{ConfigEntry, EpochStart};
 use fjord_replication::{AppendResult, LogPosition, Message, NodeId, Offset, RejectHint, Term};
@@ -60,9 +61,30 @@ fn envelope() -> impl Strategy<Value = Envelope> {
     ];
     let plain = (any::<u64>(), simple).prop_map(|(group, message)| Envelope {
         group: GroupId(group),
-        message,
+        message: message.into(),
         records: Vec::new(),
     });
+    // A log start notice is canonical only in order (see wire/log_start.rs).
+    let log_start = (
+        any::<u64>(),
+        (1..=i32::MAX, 1..=i32::MAX),
+        (1..=i64::MAX, offset()),
+    )
+        .prop_map(|(group, (a, b), (start, below))| {
+            let notice = LogStart {
+                term: Term(a.max(b)),
+                start: Offset(start),
+                epoch: EpochStart {
+                    term: Term(a.min(b)),
+                    start: Offset(below.0 % start),
+                },
+            };
+            Envelope {
+                group: GroupId(group),
+                message: PeerMessage::LogStart(notice),
+                records: Vec::new(),
+            }
+        });
     let epochs = proptest::collection::vec((term(), offset()), 0..6);
     // Offsets rising and voters ascending, as the decoder demands.
     let configs = proptest::collection::btree_map(
@@ -96,11 +118,12 @@ fn envelope() -> impl Strategy<Value = Envelope> {
                         })
                         .collect(),
                     commit,
-                },
+                }
+                .into(),
                 records,
             },
         );
-    prop_oneof![plain, append]
+    prop_oneof![plain, append, log_start]
 }
 
 fn frame() -> impl Strategy<Value = Frame> {
@@ -169,7 +192,8 @@ fn sample_frame() -> Frame {
                 voters: vec![NodeId(1), NodeId(2), NodeId(4)],
             }],
             commit: Offset(9),
-        },
+        }
+        .into(),
         records: vec![0xab; 64],
     };
     let response = Envelope {
@@ -181,7 +205,8 @@ fn sample_frame() -> Frame {
                 durable: Offset(4),
                 entries: true,
             },
-        },
+        }
+        .into(),
         records: Vec::new(),
     };
     let vote = Envelope {
@@ -193,7 +218,8 @@ fn sample_frame() -> Frame {
                 end: Offset(14),
             },
             transfer: false,
-        },
+        }
+        .into(),
         records: Vec::new(),
     };
     Frame {
@@ -297,7 +323,7 @@ fn append_frame(configs: Vec<ConfigEntry>) -> Frame {
         to: NodeId(2),
         envelopes: vec![Envelope {
             group: GroupId(9),
-            message,
+            message: message.into(),
             records: Vec::new(),
         }],
     }

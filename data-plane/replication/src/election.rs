@@ -186,7 +186,7 @@ impl Engine {
     }
 
     pub(crate) fn on_timeout_now(&mut self, term: Term) {
-        if term == self.hard.term && !self.is_leader() && self.is_voter() {
+        if term == self.hard.term && !self.is_leader() && self.is_voter() && self.electable {
             self.start_election(true);
         }
     }

@@ -44,6 +44,18 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LeaderStateView(pub(crate) LeaderState);
 
+/// The leader's view of one follower, for operators (in-sync replicas).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FollowerProgress {
+    pub id: NodeId,
+    /// Durable end the follower confirmed (counts toward commit).
+    pub matched: Offset,
+    /// End of the prefix known to match the leader's log.
+    pub verified: Offset,
+    /// When the follower last answered (engine time).
+    pub last_heard: Millis,
+}
+
 /// What must survive a crash besides the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct HardState {
@@ -66,6 +78,9 @@ pub struct Engine {
     pub(crate) election_deadline: Millis,
     pub(crate) heartbeat_deadline: Millis,
     pub(crate) rng: u64,
+    /// Whether this node may start an election (pre-vote, or a `TimeoutNow`
+    /// transfer). Liveness only: it never changes what is safe to do.
+    pub(crate) electable: bool,
     pub(crate) output: Vec<Command>,
 }
 
@@ -93,6 +108,7 @@ impl Engine {
             election_deadline: now,
             heartbeat_deadline: now,
             rng,
+            electable: true,
             output: Vec::new(),
         };
         engine.reset_election_deadline();
@@ -137,6 +153,29 @@ impl Engine {
     pub fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader(_))
     }
+    /// Maintenance mode: while `false`, this node starts no election (no
+    /// pre-vote when its timer fires, no election on `TimeoutNow`); it still
+    /// votes, follows and, if it leads, keeps leading. Changes nothing that
+    /// safety depends on: a node that never campaigns is a valid Raft node.
+    pub fn set_electable(&mut self, electable: bool) {
+        self.electable = electable;
+    }
+    pub fn is_electable(&self) -> bool {
+        self.electable
+    }
+    /// What the leader knows of each follower (empty on a follower).
+    pub fn followers(&self) -> Vec<FollowerProgress> {
+        let Role::Leader(state) = &self.role else {
+            return Vec::new();
+        };
+        let progress = state.0.progress.iter().map(|(id, p)| FollowerProgress {
+            id: *id,
+            matched: p.matched,
+            verified: p.verified,
+            last_heard: p.last_heard,
+        });
+        progress.collect()
+    }
     /// The earliest time a `Tick` can change anything.
     pub fn next_deadline(&self) -> Millis {
         match self.role {
@@ -149,10 +188,16 @@ impl Engine {
         if self.is_leader() {
             self.leader_tick();
         } else if self.now >= self.election_deadline {
-            if self.is_voter() {
+            if !self.is_voter() {
+                self.reset_election_deadline(); // not in the configuration: never campaign
+            } else if self.electable {
                 self.start_pre_vote();
             } else {
-                self.reset_election_deadline(); // not in the configuration: never campaign
+                // Maintenance: never campaign, but the leader's lease has
+                // expired as for any follower, so pre-votes of other
+                // candidates are granted again.
+                let term = self.hard.term;
+                self.become_follower(term, None);
             }
         }
     }

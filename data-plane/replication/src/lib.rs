@@ -6,6 +6,8 @@
 //! `docs/replication.md` for the algorithm and its invariants.
 
 mod config;
+#[cfg(test)]
+mod electable_test;
 mod election;
 mod engine;
 #[cfg(test)]
@@ -25,7 +27,7 @@ mod progress;
 pub mod types;
 
 pub use config::Config;
-pub use engine::{Engine, HardState, LeaderStateView, Role};
+pub use engine::{Engine, FollowerProgress, HardState, LeaderStateView, Role};
 pub use error::{Error, Result};
 pub use log::{ConfigEntry, EpochStart, LogState};
 pub use message::{

@@ -2,11 +2,12 @@
 //! checkpoints and clean close (DESIGN.md section 6).
 
 use crate::checkpoint::Checkpoint;
+use crate::epochs::EpochHistory;
 use crate::error::{Error, Result, io_error};
 use crate::log::Log;
 use crate::scan::{ScanRules, scan};
 use crate::segment::Segment;
-use crate::types::{Offset, Timestamp};
+use crate::types::{LeaderEpoch, Offset, Timestamp};
 
 impl Log {
     /// Rolls before an append of `incoming` bytes ending at `last_offset` if
@@ -223,6 +224,57 @@ impl Log {
             self.checkpoint()?;
         }
         self.delete_segments_below_start()
+    }
+
+    /// Kafka's "truncate fully and start at": removes every batch and restarts
+    /// the log empty at `start` (log start, end and high watermark), for a
+    /// replica whose leader has deleted, by retention, entries it still
+    /// needs. `epoch` is the leader epoch in effect at `start - 1` and the
+    /// offset where it began (below `start`), kept as the only epoch-history
+    /// entry so the replica can check the leader's next append against it.
+    ///
+    /// Crash order: the checkpoint (log start = `start`) goes first, so a
+    /// crash with old segments left opens with the log start clamped to
+    /// their end (nothing below it readable); then every segment is deleted,
+    /// the epoch history replaced and the new segment created. A crash
+    /// between the deletion and the epoch history opens an empty log at
+    /// `start` with the old history, which the caller detects (the term at
+    /// `start - 1` differs) and resets again. On an error the log must not
+    /// be used further (it may have no active segment).
+    pub fn reset_to(&mut self, start: Offset, epoch: Option<(LeaderEpoch, Offset)>) -> Result<()> {
+        let bad_epoch = epoch.is_some_and(|(e, s)| e.0 < 0 || s.0 < 0 || s >= start);
+        if start.0 < 0 || bad_epoch || (epoch.is_none() && start.0 > 0) {
+            return Err(Error::InvalidArgument(format!(
+                "cannot reset the log to start at {start} with epoch {epoch:?}"
+            )));
+        }
+        self.log_start_offset = start;
+        self.high_watermark = start;
+        self.checkpoint()?;
+        let cache = &self.disk.cache;
+        // Bounded by the number of segments; oldest first, as retention does.
+        while !self.segments.is_empty() {
+            self.segments[0].delete(cache)?;
+            self.segments.remove(0);
+        }
+        self.sync_directory()?;
+        self.epochs = EpochHistory::default();
+        if let Some((epoch, epoch_start)) = epoch {
+            self.epochs.assign(epoch, epoch_start);
+        }
+        self.epochs.store(cache, &self.epochs_path())?;
+        let interval = u32::try_from(self.config.index_interval_bytes.0).expect("validated");
+        let preallocate = (self.config.preallocate, self.config.segment_bytes.0);
+        let now = self.disk.clock.now();
+        let segment = Segment::create(cache, &self.directory, start, interval, preallocate, now)?;
+        self.segments.push(segment);
+        self.sync_directory()?;
+        self.sync.clear();
+        self.sync.durable.reset(start);
+        self.checkpoint()?;
+        assert_eq!(self.log_end_offset(), start);
+        assert_eq!(self.log_start_offset, start);
+        Ok(())
     }
 
     /// Syncs everything, writes the active segment's indexes and marks the

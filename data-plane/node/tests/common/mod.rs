@@ -117,7 +117,16 @@ impl Cluster {
         self.nodes[index] = Some(Arc::new(node));
     }
 
-    /// Stops a node as a process exit would: every task ends, the disk stays.
+    /// The node's data directory.
+    pub fn data_dir(&self, index: usize) -> std::path::PathBuf {
+        self.dirs[index].path().to_owned()
+    }
+
+    /// The running node at `index`.
+    pub fn node(&self, index: usize) -> Arc<Node> {
+        self.nodes[index].clone().expect("the node runs")
+    }
+
     /// Every append acknowledged so far.
     pub fn acked_so_far(&self) -> Vec<Acked> {
         self.acked.lock().unwrap().clone()
