@@ -6,6 +6,15 @@
 mod harness;
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use bytes::{Buf, BufMut, BytesMut};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, FetchRequest, FetchResponse, RequestHeader, ResponseHeader, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use harness::cluster::{BrokerCluster, http};
 use serde_json::{Value, json};
@@ -36,6 +45,46 @@ fn wait_in_sync(cluster: &BrokerCluster, topic: &str, partitions: usize, isr: us
         );
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
+}
+
+/// The error code of a Fetch v4 of `topic`-0 sent straight to `broker`.
+fn fetch_error(broker: SocketAddr, topic: &str) -> i16 {
+    let version = 4;
+    let request = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_bytes(1024)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_partitions(vec![
+                    FetchPartition::default()
+                        .with_partition(0)
+                        .with_partition_max_bytes(1024),
+                ]),
+        ]);
+    let header = RequestHeader::default()
+        .with_request_api_key(ApiKey::Fetch as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(7);
+    let mut buffer = BytesMut::new();
+    buffer.put_i32(0);
+    header
+        .encode(&mut buffer, ApiKey::Fetch.request_header_version(version))
+        .unwrap();
+    request.encode(&mut buffer, version).unwrap();
+    let length = i32::try_from(buffer.len() - 4).unwrap();
+    buffer[..4].copy_from_slice(&length.to_be_bytes());
+    let mut stream = TcpStream::connect(broker).unwrap();
+    stream.write_all(&buffer).unwrap();
+    let mut length = [0u8; 4];
+    stream.read_exact(&mut length).unwrap();
+    let mut payload = vec![0u8; usize::try_from(i32::from_be_bytes(length)).unwrap()];
+    stream.read_exact(&mut payload).unwrap();
+    let mut bytes = bytes::Bytes::from(payload);
+    ResponseHeader::decode(&mut bytes, ApiKey::Fetch.response_header_version(version)).unwrap();
+    let response = FetchResponse::decode(&mut bytes, version).unwrap();
+    assert!(!bytes.has_remaining());
+    response.responses[0].partitions[0].error_code
 }
 
 /// Every value read back exactly once per partition, in produced order.
@@ -90,12 +139,24 @@ fn a_replicated_topic_keeps_every_acknowledged_record_when_a_leader_is_killed() 
         assert_eq!(partition["replicas"], json!([1, 2, 3]));
     }
 
+    // Followers do not serve clients; the leader does.
+    let leader = partitions["0"]["leader"].as_u64().unwrap() as u32;
+    for member in &cluster.members {
+        // 6: NOT_LEADER_OR_FOLLOWER.
+        let expected = if member.id == leader { 0 } else { 6 };
+        assert_eq!(
+            fetch_error(member.kafka, "orders"),
+            expected,
+            "broker {}",
+            member.id
+        );
+    }
+
     // Idempotent producer, acks=all.
     assert_eq!(
         confluent(&cluster, &["produce-keyed", "orders", "3000"]),
         "ok"
     );
-    let leader = partitions["0"]["leader"].as_u64().unwrap() as u32;
     cluster.kill(leader);
     // The survivors elect new leaders and keep taking writes.
     assert_eq!(
