@@ -171,6 +171,13 @@ fn a_replicated_topic_keeps_every_acknowledged_record_when_a_leader_is_killed() 
     wait_in_sync(&cluster, "orders", 3, 3);
     let health = cluster.wait_for("a healthy cluster", |health| health["healthy"] == true);
     assert_eq!(health["under_replicated"], json!([]));
+    // Leader balancing hands each partition back to its preferred replica:
+    // placement spread those over the three brokers.
+    cluster.wait_for("one leadership per broker", |health| {
+        health["brokers"]
+            .as_array()
+            .is_some_and(|brokers| brokers.iter().all(|b| b["leaderships"] == 1))
+    });
 }
 
 #[test]

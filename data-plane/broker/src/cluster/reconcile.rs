@@ -13,7 +13,10 @@
 //! - **session**: registration, then a heartbeat each second;
 //! - **maintenance**: while the image says this broker is in maintenance,
 //!   its groups do not campaign and it hands each leadership to another
-//!   in-sync replica.
+//!   in-sync replica;
+//! - **leader balancing**: otherwise it hands a leadership it has held for
+//!   [`PREFERRED_AFTER`] back to the partition's preferred replica when that
+//!   one is in sync and may lead.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -37,6 +40,10 @@ pub const KAFKA_LISTENER: &str = "kafka";
 pub const REPLICA_LAG_MS: u64 = 10_000;
 const REPORT_INTERVAL: Duration = Duration::from_millis(250);
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// A leader hands leadership back to the preferred replica only after
+/// leading its term this long, so a recovering broker is not handed
+/// leaderships while it is still catching up on others.
+pub const PREFERRED_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 struct Hosted {
@@ -348,6 +355,8 @@ impl Reconciler {
 
     async fn maintenance_loop(self: Arc<Self>) {
         let mut electable = true;
+        // When this broker started leading each group's current term.
+        let mut led_since: BTreeMap<(GroupId, i32), std::time::Instant> = BTreeMap::new();
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
             let image = self.image();
@@ -362,9 +371,6 @@ impl Reconciler {
                 electable = !on;
                 info!(maintenance = on, "maintenance mode changed");
             }
-            if !on {
-                continue;
-            }
             let Ok(statuses) = self.node.statuses().await else {
                 return;
             };
@@ -372,7 +378,12 @@ impl Reconciler {
                 if group == CONTROLLER_GROUP || !status.is_leader {
                     continue;
                 }
-                let Some(target) = self.successor(&image, group) else {
+                let target = if on {
+                    self.successor(&image, group)
+                } else {
+                    self.preferred(&image, group, status.term, &mut led_since)
+                };
+                let Some(target) = target else {
                     continue;
                 };
                 if let Err(error) = self.node.transfer_leadership(group, NodeId(target.0)).await {
@@ -380,6 +391,37 @@ impl Reconciler {
                 }
             }
         }
+    }
+
+    /// Leader balancing: the partition's preferred leader (its first
+    /// replica), once this broker has led the term for [`PREFERRED_AFTER`]
+    /// and the preferred one is in sync and may lead. Placement spreads
+    /// preferred leaders evenly, so handing leadership back to them keeps
+    /// leaders balanced after failures (Kafka's preferred-leader election).
+    fn preferred(
+        &self,
+        image: &MetadataImage,
+        group: GroupId,
+        term: i32,
+        led_since: &mut BTreeMap<(GroupId, i32), std::time::Instant>,
+    ) -> Option<BrokerId> {
+        let since = *led_since
+            .entry((group, term))
+            .or_insert_with(std::time::Instant::now);
+        led_since.retain(|(g, t), _| *g != group || *t == term);
+        if since.elapsed() < PREFERRED_AFTER {
+            return None;
+        }
+        let (topic, index) = self
+            .hosted()
+            .get(&group)
+            .map(|hosted| (hosted.topic.clone(), hosted.index))?;
+        let partition = image.topic(&topic)?.partitions.get(index as usize)?;
+        let preferred = *partition.replicas.first()?;
+        let eligible = preferred != self.me
+            && partition.isr.contains(&preferred)
+            && image.broker(preferred).is_some_and(|b| b.can_lead());
+        eligible.then_some(preferred)
     }
 
     /// Another in-sync replica of the partition that may lead.
