@@ -239,3 +239,72 @@ fn the_operator_probes_say_when_a_restart_is_safe_and_maintenance_moves_leaders(
     assert_eq!(probe["safe"], false, "{probe}");
     assert_eq!(probe["at_risk"].as_array().unwrap().len(), 6, "{probe}");
 }
+
+#[test]
+fn a_decommissioned_broker_hands_its_replicas_over_without_losing_a_record() {
+    let mut cluster = BrokerCluster::start(4);
+    assert_eq!(
+        confluent(&cluster, &["create-replicated", "moves", "4", "3"]),
+        "ok"
+    );
+    wait_in_sync(&cluster, "moves", 4, 3);
+    assert_eq!(
+        confluent(&cluster, &["produce-keyed", "moves", "2000"]),
+        "ok"
+    );
+
+    let admin = cluster.member(1).admin;
+    let started = http(&admin, "PUT", "/v1/brokers/4/decommission", None);
+    assert_eq!(started["decommissioning"], true, "{started}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let state = http(&admin, "GET", "/v1/brokers/4/decommission", None);
+        if state["replicas"] == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still hosting: {state}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let partitions = wait_in_sync(&cluster, "moves", 4, 3);
+    for partition in partitions.as_object().unwrap().values() {
+        assert!(
+            !partition["replicas"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(4)),
+            "{partitions}"
+        );
+    }
+    // Removing a broker that still runs or hosts is refused; once stopped
+    // and empty it is forgotten.
+    let refused = http(&admin, "DELETE", "/v1/brokers/2", None);
+    assert_eq!(refused["status"], 409, "{refused}");
+    cluster.kill(4);
+    let removed = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "DELETE",
+        ])
+        .arg(format!("http://{admin}/v1/brokers/4"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&removed.stdout), "204");
+    cluster.wait_for("three brokers left", |health| {
+        health["brokers"].as_array().is_some_and(|b| b.len() == 3) && health["healthy"] == true
+    });
+
+    assert_eq!(
+        confluent(&cluster, &["produce-keyed", "moves", "2000", "2000"]),
+        "ok"
+    );
+    let read = confluent(&cluster, &["consume-partitions", "moves", "4", "4000"]);
+    assert_exactly_once(&read, 4000);
+}

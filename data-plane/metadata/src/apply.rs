@@ -287,6 +287,8 @@ impl MetadataImage {
                 entry.raft_term = *term;
                 entry.isr = isr;
                 set_leader(entry, Some(*leader));
+                // A reassignment completes once its target is in sync.
+                self.settle(name, *partition);
             }
             _ => unreachable!("apply_valid routes only topic records here"),
         }

@@ -7,7 +7,9 @@
 //! - `GET /v1/brokers/{id}/restart-probe`: would restarting that broker
 //!   leave a partition without a quorum of live in-sync replicas?
 //! - `GET|PUT /v1/brokers/{id}/maintenance`: maintenance mode (move
-//!   leadership away and take none while on).
+//!   leadership away and take none while on);
+//! - `GET|PUT /v1/brokers/{id}/decommission`, `DELETE /v1/brokers/{id}`:
+//!   move every replica off a broker, then forget it.
 //!
 //! The operator drives rolling upgrades with the last three
 //! (`docs/replication.md` "Admin API").
@@ -42,6 +44,11 @@ pub fn router(api: ClusterApi) -> Router {
             "/v1/brokers/{id}/maintenance",
             get(maintenance).put(set_maintenance),
         )
+        .route(
+            "/v1/brokers/{id}/decommission",
+            get(decommission).put(start_decommission),
+        )
+        .route("/v1/brokers/{id}", axum::routing::delete(remove_broker))
         .with_state(api)
 }
 
@@ -185,6 +192,84 @@ async fn set_maintenance(
         }
         ControllerReply::Refused { message, .. } => problem(StatusCode::NOT_FOUND, message),
         ControllerReply::NotLeader { .. } | ControllerReply::Failed { .. } => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the controller did not answer in time".into(),
+        ),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct DecommissionState {
+    broker: u32,
+    decommissioning: bool,
+    /// Partitions that still list it as a replica (0: it hosts nothing and
+    /// may be stopped and removed).
+    replicas: usize,
+}
+
+async fn decommission(State(api): State<ClusterApi>, Path(id): Path<u32>) -> Response {
+    let image = api.controller.image();
+    let Some(broker) = image.broker(BrokerId(id)) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("broker {id} is not registered"),
+        );
+    };
+    let replicas = image
+        .partitions()
+        .filter(|(_, partition)| partition.replicas.contains(&BrokerId(id)))
+        .count();
+    Json(DecommissionState {
+        broker: id,
+        decommissioning: broker.decommissioning,
+        replicas,
+    })
+    .into_response()
+}
+
+/// Starts moving every replica off the broker.
+async fn start_decommission(State(api): State<ClusterApi>, Path(id): Path<u32>) -> Response {
+    let request = ControllerRequest::Decommission {
+        broker: BrokerId(id),
+    };
+    let reply = api.client.call(&request).await;
+    if !matches!(reply, ControllerReply::Done { .. }) {
+        return failed(reply);
+    }
+    let mut images = api.controller.subscribe();
+    let shown = images.wait_for(|image| {
+        image
+            .broker(BrokerId(id))
+            .is_some_and(|broker| broker.decommissioning)
+    });
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), shown).await;
+    decommission(State(api), Path(id)).await
+}
+
+/// Forgets a decommissioned broker that hosts nothing (stop it first: a
+/// running broker would register again).
+async fn remove_broker(State(api): State<ClusterApi>, Path(id): Path<u32>) -> Response {
+    let request = ControllerRequest::RemoveBroker {
+        broker: BrokerId(id),
+    };
+    match api.client.call(&request).await {
+        ControllerReply::Done { .. } => StatusCode::NO_CONTENT.into_response(),
+        ControllerReply::Refused { kind, message } => {
+            let status = if kind == super::requests::RefusalKind::StaleBroker {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::CONFLICT
+            };
+            problem(status, message)
+        }
+        other => failed(other),
+    }
+}
+
+fn failed(reply: ControllerReply) -> Response {
+    match reply {
+        ControllerReply::Refused { message, .. } => problem(StatusCode::CONFLICT, message),
+        _ => problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "the controller did not answer in time".into(),
         ),

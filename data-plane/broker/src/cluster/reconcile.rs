@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use fjord_metadata::{BrokerId, Incarnation, Listener, MetadataImage, TopicName};
 use fjord_node::{GroupId, GroupSpec, Node, PartitionStatus};
-use fjord_replication::NodeId;
+use fjord_replication::{MembershipChange, NodeId};
 use tracing::{debug, info, warn};
 
 use super::replica::{ReplicatedReplica, Unhosted};
@@ -140,15 +140,9 @@ impl Reconciler {
                     continue;
                 }
                 wanted.insert(group);
+                let voters = initial_voters(self.me, partition);
                 match self
-                    .host(
-                        group,
-                        &topic.name,
-                        index,
-                        &partition.replicas,
-                        &configs,
-                        &settings,
-                    )
+                    .host(group, &topic.name, index, &voters, &configs, &settings)
                     .await
                 {
                     Some(replica) => partitions.push(replica),
@@ -279,10 +273,12 @@ impl Reconciler {
                     .get(&group)
                     .copied()
                     .unwrap_or(status.high_watermark);
-                let isr = in_sync(self.me, &status, reached);
                 let recorded = image
                     .topic(&topic)
                     .and_then(|t| t.partitions.get(index as usize));
+                // A voter on its way out is no longer a replica to report.
+                let mut isr = in_sync(self.me, &status, reached);
+                isr.retain(|broker| recorded.is_some_and(|p| p.replicas.contains(broker)));
                 let same = recorded.is_some_and(|p| {
                     p.leader == Some(self.me)
                         && p.raft_term == status.term
@@ -378,6 +374,9 @@ impl Reconciler {
                 if group == CONTROLLER_GROUP || !status.is_leader {
                     continue;
                 }
+                if self.reconcile_membership(&image, group, &status).await {
+                    continue;
+                }
                 let target = if on {
                     self.successor(&image, group)
                 } else {
@@ -424,6 +423,51 @@ impl Reconciler {
         eligible.then_some(preferred)
     }
 
+    /// On a group's leader: makes the Raft voters the partition's replicas,
+    /// one change at a time, adding before removing (a reassignment adds the
+    /// new replicas; once they are in sync the controller drops the old ones
+    /// from the replicas, and they are removed here). True if a change was
+    /// proposed or is still needed.
+    async fn reconcile_membership(
+        &self,
+        image: &MetadataImage,
+        group: GroupId,
+        status: &PartitionStatus,
+    ) -> bool {
+        let Some(partition) = self.partition_of(image, group) else {
+            return false;
+        };
+        let voters: BTreeSet<u32> = status.voters.iter().map(|voter| voter.0).collect();
+        let change = if let Some(new) = partition.replicas.iter().find(|b| !voters.contains(&b.0)) {
+            MembershipChange::AddVoter(NodeId(new.0))
+        } else if let Some(old) = voters
+            .iter()
+            .find(|voter| !partition.replicas.contains(&BrokerId(**voter)))
+        {
+            MembershipChange::RemoveVoter(NodeId(*old))
+        } else {
+            return false;
+        };
+        match self.node.change_membership(group, change).await {
+            Ok(_) => info!(%group, ?change, "partition membership change proposed"),
+            // One change at a time: the next round tries again.
+            Err(error) => debug!(%group, ?change, %error, "membership change not proposed"),
+        }
+        true
+    }
+
+    fn partition_of(
+        &self,
+        image: &MetadataImage,
+        group: GroupId,
+    ) -> Option<fjord_metadata::Partition> {
+        let (topic, index) = self
+            .hosted()
+            .get(&group)
+            .map(|hosted| (hosted.topic.clone(), hosted.index))?;
+        image.topic(&topic)?.partitions.get(index as usize).cloned()
+    }
+
     /// Another in-sync replica of the partition that may lead.
     fn successor(&self, image: &MetadataImage, group: GroupId) -> Option<BrokerId> {
         let (topic, index) = self
@@ -438,6 +482,26 @@ impl Reconciler {
             .filter(|broker| *broker != self.me)
             .find(|broker| image.broker(*broker).is_some_and(|b| b.can_lead()))
     }
+}
+
+/// The voters a group starts with on this broker. A replica added by a
+/// reassignment (not in sync yet while the move is on) joins the existing
+/// group: it starts outside the configuration, never campaigns, and learns
+/// its membership from the leader's configuration entries. Everyone else
+/// starts with every replica (a restarted member restores its membership
+/// history from its own log).
+fn initial_voters(me: BrokerId, partition: &fjord_metadata::Partition) -> Vec<BrokerId> {
+    let joining = !partition.removing.is_empty() && !partition.isr.contains(&me);
+    if !joining {
+        return partition.replicas.clone();
+    }
+    partition
+        .replicas
+        .iter()
+        .copied()
+        .filter(|broker| partition.isr.contains(broker) || partition.removing.contains(broker))
+        .filter(|broker| *broker != me)
+        .collect()
 }
 
 /// The leader and every follower that acknowledged recently and whose log

@@ -52,6 +52,14 @@ pub enum ControllerRequest {
         broker: BrokerId,
         on: bool,
     },
+    /// Moves every replica off the broker (it takes no new ones).
+    Decommission {
+        broker: BrokerId,
+    },
+    /// Forgets a decommissioned broker that hosts nothing.
+    RemoveBroker {
+        broker: BrokerId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,6 +296,25 @@ async fn answer(
         ControllerRequest::SetMaintenance { broker, on } => {
             MetadataRecord::SetMaintenance { broker, on }
         }
+        ControllerRequest::Decommission { broker } => {
+            let draining = controller
+                .image()
+                .broker(broker)
+                .is_some_and(|b| b.decommissioning);
+            if !draining {
+                controller
+                    .propose(MetadataRecord::BeginDecommission { broker })
+                    .await?;
+            }
+            // Partitions already being moved keep their plan; the rest move.
+            let plan = fjord_metadata::decommission::plan_decommission(&controller.image(), broker)
+                .map_err(|error| refused(&error))?;
+            for reassignment in plan {
+                controller.propose(reassignment.record()).await?;
+            }
+            return Ok(done());
+        }
+        ControllerRequest::RemoveBroker { broker } => MetadataRecord::EndDecommission { broker },
     };
     controller.propose(record).await?;
     Ok(done())
