@@ -190,6 +190,28 @@ fn the_operator_probes_say_when_a_restart_is_safe_and_maintenance_moves_leaders(
     wait_in_sync(&cluster, "events", 6, 3);
     cluster.wait_for("a healthy cluster", |health| health["healthy"] == true);
 
+    // A consumer group: every broker names the same coordinator, and a
+    // second consumer of the group resumes after the first one's commit.
+    assert_eq!(
+        confluent(&cluster, &["produce-keyed", "events", "300"]),
+        "ok"
+    );
+    let first = confluent(&cluster, &["group-consume", "events", "300", "readers"]);
+    assert_eq!(first.as_array().unwrap().len(), 300);
+    assert_eq!(
+        confluent(&cluster, &["produce-keyed", "events", "50", "300"]),
+        "ok"
+    );
+    let second = confluent(&cluster, &["group-consume", "events", "50", "readers"]);
+    let mut values: Vec<i64> = second
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect();
+    values.sort_unstable();
+    assert_eq!(values, (300..350).collect::<Vec<_>>());
+
     let probe = cluster.member(1).get("/v1/brokers/2/restart-probe");
     assert_eq!(probe["safe"], true, "{probe}");
     let unknown = cluster.member(1).get("/v1/brokers/9/restart-probe");

@@ -215,19 +215,50 @@ impl Handler {
                 .coordinator_keys
                 .iter()
                 .map(|key| {
+                    let broker = self.coordinator_for(key.as_str());
                     FoundCoordinator::default()
                         .with_key(key.clone())
-                        .with_node_id(BrokerId(self.node_id))
-                        .with_host(self.advertised_host.clone())
-                        .with_port(self.advertised_port)
+                        .with_node_id(BrokerId(broker.id))
+                        .with_host(broker.host)
+                        .with_port(broker.port)
                 })
                 .collect();
             return FindCoordinatorResponse::default().with_coordinators(coordinators);
         }
+        let broker = self.coordinator_for(request.key.as_str());
         FindCoordinatorResponse::default()
-            .with_node_id(BrokerId(self.node_id))
-            .with_host(self.advertised_host.clone())
-            .with_port(self.advertised_port)
+            .with_node_id(BrokerId(broker.id))
+            .with_host(broker.host)
+            .with_port(broker.port)
+    }
+
+    /// The broker coordinating `key`: this one when alone; in a cluster the
+    /// live broker that wins a rendezvous hash of (key, broker id), so every
+    /// broker names the same one and a broker's failure moves only its own
+    /// groups.
+    fn coordinator_for(&self, key: &str) -> super::BrokerEntry {
+        let (brokers, _) = self.brokers();
+        let weight = |id: i32| {
+            // FNV-1a over the key and the id: stable across processes.
+            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+            for byte in key.bytes().chain(id.to_be_bytes()) {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+            hash
+        };
+        let me = super::BrokerEntry {
+            id: self.node_id,
+            host: self.advertised_host.clone(),
+            port: self.advertised_port,
+            rack: self.rack.clone(),
+        };
+        if self.cluster.is_none() {
+            return me;
+        }
+        brokers
+            .into_iter()
+            .max_by_key(|broker| (weight(broker.id), broker.id))
+            .unwrap_or(me)
     }
 
     pub(super) async fn join_group(
