@@ -16,6 +16,7 @@
 pub mod client;
 pub mod controller;
 pub mod http;
+mod leadership;
 pub mod reconcile;
 pub mod replica;
 pub mod requests;

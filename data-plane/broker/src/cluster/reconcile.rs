@@ -15,7 +15,7 @@
 //!   its groups do not campaign and it hands each leadership to another
 //!   in-sync replica;
 //! - **leader balancing**: otherwise it hands a leadership it has held for
-//!   [`PREFERRED_AFTER`] back to the partition's preferred replica when that
+//!   [`super::leadership::PREFERRED_AFTER`] back to the partition's preferred replica when that
 //!   one is in sync and may lead.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use fjord_metadata::{BrokerId, Incarnation, Listener, MetadataImage, TopicName};
 use fjord_node::{GroupId, GroupSpec, Node, PartitionStatus};
-use fjord_replication::{MembershipChange, NodeId};
+use fjord_replication::NodeId;
 use tracing::{debug, info, warn};
 
 use super::replica::{ReplicatedReplica, Unhosted};
@@ -40,15 +40,11 @@ pub const KAFKA_LISTENER: &str = "kafka";
 pub const REPLICA_LAG_MS: u64 = 10_000;
 const REPORT_INTERVAL: Duration = Duration::from_millis(250);
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
-/// A leader hands leadership back to the preferred replica only after
-/// leading its term this long, so a recovering broker is not handed
-/// leaderships while it is still catching up on others.
-pub const PREFERRED_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
-struct Hosted {
-    topic: TopicName,
-    index: u32,
+pub(super) struct Hosted {
+    pub(super) topic: TopicName,
+    pub(super) index: u32,
     replica: Arc<ReplicatedReplica>,
     configs: Overrides,
 }
@@ -56,8 +52,8 @@ struct Hosted {
 /// Runs hosting, reports, the session and maintenance for this broker.
 #[derive(Debug)]
 pub struct Reconciler {
-    node: Arc<Node>,
-    me: BrokerId,
+    pub(super) node: Arc<Node>,
+    pub(super) me: BrokerId,
     topics: Arc<Topics>,
     defaults: TopicDefaults,
     client: Arc<ControllerClient>,
@@ -96,11 +92,11 @@ pub fn start(
 }
 
 impl Reconciler {
-    fn image(&self) -> Arc<MetadataImage> {
+    pub(super) fn image(&self) -> Arc<MetadataImage> {
         self.client.controller().image()
     }
 
-    fn hosted(&self) -> std::sync::MutexGuard<'_, BTreeMap<GroupId, Hosted>> {
+    pub(super) fn hosted(&self) -> std::sync::MutexGuard<'_, BTreeMap<GroupId, Hosted>> {
         self.hosted.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -347,140 +343,6 @@ impl Reconciler {
             }
             tokio::time::sleep(HEARTBEAT_INTERVAL).await;
         }
-    }
-
-    async fn maintenance_loop(self: Arc<Self>) {
-        let mut electable = true;
-        // When this broker started leading each group's current term.
-        let mut led_since: BTreeMap<(GroupId, i32), std::time::Instant> = BTreeMap::new();
-        loop {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let image = self.image();
-            let on = image
-                .broker(self.me)
-                .is_some_and(|broker| broker.maintenance);
-            if on == electable {
-                if let Err(error) = self.node.set_electable(!on).await {
-                    warn!(%error, "cannot change whether this node may lead");
-                    continue;
-                }
-                electable = !on;
-                info!(maintenance = on, "maintenance mode changed");
-            }
-            let Ok(statuses) = self.node.statuses().await else {
-                return;
-            };
-            for (group, status) in statuses {
-                if group == CONTROLLER_GROUP || !status.is_leader {
-                    continue;
-                }
-                if self.reconcile_membership(&image, group, &status).await {
-                    continue;
-                }
-                let target = if on {
-                    self.successor(&image, group)
-                } else {
-                    self.preferred(&image, group, status.term, &mut led_since)
-                };
-                let Some(target) = target else {
-                    continue;
-                };
-                if let Err(error) = self.node.transfer_leadership(group, NodeId(target.0)).await {
-                    debug!(%group, %error, "leadership transfer refused");
-                }
-            }
-        }
-    }
-
-    /// Leader balancing: the partition's preferred leader (its first
-    /// replica), once this broker has led the term for [`PREFERRED_AFTER`]
-    /// and the preferred one is in sync and may lead. Placement spreads
-    /// preferred leaders evenly, so handing leadership back to them keeps
-    /// leaders balanced after failures (Kafka's preferred-leader election).
-    fn preferred(
-        &self,
-        image: &MetadataImage,
-        group: GroupId,
-        term: i32,
-        led_since: &mut BTreeMap<(GroupId, i32), std::time::Instant>,
-    ) -> Option<BrokerId> {
-        let since = *led_since
-            .entry((group, term))
-            .or_insert_with(std::time::Instant::now);
-        led_since.retain(|(g, t), _| *g != group || *t == term);
-        if since.elapsed() < PREFERRED_AFTER {
-            return None;
-        }
-        let (topic, index) = self
-            .hosted()
-            .get(&group)
-            .map(|hosted| (hosted.topic.clone(), hosted.index))?;
-        let partition = image.topic(&topic)?.partitions.get(index as usize)?;
-        let preferred = *partition.replicas.first()?;
-        let eligible = preferred != self.me
-            && partition.isr.contains(&preferred)
-            && image.broker(preferred).is_some_and(|b| b.can_lead());
-        eligible.then_some(preferred)
-    }
-
-    /// On a group's leader: makes the Raft voters the partition's replicas,
-    /// one change at a time, adding before removing (a reassignment adds the
-    /// new replicas; once they are in sync the controller drops the old ones
-    /// from the replicas, and they are removed here). True if a change was
-    /// proposed or is still needed.
-    async fn reconcile_membership(
-        &self,
-        image: &MetadataImage,
-        group: GroupId,
-        status: &PartitionStatus,
-    ) -> bool {
-        let Some(partition) = self.partition_of(image, group) else {
-            return false;
-        };
-        let voters: BTreeSet<u32> = status.voters.iter().map(|voter| voter.0).collect();
-        let change = if let Some(new) = partition.replicas.iter().find(|b| !voters.contains(&b.0)) {
-            MembershipChange::AddVoter(NodeId(new.0))
-        } else if let Some(old) = voters
-            .iter()
-            .find(|voter| !partition.replicas.contains(&BrokerId(**voter)))
-        {
-            MembershipChange::RemoveVoter(NodeId(*old))
-        } else {
-            return false;
-        };
-        match self.node.change_membership(group, change).await {
-            Ok(_) => info!(%group, ?change, "partition membership change proposed"),
-            // One change at a time: the next round tries again.
-            Err(error) => debug!(%group, ?change, %error, "membership change not proposed"),
-        }
-        true
-    }
-
-    fn partition_of(
-        &self,
-        image: &MetadataImage,
-        group: GroupId,
-    ) -> Option<fjord_metadata::Partition> {
-        let (topic, index) = self
-            .hosted()
-            .get(&group)
-            .map(|hosted| (hosted.topic.clone(), hosted.index))?;
-        image.topic(&topic)?.partitions.get(index as usize).cloned()
-    }
-
-    /// Another in-sync replica of the partition that may lead.
-    fn successor(&self, image: &MetadataImage, group: GroupId) -> Option<BrokerId> {
-        let (topic, index) = self
-            .hosted()
-            .get(&group)
-            .map(|hosted| (hosted.topic.clone(), hosted.index))?;
-        let partition = image.topic(&topic)?.partitions.get(index as usize)?;
-        partition
-            .isr
-            .iter()
-            .copied()
-            .filter(|broker| *broker != self.me)
-            .find(|broker| image.broker(*broker).is_some_and(|b| b.can_lead()))
     }
 }
 
