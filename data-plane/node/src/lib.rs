@@ -9,6 +9,7 @@ mod driver;
 mod error;
 mod groups;
 mod hard_state;
+mod membership_file;
 mod metrics;
 mod node;
 mod partition;
