@@ -109,7 +109,7 @@ impl MembershipFile {
     }
 
     fn error(&self, reason: impl ToString) -> Error {
-        Error::HardState {
+        Error::MembershipFile {
             path: self.path.display().to_string(),
             reason: reason.to_string(),
         }
