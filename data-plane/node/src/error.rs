@@ -38,6 +38,8 @@ pub enum Error {
     Stopped,
     #[error("hard state file {path}: {reason}")]
     HardState { path: String, reason: String },
+    #[error("membership file {path}: {reason}")]
+    MembershipFile { path: String, reason: String },
     #[error(transparent)]
     Storage(#[from] fjord_storage::Error),
     #[error(transparent)]

@@ -95,20 +95,23 @@ impl HardStateFile {
 
     /// Durably replaces the state; returns only once it survives a crash.
     pub(crate) fn store(&self, state: HardState) -> Result<()> {
-        let temporary = self.path.with_extension("tmp");
-        let write = || -> std::io::Result<()> {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&temporary)?;
-            file.write_all(&encode(state))?;
-            file.sync_all()?;
-            fs::rename(&temporary, &self.path)?;
-            File::open(&self.directory)?.sync_all()
-        };
-        write().map_err(|error| self.error(error))
+        replace_file(&self.directory, &self.path, &encode(state)).map_err(|error| self.error(error))
     }
+}
+
+/// Replaces `path` (in `directory`) atomically and durably: a temporary file
+/// written and fsynced, renamed over it, the directory fsynced.
+pub(crate) fn replace_file(directory: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temporary = path.with_extension("tmp");
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&temporary, path)?;
+    File::open(directory)?.sync_all()
 }
 
 #[cfg(test)]

@@ -2,13 +2,18 @@
 //! transport per node carries every group's messages (coalesced per peer into
 //! frames, see [`wire`]); each [`Node`] hosts many replicated partitions, each
 //! an `Engine` over a `fjord_storage::Log`, sharing one group-commit pass.
-//! See `docs/replication.md` ("Peer transport", "Node layer").
+//! The broker drives it through [`Node`]: groups added and removed at
+//! runtime, two-stage appends ([`Node::propose`] → [`Proposal`]), a status
+//! watch, log access, leadership transfer, membership change, maintenance
+//! mode and retention.
+//! See `docs/replication.md` ("Peer transport", "Node layer", "Runtime API").
 
 mod client;
 mod driver;
 mod error;
 mod groups;
 mod hard_state;
+mod membership_file;
 mod metrics;
 mod node;
 mod partition;

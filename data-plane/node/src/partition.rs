@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fjord_replication::{
-    Config, Engine, Input, LogState, Message, Millis, NodeId, Offset, RequestId, log::EpochStart,
+    Config, ConfigEntry, Engine, Input, LogState, Message, Millis, NodeId, Offset, RequestId,
+    log::EpochStart,
 };
 use fjord_storage::{ByteSize, Disk, Fetched, Log, LogConfig};
 use tokio::sync::{oneshot, watch};
@@ -17,6 +18,7 @@ use tracing::{error, info, warn};
 
 use crate::error::{Error, Result};
 use crate::hard_state::HardStateFile;
+use crate::membership_file::{self, MembershipFile};
 use crate::metrics::NodeMetrics;
 use crate::records;
 use crate::status::PartitionStatus;
@@ -41,6 +43,9 @@ pub(crate) struct Partition {
     pub(crate) engine: Engine,
     pub(crate) log: Log,
     pub(crate) hard: HardStateFile,
+    pub(crate) membership: MembershipFile,
+    /// What `membership` holds (the engine's history as of the log's end).
+    pub(crate) persisted_configs: Vec<ConfigEntry>,
     /// The group's directory (hard state and `log/`).
     pub(crate) directory: PathBuf,
     /// Client bytes waiting for their `AppendEntries` command.
@@ -59,8 +64,9 @@ pub(crate) struct Partition {
     pub(crate) failed: bool,
 }
 
-/// The engine's view of a storage log: offsets and the epoch history.
-pub(crate) fn log_state(log: &Log) -> LogState {
+/// The engine's view of a storage log: offsets, the epoch history, and the
+/// membership history kept beside it.
+pub(crate) fn log_state(log: &Log, configs: &[ConfigEntry]) -> LogState {
     let start = Offset(log.log_start_offset().0);
     let end = Offset(log.log_end_offset().0);
     let history: Vec<EpochStart> = log
@@ -85,7 +91,7 @@ pub(crate) fn log_state(log: &Log) -> LogState {
         start_term,
         end,
         durable,
-        configs: Vec::new(),
+        configs: membership_file::restore(configs, start, end),
     }
 }
 
@@ -104,7 +110,14 @@ impl Partition {
         std::fs::create_dir_all(directory)?;
         let log = Log::open(disk, &directory.join("log"), log_config)?;
         let hard = HardStateFile::new(directory);
-        let engine = Engine::new(config.clone(), hard.load()?, log_state(&log), now)?;
+        let membership = MembershipFile::new(directory);
+        let stored = membership.load()?;
+        let state = log_state(&log, &stored);
+        if state.configs != stored {
+            membership.store(&state.configs)?; // forget entries lost with the log's tail
+        }
+        let persisted_configs = state.configs.clone();
+        let engine = Engine::new(config.clone(), hard.load()?, state, now)?;
         info!(%group, end = %engine.log().end, term = %engine.term(), "partition opened");
         let (status_tx, _) = watch::channel(PartitionStatus {
             is_leader: false,
@@ -122,6 +135,8 @@ impl Partition {
             engine,
             log,
             hard,
+            membership,
+            persisted_configs,
             directory: directory.to_owned(),
             staged: HashMap::new(),
             waiting: HashMap::new(),
@@ -276,7 +291,7 @@ impl Partition {
             Ok(Engine::new(
                 self.config.clone(),
                 hard,
-                log_state(&self.log),
+                log_state(&self.log, &self.persisted_configs),
                 now,
             )?)
         });

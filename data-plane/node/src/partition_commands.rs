@@ -31,6 +31,8 @@ impl Partition {
                 epochs,
                 source,
             } => {
+                // A configuration entry is on record before it can be durable.
+                self.persist_configs(end)?;
                 self.append_entries(from, end, &epochs, source, records)?;
                 if let AppendSource::Client(request) | AppendSource::Membership(request) = source {
                     let term = epochs.first().map_or(0, |e| e.term.0);
@@ -45,6 +47,7 @@ impl Partition {
                         "truncated to {reached}, not {end}"
                     )));
                 }
+                self.persist_configs(end)?;
             }
             Command::SetHighWatermark { end } => {
                 self.log.set_high_watermark(fjord_storage::Offset(end.0));
@@ -66,6 +69,20 @@ impl Partition {
             }
             Command::SendSnapshot { to, start } => self.send_log_start(context, to, start),
         }
+        Ok(())
+    }
+
+    /// Brings the membership file in step with the engine's history below
+    /// `end` (no work, and no allocation, when nothing changed).
+    fn persist_configs(&mut self, end: Offset) -> Result<()> {
+        let configs = &self.engine.log().configs;
+        let wanted = configs.iter().filter(|c| c.offset < end);
+        if wanted.clone().eq(self.persisted_configs.iter()) {
+            return Ok(());
+        }
+        let wanted: Vec<_> = wanted.cloned().collect();
+        self.membership.store(&wanted)?;
+        self.persisted_configs = wanted;
         Ok(())
     }
 

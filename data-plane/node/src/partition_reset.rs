@@ -36,10 +36,12 @@ impl Partition {
             term,
             start: began.map_or(start.previous(), |e| e.start),
         };
+        let config = log.configs.iter().rev().find(|c| c.offset < start).cloned();
         let notice = LogStart {
             term: self.engine.term(),
             start,
             epoch,
+            config,
         };
         if !notice.is_well_formed() {
             warn!(group = %self.group, ?notice, "log start notice not sent");
@@ -90,6 +92,15 @@ impl Partition {
         if let Err(error) = self.log.reset_to(start, Some(epoch)) {
             // The log may have no active segment now: take no more input.
             error!(group = %self.group, %error, "log reset failed: partition stopped");
+            self.failed = true;
+            return;
+        }
+        // The configuration in effect at the new start is the leader's. A
+        // crash before this is written leaves the old history (its latest
+        // entry below `start` applies until the leader sends a newer one).
+        self.persisted_configs = notice.config.into_iter().collect();
+        if let Err(error) = self.membership.store(&self.persisted_configs) {
+            error!(group = %self.group, %error, "membership file not written: partition stopped");
             self.failed = true;
             return;
         }

@@ -395,7 +395,7 @@ fn decode_append(
         epochs.push(EpochStart { term, start });
     }
     let configs = match with_configs {
-        true => decode_configs(reader)?,
+        true => decode_configs(reader, false)?,
         false => Vec::new(),
     };
     let length = reader.u32()? as usize;

@@ -254,6 +254,7 @@ async fn a_node_survives_arbitrary_messages_from_a_peer() {
                         term: Term(1 + next(term.0 as u64) as i32),
                         start: Offset::ZERO,
                     },
+                    config: None,
                 }),
                 _ => message.into(),
             };

@@ -294,18 +294,28 @@ async fn transfer_moves_the_leader_and_an_unelectable_node_never_leads() {
     wait_for(&mut watch, |s| s.is_leader).await;
 }
 
+/// Restarts node `index` and returns its status as restored from disk,
+/// before it has heard from anyone.
+async fn restarted_status(cluster: &mut Cluster, index: usize, group: GroupId) -> PartitionStatus {
+    cluster.stop(index).await;
+    cluster.restart(index).await;
+    cluster.node(index).status(group).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_voter_is_removed_and_added_back_by_membership_change() {
-    let cluster = Cluster::start(1, 64 << 20, false).await;
+async fn a_voter_is_removed_and_added_back_and_restarts_keep_the_configuration() {
+    let mut cluster = Cluster::start(1, 64 << 20, false).await;
     let group = cluster.groups[0];
     cluster.append(group, 1).await; // the leader committed in its term
     let leader = cluster.leader(group).await;
     let node = cluster.node(leader);
     let other = NodeId(((leader + 1) % NODES) as u32);
+    let third = (leader + 2) % NODES;
     let removed = node
         .change_membership(group, MembershipChange::RemoveVoter(other))
         .await
         .unwrap();
+    let removal_end = removed.end_offset;
     removed.committed.await.unwrap();
     let status = node.status(group).await.unwrap();
     assert!(!status.voters.contains(&other), "{status:?}");
@@ -323,11 +333,30 @@ async fn a_voter_is_removed_and_added_back_by_membership_change() {
         matches!(unknown, Err(Error::InvalidConfig(_))),
         "{unknown:?}"
     );
-    let added = node
+
+    // A restarted voter knows the configuration from its disk, not from the
+    // group's initial voters.
+    let mut watch = cluster.node(third).watch(group).await.unwrap();
+    wait_for(&mut watch, |s| s.log_end >= removal_end).await;
+    drop(watch);
+    let restored = restarted_status(&mut cluster, third, group).await;
+    let remaining: Vec<NodeId> = voters().into_iter().filter(|v| *v != other).collect();
+    assert_eq!(restored.voters, remaining, "restored: {restored:?}");
+    cluster.append(group, 2).await;
+
+    let leader = cluster.leader(group).await;
+    let added = cluster
+        .node(leader)
         .change_membership(group, MembershipChange::AddVoter(other))
         .await
         .unwrap();
+    let added_end = added.end_offset;
     added.committed.await.unwrap();
-    assert_eq!(node.status(group).await.unwrap().voters, voters());
-    cluster.append(group, 2).await;
+    let other_index = other.0 as usize;
+    let mut watch = cluster.node(other_index).watch(group).await.unwrap();
+    wait_for(&mut watch, |s| s.log_end >= added_end).await;
+    drop(watch);
+    let restored = restarted_status(&mut cluster, other_index, group).await;
+    assert_eq!(restored.voters, voters(), "restored: {restored:?}");
+    cluster.append(group, 3).await;
 }

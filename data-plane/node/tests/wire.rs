@@ -65,12 +65,17 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         records: Vec::new(),
     });
     // A log start notice is canonical only in order (see wire/log_start.rs).
+    let config = proptest::option::of((
+        offset(),
+        proptest::collection::btree_set(any::<u32>(), 1..5),
+    ));
     let log_start = (
         any::<u64>(),
         (1..=i32::MAX, 1..=i32::MAX),
         (1..=i64::MAX, offset()),
+        config,
     )
-        .prop_map(|(group, (a, b), (start, below))| {
+        .prop_map(|(group, (a, b), (start, below), config)| {
             let notice = LogStart {
                 term: Term(a.max(b)),
                 start: Offset(start),
@@ -78,6 +83,10 @@ fn envelope() -> impl Strategy<Value = Envelope> {
                     term: Term(a.min(b)),
                     start: Offset(below.0 % start),
                 },
+                config: config.map(|(offset, voters)| ConfigEntry {
+                    offset: Offset(offset.0 % start),
+                    voters: voters.into_iter().map(NodeId).collect(),
+                }),
             };
             Envelope {
                 group: GroupId(group),

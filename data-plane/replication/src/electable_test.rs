@@ -113,3 +113,28 @@ fn a_leader_made_unelectable_keeps_leading_and_heartbeating() {
     let fresh = engine(C, 0, LogState::default());
     assert!(fresh.is_electable(), "engines start electable");
 }
+
+#[test]
+fn a_candidate_made_unelectable_does_not_win_with_the_votes_it_gets() {
+    let mut a = engine(A, 0, LogState::default());
+    a.step(Millis(1000), Input::Tick);
+    let pre_granted = Message::PreVoteResponse {
+        term: Term(1),
+        granted: true,
+    };
+    receive(&mut a, B, pre_granted);
+    assert_eq!(a.term(), Term(1), "the election started");
+    a.set_electable(false);
+    let granted = Message::VoteResponse {
+        term: Term(1),
+        granted: true,
+    };
+    let commands = receive(&mut a, B, granted.clone());
+    receive(&mut a, C, granted);
+    assert!(!a.is_leader(), "no win while unelectable: {commands:?}");
+    let commands = a.step(Millis(5_000), Input::Tick);
+    assert!(
+        sends(&commands).is_empty(),
+        "and no new campaign: {commands:?}"
+    );
+}

@@ -72,6 +72,9 @@ impl Engine {
         let Role::PreCandidate { granted } = &self.role else {
             return;
         };
+        if !self.electable {
+            return; // made unelectable mid-campaign: never win (liveness only)
+        }
         if self.counts_quorum(granted) {
             self.start_election(false);
         }
@@ -144,6 +147,9 @@ impl Engine {
         let Role::Candidate { granted } = &self.role else {
             return;
         };
+        if !self.electable {
+            return; // made unelectable mid-campaign: never win (liveness only)
+        }
         if self.counts_quorum(granted) {
             self.become_leader();
         }

@@ -21,11 +21,15 @@ pub(super) fn encode_configs(configs: &[ConfigEntry], out: &mut Vec<u8>) {
     }
 }
 
-/// Configuration entries of an append: at least one (canonical: none is a
-/// plain append), offsets rising, voters ascending and never empty.
-pub(super) fn decode_configs(reader: &mut Reader<'_>) -> Result<Vec<ConfigEntry>, WireError> {
+/// Configuration entries: offsets rising, voters ascending and never empty;
+/// at least one unless `may_be_empty` (an append with none is canonically a
+/// plain append, tag 5).
+pub(super) fn decode_configs(
+    reader: &mut Reader<'_>,
+    may_be_empty: bool,
+) -> Result<Vec<ConfigEntry>, WireError> {
     let count = reader.u32()? as usize;
-    if count == 0 {
+    if count == 0 && !may_be_empty {
         return Err(WireError::Invalid(
             "an append with configurations holds none",
         ));

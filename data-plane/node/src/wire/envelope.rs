@@ -2,7 +2,7 @@
 
 use fjord_replication::{AppendResult, Message, RejectHint};
 
-use super::{EPOCH_BYTES, GroupId, LogStart, log_start};
+use super::{EPOCH_BYTES, GroupId, LogStart};
 
 /// One message for one group, with the record bytes of an `Append`
 /// (whole RecordBatch v2 batches covering its `[from, end)`; empty otherwise).
@@ -41,7 +41,7 @@ impl Envelope {
     pub fn encoded_len(&self) -> usize {
         let message = match &self.message {
             PeerMessage::Raft(message) => message,
-            PeerMessage::LogStart(_) => return 8 + 1 + log_start::BODY_BYTES,
+            PeerMessage::LogStart(notice) => return 8 + 1 + notice.encoded_len(),
         };
         let body = match message {
             Message::PreVote { .. } => 4 + 4 + 8,
