@@ -9,6 +9,7 @@
 use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,6 +25,18 @@ pub struct Addresses {
 }
 
 impl Addresses {
+    /// Fixed loopback ports for the broker at `index` (0-based) of a
+    /// cluster on `base`: Kafka `base + 10 * index`, peer `+ 1`, admin `+ 2`.
+    pub fn from_base(base: u16, index: usize) -> Option<Self> {
+        let kafka = base.checked_add(u16::try_from(index).ok()?.checked_mul(10)?)?;
+        let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        Some(Self {
+            kafka: at(kafka),
+            peer: at(kafka.checked_add(1)?),
+            admin: at(kafka.checked_add(2)?),
+        })
+    }
+
     /// Three free loopback ports the OS picks.
     pub fn free() -> Result<Self> {
         let pick = || -> Result<SocketAddr> {
@@ -133,15 +146,29 @@ pub struct Broker {
     binary: PathBuf,
     child: Option<Child>,
     paused: bool,
+    own_group: bool,
 }
 
 impl Broker {
+    /// Starts the broker in the caller's process group: a terminal's Ctrl-C
+    /// reaches it too, so nothing outlives an interrupted run.
     pub fn start(binary: &Path, spec: BrokerSpec) -> Result<Self> {
+        Self::start_with(binary, spec, false)
+    }
+
+    /// Starts the broker in a process group of its own, out of a terminal's
+    /// reach: the caller catches Ctrl-C and stops it in order.
+    pub fn start_in_own_group(binary: &Path, spec: BrokerSpec) -> Result<Self> {
+        Self::start_with(binary, spec, true)
+    }
+
+    fn start_with(binary: &Path, spec: BrokerSpec, own_group: bool) -> Result<Self> {
         let mut broker = Self {
             spec,
             binary: binary.to_owned(),
             child: None,
             paused: false,
+            own_group,
         };
         broker.spawn()?;
         Ok(broker)
@@ -167,7 +194,11 @@ impl Broker {
             .open(&self.spec.log)
             .map_err(io)?;
         let log_err = log.try_clone().map_err(io)?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if self.own_group {
+            command.process_group(0);
+        }
+        let child = command
             .args(self.spec.arguments())
             .stdin(Stdio::null())
             .stdout(log)
@@ -284,5 +315,26 @@ impl Broker {
 impl Drop for Broker {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Polls `GET /v1/cluster/health` on every broker until one says healthy;
+/// `Err` carries the last answer (if any) once `timeout` (a hang guard) passes.
+pub fn wait_healthy(
+    brokers: &[Broker],
+    timeout: Duration,
+) -> Result<serde_json::Value, Option<serde_json::Value>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let health = brokers.iter().find_map(Broker::cluster_health);
+        if let Some(health) = &health
+            && health["healthy"] == true
+        {
+            return Ok(health.clone());
+        }
+        if Instant::now() > deadline {
+            return Err(health);
+        }
+        std::thread::sleep(Duration::from_millis(250));
     }
 }

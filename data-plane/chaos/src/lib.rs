@@ -9,6 +9,7 @@
 //! - [`checker`]: compares the oracle of acknowledged records with what is
 //!   read back: lost, duplicated, reordered, moved.
 //! - [`run`]: one whole chaos run wiring these together with Python producers.
+//! - [`up`]: a local cluster in the foreground (`cargo xtask cluster up`).
 
 pub mod checker;
 mod clients;
@@ -18,6 +19,7 @@ pub mod faults;
 mod http;
 pub mod proxy;
 pub mod run;
+pub mod up;
 
 pub use error::{Error, Result};
 

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use fjord_chaos::proxy::{LinkSpec, Proxy};
 use fjord_chaos::run::{RunConfig, print_report, run};
+use fjord_chaos::up::{UpConfig, up};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -53,6 +54,24 @@ enum Action {
         #[arg(long, default_value_t = 200)]
         rate: u32,
     },
+    /// Start N brokers with the cluster flags on fixed loopback ports (Kafka
+    /// BASE+10*i, peer +1, admin +2), print where they are, and keep them
+    /// running until Ctrl-C. One broker is single-broker mode.
+    Up {
+        /// The `fjord-broker` binary.
+        #[arg(long)]
+        broker_bin: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        brokers: usize,
+        #[arg(long, default_value_t = 19092)]
+        base_port: u16,
+        /// Data directories and logs (emptied first unless --keep-data).
+        #[arg(long, default_value = "target/cluster")]
+        data_dir: PathBuf,
+        /// Start on the data of the previous run.
+        #[arg(long)]
+        keep_data: bool,
+    },
     /// Proxy the given links; commands on stdin, one per line:
     /// `cut A B`, `blackhole A B`, `heal A B`, `delay A B MILLIS`,
     /// `isolate N [blackhole]`, `heal-all`, `status`.
@@ -93,6 +112,28 @@ fn main() -> ExitCode {
                 rate,
             };
             report(&config, run(&config).context("the chaos run failed"))
+        }
+        Action::Up {
+            broker_bin,
+            brokers,
+            base_port,
+            data_dir,
+            keep_data,
+        } => {
+            let config = UpConfig {
+                broker_binary: broker_bin,
+                brokers,
+                base_port,
+                dir: data_dir,
+                keep_data,
+            };
+            match up(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("fjord-chaos: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Action::Proxy { links } => match proxy(&links) {
             Ok(()) => ExitCode::SUCCESS,

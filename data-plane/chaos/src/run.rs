@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::checker::{self, Report};
 use crate::clients::{self, ProducerPlan, Producers};
-use crate::cluster::{Addresses, Broker, BrokerSpec};
+use crate::cluster::{Addresses, Broker, BrokerSpec, wait_healthy};
 use crate::faults::{self, Fault, Step};
 use crate::proxy::{LinkSpec, Proxy};
 use crate::{Error, NodeId, Result};
@@ -137,24 +137,12 @@ impl Cluster {
         if self.brokers.len() == 1 {
             return Ok(());
         }
-        let deadline = Instant::now() + HEALTHY_TIMEOUT;
-        loop {
-            let healthy = self.brokers.iter().any(|broker| {
-                broker
-                    .cluster_health()
-                    .is_some_and(|health| health["healthy"] == true)
-            });
-            if healthy {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(Error::Broker {
-                    node: 0,
-                    message: format!("cluster not healthy within {HEALTHY_TIMEOUT:?}"),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        wait_healthy(&self.brokers, HEALTHY_TIMEOUT)
+            .map(drop)
+            .map_err(|health| Error::Broker {
+                node: 0,
+                message: format!("cluster not healthy within {HEALTHY_TIMEOUT:?}: {health:?}"),
+            })
     }
 
     fn inject(&mut self, fault: Fault) -> Result<()> {
