@@ -93,6 +93,13 @@ class Producing:
                 return
             except BufferError:
                 self.producer.poll(0.05)
+            except KafkaException as error:
+                # After a fatal error produce() refuses: a new incarnation takes over.
+                if not error.args[0].fatal():
+                    raise
+                self.fatal = self.fatal or str(error)
+                self.restart_if_fatal()
+                value = f"{self.producer_index}:{self.incarnation}:{sequence}"
 
 
 def produce(bootstrap, topic, producer, partitions, rate):

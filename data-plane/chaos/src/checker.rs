@@ -10,7 +10,7 @@
 //! - duplicated: read back more than once (each extra copy counts);
 //! - reordered: a first copy whose sequence is below an earlier one of the
 //!   same (producer, incarnation) in that partition;
-//! - moved: read back at an offset other than the one acknowledged.
+//! - moved: no copy read back at the offset acknowledged.
 //!
 //! Records read back that were never acknowledged are fine (a timed-out
 //! request may still have been written) and are only counted.
@@ -138,11 +138,11 @@ fn example(report: &mut PartitionReport, text: String) {
 }
 
 /// Compares `acked` (oracle) with `read` (every partition read from its start,
-/// in offset order per partition).
+/// in rising offset order per partition, as the reader checks).
 pub fn check(acked: &[Placed], read: &[Placed]) -> Report {
     let mut partitions: BTreeMap<i32, PartitionReport> = BTreeMap::new();
-    // Where each id was read, per partition: its first offset.
-    let mut found: HashMap<(i32, RecordId), i64> = HashMap::new();
+    // Where each id was read, per partition: every offset holding a copy.
+    let mut found: HashMap<(i32, RecordId), Vec<i64>> = HashMap::new();
     let mut highest: HashMap<(i32, u32, u32), u64> = HashMap::new();
     let mut last_offset: HashMap<i32, i64> = HashMap::new();
     for record in read {
@@ -153,7 +153,9 @@ pub fn check(acked: &[Placed], read: &[Placed]) -> Report {
         );
         let report = partitions.entry(record.partition).or_default();
         report.read += 1;
-        if found.contains_key(&(record.partition, record.id)) {
+        let copies = found.entry((record.partition, record.id)).or_default();
+        copies.push(record.offset);
+        if copies.len() > 1 {
             report.duplicated += 1;
             example(
                 report,
@@ -161,7 +163,6 @@ pub fn check(acked: &[Placed], read: &[Placed]) -> Report {
             );
             continue;
         }
-        found.insert((record.partition, record.id), record.offset);
         let stream = (record.partition, record.id.producer, record.id.incarnation);
         match highest.get(&stream) {
             Some(&above) if record.id.sequence < above => {
@@ -191,10 +192,10 @@ pub fn check(acked: &[Placed], read: &[Placed]) -> Report {
                 );
             }
             // librdkafka reports -1 when the broker did not return an offset.
-            Some(&offset) if record.offset >= 0 && offset != record.offset => {
+            Some(copies) if record.offset >= 0 && !copies.contains(&record.offset) => {
                 report.moved += 1;
                 let text = format!(
-                    "moved {} acked at {} read at {offset}",
+                    "moved {} acked at {} read at {copies:?}",
                     record.id, record.offset
                 );
                 example(report, text);

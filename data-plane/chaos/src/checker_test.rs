@@ -142,3 +142,13 @@ fn lines_round_trip_and_malformed_lines_are_refused() {
         assert!(Placed::parse(bad).is_err(), "{bad:?} parsed");
     }
 }
+
+#[test]
+fn a_duplicate_acknowledged_at_its_second_copy_is_not_also_moved() {
+    let acked = vec![at(0, 1, id(0, 0))];
+    let read = vec![at(0, 0, id(0, 0)), at(0, 1, id(0, 0))];
+    let report = check(&acked, &read);
+    assert_eq!(report.total.duplicated, 1);
+    assert_eq!(report.total.moved, 0);
+    assert_eq!(report.total.lost, 0);
+}

@@ -89,6 +89,18 @@ pub(crate) fn read_all(
             ended = count.parse::<usize>().ok();
         }
     }
+    let mut last = std::collections::HashMap::new();
+    for record in &records {
+        if let Some(previous) = last.insert(record.partition, record.offset)
+            && previous >= record.offset
+        {
+            let message = format!(
+                "partition {} read offset {} after {previous}",
+                record.partition, record.offset
+            );
+            return Err(client_error("reader", message));
+        }
+    }
     if ended != Some(records.len()) {
         return Err(client_error(
             "reader",

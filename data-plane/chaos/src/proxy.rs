@@ -331,6 +331,8 @@ async fn pipe(
     let read_control = control.clone();
     // Moves the sender in, so the writer sees the end once the reader is done.
     let read = async move {
+        // Owned by the body, so dropped when it returns: the writer then ends.
+        let sender = sender;
         let mut buffer = vec![0; CHUNK_BYTES];
         loop {
             let read = match reader.read(&mut buffer).await {

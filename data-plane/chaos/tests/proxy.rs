@@ -232,3 +232,16 @@ fn an_unknown_link_is_an_error() {
     assert!(proxy.cut(3, 1, false).is_err());
     assert!(proxy.address(2, 3).is_err());
 }
+
+#[test]
+fn closing_the_sending_side_reaches_the_upstream_through_the_proxy() {
+    let echo = echo();
+    let proxy = proxy_to(&echo);
+    let mut stream = dial(&proxy, 1, 2);
+    stream.write_all(b"last words").unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    // The echo answers, sees end of stream and closes; that close comes back.
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    assert_eq!(answer, b"last words");
+}
