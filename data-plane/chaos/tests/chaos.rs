@@ -65,7 +65,14 @@ fn a_short_chaos_run_loses_duplicates_reorders_and_moves_nothing_acknowledged() 
         "chaos seed {seed}: replay with FJORD_CHAOS_SEED={seed} or `{}`",
         config.replay()
     );
-    let outcome = run(&config).unwrap();
+    let outcome = match run(&config) {
+        Ok(outcome) if outcome.report.is_clean() => outcome,
+        other => {
+            // Keep the broker logs, oracle and report for whoever debugs this.
+            eprintln!("chaos run kept in {}", work.keep().display());
+            other.unwrap()
+        }
+    };
     print_report(&outcome.report);
 
     assert!(
