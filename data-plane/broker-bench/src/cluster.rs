@@ -140,8 +140,8 @@ fn print_table(rows: &[Value], replication: usize) {
         };
         println!(
             "{:>9} {:>10} {:>24} {:>24} {:>24} {:>24}",
-            row["producers"],
-            row["partitions"],
+            row["producers"].as_u64().unwrap_or(0),
+            row["partitions"].as_u64().unwrap_or(0),
             cell(
                 &row["throughput_ratio"],
                 &row["replicated_mb_per_s"],
