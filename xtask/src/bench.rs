@@ -10,7 +10,7 @@ use anyhow::bail;
 use crate::dev::cargo;
 use crate::{process, step, target_dir};
 
-const BENCHMARKS: &str = "storage, control-plane, broker";
+const BENCHMARKS: &str = "storage, control-plane, broker, cluster";
 
 pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     let Some((name, passthrough)) = rest.split_first() else {
@@ -55,6 +55,7 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
             )
         }
         "broker" => broker(&output, passthrough),
+        "cluster" => cluster(&output, passthrough),
         other => bail!("unknown benchmark {other:?}; known: {BENCHMARKS}"),
     }
 }
@@ -100,6 +101,36 @@ fn broker(output: &std::path::Path, passthrough: &[String]) -> anyhow::Result<()
             .arg(&storage_json)
             .arg("--json")
             .arg(output.join("broker.json"))
+            .args(passthrough),
+    )
+}
+
+/// Replication's cost: 3 brokers with a topic of rf=3 against one broker
+/// with rf=1, in the same run, acks=all (`--brokers N`, `--quick` pass through).
+fn cluster(output: &std::path::Path, passthrough: &[String]) -> anyhow::Result<()> {
+    step(
+        "cluster benchmark (release build; librdkafka builds from source the first time); pass --quick for a smoke run",
+    );
+    process::run(Command::new(cargo()).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "fjord-broker",
+        "-p",
+        "fjord-broker-bench",
+    ]))?;
+    step("1 broker rf=1, then the cluster rf=3, under librdkafka");
+    let release = target_dir().join("release");
+    process::run(
+        Command::new(release.join("fjord-broker-bench"))
+            .arg("--cluster")
+            .arg("--broker-bin")
+            .arg(release.join("fjord-broker"))
+            .arg("--dir")
+            .arg(output.join("cluster-data"))
+            .arg("--json")
+            .arg(output.join("cluster.json"))
             .args(passthrough),
     )
 }

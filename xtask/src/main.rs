@@ -5,8 +5,11 @@
 //! - `cargo xtask test`: install or start what the tests need, then run
 //!   formatting, lints and every test, ending with a pass/fail summary.
 //! - `cargo xtask bench <name>`: benchmarks, never part of `test`.
+//! - `cargo xtask cluster up`, `cargo xtask chaos`: real broker processes,
+//!   by hand or under seeded faults.
 
 mod bench;
+mod chaos;
 mod dev;
 mod postgres;
 mod process;
@@ -27,11 +30,18 @@ commands:
   test [--no-browser]  install what the tests need, then fmt, clippy, every test;
                        --no-browser skips the Chromium console test
   bench <name> [args]  run a benchmark in release mode (storage,
-                       control-plane); results in
+                       control-plane, broker, cluster); results in
                        target/bench/<name>.json; never part of test
   sim [--seeds N] [--start S]
                        run N seeds of the deterministic cluster simulation (release);
                        a failure names the seed to replay with --seeds 1 --start SEED
+  cluster up [--brokers N] [--base-port P] [--data-dir DIR]
+                       start N brokers (release) with the cluster flags on loopback
+                       (Kafka P+10i, peer +1, admin +2; P=19092); Ctrl-C stops them
+  chaos [--brokers N] [--duration S] [--seed N]
+                       brokers, idempotent acks=all producers and seeded faults
+                       (kill -9, SIGSTOP, partitions through a proxy), then check
+                       every acknowledged record; prints the seed to replay
   help                 this text
 
 environment:
@@ -47,6 +57,8 @@ fn main() -> ExitCode {
         "test" => test::run(&rest),
         "bench" => bench::run(&rest),
         "sim" => sim::run(&rest),
+        "chaos" => chaos::chaos(&rest),
+        "cluster" => chaos::cluster(&rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

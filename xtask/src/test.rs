@@ -101,7 +101,7 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
 
 /// The Python interpreter of a venv holding the Python Kafka clients the
 /// broker tests drive (data-plane/broker/tests/clients/).
-fn kafka_clients_python() -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn kafka_clients_python() -> anyhow::Result<std::path::PathBuf> {
     let bin = tools::python_venv(
         "kafka-clients",
         &["confluent-kafka==2.16.1", "kafka-python==3.0.12"],

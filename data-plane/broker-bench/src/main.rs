@@ -4,7 +4,12 @@
 //! core's raw append figure from the same run (`fjord-storage-bench`, run
 //! just before by `cargo xtask bench broker`) is printed beside it, so the
 //! protocol's overhead shows as a ratio.
+//!
+//! `--cluster` measures replication instead (`cargo xtask bench cluster`,
+//! see `cluster.rs`): the same load against one broker (rf=1) and against
+//! `--brokers` brokers with the cluster flags (rf=3), as ratios.
 
+mod cluster;
 mod load;
 
 use std::io::Write;
@@ -38,11 +43,18 @@ struct Arguments {
     /// 16 MiB per case instead of 256 MiB: a smoke run of about a minute.
     #[arg(long)]
     quick: bool,
+    /// Measure replication instead: one broker with rf=1 against `--brokers`
+    /// brokers started with the cluster flags and rf=min(3, brokers).
+    #[arg(long)]
+    cluster: bool,
+    /// Brokers of the replicated side of `--cluster`.
+    #[arg(long, default_value_t = 3, requires = "cluster")]
+    brokers: usize,
 }
 
-struct Broker {
+pub(crate) struct Broker {
     child: Child,
-    bootstrap: String,
+    pub(crate) bootstrap: String,
     dir: PathBuf,
 }
 
@@ -59,7 +71,7 @@ fn free_address() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
-fn start_broker(binary: &Path, dir: &Path) -> anyhow::Result<Broker> {
+pub(crate) fn start_broker(binary: &Path, dir: &Path) -> anyhow::Result<Broker> {
     let _ = std::fs::remove_dir_all(dir);
     let (kafka, admin) = (free_address()?, free_address()?);
     let child = Command::new(binary)
@@ -90,14 +102,20 @@ fn start_broker(binary: &Path, dir: &Path) -> anyhow::Result<Broker> {
     Ok(broker)
 }
 
-fn create_topic(bootstrap: &str, name: &str, partitions: i32) -> anyhow::Result<()> {
+pub(crate) fn create_topic(
+    bootstrap: &str,
+    name: &str,
+    partitions: i32,
+    replication: usize,
+) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let replication = i32::try_from(replication).context("replication factor")?;
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replication));
     let results = runtime.block_on(admin.create_topics([&topic], &AdminOptions::new()))?;
     for result in results {
         result.map_err(|(topic, error)| anyhow::anyhow!("creating {topic}: {error}"))?;
@@ -126,6 +144,15 @@ fn main() -> anyhow::Result<()> {
     let arguments = Arguments::parse();
     let bytes_per_case: u64 = if arguments.quick { 16 << 20 } else { 256 << 20 };
     let records = bytes_per_case / load::RECORD_BYTES as u64;
+    if arguments.cluster {
+        let report = cluster::run(&cluster::Plan {
+            broker_bin: &arguments.broker_bin,
+            dir: &arguments.dir,
+            brokers: arguments.brokers,
+            records,
+        })?;
+        return write_json(&arguments.json, &report);
+    }
     let baseline = storage_baseline(arguments.storage_json.as_deref())?;
     let broker = start_broker(&arguments.broker_bin, &arguments.dir)?;
     eprintln!(
@@ -137,7 +164,7 @@ fn main() -> anyhow::Result<()> {
         for partitions in [1, 100] {
             let topic = format!("bench-{producers}p-{partitions}");
             eprint!("{producers} producers x {partitions} partitions ... ");
-            create_topic(&broker.bootstrap, &topic, partitions)?;
+            create_topic(&broker.bootstrap, &topic, partitions, 1)?;
             let case = load::Case {
                 bootstrap: &broker.bootstrap,
                 topic: &topic,
@@ -173,10 +200,14 @@ fn main() -> anyhow::Result<()> {
         "raw_disk_mb_per_s": baseline.map(|(_, raw)| raw),
         "cases": rows,
     });
-    let mut out = std::fs::File::create(&arguments.json)
-        .with_context(|| format!("creating {}", arguments.json.display()))?;
-    writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
-    println!("json written to {}", arguments.json.display());
+    write_json(&arguments.json, &report)
+}
+
+fn write_json(path: &Path, report: &Value) -> anyhow::Result<()> {
+    let mut out =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    writeln!(out, "{}", serde_json::to_string_pretty(report)?)?;
+    println!("json written to {}", path.display());
     Ok(())
 }
 
