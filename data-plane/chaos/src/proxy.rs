@@ -283,10 +283,31 @@ async fn connection(
         &tainted,
         &counts,
     );
+    // Either direction ending ends the connection, as a process's death
+    // resets every socket it had: a dialer that only writes must see its
+    // connection break when the far side is gone, not write into a proxy
+    // that forwards nowhere.
+    tokio::pin!(forward, backward, closer);
     tokio::select! {
-        _ = async { tokio::join!(forward, backward) } => {}
-        () = closer => {}
+        ended = &mut forward => {
+            // The dialer closed its sending side: the answers still flow
+            // back until the far side closes too.
+            if ended == PipeEnd::ReaderClosed {
+                tokio::select! { _ = &mut backward => {} () = &mut closer => {} }
+            }
+        }
+        _ = &mut backward => {}
+        () = &mut closer => {}
     }
+}
+
+/// Why a pipe stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PipeEnd {
+    /// Its reader reached the end (everything read was written on).
+    ReaderClosed,
+    /// Its writer failed: the far side is gone.
+    WriterFailed,
 }
 
 /// Returns once the link is refusing, or open again after this connection
@@ -326,7 +347,7 @@ async fn pipe(
     control: watch::Receiver<Setting>,
     tainted: &AtomicBool,
     counts: &LinkCounts,
-) {
+) -> PipeEnd {
     let (sender, mut receiver) = mpsc::channel::<(Instant, Vec<u8>)>(CHUNKS_IN_FLIGHT_MAX);
     let read_control = control.clone();
     // Moves the sender in, so the writer sees the end once the reader is done.
@@ -365,13 +386,21 @@ async fn pipe(
                 continue;
             }
             if writer.write_all(&chunk).await.is_err() {
-                return;
+                return PipeEnd::WriterFailed;
             }
             counts
                 .forwarded_bytes
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         }
         let _ = writer.shutdown().await;
+        PipeEnd::ReaderClosed
     };
-    tokio::join!(read, write);
+    // The writer failing ends the pipe at once; the reader ending lets the
+    // writer drain what is queued first.
+    tokio::pin!(write);
+    tokio::select! {
+        ended = &mut write => return ended,
+        () = read => {}
+    }
+    write.await
 }

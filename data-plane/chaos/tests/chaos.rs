@@ -16,7 +16,7 @@ use fjord_chaos::run::{RunConfig, print_report, run};
 
 /// Brokers in the run. One until the broker has cluster mode (process faults
 /// only); set to 3 to add the proxy and the network faults.
-const BROKERS: usize = 1;
+const BROKERS: usize = 3;
 const DURATION: Duration = Duration::from_secs(35);
 
 /// `FJORD_BROKER_BIN`, or `fjord-broker` in the profile directory this test
