@@ -231,6 +231,10 @@ fn an_unknown_link_is_an_error() {
     let proxy = proxy_to(&echo);
     assert!(proxy.cut(3, 1, false).is_err());
     assert!(proxy.address(2, 3).is_err());
+    let mut twice = proxy.links()[0];
+    twice.listen = "127.0.0.1:0".parse().unwrap();
+    let refused = Proxy::start(&[twice, twice]).unwrap_err();
+    assert!(refused.to_string().contains("given twice"), "{refused}");
 }
 
 #[test]
