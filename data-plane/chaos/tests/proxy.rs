@@ -34,10 +34,11 @@ fn echo() -> Echo {
             std::thread::spawn(move || {
                 let mut buffer = [0; 4096];
                 while let Ok(read) = stream.read(&mut buffer) {
+                    // Counted before the echo, so a client that read it sees the count.
+                    received.fetch_add(read as u64, Ordering::SeqCst);
                     if read == 0 || stream.write_all(&buffer[..read]).is_err() {
                         return;
                     }
-                    received.fetch_add(read as u64, Ordering::SeqCst);
                 }
             });
         }
@@ -100,14 +101,15 @@ fn an_open_link_forwards_both_ways() {
     let mut stream = dial(&proxy, 1, 2);
     assert_eq!(round_trip(&mut stream, b"append"), b"append");
     assert_eq!(round_trip(&mut stream, b"heartbeat"), b"heartbeat");
-    assert!(
+    // Counted after each write completes, which may be after the echo is read.
+    let forwarded = || {
         proxy
             .counts(1, 2)
             .unwrap()
             .forwarded_bytes
             .load(Ordering::SeqCst)
-            >= 30
-    );
+    };
+    eventually("both directions are counted", || forwarded() == 30);
 }
 
 #[test]
