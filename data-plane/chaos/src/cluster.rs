@@ -338,3 +338,58 @@ pub fn wait_healthy(
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(spec: &BrokerSpec) -> String {
+        let arguments: Vec<_> = spec
+            .arguments()
+            .iter()
+            .map(|argument| argument.to_string_lossy().into_owned())
+            .collect();
+        arguments.join(" ")
+    }
+
+    #[test]
+    fn three_brokers_get_the_cluster_flags_and_dial_what_they_are_told() {
+        let addresses: Vec<_> = (0..3)
+            .map(|index| Addresses::from_base(19092, index).expect("fits"))
+            .collect();
+        let specs = BrokerSpec::cluster(&addresses, Path::new("/d"), |from, to, _| {
+            // As through the proxy: one listener per directed link.
+            SocketAddr::from((
+                [127, 0, 0, 1],
+                40000 + u16::try_from(from * 10 + to).unwrap_or(0),
+            ))
+        });
+        assert_eq!(
+            line(&specs[0]),
+            "--node-id 1 --data-dir /d/broker-1 --listen 127.0.0.1:19092 \
+             --admin-listen 127.0.0.1:19094 --default-replication-factor 3 \
+             --peer-listen 127.0.0.1:19093 --peers 2=127.0.0.1:40012,3=127.0.0.1:40013 \
+             --controller-voters 1@127.0.0.1:19094,2@127.0.0.1:19104,3@127.0.0.1:19114"
+        );
+        assert!(line(&specs[2]).contains("--peers 1=127.0.0.1:40031,2=127.0.0.1:40032"));
+        assert_eq!(specs[1].log, Path::new("/d/broker-2.log"));
+    }
+
+    #[test]
+    fn one_broker_runs_in_single_broker_mode() {
+        let addresses = [Addresses::from_base(9092, 0).expect("fits")];
+        let specs = BrokerSpec::cluster(&addresses, Path::new("/d"), |_, _, peer| peer);
+        assert_eq!(
+            line(&specs[0]),
+            "--node-id 1 --data-dir /d/broker-1 --listen 127.0.0.1:9092 \
+             --admin-listen 127.0.0.1:9094 --default-replication-factor 1"
+        );
+    }
+
+    #[test]
+    fn ports_that_do_not_fit_are_refused() {
+        assert!(Addresses::from_base(65_534, 0).is_none());
+        assert!(Addresses::from_base(65_533, 0).is_some());
+        assert!(Addresses::from_base(65_500, 5).is_none());
+    }
+}

@@ -12,6 +12,8 @@ pub enum Error {
         address: SocketAddr,
         source: std::io::Error,
     },
+    #[error("link {from}->{to} is given twice")]
+    DuplicateLink { from: u32, to: u32 },
     #[error("no proxied link {from}->{to}")]
     UnknownLink { from: u32, to: u32 },
     #[error("cannot start the proxy runtime: {0}")]

@@ -102,6 +102,12 @@ impl Proxy {
             .map_err(Error::Runtime)?;
         let mut links = BTreeMap::new();
         for spec in specs {
+            if links.contains_key(&(spec.from, spec.to)) {
+                return Err(Error::DuplicateLink {
+                    from: spec.from,
+                    to: spec.to,
+                });
+            }
             let bind = |source| Error::Bind {
                 from: spec.from,
                 to: spec.to,
@@ -119,19 +125,13 @@ impl Proxy {
             let (control, watched) = watch::channel(Setting::HEALED);
             let counts = Arc::new(LinkCounts::default());
             runtime.spawn(serve(listener, spec.upstream, watched, Arc::clone(&counts)));
-            let previous = links.insert(
+            links.insert(
                 (spec.from, spec.to),
                 Link {
                     spec,
                     control,
                     counts,
                 },
-            );
-            assert!(
-                previous.is_none(),
-                "link {}->{} given twice",
-                spec.from,
-                spec.to
             );
         }
         Ok(Self { links, runtime })

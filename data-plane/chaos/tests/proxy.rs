@@ -34,10 +34,11 @@ fn echo() -> Echo {
             std::thread::spawn(move || {
                 let mut buffer = [0; 4096];
                 while let Ok(read) = stream.read(&mut buffer) {
+                    // Counted before the echo, so a client that read it sees the count.
+                    received.fetch_add(read as u64, Ordering::SeqCst);
                     if read == 0 || stream.write_all(&buffer[..read]).is_err() {
                         return;
                     }
-                    received.fetch_add(read as u64, Ordering::SeqCst);
                 }
             });
         }
@@ -100,14 +101,15 @@ fn an_open_link_forwards_both_ways() {
     let mut stream = dial(&proxy, 1, 2);
     assert_eq!(round_trip(&mut stream, b"append"), b"append");
     assert_eq!(round_trip(&mut stream, b"heartbeat"), b"heartbeat");
-    assert!(
+    // Counted after each write completes, which may be after the echo is read.
+    let forwarded = || {
         proxy
             .counts(1, 2)
             .unwrap()
             .forwarded_bytes
             .load(Ordering::SeqCst)
-            >= 30
-    );
+    };
+    eventually("both directions are counted", || forwarded() == 30);
 }
 
 #[test]
@@ -231,6 +233,10 @@ fn an_unknown_link_is_an_error() {
     let proxy = proxy_to(&echo);
     assert!(proxy.cut(3, 1, false).is_err());
     assert!(proxy.address(2, 3).is_err());
+    let mut twice = proxy.links()[0];
+    twice.listen = "127.0.0.1:0".parse().unwrap();
+    let refused = Proxy::start(&[twice, twice]).unwrap_err();
+    assert!(refused.to_string().contains("given twice"), "{refused}");
 }
 
 #[test]
