@@ -1,7 +1,7 @@
 //! `cargo xtask dev`: the local platform in one command.
 //!
 //! Starts Postgres (or uses `DATABASE_URL`), the control plane serving the
-//! console, and a broker; prints where everything is; stops it all on
+//! console, and a cluster of three brokers (Raft-replicated topics); prints where everything is; stops it all on
 //! Ctrl-C or as soon as any piece exits on its own.
 
 use std::net::SocketAddr;
@@ -19,14 +19,121 @@ use crate::{reject_unknown, step, target_dir, tools, web};
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Brokers of the dev cluster.
+const BROKERS: u16 = 3;
+
+#[derive(Debug, Clone, Copy)]
+struct BrokerAddresses {
+    kafka: SocketAddr,
+    admin: SocketAddr,
+    peer: SocketAddr,
+}
+
+struct Brokers {
+    addresses: Vec<BrokerAddresses>,
+    processes: Vec<Supervised>,
+}
+
+/// A free port near `preferred`, not among `taken` (then taken).
+fn pick_port(preferred: u16, taken: &mut Vec<u16>) -> anyhow::Result<u16> {
+    let mut candidate = preferred;
+    loop {
+        let port = process::free_port(candidate)?;
+        if !taken.contains(&port) {
+            taken.push(port);
+            return Ok(port);
+        }
+        candidate = candidate.wrapping_add(100).max(1024);
+    }
+}
+
+/// Starts a three-broker cluster (cluster mode: Raft-replicated topics, a
+/// controller group on all three) and waits until every broker is
+/// registered and a controller leads.
+fn start_brokers(bin: &Path, taken: &mut Vec<u16>) -> anyhow::Result<Brokers> {
+    let local = |port| SocketAddr::from(([127, 0, 0, 1], port));
+    let mut addresses = Vec::new();
+    for index in 0..BROKERS {
+        addresses.push(BrokerAddresses {
+            kafka: local(pick_port(9092 + 10 * index, taken)?),
+            admin: local(pick_port(9644 + 10 * index, taken)?),
+            peer: local(pick_port(9093 + 10 * index, taken)?),
+        });
+    }
+    let voters = (1..)
+        .zip(&addresses)
+        .map(|(id, broker)| format!("{id}@{}", broker.admin))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut processes = Vec::new();
+    for (id, broker) in (1..).zip(&addresses) {
+        let peers = (1..)
+            .zip(&addresses)
+            .filter(|(other, _)| *other != id)
+            .map(|(other, b)| format!("{other}={}", b.peer))
+            .collect::<Vec<_>>()
+            .join(",");
+        let data_dir = fresh_dir(&target_dir().join("dev").join(format!("broker-{id}")))?;
+        step(&format!("starting broker {id} on {}", broker.kafka));
+        let mut process = Supervised::spawn(
+            "fjord-broker",
+            Command::new(bin.join("fjord-broker"))
+                .arg("--node-id")
+                .arg(id.to_string())
+                .arg("--data-dir")
+                .arg(&data_dir)
+                .arg("--listen")
+                .arg(broker.kafka.to_string())
+                .arg("--admin-listen")
+                .arg(broker.admin.to_string())
+                .arg("--peer-listen")
+                .arg(broker.peer.to_string())
+                .arg("--peers")
+                .arg(peers)
+                .arg("--controller-voters")
+                .arg(&voters)
+                .arg("--default-replication-factor")
+                .arg(BROKERS.to_string()),
+        )?;
+        process::wait_for_port(broker.kafka, STARTUP_TIMEOUT, &mut process)?;
+        processes.push(process);
+    }
+    step("waiting for the brokers to register with the controller");
+    let health = format!("http://{}/v1/cluster/health", addresses[0].admin);
+    let deadline = std::time::Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        let answer = process::output(Command::new("curl").args(["-fsS", &health]));
+        // Compact JSON from the broker; xtask stays free of a JSON parser.
+        if let Ok(text) = answer
+            && text.contains("\"controller\":")
+            && !text.contains("\"controller\":null")
+            && text.matches("\"fenced\":false").count() == usize::from(BROKERS)
+        {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "the brokers did not form a cluster within {STARTUP_TIMEOUT:?}; see their logs above"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(Brokers {
+        addresses,
+        processes,
+    })
+}
+
 /// The running platform; dropping it stops every process it started.
 #[derive(Debug)]
 pub(crate) struct Stack {
     pub(crate) control_plane_url: String,
     /// Admin API key of the `dev` organization, when this run created it.
     pub(crate) api_key: Option<String>,
+    /// The first broker's Kafka and admin addresses.
     pub(crate) bootstrap: SocketAddr,
     pub(crate) broker_admin: SocketAddr,
+    brokers: Vec<BrokerAddresses>,
     // Field order is drop order: processes stop before Postgres goes away.
     processes: Vec<Supervised>,
     postgres: Arc<Postgres>,
@@ -37,9 +144,7 @@ impl Stack {
     pub(crate) fn start(postgres: Arc<Postgres>, console_dir: &Path) -> anyhow::Result<Self> {
         let bin = binaries_dir();
         let control_plane = SocketAddr::from(([127, 0, 0, 1], process::free_port(8080)?));
-        let bootstrap = SocketAddr::from(([127, 0, 0, 1], process::free_port(9092)?));
-        let broker_admin = SocketAddr::from(([127, 0, 0, 1], process::free_port(9644)?));
-        let data_dir = fresh_dir(&target_dir().join("dev").join("broker-0"))?;
+        let mut taken = vec![control_plane.port()];
 
         step(&format!("starting the control plane on {control_plane}"));
         let mut control_plane_process = Supervised::spawn(
@@ -54,24 +159,17 @@ impl Stack {
         process::wait_for_port(control_plane, STARTUP_TIMEOUT, &mut control_plane_process)?;
         let api_key = seed_inventory(&bin, &postgres.url);
 
-        step(&format!("starting broker 0 on {bootstrap}"));
-        let mut broker = Supervised::spawn(
-            "fjord-broker",
-            Command::new(bin.join("fjord-broker"))
-                .arg("--data-dir")
-                .arg(&data_dir)
-                .arg("--listen")
-                .arg(bootstrap.to_string())
-                .arg("--admin-listen")
-                .arg(broker_admin.to_string()),
-        )?;
-        process::wait_for_port(bootstrap, STARTUP_TIMEOUT, &mut broker)?;
+        let brokers = start_brokers(&bin, &mut taken)?;
+        let (bootstrap, broker_admin) = (brokers.addresses[0].kafka, brokers.addresses[0].admin);
         Ok(Self {
             control_plane_url: format!("http://{control_plane}"),
             api_key,
             bootstrap,
             broker_admin,
-            processes: vec![control_plane_process, broker],
+            brokers: brokers.addresses,
+            processes: std::iter::once(control_plane_process)
+                .chain(brokers.processes)
+                .collect(),
             postgres,
         })
     }
@@ -87,9 +185,15 @@ impl Stack {
             self.postgres.url,
             self.postgres.description()
         );
+        for (id, broker) in (1..).zip(&self.brokers) {
+            println!(
+                "  broker {id}      {}   (admin: http://{}, peers: {})",
+                broker.kafka, broker.admin, broker.peer
+            );
+        }
         println!(
-            "  broker 0      {}   (admin: http://{})",
-            self.bootstrap, self.broker_admin
+            "  cluster       http://{}/v1/cluster/health",
+            self.broker_admin
         );
         println!();
         println!("Try:  kcat -b {} -L", self.bootstrap);
@@ -108,7 +212,7 @@ impl Stack {
         })
     }
 
-    /// Checks what a person would check first: the console answers and kcat lists the broker.
+    /// Checks what a person would check first: the console answers and kcat lists the brokers.
     pub(crate) fn smoke_check(&self) -> anyhow::Result<()> {
         let page = process::output(
             Command::new("curl").args(["-fsS", &format!("{}/", self.control_plane_url)]),
@@ -128,10 +232,15 @@ impl Stack {
             "10",
         ]))
         .context("kcat -L failed")?;
-        if !listing.contains(&format!("at {}", self.bootstrap)) {
-            bail!("kcat -L did not list the broker:\n{listing}");
+        for broker in &self.brokers {
+            if !listing.contains(&format!("at {}", broker.kafka)) {
+                bail!(
+                    "kcat -L did not list the broker at {}:\n{listing}",
+                    broker.kafka
+                );
+            }
         }
-        step("smoke check passed: console loads, kcat lists the broker");
+        step("smoke check passed: console loads, kcat lists all three brokers");
         Ok(())
     }
 }
