@@ -11,6 +11,7 @@
 //! idempotent; a retried CreateTopic answers "already exists").
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +19,7 @@ use fjord_metadata::{BrokerId, MetadataImage, MetadataRecord, Millis};
 use fjord_node::{Node, PartitionStatus};
 use fjord_storage::batch::{HEADER_BYTES, split_batches};
 use fjord_storage::{ByteSize, Timestamp};
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
@@ -48,6 +50,21 @@ pub struct Controller {
     applied: watch::Sender<i64>,
     outcomes: Mutex<BTreeMap<i64, Result<(), fjord_metadata::Error>>>,
     status: watch::Receiver<PartitionStatus>,
+    /// A broker outside the voters: the leader it last heard of.
+    observed: Option<watch::Sender<PartitionStatus>>,
+}
+
+/// Committed controller records from `from` on, as a voter serves them to
+/// brokers outside the voters (`GET /v1/internal/controller/records`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsPage {
+    /// The controller leader the serving voter knows.
+    pub leader: Option<u32>,
+    /// The offset after the last record (or control batch) in the page.
+    pub next: i64,
+    /// `(offset, record)`; `None` for a record the voter could not decode.
+    pub records: Vec<(i64, Option<MetadataRecord>)>,
 }
 
 impl Controller {
@@ -61,9 +78,125 @@ impl Controller {
             applied: watch::Sender::new(0),
             outcomes: Mutex::new(BTreeMap::new()),
             status,
+            observed: None,
         });
         tokio::spawn(Arc::clone(&controller).apply_loop());
         Ok(controller)
+    }
+
+    /// A broker outside the controller voters: it follows the committed
+    /// controller log by asking the voters (their admin addresses) for it,
+    /// and never proposes.
+    pub fn start_observer(
+        node: Arc<Node>,
+        me: BrokerId,
+        voters: BTreeMap<u32, SocketAddr>,
+    ) -> Arc<Controller> {
+        let observed = watch::Sender::new(PartitionStatus {
+            is_leader: false,
+            leader: None,
+            term: 0,
+            high_watermark: 0,
+            log_start: 0,
+            log_end: 0,
+            voters: voters
+                .keys()
+                .map(|id| fjord_replication::NodeId(*id))
+                .collect(),
+            followers: Vec::new(),
+        });
+        let controller = Arc::new(Controller {
+            node,
+            me,
+            image: watch::Sender::new(Arc::new(MetadataImage::new())),
+            applied: watch::Sender::new(0),
+            outcomes: Mutex::new(BTreeMap::new()),
+            status: observed.subscribe(),
+            observed: Some(observed),
+        });
+        tokio::spawn(Arc::clone(&controller).observe_loop(voters));
+        controller
+    }
+
+    /// The committed records from `from` (a voter answering an observer);
+    /// waits up to `wait` for one if there is none yet.
+    pub async fn records_from(&self, from: i64, wait: Duration) -> Result<RecordsPage, String> {
+        let mut applied = self.applied.subscribe();
+        for round in 0..2 {
+            let fetched = self
+                .node
+                .read(CONTROLLER_GROUP, from, ByteSize(READ_BYTES))
+                .await
+                .map_err(|error| error.to_string())?;
+            if !fetched.bytes.is_empty() || round == 1 {
+                let batches = decode_batches(from, &fetched.bytes)?;
+                return Ok(RecordsPage {
+                    leader: self.leader(),
+                    next: batches.next,
+                    records: batches
+                        .records
+                        .into_iter()
+                        .map(|(offset, record)| (offset, record.ok()))
+                        .collect(),
+                });
+            }
+            let _ = tokio::time::timeout(wait, applied.wait_for(|next| *next > from)).await;
+        }
+        unreachable!("the second round always answers")
+    }
+
+    /// An observer's applier: pages of committed records from the voters.
+    async fn observe_loop(self: Arc<Self>, voters: BTreeMap<u32, SocketAddr>) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("a plain HTTP client builds");
+        let ids: Vec<u32> = voters.keys().copied().collect();
+        let mut next = 0i64;
+        let mut attempt = 0usize;
+        loop {
+            // The leader first (its log is the newest), else the voters in turn.
+            let target = self
+                .leader()
+                .filter(|_| attempt.is_multiple_of(2))
+                .or_else(|| ids.get(attempt % ids.len().max(1)).copied());
+            let Some(address) = target.and_then(|id| voters.get(&id)) else {
+                return;
+            };
+            let url = format!("http://{address}/v1/internal/controller/records?from={next}");
+            let page = match http.get(&url).send().await {
+                Ok(response) => response.json::<RecordsPage>().await.ok(),
+                Err(_) => None,
+            };
+            let Some(page) = page else {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            };
+            if let Some(observed) = &self.observed {
+                observed.send_modify(|status| {
+                    status.leader = page.leader.map(fjord_replication::NodeId)
+                });
+            }
+            if page.next > next {
+                let records = page
+                    .records
+                    .into_iter()
+                    .map(|(offset, record)| {
+                        (
+                            offset,
+                            record.ok_or_else(|| {
+                                fjord_metadata::Error::Decode("undecodable on the voter".into())
+                            }),
+                        )
+                    })
+                    .collect();
+                next = self.apply_records(Decoded {
+                    records,
+                    next: page.next,
+                });
+            }
+        }
     }
 
     pub fn image(&self) -> Arc<MetadataImage> {
@@ -166,30 +299,24 @@ impl Controller {
 
     /// Applies whole batches read from `start`; returns the next offset.
     fn apply_batches(&self, start: i64, bytes: &[u8]) -> i64 {
-        let headers = match split_batches(bytes) {
-            Ok(headers) => headers,
+        match decode_batches(start, bytes) {
+            Ok(decoded) => self.apply_records(decoded),
             Err(reason) => {
                 // Committed bytes that do not parse: stopping here keeps the
                 // image at a known prefix instead of guessing past it.
                 error!(%reason, start, "corrupt controller log; the metadata image stops here");
-                return start;
+                start
             }
-        };
+        }
+    }
+
+    /// Applies decoded records in order and publishes the image; returns
+    /// the next offset.
+    fn apply_records(&self, decoded: Decoded) -> i64 {
         let mut image = (*self.image()).clone();
-        let mut outcomes = Vec::with_capacity(headers.len());
-        let mut position = 0usize;
-        let mut next = start;
-        for header in &headers {
-            let size = header.size as usize;
-            let payload = &bytes[position + HEADER_BYTES..position + size];
-            position += size;
-            let offset = header.base_offset.0;
-            next = header.next_offset().0;
-            if is_control(&bytes[position - size..position]) {
-                // A new leader's epoch marker or a configuration entry.
-                continue;
-            }
-            let outcome = match MetadataRecord::decode(payload) {
+        let mut outcomes = Vec::with_capacity(decoded.records.len());
+        for (offset, record) in decoded.records {
+            let outcome = match record {
                 Ok(record) => {
                     let outcome = image.apply(&record);
                     match &outcome {
@@ -213,8 +340,8 @@ impl Controller {
             }
         }
         self.image.send_replace(Arc::new(image));
-        self.applied.send_replace(next);
-        next
+        self.applied.send_replace(decoded.next);
+        decoded.next
     }
 
     /// The leader's duty: fence brokers whose session lapsed. A new leader
@@ -245,6 +372,36 @@ impl Controller {
             }
         }
     }
+}
+
+/// Records decoded from whole batches, control batches skipped.
+#[derive(Debug)]
+struct Decoded {
+    records: Vec<(i64, Result<MetadataRecord, fjord_metadata::Error>)>,
+    /// The offset after the last batch.
+    next: i64,
+}
+
+fn decode_batches(start: i64, bytes: &[u8]) -> Result<Decoded, String> {
+    let headers = split_batches(bytes)?;
+    let mut records = Vec::with_capacity(headers.len());
+    let mut position = 0usize;
+    let mut next = start;
+    for header in &headers {
+        let size = header.size as usize;
+        let batch = &bytes[position..position + size];
+        position += size;
+        next = header.next_offset().0;
+        if is_control(batch) {
+            // A new leader's epoch marker or a configuration entry.
+            continue;
+        }
+        records.push((
+            header.base_offset.0,
+            MetadataRecord::decode(&batch[HEADER_BYTES..]),
+        ));
+    }
+    Ok(Decoded { records, next })
 }
 
 /// Attributes bit 5: a control batch, written by the replication layer.

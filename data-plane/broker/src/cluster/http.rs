@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -38,6 +38,7 @@ pub struct ClusterApi {
 pub fn router(api: ClusterApi) -> Router {
     Router::new()
         .route(CONTROLLER_PATH, post(controller_request))
+        .route("/v1/internal/controller/records", get(controller_records))
         .route("/v1/cluster/health", get(health))
         .route("/v1/brokers/{id}/restart-probe", get(restart_probe))
         .route(
@@ -57,6 +58,31 @@ async fn controller_request(
     Json(request): Json<ControllerRequest>,
 ) -> Json<ControllerReply> {
     Json(requests::handle(&api.controller, request).await)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordsQuery {
+    from: i64,
+}
+
+/// Committed controller records for brokers outside the voters (a
+/// long-poll of up to a second when there is nothing new).
+async fn controller_records(
+    State(api): State<ClusterApi>,
+    Query(query): Query<RecordsQuery>,
+) -> Response {
+    if query.from < 0 {
+        return problem(StatusCode::BAD_REQUEST, "from must be >= 0".into());
+    }
+    match api
+        .controller
+        .records_from(query.from, std::time::Duration::from_secs(1))
+        .await
+    {
+        Ok(page) => Json(page).into_response(),
+        Err(message) => problem(StatusCode::SERVICE_UNAVAILABLE, message),
+    }
 }
 
 fn names(partitions: Vec<fjord_metadata::PartitionRef>) -> Vec<String> {

@@ -91,11 +91,7 @@ pub async fn start(
 ) -> Result<Cluster> {
     let me = u32::try_from(config.node_id)
         .map_err(|_| Error::Config("--node-id must be >= 0".into()))?;
-    if !settings.controller_voters.contains_key(&me) {
-        return Err(Error::Config(format!(
-            "broker {me} is not in --controller-voters: in this release every broker of a cluster is a controller voter"
-        )));
-    }
+    let voter = settings.controller_voters.contains_key(&me);
     let (wire_id, kafka_cluster_id) = cluster_id(settings);
     let mut node_config = NodeConfig::new(NodeId(me), wire_id, data_dir.join("raft"));
     node_config.peers = settings
@@ -103,14 +99,16 @@ pub async fn start(
         .iter()
         .map(|(id, address)| (NodeId(*id), *address))
         .collect();
-    node_config.groups = vec![GroupSpec {
-        id: CONTROLLER_GROUP,
-        voters: settings
-            .controller_voters
-            .keys()
-            .map(|id| NodeId(*id))
-            .collect(),
-    }];
+    if voter {
+        node_config.groups = vec![GroupSpec {
+            id: CONTROLLER_GROUP,
+            voters: settings
+                .controller_voters
+                .keys()
+                .map(|id| NodeId(*id))
+                .collect(),
+        }];
+    }
     node_config.log = controller_log_config();
     let listener = TcpListener::bind(settings.peer_listen)
         .await
@@ -122,9 +120,17 @@ pub async fn start(
         .await
         .map_err(|error| Error::Config(format!("cannot start the replication node: {error}")))?;
     let node = Arc::new(node);
-    let controller = Controller::start(Arc::clone(&node), BrokerId(me))
-        .await
-        .map_err(|error| Error::Config(format!("cannot start the controller: {error}")))?;
+    let controller = if voter {
+        Controller::start(Arc::clone(&node), BrokerId(me))
+            .await
+            .map_err(|error| Error::Config(format!("cannot start the controller: {error}")))?
+    } else {
+        Controller::start_observer(
+            Arc::clone(&node),
+            BrokerId(me),
+            settings.controller_voters.clone(),
+        )
+    };
     let client = Arc::new(ControllerClient::new(
         Arc::clone(&controller),
         settings.controller_voters.clone(),

@@ -65,6 +65,12 @@ impl BrokerCluster {
     /// Starts `count` brokers (ids 1..=count), every one a controller
     /// voter, and waits until all are registered and unfenced.
     pub(crate) fn start(count: u32) -> Self {
+        Self::start_with_voters(count, count)
+    }
+
+    /// Starts `count` brokers of which 1..=voters are the controller voters
+    /// (the others follow the controller log over HTTP).
+    pub(crate) fn start_with_voters(count: u32, voter_count: u32) -> Self {
         // Hold every listener until all are picked, so no two coincide.
         let held: Vec<_> = (0..count * 3)
             .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
@@ -72,7 +78,7 @@ impl BrokerCluster {
         let picked: Vec<SocketAddr> = held.iter().map(|l| l.local_addr().unwrap()).collect();
         drop(held);
         let addresses: Vec<_> = picked.chunks(3).map(|c| (c[0], c[1], c[2])).collect();
-        let voters = (1..=count)
+        let voters = (1..=voter_count)
             .zip(&addresses)
             .map(|(id, (_, admin, _))| format!("{id}@{admin}"))
             .collect::<Vec<_>>()
