@@ -112,9 +112,11 @@ async fn measure(
     }
     let token = fanout::connect(&inventory).await?;
     for &agents in &plan.agents {
-        report
-            .fanout
-            .push(fanout::run(&inventory, &token, agents).await?);
+        for mode in [fanout::Mode::Full, fanout::Mode::Delta] {
+            report
+                .fanout
+                .push(fanout::run(&inventory, &token, agents, mode).await?);
+        }
     }
     Ok(report)
 }

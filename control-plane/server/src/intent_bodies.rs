@@ -47,6 +47,27 @@ pub(crate) struct IntentBody {
     pub json: Bytes,
     /// `json` gzip-compressed, once the first agent accepting gzip asks.
     gzip: OnceCell<Bytes>,
+    /// The delta from the previous generation, once the first agent
+    /// holding it asks (`None`: not served, see [`crate::intent_deltas`]).
+    pub(crate) delta: OnceCell<Option<DeltaBody>>,
+}
+
+/// A delta response body: never larger than the full body it stands for.
+#[derive(Debug)]
+pub(crate) struct DeltaBody {
+    /// The `IntentDelta` JSON.
+    pub json: Bytes,
+    /// `json` gzip-compressed, once the first agent accepting gzip asks.
+    gzip: OnceCell<Bytes>,
+}
+
+impl DeltaBody {
+    pub(crate) fn new(json: Bytes) -> Self {
+        Self {
+            json,
+            gzip: OnceCell::new(),
+        }
+    }
 }
 
 /// The most bytes gzip can make of `len` bytes: zlib's conservative
@@ -87,13 +108,15 @@ impl IntentBody {
             generation,
             json: Bytes::from(json),
             gzip: OnceCell::new(),
+            delta: OnceCell::new(),
         })
     }
 
     /// Bytes the cache counts for this body: the JSON and the most its
-    /// compressed copy can take.
+    /// compressed copy can take, twice: a delta is only kept when smaller
+    /// than the JSON.
     fn bytes(&self) -> usize {
-        self.json.len() + gzip_bytes_max(self.json.len())
+        2 * (self.json.len() + gzip_bytes_max(self.json.len()))
     }
 }
 
@@ -149,6 +172,10 @@ pub(crate) struct IntentBodies {
     gzip_builds: Counter,
     /// Responses sent gzip-compressed (`fjord_intent_body_gzip_sent`).
     gzip_sent: Counter,
+    /// Deltas looked for (`fjord_intent_delta_builds`).
+    delta_builds: Counter,
+    /// Responses sent as a delta (`fjord_intent_delta_sent`).
+    delta_sent: Counter,
 }
 
 impl Default for IntentBodies {
@@ -167,6 +194,8 @@ impl IntentBodies {
             builds: Counter::default(),
             gzip_builds: Counter::default(),
             gzip_sent: Counter::default(),
+            delta_builds: Counter::default(),
+            delta_sent: Counter::default(),
         }
     }
 
@@ -195,15 +224,42 @@ impl IntentBodies {
             "Intent responses sent gzip-compressed to agents accepting gzip",
             self.gzip_sent.clone(),
         );
+        registry.register(
+            "fjord_intent_delta_builds",
+            "Deltas from the previous generation looked for (once per generation and replica)",
+            self.delta_builds.clone(),
+        );
+        registry.register(
+            "fjord_intent_delta_sent",
+            "Intent responses sent as a delta to agents holding the previous generation",
+            self.delta_sent.clone(),
+        );
     }
 
     /// The body's gzip-compressed copy: compressed by the first caller (off
     /// the async workers), shared with every later and concurrent one.
     pub(crate) async fn gzip(&self, body: &IntentBody) -> Result<Bytes, AppError> {
-        let gzip = body
-            .gzip
+        self.gzip_once(&body.gzip, &body.json, body).await
+    }
+
+    /// The same for the body's delta.
+    pub(crate) async fn gzip_delta(
+        &self,
+        body: &IntentBody,
+        delta: &DeltaBody,
+    ) -> Result<Bytes, AppError> {
+        self.gzip_once(&delta.gzip, &delta.json, body).await
+    }
+
+    async fn gzip_once(
+        &self,
+        cell: &OnceCell<Bytes>,
+        json: &Bytes,
+        body: &IntentBody,
+    ) -> Result<Bytes, AppError> {
+        let gzip = cell
             .get_or_try_init(|| async {
-                let json = body.json.clone();
+                let json = json.clone();
                 let gzip = tokio::task::spawn_blocking(move || compress(&json))
                     .await
                     .map_err(anyhow::Error::new)?
@@ -212,7 +268,6 @@ impl IntentBodies {
                 tracing::debug!(
                     environment_id = %body.environment_id,
                     generation = body.generation,
-                    json_bytes = body.json.len(),
                     gzip_bytes = gzip.len(),
                     "intent body compressed"
                 );
@@ -221,6 +276,27 @@ impl IntentBodies {
             .await?;
         self.gzip_sent.inc();
         Ok(gzip.clone())
+    }
+
+    /// The delta from generation `body.generation - 1` to `body`, built by
+    /// the first caller and shared; `None` when none is served.
+    pub(crate) async fn delta<'body>(
+        &self,
+        pool: &PgPool,
+        body: &'body IntentBody,
+    ) -> Result<Option<&'body DeltaBody>, AppError> {
+        let delta = body
+            .delta
+            .get_or_try_init(|| async {
+                let delta = crate::intent_deltas::build(pool, body).await?;
+                self.delta_builds.inc();
+                Ok::<_, AppError>(delta)
+            })
+            .await?;
+        if delta.is_some() {
+            self.delta_sent.inc();
+        }
+        Ok(delta.as_ref())
     }
 
     /// The body of `generation` of this organization's environment, if
@@ -307,6 +383,7 @@ mod tests {
             generation,
             json: Bytes::from(vec![b' '; size]),
             gzip: OnceCell::new(),
+            delta: OnceCell::new(),
         })
     }
 
@@ -330,11 +407,11 @@ mod tests {
         bodies.insert(body(environment, 4, 20));
         assert_eq!(
             bodies.lock().bytes,
-            20 + gzip_bytes_max(20),
-            "the replaced body is no longer counted, room for the gzip copy is"
+            2 * (20 + gzip_bytes_max(20)),
+            "the replaced body is no longer counted, room for the gzip copy and a delta is"
         );
         // Two of these do not fit together.
-        let big = 240;
+        let big = 110;
         assert!(body(Uuid::nil(), 1, big).bytes() * 2 > limit);
         let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
         bodies.insert(body(first, 1, big));
@@ -352,7 +429,7 @@ mod tests {
                 cache.bodies.values().map(|b| b.bytes()).sum::<usize>()
             );
         }
-        bodies.insert(body(Uuid::now_v7(), 1, 500));
+        bodies.insert(body(Uuid::now_v7(), 1, 250));
         assert!(
             bodies.lock().bytes <= limit,
             "a body over the limit (with its gzip copy) is not kept"
@@ -398,6 +475,7 @@ mod tests {
             generation: 7,
             json: Bytes::from(json),
             gzip: OnceCell::new(),
+            delta: OnceCell::new(),
         };
         let (first, second) = tokio::join!(bodies.gzip(&body), bodies.gzip(&body));
         let (first, second) = (first.expect("compresses"), second.expect("compresses"));
