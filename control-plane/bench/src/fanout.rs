@@ -78,7 +78,7 @@ pub(crate) async fn connect(inventory: &Inventory) -> anyhow::Result<String> {
 /// Creates topics in the fan-out cluster until it has [`TOPICS`].
 async fn fill_topics(inventory: &Inventory, token: &str) -> anyhow::Result<()> {
     let url = format!("{}/v1/agent/intents", inventory.base);
-    let (intent, _) = latest(&inventory.client, &url, token).await?;
+    let intent = latest(&inventory.client, &url, token).await?;
     let have = intent
         .document
         .clusters
@@ -124,7 +124,7 @@ pub(crate) async fn run(
     let url = format!("{}/v1/agent/intents", inventory.base);
     // Every agent holds this generation, verified; they share one copy
     // here, and each applies its delta to a copy of its own.
-    let (held, _) = latest(&client, &url, token).await?;
+    let held = latest(&client, &url, token).await?;
     let (generation, held) = (held.generation, Arc::new(held.document));
     let mut tasks = Vec::with_capacity(agents);
     while tasks.len() < agents {
@@ -163,8 +163,8 @@ pub(crate) async fn run(
     })
 }
 
-/// The latest intent, verified against its content hash; and its body size.
-async fn latest(client: &Client, url: &str, token: &str) -> anyhow::Result<(Intent, usize)> {
+/// The latest intent, checked against its content hash.
+async fn latest(client: &Client, url: &str, token: &str) -> anyhow::Result<Intent> {
     let body = client
         .get(format!("{url}?after=0&wait_seconds=0"))
         .bearer_auth(token)
@@ -175,15 +175,26 @@ async fn latest(client: &Client, url: &str, token: &str) -> anyhow::Result<(Inte
         .await?;
     let intent: Intent = serde_json::from_slice(&body)?;
     check_hash(&intent.document)?;
-    Ok((intent, body.len()))
+    Ok(intent)
 }
 
-/// Checks a document's clusters against its `content_hash`.
+/// Checks a document's clusters against its `content_hash` (serialised
+/// straight into the hash).
 fn check_hash(document: &IntentDocument) -> anyhow::Result<()> {
     use sha2::Digest as _;
-    let hash = hex::encode(sha2::Sha256::digest(serde_json::to_vec(
-        &document.clusters,
-    )?));
+    struct Hasher(sha2::Sha256);
+    impl std::io::Write for Hasher {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hasher = Hasher(sha2::Sha256::new());
+    serde_json::to_writer(&mut hasher, &document.clusters)?;
+    let hash = hex::encode(hasher.0.finalize());
     ensure!(
         hash == document.content_hash,
         "generation {} does not match its content hash",
