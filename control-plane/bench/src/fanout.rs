@@ -39,6 +39,10 @@ pub(crate) enum Mode {
     Full,
     /// The change from the generation they hold (`delta=true`).
     Delta,
+    /// Diagnostic (`--unverified-deltas`): deltas read and decoded but not
+    /// applied or checked, so the agents' CPU hides less of the server's
+    /// part. Not how an agent may treat a delta.
+    DeltaUnverified,
 }
 
 impl Mode {
@@ -46,6 +50,7 @@ impl Mode {
         match self {
             Self::Full => "full",
             Self::Delta => "delta",
+            Self::DeltaUnverified => "delta-unverified",
         }
     }
 }
@@ -130,9 +135,9 @@ pub(crate) async fn run(
     while tasks.len() < agents {
         for _ in 0..RAMP_BATCH.min(agents - tasks.len()) {
             let (client, url, token) = (client.clone(), url.clone(), token.to_owned());
-            let held = (mode == Mode::Delta).then(|| Arc::clone(&held));
+            let held = Arc::clone(&held);
             tasks.push(tokio::spawn(async move {
-                poll(&client, &url, &token, generation, held).await
+                poll(&client, &url, &token, generation, mode, &held).await
             }));
         }
         wait_for_waiters(&client, &inventory.base, tasks.len()).await?;
@@ -218,15 +223,17 @@ async fn poll(
     url: &str,
     token: &str,
     after: i64,
-    held: Option<Arc<IntentDocument>>,
+    mode: Mode,
+    held: &IntentDocument,
 ) -> anyhow::Result<(Instant, Instant)> {
     let mut failures = 0;
+    let ask_delta = mode != Mode::Full;
     loop {
         let response = client
             .get(format!(
                 "{url}?after={after}&wait_seconds={}&delta={}",
                 crate::server::LONG_POLL.as_secs(),
-                held.is_some()
+                ask_delta
             ))
             .bearer_auth(token)
             .header(ACCEPT_ENCODING, "gzip")
@@ -249,21 +256,23 @@ async fn poll(
                     .get(CONTENT_TYPE)
                     .is_some_and(|media_type| media_type == INTENT_DELTA_JSON);
                 ensure!(
-                    is_delta == held.is_some(),
-                    "delta asked: {}, delta sent: {is_delta}",
-                    held.is_some()
+                    is_delta == ask_delta,
+                    "delta asked: {ask_delta}, delta sent: {is_delta}"
                 );
                 let compressed = response.bytes().await?;
                 let body_read = Instant::now();
                 let mut body = Vec::with_capacity(compressed.len() * 8);
                 flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut body)?;
-                if let Some(held) = &held {
-                    // What an agent must do before trusting a delta (short of
-                    // the signature check): rebuild the document, check its
-                    // hash.
+                if ask_delta {
                     let delta: IntentDelta = serde_json::from_slice(&body)?;
-                    let document = held.apply(&delta)?;
-                    check_hash(&document)?;
+                    ensure!(delta.generation > after, "an old delta came back");
+                    if mode == Mode::Delta {
+                        // What an agent must do before trusting a delta
+                        // (short of the signature check): rebuild the
+                        // document, check its hash.
+                        let document = held.apply(&delta)?;
+                        check_hash(&document)?;
+                    }
                     return Ok((body_read, Instant::now()));
                 }
                 let received = Instant::now();
