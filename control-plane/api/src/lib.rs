@@ -15,6 +15,7 @@ mod cloud_account;
 mod cluster;
 mod environment;
 mod intent;
+mod intent_delta;
 mod organization;
 mod page;
 mod problem;
@@ -36,6 +37,9 @@ pub use environment::{
     EnvironmentUpdate, RegistrationToken,
 };
 pub use intent::{Intent, IntentCluster, IntentDocument, IntentTopic, SigningKey};
+pub use intent_delta::{
+    DeltaError, INTENT_DELTA_JSON, IntentChange, IntentClusterSettings, IntentDelta, diff,
+};
 pub use organization::Organization;
 pub use page::Page;
 pub use problem::Problem;

@@ -3,12 +3,19 @@
 //! `GET /v1/agent/intents`; once the server counts them all as waiting,
 //! one cluster change is made, and each agent's latency runs from sending
 //! that change to having read the new generation's body.
+//!
+//! Each agent count runs twice: agents asking for the full intent, and
+//! agents holding the previous generation that ask for a delta
+//! (`delta=true`), apply it to their copy and check the resulting
+//! document's content hash before it counts as received.
 
 use std::io::Read as _;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail, ensure};
-use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING};
+use anyhow::{bail, ensure};
+use fjord_api::{INTENT_DELTA_JSON, Intent, IntentDelta, IntentDocument};
+use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -19,6 +26,34 @@ use crate::setup::{Inventory, text};
 /// Agents started at once while ramping up; the server's pool has 16
 /// connections and each new long-poll makes two queries.
 const RAMP_BATCH: usize = 500;
+
+/// Topics the fan-out environment's cluster has before fan-out: a full
+/// run's write phases leave about this many, so `--fanout-only` sends an
+/// intent of the same size (~125 KiB of JSON).
+const TOPICS: usize = 360;
+
+/// What the agents ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The whole intent.
+    Full,
+    /// The change from the generation they hold (`delta=true`).
+    Delta,
+    /// Diagnostic (`--unverified-deltas`): deltas read and decoded but not
+    /// applied or checked, so the agents' CPU hides less of the server's
+    /// part. Not how an agent may treat a delta.
+    DeltaUnverified,
+}
+
+impl Mode {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Delta => "delta",
+            Self::DeltaUnverified => "delta-unverified",
+        }
+    }
+}
 
 /// Registers the first environment's agent; returns an access token.
 pub(crate) async fn connect(inventory: &Inventory) -> anyhow::Result<String> {
@@ -40,27 +75,69 @@ pub(crate) async fn connect(inventory: &Inventory) -> anyhow::Result<String> {
         .error_for_status()?
         .json()
         .await?;
-    text(&token, "access_token")
+    let token = text(&token, "access_token")?;
+    fill_topics(inventory, &token).await?;
+    Ok(token)
+}
+
+/// Creates topics in the fan-out cluster until it has [`TOPICS`].
+async fn fill_topics(inventory: &Inventory, token: &str) -> anyhow::Result<()> {
+    let url = format!("{}/v1/agent/intents", inventory.base);
+    let intent = latest(&inventory.client, &url, token).await?;
+    let have = intent
+        .document
+        .clusters
+        .iter()
+        .map(|c| c.topics.len())
+        .sum::<usize>();
+    eprintln!(
+        "intent fan-out: {have} topics, creating {}",
+        TOPICS.saturating_sub(have)
+    );
+    let names: Vec<usize> = (have..TOPICS).collect();
+    for chunk in names.chunks(8) {
+        let creates = chunk.iter().map(|index| {
+            inventory.send(
+                Method::POST,
+                "/v1/topics",
+                Some(json!({"cluster_id": inventory.cluster_ids[0],
+                    "name": format!("fanout-{index}"), "partitions": 6,
+                    "replication_factor": 3, "config": {"retention.ms": "86400000"}})),
+            )
+        });
+        for created in futures::future::join_all(creates).await {
+            created?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) async fn run(
     inventory: &Inventory,
     token: &str,
     agents: usize,
+    mode: Mode,
 ) -> anyhow::Result<FanoutResult> {
-    eprintln!("intent fan-out: starting {agents} long-polling agents");
+    eprintln!(
+        "intent fan-out: starting {agents} long-polling agents ({})",
+        mode.label()
+    );
     // One client per run so its connections close with it.
     let client = Client::builder()
         .timeout(crate::server::LONG_POLL + Duration::from_secs(60))
         .build()?;
     let url = format!("{}/v1/agent/intents", inventory.base);
-    let generation = latest_generation(&client, &url, token).await?;
+    // Every agent holds this generation, verified; they share one copy
+    // here, and each applies its delta to a copy of its own.
+    let held = latest(&client, &url, token).await?;
+    let (generation, held) = (held.generation, Arc::new(held.document));
     let mut tasks = Vec::with_capacity(agents);
     while tasks.len() < agents {
         for _ in 0..RAMP_BATCH.min(agents - tasks.len()) {
             let (client, url, token) = (client.clone(), url.clone(), token.to_owned());
+            let held = Arc::clone(&held);
             tasks.push(tokio::spawn(async move {
-                poll(&client, &url, &token, generation).await
+                poll(&client, &url, &token, generation, mode, &held).await
             }));
         }
         wait_for_waiters(&client, &inventory.base, tasks.len()).await?;
@@ -84,47 +161,79 @@ pub(crate) async fn run(
     }
     Ok(FanoutResult {
         agents,
+        mode: mode.label(),
         latencies: Latencies::new(latencies),
         read: Latencies::new(read),
         change,
     })
 }
 
-async fn latest_generation(client: &Client, url: &str, token: &str) -> anyhow::Result<i64> {
-    let intent: Value = client
+/// The latest intent, checked against its content hash.
+async fn latest(client: &Client, url: &str, token: &str) -> anyhow::Result<Intent> {
+    let body = client
         .get(format!("{url}?after=0&wait_seconds=0"))
         .bearer_auth(token)
         .send()
         .await?
         .error_for_status()?
-        .json()
+        .bytes()
         .await?;
-    intent["generation"]
-        .as_i64()
-        .with_context(|| format!("no generation in {intent}"))
+    let intent: Intent = serde_json::from_slice(&body)?;
+    check_hash(&intent.document)?;
+    Ok(intent)
 }
 
-/// What the simulated agents decode of an intent.
+/// Checks a document's clusters against its `content_hash` (serialised
+/// straight into the hash).
+fn check_hash(document: &IntentDocument) -> anyhow::Result<()> {
+    use sha2::Digest as _;
+    struct Hasher(sha2::Sha256);
+    impl std::io::Write for Hasher {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hasher = Hasher(sha2::Sha256::new());
+    serde_json::to_writer(&mut hasher, &document.clusters)?;
+    let hash = hex::encode(hasher.0.finalize());
+    ensure!(
+        hash == document.content_hash,
+        "generation {} does not match its content hash",
+        document.generation
+    );
+    Ok(())
+}
+
+/// What the simulated agents decode of a full intent.
 #[derive(Debug, serde::Deserialize)]
 struct Received {
     generation: i64,
 }
 
 /// One agent: long-polls until a generation above `after` arrives; returns
-/// when its compressed body was read and when it was inflated. Asks for
-/// gzip, as agents should. Retries what fails while ramping up.
+/// when its compressed body was read and when it was inflated (and, for a
+/// delta, applied to `held` and checked). Asks for gzip, as agents should.
+/// Retries what fails while ramping up.
 async fn poll(
     client: &Client,
     url: &str,
     token: &str,
     after: i64,
+    mode: Mode,
+    held: &IntentDocument,
 ) -> anyhow::Result<(Instant, Instant)> {
     let mut failures = 0;
+    let ask_delta = mode != Mode::Full;
     loop {
         let response = client
             .get(format!(
-                "{url}?after={after}&wait_seconds={}",
-                crate::server::LONG_POLL.as_secs()
+                "{url}?after={after}&wait_seconds={}&delta={}",
+                crate::server::LONG_POLL.as_secs(),
+                ask_delta
             ))
             .bearer_auth(token)
             .header(ACCEPT_ENCODING, "gzip")
@@ -142,10 +251,30 @@ async fn poll(
                     .get(CONTENT_ENCODING)
                     .is_some_and(|encoding| encoding == "gzip");
                 ensure!(gzip, "the server ignored Accept-Encoding: gzip");
+                let is_delta = response
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .is_some_and(|media_type| media_type == INTENT_DELTA_JSON);
+                ensure!(
+                    is_delta == ask_delta,
+                    "delta asked: {ask_delta}, delta sent: {is_delta}"
+                );
                 let compressed = response.bytes().await?;
                 let body_read = Instant::now();
                 let mut body = Vec::with_capacity(compressed.len() * 8);
                 flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut body)?;
+                if ask_delta {
+                    let delta: IntentDelta = serde_json::from_slice(&body)?;
+                    ensure!(delta.generation > after, "an old delta came back");
+                    if mode == Mode::Delta {
+                        // What an agent must do before trusting a delta
+                        // (short of the signature check): rebuild the
+                        // document, check its hash.
+                        let document = held.apply(&delta)?;
+                        check_hash(&document)?;
+                    }
+                    return Ok((body_read, Instant::now()));
+                }
                 let received = Instant::now();
                 let intent: Received = serde_json::from_slice(&body)?;
                 ensure!(

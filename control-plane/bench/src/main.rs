@@ -34,6 +34,10 @@ struct Args {
     /// Skip the request-rate phases; measure only the intent fan-out.
     #[arg(long)]
     fanout_only: bool,
+    /// Also run each fan-out with agents that do not apply or check their
+    /// deltas (a diagnostic of the server's part, not a way to treat them).
+    #[arg(long)]
+    unverified_deltas: bool,
     /// Where to write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -112,9 +116,15 @@ async fn measure(
     }
     let token = fanout::connect(&inventory).await?;
     for &agents in &plan.agents {
-        report
-            .fanout
-            .push(fanout::run(&inventory, &token, agents).await?);
+        let mut modes = vec![fanout::Mode::Full, fanout::Mode::Delta];
+        if args.unverified_deltas {
+            modes.push(fanout::Mode::DeltaUnverified);
+        }
+        for mode in modes {
+            report
+                .fanout
+                .push(fanout::run(&inventory, &token, agents, mode).await?);
+        }
     }
     Ok(report)
 }

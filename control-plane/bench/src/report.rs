@@ -72,6 +72,8 @@ impl LoadResult {
 #[derive(Debug)]
 pub(crate) struct FanoutResult {
     pub(crate) agents: usize,
+    /// What the agents asked for: `full` or `delta`.
+    pub(crate) mode: &'static str,
     /// From the change's request to each agent's response with the new
     /// generation.
     pub(crate) latencies: Latencies,
@@ -125,7 +127,7 @@ impl Report {
         for result in &self.fanout {
             println!(
                 "{:<24} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>12.1}",
-                format!("{} agents", result.agents),
+                format!("{} agents {}", result.agents, result.mode),
                 result.latencies.len(),
                 result.latencies.ms(0.5),
                 result.latencies.ms(0.99),
@@ -160,6 +162,7 @@ impl Report {
             .map(|result| {
                 json!({
                     "agents": result.agents,
+                    "mode": result.mode,
                     "received": result.latencies.len(),
                     "p50_ms": result.latencies.ms(0.5),
                     "p99_ms": result.latencies.ms(0.99),

@@ -47,6 +47,27 @@ pub(crate) struct IntentBody {
     pub json: Bytes,
     /// `json` gzip-compressed, once the first agent accepting gzip asks.
     gzip: OnceCell<Bytes>,
+    /// The delta from the previous generation, once the first agent
+    /// holding it asks (`None`: not served, see [`crate::intent_deltas`]).
+    pub(crate) delta: OnceCell<Option<DeltaBody>>,
+}
+
+/// A delta response body: never larger than the full body it stands for.
+#[derive(Debug)]
+pub(crate) struct DeltaBody {
+    /// The `IntentDelta` JSON.
+    pub json: Bytes,
+    /// `json` gzip-compressed, once the first agent accepting gzip asks.
+    gzip: OnceCell<Bytes>,
+}
+
+impl DeltaBody {
+    pub(crate) fn new(json: Bytes) -> Self {
+        Self {
+            json,
+            gzip: OnceCell::new(),
+        }
+    }
 }
 
 /// The most bytes gzip can make of `len` bytes: zlib's conservative
@@ -87,13 +108,15 @@ impl IntentBody {
             generation,
             json: Bytes::from(json),
             gzip: OnceCell::new(),
+            delta: OnceCell::new(),
         })
     }
 
     /// Bytes the cache counts for this body: the JSON and the most its
-    /// compressed copy can take.
+    /// compressed copy can take, twice: a delta is only kept when smaller
+    /// than the JSON.
     fn bytes(&self) -> usize {
-        self.json.len() + gzip_bytes_max(self.json.len())
+        2 * (self.json.len() + gzip_bytes_max(self.json.len()))
     }
 }
 
@@ -149,6 +172,10 @@ pub(crate) struct IntentBodies {
     gzip_builds: Counter,
     /// Responses sent gzip-compressed (`fjord_intent_body_gzip_sent`).
     gzip_sent: Counter,
+    /// Deltas looked for (`fjord_intent_delta_builds`).
+    delta_builds: Counter,
+    /// Responses sent as a delta (`fjord_intent_delta_sent`).
+    delta_sent: Counter,
 }
 
 impl Default for IntentBodies {
@@ -167,6 +194,8 @@ impl IntentBodies {
             builds: Counter::default(),
             gzip_builds: Counter::default(),
             gzip_sent: Counter::default(),
+            delta_builds: Counter::default(),
+            delta_sent: Counter::default(),
         }
     }
 
@@ -195,15 +224,42 @@ impl IntentBodies {
             "Intent responses sent gzip-compressed to agents accepting gzip",
             self.gzip_sent.clone(),
         );
+        registry.register(
+            "fjord_intent_delta_builds",
+            "Deltas from the previous generation looked for (once per generation and replica)",
+            self.delta_builds.clone(),
+        );
+        registry.register(
+            "fjord_intent_delta_sent",
+            "Intent responses sent as a delta to agents holding the previous generation",
+            self.delta_sent.clone(),
+        );
     }
 
     /// The body's gzip-compressed copy: compressed by the first caller (off
     /// the async workers), shared with every later and concurrent one.
     pub(crate) async fn gzip(&self, body: &IntentBody) -> Result<Bytes, AppError> {
-        let gzip = body
-            .gzip
+        self.gzip_once(&body.gzip, &body.json, body).await
+    }
+
+    /// The same for the body's delta.
+    pub(crate) async fn gzip_delta(
+        &self,
+        body: &IntentBody,
+        delta: &DeltaBody,
+    ) -> Result<Bytes, AppError> {
+        self.gzip_once(&delta.gzip, &delta.json, body).await
+    }
+
+    async fn gzip_once(
+        &self,
+        cell: &OnceCell<Bytes>,
+        json: &Bytes,
+        body: &IntentBody,
+    ) -> Result<Bytes, AppError> {
+        let gzip = cell
             .get_or_try_init(|| async {
-                let json = body.json.clone();
+                let json = json.clone();
                 let gzip = tokio::task::spawn_blocking(move || compress(&json))
                     .await
                     .map_err(anyhow::Error::new)?
@@ -212,7 +268,6 @@ impl IntentBodies {
                 tracing::debug!(
                     environment_id = %body.environment_id,
                     generation = body.generation,
-                    json_bytes = body.json.len(),
                     gzip_bytes = gzip.len(),
                     "intent body compressed"
                 );
@@ -221,6 +276,27 @@ impl IntentBodies {
             .await?;
         self.gzip_sent.inc();
         Ok(gzip.clone())
+    }
+
+    /// The delta from generation `body.generation - 1` to `body`, built by
+    /// the first caller and shared; `None` when none is served.
+    pub(crate) async fn delta<'body>(
+        &self,
+        pool: &PgPool,
+        body: &'body IntentBody,
+    ) -> Result<Option<&'body DeltaBody>, AppError> {
+        let delta = body
+            .delta
+            .get_or_try_init(|| async {
+                let delta = crate::intent_deltas::build(pool, body).await?;
+                self.delta_builds.inc();
+                Ok::<_, AppError>(delta)
+            })
+            .await?;
+        if delta.is_some() {
+            self.delta_sent.inc();
+        }
+        Ok(delta.as_ref())
     }
 
     /// The body of `generation` of this organization's environment, if
@@ -295,136 +371,5 @@ impl IntentBodies {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::Read as _;
-
-    use super::*;
-
-    fn body(environment_id: Uuid, generation: i64, size: usize) -> Arc<IntentBody> {
-        Arc::new(IntentBody {
-            organization_id: Uuid::nil(),
-            environment_id,
-            generation,
-            json: Bytes::from(vec![b' '; size]),
-            gzip: OnceCell::new(),
-        })
-    }
-
-    fn gunzip(gzip: &[u8]) -> Vec<u8> {
-        let mut plain = Vec::new();
-        flate2::read::GzDecoder::new(gzip)
-            .read_to_end(&mut plain)
-            .expect("valid gzip");
-        plain
-    }
-
-    #[test]
-    fn cached_bodies_are_per_tenant_and_generation_and_bounded() {
-        let limit = 1000;
-        let bodies = IntentBodies::with_limit(limit);
-        let environment = Uuid::now_v7();
-        bodies.insert(body(environment, 3, 10));
-        assert!(bodies.get(Uuid::nil(), environment, 3).is_some());
-        assert!(bodies.get(Uuid::nil(), environment, 4).is_none());
-        assert!(bodies.get(Uuid::now_v7(), environment, 3).is_none());
-        bodies.insert(body(environment, 4, 20));
-        assert_eq!(
-            bodies.lock().bytes,
-            20 + gzip_bytes_max(20),
-            "the replaced body is no longer counted, room for the gzip copy is"
-        );
-        // Two of these do not fit together.
-        let big = 240;
-        assert!(body(Uuid::nil(), 1, big).bytes() * 2 > limit);
-        let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
-        bodies.insert(body(first, 1, big));
-        bodies.insert(body(second, 1, big));
-        {
-            let cache = bodies.lock();
-            assert!(cache.bytes <= limit);
-            assert!(
-                cache.bodies.contains_key(&second),
-                "the newest body is kept"
-            );
-            assert!(!cache.bodies.contains_key(&first) || !cache.bodies.contains_key(&environment));
-            assert_eq!(
-                cache.bytes,
-                cache.bodies.values().map(|b| b.bytes()).sum::<usize>()
-            );
-        }
-        bodies.insert(body(Uuid::now_v7(), 1, 500));
-        assert!(
-            bodies.lock().bytes <= limit,
-            "a body over the limit (with its gzip copy) is not kept"
-        );
-    }
-
-    #[test]
-    fn accept_encoding_is_read_with_its_weights() {
-        let accepts = |values: &[&str]| {
-            let mut headers = axum::http::HeaderMap::new();
-            for value in values {
-                headers.append(
-                    axum::http::header::ACCEPT_ENCODING,
-                    value.parse().expect("a header value"),
-                );
-            }
-            accepts_gzip(&headers)
-        };
-        assert!(!accepts(&[]));
-        assert!(accepts(&["gzip"]));
-        assert!(accepts(&["br, GZIP;q=0.5"]));
-        assert!(accepts(&["identity", "x-gzip"]));
-        assert!(accepts(&["*"]));
-        assert!(!accepts(&["gzip;q=0"]));
-        assert!(!accepts(&["gzip; q=0.000, *"]), "gzip named wins over *");
-        assert!(!accepts(&["*;q=0"]));
-        assert!(!accepts(&["gzip;q=bad"]));
-        assert!(!accepts(&["br, deflate, identity"]));
-        assert!(!accepts(&["gzipx"]));
-    }
-
-    #[tokio::test]
-    async fn the_gzip_copy_is_built_once_and_decompresses_to_the_json() {
-        let bodies = IntentBodies::with_limit(1 << 20);
-        let json = serde_json::to_vec(&serde_json::json!({
-            "generation": 7,
-            "topics": (0..200).map(|index| format!("topic-{index}")).collect::<Vec<_>>(),
-        }))
-        .expect("serialisable");
-        let body = IntentBody {
-            organization_id: Uuid::nil(),
-            environment_id: Uuid::now_v7(),
-            generation: 7,
-            json: Bytes::from(json),
-            gzip: OnceCell::new(),
-        };
-        let (first, second) = tokio::join!(bodies.gzip(&body), bodies.gzip(&body));
-        let (first, second) = (first.expect("compresses"), second.expect("compresses"));
-        assert_eq!(first, second);
-        assert_eq!(first.as_ptr(), second.as_ptr(), "one shared copy");
-        assert_eq!(bodies.gzip_builds.get(), 1);
-        assert_eq!(bodies.gzip_sent.get(), 2);
-        assert!(first.len() < body.json.len() / 2, "json compresses");
-        assert_eq!(gunzip(&first), body.json);
-    }
-
-    #[test]
-    fn incompressible_bodies_stay_within_the_counted_bound() {
-        // A byte sequence deflate cannot shrink (xorshift noise).
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        let noise: Vec<u8> = (0..200_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state.to_le_bytes()[0]
-            })
-            .collect();
-        for len in [0, 1, 65_535, 65_536, 200_000] {
-            let gzip = compress(&noise[..len]).expect("compresses");
-            assert!(gzip.len() <= gzip_bytes_max(len));
-            assert_eq!(gunzip(&gzip), &noise[..len]);
-        }
-    }
-}
+#[path = "intent_bodies_test.rs"]
+mod tests;

@@ -16,6 +16,7 @@ mod extract;
 mod idempotency;
 mod intent;
 mod intent_bodies;
+mod intent_deltas;
 pub mod jobs;
 mod mutation;
 mod pagination;

@@ -69,6 +69,13 @@ async fn the_openapi_document_and_reference_page_are_served(pool: PgPool) -> Tes
             }
         }
     }
+    let poll = &document.body["paths"]["/v1/agent/intents"]["get"]["responses"]["200"]["content"];
+    for media_type in ["application/json", fjord_api::INTENT_DELTA_JSON] {
+        assert!(
+            poll.get(media_type).is_some(),
+            "the long-poll does not declare {media_type}: {poll}"
+        );
+    }
     let text = document.body.to_string();
     let schemas = document.body["components"]["schemas"]
         .as_object()

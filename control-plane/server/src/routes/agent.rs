@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use fjord_api::{
     AccessToken, AgentRegistration, AgentRegistrationRequest, AgentStatusAccepted,
-    AgentStatusReport, Intent, Problem, validate,
+    AgentStatusReport, INTENT_DELTA_JSON, Intent, IntentDelta, Problem, validate,
 };
 use fjord_store::audit::NewAuditRecord;
 use fjord_store::cluster::ReportedStatus;
@@ -25,6 +25,7 @@ use crate::app::AppState;
 use crate::auth::{self, Agent};
 use crate::error::AppError;
 use crate::extract::{AppJson, AppQuery};
+use crate::intent_bodies::IntentBody;
 use crate::secret::{self, TokenKind};
 use crate::watch::SharedRead;
 
@@ -163,6 +164,11 @@ pub(crate) struct PollQuery {
     /// How long to wait for a newer generation, 0 to 30 s (default 30).
     #[param(minimum = 0, maximum = 30)]
     wait_seconds: Option<u64>,
+    /// The agent holds generation `after`, verified, and can apply a delta:
+    /// when the newer generation is `after + 1` the answer may be an
+    /// `IntentDelta` (media type `application/vnd.fjord.intent-delta+json`)
+    /// instead of the full intent. Default false.
+    delta: Option<bool>,
 }
 
 /// The latest intent of the agent's environment if it is newer than
@@ -175,7 +181,10 @@ pub(crate) struct PollQuery {
     security(("agent_token" = [])),
     params(PollQuery),
     responses(
-        (status = 200, description = "A newer intent; gzip-compressed (`Content-Encoding: gzip`) when the request's `Accept-Encoding` accepts gzip", body = Intent),
+        (status = 200, description = "A newer intent, or with `delta=true` possibly the change to it from generation `after`; gzip-compressed (`Content-Encoding: gzip`) when the request's `Accept-Encoding` accepts gzip", content(
+            (Intent = "application/json"),
+            (IntentDelta = "application/vnd.fjord.intent-delta+json"),
+        )),
         (status = 204, description = "Nothing newer within the wait"),
         (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
     )
@@ -251,20 +260,47 @@ pub(crate) async fn poll_intents(
                 && body.organization_id == organization_id
                 && body.environment_id == environment_id
         }) {
-            // The same JSON either way; gzip compressed once per generation.
-            let vary = (header::VARY, "Accept-Encoding");
-            let json = (header::CONTENT_TYPE, "application/json");
-            if crate::intent_bodies::accepts_gzip(&headers) {
-                let gzip = state.intent_bodies.gzip(&body).await?;
-                return Ok(([json, vary, (header::CONTENT_ENCODING, "gzip")], gzip).into_response());
-            }
-            return Ok(([json, vary], body.json.clone()).into_response());
+            return respond(
+                &state,
+                &headers,
+                &body,
+                query.delta == Some(true) && after == body.generation - 1,
+            )
+            .await;
         }
         tokio::select! {
             read = subscription.changed() => shared = Some(read),
             () = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NO_CONTENT.into_response()),
         }
     }
+}
+
+/// The response with `body`'s generation: its delta from `after` when
+/// `delta` and one is served, else the full intent; gzip-compressed when
+/// accepted (each built once per generation and shared).
+async fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &IntentBody,
+    delta: bool,
+) -> Result<Response, AppError> {
+    let vary = (header::VARY, "Accept-Encoding");
+    let gzip = crate::intent_bodies::accepts_gzip(headers);
+    let encoding = (header::CONTENT_ENCODING, "gzip");
+    if delta && let Some(delta) = state.intent_bodies.delta(&state.pool, body).await? {
+        let media_type = (header::CONTENT_TYPE, INTENT_DELTA_JSON);
+        if gzip {
+            let bytes = state.intent_bodies.gzip_delta(body, delta).await?;
+            return Ok(([media_type, vary, encoding], bytes).into_response());
+        }
+        return Ok(([media_type, vary], delta.json.clone()).into_response());
+    }
+    let json = (header::CONTENT_TYPE, "application/json");
+    if gzip {
+        let bytes = state.intent_bodies.gzip(body).await?;
+        return Ok(([json, vary, encoding], bytes).into_response());
+    }
+    Ok(([json, vary], body.json.clone()).into_response())
 }
 
 /// What the agent observes: applied generation and per-cluster status.

@@ -1,0 +1,304 @@
+//! Delta intents: the change from one generation's document to the next, for
+//! agents that already hold the previous one.
+//!
+//! A delta is a list of per-object changes keyed by id: put (insert or
+//! replace) or remove a cluster's settings, put or remove a topic of a
+//! cluster. A `PATCH` of one cluster or topic changes one object, so its
+//! delta is one change of a few hundred bytes, where the whole document of a
+//! large environment is over 100 KiB.
+//!
+//! A delta is not signed on its own: the agent applies it to its verified
+//! copy of `from_generation` with [`IntentDocument::apply`], serialises the
+//! result (`serde_json`, the field order of these types: the exact bytes the
+//! server signed as the new `payload`), checks `content_hash` and verifies
+//! `signature` over those bytes with its pinned key. Anything that does not
+//! verify is dropped and the full document fetched instead.
+//!
+//! Order: every change that puts an object says which object it goes
+//! before (`before`, `null` for the end of its list). Puts are listed from
+//! the end of each list to its start, so the object named in `before` is
+//! already in place when a put refers to it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{ConfigMap, IntentCluster, IntentDocument, IntentTopic};
+
+/// The media type of a delta response.
+pub const INTENT_DELTA_JSON: &str = "application/vnd.fjord.intent-delta+json";
+
+/// The change from `from_generation` to `generation` of one environment's
+/// intent, with the new generation's hash and signature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IntentDelta {
+    pub environment_id: Uuid,
+    /// The generation this delta applies to.
+    pub from_generation: i64,
+    /// The generation the result is.
+    pub generation: i64,
+    /// `content_hash` of the resulting document.
+    pub content_hash: String,
+    /// Base64 (standard) ed25519 signature of the resulting document's
+    /// bytes: the same signature as the full intent of `generation`.
+    pub signature: String,
+    /// Which key signed: hex sha-256 of its public half, first 16 characters.
+    pub key_id: String,
+    /// Applied in order.
+    pub changes: Vec<IntentChange>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One change of a delta.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum IntentChange {
+    /// Inserts the cluster (with no topics yet) or replaces its settings
+    /// (keeping its topics), placed before `before` (`null`: last).
+    PutCluster {
+        cluster: IntentClusterSettings,
+        before: Option<Uuid>,
+    },
+    /// Removes the cluster and its topics.
+    RemoveCluster { cluster_id: Uuid },
+    /// Inserts or replaces a topic of the cluster, placed before `before`
+    /// (`null`: last).
+    PutTopic {
+        cluster_id: Uuid,
+        topic: IntentTopic,
+        before: Option<Uuid>,
+    },
+    /// Removes a topic of the cluster.
+    RemoveTopic { cluster_id: Uuid, topic_id: Uuid },
+}
+
+/// A cluster's desired state without its topics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IntentClusterSettings {
+    pub cluster_id: Uuid,
+    pub name: String,
+    pub version: String,
+    pub broker_count: i32,
+    pub storage_gib: i32,
+    pub config: ConfigMap,
+}
+
+impl IntentClusterSettings {
+    fn of(cluster: &IntentCluster) -> Self {
+        Self {
+            cluster_id: cluster.cluster_id,
+            name: cluster.name.clone(),
+            version: cluster.version.clone(),
+            broker_count: cluster.broker_count,
+            storage_gib: cluster.storage_gib,
+            config: cluster.config.clone(),
+        }
+    }
+
+    fn into_cluster(self, topics: Vec<IntentTopic>) -> IntentCluster {
+        IntentCluster {
+            cluster_id: self.cluster_id,
+            name: self.name,
+            version: self.version,
+            broker_count: self.broker_count,
+            storage_gib: self.storage_gib,
+            config: self.config,
+            topics,
+        }
+    }
+}
+
+/// Why a delta does not apply to a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeltaError {
+    /// The delta is for another environment.
+    WrongEnvironment,
+    /// The document is not the delta's `from_generation`.
+    WrongGeneration { have: i64, from: i64 },
+    /// A change names an object the document does not hold.
+    UnknownObject(Uuid),
+}
+
+impl std::fmt::Display for DeltaError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::WrongEnvironment => write!(formatter, "the delta is for another environment"),
+            Self::WrongGeneration { have, from } => write!(
+                formatter,
+                "the delta applies to generation {from}, the document is generation {have}"
+            ),
+            Self::UnknownObject(id) => write!(formatter, "the delta names unknown object {id}"),
+        }
+    }
+}
+
+impl std::error::Error for DeltaError {}
+
+/// Removes the item with `id`, if any.
+fn take<T>(list: &mut Vec<T>, id: Uuid, id_of: impl Fn(&T) -> Uuid) -> Option<T> {
+    let index = list.iter().position(|item| id_of(item) == id)?;
+    Some(list.remove(index))
+}
+
+/// Inserts `item` before the item with id `before`, or last.
+fn insert<T>(
+    list: &mut Vec<T>,
+    item: T,
+    before: Option<Uuid>,
+    id_of: impl Fn(&T) -> Uuid,
+) -> Result<(), DeltaError> {
+    let index = match before {
+        None => list.len(),
+        Some(before) => list
+            .iter()
+            .position(|other| id_of(other) == before)
+            .ok_or(DeltaError::UnknownObject(before))?,
+    };
+    list.insert(index, item);
+    Ok(())
+}
+
+fn cluster_mut(
+    clusters: &mut [IntentCluster],
+    cluster_id: Uuid,
+) -> Result<&mut IntentCluster, DeltaError> {
+    clusters
+        .iter_mut()
+        .find(|cluster| cluster.cluster_id == cluster_id)
+        .ok_or(DeltaError::UnknownObject(cluster_id))
+}
+
+impl IntentDocument {
+    /// The document `delta` makes of this one. The result still has to be
+    /// verified (its hash and the signature over its bytes): applying only
+    /// follows the changes.
+    pub fn apply(&self, delta: &IntentDelta) -> Result<Self, DeltaError> {
+        if delta.environment_id != self.environment_id {
+            return Err(DeltaError::WrongEnvironment);
+        }
+        if delta.from_generation != self.generation {
+            return Err(DeltaError::WrongGeneration {
+                have: self.generation,
+                from: delta.from_generation,
+            });
+        }
+        let mut clusters = self.clusters.clone();
+        let cluster_id = |cluster: &IntentCluster| cluster.cluster_id;
+        let topic_id = |topic: &IntentTopic| topic.topic_id;
+        for change in &delta.changes {
+            match change {
+                IntentChange::PutCluster { cluster, before } => {
+                    let topics = take(&mut clusters, cluster.cluster_id, cluster_id)
+                        .map(|old| old.topics)
+                        .unwrap_or_default();
+                    let cluster = cluster.clone().into_cluster(topics);
+                    insert(&mut clusters, cluster, *before, cluster_id)?;
+                }
+                IntentChange::RemoveCluster { cluster_id: id } => {
+                    take(&mut clusters, *id, cluster_id).ok_or(DeltaError::UnknownObject(*id))?;
+                }
+                IntentChange::PutTopic {
+                    cluster_id: id,
+                    topic,
+                    before,
+                } => {
+                    let topics = &mut cluster_mut(&mut clusters, *id)?.topics;
+                    take(topics, topic.topic_id, topic_id);
+                    insert(topics, topic.clone(), *before, topic_id)?;
+                }
+                IntentChange::RemoveTopic {
+                    cluster_id: id,
+                    topic_id: topic,
+                } => {
+                    let topics = &mut cluster_mut(&mut clusters, *id)?.topics;
+                    take(topics, *topic, topic_id).ok_or(DeltaError::UnknownObject(*topic))?;
+                }
+            }
+        }
+        Ok(Self {
+            format: self.format.clone(),
+            organization_id: self.organization_id,
+            environment_id: self.environment_id,
+            generation: delta.generation,
+            content_hash: delta.content_hash.clone(),
+            clusters,
+        })
+    }
+}
+
+/// The changes that make `to`'s clusters of `from`'s: removals first, then
+/// puts of new and changed objects from the end of each list to its start.
+/// Objects present in both and unchanged are not mentioned, so their order
+/// must be the same in both (it is: both are sorted by name, and a renamed
+/// object is a changed one); whoever serves a delta checks that applying it
+/// rebuilds `to` exactly.
+pub fn diff(from: &IntentDocument, to: &IntentDocument) -> Vec<IntentChange> {
+    let mut changes = Vec::new();
+    let new_ids: std::collections::HashSet<Uuid> = to
+        .clusters
+        .iter()
+        .map(|cluster| cluster.cluster_id)
+        .collect();
+    for old in &from.clusters {
+        if !new_ids.contains(&old.cluster_id) {
+            changes.push(IntentChange::RemoveCluster {
+                cluster_id: old.cluster_id,
+            });
+        }
+    }
+    let old_clusters: std::collections::HashMap<Uuid, &IntentCluster> = from
+        .clusters
+        .iter()
+        .map(|cluster| (cluster.cluster_id, cluster))
+        .collect();
+    for (index, new) in to.clusters.iter().enumerate().rev() {
+        let settings = IntentClusterSettings::of(new);
+        let old = old_clusters.get(&new.cluster_id);
+        if old.is_none_or(|old| IntentClusterSettings::of(old) != settings) {
+            changes.push(IntentChange::PutCluster {
+                cluster: settings,
+                before: to.clusters.get(index + 1).map(|next| next.cluster_id),
+            });
+        }
+    }
+    for new in &to.clusters {
+        let old_topics = old_clusters
+            .get(&new.cluster_id)
+            .map_or(&[][..], |old| &old.topics[..]);
+        diff_topics(new.cluster_id, old_topics, &new.topics, &mut changes);
+    }
+    changes
+}
+
+fn diff_topics(
+    cluster_id: Uuid,
+    from: &[IntentTopic],
+    to: &[IntentTopic],
+    changes: &mut Vec<IntentChange>,
+) {
+    let new_ids: std::collections::HashSet<Uuid> = to.iter().map(|topic| topic.topic_id).collect();
+    for old in from {
+        if !new_ids.contains(&old.topic_id) {
+            changes.push(IntentChange::RemoveTopic {
+                cluster_id,
+                topic_id: old.topic_id,
+            });
+        }
+    }
+    let old_topics: std::collections::HashMap<Uuid, &IntentTopic> =
+        from.iter().map(|topic| (topic.topic_id, topic)).collect();
+    for (index, new) in to.iter().enumerate().rev() {
+        if old_topics.get(&new.topic_id) != Some(&new) {
+            changes.push(IntentChange::PutTopic {
+                cluster_id,
+                topic: new.clone(),
+                before: to.get(index + 1).map(|next| next.topic_id),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "intent_delta_test.rs"]
+mod tests;

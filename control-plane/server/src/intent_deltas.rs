@@ -1,0 +1,90 @@
+//! Delta intents for agents that hold the previous generation.
+//!
+//! An agent that long-polls with `after=G` and `delta=true` while the latest
+//! generation is G+1 gets the change from G to G+1 ([`fjord_api::IntentDelta`])
+//! instead of the whole document. The delta of a generation is built once per
+//! replica, on the first request that asks for it, and shared like the full
+//! body (see [`crate::intent_bodies`]): read generation G from the history,
+//! diff the two documents, and check that applying the delta to G rebuilds
+//! the exact bytes that were signed for G+1. A delta that would not rebuild
+//! them, or that is not smaller than the full body, is not served: those
+//! agents get the full document.
+//!
+//! Only G → G+1 is served: an agent further behind gets the full document,
+//! which is what it would fetch after several deltas anyway, and one delta
+//! per generation keeps the cache's bound simple.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use fjord_api::{Intent, IntentDelta, IntentDocument};
+use sqlx::PgPool;
+
+use crate::error::AppError;
+use crate::intent_bodies::{DeltaBody, IntentBody};
+
+/// The delta from the generation before `body`'s to `body`, if it is served.
+pub(crate) async fn build(pool: &PgPool, body: &IntentBody) -> Result<Option<DeltaBody>, AppError> {
+    let from_generation = body.generation - 1;
+    if from_generation < 1 {
+        return Ok(None);
+    }
+    let Some(from) = fjord_store::intent::get(
+        pool,
+        body.organization_id,
+        body.environment_id,
+        from_generation,
+    )
+    .await?
+    else {
+        // Not in the history (an environment deleted meanwhile).
+        return Ok(None);
+    };
+    let to = body.json.clone();
+    let (environment_id, generation) = (body.environment_id, body.generation);
+    // Parsing two documents and diffing them is a few milliseconds of CPU
+    // for a large environment: off the async workers.
+    let delta = tokio::task::spawn_blocking(move || compute(&from.payload, &to))
+        .await
+        .map_err(anyhow::Error::new)??;
+    if delta.is_none() {
+        tracing::warn!(%environment_id, generation, "no delta served for this generation");
+    }
+    Ok(delta.map(DeltaBody::new))
+}
+
+/// The delta JSON from the signed `from` payload to the `Intent` JSON `to`,
+/// when it rebuilds `to`'s signed bytes exactly and is smaller than `to`.
+pub(crate) fn compute(from: &[u8], to_json: &[u8]) -> Result<Option<axum::body::Bytes>, AppError> {
+    let from: IntentDocument = serde_json::from_slice(from)
+        .map_err(|error| anyhow::anyhow!("stored intent payload does not parse: {error}"))?;
+    let to: Intent = serde_json::from_slice(to_json)
+        .map_err(|error| anyhow::anyhow!("cached intent body does not parse: {error}"))?;
+    let signed = STANDARD
+        .decode(&to.payload)
+        .map_err(|error| anyhow::anyhow!("cached intent payload is not base64: {error}"))?;
+    assert_eq!(from.environment_id, to.environment_id, "one environment");
+    assert!(from.generation < to.generation, "a delta goes forward");
+    let delta = IntentDelta {
+        environment_id: to.environment_id,
+        from_generation: from.generation,
+        generation: to.generation,
+        content_hash: to.content_hash.clone(),
+        signature: to.signature.clone(),
+        key_id: to.key_id.clone(),
+        changes: fjord_api::diff(&from, &to.document),
+        created_at: to.created_at,
+    };
+    let rebuilt = match from.apply(&delta) {
+        Ok(rebuilt) => serde_json::to_vec(&rebuilt).map_err(anyhow::Error::new)?,
+        Err(error) => {
+            tracing::warn!(%error, "a computed delta does not apply to its own base");
+            return Ok(None);
+        }
+    };
+    if rebuilt != signed {
+        tracing::warn!("a computed delta does not rebuild the signed payload");
+        return Ok(None);
+    }
+    let json = serde_json::to_vec(&delta).map_err(anyhow::Error::new)?;
+    Ok((json.len() < to_json.len()).then(|| json.into()))
+}
