@@ -91,7 +91,11 @@ pub(crate) fn run(plan: &Plan<'_>) -> anyhow::Result<Value> {
             .collect();
         let results = run_cases(&bootstrap.join(","), replication, plan.records);
         drop(brokers);
-        let _ = std::fs::remove_dir_all(plan.dir.join("cluster"));
+        if results.is_ok() {
+            let _ = std::fs::remove_dir_all(plan.dir.join("cluster"));
+        } else {
+            eprintln!("the brokers' logs are kept in {}", plan.dir.join("cluster").display());
+        }
         results?
     };
     let mut rows = Vec::new();

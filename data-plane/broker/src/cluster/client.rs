@@ -161,6 +161,35 @@ impl ClusterTopics {
     }
 }
 
+impl ClusterTopics {
+    /// Waits (a bounded while) until every partition of a new topic has a
+    /// leader its Raft group reported, so the client's next Metadata finds
+    /// leaders rather than LEADER_NOT_AVAILABLE. The topic exists either way.
+    fn await_leaders(&self, name: &str) {
+        let Ok(name) = fjord_metadata::TopicName::new(name) else {
+            return;
+        };
+        let mut images = self.client.controller().subscribe();
+        let led = images.wait_for(|image| {
+            image.topic(&name).is_some_and(|topic| {
+                topic
+                    .partitions
+                    .iter()
+                    .all(|p| p.leader.is_some() && p.raft_term > 0)
+            })
+        });
+        let waited = self
+            .runtime
+            .block_on(async { tokio::time::timeout(LEADERS_WAIT, led).await.is_ok() });
+        if !waited {
+            tracing::info!(topic = %name, "created; some partitions have no leader yet");
+        }
+    }
+}
+
+/// How long CreateTopics waits for the new partitions' first leaders.
+const LEADERS_WAIT: Duration = Duration::from_secs(10);
+
 impl RemoteTopics for ClusterTopics {
     fn create(
         &self,
@@ -177,7 +206,11 @@ impl RemoteTopics for ClusterTopics {
             configs: configs.clone(),
             validate_only,
         };
-        Ok(self.call(name, request)?.unwrap_or_default())
+        let id = self.call(name, request)?.unwrap_or_default();
+        if !validate_only {
+            self.await_leaders(name);
+        }
+        Ok(id)
     }
 
     fn delete(&self, name: &str) -> Result<(), TopicError> {
