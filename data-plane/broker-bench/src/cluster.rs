@@ -94,7 +94,10 @@ pub(crate) fn run(plan: &Plan<'_>) -> anyhow::Result<Value> {
         if results.is_ok() {
             let _ = std::fs::remove_dir_all(plan.dir.join("cluster"));
         } else {
-            eprintln!("the brokers' logs are kept in {}", plan.dir.join("cluster").display());
+            eprintln!(
+                "the brokers' logs are kept in {}",
+                plan.dir.join("cluster").display()
+            );
         }
         results?
     };

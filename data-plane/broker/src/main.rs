@@ -59,18 +59,6 @@ async fn main() -> anyhow::Result<()> {
     });
     disk.start(Arc::clone(&topics))
         .context("cannot start the disk threads")?;
-    if let Some(cluster) = &cluster {
-        cluster::reconcile::start(
-            cluster,
-            Arc::clone(&topics),
-            topic_defaults,
-            cluster::reconcile::Registration {
-                rack: config.rack.clone(),
-                host: config.advertised_host.clone(),
-                port: config.advertised_port,
-            },
-        );
-    }
 
     let kafka_listener = bind(config.listen).await?;
     let admin_listener = bind(config.admin_listen).await?;
@@ -104,7 +92,25 @@ async fn main() -> anyhow::Result<()> {
     });
 
     let topics_at_exit = Arc::clone(&topics);
-    let groups = Groups::open(data_dir.path(), &disk).context("cannot open the group log")?;
+    // In a cluster the group log is a replicated partition; this broker
+    // coordinates groups only while it leads it.
+    let groups = match &cluster {
+        Some(_) => Groups::standby(),
+        None => Groups::open(data_dir.path(), &disk).context("cannot open the group log")?,
+    };
+    if let Some(cluster) = &cluster {
+        cluster::reconcile::start(
+            cluster,
+            Arc::clone(&topics),
+            topic_defaults,
+            cluster::reconcile::Registration {
+                rack: config.rack.clone(),
+                host: config.advertised_host.clone(),
+                port: config.advertised_port,
+            },
+            groups.clone(),
+        );
+    }
     let group_log = groups.log();
     let mut handler = Handler::new(
         &config,

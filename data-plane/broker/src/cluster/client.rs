@@ -130,7 +130,7 @@ impl ClusterTopics {
         name: &str,
         request: ControllerRequest,
     ) -> Result<Option<uuid::Uuid>, TopicError> {
-        match self.runtime.block_on(self.client.call(&request)) {
+        match super::replica::block_on(&self.runtime, self.client.call(&request)) {
             ControllerReply::Done { topic_id } => Ok(topic_id),
             ControllerReply::Refused { kind, message } => Err(match kind {
                 RefusalKind::TopicExists => TopicError::AlreadyExists(name.to_owned()),
@@ -178,9 +178,9 @@ impl ClusterTopics {
                     .all(|p| p.leader.is_some() && p.raft_term > 0)
             })
         });
-        let waited = self
-            .runtime
-            .block_on(async { tokio::time::timeout(LEADERS_WAIT, led).await.is_ok() });
+        let waited = super::replica::block_on(&self.runtime, async {
+            tokio::time::timeout(LEADERS_WAIT, led).await.is_ok()
+        });
         if !waited {
             tracing::info!(topic = %name, "created; some partitions have no leader yet");
         }

@@ -212,6 +212,11 @@ impl Controller {
         self.status.borrow().leader.map(|id| id.0)
     }
 
+    /// The controller voters (the configuration in this node's log).
+    pub fn voters(&self) -> usize {
+        self.status.borrow().voters.len()
+    }
+
     pub fn is_leader(&self) -> bool {
         self.status.borrow().is_leader
     }

@@ -39,6 +39,9 @@ pub use controller::Controller;
 
 /// The controller group's id; partitions' groups are never 0.
 pub const CONTROLLER_GROUP: GroupId = GroupId(0);
+/// The internal topic holding the consumer groups' log in a cluster (one
+/// partition); its leader coordinates every group.
+pub const GROUP_LOG_TOPIC: &str = "__consumer_offsets";
 /// A broker whose controller session lapses this long is fenced.
 pub const SESSION_TIMEOUT_MS: u64 = 6_000;
 

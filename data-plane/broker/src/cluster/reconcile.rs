@@ -74,6 +74,7 @@ pub fn start(
     topics: Arc<Topics>,
     defaults: TopicDefaults,
     registration: Registration,
+    groups: crate::handler::Groups,
 ) -> Arc<Reconciler> {
     let reconciler = Arc::new(Reconciler {
         node: Arc::clone(&cluster.node),
@@ -87,6 +88,7 @@ pub fn start(
     tokio::spawn(Arc::clone(&reconciler).report_loop());
     tokio::spawn(Arc::clone(&reconciler).session_loop(registration));
     tokio::spawn(Arc::clone(&reconciler).maintenance_loop());
+    tokio::spawn(Arc::clone(&reconciler).group_log_loop(groups));
     tokio::spawn(Arc::clone(&cluster.controller).run_liveness(super::SESSION_TIMEOUT_MS));
     reconciler
 }
@@ -94,6 +96,17 @@ pub fn start(
 impl Reconciler {
     pub(super) fn image(&self) -> Arc<MetadataImage> {
         self.client.controller().image()
+    }
+
+    /// The replica of a hosted partition.
+    pub(super) fn replica_of(&self, group: GroupId) -> Option<Arc<ReplicatedReplica>> {
+        self.hosted()
+            .get(&group)
+            .map(|hosted| Arc::clone(&hosted.replica))
+    }
+
+    pub(super) fn client(&self) -> &Arc<ControllerClient> {
+        &self.client
     }
 
     pub(super) fn hosted(&self) -> std::sync::MutexGuard<'_, BTreeMap<GroupId, Hosted>> {

@@ -83,8 +83,21 @@ impl ReplicatedReplica {
         })
     }
 
+    /// Waits for `future` from synchronous code: on a blocking thread, or
+    /// on a worker of the multi-threaded runtime (the group coordinator
+    /// appends under its lock there), which `block_in_place` hands its
+    /// other tasks away from first.
+    fn wait<F: std::future::Future>(&self, future: F) -> F::Output {
+        block_on(&self.runtime, future)
+    }
+
     pub fn group(&self) -> GroupId {
         self.group
+    }
+
+    /// The group's latest status.
+    pub fn status(&self) -> PartitionStatus {
+        self.current()
     }
 
     fn current(&self) -> PartitionStatus {
@@ -104,14 +117,26 @@ impl ReplicatedReplica {
             return Ok(());
         }
         let rebuilt = self
-            .runtime
-            .block_on(self.node.with_log(self.group, crate::partition::replay_log))
+            .wait(self.node.with_log(self.group, crate::partition::replay_log))
             .map_err(node_error)??;
         tracing::debug!(group = %self.group, term, producers = rebuilt.len(), "producer state rebuilt for a new term");
         state.producers = rebuilt;
         state.proposed.clear();
         state.term = Some(term);
         Ok(())
+    }
+}
+
+/// [`Handle::block_on`] that is also safe on a multi-threaded runtime's
+/// worker thread.
+pub(crate) fn block_on<F: std::future::Future>(runtime: &Handle, future: F) -> F::Output {
+    let on_worker = Handle::try_current().is_ok_and(|current| {
+        current.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+    });
+    if on_worker {
+        tokio::task::block_in_place(|| runtime.block_on(future))
+    } else {
+        runtime.block_on(future)
     }
 }
 
@@ -167,8 +192,7 @@ impl PartitionReplica for ReplicatedReplica {
             });
         }
         let proposal = self
-            .runtime
-            .block_on(self.node.propose(self.group, batches.to_vec()))
+            .wait(self.node.propose(self.group, batches.to_vec()))
             .map_err(node_error)?;
         if proposal.term != status.term {
             // Leadership changed between the check and the proposal: the
@@ -203,8 +227,7 @@ impl PartitionReplica for ReplicatedReplica {
             return Err(self.not_leader(&status));
         }
         let fetched = self
-            .runtime
-            .block_on(self.node.read(self.group, start.0, ByteSize(max_bytes)))
+            .wait(self.node.read(self.group, start.0, ByteSize(max_bytes)))
             .map_err(|error| match error {
                 fjord_node::Error::Storage(fjord_storage::Error::OffsetOutOfRange {
                     offset,
@@ -235,7 +258,7 @@ impl PartitionReplica for ReplicatedReplica {
         };
         let deadline = Instant::now() + timeout;
         let mut status = self.status.clone();
-        self.runtime.block_on(async move {
+        self.wait(async move {
             loop {
                 {
                     let now = status.borrow_and_update();
@@ -265,8 +288,7 @@ impl PartitionReplica for ReplicatedReplica {
     ) -> Result<Option<Offset>, ReplicaError> {
         let high_watermark = Offset(self.current().high_watermark);
         let found = self
-            .runtime
-            .block_on(self.node.with_log(self.group, move |log| {
+            .wait(self.node.with_log(self.group, move |log| {
                 let Some(offset) = log.offset_for_time(target)? else {
                     return Ok(None);
                 };
@@ -294,12 +316,11 @@ impl PartitionReplica for ReplicatedReplica {
         if epoch.0 > status.term {
             return None;
         }
-        self.runtime
-            .block_on(self.node.with_log(self.group, move |log| {
-                let end = log.epoch_end_offset(epoch).unwrap_or(log.log_end_offset());
-                (epoch, end)
-            }))
-            .ok()
+        self.wait(self.node.with_log(self.group, move |log| {
+            let end = log.epoch_end_offset(epoch).unwrap_or(log.log_end_offset());
+            (epoch, end)
+        }))
+        .ok()
     }
 
     fn appended(&self) -> &Notify {
@@ -309,8 +330,7 @@ impl PartitionReplica for ReplicatedReplica {
     fn configure(&self, settings: &PartitionSettings) -> Result<(), ReplicaError> {
         self.message_bytes_max
             .store(settings.message_bytes_max, Ordering::Relaxed);
-        self.runtime
-            .block_on(self.node.configure(self.group, settings.log.clone()))
+        self.wait(self.node.configure(self.group, settings.log.clone()))
             .map_err(node_error)
     }
 

@@ -69,6 +69,11 @@ pub(super) fn replay(
         let sets = RecordBatchDecoder::decode_all(&mut bytes)
             .map_err(|error| ReplicaError::CorruptBatch(error.to_string()))?;
         for record in sets.into_iter().flat_map(|set| set.records) {
+            // Control records (a replicated log's leader-change markers)
+            // are not coordinator records.
+            if record.control {
+                continue;
+            }
             let Some(value) = record.value else { continue };
             let decoded: GroupRecord = serde_json::from_slice(&value)
                 .map_err(|error| ReplicaError::CorruptBatch(error.to_string()))?;

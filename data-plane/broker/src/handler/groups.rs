@@ -54,6 +54,9 @@ pub(super) struct Runtime {
     next_token: u64,
     waiting: HashMap<RequestToken, Waiting>,
     log: Arc<dyn PartitionReplica>,
+    /// Coordinates groups (always alone; in a cluster while this broker
+    /// leads the group log's partition).
+    serving: bool,
 }
 
 /// What became of the records a coordinator call asked to persist.
@@ -93,9 +96,63 @@ impl Groups {
                 next_token: 0,
                 waiting: HashMap::new(),
                 log,
+                serving: true,
             })),
             started,
         })
+    }
+
+    /// Cluster mode at start: coordinating nothing until this broker leads
+    /// the group log's partition ([`Groups::activate`]).
+    pub fn standby() -> Self {
+        Self {
+            runtime: Arc::new(Mutex::new(Runtime {
+                coordinator: Coordinator::new(GroupConfig::default()),
+                next_token: 0,
+                waiting: HashMap::new(),
+                log: Arc::new(crate::cluster::replica::Unhosted::new(None)),
+                serving: false,
+            })),
+            started: Instant::now(),
+        }
+    }
+
+    /// Whether this broker coordinates groups now.
+    pub fn serving(&self) -> bool {
+        self.runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .serving
+    }
+
+    /// Cluster mode: this broker now leads the group log's partition `log`
+    /// (every entry of its log is committed or will be): the coordinator
+    /// state is rebuilt from it and groups are served. Requests waiting on
+    /// the previous state are dropped (their clients retry).
+    pub fn activate(&self, log: Arc<dyn PartitionReplica>) -> Result<u64, ReplicaError> {
+        let mut coordinator = Coordinator::new(GroupConfig::default());
+        let replayed = replay(&*log, &mut coordinator)?;
+        let mut runtime = self.runtime.lock().unwrap_or_else(|e| e.into_inner());
+        *runtime = Runtime {
+            coordinator,
+            next_token: runtime.next_token,
+            waiting: HashMap::new(),
+            log,
+            serving: true,
+        };
+        Ok(replayed)
+    }
+
+    /// Cluster mode: leadership of the group log moved away.
+    pub fn deactivate(&self) {
+        let mut runtime = self.runtime.lock().unwrap_or_else(|e| e.into_inner());
+        *runtime = Runtime {
+            coordinator: Coordinator::new(GroupConfig::default()),
+            next_token: runtime.next_token,
+            waiting: HashMap::new(),
+            log: Arc::new(crate::cluster::replica::Unhosted::new(None)),
+            serving: false,
+        };
     }
 
     /// The group log, for maintenance.
@@ -210,55 +267,59 @@ impl Handler {
         request: &FindCoordinatorRequest,
         version: i16,
     ) -> FindCoordinatorResponse {
+        let coordinator = self.coordinator();
+        let code = if coordinator.is_some() {
+            0
+        } else {
+            ResponseError::CoordinatorNotAvailable.code()
+        };
+        let broker = coordinator.unwrap_or(super::BrokerEntry {
+            id: -1,
+            host: StrBytes::default(),
+            port: -1,
+            rack: None,
+        });
         if version >= 4 {
             let coordinators = request
                 .coordinator_keys
                 .iter()
                 .map(|key| {
-                    let broker = self.coordinator_for(key.as_str());
                     FoundCoordinator::default()
                         .with_key(key.clone())
                         .with_node_id(BrokerId(broker.id))
-                        .with_host(broker.host)
+                        .with_host(broker.host.clone())
                         .with_port(broker.port)
+                        .with_error_code(code)
                 })
                 .collect();
             return FindCoordinatorResponse::default().with_coordinators(coordinators);
         }
-        let broker = self.coordinator_for(request.key.as_str());
         FindCoordinatorResponse::default()
             .with_node_id(BrokerId(broker.id))
             .with_host(broker.host)
             .with_port(broker.port)
+            .with_error_code(code)
     }
 
-    /// The broker coordinating `key`: this one when alone; in a cluster the
-    /// live broker that wins a rendezvous hash of (key, broker id), so every
-    /// broker names the same one and a broker's failure moves only its own
-    /// groups.
-    fn coordinator_for(&self, key: &str) -> super::BrokerEntry {
+    /// The broker coordinating every group: this one when alone; in a
+    /// cluster the leader of the group log's partition
+    /// (`__consumer_offsets`-0), `None` while it has none.
+    fn coordinator(&self) -> Option<super::BrokerEntry> {
+        let Some(cluster) = &self.cluster else {
+            return Some(super::BrokerEntry {
+                id: self.node_id,
+                host: self.advertised_host.clone(),
+                port: self.advertised_port,
+                rack: self.rack.clone(),
+            });
+        };
+        let image = cluster.image();
+        let name = fjord_metadata::TopicName::new(crate::cluster::GROUP_LOG_TOPIC).ok()?;
+        let leader = image.topic(&name)?.partitions.first()?.leader?;
         let (brokers, _) = self.brokers();
-        let weight = |id: i32| {
-            // FNV-1a over the key and the id: stable across processes.
-            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-            for byte in key.bytes().chain(id.to_be_bytes()) {
-                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-            }
-            hash
-        };
-        let me = super::BrokerEntry {
-            id: self.node_id,
-            host: self.advertised_host.clone(),
-            port: self.advertised_port,
-            rack: self.rack.clone(),
-        };
-        if self.cluster.is_none() {
-            return me;
-        }
         brokers
             .into_iter()
-            .max_by_key(|broker| (weight(broker.id), broker.id))
-            .unwrap_or(me)
+            .find(|broker| i64::from(broker.id) == i64::from(leader.0))
     }
 
     pub(super) async fn join_group(

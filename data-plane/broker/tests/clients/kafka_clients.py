@@ -62,7 +62,12 @@ def confluent_admin(bootstrap, action, args):
         if topic.error is not None:
             return {"error": topic.error.code()}
         return {
-            str(p.id): {"leader": p.leader, "replicas": sorted(p.replicas), "isr": sorted(p.isrs)}
+            str(p.id): {
+                "leader": p.leader,
+                "preferred": p.replicas[0] if p.replicas else -1,
+                "replicas": sorted(p.replicas),
+                "isr": sorted(p.isrs),
+            }
             for p in topic.partitions.values()
         }
     if action == "create-with":
