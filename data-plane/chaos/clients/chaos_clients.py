@@ -15,6 +15,7 @@ usage: chaos_clients.py ACTION BOOTSTRAP ARGS...
       then "end COUNT".
 """
 
+import os
 import sys
 import threading
 import time
@@ -57,8 +58,15 @@ class Producing:
                 "retry.backoff.ms": 100,
                 "reconnect.backoff.max.ms": 1000,
                 "client.id": f"fjord-chaos-{self.producer_index}",
-                # Refused connections are the point of the run: log only the critical.
-                "log_level": 2,
+                # Refused connections are the point of the run: log only the
+                # critical, unless FJORD_CHAOS_CLIENT_DEBUG names librdkafka
+                # debug contexts (e.g. "eos,msg") to see why it retries.
+                "log_level": 7 if os.environ.get("FJORD_CHAOS_CLIENT_DEBUG") else 2,
+                **(
+                    {"debug": os.environ["FJORD_CHAOS_CLIENT_DEBUG"]}
+                    if os.environ.get("FJORD_CHAOS_CLIENT_DEBUG")
+                    else {}
+                ),
                 "error_cb": self.on_error,
             }
         )

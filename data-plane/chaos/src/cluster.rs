@@ -327,8 +327,13 @@ pub fn wait_healthy(
     let deadline = Instant::now() + timeout;
     loop {
         let health = brokers.iter().find_map(Broker::cluster_health);
+        // Healthy, and every broker registered: a cluster whose other
+        // brokers have not registered yet is "healthy" with fewer brokers.
         if let Some(health) = &health
             && health["healthy"] == true
+            && health["brokers"]
+                .as_array()
+                .is_some_and(|registered| registered.len() >= brokers.len())
         {
             return Ok(health.clone());
         }

@@ -71,17 +71,26 @@ impl Controller {
     /// Starts the applier on the controller group hosted by `node`.
     pub async fn start(node: Arc<Node>, me: BrokerId) -> fjord_node::Result<Arc<Controller>> {
         let status = node.watch(CONTROLLER_GROUP).await?;
-        let controller = Arc::new(Controller {
+        let controller = Arc::new(Controller::new(node, me, status, None));
+        tokio::spawn(Arc::clone(&controller).apply_loop());
+        Ok(controller)
+    }
+
+    fn new(
+        node: Arc<Node>,
+        me: BrokerId,
+        status: watch::Receiver<PartitionStatus>,
+        observed: Option<watch::Sender<PartitionStatus>>,
+    ) -> Controller {
+        Controller {
             node,
             me,
             image: watch::Sender::new(Arc::new(MetadataImage::new())),
             applied: watch::Sender::new(0),
             outcomes: Mutex::new(BTreeMap::new()),
             status,
-            observed: None,
-        });
-        tokio::spawn(Arc::clone(&controller).apply_loop());
-        Ok(controller)
+            observed,
+        }
     }
 
     /// A broker outside the controller voters: it follows the committed
@@ -105,15 +114,8 @@ impl Controller {
                 .collect(),
             followers: Vec::new(),
         });
-        let controller = Arc::new(Controller {
-            node,
-            me,
-            image: watch::Sender::new(Arc::new(MetadataImage::new())),
-            applied: watch::Sender::new(0),
-            outcomes: Mutex::new(BTreeMap::new()),
-            status: observed.subscribe(),
-            observed: Some(observed),
-        });
+        let status = observed.subscribe();
+        let controller = Arc::new(Controller::new(node, me, status, Some(observed)));
         tokio::spawn(Arc::clone(&controller).observe_loop(voters));
         controller
     }

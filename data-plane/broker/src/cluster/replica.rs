@@ -119,7 +119,7 @@ impl ReplicatedReplica {
         let rebuilt = self
             .wait(self.node.with_log(self.group, crate::partition::replay_log))
             .map_err(node_error)??;
-        tracing::debug!(group = %self.group, term, producers = rebuilt.len(), "producer state rebuilt for a new term");
+        tracing::info!(group = %self.group, term, producers = rebuilt.len(), "producer state rebuilt for a new term");
         state.producers = rebuilt;
         state.proposed.clear();
         state.term = Some(term);
@@ -152,17 +152,8 @@ fn node_error(error: fjord_node::Error) -> ReplicaError {
     }
 }
 
-impl PartitionReplica for ReplicatedReplica {
-    fn serves(&self) -> Result<(), ReplicaError> {
-        let status = self.current();
-        if status.is_leader {
-            Ok(())
-        } else {
-            Err(self.not_leader(&status))
-        }
-    }
-
-    fn append(&self, batches: &mut [u8]) -> Result<AppendOutcome, ReplicaError> {
+impl ReplicatedReplica {
+    fn append_checked(&self, batches: &mut [u8]) -> Result<AppendOutcome, ReplicaError> {
         let producer = crate::partition::producer_batch(batches)?;
         let limit = self.message_bytes_max.load(Ordering::Relaxed);
         if batches.len() > limit {
@@ -214,6 +205,41 @@ impl PartitionReplica for ReplicatedReplica {
             },
             duplicate: false,
         })
+    }
+}
+
+impl PartitionReplica for ReplicatedReplica {
+    fn serves(&self) -> Result<(), ReplicaError> {
+        let status = self.current();
+        if status.is_leader {
+            Ok(())
+        } else {
+            Err(self.not_leader(&status))
+        }
+    }
+
+    fn append(&self, batches: &mut [u8]) -> Result<AppendOutcome, ReplicaError> {
+        let outcome = self.append_checked(batches);
+        // Idempotent producers react to these answers (a sequence error can
+        // make librdkafka bump its epoch and resend): keep each in the log.
+        match &outcome {
+            Err(error @ (ReplicaError::Sequence(_) | ReplicaError::Storage(_))) => {
+                let producer = crate::partition::producer_batch(batches).ok().flatten();
+                tracing::info!(
+                    group = %self.group,
+                    %error,
+                    producer = ?producer.map(|p| (p.producer_id, p.epoch, p.base_sequence)),
+                    "produce refused"
+                );
+            }
+            Ok(outcome) if outcome.duplicate => tracing::debug!(
+                group = %self.group,
+                offset = outcome.info.first_offset.0,
+                "retried batch recognised"
+            ),
+            _ => {}
+        }
+        outcome
     }
 
     fn read(
