@@ -10,13 +10,14 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use kafka_protocol::ResponseError;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use mirror::RemoteTopics;
+pub use validate::{validate_name, validate_shape};
 
 use crate::disk::DataDisk;
 use crate::partition::{LocalReplica, PartitionReplica, ReplicaError};
@@ -111,50 +112,11 @@ impl TopicError {
     }
 }
 
-/// Checks a topic name against Kafka's rules.
-pub fn validate_name(name: &str) -> Result<(), TopicError> {
-    let invalid = |reason| Err(TopicError::InvalidName(name.to_owned(), reason));
-    if name.is_empty() {
-        return invalid("it is empty");
-    }
-    if name == "." || name == ".." {
-        return invalid("'.' and '..' are not allowed");
-    }
-    if name.len() > TOPIC_NAME_MAX {
-        return invalid("it is longer than 249 characters");
-    }
-    if !name
-        .bytes()
-        .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
-    {
-        return invalid("only ASCII letters, digits, '.', '_' and '-' are allowed");
-    }
-    Ok(())
-}
-
-/// Checks a requested partition count and replication factor (at most
-/// `replicas_max`, the brokers there are).
-pub fn validate_shape(
-    partitions: i32,
-    replication_factor: i16,
-    replicas_max: usize,
-) -> Result<(), TopicError> {
-    if partitions <= 0 || partitions > PARTITIONS_MAX {
-        return Err(TopicError::InvalidPartitions(format!(
-            "{partitions} is not between 1 and {PARTITIONS_MAX}"
-        )));
-    }
-    if replication_factor < 1 || usize::try_from(replication_factor).unwrap_or(0) > replicas_max {
-        return Err(TopicError::InvalidReplicationFactor(replication_factor));
-    }
-    Ok(())
-}
-
 /// The topics of this broker.
 #[derive(Debug)]
 pub struct Topics {
     /// Set in cluster mode: changes go to the controller.
-    remote: OnceLock<Arc<dyn RemoteTopics>>,
+    remote: Option<Arc<dyn RemoteTopics>>,
     data_dir: PathBuf,
     disk: Arc<DataDisk>,
     defaults: TopicDefaults,
@@ -196,7 +158,7 @@ impl Topics {
             });
         }
         let this = Self {
-            remote: OnceLock::new(),
+            remote: None,
             data_dir: data_dir.to_owned(),
             disk,
             defaults,
@@ -305,7 +267,7 @@ impl Topics {
         configs: Overrides,
         validate_only: bool,
     ) -> Result<Option<Arc<Topic>>, TopicError> {
-        if let Some(remote) = self.remote.get() {
+        if let Some(remote) = self.remote.as_ref() {
             let id = remote.create(
                 name,
                 partitions,
@@ -348,7 +310,7 @@ impl Topics {
 
     /// Deletes a topic and its logs.
     pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
-        if let Some(remote) = self.remote.get() {
+        if let Some(remote) = self.remote.as_ref() {
             let id = self
                 .get(name)
                 .map(|topic| topic.id)
@@ -381,7 +343,7 @@ impl Topics {
         total: i32,
         validate_only: bool,
     ) -> Result<(), TopicError> {
-        if let Some(remote) = self.remote.get() {
+        if let Some(remote) = self.remote.as_ref() {
             remote.add_partitions(name, total, validate_only)?;
             if !validate_only {
                 let total = usize::try_from(total).unwrap_or(0);
@@ -441,7 +403,7 @@ impl Topics {
         if validate_only || configs == topic.configs {
             return Ok(());
         }
-        if let Some(remote) = self.remote.get() {
+        if let Some(remote) = self.remote.as_ref() {
             remote.set_configs(name, &configs)?;
             self.await_mirror(|topics| topics.get(name).is_some_and(|t| t.configs == configs));
             return Ok(());
@@ -504,6 +466,8 @@ fn write_atomically(directory: &Path, name: &str, value: &RegistryFile) -> std::
 
 #[path = "topics_mirror.rs"]
 mod mirror;
+#[path = "topics_validate.rs"]
+mod validate;
 
 #[cfg(test)]
 #[path = "topics_test.rs"]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -47,16 +47,14 @@ impl Topics {
         defaults: TopicDefaults,
         remote: Arc<dyn RemoteTopics>,
     ) -> Self {
-        let this = Self {
-            remote: OnceLock::new(),
+        Self {
+            remote: Some(remote),
             data_dir: data_dir.to_owned(),
             disk,
             defaults,
             topics: RwLock::new(BTreeMap::new()),
             changes: Mutex::new(()),
-        };
-        let _ = this.remote.set(remote);
-        this
+        }
     }
 
     /// Cluster mode: puts (or replaces) a topic as the image says.

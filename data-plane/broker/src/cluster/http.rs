@@ -206,14 +206,7 @@ async fn set_maintenance(
     };
     match api.client.call(&request).await {
         ControllerReply::Done { .. } => {
-            // Answer with this broker's image once it shows the change.
-            let mut images = api.controller.subscribe();
-            let shown = images.wait_for(|image| {
-                image
-                    .broker(BrokerId(id))
-                    .is_some_and(|broker| broker.maintenance == body.on)
-            });
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), shown).await;
+            shown_here(&api, id, |broker| broker.maintenance == body.on).await;
             maintenance(State(api), Path(id)).await
         }
         ControllerReply::Refused { message, .. } => problem(StatusCode::NOT_FOUND, message),
@@ -262,13 +255,7 @@ async fn start_decommission(State(api): State<ClusterApi>, Path(id): Path<u32>) 
     if !matches!(reply, ControllerReply::Done { .. }) {
         return failed(reply);
     }
-    let mut images = api.controller.subscribe();
-    let shown = images.wait_for(|image| {
-        image
-            .broker(BrokerId(id))
-            .is_some_and(|broker| broker.decommissioning)
-    });
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), shown).await;
+    shown_here(&api, id, |broker| broker.decommissioning).await;
     decommission(State(api), Path(id)).await
 }
 
@@ -300,6 +287,14 @@ fn failed(reply: ControllerReply) -> Response {
             "the controller did not answer in time".into(),
         ),
     }
+}
+
+/// Waits (5 s at most) until this broker's image shows a change the
+/// controller committed to broker `id`, so the answer reflects it.
+async fn shown_here(api: &ClusterApi, id: u32, done: impl Fn(&fjord_metadata::Broker) -> bool) {
+    let mut images = api.controller.subscribe();
+    let shown = images.wait_for(|image| image.broker(BrokerId(id)).is_some_and(&done));
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), shown).await;
 }
 
 /// An RFC 7807 problem document.
