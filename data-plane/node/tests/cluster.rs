@@ -13,8 +13,17 @@ use std::time::{Duration, Instant};
 
 use common::Cluster;
 
-/// Returns the messages dropped at full peer queues and the appends shortened.
-async fn replicate_fail_over_and_catch_up(groups: u64, peer_queue_bytes_max: usize) -> (u64, u64) {
+/// What the peer transports counted over a run.
+struct Counted {
+    /// Messages and the frames they went out in, while all nodes were up.
+    messages: u64,
+    frames: u64,
+    /// Messages dropped at full peer queues, and appends shortened.
+    dropped: u64,
+    shortened: u64,
+}
+
+async fn replicate_fail_over_and_catch_up(groups: u64, peer_queue_bytes_max: usize) -> Counted {
     let cluster = Cluster::start(groups, peer_queue_bytes_max, false).await;
     for &group in &cluster.groups {
         cluster.leader(group).await;
@@ -35,12 +44,6 @@ async fn replicate_fail_over_and_catch_up(groups: u64, peer_queue_bytes_max: usi
     assert!(frames <= messages);
     let committed: u64 = metrics.iter().map(|m| m.appends_committed.get()).sum();
     assert!(committed >= 500, "{committed} appends counted as committed");
-    if groups > 1 {
-        assert!(
-            frames * 2 < messages,
-            "messages of many groups share frames"
-        );
-    }
 
     // Stop group 0's leader in the middle of 200 more appends.
     let leader = cluster.leader(cluster.groups[0]).await;
@@ -79,9 +82,12 @@ async fn replicate_fail_over_and_catch_up(groups: u64, peer_queue_bytes_max: usi
         );
     }
     let metrics = cluster.metrics.iter();
-    let dropped = metrics.clone().map(|m| m.messages_dropped.get()).sum();
-    let shortened = metrics.map(|m| m.appends_shortened.get()).sum();
-    (dropped, shortened)
+    Counted {
+        messages,
+        frames,
+        dropped: metrics.clone().map(|m| m.messages_dropped.get()).sum(),
+        shortened: metrics.map(|m| m.appends_shortened.get()).sum(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +97,17 @@ async fn one_group_replicates_fails_over_and_catches_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_groups_share_one_connection_per_peer() {
-    replicate_fail_over_and_catch_up(20, 64 << 20).await;
+    let counted = replicate_fail_over_and_catch_up(20, 64 << 20).await;
+    // Twenty groups' heartbeats and appends are queued for the same peer at
+    // once, so most frames carry several messages. (With few groups on an
+    // idle machine a message often leaves alone, so the fewer-group tests
+    // assert nothing about the ratio; it rises with load, never falls.)
+    assert!(
+        counted.frames * 2 < counted.messages,
+        "messages of many groups share frames: {} messages in {} frames",
+        counted.messages,
+        counted.frames
+    );
 }
 
 /// Peer queues of 32 KiB, so appends of at most 8 KiB (`max_append_bytes`),
@@ -101,7 +117,8 @@ async fn twenty_groups_share_one_connection_per_peer() {
 /// rest was delivered and nothing was left in flight to detect the loss).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_peer_queues_drop_messages_and_the_cluster_still_converges() {
-    let (dropped, shortened) = replicate_fail_over_and_catch_up(5, 32 << 10).await;
+    let counted = replicate_fail_over_and_catch_up(5, 32 << 10).await;
+    let (dropped, shortened) = (counted.dropped, counted.shortened);
     eprintln!("{dropped} messages dropped at full peer queues, {shortened} appends shortened");
     assert!(dropped > 0, "the queues overflowed");
     assert!(shortened > 0, "appends were cut short by max_append_bytes");
