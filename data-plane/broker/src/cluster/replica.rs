@@ -16,7 +16,7 @@
 //! Methods block (they are called on blocking threads) on the node's async
 //! API through the runtime handle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{Notify, watch};
 
 use crate::partition::{AppendOutcome, PartitionOffsets, PartitionReplica, ReplicaError};
-use crate::producer::{Check, ProducerStates};
+use crate::producer::{Check, ProducerBatch, ProducerStates, SequenceError};
 use crate::topic_config::PartitionSettings;
 
 /// Proposals remembered for `acks=all` waits.
@@ -52,7 +52,14 @@ struct LeaderState {
     producers: ProducerStates,
     /// Batch end offset -> the term it was proposed in.
     proposed: BTreeMap<i64, i32>,
+    /// Producer id -> (epoch, first sequence) of its latest batch this
+    /// replica refused with a retriable error before appending it (see
+    /// `gap_after_refusal`). Kept across terms; at most one per producer.
+    refused: HashMap<i64, (i16, i32)>,
 }
+
+/// Producers remembered in `LeaderState::refused` before it is cleared.
+const REFUSED_KEPT: usize = 100_000;
 
 impl ReplicatedReplica {
     /// Wraps the group `group`, already hosted by `node`.
@@ -127,6 +134,24 @@ impl ReplicatedReplica {
     }
 }
 
+/// Whether a producer's sequence gap starts exactly at a batch this replica
+/// refused retriably (NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR), so the
+/// client is about to send that batch again. Such a batch is answered with
+/// the same retriable refusal, not OUT_OF_ORDER_SEQUENCE_NUMBER: librdkafka
+/// takes a forward gap after a not-persisted refusal as "skipped sequence
+/// numbers" and bumps its epoch for every partition at once, resending each
+/// partition's unacknowledged batches under new sequence numbers: a written
+/// but unacknowledged one is written twice (docs/replication.md, "Chaos testing").
+fn gap_after_refusal(
+    state: &LeaderState,
+    producer: &ProducerBatch,
+    expected: i32,
+    got: i32,
+) -> bool {
+    let refused = state.refused.get(&producer.producer_id);
+    got > expected && refused == Some(&(producer.epoch, expected))
+}
+
 /// [`Handle::block_on`] that is also safe on a multi-threaded runtime's
 /// worker thread.
 pub(crate) fn block_on<F: std::future::Future>(runtime: &Handle, future: F) -> F::Output {
@@ -163,14 +188,47 @@ impl ReplicatedReplica {
             });
         }
         let mut state = self.leader.lock().unwrap_or_else(PoisonError::into_inner);
+        let outcome = self.append_locked(&mut state, producer.as_ref(), batches);
+        if let Some(producer) = &producer {
+            match &outcome {
+                // Not appended, and the client will send it again.
+                Err(ReplicaError::NotLeader { .. } | ReplicaError::Storage(_)) => {
+                    if state.refused.len() >= REFUSED_KEPT {
+                        state.refused.clear();
+                    }
+                    let refused = (producer.epoch, producer.base_sequence);
+                    state.refused.insert(producer.producer_id, refused);
+                }
+                Ok(_) => {
+                    state.refused.remove(&producer.producer_id);
+                }
+                Err(_) => {}
+            }
+        }
+        outcome
+    }
+
+    /// The check, proposal and producer-state update of one append, under
+    /// the leader lock.
+    fn append_locked(
+        &self,
+        state: &mut LeaderState,
+        producer: Option<&ProducerBatch>,
+        batches: &[u8],
+    ) -> Result<AppendOutcome, ReplicaError> {
         let status = self.current();
         if !status.is_leader {
             return Err(self.not_leader(&status));
         }
-        self.producers_for(&mut state, status.term)?;
-        if let Some(producer) = &producer
-            && let Check::Duplicate(original) = state.producers.check(producer)?
+        self.producers_for(state, status.term)?;
+        let checked = producer.map(|producer| state.producers.check(producer));
+        if let (Some(producer), Some(Err(SequenceError::OutOfOrder { expected, got, .. }))) =
+            (producer, &checked)
+            && gap_after_refusal(state, producer, *expected, *got)
         {
+            return Err(self.not_leader(&status));
+        }
+        if let Some(Check::Duplicate(original)) = checked.transpose()? {
             let end = original.last_offset + 1;
             state.proposed.entry(end).or_insert(status.term);
             return Ok(AppendOutcome {
@@ -190,7 +248,7 @@ impl ReplicatedReplica {
             // state was checked for another term.
             state.term = None;
         }
-        if let Some(producer) = &producer {
+        if let Some(producer) = producer {
             state.producers.record(producer, proposal.base_offset);
         }
         state.proposed.insert(proposal.end_offset, proposal.term);
