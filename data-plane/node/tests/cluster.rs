@@ -101,7 +101,7 @@ async fn twenty_groups_share_one_connection_per_peer() {
     // Twenty groups' heartbeats and appends are queued for the same peer at
     // once, so most frames carry several messages. (With few groups on an
     // idle machine a message often leaves alone, so the fewer-group tests
-    // assert nothing about the ratio; it rises with load, never falls.)
+    // assert nothing about the ratio; more load only queues more per frame.)
     assert!(
         counted.frames * 2 < counted.messages,
         "messages of many groups share frames: {} messages in {} frames",
