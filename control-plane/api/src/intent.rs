@@ -7,21 +7,25 @@ use crate::ConfigMap;
 
 /// The signed desired state of one environment at one generation.
 ///
-/// `payload` holds the exact bytes that were hashed and signed (base64 of a
-/// JSON [`IntentDocument`]); agents verify `signature` over those bytes with
-/// the pinned public key and then parse them. `document` is the same
-/// document, parsed, for people and tools.
+/// `payload` holds the document's bytes as stored (base64 of a JSON
+/// [`IntentDocument`]); `document` is the same document, parsed, for people
+/// and tools. Agents parse `payload`, compute its content hash from its
+/// objects ([`crate::ObjectHashes`]) and verify `signature` over the
+/// statement ([`crate::signed_statement`]) with the pinned public key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Intent {
     pub environment_id: Uuid,
     /// Increases by one with every change of desired state.
     pub generation: i64,
-    /// Hex sha-256 of the canonical JSON of `document.clusters`: equal
-    /// desired states have equal hashes.
+    /// Hex sha-256 over the document's per-object hashes, in document order
+    /// ([`crate::ObjectHashes::root`]): equal desired states have equal
+    /// hashes.
     pub content_hash: String,
     /// Base64 (standard) of the signed bytes.
     pub payload: String,
-    /// Base64 (standard) ed25519 signature of the payload bytes.
+    /// Base64 (standard) ed25519 signature of the 88-byte statement of
+    /// organization, environment, generation and content hash
+    /// ([`crate::signed_statement`]).
     pub signature: String,
     /// Which key signed: hex sha-256 of its public half, first 16 characters.
     pub key_id: String,
@@ -32,7 +36,7 @@ pub struct Intent {
 /// What the agent must make true in its environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct IntentDocument {
-    /// Always `fjord.intent/v1`.
+    /// Always `fjord.intent/v2` (see [`crate::INTENT_FORMAT`]).
     pub format: String,
     pub organization_id: Uuid,
     pub environment_id: Uuid,

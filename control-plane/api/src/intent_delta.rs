@@ -7,12 +7,15 @@
 //! delta is one change of a few hundred bytes, where the whole document of a
 //! large environment is over 100 KiB.
 //!
-//! A delta is not signed on its own: the agent applies it to its verified
-//! copy of `from_generation` with [`IntentDocument::apply`], serialises the
-//! result (`serde_json`, the field order of these types: the exact bytes the
-//! server signed as the new `payload`), checks `content_hash` and verifies
-//! `signature` over those bytes with its pinned key. Anything that does not
-//! verify is dropped and the full document fetched instead.
+//! A delta is not signed on its own: it carries the new generation's
+//! content hash and signature. The agent computes the new generation's
+//! object hashes from its own and the objects the delta puts
+//! ([`crate::ObjectHashes::apply`]), checks their root against
+//! `content_hash` and the signature over the statement
+//! ([`crate::signed_statement`]) with its pinned key, and only then applies
+//! the changes to its document ([`IntentDocument::apply_in_place`]).
+//! Anything that does not verify is dropped and the full document fetched
+//! instead.
 //!
 //! Order: every change that puts an object says which object it goes
 //! before (`before`, `null` for the end of its list). Puts are listed from
@@ -41,7 +44,7 @@ pub struct IntentDelta {
     /// `content_hash` of the resulting document.
     pub content_hash: String,
     /// Base64 (standard) ed25519 signature of the resulting document's
-    /// bytes: the same signature as the full intent of `generation`.
+    /// statement: the same signature as the full intent of `generation`.
     pub signature: String,
     /// Which key signed: hex sha-256 of its public half, first 16 characters.
     pub key_id: String,
@@ -159,21 +162,116 @@ fn insert<T>(
     Ok(())
 }
 
-fn cluster_mut(
-    clusters: &mut [IntentCluster],
+/// What a delta's changes are applied to: the document's clusters, or
+/// anything kept per object in the same order (its object hashes).
+pub(crate) trait DeltaTree {
+    type Cluster;
+    type Topic;
+    fn cluster_id(cluster: &Self::Cluster) -> Uuid;
+    fn topic_id(topic: &Self::Topic) -> Uuid;
+    fn topics(cluster: &mut Self::Cluster) -> &mut Vec<Self::Topic>;
+    fn into_topics(cluster: Self::Cluster) -> Vec<Self::Topic>;
+    fn cluster(settings: &IntentClusterSettings, topics: Vec<Self::Topic>) -> Self::Cluster;
+    fn topic(topic: &IntentTopic) -> Self::Topic;
+}
+
+/// Applies `changes` in order. On an error the clusters are left part-way.
+pub(crate) fn apply_changes<T: DeltaTree>(
+    clusters: &mut Vec<T::Cluster>,
+    changes: &[IntentChange],
+) -> Result<(), DeltaError> {
+    for change in changes {
+        match change {
+            IntentChange::PutCluster { cluster, before } => {
+                let topics = take(clusters, cluster.cluster_id, T::cluster_id)
+                    .map(T::into_topics)
+                    .unwrap_or_default();
+                insert(
+                    clusters,
+                    T::cluster(cluster, topics),
+                    *before,
+                    T::cluster_id,
+                )?;
+            }
+            IntentChange::RemoveCluster { cluster_id } => {
+                take(clusters, *cluster_id, T::cluster_id)
+                    .ok_or(DeltaError::UnknownObject(*cluster_id))?;
+            }
+            IntentChange::PutTopic {
+                cluster_id,
+                topic,
+                before,
+            } => {
+                let topics = topics_of::<T>(clusters, *cluster_id)?;
+                take(topics, topic.topic_id, T::topic_id);
+                insert(topics, T::topic(topic), *before, T::topic_id)?;
+            }
+            IntentChange::RemoveTopic {
+                cluster_id,
+                topic_id,
+            } => {
+                let topics = topics_of::<T>(clusters, *cluster_id)?;
+                take(topics, *topic_id, T::topic_id).ok_or(DeltaError::UnknownObject(*topic_id))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn topics_of<T: DeltaTree>(
+    clusters: &mut [T::Cluster],
     cluster_id: Uuid,
-) -> Result<&mut IntentCluster, DeltaError> {
+) -> Result<&mut Vec<T::Topic>, DeltaError> {
     clusters
         .iter_mut()
-        .find(|cluster| cluster.cluster_id == cluster_id)
+        .find(|cluster| T::cluster_id(cluster) == cluster_id)
+        .map(T::topics)
         .ok_or(DeltaError::UnknownObject(cluster_id))
+}
+
+/// Deltas applied to the document itself.
+struct DocumentTree;
+
+impl DeltaTree for DocumentTree {
+    type Cluster = IntentCluster;
+    type Topic = IntentTopic;
+
+    fn cluster_id(cluster: &IntentCluster) -> Uuid {
+        cluster.cluster_id
+    }
+    fn topic_id(topic: &IntentTopic) -> Uuid {
+        topic.topic_id
+    }
+    fn topics(cluster: &mut IntentCluster) -> &mut Vec<IntentTopic> {
+        &mut cluster.topics
+    }
+    fn into_topics(cluster: IntentCluster) -> Vec<IntentTopic> {
+        cluster.topics
+    }
+    fn cluster(settings: &IntentClusterSettings, topics: Vec<IntentTopic>) -> IntentCluster {
+        settings.clone().into_cluster(topics)
+    }
+    fn topic(topic: &IntentTopic) -> IntentTopic {
+        topic.clone()
+    }
 }
 
 impl IntentDocument {
     /// The document `delta` makes of this one. The result still has to be
-    /// verified (its hash and the signature over its bytes): applying only
-    /// follows the changes.
+    /// verified (its content hash and the signature): applying only follows
+    /// the changes.
     pub fn apply(&self, delta: &IntentDelta) -> Result<Self, DeltaError> {
+        let mut next = self.clone();
+        next.apply_in_place(delta)?;
+        Ok(next)
+    }
+
+    /// Makes this document the one `delta` makes of it, without copying
+    /// it: for a delta already verified against this document's object
+    /// hashes ([`crate::ObjectHashes::apply`], which fails exactly when
+    /// this does). On an error the document is left part-way and must be
+    /// dropped.
+    pub fn apply_in_place(&mut self, delta: &IntentDelta) -> Result<(), DeltaError> {
         if delta.environment_id != self.environment_id {
             return Err(DeltaError::WrongEnvironment);
         }
@@ -183,47 +281,10 @@ impl IntentDocument {
                 from: delta.from_generation,
             });
         }
-        let mut clusters = self.clusters.clone();
-        let cluster_id = |cluster: &IntentCluster| cluster.cluster_id;
-        let topic_id = |topic: &IntentTopic| topic.topic_id;
-        for change in &delta.changes {
-            match change {
-                IntentChange::PutCluster { cluster, before } => {
-                    let topics = take(&mut clusters, cluster.cluster_id, cluster_id)
-                        .map(|old| old.topics)
-                        .unwrap_or_default();
-                    let cluster = cluster.clone().into_cluster(topics);
-                    insert(&mut clusters, cluster, *before, cluster_id)?;
-                }
-                IntentChange::RemoveCluster { cluster_id: id } => {
-                    take(&mut clusters, *id, cluster_id).ok_or(DeltaError::UnknownObject(*id))?;
-                }
-                IntentChange::PutTopic {
-                    cluster_id: id,
-                    topic,
-                    before,
-                } => {
-                    let topics = &mut cluster_mut(&mut clusters, *id)?.topics;
-                    take(topics, topic.topic_id, topic_id);
-                    insert(topics, topic.clone(), *before, topic_id)?;
-                }
-                IntentChange::RemoveTopic {
-                    cluster_id: id,
-                    topic_id: topic,
-                } => {
-                    let topics = &mut cluster_mut(&mut clusters, *id)?.topics;
-                    take(topics, *topic, topic_id).ok_or(DeltaError::UnknownObject(*topic))?;
-                }
-            }
-        }
-        Ok(Self {
-            format: self.format.clone(),
-            organization_id: self.organization_id,
-            environment_id: self.environment_id,
-            generation: delta.generation,
-            content_hash: delta.content_hash.clone(),
-            clusters,
-        })
+        apply_changes::<DocumentTree>(&mut self.clusters, &delta.changes)?;
+        self.generation = delta.generation;
+        self.content_hash.clone_from(&delta.content_hash);
+        Ok(())
     }
 }
 

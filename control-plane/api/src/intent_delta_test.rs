@@ -27,7 +27,7 @@ fn cluster(name: &str, topics: Vec<IntentTopic>) -> IntentCluster {
 
 fn document(clusters: Vec<IntentCluster>) -> IntentDocument {
     IntentDocument {
-        format: "fjord.intent/v1".to_owned(),
+        format: crate::INTENT_FORMAT.to_owned(),
         organization_id: Uuid::now_v7(),
         environment_id: Uuid::now_v7(),
         generation: 4,
@@ -67,8 +67,8 @@ fn sample() -> IntentDocument {
     ])
 }
 
-/// Asserts the delta rebuilds `to` exactly, down to the bytes that are
-/// signed, and returns its changes.
+/// Asserts the delta rebuilds `to` exactly, down to its serialised bytes,
+/// and returns its changes.
 #[track_caller]
 fn round_trip(from: &IntentDocument, to: &IntentDocument) -> Vec<IntentChange> {
     let delta = delta(from, to);

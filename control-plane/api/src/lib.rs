@@ -16,6 +16,7 @@ mod cluster;
 mod environment;
 mod intent;
 mod intent_delta;
+mod intent_hash;
 mod organization;
 mod page;
 mod problem;
@@ -39,6 +40,9 @@ pub use environment::{
 pub use intent::{Intent, IntentCluster, IntentDocument, IntentTopic, SigningKey};
 pub use intent_delta::{
     DeltaError, INTENT_DELTA_JSON, IntentChange, IntentClusterSettings, IntentDelta, diff,
+};
+pub use intent_hash::{
+    Hash, INTENT_FORMAT, ObjectHashes, STATEMENT_LEN, parse_hash, signed_statement,
 };
 pub use organization::Organization;
 pub use page::Page;

@@ -6,15 +6,23 @@
 //!
 //! Each agent count runs twice: agents asking for the full intent, and
 //! agents holding the previous generation that ask for a delta
-//! (`delta=true`), apply it to their copy and check the resulting
-//! document's content hash before it counts as received.
+//! (`delta=true`) and verify it as an agent must before it counts as
+//! received: the held object hashes with the delta applied must have the
+//! delta's content hash, and the ed25519 signature must verify over the
+//! new generation's statement with the pinned key.
 
 use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, ensure};
-use fjord_api::{INTENT_DELTA_JSON, Intent, IntentDelta, IntentDocument};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
+use fjord_api::{
+    INTENT_DELTA_JSON, Intent, IntentDelta, IntentDocument, ObjectHashes, SigningKey, parse_hash,
+    signed_statement,
+};
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
@@ -40,8 +48,8 @@ pub(crate) enum Mode {
     /// The change from the generation they hold (`delta=true`).
     Delta,
     /// Diagnostic (`--unverified-deltas`): deltas read and decoded but not
-    /// applied or checked, so the agents' CPU hides less of the server's
-    /// part. Not how an agent may treat a delta.
+    /// verified, so the agents' CPU hides less of the server's part. Not
+    /// how an agent may treat a delta.
     DeltaUnverified,
 }
 
@@ -83,7 +91,8 @@ pub(crate) async fn connect(inventory: &Inventory) -> anyhow::Result<String> {
 /// Creates topics in the fan-out cluster until it has [`TOPICS`].
 async fn fill_topics(inventory: &Inventory, token: &str) -> anyhow::Result<()> {
     let url = format!("{}/v1/agent/intents", inventory.base);
-    let intent = latest(&inventory.client, &url, token).await?;
+    let key = pinned_key(&inventory.client, &inventory.base).await?;
+    let intent = latest(&inventory.client, &url, token, &key).await?;
     let have = intent
         .document
         .clusters
@@ -127,17 +136,19 @@ pub(crate) async fn run(
         .timeout(crate::server::LONG_POLL + Duration::from_secs(60))
         .build()?;
     let url = format!("{}/v1/agent/intents", inventory.base);
-    // Every agent holds this generation, verified; they share one copy
-    // here, and each applies its delta to a copy of its own.
-    let held = latest(&client, &url, token).await?;
-    let (generation, held) = (held.generation, Arc::new(held.document));
+    // Every agent holds this generation, verified; they share one copy of
+    // it and its object hashes here.
+    let key = pinned_key(&client, &inventory.base).await?;
+    let held = latest(&client, &url, token, &key).await?;
+    let generation = held.document.generation;
+    let held = Arc::new(held);
     let mut tasks = Vec::with_capacity(agents);
     while tasks.len() < agents {
         for _ in 0..RAMP_BATCH.min(agents - tasks.len()) {
             let (client, url, token) = (client.clone(), url.clone(), token.to_owned());
             let held = Arc::clone(&held);
             tasks.push(tokio::spawn(async move {
-                poll(&client, &url, &token, generation, mode, &held).await
+                poll(&client, &url, &token, mode, &held).await
             }));
         }
         wait_for_waiters(&client, &inventory.base, tasks.len()).await?;
@@ -168,8 +179,59 @@ pub(crate) async fn run(
     })
 }
 
-/// The latest intent, checked against its content hash.
-async fn latest(client: &Client, url: &str, token: &str) -> anyhow::Result<Intent> {
+/// A verified generation as an agent holds it.
+struct Held {
+    key: VerifyingKey,
+    document: IntentDocument,
+    hashes: ObjectHashes,
+}
+
+impl Held {
+    /// Verifies `delta` against this generation: the content hash of the
+    /// object hashes with the delta applied, then the signature over the
+    /// new generation's statement. (A real agent then applies the changes
+    /// to its own document in place; these agents share one document, so
+    /// they stop at verification.)
+    fn verify(&self, delta: &IntentDelta) -> anyhow::Result<()> {
+        ensure!(
+            delta.from_generation == self.document.generation,
+            "a delta from another generation"
+        );
+        let hashes = self.hashes.apply(delta)?;
+        verify_signed(
+            &self.key,
+            &self.document,
+            delta.generation,
+            &hashes,
+            &delta.content_hash,
+            &delta.signature,
+        )
+    }
+}
+
+/// The pinned key, from `GET /v1/signing-key`.
+async fn pinned_key(client: &Client, base: &str) -> anyhow::Result<VerifyingKey> {
+    let key: SigningKey = client
+        .get(format!("{base}/v1/signing-key"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let public: [u8; 32] = STANDARD
+        .decode(&key.public_key)?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the signing key is not 32 bytes"))?;
+    Ok(VerifyingKey::from_bytes(&public)?)
+}
+
+/// The latest intent, verified.
+async fn latest(
+    client: &Client,
+    url: &str,
+    token: &str,
+    key: &VerifyingKey,
+) -> anyhow::Result<Held> {
     let body = client
         .get(format!("{url}?after=0&wait_seconds=0"))
         .bearer_auth(token)
@@ -179,32 +241,46 @@ async fn latest(client: &Client, url: &str, token: &str) -> anyhow::Result<Inten
         .bytes()
         .await?;
     let intent: Intent = serde_json::from_slice(&body)?;
-    check_hash(&intent.document)?;
-    Ok(intent)
+    let document: IntentDocument = serde_json::from_slice(&STANDARD.decode(&intent.payload)?)?;
+    let hashes = ObjectHashes::of(&document.clusters);
+    verify_signed(
+        key,
+        &document,
+        document.generation,
+        &hashes,
+        &intent.content_hash,
+        &intent.signature,
+    )?;
+    Ok(Held {
+        key: *key,
+        document,
+        hashes,
+    })
 }
 
-/// Checks a document's clusters against its `content_hash` (serialised
-/// straight into the hash).
-fn check_hash(document: &IntentDocument) -> anyhow::Result<()> {
-    use sha2::Digest as _;
-    struct Hasher(sha2::Sha256);
-    impl std::io::Write for Hasher {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.update(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut hasher = Hasher(sha2::Sha256::new());
-    serde_json::to_writer(&mut hasher, &document.clusters)?;
-    let hash = hex::encode(hasher.0.finalize());
+/// `hashes` have `content_hash`, and `signature` is the pinned key's over
+/// the statement of `generation` of `document`'s environment.
+fn verify_signed(
+    key: &VerifyingKey,
+    document: &IntentDocument,
+    generation: i64,
+    hashes: &ObjectHashes,
+    content_hash: &str,
+    signature: &str,
+) -> anyhow::Result<()> {
+    let root = hashes.root();
     ensure!(
-        hash == document.content_hash,
-        "generation {} does not match its content hash",
-        document.generation
+        parse_hash(content_hash) == Some(root),
+        "generation {generation} does not match its content hash"
     );
+    let statement = signed_statement(
+        document.organization_id,
+        document.environment_id,
+        generation,
+        &root,
+    );
+    let signature = Signature::from_slice(&STANDARD.decode(signature)?)?;
+    key.verify(&statement, &signature)?;
     Ok(())
 }
 
@@ -216,16 +292,16 @@ struct Received {
 
 /// One agent: long-polls until a generation above `after` arrives; returns
 /// when its compressed body was read and when it was inflated (and, for a
-/// delta, applied to `held` and checked). Asks for gzip, as agents should.
+/// delta, verified against `held`). Asks for gzip, as agents should.
 /// Retries what fails while ramping up.
 async fn poll(
     client: &Client,
     url: &str,
     token: &str,
-    after: i64,
     mode: Mode,
-    held: &IntentDocument,
+    held: &Held,
 ) -> anyhow::Result<(Instant, Instant)> {
+    let after = held.document.generation;
     let mut failures = 0;
     let ask_delta = mode != Mode::Full;
     loop {
@@ -267,11 +343,7 @@ async fn poll(
                     let delta: IntentDelta = serde_json::from_slice(&body)?;
                     ensure!(delta.generation > after, "an old delta came back");
                     if mode == Mode::Delta {
-                        // What an agent must do before trusting a delta
-                        // (short of the signature check): rebuild the
-                        // document, check its hash.
-                        let document = held.apply(&delta)?;
-                        check_hash(&document)?;
+                        held.verify(&delta)?;
                     }
                     return Ok((body_read, Instant::now()));
                 }

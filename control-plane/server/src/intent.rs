@@ -12,17 +12,16 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use fjord_api::{Intent, IntentCluster, IntentDocument, IntentTopic};
+use fjord_api::{
+    INTENT_FORMAT, Intent, IntentCluster, IntentDocument, IntentTopic, ObjectHashes,
+    signed_statement,
+};
 use fjord_store::intent::IntentRow;
-use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::signer::IntentSigner;
-
-/// The `format` of every intent document.
-pub(crate) const FORMAT: &str = "fjord.intent/v1";
 
 /// Publishes a new generation when the desired state changed; returns it.
 pub(crate) async fn publish(
@@ -35,9 +34,8 @@ pub(crate) async fn publish(
         .await?
         .ok_or_else(|| AppError::not_found("environment", environment_id))?;
     let clusters = desired_clusters(db, organization_id, environment_id).await?;
-    let content_hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(&clusters).map_err(anyhow::Error::new)?,
-    ));
+    let root = ObjectHashes::of(&clusters).root();
+    let content_hash = hex::encode(root);
     // Only the generation and hash: the previous payload is not needed, and
     // reading it (detoasting and shipping ~100 KiB for a large environment)
     // was a large part of every write's time under the lock.
@@ -51,7 +49,7 @@ pub(crate) async fn publish(
     }
     let generation = latest.map_or(1, |(generation, _)| generation + 1);
     let document = IntentDocument {
-        format: FORMAT.to_owned(),
+        format: INTENT_FORMAT.to_owned(),
         organization_id,
         environment_id,
         generation,
@@ -64,7 +62,12 @@ pub(crate) async fn publish(
         environment_id,
         generation,
         content_hash,
-        signature: signer.sign(&payload),
+        signature: signer.sign(&signed_statement(
+            organization_id,
+            environment_id,
+            generation,
+            &root,
+        )),
         payload,
         key_id: signer.key_id().to_owned(),
         created_at: chrono::Utc::now(),

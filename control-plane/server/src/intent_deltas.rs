@@ -5,18 +5,17 @@
 //! instead of the whole document. The delta of a generation is built once per
 //! replica, on the first request that asks for it, and shared like the full
 //! body (see [`crate::intent_bodies`]): read generation G from the history,
-//! diff the two documents, and check that applying the delta to G rebuilds
-//! the exact bytes that were signed for G+1. A delta that would not rebuild
-//! them, or that is not smaller than the full body, is not served: those
-//! agents get the full document.
+//! diff the two documents, and check what an agent will: that applying the
+//! delta to G rebuilds G+1 exactly and that G's object hashes, with the
+//! delta applied, have G+1's content hash. A delta that does not, or that is
+//! not smaller than the full body, is not served: those agents get the full
+//! document.
 //!
 //! Only G → G+1 is served: an agent further behind gets the full document,
 //! which is what it would fetch after several deltas anyway, and one delta
 //! per generation keeps the cache's bound simple.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use fjord_api::{Intent, IntentDelta, IntentDocument};
+use fjord_api::{Intent, IntentDelta, IntentDocument, ObjectHashes};
 use sqlx::PgPool;
 
 use crate::error::AppError;
@@ -52,16 +51,14 @@ pub(crate) async fn build(pool: &PgPool, body: &IntentBody) -> Result<Option<Del
     Ok(delta.map(DeltaBody::new))
 }
 
-/// The delta JSON from the signed `from` payload to the `Intent` JSON `to`,
-/// when it rebuilds `to`'s signed bytes exactly and is smaller than `to`.
+/// The delta JSON from the stored `from` payload to the `Intent` JSON `to`,
+/// when it rebuilds `to` and its content hash exactly and is smaller than
+/// `to`.
 pub(crate) fn compute(from: &[u8], to_json: &[u8]) -> Result<Option<axum::body::Bytes>, AppError> {
     let from: IntentDocument = serde_json::from_slice(from)
         .map_err(|error| anyhow::anyhow!("stored intent payload does not parse: {error}"))?;
     let to: Intent = serde_json::from_slice(to_json)
         .map_err(|error| anyhow::anyhow!("cached intent body does not parse: {error}"))?;
-    let signed = STANDARD
-        .decode(&to.payload)
-        .map_err(|error| anyhow::anyhow!("cached intent payload is not base64: {error}"))?;
     assert_eq!(from.environment_id, to.environment_id, "one environment");
     assert!(from.generation < to.generation, "a delta goes forward");
     let delta = IntentDelta {
@@ -75,14 +72,25 @@ pub(crate) fn compute(from: &[u8], to_json: &[u8]) -> Result<Option<axum::body::
         created_at: to.created_at,
     };
     let rebuilt = match from.apply(&delta) {
-        Ok(rebuilt) => serde_json::to_vec(&rebuilt).map_err(anyhow::Error::new)?,
+        Ok(rebuilt) => rebuilt,
         Err(error) => {
             tracing::warn!(%error, "a computed delta does not apply to its own base");
             return Ok(None);
         }
     };
-    if rebuilt != signed {
-        tracing::warn!("a computed delta does not rebuild the signed payload");
+    if rebuilt != to.document {
+        tracing::warn!("a computed delta does not rebuild the next document");
+        return Ok(None);
+    }
+    let hashes = match ObjectHashes::of(&from.clusters).apply(&delta) {
+        Ok(hashes) => hashes,
+        Err(error) => {
+            tracing::warn!(%error, "a computed delta does not apply to its base's hashes");
+            return Ok(None);
+        }
+    };
+    if hashes.root_hex() != to.content_hash {
+        tracing::warn!("a computed delta does not lead to the next content hash");
         return Ok(None);
     }
     let json = serde_json::to_vec(&delta).map_err(anyhow::Error::new)?;

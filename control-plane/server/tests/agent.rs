@@ -7,10 +7,7 @@ use std::io::Read as _;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use common::{TestApp, connect_agent, populate};
-use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use fjord_api::{Intent, IntentDocument, SigningKey};
 use serde_json::json;
 use sqlx::PgPool;
@@ -337,18 +334,10 @@ fn gunzip(gzip: &[u8]) -> anyhow::Result<Vec<u8>> {
     Ok(plain)
 }
 
-/// What an agent does with a received intent: verify the signature over
-/// `payload` with the pinned key, then parse `payload`.
+/// What an agent does with a received intent body.
 fn verify(key: &SigningKey, body: &[u8]) -> anyhow::Result<(Intent, IntentDocument)> {
     let intent: Intent = serde_json::from_slice(body)?;
-    let public: [u8; 32] = STANDARD
-        .decode(&key.public_key)?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("public key is not 32 bytes"))?;
-    let payload = STANDARD.decode(&intent.payload)?;
-    let signature = Signature::from_slice(&STANDARD.decode(&intent.signature)?)?;
-    VerifyingKey::from_bytes(&public)?.verify(&payload, &signature)?;
-    let document = serde_json::from_slice(&payload)?;
+    let document = common::verify_intent(key, &intent)?;
     Ok((intent, document))
 }
 

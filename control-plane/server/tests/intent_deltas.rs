@@ -1,5 +1,6 @@
 //! Delta intents: an agent holding generation G that asks with `delta=true`
-//! gets the change to G+1, which rebuilds exactly the signed document.
+//! gets the change to G+1, which rebuilds exactly the signed document and
+//! verifies against its content hash and signature.
 
 mod common;
 
@@ -8,11 +9,10 @@ use std::io::Read as _;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{TestApp, connect_agent, populate};
-use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
-use fjord_api::{INTENT_DELTA_JSON, Intent, IntentChange, IntentDelta, IntentDocument, SigningKey};
+use common::{TestApp, connect_agent, populate, verify_delta};
+use ed25519_dalek::VerifyingKey;
+use fjord_api::{INTENT_DELTA_JSON, Intent, IntentChange, IntentDelta, SigningKey};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 fn media_type(headers: &HeaderMap) -> &str {
@@ -28,11 +28,7 @@ async fn signing_key(app: &TestApp) -> anyhow::Result<VerifyingKey> {
             .await?
             .body,
     )?;
-    let public: [u8; 32] = STANDARD
-        .decode(&key.public_key)?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("public key is not 32 bytes"))?;
-    Ok(VerifyingKey::from_bytes(&public)?)
+    common::pinned(&key)
 }
 
 /// A poll that must answer at once; returns (status, media type, body).
@@ -62,22 +58,6 @@ async fn poll(
         flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut plain)?;
     }
     Ok((status, media_type(&response_headers).to_owned(), plain))
-}
-
-/// What an agent does with a delta: apply it to the verified document it
-/// holds, check the hash, verify the signature over the rebuilt bytes.
-fn rebuild(
-    key: &VerifyingKey,
-    held: &IntentDocument,
-    delta: &IntentDelta,
-) -> anyhow::Result<(IntentDocument, Vec<u8>)> {
-    let document = held.apply(delta)?;
-    let bytes = serde_json::to_vec(&document)?;
-    let hash = hex::encode(Sha256::digest(serde_json::to_vec(&document.clusters)?));
-    anyhow::ensure!(hash == delta.content_hash, "content hash mismatch");
-    let signature = Signature::from_slice(&STANDARD.decode(&delta.signature)?)?;
-    key.verify(&bytes, &signature)?;
-    Ok((document, bytes))
 }
 
 #[sqlx::test(migrator = "fjord_store::MIGRATOR")]
@@ -115,9 +95,13 @@ async fn a_delta_from_the_previous_generation_rebuilds_the_signed_document(
         let delta: IntentDelta = serde_json::from_slice(&body)?;
         assert_eq!((delta.from_generation, delta.generation), (2, 3));
         assert_eq!(delta.changes.len(), 1, "one cluster changed");
-        let (document, bytes) = rebuild(&key, &held.document, &delta)?;
+        let document = verify_delta(&key, &held.document, &delta)?;
         assert_eq!(document, full.document);
-        assert_eq!(bytes, STANDARD.decode(&full.payload)?, "the signed bytes");
+        assert_eq!(
+            serde_json::to_vec(&document)?,
+            STANDARD.decode(&full.payload)?,
+            "the stored bytes"
+        );
     }
 
     // A topic change is one topic put, and chains from the rebuilt document.
@@ -135,7 +119,7 @@ async fn a_delta_from_the_previous_generation_rebuilds_the_signed_document(
         &delta.changes[..],
         [IntentChange::PutTopic { topic, .. }] if topic.partitions == 12
     ));
-    let (document, _) = rebuild(&key, &full.document, &delta)?;
+    let document = verify_delta(&key, &full.document, &delta)?;
     assert_eq!(document.clusters[0].topics[0].partitions, 12);
 
     // A tampered delta does not verify.
@@ -143,7 +127,7 @@ async fn a_delta_from_the_previous_generation_rebuilds_the_signed_document(
     if let Some(IntentChange::PutTopic { topic, .. }) = tampered.changes.first_mut() {
         topic.partitions = 13;
     }
-    assert!(rebuild(&key, &full.document, &tampered).is_err());
+    assert!(verify_delta(&key, &full.document, &tampered).is_err());
     Ok(())
 }
 

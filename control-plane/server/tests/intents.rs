@@ -6,23 +6,10 @@ mod common;
 use axum::http::{Method, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{TestApp, populate};
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use fjord_api::{Intent, IntentDocument, SigningKey};
+use common::{TestApp, populate, verify_intent};
+use fjord_api::{Intent, ObjectHashes, SigningKey};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-
-fn verify(key: &SigningKey, intent: &Intent) -> anyhow::Result<IntentDocument> {
-    let public: [u8; 32] = STANDARD
-        .decode(&key.public_key)?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("public key is not 32 bytes"))?;
-    let payload = STANDARD.decode(&intent.payload)?;
-    let signature = Signature::from_slice(&STANDARD.decode(&intent.signature)?)?;
-    VerifyingKey::from_bytes(&public)?.verify(&payload, &signature)?;
-    Ok(serde_json::from_slice(&payload)?)
-}
 
 #[sqlx::test(migrator = "fjord_store::MIGRATOR")]
 async fn every_change_publishes_a_signed_generation_and_history_is_kept(
@@ -47,15 +34,17 @@ async fn every_change_publishes_a_signed_generation_and_history_is_kept(
         "cluster created (1), then topic created (2); newest first"
     );
     for intent in &history {
-        let document = verify(&key, intent)?;
+        let document = verify_intent(&key, intent)?;
         assert_eq!(
             document, intent.document,
             "the parsed document is the signed one"
         );
         assert_eq!(document.generation, intent.generation);
-        assert_eq!(document.format, "fjord.intent/v1");
-        let hash = hex::encode(Sha256::digest(serde_json::to_vec(&document.clusters)?));
-        assert_eq!(hash, intent.content_hash);
+        assert_eq!(document.format, "fjord.intent/v2");
+        assert_eq!(
+            ObjectHashes::of(&document.clusters).root_hex(),
+            intent.content_hash
+        );
         assert_eq!(intent.key_id, key.key_id);
     }
     let latest = &history[0].document;
@@ -77,7 +66,7 @@ async fn every_change_publishes_a_signed_generation_and_history_is_kept(
             .replace("\"broker_count\":3", "\"broker_count\":1"),
     );
     assert!(
-        verify(&key, &tampered).is_err(),
+        verify_intent(&key, &tampered).is_err(),
         "a changed payload fails verification"
     );
 
@@ -109,7 +98,7 @@ async fn every_change_publishes_a_signed_generation_and_history_is_kept(
         .expect(StatusCode::OK);
     let third: Intent =
         serde_json::from_value(app.get(&format!("{history_path}/3"), &acme.key).await?.body)?;
-    assert_eq!(verify(&key, &third)?.clusters[0].broker_count, 5);
+    assert_eq!(verify_intent(&key, &third)?.clusters[0].broker_count, 5);
     assert_ne!(third.content_hash, history[0].content_hash);
     app.get(&format!("{history_path}/4"), &acme.key)
         .await?
@@ -126,7 +115,7 @@ async fn every_change_publishes_a_signed_generation_and_history_is_kept(
         .expect(StatusCode::NO_CONTENT);
     let fourth: Intent =
         serde_json::from_value(app.get(&format!("{history_path}/4"), &acme.key).await?.body)?;
-    assert!(verify(&key, &fourth)?.clusters[0].topics.is_empty());
+    assert!(verify_intent(&key, &fourth)?.clusters[0].topics.is_empty());
     Ok(())
 }
 
@@ -205,10 +194,12 @@ async fn a_large_intent_is_stored_exactly_as_signed(pool: PgPool) -> anyhow::Res
         STANDARD.decode(&latest.payload)?.len() > 100 * 1024,
         "the payload spans several parts"
     );
-    let document = verify(&key, latest)?;
+    let document = verify_intent(&key, latest)?;
     assert_eq!(document, latest.document);
-    let hash = hex::encode(Sha256::digest(serde_json::to_vec(&document.clusters)?));
-    assert_eq!(hash, latest.content_hash);
+    assert_eq!(
+        ObjectHashes::of(&document.clusters).root_hex(),
+        latest.content_hash
+    );
     let large: Vec<_> = document.clusters[0]
         .topics
         .iter()

@@ -3,22 +3,30 @@
 //! sends `GET /v1/agent/intents?{poll_query}` and hands the response's media
 //! type and body, decompressed, to [`IntentFollower::receive`]).
 //!
-//! Nothing is accepted unless it verifies against the pinned key:
-//! - a full intent: the ed25519 signature over `payload`, then the parsed
-//!   payload's environment, generation and content hash;
-//! - a delta (asked for with `delta=true` once a generation is held): it is
-//!   applied to the held document, the result serialised (the exact bytes
-//!   the server signed), and its content hash and the signature over those
-//!   bytes checked.
+//! Nothing is accepted unless it verifies against the pinned key
+//! (`fjord.intent/v2`, see `fjord_api::ObjectHashes` and
+//! `fjord_api::signed_statement`):
+//! - a full intent: the parsed payload's format, environment and
+//!   generation, its content hash computed from its objects, and the
+//!   ed25519 signature over the statement of organization, environment,
+//!   generation and that hash;
+//! - a delta (asked for with `delta=true` once a generation is held): the
+//!   held object hashes with the delta applied (hashing only the objects it
+//!   puts) must have the delta's content hash, and the signature must
+//!   verify over the new generation's statement; only then are the changes
+//!   applied to the held document, in place.
 //!
-//! A delta that does not apply or verify leaves the held document as it was
-//! and makes the next poll ask without `delta`, so the full document comes
+//! A delta that does not verify leaves the held document as it was and
+//! makes the next poll ask without `delta`, so the full document comes
 //! next; accepting any verified intent asks for deltas again.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
-use fjord_api::{INTENT_DELTA_JSON, Intent, IntentDelta, IntentDocument};
+use fjord_api::{
+    INTENT_DELTA_JSON, INTENT_FORMAT, Intent, IntentDelta, IntentDocument, ObjectHashes,
+    parse_hash, signed_statement,
+};
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
@@ -41,9 +49,19 @@ pub enum FollowError {
     NotNewer { received: i64, held: i64 },
     #[error("the delta does not apply: {0}")]
     DeltaDoesNotApply(String),
+    #[error("intent format {0:?} is not {INTENT_FORMAT:?}")]
+    UnsupportedFormat(String),
 }
 
 pub type Result<T, E = FollowError> = std::result::Result<T, E>;
+
+/// A verified generation: the document and its object hashes (the
+/// invariant: `hashes == ObjectHashes::of(&document.clusters)`).
+#[derive(Debug)]
+struct Held {
+    document: IntentDocument,
+    hashes: ObjectHashes,
+}
 
 /// The verified intent the agent holds, and what to ask for next.
 #[derive(Debug)]
@@ -51,7 +69,7 @@ pub struct IntentFollower {
     key: VerifyingKey,
     key_id: String,
     environment_id: Uuid,
-    held: Option<IntentDocument>,
+    held: Option<Held>,
     /// A delta failed; the next poll asks for the full document.
     full_next: bool,
 }
@@ -83,51 +101,67 @@ impl IntentFollower {
 
     /// The held, verified document.
     pub fn document(&self) -> Option<&IntentDocument> {
-        self.held.as_ref()
+        self.held.as_ref().map(|held| &held.document)
     }
 
     /// The long-poll's query (without `wait_seconds`).
     pub fn poll_query(&self) -> String {
         match &self.held {
             None => "after=0".to_owned(),
-            Some(held) if self.full_next => format!("after={}", held.generation),
-            Some(held) => format!("after={}&delta=true", held.generation),
+            Some(held) if self.full_next => format!("after={}", held.document.generation),
+            Some(held) => format!("after={}&delta=true", held.document.generation),
         }
     }
 
     /// Accepts a 200 response of the long-poll if it verifies; returns the
     /// new document.
     pub fn receive(&mut self, media_type: &str, body: &[u8]) -> Result<&IntentDocument> {
-        let document = if media_type == INTENT_DELTA_JSON {
-            self.verify_delta(body)
-                .inspect_err(|_| self.full_next = true)?
+        if media_type == INTENT_DELTA_JSON {
+            self.receive_delta(body)
+                .inspect_err(|_| self.full_next = true)?;
         } else {
-            self.verify_full(body)?
-        };
+            let held = self.verify_full(body)?;
+            self.held = Some(held);
+        }
         self.full_next = false;
-        Ok(self.held.insert(document))
+        let held = self.held.as_ref().expect("a generation was just accepted");
+        debug_assert_eq!(held.hashes, ObjectHashes::of(&held.document.clusters));
+        Ok(&held.document)
     }
 
-    fn verify_full(&self, body: &[u8]) -> Result<IntentDocument> {
+    fn verify_full(&self, body: &[u8]) -> Result<Held> {
         let intent: Intent =
             serde_json::from_slice(body).map_err(|e| FollowError::Malformed(e.to_string()))?;
         self.check_key(&intent.key_id)?;
         let payload = STANDARD
             .decode(&intent.payload)
             .map_err(|e| FollowError::Malformed(e.to_string()))?;
-        self.check_signature(&payload, &intent.signature)?;
         let document: IntentDocument =
             serde_json::from_slice(&payload).map_err(|e| FollowError::Malformed(e.to_string()))?;
-        if document.generation != intent.generation {
+        if document.format != INTENT_FORMAT {
+            return Err(FollowError::UnsupportedFormat(document.format));
+        }
+        if document.generation != intent.generation || document.content_hash != intent.content_hash
+        {
             return Err(FollowError::Malformed(
-                "generation differs from payload".into(),
+                "generation or content hash differs from payload".into(),
             ));
         }
-        self.check_document(&document, &document.content_hash)?;
-        Ok(document)
+        self.check_progress(document.environment_id, document.generation)?;
+        let hashes = ObjectHashes::of(&document.clusters);
+        self.check_signed(
+            &document,
+            document.generation,
+            &hashes,
+            &document.content_hash,
+            &intent.signature,
+        )?;
+        Ok(Held { document, hashes })
     }
 
-    fn verify_delta(&self, body: &[u8]) -> Result<IntentDocument> {
+    /// Verifies the delta against the held hashes, then applies it to the
+    /// held document.
+    fn receive_delta(&mut self, body: &[u8]) -> Result<()> {
         let delta: IntentDelta =
             serde_json::from_slice(body).map_err(|e| FollowError::Malformed(e.to_string()))?;
         self.check_key(&delta.key_id)?;
@@ -135,14 +169,33 @@ impl IntentFollower {
             .held
             .as_ref()
             .ok_or_else(|| FollowError::DeltaDoesNotApply("no generation is held".to_owned()))?;
-        let document = held
+        if delta.from_generation != held.document.generation {
+            return Err(FollowError::DeltaDoesNotApply(format!(
+                "it applies to generation {}, generation {} is held",
+                delta.from_generation, held.document.generation
+            )));
+        }
+        self.check_progress(delta.environment_id, delta.generation)?;
+        let hashes = held
+            .hashes
             .apply(&delta)
             .map_err(|error| FollowError::DeltaDoesNotApply(error.to_string()))?;
-        self.check_document(&document, &delta.content_hash)?;
-        let bytes =
-            serde_json::to_vec(&document).map_err(|e| FollowError::Malformed(e.to_string()))?;
-        self.check_signature(&bytes, &delta.signature)?;
-        Ok(document)
+        self.check_signed(
+            &held.document,
+            delta.generation,
+            &hashes,
+            &delta.content_hash,
+            &delta.signature,
+        )?;
+        let mut held = self.held.take().expect("checked above");
+        // Cannot fail: the same changes just applied to the hashes, which
+        // have the document's objects in the document's order.
+        held.document
+            .apply_in_place(&delta)
+            .map_err(|error| FollowError::DeltaDoesNotApply(error.to_string()))?;
+        held.hashes = hashes;
+        self.held = Some(held);
+        Ok(())
     }
 
     fn check_key(&self, key_id: &str) -> Result<()> {
@@ -156,38 +209,52 @@ impl IntentFollower {
         }
     }
 
-    fn check_signature(&self, bytes: &[u8], signature: &str) -> Result<()> {
+    /// The environment is this agent's, and the generation is newer than
+    /// the held one.
+    fn check_progress(&self, environment_id: Uuid, generation: i64) -> Result<()> {
+        if environment_id != self.environment_id {
+            return Err(FollowError::WrongEnvironment(environment_id));
+        }
+        if let Some(held) = &self.held
+            && generation <= held.document.generation
+        {
+            return Err(FollowError::NotNewer {
+                received: generation,
+                held: held.document.generation,
+            });
+        }
+        Ok(())
+    }
+
+    /// `hashes` have the claimed content hash, and the signature is over
+    /// the statement of `generation` of the organization and environment of
+    /// `document`.
+    fn check_signed(
+        &self,
+        document: &IntentDocument,
+        generation: i64,
+        hashes: &ObjectHashes,
+        content_hash: &str,
+        signature: &str,
+    ) -> Result<()> {
+        let root = hashes.root();
+        if parse_hash(content_hash) != Some(root) {
+            return Err(FollowError::BadHash);
+        }
+        let statement = signed_statement(
+            document.organization_id,
+            document.environment_id,
+            generation,
+            &root,
+        );
         let signature = STANDARD
             .decode(signature)
             .ok()
             .and_then(|signature| Signature::from_slice(&signature).ok())
             .ok_or(FollowError::BadSignature)?;
         self.key
-            .verify(bytes, &signature)
+            .verify(&statement, &signature)
             .map_err(|_| FollowError::BadSignature)
-    }
-
-    /// Environment, hash (of `clusters` as serialised) and progress.
-    fn check_document(&self, document: &IntentDocument, content_hash: &str) -> Result<()> {
-        if document.environment_id != self.environment_id {
-            return Err(FollowError::WrongEnvironment(document.environment_id));
-        }
-        let clusters = serde_json::to_vec(&document.clusters)
-            .map_err(|e| FollowError::Malformed(e.to_string()))?;
-        if hex::encode(Sha256::digest(clusters)) != content_hash
-            || document.content_hash != content_hash
-        {
-            return Err(FollowError::BadHash);
-        }
-        if let Some(held) = &self.held
-            && document.generation <= held.generation
-        {
-            return Err(FollowError::NotNewer {
-                received: document.generation,
-                held: held.generation,
-            });
-        }
-        Ok(())
     }
 }
 

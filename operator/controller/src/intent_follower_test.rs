@@ -47,11 +47,9 @@ impl ControlPlane {
             config: ConfigMap::new(),
             topics,
         }];
-        let content_hash = hex::encode(Sha256::digest(
-            serde_json::to_vec(&clusters).expect("serialises"),
-        ));
+        let content_hash = ObjectHashes::of(&clusters).root_hex();
         IntentDocument {
-            format: "fjord.intent/v1".to_owned(),
+            format: INTENT_FORMAT.to_owned(),
             organization_id: self.organization_id,
             environment_id: self.environment_id,
             generation,
@@ -60,9 +58,16 @@ impl ControlPlane {
         }
     }
 
+    /// The signature over the document's statement, as it claims its hash.
     fn signature(&self, document: &IntentDocument) -> String {
-        let payload = serde_json::to_vec(document).expect("serialises");
-        STANDARD.encode(self.key.sign(&payload).to_bytes())
+        let root = parse_hash(&document.content_hash).expect("a hex sha-256");
+        let statement = signed_statement(
+            document.organization_id,
+            document.environment_id,
+            document.generation,
+            &root,
+        );
+        STANDARD.encode(self.key.sign(&statement).to_bytes())
     }
 
     fn full(&self, document: &IntentDocument) -> Vec<u8> {
@@ -144,9 +149,7 @@ fn a_tampered_delta_is_refused_and_the_full_document_is_asked_for_next() {
     // Change and hash both altered: the signature does not cover them.
     let mut forged = tampered.clone();
     let mut forged_document = first.apply(&tampered).expect("applies");
-    forged_document.content_hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(&forged_document.clusters).expect("serialises"),
-    ));
+    forged_document.content_hash = ObjectHashes::of(&forged_document.clusters).root_hex();
     forged.content_hash = forged_document.content_hash.clone();
     let refused = follower.receive(INTENT_DELTA_JSON, &bytes(&forged));
     assert!(
@@ -243,4 +246,50 @@ fn full_intents_must_verify_and_move_forward() {
         IntentFollower::new(&public, &impostor.key_id(), Uuid::nil()).is_err(),
         "the key id must be the key's"
     );
+}
+
+#[test]
+fn a_signature_covers_the_generation_the_format_and_every_object() {
+    let control = ControlPlane::new(7);
+    let mut follower = control.follower();
+    let first = control.document(1, 6);
+    follower
+        .receive("application/json", &control.full(&first))
+        .expect("verifies");
+
+    // Generation 2's signed statement replayed as generation 3 of the same
+    // content (an old desired state presented as newer): refused.
+    let second = control.document(2, 12);
+    let mut replayed = control.delta(&first, &second);
+    replayed.generation = 3;
+    let refused = follower.receive(INTENT_DELTA_JSON, &bytes(&replayed));
+    assert!(
+        matches!(refused, Err(FollowError::BadSignature)),
+        "{refused:?}"
+    );
+
+    // A full intent whose payload was edited after signing: its objects no
+    // longer have the signed hash.
+    let mut edited = second.clone();
+    edited.clusters[0].topics[3].replication_factor = 1;
+    let mut body: Intent = serde_json::from_slice(&control.full(&second)).expect("parses");
+    body.payload = STANDARD.encode(serde_json::to_vec(&edited).expect("serialises"));
+    let refused = follower.receive(
+        "application/json",
+        &serde_json::to_vec(&body).expect("serialises"),
+    );
+    assert!(matches!(refused, Err(FollowError::BadHash)), "{refused:?}");
+
+    // Another format is refused by name, not misread.
+    let mut old = control.document(2, 6);
+    old.format = "fjord.intent/v1".to_owned();
+    let refused = follower.receive("application/json", &control.full(&old));
+    assert!(
+        matches!(refused, Err(FollowError::UnsupportedFormat(ref format)) if format == "fjord.intent/v1"),
+        "{refused:?}"
+    );
+    assert_eq!(follower.document(), Some(&first));
+    follower
+        .receive("application/json", &control.full(&second))
+        .expect("verifies");
 }

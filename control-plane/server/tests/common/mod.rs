@@ -299,3 +299,91 @@ pub async fn park_cluster_operations(pool: &PgPool) -> anyhow::Result<()> {
     .await?;
     Ok(())
 }
+
+/// The pinned key of `GET /v1/signing-key`'s answer.
+pub fn pinned(key: &fjord_api::SigningKey) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+    use base64::Engine as _;
+    let public: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(&key.public_key)?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("public key is not 32 bytes"))?;
+    Ok(ed25519_dalek::VerifyingKey::from_bytes(&public)?)
+}
+
+/// Checks a `fjord.intent/v2` signature over the statement of `generation`
+/// of `document`'s environment with the content hash of `hashes`, and that
+/// the claimed `content_hash` is that hash.
+fn verify_signed(
+    key: &ed25519_dalek::VerifyingKey,
+    document: &fjord_api::IntentDocument,
+    generation: i64,
+    hashes: &fjord_api::ObjectHashes,
+    content_hash: &str,
+    signature: &str,
+) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    use ed25519_dalek::Verifier as _;
+    let root = hashes.root();
+    anyhow::ensure!(
+        fjord_api::parse_hash(content_hash) == Some(root),
+        "the content hash is not the objects'"
+    );
+    let statement = fjord_api::signed_statement(
+        document.organization_id,
+        document.environment_id,
+        generation,
+        &root,
+    );
+    let signature = ed25519_dalek::Signature::from_slice(
+        &base64::engine::general_purpose::STANDARD.decode(signature)?,
+    )?;
+    key.verify(&statement, &signature)?;
+    Ok(())
+}
+
+/// What an agent does with a full intent: parse `payload`, compute its
+/// content hash from its objects, verify the signature over the statement
+/// with the pinned key.
+pub fn verify_intent(
+    key: &fjord_api::SigningKey,
+    intent: &fjord_api::Intent,
+) -> anyhow::Result<fjord_api::IntentDocument> {
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD.decode(&intent.payload)?;
+    let document: fjord_api::IntentDocument = serde_json::from_slice(&payload)?;
+    anyhow::ensure!(document.format == fjord_api::INTENT_FORMAT, "format");
+    anyhow::ensure!(document.generation == intent.generation, "generation");
+    anyhow::ensure!(document.content_hash == intent.content_hash, "hash");
+    let hashes = fjord_api::ObjectHashes::of(&document.clusters);
+    verify_signed(
+        &pinned(key)?,
+        &document,
+        document.generation,
+        &hashes,
+        &intent.content_hash,
+        &intent.signature,
+    )?;
+    Ok(document)
+}
+
+/// What an agent does with a delta: apply it to the held document's object
+/// hashes, check their root and the signature, then apply it to the
+/// document.
+pub fn verify_delta(
+    key: &ed25519_dalek::VerifyingKey,
+    held: &fjord_api::IntentDocument,
+    delta: &fjord_api::IntentDelta,
+) -> anyhow::Result<fjord_api::IntentDocument> {
+    let hashes = fjord_api::ObjectHashes::of(&held.clusters).apply(delta)?;
+    verify_signed(
+        key,
+        held,
+        delta.generation,
+        &hashes,
+        &delta.content_hash,
+        &delta.signature,
+    )?;
+    let document = held.apply(delta)?;
+    assert_eq!(fjord_api::ObjectHashes::of(&document.clusters), hashes);
+    Ok(document)
+}
