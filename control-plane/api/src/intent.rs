@@ -7,11 +7,10 @@ use crate::ConfigMap;
 
 /// The signed desired state of one environment at one generation.
 ///
-/// `payload` holds the document's bytes as stored (base64 of a JSON
-/// [`IntentDocument`]); `document` is the same document, parsed, for people
-/// and tools. Agents parse `payload`, compute its content hash from its
-/// objects ([`crate::ObjectHashes`]) and verify `signature` over the
-/// statement ([`crate::signed_statement`]) with the pinned public key.
+/// Agents compute the content hash of `document` from its objects
+/// ([`crate::ObjectHashes`]) and verify `signature` over the statement
+/// ([`crate::signed_statement`]) with the pinned public key; nothing else in
+/// the response is trusted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Intent {
     pub environment_id: Uuid,
@@ -21,8 +20,6 @@ pub struct Intent {
     /// ([`crate::ObjectHashes::root`]): equal desired states have equal
     /// hashes.
     pub content_hash: String,
-    /// Base64 (standard) of the signed bytes.
-    pub payload: String,
     /// Base64 (standard) ed25519 signature of the 88-byte statement of
     /// organization, environment, generation and content hash
     /// ([`crate::signed_statement`]).

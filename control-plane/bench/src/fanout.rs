@@ -241,7 +241,7 @@ async fn latest(
         .bytes()
         .await?;
     let intent: Intent = serde_json::from_slice(&body)?;
-    let document: IntentDocument = serde_json::from_slice(&STANDARD.decode(&intent.payload)?)?;
+    let document = intent.document;
     let hashes = ObjectHashes::of(&document.clusters);
     verify_signed(
         key,

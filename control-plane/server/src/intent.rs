@@ -124,7 +124,6 @@ pub(crate) fn to_api(row: IntentRow) -> Result<Intent, AppError> {
         environment_id: row.environment_id,
         generation: row.generation,
         content_hash: row.content_hash,
-        payload: STANDARD.encode(&row.payload),
         signature: STANDARD.encode(&row.signature),
         key_id: row.key_id,
         document,

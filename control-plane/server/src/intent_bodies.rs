@@ -2,17 +2,15 @@
 //! once per generation and shared.
 //!
 //! A long-poll answers with the `Intent` JSON of its environment's latest
-//! generation. Building that body (parse the signed payload, base64 it,
-//! serialise everything) costs about as much as sending it, and a new
+//! generation. Building that body (parse the stored document, serialise
+//! the response) costs about as much as sending it, and a new
 //! generation goes to every waiting agent at once; so the body is built once
 //! per (environment, generation) and every response clones the same
 //! [`Bytes`]. A stored intent never changes, so a body cached for a
 //! generation stays right; which generation is the latest is still asked of
 //! the database on every request (an index lookup that reads no payload).
 //!
-//! Agents that accept gzip get the same JSON gzip-compressed (an intent is
-//! the document twice, `payload` in base64 and `document`, and compresses
-//! about fivefold): compressed once per generation, on the first request that
+//! Agents that accept gzip get the same JSON gzip-compressed: compressed once per generation, on the first request that
 //! accepts it, and shared like the plain body.
 //!
 //! Authentication and the tenant check stay per request: a cached body is

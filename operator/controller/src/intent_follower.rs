@@ -6,8 +6,7 @@
 //! Nothing is accepted unless it verifies against the pinned key
 //! (`fjord.intent/v2`, see `fjord_api::ObjectHashes` and
 //! `fjord_api::signed_statement`):
-//! - a full intent: the parsed payload's format, environment and
-//!   generation, its content hash computed from its objects, and the
+//! - a full intent: its document's format, environment and generation, its content hash computed from its objects, and the
 //!   ed25519 signature over the statement of organization, environment,
 //!   generation and that hash;
 //! - a delta (asked for with `delta=true` once a generation is held): the
@@ -133,18 +132,14 @@ impl IntentFollower {
         let intent: Intent =
             serde_json::from_slice(body).map_err(|e| FollowError::Malformed(e.to_string()))?;
         self.check_key(&intent.key_id)?;
-        let payload = STANDARD
-            .decode(&intent.payload)
-            .map_err(|e| FollowError::Malformed(e.to_string()))?;
-        let document: IntentDocument =
-            serde_json::from_slice(&payload).map_err(|e| FollowError::Malformed(e.to_string()))?;
+        let document = intent.document;
         if document.format != INTENT_FORMAT {
             return Err(FollowError::UnsupportedFormat(document.format));
         }
         if document.generation != intent.generation || document.content_hash != intent.content_hash
         {
             return Err(FollowError::Malformed(
-                "generation or content hash differs from payload".into(),
+                "generation or content hash differs from the document's".into(),
             ));
         }
         self.check_progress(document.environment_id, document.generation)?;

@@ -71,12 +71,10 @@ impl ControlPlane {
     }
 
     fn full(&self, document: &IntentDocument) -> Vec<u8> {
-        let payload = serde_json::to_vec(document).expect("serialises");
         let intent = Intent {
             environment_id: document.environment_id,
             generation: document.generation,
             content_hash: document.content_hash.clone(),
-            payload: STANDARD.encode(&payload),
             signature: self.signature(document),
             key_id: self.key_id(),
             document: document.clone(),
@@ -268,12 +266,12 @@ fn a_signature_covers_the_generation_the_format_and_every_object() {
         "{refused:?}"
     );
 
-    // A full intent whose payload was edited after signing: its objects no
-    // longer have the signed hash.
+    // A full intent whose document was edited after signing: its objects
+    // no longer have the signed hash.
     let mut edited = second.clone();
     edited.clusters[0].topics[3].replication_factor = 1;
     let mut body: Intent = serde_json::from_slice(&control.full(&second)).expect("parses");
-    body.payload = STANDARD.encode(serde_json::to_vec(&edited).expect("serialises"));
+    body.document = edited;
     let refused = follower.receive(
         "application/json",
         &serde_json::to_vec(&body).expect("serialises"),

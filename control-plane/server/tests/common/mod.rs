@@ -341,16 +341,14 @@ fn verify_signed(
     Ok(())
 }
 
-/// What an agent does with a full intent: parse `payload`, compute its
-/// content hash from its objects, verify the signature over the statement
-/// with the pinned key.
+/// What an agent does with a full intent: compute its document's content
+/// hash from its objects, verify the signature over the statement with the
+/// pinned key.
 pub fn verify_intent(
     key: &fjord_api::SigningKey,
     intent: &fjord_api::Intent,
 ) -> anyhow::Result<fjord_api::IntentDocument> {
-    use base64::Engine as _;
-    let payload = base64::engine::general_purpose::STANDARD.decode(&intent.payload)?;
-    let document: fjord_api::IntentDocument = serde_json::from_slice(&payload)?;
+    let document = intent.document.clone();
     anyhow::ensure!(document.format == fjord_api::INTENT_FORMAT, "format");
     anyhow::ensure!(document.generation == intent.generation, "generation");
     anyhow::ensure!(document.content_hash == intent.content_hash, "hash");
