@@ -16,7 +16,7 @@
 //! Methods block (they are called on blocking threads) on the node's async
 //! API through the runtime handle.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{Notify, watch};
 
 use crate::partition::{AppendOutcome, PartitionOffsets, PartitionReplica, ReplicaError};
-use crate::producer::{Check, ProducerBatch, ProducerStates, SequenceError};
+use crate::producer::{Check, ProducerBatch, ProducerStates, Refusals, SequenceError};
 use crate::topic_config::PartitionSettings;
 
 /// Proposals remembered for `acks=all` waits.
@@ -52,14 +52,10 @@ struct LeaderState {
     producers: ProducerStates,
     /// Batch end offset -> the term it was proposed in.
     proposed: BTreeMap<i64, i32>,
-    /// Producer id -> (epoch, first sequence) of its latest batch this
-    /// replica refused with a retriable error before appending it (see
-    /// `gap_after_refusal`). Kept across terms; at most one per producer.
-    refused: HashMap<i64, (i16, i32)>,
+    /// Batches refused retriably before they were appended; kept across
+    /// terms.
+    refusals: Refusals,
 }
-
-/// Producers remembered in `LeaderState::refused` before it is cleared.
-const REFUSED_KEPT: usize = 100_000;
 
 impl ReplicatedReplica {
     /// Wraps the group `group`, already hosted by `node`.
@@ -134,24 +130,6 @@ impl ReplicatedReplica {
     }
 }
 
-/// Whether a producer's sequence gap starts exactly at a batch this replica
-/// refused retriably (NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR), so the
-/// client is about to send that batch again. Such a batch is answered with
-/// the same retriable refusal, not OUT_OF_ORDER_SEQUENCE_NUMBER: librdkafka
-/// takes a forward gap after a not-persisted refusal as "skipped sequence
-/// numbers" and bumps its epoch for every partition at once, resending each
-/// partition's unacknowledged batches under new sequence numbers: a written
-/// but unacknowledged one is written twice (docs/replication.md, "Chaos testing").
-fn gap_after_refusal(
-    state: &LeaderState,
-    producer: &ProducerBatch,
-    expected: i32,
-    got: i32,
-) -> bool {
-    let refused = state.refused.get(&producer.producer_id);
-    got > expected && refused == Some(&(producer.epoch, expected))
-}
-
 /// [`Handle::block_on`] that is also safe on a multi-threaded runtime's
 /// worker thread.
 pub(crate) fn block_on<F: std::future::Future>(runtime: &Handle, future: F) -> F::Output {
@@ -193,15 +171,9 @@ impl ReplicatedReplica {
             match &outcome {
                 // Not appended, and the client will send it again.
                 Err(ReplicaError::NotLeader { .. } | ReplicaError::Storage(_)) => {
-                    if state.refused.len() >= REFUSED_KEPT {
-                        state.refused.clear();
-                    }
-                    let refused = (producer.epoch, producer.base_sequence);
-                    state.refused.insert(producer.producer_id, refused);
+                    state.refusals.refused(producer);
                 }
-                Ok(_) => {
-                    state.refused.remove(&producer.producer_id);
-                }
+                Ok(_) => state.refusals.accepted(producer),
                 Err(_) => {}
             }
         }
@@ -224,7 +196,7 @@ impl ReplicatedReplica {
         let checked = producer.map(|producer| state.producers.check(producer));
         if let (Some(producer), Some(Err(SequenceError::OutOfOrder { expected, got, .. }))) =
             (producer, &checked)
-            && gap_after_refusal(state, producer, *expected, *got)
+            && state.refusals.gap_is_ours(producer, *expected, *got)
         {
             return Err(self.not_leader(&status));
         }
