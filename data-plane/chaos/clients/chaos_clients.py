@@ -170,6 +170,12 @@ def read(bootstrap, topic, partitions):
             raise SystemExit(f"read stopped short: at {next_offset}, high watermarks {highs}")
         message = consumer.poll(0.2)
         if message is None:
+            # A partition may end in a control batch (the marker a new leader
+            # writes at the start of its term), which the consumer skips
+            # without handing it over: its position, not the last record
+            # read, says the partition has been read to the end.
+            for position in consumer.position([TopicPartition(topic, p) for p in range(partitions)]):
+                next_offset[position.partition] = max(next_offset[position.partition], position.offset)
             continue
         if message.error():
             raise SystemExit(f"read failed: {message.error()}")

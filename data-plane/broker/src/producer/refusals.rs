@@ -5,7 +5,9 @@
 //! refuses batch n with a retriable error before appending it
 //! (NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR) and then receives n+1,
 //! whose sequence is ahead of the expected one, the honest sequence check
-//! says OUT_OF_ORDER_SEQUENCE_NUMBER. librdkafka takes a forward gap after
+//! says OUT_OF_ORDER_SEQUENCE_NUMBER. Several pipelined batches may be
+//! refused one after another (n, then n+1), so every refusal since the
+//! producer last had a batch accepted counts, not only the latest. librdkafka takes a forward gap after
 //! a not-persisted refusal as "skipped sequence numbers" and bumps its
 //! epoch for every partition at once, resending each partition's
 //! unacknowledged batches under new sequence numbers, so a batch that was
@@ -21,15 +23,19 @@ use std::collections::HashMap;
 
 use super::ProducerBatch;
 
-/// Producers remembered before the memory is cleared: one refusal per
-/// producer, and forgetting only costs the client an epoch bump.
+/// Producers remembered before the memory is cleared; forgetting only
+/// costs a client an epoch bump.
 pub const REFUSALS_KEPT: usize = 100_000;
 
-/// Producer id -> (epoch, first sequence) of its latest batch refused
-/// retriably before it was appended.
+/// Refused batches remembered per producer: librdkafka has at most five in
+/// flight per partition, and every one of them may be refused in turn.
+pub const REFUSED_PER_PRODUCER: usize = 8;
+
+/// Producer id -> (epoch, first sequence) of its batches refused
+/// retriably before they were appended, since it last had one accepted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Refusals {
-    refused: HashMap<i64, (i16, i32)>,
+    refused: HashMap<i64, Vec<(i16, i32)>>,
 }
 
 impl Refusals {
@@ -39,8 +45,14 @@ impl Refusals {
         if self.refused.len() >= REFUSALS_KEPT && !self.refused.contains_key(&batch.producer_id) {
             self.refused.clear();
         }
-        self.refused
-            .insert(batch.producer_id, (batch.epoch, batch.base_sequence));
+        let refused = self.refused.entry(batch.producer_id).or_default();
+        let entry = (batch.epoch, batch.base_sequence);
+        if !refused.contains(&entry) {
+            if refused.len() >= REFUSED_PER_PRODUCER {
+                refused.remove(0);
+            }
+            refused.push(entry);
+        }
     }
 
     /// `batch` was appended or recognised as a duplicate: the producer's
@@ -54,9 +66,14 @@ impl Refusals {
     /// batch at `expected`: then it gets that refusal again, not
     /// OUT_OF_ORDER_SEQUENCE_NUMBER.
     pub fn gap_is_ours(&self, batch: &ProducerBatch, expected: i32, got: i32) -> bool {
-        got > expected && self.refused.get(&batch.producer_id) == Some(&(batch.epoch, expected))
+        got > expected
+            && self
+                .refused
+                .get(&batch.producer_id)
+                .is_some_and(|refused| refused.contains(&(batch.epoch, expected)))
     }
 
+    /// Producers with refusals remembered.
     pub fn len(&self) -> usize {
         self.refused.len()
     }
@@ -102,13 +119,24 @@ mod tests {
     }
 
     #[test]
-    fn the_latest_refusal_of_a_producer_counts_and_memory_is_bounded() {
+    fn every_refusal_since_the_last_acceptance_counts_and_memory_is_bounded() {
+        // Seen with librdkafka: batches at 40 and 50 both refused, then the
+        // one at 60 arrives while 40 is still expected.
         let mut refusals = Refusals::default();
         refusals.refused(&batch(7, 0, 40));
         refusals.refused(&batch(7, 0, 50));
-        assert!(!refusals.gap_is_ours(&batch(7, 0, 50), 40, 50));
+        refusals.refused(&batch(7, 0, 50));
+        assert!(refusals.gap_is_ours(&batch(7, 0, 60), 40, 60));
         assert!(refusals.gap_is_ours(&batch(7, 0, 60), 50, 60));
         assert_eq!(refusals.len(), 1);
+        for sequence in 0..20 {
+            refusals.refused(&batch(7, 0, 100 + sequence * 10));
+        }
+        assert!(
+            !refusals.gap_is_ours(&batch(7, 0, 400), 40, 400),
+            "oldest dropped"
+        );
+        assert!(refusals.gap_is_ours(&batch(7, 0, 400), 290, 400));
         for producer in 0..i64::try_from(REFUSALS_KEPT).unwrap_or(i64::MAX) + 5 {
             refusals.refused(&batch(producer + 100, 0, 0));
             assert!(refusals.len() <= REFUSALS_KEPT);
