@@ -22,7 +22,7 @@ mod state;
 mod state_test;
 
 pub use ids::ProducerIds;
-pub use refusals::{REFUSALS_KEPT, Refusals};
+pub use refusals::{REFUSALS_KEPT, REFUSED_PER_PRODUCER, Refusals};
 pub use state::{
     BATCHES_KEPT, BatchMetadata, Check, ProducerBatch, ProducerEntry, ProducerStates,
     SequenceError, last_sequence,
