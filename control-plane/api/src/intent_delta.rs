@@ -88,7 +88,7 @@ pub struct IntentClusterSettings {
 }
 
 impl IntentClusterSettings {
-    fn of(cluster: &IntentCluster) -> Self {
+    pub(crate) fn of(cluster: &IntentCluster) -> Self {
         Self {
             cluster_id: cluster.cluster_id,
             name: cluster.name.clone(),
@@ -362,4 +362,4 @@ fn diff_topics(
 
 #[cfg(test)]
 #[path = "intent_delta_test.rs"]
-mod tests;
+pub(crate) mod tests;

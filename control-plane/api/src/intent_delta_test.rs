@@ -3,7 +3,7 @@ use uuid::Uuid;
 
 use super::*;
 
-fn topic(name: &str, partitions: i32) -> IntentTopic {
+pub(crate) fn topic(name: &str, partitions: i32) -> IntentTopic {
     IntentTopic {
         topic_id: Uuid::now_v7(),
         name: name.to_owned(),
@@ -13,7 +13,7 @@ fn topic(name: &str, partitions: i32) -> IntentTopic {
     }
 }
 
-fn cluster(name: &str, topics: Vec<IntentTopic>) -> IntentCluster {
+pub(crate) fn cluster(name: &str, topics: Vec<IntentTopic>) -> IntentCluster {
     IntentCluster {
         cluster_id: Uuid::now_v7(),
         name: name.to_owned(),

@@ -31,9 +31,7 @@ use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
 use crate::intent_delta::{DeltaTree, apply_changes};
-use crate::{
-    ConfigMap, DeltaError, IntentCluster, IntentClusterSettings, IntentDelta, IntentTopic,
-};
+use crate::{DeltaError, IntentCluster, IntentClusterSettings, IntentDelta, IntentTopic};
 
 /// The `format` of every intent document whose hash and signature are the
 /// ones described here.
@@ -71,7 +69,7 @@ impl ObjectHashes {
                 .iter()
                 .map(|cluster| ClusterHashes {
                     cluster_id: cluster.cluster_id,
-                    hash: json_hash(&SettingsOf(cluster)),
+                    hash: json_hash(&IntentClusterSettings::of(cluster)),
                     topics: cluster
                         .topics
                         .iter()
@@ -97,6 +95,21 @@ impl ObjectHashes {
             }
         }
         hasher.finalize().into()
+    }
+
+    /// The statement to verify an intent's signature over, if `content_hash`
+    /// (as documents carry it) is the root of these hashes: the one check
+    /// every verifier makes before the signature's.
+    pub fn statement(
+        &self,
+        organization_id: Uuid,
+        environment_id: Uuid,
+        generation: i64,
+        content_hash: &str,
+    ) -> Option<[u8; STATEMENT_LEN]> {
+        let root = self.root();
+        (parse_hash(content_hash) == Some(root))
+            .then(|| signed_statement(organization_id, environment_id, generation, &root))
     }
 
     /// The content hash as the documents carry it (lowercase hex).
@@ -144,35 +157,6 @@ pub fn signed_statement(
 /// Parses a content hash as documents carry it.
 pub fn parse_hash(hex_hash: &str) -> Option<Hash> {
     hex::decode(hex_hash).ok()?.try_into().ok()
-}
-
-/// A cluster's settings, borrowed: serialises exactly as
-/// [`IntentClusterSettings`] (same fields, same order; a test checks).
-#[derive(Serialize)]
-struct SettingsRef<'a> {
-    cluster_id: Uuid,
-    name: &'a str,
-    version: &'a str,
-    broker_count: i32,
-    storage_gib: i32,
-    config: &'a ConfigMap,
-}
-
-struct SettingsOf<'a>(&'a IntentCluster);
-
-impl Serialize for SettingsOf<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let cluster = self.0;
-        SettingsRef {
-            cluster_id: cluster.cluster_id,
-            name: &cluster.name,
-            version: &cluster.version,
-            broker_count: cluster.broker_count,
-            storage_gib: cluster.storage_gib,
-            config: &cluster.config,
-        }
-        .serialize(serializer)
-    }
 }
 
 /// sha-256 of `value`'s compact JSON, serialised straight into the hasher.

@@ -19,10 +19,7 @@ use anyhow::{bail, ensure};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
-use fjord_api::{
-    INTENT_DELTA_JSON, Intent, IntentDelta, IntentDocument, ObjectHashes, SigningKey, parse_hash,
-    signed_statement,
-};
+use fjord_api::{INTENT_DELTA_JSON, Intent, IntentDelta, IntentDocument, ObjectHashes, SigningKey};
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
@@ -268,17 +265,16 @@ fn verify_signed(
     content_hash: &str,
     signature: &str,
 ) -> anyhow::Result<()> {
-    let root = hashes.root();
-    ensure!(
-        parse_hash(content_hash) == Some(root),
-        "generation {generation} does not match its content hash"
-    );
-    let statement = signed_statement(
-        document.organization_id,
-        document.environment_id,
-        generation,
-        &root,
-    );
+    let statement = hashes
+        .statement(
+            document.organization_id,
+            document.environment_id,
+            generation,
+            content_hash,
+        )
+        .ok_or_else(|| {
+            anyhow::anyhow!("generation {generation} does not match its content hash")
+        })?;
     let signature = Signature::from_slice(&STANDARD.decode(signature)?)?;
     key.verify(&statement, &signature)?;
     Ok(())

@@ -10,8 +10,9 @@
 //! generation stays right; which generation is the latest is still asked of
 //! the database on every request (an index lookup that reads no payload).
 //!
-//! Agents that accept gzip get the same JSON gzip-compressed: compressed once per generation, on the first request that
-//! accepts it, and shared like the plain body.
+//! Agents that accept gzip get the same JSON gzip-compressed: compressed
+//! once per generation, on the first request that accepts it, and shared
+//! like the plain body.
 //!
 //! Authentication and the tenant check stay per request: a cached body is
 //! handed out only for the organization and environment it was built for.

@@ -24,7 +24,6 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use fjord_api::{
     INTENT_DELTA_JSON, INTENT_FORMAT, Intent, IntentDelta, IntentDocument, ObjectHashes,
-    parse_hash, signed_statement,
 };
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
@@ -232,16 +231,14 @@ impl IntentFollower {
         content_hash: &str,
         signature: &str,
     ) -> Result<()> {
-        let root = hashes.root();
-        if parse_hash(content_hash) != Some(root) {
-            return Err(FollowError::BadHash);
-        }
-        let statement = signed_statement(
-            document.organization_id,
-            document.environment_id,
-            generation,
-            &root,
-        );
+        let statement = hashes
+            .statement(
+                document.organization_id,
+                document.environment_id,
+                generation,
+                content_hash,
+            )
+            .ok_or(FollowError::BadHash)?;
         let signature = STANDARD
             .decode(signature)
             .ok()

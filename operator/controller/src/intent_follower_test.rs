@@ -1,5 +1,7 @@
 use ed25519_dalek::{Signer as _, SigningKey};
-use fjord_api::{ConfigMap, IntentChange, IntentCluster, IntentTopic};
+use fjord_api::{
+    ConfigMap, IntentChange, IntentCluster, IntentTopic, parse_hash, signed_statement,
+};
 
 use super::*;
 

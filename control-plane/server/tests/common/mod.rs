@@ -323,17 +323,14 @@ fn verify_signed(
 ) -> anyhow::Result<()> {
     use base64::Engine as _;
     use ed25519_dalek::Verifier as _;
-    let root = hashes.root();
-    anyhow::ensure!(
-        fjord_api::parse_hash(content_hash) == Some(root),
-        "the content hash is not the objects'"
-    );
-    let statement = fjord_api::signed_statement(
-        document.organization_id,
-        document.environment_id,
-        generation,
-        &root,
-    );
+    let statement = hashes
+        .statement(
+            document.organization_id,
+            document.environment_id,
+            generation,
+            content_hash,
+        )
+        .ok_or_else(|| anyhow::anyhow!("the content hash is not the objects'"))?;
     let signature = ed25519_dalek::Signature::from_slice(
         &base64::engine::general_purpose::STANDARD.decode(signature)?,
     )?;
