@@ -40,7 +40,8 @@ fn check_options(rest: &[String], known: &[&str], usage: &str) -> anyhow::Result
 /// `cargo xtask chaos [--brokers 3] [--duration 120] [--seed N]`.
 pub(crate) fn chaos(rest: &[String]) -> anyhow::Result<()> {
     const USAGE: &str = "cargo xtask chaos [--brokers N] [--duration SECONDS] [--seed N] \
-                         [--partitions N] [--producers N] [--rate PER_SECOND]";
+                         [--partitions N] [--producers N] [--rate PER_SECOND] \
+                         [--faults seeded|restarts]";
     check_options(
         rest,
         &[
@@ -50,6 +51,7 @@ pub(crate) fn chaos(rest: &[String]) -> anyhow::Result<()> {
             "--partitions",
             "--producers",
             "--rate",
+            "--faults",
         ],
         USAGE,
     )?;

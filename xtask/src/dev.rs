@@ -95,8 +95,13 @@ fn start_brokers(bin: &Path, taken: &mut Vec<u16>) -> anyhow::Result<Brokers> {
                 .arg("--default-replication-factor")
                 .arg(BROKERS.to_string()),
         )?;
-        process::wait_for_port(broker.kafka, STARTUP_TIMEOUT, &mut process)?;
+        // A cluster broker opens its Kafka port only once it has caught up
+        // with the controller, which needs a quorum: start all, then wait.
+        process::wait_for_port(broker.admin, STARTUP_TIMEOUT, &mut process)?;
         processes.push(process);
+    }
+    for (broker, process) in addresses.iter().zip(&mut processes) {
+        process::wait_for_port(broker.kafka, STARTUP_TIMEOUT, process)?;
     }
     step("waiting for the brokers to register with the controller");
     let health = format!("http://{}/v1/cluster/health", addresses[0].admin);

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use fjord_broker::admin;
+use fjord_broker::cluster::startup::Startup;
 use fjord_broker::cluster::{self, client::ClusterTopics};
 use fjord_broker::config_file::{self, LoadError};
 use fjord_broker::data_dir::DataDir;
@@ -60,12 +61,15 @@ async fn main() -> anyhow::Result<()> {
     disk.start(Arc::clone(&topics))
         .context("cannot start the disk threads")?;
 
-    let kafka_listener = bind(config.listen).await?;
+    // Bound now (a taken port fails the start), listening only once serving:
+    // until then clients' connections are refused, as for a broker that is
+    // down, rather than answered from metadata that lags the cluster.
+    let kafka_socket = server::bind_unlistened(config.listen)?;
     let admin_listener = bind(config.admin_listen).await?;
     info!(
         node_id = config.node_id,
         cluster_id = data_dir.cluster_id(),
-        kafka = %kafka_listener.local_addr()?,
+        kafka = %kafka_socket.local_addr()?,
         admin = %admin_listener.local_addr()?,
         data_dir = %data_dir.path().display(),
         "broker started"
@@ -73,15 +77,30 @@ async fn main() -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let disk_check = Arc::clone(&disk);
-    let readiness = Readiness::default().with_check("disk", move || {
-        let health = disk_check.health();
-        Box::pin(async move { health })
-    });
+    let startup = match &cluster {
+        Some(cluster) => cluster.startup.clone(),
+        None => Startup::serving(),
+    };
+    let startup_check = startup.clone();
+    let readiness = Readiness::default()
+        .with_check("disk", move || {
+            let health = disk_check.health();
+            Box::pin(async move { health })
+        })
+        .with_check("startup", move || {
+            let stage = startup_check.stage();
+            Box::pin(async move {
+                stage
+                    .not_ready_reason()
+                    .map_or(Ok(()), |r| Err(r.to_owned()))
+            })
+        });
     let mut admin_app = admin::router(metrics, http_metrics, readiness);
     if let Some(cluster) = &cluster {
         admin_app = admin_app.merge(cluster::http::router(cluster::http::ClusterApi {
             controller: Arc::clone(&cluster.controller),
             client: Arc::clone(&cluster.client),
+            startup: cluster.startup.clone(),
         }));
     }
     let admin_shutdown = shutdown.clone();
@@ -138,7 +157,17 @@ async fn main() -> anyhow::Result<()> {
         in_flight_bytes_max: config.in_flight_bytes_max,
     });
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    server::serve(kafka_listener, context, shutdown).await;
+    tokio::select! {
+        () = startup.wait_serving() => {
+            let kafka_listener = kafka_socket.listen(server::LISTEN_BACKLOG).map_err(|source| Error::Listen {
+                address: config.listen.to_string(),
+                source,
+            })?;
+            info!(kafka = %config.listen, "kafka listener open");
+            server::serve(kafka_listener, context, shutdown).await;
+        }
+        () = shutdown.cancelled() => info!("stopped before serving clients"),
+    }
     let flushed = tokio::task::spawn_blocking(move || {
         for partition in topics_at_exit
             .all_partitions()

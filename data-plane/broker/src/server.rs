@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -19,6 +21,30 @@ use crate::metrics::BrokerMetrics;
 
 /// How long shutdown waits for open connections to finish their request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Pending connections the kernel queues for the Kafka listener.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds the Kafka address without listening: the port is taken (a
+/// conflict fails the start at once) but connections are refused until
+/// [`TcpSocket::listen`]. A cluster broker listens only once it serves
+/// (`cluster::startup`).
+pub fn bind_unlistened(address: SocketAddr) -> crate::Result<TcpSocket> {
+    let listen_error = |source| crate::Error::Listen {
+        address: address.to_string(),
+        source,
+    };
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(listen_error)?;
+    // As `TcpListener::bind` does: a restarted broker rebinds its port
+    // while the previous process's connections sit in TIME_WAIT.
+    socket.set_reuseaddr(true).map_err(listen_error)?;
+    socket.bind(address).map_err(listen_error)?;
+    Ok(socket)
+}
 
 /// Everything a connection task needs.
 #[derive(Debug)]

@@ -8,6 +8,8 @@ usage: chaos_clients.py ACTION BOOTSTRAP ARGS...
       per second; runs until stdin closes, then flushes. Prints one line per
       event: "ack PARTITION OFFSET VALUE", "fail VALUE ERROR",
       "incarnation N REASON" (a fatal error: a new producer takes over),
+      "error NAME" (every error the client reports: refused connections,
+      all brokers down, fatal errors),
       and "done UNFLUSHED" last.
   read BOOTSTRAP TOPIC PARTITIONS
       reads every partition from its start to its high watermark; prints
@@ -72,6 +74,7 @@ class Producing:
         )
 
     def on_error(self, error):
+        emit(f"error {error.name()}")
         if error.fatal():
             self.fatal = str(error)
 

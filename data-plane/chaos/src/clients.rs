@@ -115,6 +115,8 @@ pub(crate) fn read_all(
 pub(crate) struct Tally {
     pub(crate) acked: AtomicU64,
     pub(crate) failed: AtomicU64,
+    /// Errors from the client's error callback (not records).
+    pub(crate) client_errors: AtomicU64,
     pub(crate) restarts: AtomicU64,
     /// Records still unacknowledged when a producer gave up flushing.
     pub(crate) unflushed: AtomicU64,
@@ -257,6 +259,8 @@ fn follow(index: usize, lines: impl BufRead, oracle: &Mutex<Oracle>, tally: &Tal
             }
         } else if line.starts_with("fail ") {
             tally.failed.fetch_add(1, Ordering::Relaxed);
+        } else if line.starts_with("error ") {
+            tally.client_errors.fetch_add(1, Ordering::Relaxed);
         } else if let Some(restart) = line.strip_prefix("incarnation ") {
             tally.restarts.fetch_add(1, Ordering::Relaxed);
             eprintln!("chaos: producer {index} starts incarnation {restart}");

@@ -248,6 +248,23 @@ impl Broker {
         Ok(())
     }
 
+    /// SIGTERM, and waits (up to 30 s, then SIGKILL) until the broker has
+    /// shut down.
+    pub fn terminate(&mut self) -> Result<()> {
+        self.resume()?;
+        self.signal("-TERM")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.is_running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.is_running() {
+            self.kill()?;
+            return Err(self.error("did not stop within 30s of SIGTERM".into()));
+        }
+        self.child = None;
+        Ok(())
+    }
+
     /// Starts the broker again on the same data directory and addresses.
     pub fn restart(&mut self) -> Result<()> {
         self.kill()?;

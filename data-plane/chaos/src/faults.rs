@@ -44,6 +44,9 @@ impl Random {
 pub enum Fault {
     /// kill -9, then a restart on the same data once the hold is over.
     Kill(NodeId),
+    /// SIGTERM (a clean shutdown, as a rolling upgrade stops a broker), then
+    /// a restart on the same data once the hold is over.
+    Terminate(NodeId),
     /// SIGSTOP, then SIGCONT.
     Pause(NodeId),
     /// Every link to and from the node cut (refused, or blackholed).
@@ -67,6 +70,7 @@ impl fmt::Display for Fault {
         let how = |blackhole: bool| if blackhole { "blackhole" } else { "refuse" };
         match self {
             Self::Kill(node) => write!(formatter, "kill -9 broker {node}"),
+            Self::Terminate(node) => write!(formatter, "SIGTERM broker {node}"),
             Self::Pause(node) => write!(formatter, "SIGSTOP broker {node}"),
             Self::Isolate { node, blackhole } => {
                 write!(formatter, "isolate broker {node} ({})", how(*blackhole))
@@ -142,9 +146,67 @@ pub fn schedule(seed: u64, brokers: usize, duration: Duration) -> Vec<Step> {
     }
 }
 
+/// Which faults a run injects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// [`schedule`]: every kind of fault, seeded.
+    Seeded,
+    /// [`restarts`]: broker restarts only, as a rolling upgrade does them.
+    Restarts,
+}
+
+impl std::str::FromStr for Plan {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "seeded" => Ok(Self::Seeded),
+            "restarts" => Ok(Self::Restarts),
+            other => Err(format!("unknown fault plan {other:?} (seeded, restarts)")),
+        }
+    }
+}
+
+/// Restarts one broker at a time, each in turn (1, 2, ...), alternately by
+/// SIGTERM and by SIGKILL, 2 s apart and down for 1 s, as many as fit in
+/// `duration`: what a rolling upgrade (or a crash during one) does to the
+/// clients, with nothing else going wrong.
+pub fn restarts(brokers: usize, duration: Duration) -> Vec<Step> {
+    assert!(brokers >= 1, "no brokers to restart");
+    let (wait, hold) = (Duration::from_secs(2), Duration::from_secs(1));
+    let count = duration.as_millis() / (wait + hold).as_millis();
+    (0..usize::try_from(count).unwrap_or(usize::MAX))
+        .map(|index| {
+            let node = NodeId::try_from(index % brokers + 1).expect("a handful of brokers");
+            let fault = if index % 2 == 0 {
+                Fault::Terminate(node)
+            } else {
+                Fault::Kill(node)
+            };
+            Step { wait, fault, hold }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restarts_take_each_broker_in_turn_alternately_by_sigterm_and_sigkill() {
+        let steps = restarts(3, Duration::from_secs(13));
+        let faults: Vec<_> = steps.iter().map(|step| step.fault).collect();
+        assert_eq!(
+            faults,
+            [
+                Fault::Terminate(1),
+                Fault::Kill(2),
+                Fault::Terminate(3),
+                Fault::Kill(1)
+            ]
+        );
+        assert_eq!("restarts".parse(), Ok(Plan::Restarts));
+    }
 
     #[test]
     fn the_same_seed_gives_the_same_schedule() {

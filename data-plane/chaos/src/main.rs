@@ -53,6 +53,10 @@ enum Action {
         /// Records per second per producer.
         #[arg(long, default_value_t = 200)]
         rate: u32,
+        /// `seeded` (every kind of fault) or `restarts` (each broker in
+        /// turn, alternately by SIGTERM and SIGKILL).
+        #[arg(long, default_value = "seeded")]
+        faults: fjord_chaos::faults::Plan,
     },
     /// Start N brokers with the cluster flags on fixed loopback ports (Kafka
     /// BASE+10*i, peer +1, admin +2), print where they are, and keep them
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
             partitions,
             producers,
             rate,
+            faults,
         } => {
             let seed = seed.unwrap_or_else(|| {
                 SystemTime::now()
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
                 partitions,
                 producers,
                 rate,
+                plan: faults,
             };
             report(&config, run(&config).context("the chaos run failed"))
         }
@@ -156,9 +162,16 @@ fn report(config: &RunConfig, outcome: anyhow::Result<fjord_chaos::run::Outcome>
     };
     print_report(&outcome.report);
     println!(
-        "{} faults; {} failed deliveries (never acknowledged, so allowed); {} producer restarts",
-        outcome.faults, outcome.failed_deliveries, outcome.producer_restarts
+        "{} faults; {} records given up (failed deliveries: never acknowledged, so no loss); \
+         {} client errors; {} producer restarts",
+        outcome.faults, outcome.failed_deliveries, outcome.client_errors, outcome.producer_restarts
     );
+    for effect in &outcome.effects {
+        println!(
+            "  {:<40} {:>6} given up {:>6} client errors",
+            effect.fault, effect.given_up, effect.client_errors
+        );
+    }
     println!(
         "oracle {}; report {}",
         outcome.oracle.display(),

@@ -33,13 +33,19 @@ pub struct RunConfig {
     pub producers: usize,
     /// Records per second per producer.
     pub rate: u32,
+    /// Seeded faults of every kind, or broker restarts only.
+    pub plan: faults::Plan,
 }
 
 impl RunConfig {
     /// The replay command for this run's seed.
     pub fn replay(&self) -> String {
+        let plan = match self.plan {
+            faults::Plan::Seeded => "",
+            faults::Plan::Restarts => " --faults restarts",
+        };
         format!(
-            "cargo xtask chaos --brokers {} --duration {} --seed {}",
+            "cargo xtask chaos --brokers {} --duration {} --seed {}{plan}",
             self.brokers,
             self.duration.as_secs(),
             self.seed
@@ -52,9 +58,25 @@ impl RunConfig {
 pub struct Outcome {
     pub report: Report,
     pub faults: usize,
+    /// Records a producer gave up on: a delivery report with an error
+    /// (librdkafka reports one only once it stops retrying).
     pub failed_deliveries: u64,
+    /// Errors the clients reported (librdkafka's error callback: refused
+    /// connections, all brokers down, fatal errors).
+    pub client_errors: u64,
+    /// What each fault cost the clients, from its injection to the next one.
+    pub effects: Vec<FaultEffect>,
     pub producer_restarts: u64,
     pub oracle: PathBuf,
+}
+
+/// What one fault cost the clients: counted from its injection until the
+/// next fault's (or the end of the faults).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FaultEffect {
+    pub fault: String,
+    pub given_up: u64,
+    pub client_errors: u64,
 }
 
 /// The processes of a run; dropping it stops them all.
@@ -148,6 +170,7 @@ impl Cluster {
     fn inject(&mut self, fault: Fault) -> Result<()> {
         match fault {
             Fault::Kill(node) => self.broker(node).kill(),
+            Fault::Terminate(node) => self.broker(node).terminate(),
             Fault::Pause(node) => self.broker(node).pause(),
             Fault::Isolate { node, blackhole } => self.proxy().isolate(node, blackhole),
             Fault::OneWay {
@@ -161,7 +184,7 @@ impl Cluster {
 
     fn undo(&mut self, fault: Fault) -> Result<()> {
         match fault {
-            Fault::Kill(node) => {
+            Fault::Kill(node) | Fault::Terminate(node) => {
                 let broker = self.broker(node);
                 broker.restart()?;
                 broker.wait_ready(READY_TIMEOUT)
@@ -224,7 +247,10 @@ pub fn run(config: &RunConfig) -> Result<Outcome> {
         std::fs::remove_dir_all(&config.dir).map_err(io)?;
     }
     std::fs::create_dir_all(&config.dir).map_err(io)?;
-    let schedule = faults::schedule(config.seed, config.brokers, config.duration);
+    let schedule = match config.plan {
+        faults::Plan::Seeded => faults::schedule(config.seed, config.brokers, config.duration),
+        faults::Plan::Restarts => faults::restarts(config.brokers, config.duration),
+    };
     progress(&format!(
         "seed {} ({} faults over {:?}); replay: {}",
         config.seed,
@@ -255,7 +281,7 @@ pub fn run(config: &RunConfig) -> Result<Outcome> {
         rate: config.rate,
         oracle_path: config.dir.join("oracle.txt"),
     })?;
-    drive(&mut cluster, &mut producers, &schedule, config.duration)?;
+    let effects = drive(&mut cluster, &mut producers, &schedule, config.duration)?;
     progress("healing every fault");
     cluster.heal()?;
     progress("stopping the producers (they flush what is still unacknowledged)");
@@ -263,9 +289,11 @@ pub fn run(config: &RunConfig) -> Result<Outcome> {
     let oracle_path = producers.oracle_path.clone();
     let acked = producers.finish()?;
     progress(&format!(
-        "{} acknowledged, {} failed deliveries, {} left unflushed; reading every partition back",
+        "{} acknowledged, {} failed deliveries (given up), {} client errors, {} left unflushed; \
+         reading every partition back",
         acked.len(),
         tally.failed.load(Ordering::Relaxed),
+        tally.client_errors.load(Ordering::Relaxed),
         tally.unflushed.load(Ordering::Relaxed)
     ));
     let read = clients::read_all(&config.python, &bootstrap, TOPIC, config.partitions)?;
@@ -273,28 +301,60 @@ pub fn run(config: &RunConfig) -> Result<Outcome> {
     let report = checker::check(&acked, &read);
     let json = serde_json::to_string_pretty(&report).expect("the report serializes");
     std::fs::write(config.dir.join("report.json"), json).map_err(io)?;
+    let json = serde_json::to_string_pretty(&effects).expect("the effects serialize");
+    std::fs::write(config.dir.join("faults.json"), json).map_err(io)?;
     Ok(Outcome {
         report,
         faults: schedule.len(),
         failed_deliveries: tally.failed.load(Ordering::Relaxed),
+        client_errors: tally.client_errors.load(Ordering::Relaxed),
+        effects,
         producer_restarts: tally.restarts.load(Ordering::Relaxed),
         oracle: oracle_path,
     })
 }
 
-/// Injects the schedule's faults one after the other while the producers run.
+/// Injects the schedule's faults one after the other while the producers
+/// run; returns what each cost the clients.
 fn drive(
     cluster: &mut Cluster,
     producers: &mut Producers,
     schedule: &[Step],
     duration: Duration,
-) -> Result<()> {
+) -> Result<Vec<FaultEffect>> {
     let started = Instant::now();
-    let acked = || producers.tally.acked.load(Ordering::Relaxed);
+    let tally = std::sync::Arc::clone(&producers.tally);
+    let acked = || tally.acked.load(Ordering::Relaxed);
+    let counts = || {
+        (
+            tally.failed.load(Ordering::Relaxed),
+            tally.client_errors.load(Ordering::Relaxed),
+        )
+    };
+    let mut effects: Vec<FaultEffect> = Vec::new();
+    let mut since = counts();
+    let close = |effects: &mut Vec<FaultEffect>, since: &mut (u64, u64)| {
+        let now = counts();
+        if let Some(last) = effects.last_mut() {
+            last.given_up = now.0 - since.0;
+            last.client_errors = now.1 - since.1;
+            progress(&format!(
+                "effect of {}: {} records given up, {} client errors",
+                last.fault, last.given_up, last.client_errors
+            ));
+        }
+        *since = now;
+    };
     let mut at = Duration::ZERO;
     for step in schedule {
         at += step.wait;
         sleep_until(started + at);
+        close(&mut effects, &mut since);
+        effects.push(FaultEffect {
+            fault: step.fault.to_string(),
+            given_up: 0,
+            client_errors: 0,
+        });
         progress(&format!(
             "[{:>6.1}s] {} for {:.1}s ({} acked so far)",
             started.elapsed().as_secs_f64(),
@@ -314,6 +374,7 @@ fn drive(
         ));
     }
     sleep_until(started + duration);
+    close(&mut effects, &mut since);
     let running = producers.running();
     if running < producers.count() {
         return Err(Error::Client {
@@ -321,7 +382,7 @@ fn drive(
             message: format!("only {running} of {} still run", producers.count()),
         });
     }
-    Ok(())
+    Ok(effects)
 }
 
 fn sleep_until(deadline: Instant) {

@@ -1,7 +1,9 @@
-//! A shortened chaos run against real broker processes, as CI runs it:
+//! Shortened chaos runs against real broker processes, as CI runs them:
 //! idempotent acks=all producers while three brokers are killed with -9,
 //! paused and partitioned from each other, then every acknowledged record
-//! must be read back exactly once, in order, at its offset.
+//! must be read back exactly once, in order, at its offset; and broker
+//! restarts alone (SIGTERM, SIGKILL), through which no producer may give up
+//! on a single record.
 //!
 //! Needs `FJORD_TEST_PYTHON` (a Python with confluent-kafka; `cargo xtask
 //! test` provides it) and a built `fjord-broker` beside this test binary
@@ -61,6 +63,7 @@ fn a_short_chaos_run_loses_duplicates_reorders_and_moves_nothing_acknowledged() 
         partitions: 6,
         producers: 2,
         rate: 150,
+        plan: fjord_chaos::faults::Plan::Seeded,
     };
     eprintln!(
         "chaos seed {seed}: replay with FJORD_CHAOS_SEED={seed} or `{}`",
@@ -95,4 +98,53 @@ fn a_short_chaos_run_loses_duplicates_reorders_and_moves_nothing_acknowledged() 
     assert_eq!(total.reordered, 0, "seed {seed}: records reordered");
     assert_eq!(total.moved, 0, "seed {seed}: records moved");
     assert!(total.read >= total.acked);
+}
+
+#[test]
+fn a_steady_producer_gives_up_on_no_record_while_a_broker_restarts_by_sigterm_and_by_sigkill() {
+    let python = std::env::var_os("FJORD_TEST_PYTHON").expect(
+        "FJORD_TEST_PYTHON must name a Python with confluent-kafka; run `cargo xtask test`",
+    );
+    let work = tempfile::tempdir().unwrap();
+    // Two steps of 3 s: SIGTERM broker 1 and restart it, then SIGKILL
+    // broker 2 and restart it (`fjord_chaos::faults::restarts`).
+    let config = RunConfig {
+        brokers: BROKERS,
+        duration: Duration::from_secs(7),
+        seed: 0,
+        broker_binary: broker_binary(),
+        python: PathBuf::from(python),
+        dir: work.path().join("run"),
+        partitions: 6,
+        producers: 2,
+        rate: 300,
+        plan: fjord_chaos::faults::Plan::Restarts,
+    };
+    let outcome = match run(&config) {
+        Ok(outcome) if outcome.report.is_clean() && outcome.failed_deliveries == 0 => outcome,
+        other => {
+            eprintln!("chaos run kept in {}", work.keep().display());
+            other.unwrap()
+        }
+    };
+    print_report(&outcome.report);
+    let faults: Vec<&str> = outcome
+        .effects
+        .iter()
+        .map(|effect| effect.fault.as_str())
+        .collect();
+    assert_eq!(faults, ["SIGTERM broker 1", "kill -9 broker 2"]);
+    for effect in &outcome.effects {
+        eprintln!(
+            "{}: {} given up, {} client errors",
+            effect.fault, effect.given_up, effect.client_errors
+        );
+    }
+    assert_eq!(outcome.failed_deliveries, 0, "records given up");
+    let total = &outcome.report.total;
+    assert!(total.acked > 1_000, "only {} acknowledged", total.acked);
+    assert_eq!(total.lost, 0, "acknowledged records lost");
+    assert_eq!(total.duplicated, 0, "records duplicated");
+    assert_eq!(total.reordered, 0, "records reordered");
+    assert_eq!(total.moved, 0, "records moved");
 }

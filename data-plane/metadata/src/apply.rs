@@ -155,6 +155,7 @@ impl MetadataImage {
                         listeners: listeners.clone(),
                         last_heartbeat: *at,
                         fenced: !same_incarnation || keep(|old| old.fenced),
+                        catching_up: !same_incarnation || keep(|old| old.catching_up),
                         maintenance: keep(|old| old.maintenance),
                         decommissioning: keep(|old| old.decommissioning),
                     },
@@ -163,6 +164,7 @@ impl MetadataImage {
             MetadataRecord::BrokerHeartbeat { broker, at, .. } => {
                 let entry = self.brokers.get_mut(broker).expect("validated: registered");
                 entry.last_heartbeat = entry.last_heartbeat.max(*at);
+                entry.catching_up = false;
                 if entry.fenced {
                     self.unfence(*broker);
                 }
@@ -311,10 +313,12 @@ impl MetadataImage {
 
     /// Unfences `broker`: leaderless partitions it is in sync for elect again.
     fn unfence(&mut self, broker: BrokerId) {
-        self.brokers
+        let entry = self
+            .brokers
             .get_mut(&broker)
-            .expect("unfencing a registered broker")
-            .fenced = false;
+            .expect("unfencing a registered broker");
+        entry.fenced = false;
+        entry.catching_up = false;
         self.reelect_all(|partition| partition.leader.is_none() && partition.isr.contains(&broker));
     }
 

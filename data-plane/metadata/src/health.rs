@@ -8,6 +8,9 @@ use crate::types::{BrokerId, PartitionRef};
 pub struct ClusterHealth {
     pub brokers: usize,
     pub fenced_brokers: Vec<BrokerId>,
+    /// Fenced because they are still replaying the controller log after a
+    /// (re)start; a subset of `fenced_brokers`.
+    pub catching_up_brokers: Vec<BrokerId>,
     /// The ISR is smaller than the replica set.
     pub under_replicated: Vec<PartitionRef>,
     /// No leader.
@@ -31,6 +34,11 @@ pub fn cluster_health(image: &MetadataImage) -> ClusterHealth {
         fenced_brokers: image
             .brokers()
             .filter(|broker| broker.fenced)
+            .map(|broker| broker.id)
+            .collect(),
+        catching_up_brokers: image
+            .brokers()
+            .filter(|broker| broker.catching_up)
             .map(|broker| broker.id)
             .collect(),
         ..ClusterHealth::default()

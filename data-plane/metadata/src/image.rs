@@ -18,6 +18,10 @@ pub struct Broker {
     pub last_heartbeat: Millis,
     /// A fenced broker leads nothing and is not counted as in sync.
     pub fenced: bool,
+    /// Registered as a new incarnation and not yet heartbeated: the broker is
+    /// still replaying the controller log (it heartbeats, and so unfences,
+    /// only once caught up). Always fenced while set.
+    pub catching_up: bool,
     /// Takes no new leadership while on.
     pub maintenance: bool,
     /// Being drained: gets no new replicas and no new leadership.
@@ -184,6 +188,10 @@ impl MetadataImage {
         }
         for (id, broker) in &self.brokers {
             assert_eq!(broker.id, *id, "brokers are keyed by their id");
+            assert!(
+                !broker.catching_up || broker.fenced,
+                "broker {id} catching up is fenced"
+            );
         }
     }
 

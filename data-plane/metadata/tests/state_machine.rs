@@ -29,6 +29,25 @@ fn registered_broker_is_fenced_until_its_first_heartbeat() {
 }
 
 #[test]
+fn a_new_incarnation_is_catching_up_until_its_first_heartbeat_and_a_lapsed_session_is_not() {
+    let mut image = MetadataImage::new();
+    image.apply(&register(1, None, 0)).unwrap();
+    let broker = image.broker(BrokerId(1)).unwrap();
+    assert!(broker.catching_up && broker.fenced);
+    image.apply(&heartbeat(1, 5)).unwrap();
+    assert!(!image.broker(BrokerId(1)).unwrap().catching_up);
+    // Fenced for silence: fenced, but not catching up.
+    image
+        .apply(&MetadataRecord::FenceBroker {
+            broker: BrokerId(1),
+            incarnation: incarnation(1, 0),
+        })
+        .unwrap();
+    let broker = image.broker(BrokerId(1)).unwrap();
+    assert!(broker.fenced && !broker.catching_up);
+}
+
+#[test]
 fn created_topic_has_every_replica_in_sync_and_the_first_as_leader() {
     let mut image = cluster(&[0, 1, 2]);
     image

@@ -5,7 +5,8 @@
 //! - `GET /v1/cluster/health`: brokers, controller, under-replicated,
 //!   leaderless and offline partitions;
 //! - `GET /v1/brokers/{id}/restart-probe`: would restarting that broker
-//!   leave a partition without a quorum of live in-sync replicas?
+//!   leave a partition without a quorum of live in-sync replicas, or is a
+//!   broker still catching up after its own restart?
 //! - `GET|PUT /v1/brokers/{id}/maintenance`: maintenance mode (move
 //!   leadership away and take none while on);
 //! - `GET|PUT /v1/brokers/{id}/decommission`, `DELETE /v1/brokers/{id}`:
@@ -27,12 +28,16 @@ use serde::{Deserialize, Serialize};
 
 use super::client::CONTROLLER_PATH;
 use super::requests::{self, ControllerReply, ControllerRequest};
+use super::startup::Stage;
 use super::{Controller, ControllerClient};
 
 #[derive(Debug, Clone)]
 pub struct ClusterApi {
     pub controller: Arc<Controller>,
     pub client: Arc<ControllerClient>,
+    /// This broker's start-up stage: until it serves, its image may lag the
+    /// cluster's, so it does not vouch for the cluster's health.
+    pub startup: super::startup::Startup,
 }
 
 pub fn router(api: ClusterApi) -> Router {
@@ -95,6 +100,9 @@ fn names(partitions: Vec<fjord_metadata::PartitionRef>) -> Vec<String> {
 #[derive(Debug, Serialize)]
 struct Health {
     healthy: bool,
+    /// The answering broker's start-up stage (`starting`, `catching_up`,
+    /// `serving`); not `serving`: `healthy` is false, whatever its image says.
+    state: &'static str,
     controller: Option<u32>,
     brokers: Vec<BrokerHealth>,
     under_replicated: Vec<String>,
@@ -105,9 +113,22 @@ struct Health {
 #[derive(Debug, Serialize)]
 struct BrokerHealth {
     id: u32,
+    /// `catching_up` (registered, replaying the controller log, fenced),
+    /// `fenced` (its session lapsed) or `serving`.
+    state: &'static str,
     fenced: bool,
     maintenance: bool,
     leaderships: usize,
+}
+
+fn broker_state(broker: &fjord_metadata::Broker) -> &'static str {
+    if broker.catching_up {
+        Stage::CatchingUp.as_str()
+    } else if broker.fenced {
+        "fenced"
+    } else {
+        Stage::Serving.as_str()
+    }
 }
 
 fn leaderships(image: &fjord_metadata::MetadataImage, broker: BrokerId) -> usize {
@@ -121,13 +142,16 @@ async fn health(State(api): State<ClusterApi>) -> Json<Health> {
     let image = api.controller.image();
     let health = cluster_health(&image);
     let controller = api.controller.leader();
+    let stage = api.startup.stage();
     Json(Health {
-        healthy: health.is_healthy() && controller.is_some(),
+        healthy: health.is_healthy() && controller.is_some() && stage == Stage::Serving,
+        state: stage.as_str(),
         controller,
         brokers: image
             .brokers()
             .map(|broker| BrokerHealth {
                 id: broker.id.0,
+                state: broker_state(broker),
                 fenced: broker.fenced,
                 maintenance: broker.maintenance,
                 leaderships: leaderships(&image, broker.id),
@@ -146,9 +170,20 @@ struct RestartProbe {
     safe: bool,
     /// Partitions that would lose their quorum.
     at_risk: Vec<String>,
+    /// Brokers still catching up after a restart (that one included): a
+    /// roll waits for them before restarting the next broker.
+    catching_up: Vec<u32>,
 }
 
 async fn restart_probe(State(api): State<ClusterApi>, Path(id): Path<u32>) -> Response {
+    let stage = api.startup.stage();
+    if let Some(reason) = stage.not_ready_reason() {
+        // Its image may not hold the cluster yet: no verdict from it.
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("this broker is {reason}; ask another broker or retry"),
+        );
+    }
     let image = api.controller.image();
     if image.broker(BrokerId(id)).is_none() {
         return problem(
@@ -157,10 +192,16 @@ async fn restart_probe(State(api): State<ClusterApi>, Path(id): Path<u32>) -> Re
         );
     }
     let at_risk = names(restart_risk(&image, BrokerId(id)));
+    let catching_up: Vec<u32> = cluster_health(&image)
+        .catching_up_brokers
+        .iter()
+        .map(|broker| broker.0)
+        .collect();
     Json(RestartProbe {
         broker: id,
-        safe: at_risk.is_empty(),
+        safe: at_risk.is_empty() && catching_up.is_empty(),
         at_risk,
+        catching_up,
     })
     .into_response()
 }

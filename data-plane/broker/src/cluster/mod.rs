@@ -12,6 +12,8 @@
 //! - [`replica`]: a partition replica backed by its Raft group.
 //! - [`http`]: the controller endpoint and the operator's probes on the
 //!   admin port.
+//! - [`startup`]: starting, catching up, serving: the Kafka listener and
+//!   `/readyz` wait for this broker to replay the controller's metadata.
 
 pub mod client;
 pub mod controller;
@@ -20,6 +22,8 @@ mod leadership;
 pub mod reconcile;
 pub mod replica;
 pub mod requests;
+mod session;
+pub mod startup;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -81,6 +85,8 @@ pub struct Cluster {
     pub client: Arc<ControllerClient>,
     pub me: BrokerId,
     pub kafka_cluster_id: String,
+    /// Where this broker is in its start-up; advanced by the session loop.
+    pub startup: startup::Startup,
 }
 
 /// Starts this broker's node (peer transport, controller group) and the
@@ -144,6 +150,7 @@ pub async fn start(
         client,
         me: BrokerId(me),
         kafka_cluster_id,
+        startup: startup::Startup::default(),
     })
 }
 

@@ -10,7 +10,8 @@
 //!   to the controller whenever they differ from the image (a follower is
 //!   in sync when it acknowledged within [`REPLICA_LAG_MS`] and its log
 //!   reached the high watermark of the previous round);
-//! - **session**: registration, then a heartbeat each second;
+//! - **session** (`session`): registration, catching up (`startup`), then a
+//!   heartbeat each second;
 //! - **maintenance**: while the image says this broker is in maintenance,
 //!   its groups do not campaign and it hands each leadership to another
 //!   in-sync replica;
@@ -22,13 +23,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use fjord_metadata::{BrokerId, Incarnation, Listener, MetadataImage, TopicName};
+use fjord_metadata::{BrokerId, MetadataImage, TopicName};
 use fjord_node::{GroupId, GroupSpec, Node, PartitionStatus};
 use fjord_replication::NodeId;
 use tracing::{debug, info, warn};
 
 use super::replica::{ReplicatedReplica, Unhosted};
-use super::requests::{ControllerReply, ControllerRequest, RefusalKind, ReportedPartition};
+use super::requests::{ControllerReply, ControllerRequest, ReportedPartition};
 use super::{CONTROLLER_GROUP, Cluster, ControllerClient, group_of};
 use crate::partition::PartitionReplica;
 use crate::topic_config::{self, Overrides, TopicDefaults};
@@ -39,7 +40,6 @@ pub const KAFKA_LISTENER: &str = "kafka";
 /// A follower silent for longer is out of sync.
 pub const REPLICA_LAG_MS: u64 = 10_000;
 const REPORT_INTERVAL: Duration = Duration::from_millis(250);
-const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub(super) struct Hosted {
@@ -58,6 +58,9 @@ pub struct Reconciler {
     defaults: TopicDefaults,
     client: Arc<ControllerClient>,
     hosted: Mutex<BTreeMap<GroupId, Hosted>>,
+    /// The image the registry and the hosted groups last matched.
+    synced: tokio::sync::watch::Sender<Arc<MetadataImage>>,
+    startup: super::startup::Startup,
 }
 
 /// How this broker registers.
@@ -83,6 +86,8 @@ pub fn start(
         defaults,
         client: Arc::clone(&cluster.client),
         hosted: Mutex::new(BTreeMap::new()),
+        synced: tokio::sync::watch::Sender::new(Arc::new(MetadataImage::new())),
+        startup: cluster.startup.clone(),
     });
     tokio::spawn(Arc::clone(&reconciler).host_loop(cluster.controller.subscribe()));
     tokio::spawn(Arc::clone(&reconciler).report_loop());
@@ -109,6 +114,14 @@ impl Reconciler {
         &self.client
     }
 
+    pub(super) fn synced(&self) -> tokio::sync::watch::Receiver<Arc<MetadataImage>> {
+        self.synced.subscribe()
+    }
+
+    pub(super) fn startup(&self) -> &super::startup::Startup {
+        &self.startup
+    }
+
     pub(super) fn hosted(&self) -> std::sync::MutexGuard<'_, BTreeMap<GroupId, Hosted>> {
         self.hosted.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -120,6 +133,7 @@ impl Reconciler {
         loop {
             let image = images.borrow_and_update().clone();
             self.sync(&image).await;
+            self.synced.send_replace(image);
             if images.changed().await.is_err() {
                 return;
             }
@@ -314,47 +328,6 @@ impl Reconciler {
             if !matches!(reply, ControllerReply::Done { .. }) {
                 debug!(?reply, "partition report not taken");
             }
-        }
-    }
-
-    async fn session_loop(self: Arc<Self>, registration: Registration) {
-        let incarnation = Incarnation(uuid::Uuid::new_v4());
-        let register = ControllerRequest::Register {
-            broker: self.me,
-            incarnation,
-            rack: registration.rack.clone(),
-            listeners: vec![Listener {
-                name: KAFKA_LISTENER.to_owned(),
-                host: registration.host.clone(),
-                port: registration.port,
-            }],
-        };
-        let heartbeat = ControllerRequest::Heartbeat {
-            broker: self.me,
-            incarnation,
-        };
-        let mut registered = false;
-        loop {
-            let request = if registered { &heartbeat } else { &register };
-            match self.client.call(request).await {
-                ControllerReply::Done { .. } => {
-                    if !registered {
-                        info!(broker = %self.me, "registered with the controller");
-                        registered = true;
-                        continue; // heartbeat at once: it unfences
-                    }
-                }
-                ControllerReply::Refused {
-                    kind: RefusalKind::StaleBroker,
-                    message,
-                } => {
-                    info!(%message, "the controller does not know this incarnation; registering again");
-                    registered = false;
-                    continue;
-                }
-                other => debug!(?other, "controller session request failed"),
-            }
-            tokio::time::sleep(HEARTBEAT_INTERVAL).await;
         }
     }
 }

@@ -18,6 +18,9 @@ usage: kafka_clients.py CLIENT BOOTSTRAP ACTION [ARGS...]
            cluster                   ({cluster_id, controller_id, brokers})
            watermarks TOPIC          ([low, high] of partition 0)
            produce-each TOPIC COUNT  (one request, so one batch, per record)
+           produce-steady TOPIC RATE STOP_FILE  (idempotent, acks=all, client
+                    defaults otherwise; values 0.. at RATE/s until STOP_FILE
+                    exists, then flush: {acked, failed, failures, client_errors})
 
 Prints one JSON document on stdout; exits non-zero on any failure.
 """
@@ -228,6 +231,8 @@ def confluent(bootstrap, action, args):
         return confluent_produce_keyed(bootstrap, args[0], int(args[1]), first, pace)
     if action == "group-churn":
         return confluent_group_churn(bootstrap, args[0], int(args[1]), args[2])
+    if action == "produce-steady":
+        return confluent_produce_steady(bootstrap, args[0], float(args[1]), args[2])
     if action == "consume-partitions":
         return confluent_consume_partitions(bootstrap, args[0], int(args[1]), int(args[2]))
     topic, count = args[0], int(args[1])
@@ -339,6 +344,54 @@ def confluent_produce_keyed(bootstrap, topic, count, first=0, pace=None):
     if producer.flush(150) != 0 or errors:
         raise RuntimeError(f"undelivered: {errors[:5]} ({len(errors)} errors)")
     return "ok"
+
+
+def confluent_produce_steady(bootstrap, topic, rate, stop_file):
+    """A producer as an application runs one: librdkafka's defaults but
+    idempotence, a steady rate, and every delivery report and client error
+    kept. `failed` counts records librdkafka gave up on."""
+    import os
+
+    from confluent_kafka import Producer
+
+    client_errors = []
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "error_cb": lambda error: client_errors.append(str(error)),
+        }
+    )
+    acked = []
+    failures = []
+
+    def delivered(error, message):
+        if error is None:
+            acked.append(int(message.value()))
+        else:
+            failures.append(str(error))
+
+    started = time.monotonic()
+    sent = 0
+    while not os.path.exists(stop_file):
+        due = int((time.monotonic() - started) * rate)
+        while sent < due:
+            try:
+                producer.produce(topic, value=str(sent), on_delivery=delivered)
+            except Exception as error:  # a refused produce() is a failure too
+                failures.append(f"produce: {error}")
+            sent += 1
+        producer.poll(0.01)
+    remaining = producer.flush(120)
+    return {
+        "sent": sent,
+        "acked": acked,
+        "failed": len(failures) + remaining,
+        "failures": failures[:10],
+        "client_errors": client_errors,
+    }
 
 
 def confluent_consume_partitions(bootstrap, topic, partitions, count):

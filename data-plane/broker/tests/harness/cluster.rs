@@ -31,12 +31,23 @@ impl Member {
             .spawn()
             .unwrap();
         self.child = Some(child);
+    }
+
+    /// Waits until the admin port answers and the Kafka port listens (a
+    /// cluster broker opens it once it has caught up with the controller).
+    fn wait_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if TcpStream::connect(self.kafka).is_ok() && TcpStream::connect(self.admin).is_ok() {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            let exited = self.child.as_mut().map(|child| child.try_wait().unwrap());
+            assert!(
+                matches!(exited, Some(None)),
+                "broker {} exited during start-up",
+                self.id
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
         panic!("broker {} did not listen within 20s", self.id);
     }
@@ -116,6 +127,9 @@ impl BrokerCluster {
         for member in &mut cluster.members {
             member.spawn();
         }
+        for member in &mut cluster.members {
+            member.wait_listening();
+        }
         cluster.wait_for("every broker registered and unfenced", |health| {
             let brokers = health["brokers"].as_array().map_or(0, |brokers| {
                 brokers.iter().filter(|b| b["fenced"] == false).count()
@@ -174,8 +188,30 @@ impl BrokerCluster {
         }
     }
 
-    /// Starts a killed broker again on its data directory and ports.
+    /// SIGTERM, and waits for a clean exit.
+    pub(crate) fn terminate(&mut self, id: u32) {
+        let member = self.members.iter_mut().find(|m| m.id == id).unwrap();
+        if let Some(mut child) = member.child.take() {
+            let pid = child.id().to_string();
+            Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+            let status = child.wait().unwrap();
+            assert!(status.success(), "broker {id} exited with {status}");
+        }
+    }
+
+    /// Starts a killed broker again on its data directory and ports, and
+    /// waits until it serves Kafka clients.
     pub(crate) fn restart(&mut self, id: u32) {
+        self.restart_in_background(id);
+        self.members
+            .iter_mut()
+            .find(|m| m.id == id)
+            .unwrap()
+            .wait_listening();
+    }
+
+    /// Starts a stopped broker again without waiting for anything.
+    pub(crate) fn restart_in_background(&mut self, id: u32) {
         let member = self.members.iter_mut().find(|m| m.id == id).unwrap();
         assert!(member.child.is_none(), "broker {id} is running");
         member.spawn();

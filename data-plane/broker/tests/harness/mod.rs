@@ -3,6 +3,8 @@
 #[allow(dead_code, reason = "not every test crate uses every helper")]
 pub(crate) mod cluster;
 #[allow(dead_code, reason = "not every test crate uses every helper")]
+pub(crate) mod poller;
+#[allow(dead_code, reason = "not every test crate uses every helper")]
 pub(crate) mod proxy;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
