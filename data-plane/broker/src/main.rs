@@ -21,6 +21,7 @@ use tracing::info;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let args = match config_file::load_from(std::env::args_os()) {
         Ok(args) => args,
         Err(LoadError::Usage(error)) => error.exit(),
@@ -149,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
         handler = handler.with_cluster(cluster.view());
     }
     handler.groups().start_ticker();
+    let broker_metrics_serving = broker_metrics.clone();
     let context = Arc::new(ConnectionContext {
         handler,
         metrics: broker_metrics,
@@ -163,7 +165,10 @@ async fn main() -> anyhow::Result<()> {
                 address: config.listen.to_string(),
                 source,
             })?;
-            info!(kafka = %config.listen, "kafka listener open");
+            let startup_millis = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            broker_metrics_serving.serving.set(1);
+            broker_metrics_serving.startup_millis.set(startup_millis);
+            info!(kafka = %config.listen, startup_millis, "kafka listener open");
             server::serve(kafka_listener, context, shutdown).await;
         }
         () = shutdown.cancelled() => info!("stopped before serving clients"),

@@ -18,6 +18,11 @@ pub struct ReasonLabels {
 /// Connection and request counters for the Kafka listener.
 #[derive(Clone, Debug, Default)]
 pub struct BrokerMetrics {
+    /// 1 once the Kafka listener is open: in a cluster, once the broker has
+    /// caught up with the controller's metadata (`cluster::startup`).
+    pub serving: Gauge,
+    /// Milliseconds from process start until serving.
+    pub startup_millis: Gauge,
     pub connections_open: Gauge,
     pub connections_accepted: Counter,
     pub connections_closed_by_error: Family<ReasonLabels, Counter>,
@@ -52,6 +57,16 @@ impl BrokerMetrics {
     pub fn register(metrics: &mut fjord_telemetry::Metrics) -> Self {
         let this = Self::default();
         let registry = metrics.registry_mut();
+        registry.register(
+            "fjord_broker_serving",
+            "1 once the broker serves Kafka clients (a cluster broker: once caught up with the controller)",
+            this.serving.clone(),
+        );
+        registry.register(
+            "fjord_broker_startup_millis",
+            "Milliseconds from process start until the broker served Kafka clients",
+            this.startup_millis.clone(),
+        );
         registry.register(
             "fjord_broker_connections_open",
             "Kafka client connections currently open",
