@@ -34,15 +34,30 @@ fn cluster_with_topic() -> BrokerCluster {
     cluster
 }
 
-/// Waits until a broker says the cluster is healthy (every broker serving,
-/// every partition led and fully in sync) and the broker itself serves.
+/// Waits until every broker says the cluster is healthy (every broker
+/// serving, every partition led and fully in sync), as an operator's roll
+/// waits before the next restart: asking one broker is not enough, its
+/// image may not show a restart the others have seen yet.
 fn wait_settled(cluster: &BrokerCluster) {
-    cluster.wait_for("a healthy cluster of three serving brokers", |health| {
-        health["healthy"] == true
-            && health["brokers"].as_array().is_some_and(|brokers| {
-                brokers.len() == 3 && brokers.iter().all(|b| b["state"] == "serving")
-            })
-    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answers: Vec<Value> = cluster
+            .members
+            .iter()
+            .map(|member| member.get("/v1/cluster/health"))
+            .collect();
+        let settled = answers.iter().all(|health| {
+            health["healthy"] == true
+                && health["brokers"].as_array().is_some_and(|brokers| {
+                    brokers.len() == 3 && brokers.iter().all(|b| b["state"] == "serving")
+                })
+        });
+        if settled {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never settled: {answers:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn ready(cluster: &BrokerCluster, id: u32) -> bool {

@@ -59,6 +59,10 @@ class Producing:
                 "request.timeout.ms": 10000,
                 "retry.backoff.ms": 100,
                 "reconnect.backoff.max.ms": 1000,
+                # Metadata every 250 ms (the default is 5 minutes, and on
+                # errors): a restarted broker is asked early, as an
+                # application's clients together would ask it.
+                "topic.metadata.refresh.interval.ms": 250,
                 "client.id": f"fjord-chaos-{self.producer_index}",
                 # Refused connections are the point of the run: log only the
                 # critical, unless FJORD_CHAOS_CLIENT_DEBUG names librdkafka

@@ -18,8 +18,8 @@ usage: kafka_clients.py CLIENT BOOTSTRAP ACTION [ARGS...]
            cluster                   ({cluster_id, controller_id, brokers})
            watermarks TOPIC          ([low, high] of partition 0)
            produce-each TOPIC COUNT  (one request, so one batch, per record)
-           produce-steady TOPIC RATE STOP_FILE  (idempotent, acks=all, client
-                    defaults otherwise; values 0.. at RATE/s until STOP_FILE
+           produce-steady TOPIC RATE STOP_FILE  (idempotent, acks=all, metadata
+                    refreshed every 100 ms; values 0.. at RATE/s until STOP_FILE
                     exists, then flush: {acked, failed, failures, client_errors})
 
 Prints one JSON document on stdout; exits non-zero on any failure.
@@ -361,6 +361,9 @@ def confluent_produce_steady(bootstrap, topic, rate, stop_file):
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
+            # Refresh metadata often (the default is every 5 minutes, and on
+            # errors), so some refresh lands on a broker that just restarted.
+            "topic.metadata.refresh.interval.ms": 100,
             "error_cb": lambda error: client_errors.append(str(error)),
         }
     )
