@@ -10,7 +10,7 @@ usage: chaos_clients.py ACTION BOOTSTRAP ARGS...
       "incarnation N REASON" (a fatal error: a new producer takes over),
       "error NAME" (every error the client reports: refused connections,
       all brokers down, fatal errors),
-      and "done UNFLUSHED" last.
+      and "done UNFLUSHED" last. A record produce() refuses is a "fail" too.
   read BOOTSTRAP TOPIC PARTITIONS
       reads every partition from its start to its high watermark; prints
       "rec PARTITION OFFSET VALUE" per record in offset order per partition,
@@ -59,10 +59,15 @@ class Producing:
                 "request.timeout.ms": 10000,
                 "retry.backoff.ms": 100,
                 "reconnect.backoff.max.ms": 1000,
-                # Metadata every 250 ms (the default is 5 minutes, and on
+                # Metadata every 100 ms (the default is 5 minutes, and on
                 # errors): a restarted broker is asked early, as an
                 # application's clients together would ask it.
-                "topic.metadata.refresh.interval.ms": 250,
+                "topic.metadata.refresh.interval.ms": 100,
+                # librdkafka ignores "unknown topic" answers for this long
+                # after it first meets a topic (default 30 s), then believes
+                # them and fails the topic's queued records: behave as a
+                # producer that has run longer than that.
+                "topic.metadata.propagation.max.ms": 1000,
                 "client.id": f"fjord-chaos-{self.producer_index}",
                 # Refused connections are the point of the run: log only the
                 # critical, unless FJORD_CHAOS_CLIENT_DEBUG names librdkafka
@@ -109,9 +114,12 @@ class Producing:
             except BufferError:
                 self.producer.poll(0.05)
             except KafkaException as error:
-                # After a fatal error produce() refuses: a new incarnation takes over.
                 if not error.args[0].fatal():
-                    raise
+                    # produce() refused the record (e.g. _UNKNOWN_TOPIC after a
+                    # broker said the topic does not exist): given up on.
+                    emit(f"fail {value} {error.args[0].name()}")
+                    return
+                # After a fatal error produce() refuses: a new incarnation takes over.
                 self.fatal = self.fatal or str(error)
                 self.restart_if_fatal()
                 value = f"{self.producer_index}:{self.incarnation}:{sequence}"

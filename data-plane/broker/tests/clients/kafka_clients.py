@@ -364,6 +364,11 @@ def confluent_produce_steady(bootstrap, topic, rate, stop_file):
             # Refresh metadata often (the default is every 5 minutes, and on
             # errors), so some refresh lands on a broker that just restarted.
             "topic.metadata.refresh.interval.ms": 100,
+            # librdkafka ignores "unknown topic" answers for this long after
+            # it first meets a topic (default 30 s), then believes them and
+            # fails the topic's queued records: behave as a producer that
+            # has run longer than that.
+            "topic.metadata.propagation.max.ms": 1000,
             "error_cb": lambda error: client_errors.append(str(error)),
         }
     )
