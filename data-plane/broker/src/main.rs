@@ -109,9 +109,14 @@ async fn main() -> anyhow::Result<()> {
                 port: config.advertised_port,
             },
             groups.clone(),
+            config
+                .cluster
+                .as_ref()
+                .map(|settings| settings.group_log_partitions)
+                .context("cluster mode without cluster settings")?,
         );
     }
-    let group_log = groups.log();
+    let group_log = groups.local_log();
     let mut handler = Handler::new(
         &config,
         data_dir.cluster_id(),
@@ -140,11 +145,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     server::serve(kafka_listener, context, shutdown).await;
     let flushed = tokio::task::spawn_blocking(move || {
-        for partition in topics_at_exit
-            .all_partitions()
-            .into_iter()
-            .chain([group_log])
-        {
+        for partition in topics_at_exit.all_partitions().into_iter().chain(group_log) {
             if let Err(error) = partition.flush() {
                 tracing::warn!(%error, "cannot flush a partition at shutdown");
             }
