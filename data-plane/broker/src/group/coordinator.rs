@@ -15,7 +15,6 @@ use super::types::{
 pub struct Coordinator {
     pub(super) config: GroupConfig,
     pub(super) groups: BTreeMap<String, Group>,
-    member_sequence: u64,
 }
 
 fn join_error(token: RequestToken, member_id: &str, error: ResponseError) -> Vec<Effect> {
@@ -45,7 +44,6 @@ impl Coordinator {
         Self {
             config,
             groups: BTreeMap::new(),
-            member_sequence: 0,
         }
     }
 
@@ -78,8 +76,10 @@ impl Coordinator {
             if group.members.len() + group.pending_member_ids.len() >= self.config.members_max {
                 return join_error(token, "", ResponseError::GroupMaxSizeReached);
             }
-            self.member_sequence += 1;
-            let member_id = format!("{}-{:016x}", request.client_id, self.member_sequence);
+            // Random, as Kafka's `clientId-UUID`: unique across coordinator
+            // moves (a counter restarted by the next coordinator handed a
+            // restored member's id to a new joiner).
+            let member_id = format!("{}-{}", request.client_id, uuid::Uuid::new_v4());
             if request.require_known_member_id {
                 let deadline = now.plus(request.session_timeout_ms);
                 group.pending_member_ids.insert(member_id.clone(), deadline);

@@ -2,6 +2,7 @@
 //! a cluster: the codes each API answers for groups here, elsewhere and
 //! while their coordinator moves.
 
+use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -300,4 +301,41 @@ async fn a_committed_offset_survives_the_coordinator_moving_away_and_back() {
     };
     assert_eq!(fetched.error_code, 0);
     assert_eq!(fetched.topics[0].partitions[0].committed_offset, 7);
+}
+
+#[test]
+fn member_ids_handed_out_by_a_new_coordinator_never_repeat_earlier_ones() {
+    use crate::group::{Coordinator, Effect, GroupConfig, JoinRequest, Millis, RequestToken};
+    // Each coordinator instance stands for the group's coordinator after a
+    // move; a joiner must never get the id of a restored member.
+    let handed_out: HashSet<String> = (0..3)
+        .map(|_| {
+            let mut coordinator = Coordinator::new(GroupConfig::default());
+            let effects = coordinator.join(
+                Millis(0),
+                RequestToken(1),
+                JoinRequest {
+                    group_id: "orders".to_owned(),
+                    member_id: String::new(),
+                    group_instance_id: None,
+                    client_id: "kafkajs".to_owned(),
+                    client_host: String::new(),
+                    session_timeout_ms: 10_000,
+                    rebalance_timeout_ms: 10_000,
+                    protocol_type: "consumer".to_owned(),
+                    protocols: vec![("range".to_owned(), bytes::Bytes::from_static(b"m"))],
+                    require_known_member_id: true,
+                },
+            );
+            match effects.as_slice() {
+                [Effect::Join(_, reply)] => {
+                    assert_eq!(reply.error, Some(ResponseError::MemberIdRequired));
+                    assert!(reply.member_id.starts_with("kafkajs-"));
+                    reply.member_id.clone()
+                }
+                other => panic!("expected one join reply, got {other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(handed_out.len(), 3, "{handed_out:?}");
 }
