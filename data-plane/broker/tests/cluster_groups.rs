@@ -2,7 +2,8 @@
 //! group's coordinator moves: a group of three members under steady
 //! production, its coordinator's broker put into maintenance and then
 //! killed and restarted mid-run. No member may crash, every record must be
-//! consumed, and none twice once its offset was committed. ListGroups and
+//! consumed, and none twice once its offset was committed (kafkajs;
+//! confluent-kafka with an aiokafka group beside it). ListGroups and
 //! DescribeGroups must work from every client against the cluster.
 //!
 //! Needs `node` with kafkajs installed (`cargo xtask test` runs `npm ci` in
@@ -305,17 +306,39 @@ fn a_kafkajs_group_consumes_everything_once_committed_while_its_coordinator_move
 }
 
 #[test]
-fn a_confluent_kafka_group_consumes_everything_once_committed_while_its_coordinator_moves() {
+fn confluent_kafka_and_aiokafka_groups_consume_everything_once_committed_while_a_coordinator_moves()
+{
     let mut cluster = three_brokers_with_topic();
-    let group = "confluent-orders";
-    let run = GroupRun::start(harness::groups_command(
+    let created = harness::run_client(
         "confluent",
         &cluster.bootstrap(),
-        &["group-run", TOPIC, group, &MEMBERS.to_string(), RATE],
+        &[
+            "create-replicated",
+            "payments",
+            &PARTITIONS.to_string(),
+            "3",
+        ],
+    );
+    assert_eq!(created, "ok");
+    let group = "confluent-orders";
+    let members = MEMBERS.to_string();
+    let confluent = GroupRun::start(harness::groups_command(
+        "confluent",
+        &cluster.bootstrap(),
+        &["group-run", TOPIC, group, &members, RATE],
     ));
-    run.wait_until("the members to join", 90, |run| run.count("ready") == 1);
-    run.progress(40);
-    move_the_coordinator(&mut cluster, &run, group);
-    let events = run.finish();
-    check_run(&events, "confluent-kafka");
+    // A second group, on its own topic, through the same faults.
+    let aiokafka = GroupRun::start(harness::groups_command(
+        "aiokafka",
+        &cluster.bootstrap(),
+        &["group-run", "payments", "aiokafka-payments", &members, RATE],
+    ));
+    for run in [&confluent, &aiokafka] {
+        run.wait_until("the members to join", 90, |run| run.count("ready") == 1);
+        run.progress(40);
+    }
+    move_the_coordinator(&mut cluster, &confluent, group);
+    aiokafka.progress(40);
+    check_run(&confluent.finish(), "confluent-kafka");
+    check_run(&aiokafka.finish(), "aiokafka");
 }

@@ -7,7 +7,7 @@ usage: kafka_groups.py CLIENT BOOTSTRAP ACTION [ARGS...]
                                 {"listed": [...], "described": {id: {state, members}}}
            coordinator GROUP    (confluent) the coordinating broker's id
            group-run TOPIC GROUP MEMBERS PER_SECOND
-                                (confluent) an idempotent producer writes 0, 1,
+                                (confluent, aiokafka) an idempotent producer writes 0, 1,
                                 2, ... at PER_SECOND until stdin closes while
                                 MEMBERS consumers of GROUP read them, committing
                                 each record's offset before the next; then waits
@@ -192,6 +192,89 @@ def confluent_group_run(bootstrap, topic, group, members, per_second):
     emit({"e": "done", "produced": produced, "undelivered": sorted(failures)})
 
 
+def aiokafka_group_run(bootstrap, topic, group, members, per_second):
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka.errors import KafkaError
+
+    async def run():
+        consumed = set()
+        assigned = {}
+        stop = asyncio.Event()
+
+        async def member(name):
+            consumer = AIOKafkaConsumer(
+                topic,
+                bootstrap_servers=bootstrap,
+                group_id=group,
+                auto_offset_reset="earliest",
+                enable_auto_commit=False,
+                session_timeout_ms=10000,
+                heartbeat_interval_ms=1000,
+            )
+            try:
+                await consumer.start()
+                while not stop.is_set():
+                    batches = await consumer.getmany(timeout_ms=100)
+                    assigned[name] = len(consumer.assignment())
+                    for partition, messages in batches.items():
+                        for message in messages:
+                            value = int(message.value)
+                            emit({"e": "consumed", "m": name, "p": partition.partition,
+                                  "o": message.offset, "v": value})
+                            consumed.add(value)
+                            next_offset = message.offset + 1
+                            try:
+                                await consumer.commit(
+                                    {TopicPartition(topic, partition.partition): next_offset}
+                                )
+                                emit({"e": "committed", "m": name, "p": partition.partition,
+                                      "o": next_offset})
+                            except KafkaError as error:
+                                emit({"e": "commit_failed", "m": name, "p": partition.partition,
+                                      "o": next_offset, "error": repr(error)})
+                await consumer.stop()
+            except Exception as error:  # a crashed member, reported to the test
+                emit({"e": "crash", "m": name, "error": repr(error)})
+
+        tasks = [asyncio.create_task(member(f"m{i}")) for i in range(members)]
+        deadline = time.monotonic() + 60
+        while sum(1 for n in assigned.values() if n) < members and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        emit({"e": "ready", "assigned": assigned})
+
+        loop = asyncio.get_running_loop()
+        stdin_closed = asyncio.Event()
+        threading.Thread(
+            target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(stdin_closed.set)),
+            daemon=True,
+        ).start()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+        await producer.start()
+        produced = 0
+        while not stdin_closed.is_set():
+            try:
+                await producer.send_and_wait(
+                    topic, key=str(produced).encode(), value=str(produced).encode()
+                )
+                produced += 1
+            except KafkaError as error:
+                # The same value again: a retry of a failed send.
+                emit({"e": "produce_failed", "v": produced, "error": repr(error)})
+            await asyncio.sleep(1 / per_second)
+        await producer.stop()
+        deadline = time.monotonic() + 90
+        while len(consumed) < produced and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2)  # let a duplicate delivery show up
+        stop.set()
+        await asyncio.gather(*tasks)
+        emit({"e": "done", "produced": produced})
+
+    asyncio.run(run())
+
+
 def main():
     client, bootstrap, action, *args = sys.argv[1:]
     if action == "groups":
@@ -203,8 +286,9 @@ def main():
         print(json.dumps(run(bootstrap, args)))
     elif action == "coordinator" and client == "confluent":
         print(json.dumps(confluent_coordinator(bootstrap, args[0])))
-    elif action == "group-run" and client == "confluent":
-        confluent_group_run(bootstrap, args[0], args[1], int(args[2]), float(args[3]))
+    elif action == "group-run" and client in ("confluent", "aiokafka"):
+        run = {"confluent": confluent_group_run, "aiokafka": aiokafka_group_run}[client]
+        run(bootstrap, args[0], args[1], int(args[2]), float(args[3]))
     else:
         raise SystemExit(f"unknown action {action} for {client}")
 

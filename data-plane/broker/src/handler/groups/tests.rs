@@ -339,3 +339,30 @@ fn member_ids_handed_out_by_a_new_coordinator_never_repeat_earlier_ones() {
         .collect();
     assert_eq!(handed_out.len(), 3, "{handed_out:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_group_logs_partition_count_cannot_be_raised() {
+    use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+    let fixture = Fixture::new();
+    let request = CreatePartitionsRequest::default().with_topics(vec![
+        CreatePartitionsTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str(
+                crate::cluster::GROUP_LOG_TOPIC,
+            )))
+            .with_count(24),
+    ]);
+    let ResponseKind::CreatePartitions(response) = fixture
+        .call(
+            ApiKey::CreatePartitions,
+            3,
+            RequestKind::CreatePartitions(request),
+        )
+        .await
+    else {
+        panic!("not a CreatePartitions response");
+    };
+    assert_eq!(
+        response.results[0].error_code,
+        ResponseError::InvalidPartitions.code()
+    );
+}
