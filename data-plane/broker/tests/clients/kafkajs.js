@@ -97,6 +97,7 @@ function sleep(ms) {
 
 async function groupRun(topic, groupId, members, perSecond) {
   const state = { consumed: new Set(), assigned: {} };
+  let produced = 0;
   let stopping = false;
   process.stdin.on('end', () => { stopping = true; });
   process.stdin.resume();
@@ -111,9 +112,11 @@ async function groupRun(topic, groupId, members, perSecond) {
   }
   emit({ e: 'ready', assigned: state.assigned });
 
+  const progress = setInterval(() => {
+    process.stderr.write(`kafkajs.js ${new Date().toISOString()}: consumed ${state.consumed.size}, produced ${produced}${stopping ? ', production stopped' : ''}\n`);
+  }, 5000);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  let produced = 0;
   const pause = 1000 / perSecond;
   while (!stopping) {
     try {
@@ -136,9 +139,8 @@ async function groupRun(topic, groupId, members, perSecond) {
     await sleep(100);
   }
   await sleep(2000); // let a duplicate delivery show up
-  for (const consumer of consumers) {
-    await consumer.disconnect();
-  }
+  clearInterval(progress);
+  await Promise.all(consumers.map((consumer) => consumer.disconnect()));
   emit({ e: 'done', produced });
 }
 
