@@ -98,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
         Some(_) => Groups::standby(),
         None => Groups::open(data_dir.path(), &disk).context("cannot open the group log")?,
     };
+    groups.report_to(broker_metrics.group_log_partitions_served.clone());
     if let Some(cluster) = &cluster {
         cluster::reconcile::start(
             cluster,

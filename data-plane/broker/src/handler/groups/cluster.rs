@@ -27,6 +27,7 @@ impl Groups {
             inner: Arc::new(Inner {
                 shards: RwLock::new(Vec::new()),
                 local: None,
+                served: std::sync::OnceLock::new(),
                 started: Instant::now(),
             }),
         }
@@ -55,6 +56,7 @@ impl Groups {
     pub fn load(&self, index: u32) {
         if let Some(shard) = self.shard(index) {
             shard.load();
+            self.report_served();
         }
     }
 
@@ -73,6 +75,7 @@ impl Groups {
         // Members of restored generations get a session from now on.
         let replayed = replay(&*log, &mut coordinator, self.now())?;
         shard.activate(coordinator, log);
+        self.report_served();
         Ok(replayed)
     }
 
@@ -80,6 +83,7 @@ impl Groups {
     pub fn deactivate(&self, index: u32) {
         if let Some(shard) = self.shard(index) {
             shard.deactivate(unhosted());
+            self.report_served();
         }
     }
 }

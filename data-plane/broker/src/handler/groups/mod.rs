@@ -56,6 +56,8 @@ struct Inner {
     shards: RwLock<Vec<Arc<Shard>>>,
     /// A single broker's own log (flushed at shutdown); `None` in a cluster.
     local: Option<Arc<dyn PartitionReplica>>,
+    /// Set by [`Groups::report_to`]: how many partitions are served.
+    served: std::sync::OnceLock<prometheus_client::metrics::gauge::Gauge>,
     started: Instant,
 }
 
@@ -81,9 +83,23 @@ impl Groups {
             inner: Arc::new(Inner {
                 shards: RwLock::new(vec![Arc::new(shard)]),
                 local: Some(log),
+                served: std::sync::OnceLock::new(),
                 started,
             }),
         })
+    }
+
+    /// Keeps `gauge` at the number of group-log partitions served here.
+    pub fn report_to(&self, gauge: prometheus_client::metrics::gauge::Gauge) {
+        let _ = self.inner.served.set(gauge);
+        self.report_served();
+    }
+
+    fn report_served(&self) {
+        if let Some(gauge) = self.inner.served.get() {
+            let served = self.shards().iter().filter(|shard| shard.serving()).count();
+            gauge.set(i64::try_from(served).unwrap_or(i64::MAX));
+        }
     }
 
     /// A single broker's group log, to flush at shutdown (`None` in a

@@ -213,6 +213,10 @@ impl Shard {
         runtime.activation += 1;
     }
 
+    pub(super) fn serving(&self) -> bool {
+        self.lock().role == Role::Serving
+    }
+
     fn serving_since(&self, activation: u64) -> bool {
         let runtime = self.lock();
         runtime.role == Role::Serving

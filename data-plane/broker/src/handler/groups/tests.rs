@@ -160,6 +160,8 @@ const NOT_COORDINATOR: i16 = ResponseError::NotCoordinator.code();
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_groups_answers_error_zero_with_only_the_groups_this_broker_coordinates() {
     let fixture = Fixture::new();
+    let served = prometheus_client::metrics::gauge::Gauge::<i64>::default();
+    fixture.groups.report_to(served.clone());
     assert_eq!(
         fixture.listed().await,
         (0, Vec::new()),
@@ -168,6 +170,11 @@ async fn list_groups_answers_error_zero_with_only_the_groups_this_broker_coordin
     let (here, there) = (group_on(1), group_on(2));
     fixture.serve(1);
     fixture.serve(2);
+    assert_eq!(
+        served.get(),
+        2,
+        "partitions served, as /metrics reports them"
+    );
     assert_eq!(fixture.commit(&here).await, 0);
     assert_eq!(fixture.commit(&there).await, 0);
     let mut both = vec![here.clone(), there.clone()];
@@ -176,6 +183,7 @@ async fn list_groups_answers_error_zero_with_only_the_groups_this_broker_coordin
 
     fixture.groups.deactivate(2);
     assert_eq!(fixture.listed().await, (0, vec![here]));
+    assert_eq!(served.get(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
