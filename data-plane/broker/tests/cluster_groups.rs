@@ -124,7 +124,41 @@ fn three_brokers_with_topic() -> BrokerCluster {
     );
     assert_eq!(created, "ok");
     cluster.wait_for("a healthy cluster", |health| health["healthy"] == true);
+    // Coordination is shared: every broker serves some of the group log's
+    // 12 partitions, and each partition is served by exactly one.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let served: Vec<u64> = cluster
+            .members
+            .iter()
+            .map(|member| served_partitions(member.admin))
+            .collect();
+        if served.iter().sum::<u64>() == 12 && served.iter().all(|&n| n > 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "group-log partitions served per broker: {served:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     cluster
+}
+
+/// `fjord_broker_group_log_partitions_served` from a broker's /metrics.
+fn served_partitions(admin: std::net::SocketAddr) -> u64 {
+    let output = Command::new("curl")
+        .args(["-fsS", &format!("http://{admin}/metrics")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("fjord_broker_group_log_partitions_served ")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }
 
 /// The broker coordinating `group`, as confluent-kafka's DescribeGroups
