@@ -115,6 +115,10 @@ impl Reconciler {
             }
             return Some(Duty::Loading { term });
         }
+        if duty != Some(Duty::Loading { term }) {
+            // Requests during the replay hear COORDINATOR_LOAD_IN_PROGRESS.
+            groups.load(index);
+        }
         let (activating, log) = (groups.clone(), replica as Arc<dyn PartitionReplica>);
         let activated = tokio::task::spawn_blocking(move || activating.activate(index, log)).await;
         match activated {
