@@ -73,6 +73,7 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
         kafka_python = Some(kafka_clients_python()?);
         Ok(())
     });
+    record("kafkajs (npm)", &mut || web::install_client_tests());
     record("unit and integration tests", &mut || {
         run_cargo_tests(database_url.as_deref(), kafka_python.as_deref())
     });
@@ -104,7 +105,11 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
 pub(crate) fn kafka_clients_python() -> anyhow::Result<std::path::PathBuf> {
     let bin = tools::python_venv(
         "kafka-clients",
-        &["confluent-kafka==2.16.1", "kafka-python==3.0.12"],
+        &[
+            "confluent-kafka==2.16.1",
+            "kafka-python==3.0.12",
+            "aiokafka==0.14.0",
+        ],
     )?;
     Ok(bin.join("python"))
 }

@@ -10,6 +10,13 @@ use crate::{Error, Result};
 /// Kafka's own default for `socket.request.max.bytes` (100 MiB).
 const DEFAULT_FRAME_BYTES_MAX: u32 = 100 * 1024 * 1024;
 
+/// Group-log partitions of a new cluster: enough for leaders of 1, 2, 3, 4
+/// or 6 brokers to share them evenly, few enough for a small cluster.
+const DEFAULT_GROUP_LOG_PARTITIONS: u32 = 12;
+
+/// Most group-log partitions (Kafka allows any count; each is a Raft group).
+const GROUP_LOG_PARTITIONS_MAX: u32 = 1_000;
+
 /// fjord-broker: a Kafka-protocol broker.
 ///
 /// Kafka clients connect to `--listen`; operators and probes use the admin
@@ -107,6 +114,15 @@ pub struct BrokerArgs {
     #[arg(long, env = "FJORD_CONTROLLER_VOTERS")]
     pub controller_voters: Option<String>,
 
+    /// Cluster mode: partitions of the group log (`__consumer_offsets`),
+    /// over which consumer groups are spread so their coordination is
+    /// shared by the partitions' leaders (Kafka's
+    /// `offsets.topic.num.partitions`, 50 there; fewer suit a small
+    /// cluster). Used once, by the controller leader creating the topic: a
+    /// group's partition follows from the count, so it never changes after.
+    #[arg(long, env = "FJORD_GROUP_LOG_PARTITIONS", default_value_t = DEFAULT_GROUP_LOG_PARTITIONS)]
+    pub group_log_partitions: u32,
+
     #[command(flatten)]
     pub logging: fjord_telemetry::LoggingArgs,
 }
@@ -119,6 +135,8 @@ pub struct ClusterSettings {
     pub peers: std::collections::BTreeMap<u32, SocketAddr>,
     /// The controller voters' admin addresses.
     pub controller_voters: std::collections::BTreeMap<u32, SocketAddr>,
+    /// Partitions of the group log when this broker creates it.
+    pub group_log_partitions: std::num::NonZeroU32,
 }
 
 /// The validated, immutable configuration the broker runs with.
@@ -237,10 +255,19 @@ fn cluster_settings(args: &BrokerArgs) -> Result<Option<ClusterSettings>> {
             "controller voter {unknown} is not in --peers"
         )));
     }
+    let group_log_partitions = std::num::NonZeroU32::new(args.group_log_partitions)
+        .filter(|count| count.get() <= GROUP_LOG_PARTITIONS_MAX)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "--group-log-partitions must be within 1..={GROUP_LOG_PARTITIONS_MAX}, got {}",
+                args.group_log_partitions
+            ))
+        })?;
     Ok(Some(ClusterSettings {
         peer_listen,
         peers,
         controller_voters,
+        group_log_partitions,
     }))
 }
 

@@ -35,6 +35,7 @@ pub struct FileConfig {
     pub peer_listen: Option<SocketAddr>,
     pub peers: Option<String>,
     pub controller_voters: Option<String>,
+    pub group_log_partitions: Option<u32>,
     pub log_format: Option<String>,
     pub log: Option<String>,
 }
@@ -113,6 +114,7 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
     fill!(peer_listen);
     fill!(peers);
     fill!(controller_voters);
+    fill!(group_log_partitions);
     if let Some(filter) = file.log
         && unset("log")
     {

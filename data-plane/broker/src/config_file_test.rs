@@ -30,6 +30,7 @@ in-flight-bytes-max = 65536
 peer-listen = "0.0.0.0:19093"
 peers = "1=10.0.0.1:9093,2=10.0.0.2:9093"
 controller-voters = "1@10.0.0.1:9644,2@10.0.0.2:9644,3@10.0.0.3:9644"
+group-log-partitions = 24
 log-format = "json"
 log = "debug"
 "#;
@@ -43,6 +44,7 @@ fn every_option_can_be_set_in_the_file() {
     assert_eq!(broker.listen, "0.0.0.0:19092".parse().unwrap());
     let cluster = broker.cluster.as_ref().unwrap();
     assert_eq!(cluster.peers.len(), 2);
+    assert_eq!(cluster.group_log_partitions.get(), 24);
     assert_eq!(cluster.controller_voters.len(), 3);
     assert_eq!(broker.advertised_host, "broker-0.fjord");
     assert_eq!(broker.admin_listen, "0.0.0.0:19644".parse().unwrap());

@@ -118,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
         Some(_) => Groups::standby(),
         None => Groups::open(data_dir.path(), &disk).context("cannot open the group log")?,
     };
+    groups.report_to(broker_metrics.group_log_partitions_served.clone());
     if let Some(cluster) = &cluster {
         cluster::reconcile::start(
             cluster,
@@ -129,9 +130,14 @@ async fn main() -> anyhow::Result<()> {
                 port: config.advertised_port,
             },
             groups.clone(),
+            config
+                .cluster
+                .as_ref()
+                .map(|settings| settings.group_log_partitions)
+                .context("cluster mode without cluster settings")?,
         );
     }
-    let group_log = groups.log();
+    let group_log = groups.local_log();
     let mut handler = Handler::new(
         &config,
         data_dir.cluster_id(),
@@ -174,11 +180,7 @@ async fn main() -> anyhow::Result<()> {
         () = shutdown.cancelled() => info!("stopped before serving clients"),
     }
     let flushed = tokio::task::spawn_blocking(move || {
-        for partition in topics_at_exit
-            .all_partitions()
-            .into_iter()
-            .chain([group_log])
-        {
+        for partition in topics_at_exit.all_partitions().into_iter().chain(group_log) {
             if let Err(error) = partition.flush() {
                 tracing::warn!(%error, "cannot flush a partition at shutdown");
             }

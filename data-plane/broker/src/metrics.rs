@@ -46,6 +46,8 @@ pub struct BrokerMetrics {
     /// Timestamp lookups refused because the batch would decompress past
     /// the bound.
     pub timestamp_lookups_refused: Counter,
+    /// Group-log partitions whose consumer groups this broker coordinates.
+    pub group_log_partitions_served: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -131,6 +133,11 @@ impl BrokerMetrics {
             "fjord_broker_timestamp_lookups_refused",
             "ListOffsets timestamp lookups refused because the batch decompresses past the bound",
             this.timestamp_lookups_refused.clone(),
+        );
+        registry.register(
+            "fjord_broker_group_log_partitions_served",
+            "Group-log partitions whose consumer groups this broker coordinates",
+            this.group_log_partitions_served.clone(),
         );
         this
     }

@@ -211,8 +211,17 @@ fn the_operator_probes_say_when_a_restart_is_safe_and_maintenance_moves_leaders(
     );
     let first = confluent(&cluster, &["group-consume", "events", "300", "readers"]);
     assert_eq!(first.as_array().unwrap().len(), 300);
-    let group_log = wait_in_sync(&cluster, "__consumer_offsets", 1, 3);
-    let coordinator = group_log["0"]["leader"].as_u64().unwrap() as u32;
+    // The group log has 12 partitions (the default); "readers" lives on
+    // one of them, whose leader coordinates it.
+    wait_in_sync(&cluster, "__consumer_offsets", 12, 3);
+    let coordinator = harness::try_json(harness::groups_command(
+        "confluent",
+        &cluster.bootstrap(),
+        &["coordinator", "readers"],
+    ))
+    .unwrap()
+    .as_u64()
+    .unwrap() as u32;
     cluster.kill(coordinator);
     assert_eq!(
         confluent(&cluster, &["produce-keyed", "events", "50", "300"]),

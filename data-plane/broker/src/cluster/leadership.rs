@@ -7,15 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fjord_metadata::{BrokerId, MetadataImage, TopicName};
+use fjord_metadata::{BrokerId, MetadataImage};
 use fjord_node::{GroupId, PartitionStatus};
 use fjord_replication::{MembershipChange, NodeId};
 use tracing::{debug, info, warn};
 
+use super::CONTROLLER_GROUP;
 use super::reconcile::Reconciler;
-use super::requests::{ControllerReply, ControllerRequest};
-use super::{CONTROLLER_GROUP, GROUP_LOG_TOPIC};
-use crate::partition::PartitionReplica;
 
 /// A leader hands leadership back to the preferred replica only after
 /// leading its term this long, so a recovering broker is not handed
@@ -153,82 +151,5 @@ impl Reconciler {
             .copied()
             .filter(|broker| *broker != self.me)
             .find(|broker| image.broker(*broker).is_some_and(|b| b.can_lead()))
-    }
-
-    /// Consumer groups in a cluster: the group log is the one partition of
-    /// [`GROUP_LOG_TOPIC`] (replicated like any topic), and its leader
-    /// coordinates every group. On taking that leadership this broker
-    /// waits until its whole log is committed, rebuilds the coordinator
-    /// from it and serves groups; on losing it, it stops (clients are told
-    /// NOT_COORDINATOR and find the new leader). The controller leader
-    /// creates the topic once enough brokers are up for its replicas.
-    pub(super) async fn group_log_loop(self: Arc<Self>, groups: crate::handler::Groups) {
-        let mut serving_term: Option<i32> = None;
-        loop {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let image = self.image();
-            let Ok(name) = TopicName::new(GROUP_LOG_TOPIC) else {
-                return;
-            };
-            let Some(topic) = image.topic(&name) else {
-                self.create_group_log(&image).await;
-                continue;
-            };
-            let replica = self.replica_of(super::group_of(topic.id.0, 0));
-            let status = replica.as_ref().map(|replica| replica.status());
-            match (replica, status) {
-                (Some(replica), Some(status)) if status.is_leader => {
-                    if serving_term == Some(status.term) {
-                        continue;
-                    }
-                    if status.high_watermark < status.log_end {
-                        continue; // the previous terms' entries commit first
-                    }
-                    let (groups, log) = (groups.clone(), replica as Arc<dyn PartitionReplica>);
-                    let activated = tokio::task::spawn_blocking(move || groups.activate(log)).await;
-                    match activated {
-                        Ok(Ok(replayed)) => {
-                            info!(term = status.term, replayed, "coordinating consumer groups");
-                            serving_term = Some(status.term);
-                        }
-                        Ok(Err(error)) => warn!(%error, "cannot load the group log"),
-                        Err(error) => warn!(%error, "group log load panicked"),
-                    }
-                }
-                _ => {
-                    if serving_term.take().is_some() {
-                        groups.deactivate();
-                        info!("no longer coordinating consumer groups");
-                    }
-                }
-            }
-        }
-    }
-
-    /// On the controller leader: creates the group log's topic once
-    /// min(3, controller voters) brokers are up, so it is replicated from
-    /// the start. It keeps every record (no retention) until compaction
-    /// exists.
-    async fn create_group_log(&self, image: &MetadataImage) {
-        let controller = self.client().controller();
-        if !controller.is_leader() {
-            return;
-        }
-        let live = image.brokers().filter(|broker| broker.can_host()).count();
-        let replication_factor = controller.voters().clamp(1, 3);
-        if live < replication_factor {
-            return;
-        }
-        let request = ControllerRequest::CreateTopic {
-            name: GROUP_LOG_TOPIC.to_owned(),
-            partitions: 1,
-            replication_factor: u32::try_from(replication_factor).unwrap_or(1),
-            configs: [("retention.ms".to_owned(), "-1".to_owned())].into(),
-            validate_only: false,
-        };
-        match self.client().call(&request).await {
-            ControllerReply::Done { .. } => info!(replication_factor, "group log topic created"),
-            other => debug!(?other, "group log topic not created yet"),
-        }
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod client;
 pub mod controller;
+mod group_log;
 pub mod http;
 mod leadership;
 pub mod reconcile;
@@ -43,8 +44,9 @@ pub use controller::Controller;
 
 /// The controller group's id; partitions' groups are never 0.
 pub const CONTROLLER_GROUP: GroupId = GroupId(0);
-/// The internal topic holding the consumer groups' log in a cluster (one
-/// partition); its leader coordinates every group.
+/// The internal topic holding the consumer groups' log in a cluster; each
+/// partition's leader coordinates the groups that hash to it (see
+/// `group::placement` and `group_log`).
 pub const GROUP_LOG_TOPIC: &str = "__consumer_offsets";
 /// A broker whose controller session lapses this long is fenced.
 pub const SESSION_TIMEOUT_MS: u64 = 6_000;

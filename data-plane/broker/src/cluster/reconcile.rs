@@ -78,6 +78,7 @@ pub fn start(
     defaults: TopicDefaults,
     registration: Registration,
     groups: crate::handler::Groups,
+    group_log_partitions: std::num::NonZeroU32,
 ) -> Arc<Reconciler> {
     let reconciler = Arc::new(Reconciler {
         node: Arc::clone(&cluster.node),
@@ -93,7 +94,7 @@ pub fn start(
     tokio::spawn(Arc::clone(&reconciler).report_loop());
     tokio::spawn(Arc::clone(&reconciler).session_loop(registration));
     tokio::spawn(Arc::clone(&reconciler).maintenance_loop());
-    tokio::spawn(Arc::clone(&reconciler).group_log_loop(groups));
+    tokio::spawn(Arc::clone(&reconciler).group_log_loop(groups, group_log_partitions));
     tokio::spawn(Arc::clone(&cluster.controller).run_liveness(super::SESSION_TIMEOUT_MS));
     reconciler
 }

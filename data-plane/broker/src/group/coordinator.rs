@@ -15,6 +15,8 @@ use super::types::{
 pub struct Coordinator {
     pub(super) config: GroupConfig,
     pub(super) groups: BTreeMap<String, Group>,
+    /// Random per coordinator instance: the first half of member ids.
+    incarnation: u64,
     member_sequence: u64,
 }
 
@@ -45,6 +47,7 @@ impl Coordinator {
         Self {
             config,
             groups: BTreeMap::new(),
+            incarnation: uuid::Uuid::new_v4().as_u64_pair().0,
             member_sequence: 0,
         }
     }
@@ -78,8 +81,14 @@ impl Coordinator {
             if group.members.len() + group.pending_member_ids.len() >= self.config.members_max {
                 return join_error(token, "", ResponseError::GroupMaxSizeReached);
             }
+            // `clientId-UUID` as in Kafka: this coordinator's random
+            // incarnation, then a sequence. Unique across coordinator moves
+            // (a bare counter restarted by the next coordinator handed a
+            // restored member's id to a new joiner), and in join order
+            // within one coordinator.
             self.member_sequence += 1;
-            let member_id = format!("{}-{:016x}", request.client_id, self.member_sequence);
+            let unique = uuid::Uuid::from_u64_pair(self.incarnation, self.member_sequence);
+            let member_id = format!("{}-{unique}", request.client_id);
             if request.require_known_member_id {
                 let deadline = now.plus(request.session_timeout_ms);
                 group.pending_member_ids.insert(member_id.clone(), deadline);

@@ -33,6 +33,7 @@
 
 mod coordinator;
 mod offsets;
+pub mod placement;
 mod serde_bytes;
 mod state;
 mod types;

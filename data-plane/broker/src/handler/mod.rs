@@ -3,11 +3,8 @@
 
 mod configs;
 mod fetch;
-mod group_admin;
-mod group_log;
 mod groups;
 mod metadata;
-mod not_coordinator;
 mod offsets;
 mod produce;
 mod producer_ids;
@@ -179,12 +176,6 @@ impl Handler {
     ) -> Option<Answer> {
         debug_assert!(versions::accepts(api_key, header.request_api_version));
         let version = header.request_api_version;
-        if self.cluster.is_some()
-            && !self.groups.serving()
-            && let Some(refused) = not_coordinator::answer(&body)
-        {
-            return Some(Answer::Respond(refused));
-        }
         let response = match body {
             RequestKind::ApiVersions(_) => {
                 ResponseKind::ApiVersions(versions::api_versions_response(None))

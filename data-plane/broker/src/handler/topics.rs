@@ -206,6 +206,11 @@ impl Handler {
                 Err(TopicError::InvalidPartitions(
                     "manual replica assignments are not supported".to_owned(),
                 ))
+            } else if topic.name.as_str() == crate::cluster::GROUP_LOG_TOPIC {
+                // Every group's partition follows from the count.
+                Err(TopicError::InvalidPartitions(
+                    "the group log's partition count is fixed at creation".to_owned(),
+                ))
             } else {
                 blocking(move || registry.add_partitions(&name, count, validate_only))
                     .await

@@ -178,3 +178,46 @@ pub(crate) fn run_client(client: &str, bootstrap: &str, args: &[&str]) -> Value 
     );
     serde_json::from_slice(&output.stdout).expect("the client prints JSON")
 }
+
+/// `node tests/clients/kafkajs.js BOOTSTRAP ARGS...`: kafkajs, pinned in
+/// `tests/clients/package.json` and installed there by `cargo xtask test`
+/// (`npm ci`).
+#[allow(dead_code, reason = "not every test crate uses every helper")]
+pub(crate) fn kafkajs_command(bootstrap: &str, args: &[&str]) -> Command {
+    let clients = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients");
+    assert!(
+        Path::new(clients).join("node_modules/kafkajs").is_dir(),
+        "kafkajs is not installed; run `cargo xtask test`, or `npm ci` in {clients}"
+    );
+    let mut command = Command::new("node");
+    command
+        .arg(format!("{clients}/kafkajs.js"))
+        .arg(bootstrap)
+        .args(args);
+    command
+}
+
+/// A `tests/clients/kafka_groups.py` invocation (consumer groups across a
+/// cluster) for `client`: "confluent", "kafka-python" or "aiokafka".
+#[allow(dead_code, reason = "not every test crate uses every helper")]
+pub(crate) fn groups_command(client: &str, bootstrap: &str, args: &[&str]) -> Command {
+    let python = std::env::var("FJORD_TEST_PYTHON").expect(
+        "FJORD_TEST_PYTHON must name a Python with confluent-kafka, kafka-python and aiokafka; \
+         run `cargo xtask test`, or point it at target/xtask/venvs/kafka-clients/bin/python",
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/kafka_groups.py");
+    let mut command = Command::new(python);
+    command.arg(script).args([client, bootstrap]).args(args);
+    command
+}
+
+/// Runs a client command to completion and parses the JSON it printed;
+/// `Err` with its stderr if it failed.
+#[allow(dead_code, reason = "not every test crate uses every helper")]
+pub(crate) fn try_json(mut command: Command) -> Result<Value, String> {
+    let output = command.output().expect("the client starts");
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    serde_json::from_slice(&output.stdout).map_err(|error| format!("not JSON: {error}"))
+}

@@ -1,6 +1,9 @@
-//! DescribeGroups, ListGroups and DeleteGroups.
+//! DescribeGroups, ListGroups and DeleteGroups, as a Kafka broker answers
+//! them in a cluster: ListGroups lists the groups this broker coordinates
+//! (possibly none, error 0; clients ask every broker and merge), while
+//! DescribeGroups and DeleteGroups answer each group from its coordinator
+//! and with a retriable code elsewhere.
 
-use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::list_groups_response::ListedGroup;
@@ -10,14 +13,14 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::Handler;
+use crate::handler::Handler;
 
 fn str_bytes(value: String) -> StrBytes {
     StrBytes::from_string(value)
 }
 
 impl Handler {
-    pub(super) fn describe_groups(
+    pub(in crate::handler) fn describe_groups(
         &self,
         request: &DescribeGroupsRequest,
     ) -> DescribeGroupsResponse {
@@ -25,9 +28,17 @@ impl Handler {
             .groups
             .iter()
             .map(|group_id| {
-                let description = self.groups.with(|runtime, _| {
+                let description = self.groups.with(group_id.as_str(), |runtime, _| {
                     (runtime.coordinator.describe(group_id.as_str()), Vec::new())
                 });
+                let description = match description {
+                    Ok(description) => description,
+                    Err(error) => {
+                        return DescribedGroup::default()
+                            .with_group_id(group_id.clone())
+                            .with_error_code(error.code());
+                    }
+                };
                 let members = description
                     .members
                     .into_iter()
@@ -52,10 +63,13 @@ impl Handler {
         DescribeGroupsResponse::default().with_groups(groups)
     }
 
-    pub(super) fn list_groups(&self, request: &ListGroupsRequest) -> ListGroupsResponse {
+    pub(in crate::handler) fn list_groups(
+        &self,
+        request: &ListGroupsRequest,
+    ) -> ListGroupsResponse {
         let listed = self
             .groups
-            .with(|runtime, _| (runtime.coordinator.list(), Vec::new()));
+            .on_each_served(|runtime| runtime.coordinator.list());
         let groups = listed
             .into_iter()
             .filter(|(_, _, state)| {
@@ -75,24 +89,22 @@ impl Handler {
         ListGroupsResponse::default().with_groups(groups)
     }
 
-    pub(super) async fn delete_groups(
+    pub(in crate::handler) async fn delete_groups(
         &self,
         request: &DeleteGroupsRequest,
     ) -> DeleteGroupsResponse {
         let mut results = Vec::with_capacity(request.groups_names.len());
         for group_id in &request.groups_names {
-            let (outcome, persisted) = self.groups.with_persisted(|runtime, _| {
-                match runtime.coordinator.delete(group_id.as_str()) {
-                    Ok(effects) => (Ok(()), effects),
-                    Err(error) => (Err(error), Vec::new()),
-                }
-            });
-            let error = match outcome {
-                Ok(()) if !self.groups.durable(persisted).await => {
-                    Some(ResponseError::CoordinatorNotAvailable)
-                }
-                Ok(()) => None,
-                Err(error) => Some(error),
+            let deleted =
+                self.groups.with_persisted(group_id.as_str(), |runtime, _| {
+                    match runtime.coordinator.delete(group_id.as_str()) {
+                        Ok(effects) => (Ok(()), effects),
+                        Err(error) => (Err(error), Vec::new()),
+                    }
+                });
+            let error = match deleted {
+                Ok((Ok(()), persisted)) => persisted.durable().await.err(),
+                Ok((Err(error), _)) | Err(error) => Some(error),
             };
             results.push(
                 DeletableGroupResult::default()

@@ -51,10 +51,12 @@ pub(super) fn append_records(
     Ok(log.append(&mut batch)?.info.log_end_offset)
 }
 
-/// Feeds every record of the group log to the coordinator; returns the count.
+/// Feeds every record of the group log to the coordinator; returns the
+/// count. Restored members' sessions run from `now`.
 pub(super) fn replay(
     log: &dyn PartitionReplica,
     coordinator: &mut Coordinator,
+    now: Millis,
 ) -> Result<u64, ReplicaError> {
     let mut offset = log.offsets().log_start;
     let mut buffer = Vec::new();
@@ -77,7 +79,7 @@ pub(super) fn replay(
             let Some(value) = record.value else { continue };
             let decoded: GroupRecord = serde_json::from_slice(&value)
                 .map_err(|error| ReplicaError::CorruptBatch(error.to_string()))?;
-            coordinator.replay(Millis(0), decoded);
+            coordinator.replay(now, decoded);
             replayed += 1;
         }
         offset = next;
