@@ -6,6 +6,7 @@ mod crd;
 mod delete;
 mod lifecycle;
 mod list;
+mod prepare;
 mod target;
 mod write;
 
