@@ -2,7 +2,9 @@
 //! resource version preconditions, generation, status subresource, finalizers,
 //! graceful Pod deletion, owner-reference garbage collection) and CRD installation.
 
+mod binding;
 mod crd;
+mod defaults;
 mod delete;
 mod lifecycle;
 mod list;

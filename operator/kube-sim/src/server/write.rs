@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::lifecycle::{check_schema, is_noop};
 use super::prepare::{settle_identity, settle_lifecycle};
-use super::{ApiServer, State, Target, crd, delete};
+use super::{ApiServer, State, Target, crd, defaults, delete};
 use crate::apply::{ApplyRequest, ManagedFields, PatchKind, Scope, apply_patch, server_side_apply};
 use crate::discovery::{Origin, ResourceType};
 use crate::error::Result;
@@ -262,6 +262,7 @@ fn commit(state: &mut State, mut commit: Commit<'_>) -> Result<WriteOutcome> {
     settle_identity(state, &mut commit)?;
     settle_lifecycle(&mut commit)?;
     let warnings = check_schema(&resource_type, &mut commit.new, commit.validation)?;
+    defaults::apply_builtin_defaults(&resource_type, &mut commit.new);
     let resource = resource_type.group_resource();
     let key = crate::store::ObjectKey::new(
         commit.target.storage_namespace(),

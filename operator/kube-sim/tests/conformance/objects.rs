@@ -307,3 +307,32 @@ async fn a_custom_resource_violating_its_schema_is_rejected_with_422_naming_each
         status.message
     );
 }
+
+#[tokio::test]
+async fn binding_a_pod_sets_its_node_once_and_a_second_binding_conflicts() {
+    let client = ApiServer::default().client();
+    let pods: Api<Pod> = Api::default_namespaced(client);
+    let pod: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]}}),
+    )
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "node-a"}});
+    let _: serde_json::Value = pods
+        .create_subresource("binding", "p", &PostParams::default(), &binding)
+        .await
+        .unwrap();
+    let bound = pods.get("p").await.unwrap();
+    assert_eq!(bound.spec.unwrap().node_name.as_deref(), Some("node-a"));
+    let conditions = bound.status.unwrap().conditions.unwrap();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "PodScheduled" && c.status == "True")
+    );
+    let again: Result<serde_json::Value, _> = pods
+        .create_subresource("binding", "p", &PostParams::default(), &binding)
+        .await;
+    assert_eq!(api_error(again.unwrap_err()).code, 409);
+}
