@@ -100,13 +100,15 @@ async fn api(
         }
         Some(ApiPath::Resource(resource)) => {
             let call = ResourceCall {
-                method,
+                method: method.clone(),
                 path: resource,
                 query: Query::parse(uri.query()),
                 headers,
                 body,
             };
-            return resource::serve(&server, call).await;
+            let response = resource::serve(&server, call).await;
+            tracing::debug!(%method, path, query = uri.query().unwrap_or(""), status = response.status().as_u16(), "api request");
+            return response;
         }
         None => None,
     };
