@@ -32,16 +32,18 @@ fn stop(child: &mut Child) {
 fn start(dir: &Path) -> Simulator {
     let kubeconfig = dir.join("kubeconfig");
     let _ = std::fs::remove_file(&kubeconfig);
-    let child = Command::new(env!("CARGO_BIN_EXE_fjord-kube-sim"))
-        .args(["--listen", "127.0.0.1:0", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .arg("--state")
-        .arg(dir.join("state.json"))
-        .spawn()
-        .unwrap();
+    let simulator = Simulator(
+        Command::new(env!("CARGO_BIN_EXE_fjord-kube-sim"))
+            .args(["--listen", "127.0.0.1:0", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .arg("--state")
+            .arg(dir.join("state.json"))
+            .spawn()
+            .unwrap(),
+    );
     for _ in 0..200 {
         if kubeconfig.exists() {
-            return Simulator(child);
+            return simulator;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
