@@ -2,6 +2,7 @@
 //! `tower::Service` behind a `kube::Client`, or served on a loopback socket.
 
 mod admin;
+mod columns;
 mod path;
 mod query;
 mod render;

@@ -38,6 +38,9 @@ fn header(headers: &HeaderMap, name: header::HeaderName) -> &str {
 /// Decodes a request body (JSON, or YAML for apply patches and `application/yaml`).
 fn decode_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiStatus> {
     let content_type = header(headers, header::CONTENT_TYPE);
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return Err(ApiStatus::unsupported_media_type(content_type));
+    }
     let yaml = content_type.contains("yaml");
     let decoded = if yaml {
         serde_yaml::from_slice::<Value>(body).map_err(|e| e.to_string())
