@@ -103,6 +103,7 @@ fn write_options(call: &ResourceCall) -> Result<WriteOptions, ApiStatus> {
             .filter(|a| !a.is_empty()),
         field_validation: call.query.field_validation()?,
         force: call.query.flag("force"),
+        dry_run: call.query.get("dryRun") == Some("All"),
     })
 }
 
@@ -236,6 +237,7 @@ fn delete_options(call: &ResourceCall) -> Result<DeleteOptions, ApiStatus> {
             .query
             .get("gracePeriodSeconds")
             .and_then(|g| g.parse().ok()),
+        dry_run: call.query.get("dryRun") == Some("All"),
         ..DeleteOptions::default()
     };
     if !call.body.is_empty() {
