@@ -219,3 +219,34 @@ async fn delayed_watch_events_arrive_late_but_in_order() {
     assert_eq!(names, ["b", "c"]);
     assert!(started.elapsed() >= Duration::from_millis(600));
 }
+
+#[tokio::test]
+async fn a_watcher_gets_the_changes_made_while_its_watches_were_dropped() {
+    let server = ApiServer::default();
+    let maps: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let mut events = watcher(maps.clone(), watcher::Config::default())
+        .applied_objects()
+        .boxed();
+    maps.create(&PostParams::default(), &config_map("before", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        events.try_next().await.unwrap().unwrap().name_any(),
+        "before"
+    );
+    server.faults().drop_watches_for(Duration::from_millis(500));
+    maps.create(&PostParams::default(), &config_map("during", &[]))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let next = tokio::time::timeout(Duration::from_secs(10), events.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.name_any(), "during");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "the change arrives only after the fault ends"
+    );
+}
