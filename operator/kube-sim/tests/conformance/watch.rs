@@ -250,3 +250,35 @@ async fn a_watcher_gets_the_changes_made_while_its_watches_were_dropped() {
         "the change arrives only after the fault ends"
     );
 }
+
+#[tokio::test]
+async fn a_streaming_list_sends_the_current_objects_then_the_initial_events_end_bookmark() {
+    let server = ApiServer::default();
+    let maps: Api<ConfigMap> = Api::default_namespaced(server.client());
+    maps.create(&PostParams::default(), &config_map("a", &[]))
+        .await
+        .unwrap();
+    maps.create(&PostParams::default(), &config_map("b", &[]))
+        .await
+        .unwrap();
+    let config = watcher::Config::default().streaming_lists();
+    let mut events = watcher(maps.clone(), config).boxed();
+    let mut initial = Vec::new();
+    loop {
+        match events.try_next().await.unwrap().unwrap() {
+            watcher::Event::InitApply(map) => initial.push(map.name_any()),
+            watcher::Event::InitDone => break,
+            _ => {}
+        }
+    }
+    assert_eq!(initial, ["a", "b"]);
+    maps.create(&PostParams::default(), &config_map("c", &[]))
+        .await
+        .unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), events.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(matches!(next, watcher::Event::Apply(ref map) if map.name_any() == "c"));
+}
