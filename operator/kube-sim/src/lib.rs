@@ -3,6 +3,8 @@
 //! `kube-apiserver`.
 
 mod error;
+pub mod kubelet;
+pub mod statefulset;
 pub mod status;
 
 pub use error::{Error, Result};
