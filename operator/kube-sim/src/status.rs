@@ -11,6 +11,15 @@ pub struct Cause {
     pub field: String,
 }
 
+/// `details` of a failure: the object concerned and field-level causes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusDetails {
+    pub name: String,
+    pub group: String,
+    pub kind: String,
+    pub causes: Vec<Cause>,
+}
+
 /// A failed API call as the API server reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiStatus {
@@ -19,11 +28,8 @@ pub struct ApiStatus {
     /// CamelCase `StatusReason` (`NotFound`, `Conflict`, `Invalid`, ...).
     pub reason: String,
     pub message: String,
-    /// `details.name`, `details.group`, `details.kind` of the object concerned.
-    pub name: String,
-    pub group: String,
-    pub kind: String,
-    pub causes: Vec<Cause>,
+    /// Boxed: failures travel in `Result`s and should stay small.
+    pub details: Box<StatusDetails>,
 }
 
 impl ApiStatus {
@@ -32,18 +38,15 @@ impl ApiStatus {
             code,
             reason: reason.to_owned(),
             message: message.into(),
-            name: String::new(),
-            group: String::new(),
-            kind: String::new(),
-            causes: Vec::new(),
+            details: Box::default(),
         }
     }
 
     /// Names the object in `details`.
     pub fn with_details(mut self, group: &str, kind: &str, name: &str) -> Self {
-        self.group = group.to_owned();
-        self.kind = kind.to_owned();
-        self.name = name.to_owned();
+        self.details.group = group.to_owned();
+        self.details.kind = kind.to_owned();
+        self.details.name = name.to_owned();
         self
     }
 
@@ -102,7 +105,7 @@ impl ApiStatus {
                 lines.join("\n")
             ),
         );
-        status.causes = conflicts
+        status.details.causes = conflicts
             .iter()
             .map(|(manager, field)| Cause {
                 reason: "FieldManagerConflict".to_owned(),
@@ -127,7 +130,7 @@ impl ApiStatus {
                 summary.join(", ")
             ),
         );
-        status.causes = causes;
+        status.details.causes = causes;
         status
     }
 
@@ -174,17 +177,18 @@ impl ApiStatus {
     /// The `metav1.Status` JSON body.
     pub fn to_json(&self) -> Value {
         let mut details = serde_json::Map::new();
-        if !self.name.is_empty() {
-            details.insert("name".into(), json!(self.name));
+        let own = &self.details;
+        if !own.name.is_empty() {
+            details.insert("name".into(), json!(own.name));
         }
-        if !self.group.is_empty() {
-            details.insert("group".into(), json!(self.group));
+        if !own.group.is_empty() {
+            details.insert("group".into(), json!(own.group));
         }
-        if !self.kind.is_empty() {
-            details.insert("kind".into(), json!(self.kind));
+        if !own.kind.is_empty() {
+            details.insert("kind".into(), json!(own.kind));
         }
-        if !self.causes.is_empty() {
-            let causes: Vec<Value> = self
+        if !own.causes.is_empty() {
+            let causes: Vec<Value> = own
                 .causes
                 .iter()
                 .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))

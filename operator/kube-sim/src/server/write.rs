@@ -1,0 +1,504 @@
+//! Create, update (PUT), patch and server-side apply, all ending in one commit path.
+
+use serde_json::Value;
+
+use super::lifecycle::{
+    check_schema, is_noop, new_uid, reset_status_on_create, spec_changed, validate_name,
+};
+use super::{ApiServer, State, Target, crd, delete};
+use crate::apply::{ApplyRequest, ManagedFields, PatchKind, Scope, apply_patch, server_side_apply};
+use crate::discovery::{Origin, ResourceType};
+use crate::error::Result;
+use crate::schema::ListTypes;
+use crate::status::ApiStatus;
+use crate::store::object::{
+    finalizers, generation, is_deleting, meta_str, metadata_mut, now_timestamp,
+};
+
+/// `?fieldValidation=`: what to do about unknown fields.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    #[default]
+    Warn,
+    Strict,
+}
+
+/// Query parameters of a write.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// `?fieldManager=`; defaults to the client's user agent up to the first `/`.
+    pub field_manager: Option<String>,
+    pub user_agent: Option<String>,
+    pub field_validation: FieldValidation,
+    /// `?force=true` (server-side apply).
+    pub force: bool,
+}
+
+impl WriteOptions {
+    fn manager(&self) -> String {
+        if let Some(manager) = &self.field_manager {
+            return manager.clone();
+        }
+        let agent = self.user_agent.as_deref().unwrap_or("unknown");
+        agent.split('/').next().unwrap_or(agent).to_owned()
+    }
+}
+
+/// A successful write.
+#[derive(Debug, Clone)]
+pub struct WriteOutcome {
+    pub object: Value,
+    /// `Warning` headers to send.
+    pub warnings: Vec<String>,
+    /// Whether the object did not exist before (201 Created).
+    pub created: bool,
+}
+
+/// How a type's lists merge.
+pub(super) fn list_types(resource_type: &ResourceType) -> ListTypes {
+    match &resource_type.origin {
+        Origin::Builtin { .. } => ListTypes::Builtin,
+        Origin::Custom {
+            schema: Some(schema),
+            ..
+        } => ListTypes::Schema(schema.clone()),
+        Origin::Custom { schema: None, .. } => ListTypes::None,
+    }
+}
+
+/// A random suffix from Kubernetes' name alphabet (no vowels, no confusable digits).
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    uuid::Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// What [`commit`] is asked to do beyond storing.
+struct Commit<'a> {
+    target: &'a Target,
+    old: Option<Value>,
+    new: Value,
+    manager: String,
+    /// Record an `Update` managedFields entry (false for apply, which did its own).
+    record_update: bool,
+    validation: FieldValidation,
+}
+
+impl ApiServer {
+    /// GET of one object (or its status subresource, which reads the same).
+    pub fn get(&self, target: &Target) -> Result<Value> {
+        let state = self.lock();
+        let key = target.key()?;
+        state
+            .store
+            .get(&target.resource_type.group_resource(), &key)
+            .cloned()
+            .map(|object| with_served_version(object, &target.resource_type))
+            .ok_or_else(|| target.not_found().into())
+    }
+
+    /// POST to a collection.
+    pub fn create(
+        &self,
+        target: &Target,
+        body: Value,
+        options: &WriteOptions,
+    ) -> Result<WriteOutcome> {
+        let mut state = self.lock();
+        commit(
+            &mut state,
+            Commit {
+                target,
+                old: None,
+                new: body,
+                manager: options.manager(),
+                record_update: true,
+                validation: options.field_validation,
+            },
+        )
+    }
+
+    /// PUT of one object (or its status).
+    pub fn update(
+        &self,
+        target: &Target,
+        body: Value,
+        options: &WriteOptions,
+    ) -> Result<WriteOutcome> {
+        let mut state = self.lock();
+        let key = target.key()?;
+        let old = state
+            .store
+            .get(&target.resource_type.group_resource(), &key)
+            .cloned()
+            .ok_or_else(|| target.not_found())?;
+        commit(
+            &mut state,
+            Commit {
+                target,
+                old: Some(old),
+                new: body,
+                manager: options.manager(),
+                record_update: true,
+                validation: options.field_validation,
+            },
+        )
+    }
+
+    /// PATCH of one object (or its status): merge, JSON, strategic merge or apply.
+    pub fn patch(
+        &self,
+        target: &Target,
+        kind: PatchKind,
+        body: Value,
+        options: &WriteOptions,
+    ) -> Result<WriteOutcome> {
+        let mut state = self.lock();
+        let key = target.key()?;
+        let resource_type = &target.resource_type;
+        let old = state
+            .store
+            .get(&resource_type.group_resource(), &key)
+            .cloned();
+        let lists = list_types(resource_type);
+        if kind != PatchKind::Apply {
+            let old = old.ok_or_else(|| target.not_found())?;
+            let patched = apply_patch(&old, &body, kind, &lists)?;
+            return commit(
+                &mut state,
+                Commit {
+                    target,
+                    old: Some(old),
+                    new: patched,
+                    manager: options.manager(),
+                    record_update: true,
+                    validation: options.field_validation,
+                },
+            );
+        }
+        let Some(manager) = options.field_manager.clone() else {
+            return Err(ApiStatus::bad_request(
+                "PATCH requests with apply patch type must specify fieldManager",
+            )
+            .into());
+        };
+        if old.is_none() && target.is_status() {
+            return Err(target.not_found().into());
+        }
+        check_applied_identity(resource_type, &body, &key.name)?;
+        let scope = if target.is_status() {
+            Scope::Status
+        } else if resource_type.status_subresource {
+            Scope::Main
+        } else {
+            Scope::Whole
+        };
+        let live = old.clone().unwrap_or_else(|| serde_json::json!({}));
+        let api_version = resource_type.api_version();
+        let request = ApplyRequest {
+            manager: &manager,
+            force: options.force,
+            api_version: &api_version,
+            scope,
+            lists: &lists,
+        };
+        let mut merged = server_side_apply(&live, &body, &request)
+            .map_err(|conflicts| ApiStatus::apply_conflict(&conflicts))?;
+        let metadata = metadata_mut(&mut merged);
+        metadata.insert("name".into(), Value::String(key.name.clone()));
+        if let Some(version) = body
+            .pointer("/metadata/resourceVersion")
+            .filter(|v| !v.is_null())
+        {
+            metadata.insert("resourceVersion".into(), version.clone());
+        }
+        commit(
+            &mut state,
+            Commit {
+                target,
+                old,
+                new: merged,
+                manager,
+                record_update: false,
+                validation: options.field_validation,
+            },
+        )
+    }
+}
+
+/// An applied configuration must name the type and object it is sent to.
+fn check_applied_identity(
+    resource_type: &ResourceType,
+    body: &Value,
+    name: &str,
+) -> Result<(), ApiStatus> {
+    let api_version = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = body.get("kind").and_then(Value::as_str).unwrap_or("");
+    if api_version != resource_type.api_version() || kind != resource_type.kind {
+        return Err(ApiStatus::bad_request(format!(
+            "the apiVersion and kind of the applied object ({api_version}, {kind}) do not match the resource ({}, {})",
+            resource_type.api_version(),
+            resource_type.kind
+        )));
+    }
+    let body_name = meta_str(body, "name");
+    if !body_name.is_empty() && body_name != name {
+        return Err(ApiStatus::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    Ok(())
+}
+
+/// The object as served at `resource_type`'s version (stored objects are version-free).
+pub(super) fn with_served_version(mut object: Value, resource_type: &ResourceType) -> Value {
+    if let Some(map) = object.as_object_mut() {
+        map.insert(
+            "apiVersion".into(),
+            Value::String(resource_type.api_version()),
+        );
+        map.insert("kind".into(), Value::String(resource_type.kind.clone()));
+    }
+    object
+}
+
+/// Names, namespace and server-owned metadata of the object to store.
+fn settle_identity(state: &State, commit: &mut Commit<'_>) -> Result<(), ApiStatus> {
+    let resource_type = &commit.target.resource_type;
+    commit.new = with_served_version(std::mem::take(&mut commit.new), resource_type);
+    if !commit.new.get("metadata").is_some_and(Value::is_object) {
+        metadata_mut(&mut commit.new);
+    }
+    let url_name = commit.target.name.clone();
+    let body_name = meta_str(&commit.new, "name").to_owned();
+    let generate = meta_str(&commit.new, "generateName").to_owned();
+    let name = match (&url_name, body_name.is_empty()) {
+        (Some(url), false) if *url != body_name => {
+            return Err(ApiStatus::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({url})"
+            )));
+        }
+        (Some(url), _) => url.clone(),
+        (None, false) => body_name,
+        (None, true) if !generate.is_empty() && commit.old.is_none() => {
+            format!("{generate}{}", random_suffix())
+        }
+        (None, true) => String::new(),
+    };
+    validate_name(resource_type, &name)?;
+    let body_namespace = meta_str(&commit.new, "namespace").to_owned();
+    let namespace = commit.target.storage_namespace().to_owned();
+    if resource_type.namespaced && !body_namespace.is_empty() && body_namespace != namespace {
+        return Err(ApiStatus::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    let metadata = metadata_mut(&mut commit.new);
+    metadata.insert("name".into(), Value::String(name));
+    if resource_type.namespaced {
+        metadata.insert("namespace".into(), Value::String(namespace.clone()));
+    } else {
+        metadata.remove("namespace");
+    }
+    if resource_type.namespaced && commit.old.is_none() {
+        let namespaces = crate::discovery::GroupResource {
+            group: String::new(),
+            resource: "namespaces".into(),
+        };
+        let Some(ns) = state
+            .store
+            .get(&namespaces, &crate::store::ObjectKey::new("", &namespace))
+        else {
+            return Err(ApiStatus::not_found("namespaces", &namespace).with_details(
+                "",
+                "namespaces",
+                &namespace,
+            ));
+        };
+        if is_deleting(ns) {
+            let mut status = ApiStatus::bad_request(format!(
+                "unable to create new content in namespace {namespace} because it is being terminated"
+            ));
+            status.code = 403;
+            status.reason = "Forbidden".into();
+            return Err(status);
+        }
+    }
+    Ok(())
+}
+
+/// Server-set metadata, resource version precondition, status rules, generation.
+fn settle_lifecycle(commit: &mut Commit<'_>) -> Result<(), ApiStatus> {
+    let resource_type = &commit.target.resource_type;
+    let Some(old) = &commit.old else {
+        let tracks = resource_type.tracks_generation;
+        let metadata = metadata_mut(&mut commit.new);
+        metadata.insert("uid".into(), Value::String(new_uid()));
+        metadata.insert("creationTimestamp".into(), Value::String(now_timestamp()));
+        for server_owned in [
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "resourceVersion",
+        ] {
+            metadata.remove(server_owned);
+        }
+        if tracks {
+            metadata.insert("generation".into(), Value::from(1));
+        } else {
+            metadata.remove("generation");
+        }
+        reset_status_on_create(resource_type, &mut commit.new);
+        return Ok(());
+    };
+    let name = meta_str(old, "name").to_owned();
+    let sent_version = meta_str(&commit.new, "resourceVersion").to_owned();
+    if !sent_version.is_empty() && sent_version != meta_str(old, "resourceVersion") {
+        return Err(
+            ApiStatus::stale(&resource_type.group_resource().qualified(), &name).with_details(
+                &resource_type.group,
+                &resource_type.plural,
+                &name,
+            ),
+        );
+    }
+    if commit.target.is_status() {
+        let status = commit.new.get("status").cloned();
+        let managed = commit.new.pointer("/metadata/managedFields").cloned();
+        let mut next = old.clone();
+        if let Some(map) = next.as_object_mut() {
+            match status {
+                Some(status) => map.insert("status".into(), status),
+                None => map.remove("status"),
+            };
+        }
+        if let Some(managed) = managed {
+            metadata_mut(&mut next).insert("managedFields".into(), managed);
+        }
+        commit.new = next;
+    } else if resource_type.status_subresource
+        && let Some(map) = commit.new.as_object_mut()
+    {
+        match old.get("status") {
+            Some(status) => map.insert("status".into(), status.clone()),
+            None => map.remove("status"),
+        };
+    }
+    let old_metadata = old.get("metadata").cloned().unwrap_or_default();
+    let metadata = metadata_mut(&mut commit.new);
+    for server_owned in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
+        match old_metadata.get(server_owned) {
+            Some(value) => metadata.insert(server_owned.into(), value.clone()),
+            None => metadata.remove(server_owned),
+        };
+    }
+    if is_deleting(old) {
+        let before = finalizers(old);
+        let added: Vec<String> = finalizers(&commit.new)
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .collect();
+        if !added.is_empty() {
+            let mut status = ApiStatus::invalid(
+                &super::lifecycle::qualified_kind(resource_type),
+                &name,
+                vec![crate::status::Cause {
+                    reason: "FieldValueForbidden".into(),
+                    message: format!(
+                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                    ),
+                    field: "metadata.finalizers".into(),
+                }],
+            );
+            status.details.name = name;
+            return Err(status);
+        }
+    }
+    if resource_type.tracks_generation && spec_changed(resource_type, old, &commit.new) {
+        let next = generation(old) + 1;
+        metadata_mut(&mut commit.new).insert("generation".into(), Value::from(next));
+    }
+    Ok(())
+}
+
+/// Validates, stores (or, for a finalised deletion, removes) and returns the object.
+fn commit(state: &mut State, mut commit: Commit<'_>) -> Result<WriteOutcome> {
+    let resource_type = commit.target.resource_type.clone();
+    if commit.target.is_status() && !resource_type.status_subresource {
+        return Err(ApiStatus::no_route(&format!("{}/status", resource_type.plural)).into());
+    }
+    settle_identity(state, &mut commit)?;
+    settle_lifecycle(&mut commit)?;
+    let warnings = check_schema(&resource_type, &mut commit.new, commit.validation)?;
+    let resource = resource_type.group_resource();
+    let key = crate::store::ObjectKey::new(
+        commit.target.storage_namespace(),
+        meta_str(&commit.new, "name"),
+    );
+    if commit.old.is_none() && state.store.get(&resource, &key).is_some() {
+        return Err(ApiStatus::already_exists(&resource.qualified(), &key.name)
+            .with_details(&resource_type.group, &resource_type.plural, &key.name)
+            .into());
+    }
+    if commit.record_update {
+        let body_managed = ManagedFields::of(&commit.new);
+        let mut managed = match (&commit.old, body_managed.entries.is_empty()) {
+            (Some(old), true) => ManagedFields::of(old),
+            _ => body_managed,
+        };
+        let subresource = if commit.target.is_status() {
+            "status"
+        } else {
+            ""
+        };
+        managed.record_update(
+            &commit.manager,
+            subresource,
+            &resource_type.api_version(),
+            commit.old.as_ref(),
+            &commit.new,
+            &list_types(&resource_type),
+        );
+        managed.write_into(&mut commit.new);
+    }
+    if crd::is_crd(&resource_type) {
+        crd::settle_status(&mut commit.new);
+    }
+    let created = commit.old.is_none();
+    if let Some(old) = &commit.old
+        && is_noop(old, &commit.new)
+    {
+        return Ok(WriteOutcome {
+            object: old.clone(),
+            warnings,
+            created,
+        });
+    }
+    if is_deleting(&commit.new) && finalizers(&commit.new).is_empty() {
+        let removed = delete::remove_object(state, &resource_type, &key).unwrap_or(commit.new);
+        return Ok(WriteOutcome {
+            object: removed,
+            warnings,
+            created,
+        });
+    }
+    let stored = state.store.put(&resource, key, commit.new);
+    if crd::is_crd(&resource_type) {
+        crd::register(&mut state.registry, &stored);
+    }
+    Ok(WriteOutcome {
+        object: stored,
+        warnings,
+        created,
+    })
+}
