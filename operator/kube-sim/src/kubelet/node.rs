@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::PostParams;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -203,8 +203,20 @@ impl Node {
         let bound: std::result::Result<serde_json::Value, _> = api
             .create_subresource("binding", &pod.name_any(), &PostParams::default(), &binding)
             .await;
-        if let Err(error) = bound {
-            tracing::debug!(pod = %pod.name_any(), %error, "binding refused; running the pod unbound");
+        let Err(error) = bound else {
+            return;
+        };
+        // An API server without `pods/binding` (this crate's own, so far):
+        // set `spec.nodeName` directly, which a real one would refuse but
+        // never gets asked, since it serves binding.
+        tracing::debug!(pod = %pod.name_any(), %error, "binding refused; setting spec.nodeName instead");
+        let patch =
+            Patch::Merge(serde_json::json!({ "spec": { "nodeName": self.context.node_name } }));
+        if let Err(error) = api
+            .patch(&pod.name_any(), &PatchParams::default(), &patch)
+            .await
+        {
+            tracing::warn!(pod = %pod.name_any(), %error, "could not bind the pod; it runs unbound");
         }
     }
 
