@@ -41,7 +41,13 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     record("format", &mut || {
         process::run(Command::new(cargo()).args(["fmt", "--all", "--check"]))
     });
-    let mut programs = vec![("curl", "curl"), ("kcat", "kcat")];
+    // kubectl: fjord-kube-sim's tests drive the simulated API server with it; Debian's
+    // kubernetes-client provides one where the machine has none.
+    let mut programs = vec![
+        ("curl", "curl"),
+        ("kcat", "kcat"),
+        ("kubectl", "kubernetes-client"),
+    ];
     if browser {
         programs.push(("chromium", "chromium"));
     }

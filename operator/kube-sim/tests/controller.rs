@@ -1,5 +1,7 @@
 //! A `kube::runtime::Controller` over a CRD, run against the in-process API server.
 
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
 use std::sync::Arc;
 use std::time::Duration;
 

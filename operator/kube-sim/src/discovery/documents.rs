@@ -84,6 +84,12 @@ pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Opt
             entry["categories"] = json!(resource_type.categories);
         }
         resources.push(entry);
+        if resource_type.group.is_empty() && resource_type.plural == "pods" {
+            resources.push(json!({
+                "name": "pods/binding", "singularName": "", "namespaced": true,
+                "kind": "Binding", "verbs": ["create"],
+            }));
+        }
         if resource_type.status_subresource {
             resources.push(json!({
                 "name": format!("{}/status", resource_type.plural),

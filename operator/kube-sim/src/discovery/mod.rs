@@ -3,10 +3,12 @@
 
 mod builtin;
 mod documents;
+mod openapi;
 mod registry;
 mod resource_type;
 
 pub use documents::{api_group_list, api_resource_list, api_versions, version_info};
+pub use openapi::{openapi_group_version, openapi_root};
 pub use registry::Registry;
 pub use resource_type::{
     GroupResource, Normalize, Origin, PrinterColumn, ResourceType, ResourceTypeRef,

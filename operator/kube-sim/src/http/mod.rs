@@ -25,7 +25,10 @@ use fjord_telemetry::{HttpMetrics, Metrics, Readiness};
 use self::path::ApiPath;
 use self::query::Query;
 use self::resource::ResourceCall;
-use crate::discovery::{api_group_list, api_resource_list, api_versions, version_info};
+use crate::discovery::{
+    api_group_list, api_resource_list, api_versions, openapi_group_version, openapi_root,
+    version_info,
+};
 use crate::server::ApiServer;
 use crate::status::ApiStatus;
 
@@ -72,6 +75,23 @@ async fn api(
     if path == "/apis" || path == "/apis/" {
         let groups = api_group_list(&server.lock().registry, None);
         return response::json(StatusCode::OK, &groups.unwrap_or_default(), &[]);
+    }
+    if path == "/openapi/v3" {
+        return response::json(StatusCode::OK, &openapi_root(&server.lock().registry), &[]);
+    }
+    if let Some(rest) = path.strip_prefix("/openapi/v3/") {
+        let segments: Vec<&str> = rest.split('/').collect();
+        let document = match segments.as_slice() {
+            ["api", version] => openapi_group_version(&server.lock().registry, "", version),
+            ["apis", group, version] => {
+                openapi_group_version(&server.lock().registry, group, version)
+            }
+            _ => None,
+        };
+        return match document {
+            Some(document) => response::json(StatusCode::OK, &document, &[]),
+            None => response::failure(&ApiStatus::no_route(path)),
+        };
     }
     let found = match path::parse(path) {
         Some(ApiPath::Group(group)) => api_group_list(&server.lock().registry, Some(&group)),

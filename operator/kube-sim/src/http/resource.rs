@@ -76,8 +76,12 @@ fn target_of(server: &ApiServer, path: &ResourcePath) -> Result<Target, ApiStatu
             path.plural
         )));
     }
+    let binding = path.group.is_empty()
+        && path.plural == "pods"
+        && path.subresource.as_deref() == Some("binding");
     if let Some(sub) = &path.subresource
         && sub != "status"
+        && !binding
     {
         return Err(ApiStatus::no_route(&format!("{}/{sub}", path.plural)));
     }
@@ -119,6 +123,19 @@ async fn dispatch(server: &ApiServer, call: ResourceCall) -> Result<Response> {
         ),
     };
     let method = call.method.clone();
+    if target.subresource.as_deref() == Some("binding") {
+        if method != Method::POST {
+            return Err(ApiStatus::method_not_allowed("pods/binding only accepts POST").into());
+        }
+        let body = decode_body(&call.headers, &call.body)?;
+        server.bind_pod(
+            &target,
+            &body,
+            call.query.get("fieldManager").map(str::to_owned),
+        )?;
+        let success = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+        return Ok(response::json(StatusCode::CREATED, &success, &[]));
+    }
     match (method, target.name.is_some()) {
         (Method::GET, _) if call.query.flag("watch") => {
             watch_response(server, &target, &call, representation)

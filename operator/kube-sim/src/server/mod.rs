@@ -2,10 +2,13 @@
 //! resource version preconditions, generation, status subresource, finalizers,
 //! graceful Pod deletion, owner-reference garbage collection) and CRD installation.
 
+mod binding;
 mod crd;
+mod defaults;
 mod delete;
 mod lifecycle;
 mod list;
+mod prepare;
 mod target;
 mod write;
 
