@@ -206,7 +206,7 @@ impl Node {
         let Err(error) = bound else {
             return;
         };
-        // An API server without `pods/binding` (this crate's own, so far):
+        // An API server that does not serve `pods/binding`:
         // set `spec.nodeName` directly, which a real one would refuse but
         // never gets asked, since it serves binding.
         tracing::debug!(pod = %pod.name_any(), %error, "binding refused; setting spec.nodeName instead");
