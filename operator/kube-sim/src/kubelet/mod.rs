@@ -6,11 +6,13 @@
 
 pub mod address;
 pub mod backoff;
+mod config;
 mod container;
 pub mod dns;
 pub mod env;
 pub mod error;
 pub mod expand;
+mod handle;
 pub mod image;
 pub mod launch;
 pub mod mounts;
@@ -19,6 +21,8 @@ pub mod pod_status;
 mod pod_worker;
 pub mod probe;
 
+pub use config::KubeletConfig;
 pub use error::{Error, Result};
-pub use node::{KubeletConfig, KubeletHandle, run, start};
+pub use handle::KubeletHandle;
+pub use node::{run, start};
 pub use pod_worker::KILL_ANNOTATION;

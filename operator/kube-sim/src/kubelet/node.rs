@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,91 +19,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::address::pod_address;
-use super::backoff::RestartBackoff;
-use super::dns::{DnsMap, PodRecord, ServiceRecord, render};
+use super::config::KubeletConfig;
+use super::dns::{PodRecord, ServiceRecord, render};
 use super::error::{Error, Result};
-use super::image::ImageTable;
+use super::handle::{Command, KubeletHandle};
 use super::mounts::HostLayout;
 use super::pod_worker::{PodMessage, PodWorker, WorkerContext};
-
-/// The kubelet's settings.
-#[derive(Debug, Clone)]
-pub struct KubeletConfig {
-    /// This node's name (`spec.nodeName` of the Pods it runs).
-    pub node_name: String,
-    /// Where volumes, Pod directories, logs and the hosts file live.
-    pub state_dir: PathBuf,
-    pub images: ImageTable,
-    pub backoff: RestartBackoff,
-    /// `status.hostIP` of every Pod.
-    pub host_address: Ipv4Addr,
-}
-
-impl KubeletConfig {
-    /// Defaults: node `fjord-kube-sim`, host address 127.0.0.1,
-    /// Kubernetes' restart backoff.
-    pub fn new(state_dir: impl Into<PathBuf>, images: ImageTable) -> Self {
-        Self {
-            node_name: "fjord-kube-sim".into(),
-            state_dir: state_dir.into(),
-            images,
-            backoff: RestartBackoff::default(),
-            host_address: Ipv4Addr::LOCALHOST,
-        }
-    }
-}
-
-#[derive(Debug)]
-enum Command {
-    Kill {
-        namespace: String,
-        name: String,
-        reply: oneshot::Sender<bool>,
-    },
-}
-
-/// A handle on a running kubelet, for tests and tools in the same process.
-#[derive(Debug, Clone)]
-pub struct KubeletHandle {
-    commands: mpsc::Sender<Command>,
-    layout: HostLayout,
-}
-
-impl KubeletHandle {
-    /// Kills Pod `namespace/name`'s processes (they restart, with
-    /// `restartCount` + 1). False if this kubelet does not run that Pod.
-    pub async fn kill(&self, namespace: &str, name: &str) -> bool {
-        let (reply, answer) = oneshot::channel();
-        let command = Command::Kill {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            reply,
-        };
-        if self.commands.send(command).await.is_err() {
-            return false;
-        }
-        answer.await.unwrap_or(false)
-    }
-
-    /// The hosts file with the cluster's DNS names.
-    pub fn hosts_file(&self) -> PathBuf {
-        self.layout.hosts_file()
-    }
-
-    /// The cluster DNS names as they are now.
-    pub fn dns(&self) -> Result<DnsMap> {
-        DnsMap::read(&self.layout.hosts_file())
-    }
-
-    /// Where the kubelet keeps its state (volumes under `volumes/`).
-    pub fn layout(&self) -> &HostLayout {
-        &self.layout
-    }
-}
 
 #[derive(Debug)]
 struct Worker {
