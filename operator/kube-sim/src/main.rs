@@ -171,8 +171,12 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let address = listener.local_addr().context("reading the bound address")?;
     let url = format!("http://{address}");
     if let Some(path) = &args.kubeconfig {
-        std::fs::write(path, kubeconfig_yaml(&url))
-            .with_context(|| format!("writing {}", path.display()))?;
+        // Temporary file, then rename: whoever waits for the file never reads half of it.
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, kubeconfig_yaml(&url))
+            .with_context(|| format!("writing {}", temporary.display()))?;
+        std::fs::rename(&temporary, path)
+            .with_context(|| format!("renaming to {}", path.display()))?;
     }
     tracing::info!(%url, "serving the kubernetes api");
     let saver = args.state.clone().map(|path| {

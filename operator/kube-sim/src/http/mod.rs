@@ -2,6 +2,7 @@
 //! `tower::Service` behind a `kube::Client`, or served on a loopback socket.
 
 mod admin;
+mod columns;
 mod path;
 mod query;
 mod render;
@@ -100,13 +101,15 @@ async fn api(
         }
         Some(ApiPath::Resource(resource)) => {
             let call = ResourceCall {
-                method,
+                method: method.clone(),
                 path: resource,
                 query: Query::parse(uri.query()),
                 headers,
                 body,
             };
-            return resource::serve(&server, call).await;
+            let response = resource::serve(&server, call).await;
+            tracing::debug!(%method, path, query = uri.query().unwrap_or(""), status = response.status().as_u16(), "api request");
+            return response;
         }
         None => None,
     };

@@ -131,11 +131,19 @@ fn columns(resource_type: &ResourceType) -> Vec<(String, String, String, String,
             }));
             all
         }
-        _ => vec![name, age],
+        _ => {
+            let mut all = vec![name];
+            all.extend(super::columns::builtin_columns(resource_type).unwrap_or_default());
+            all.push(age);
+            all
+        }
     }
 }
 
 fn cell(object: &Value, column_type: &str, path: &str) -> Value {
+    if let Some(name) = path.strip_prefix('=') {
+        return super::columns::computed(name, object);
+    }
     let Some(value) = json_path(object, path) else {
         return Value::Null;
     };

@@ -38,6 +38,9 @@ fn header(headers: &HeaderMap, name: header::HeaderName) -> &str {
 /// Decodes a request body (JSON, or YAML for apply patches and `application/yaml`).
 fn decode_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiStatus> {
     let content_type = header(headers, header::CONTENT_TYPE);
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return Err(ApiStatus::unsupported_media_type(content_type));
+    }
     let yaml = content_type.contains("yaml");
     let decoded = if yaml {
         serde_yaml::from_slice::<Value>(body).map_err(|e| e.to_string())
@@ -100,6 +103,7 @@ fn write_options(call: &ResourceCall) -> Result<WriteOptions, ApiStatus> {
             .filter(|a| !a.is_empty()),
         field_validation: call.query.field_validation()?,
         force: call.query.flag("force"),
+        dry_run: call.query.get("dryRun") == Some("All"),
     })
 }
 
@@ -233,6 +237,7 @@ fn delete_options(call: &ResourceCall) -> Result<DeleteOptions, ApiStatus> {
             .query
             .get("gracePeriodSeconds")
             .and_then(|g| g.parse().ok()),
+        dry_run: call.query.get("dryRun") == Some("All"),
         ..DeleteOptions::default()
     };
     if !call.body.is_empty() {

@@ -46,6 +46,7 @@ impl ApiServer {
             user_agent: None,
             field_validation: FieldValidation::Ignore,
             force: false,
+            dry_run: false,
         };
         let version = pod
             .pointer("/metadata/resourceVersion")

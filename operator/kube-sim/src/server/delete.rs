@@ -31,6 +31,8 @@ pub struct DeleteOptions {
     pub grace_period_seconds: Option<i64>,
     pub precondition_uid: Option<String>,
     pub precondition_resource_version: Option<String>,
+    /// `?dryRun=All`: check and answer, delete nothing.
+    pub dry_run: bool,
 }
 
 impl DeleteOptions {
@@ -48,6 +50,9 @@ impl DeleteOptions {
         }
         if let Some(grace) = body.get("gracePeriodSeconds").and_then(Value::as_i64) {
             self.grace_period_seconds = Some(grace);
+        }
+        if let Some(modes) = body.get("dryRun").and_then(Value::as_array) {
+            self.dry_run = modes.iter().any(|m| m == "All");
         }
         if let Some(uid) = body.pointer("/preconditions/uid").and_then(Value::as_str) {
             self.precondition_uid = Some(uid.to_owned());
@@ -78,6 +83,15 @@ impl ApiServer {
     pub fn delete(&self, target: &Target, options: &DeleteOptions) -> Result<Value> {
         let mut state = self.lock();
         let key = target.key()?;
+        if options.dry_run {
+            let resource = target.resource_type.group_resource();
+            let object = state
+                .store
+                .get(&resource, &key)
+                .cloned()
+                .ok_or_else(|| target.not_found())?;
+            return Ok(with_served_version(object, &target.resource_type));
+        }
         let object = delete_object(&mut state, &target.resource_type, &key, options)?;
         Ok(with_served_version(object, &target.resource_type))
     }

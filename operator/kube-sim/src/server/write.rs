@@ -30,6 +30,8 @@ pub struct WriteOptions {
     pub field_validation: FieldValidation,
     /// `?force=true` (server-side apply).
     pub force: bool,
+    /// `?dryRun=All`: validate and answer as if written, store nothing.
+    pub dry_run: bool,
 }
 
 impl WriteOptions {
@@ -73,6 +75,7 @@ pub(super) struct Commit<'a> {
     /// Record an `Update` managedFields entry (false for apply, which did its own).
     pub(super) record_update: bool,
     pub(super) validation: FieldValidation,
+    pub(super) dry_run: bool,
 }
 
 impl ApiServer {
@@ -105,6 +108,7 @@ impl ApiServer {
                 manager: options.manager(),
                 record_update: true,
                 validation: options.field_validation,
+                dry_run: options.dry_run,
             },
         )
     }
@@ -132,6 +136,7 @@ impl ApiServer {
                 manager: options.manager(),
                 record_update: true,
                 validation: options.field_validation,
+                dry_run: options.dry_run,
             },
         )
     }
@@ -164,6 +169,7 @@ impl ApiServer {
                     manager: options.manager(),
                     record_update: true,
                     validation: options.field_validation,
+                    dry_run: options.dry_run,
                 },
             );
         }
@@ -212,6 +218,7 @@ impl ApiServer {
                 manager,
                 record_update: false,
                 validation: options.field_validation,
+                dry_run: options.dry_run,
             },
         )
     }
@@ -303,6 +310,13 @@ fn commit(state: &mut State, mut commit: Commit<'_>) -> Result<WriteOutcome> {
     {
         return Ok(WriteOutcome {
             object: old.clone(),
+            warnings,
+            created,
+        });
+    }
+    if commit.dry_run {
+        return Ok(WriteOutcome {
+            object: commit.new,
             warnings,
             created,
         });

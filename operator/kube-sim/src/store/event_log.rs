@@ -36,6 +36,9 @@ pub struct StoredEvent {
     pub key: ObjectKey,
     /// The object after the change (before it, for a deletion).
     pub object: Value,
+    /// The object before a modification (watches with selectors need it to turn a
+    /// change that leaves or enters the selection into DELETED or ADDED).
+    pub previous: Option<Value>,
 }
 
 /// Changes with versions in `(compacted_through, newest]`, oldest first.
@@ -113,6 +116,7 @@ mod tests {
             },
             key: ObjectKey::new("", "a"),
             object: Value::Null,
+            previous: None,
         })
     }
 

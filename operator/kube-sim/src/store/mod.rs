@@ -108,13 +108,13 @@ impl Store {
         object::metadata_mut(&mut object)
             .insert("resourceVersion".into(), Value::String(version.to_string()));
         let objects = self.objects.entry(resource.clone()).or_default();
-        let event_type = if objects.contains_key(&key) {
+        let previous = objects.insert(key.clone(), object.clone());
+        let event_type = if previous.is_some() {
             EventType::Modified
         } else {
             EventType::Added
         };
-        objects.insert(key.clone(), object.clone());
-        self.record(event_type, resource, key, object.clone());
+        self.record(event_type, resource, key, object.clone(), previous);
         object
     }
 
@@ -126,7 +126,13 @@ impl Store {
             "resourceVersion".into(),
             Value::String(self.resource_version.to_string()),
         );
-        self.record(EventType::Deleted, resource, key.clone(), object.clone());
+        self.record(
+            EventType::Deleted,
+            resource,
+            key.clone(),
+            object.clone(),
+            None,
+        );
         Some(object)
     }
 
@@ -136,6 +142,7 @@ impl Store {
         resource: &GroupResource,
         key: ObjectKey,
         object: Value,
+        previous: Option<Value>,
     ) {
         let event = Arc::new(StoredEvent {
             resource_version: self.resource_version,
@@ -143,6 +150,7 @@ impl Store {
             resource: resource.clone(),
             key,
             object,
+            previous,
         });
         self.log.push(Arc::clone(&event));
         // No receiver is fine: nobody is watching.

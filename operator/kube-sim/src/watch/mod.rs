@@ -18,7 +18,7 @@ pub use request::WatchRequest;
 
 use crate::server::ApiServer;
 use crate::status::ApiStatus;
-use crate::store::{EventType, StoredEvent};
+use crate::store::StoredEvent;
 
 /// Turns a stored object into what the client asked for (full, metadata-only, table row).
 pub type Render = Arc<dyn Fn(Value) -> Value + Send + Sync>;
@@ -48,8 +48,10 @@ pub fn start(server: &ApiServer, request: WatchRequest, render: Render) -> mpsc:
                 Some((replay, live)) => {
                     let initial: Vec<Value> = replay
                         .iter()
-                        .filter(|e| request.matches(e))
-                        .map(|e| event(e.event_type.as_str(), render(e.object.clone())))
+                        .filter_map(|e| {
+                            let kind = request.event_type(e)?;
+                            Some(event(kind, render(e.object.clone())))
+                        })
                         .collect();
                     let last = replay.last().map_or(version, |e| e.resource_version);
                     (initial, last, Some(live))
@@ -136,18 +138,13 @@ async fn stream_live(
                     continue;
                 }
                 seen = change.resource_version;
-                if !request.matches(&change) {
+                let Some(kind) = request.event_type(&change) else {
                     continue;
-                }
+                };
                 let delay = faults.event_delay();
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
-                let kind = match change.event_type {
-                    EventType::Added => "ADDED",
-                    EventType::Modified => "MODIFIED",
-                    EventType::Deleted => "DELETED",
-                };
                 if sender.send(event(kind, render(change.object.clone()))).await.is_err() {
                     return;
                 }

@@ -336,3 +336,43 @@ async fn binding_a_pod_sets_its_node_once_and_a_second_binding_conflicts() {
         .await;
     assert_eq!(api_error(again.unwrap_err()).code, 409);
 }
+
+#[tokio::test]
+async fn a_dry_run_answers_as_if_written_and_stores_nothing() {
+    let client = ApiServer::default().client();
+    let maps: Api<ConfigMap> = Api::default_namespaced(client);
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let answered = maps
+        .create(&dry, &config_map("c", &[("a", "1")]))
+        .await
+        .unwrap();
+    assert_eq!(answered.data.unwrap()["a"], "1");
+    assert!(maps.get_opt("c").await.unwrap().is_none());
+    maps.create(&PostParams::default(), &config_map("c", &[("a", "1")]))
+        .await
+        .unwrap();
+    let patch = json!({"data": {"a": "2"}});
+    let params = PatchParams {
+        dry_run: true,
+        ..PatchParams::default()
+    };
+    let preview = maps
+        .patch("c", &params, &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    assert_eq!(preview.data.unwrap()["a"], "2");
+    assert_eq!(maps.get("c").await.unwrap().data.unwrap()["a"], "1");
+    maps.delete(
+        "c",
+        &DeleteParams {
+            dry_run: true,
+            ..DeleteParams::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(maps.get_opt("c").await.unwrap().is_some());
+}
