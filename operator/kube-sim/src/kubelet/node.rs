@@ -34,7 +34,8 @@ use super::pod_worker::{PodMessage, PodWorker, WorkerContext};
 struct Worker {
     uid: String,
     address: Ipv4Addr,
-    messages: mpsc::Sender<PodMessage>,
+    /// Unbounded, so a Stop is never lost behind a burst of updates.
+    messages: mpsc::UnboundedSender<PodMessage>,
     done: watch::Receiver<bool>,
     stopping: bool,
 }
@@ -147,9 +148,7 @@ impl Node {
     fn retire(&mut self, key: &Key, grace: Duration, finalize: bool) {
         if let Some(mut worker) = self.workers.remove(key) {
             if !worker.stopping {
-                let _ignored = worker
-                    .messages
-                    .try_send(PodMessage::Stop { grace, finalize });
+                let _ignored = worker.messages.send(PodMessage::Stop { grace, finalize });
                 worker.stopping = true;
             }
             self.retired.push((key.clone(), worker));
@@ -174,18 +173,14 @@ impl Node {
         if let Some(worker) = self.workers.get_mut(&key) {
             let _ignored = worker
                 .messages
-                .send(PodMessage::Update(Box::new(pod.clone())))
-                .await;
+                .send(PodMessage::Update(Box::new(pod.clone())));
             if deleting && !worker.stopping {
                 worker.stopping = true;
                 let grace = grace_of(&pod, true);
-                let _ignored = worker
-                    .messages
-                    .send(PodMessage::Stop {
-                        grace,
-                        finalize: true,
-                    })
-                    .await;
+                let _ignored = worker.messages.send(PodMessage::Stop {
+                    grace,
+                    finalize: true,
+                });
             }
             return;
         }
@@ -212,7 +207,7 @@ impl Node {
             .rev()
             .find(|(k, _)| *k == key)
             .map(|(_, worker)| worker.done.clone());
-        let (messages, receiver) = mpsc::channel(16);
+        let (messages, receiver) = mpsc::unbounded_channel();
         let (done_sender, done) = watch::channel(false);
         let worker = PodWorker::new(self.context.clone(), pod.clone(), address);
         self.tasks.spawn(async move {
@@ -228,13 +223,10 @@ impl Node {
         };
         if deleting {
             entry.stopping = true;
-            let _ignored = entry
-                .messages
-                .send(PodMessage::Stop {
-                    grace: Duration::ZERO,
-                    finalize: true,
-                })
-                .await;
+            let _ignored = entry.messages.send(PodMessage::Stop {
+                grace: Duration::ZERO,
+                finalize: true,
+            });
         }
         self.workers.insert(key, entry);
     }
@@ -380,7 +372,7 @@ impl Node {
                 let found = self
                     .workers
                     .get(&(namespace, name))
-                    .is_some_and(|worker| worker.messages.try_send(PodMessage::Kill).is_ok());
+                    .is_some_and(|worker| worker.messages.send(PodMessage::Kill).is_ok());
                 let _ignored = reply.send(found);
             }
         }

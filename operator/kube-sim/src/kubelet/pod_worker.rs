@@ -346,7 +346,7 @@ impl PodWorker {
     /// incarnation of the same Pod name has stopped its processes.
     pub(super) async fn run(
         mut self,
-        mut messages: mpsc::Receiver<PodMessage>,
+        mut messages: mpsc::UnboundedReceiver<PodMessage>,
         previous: Option<watch::Receiver<bool>>,
     ) {
         if let Some(mut previous) = previous {
