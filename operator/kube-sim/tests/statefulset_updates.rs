@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fjord_kube_sim::kubelet::image::ImageTable;
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kubelet_support::{Cluster, eventually};
@@ -247,4 +247,53 @@ async fn on_delete_updates_a_pod_only_when_it_is_deleted_and_keeps_the_current_r
     );
     assert_eq!(after.current_revision.as_deref(), Some(old.as_str()));
     assert_eq!(after.current_replicas, Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revision_name_taken_by_another_template_raises_the_collision_count() {
+    let cluster = Cluster::start("collision", images()).await;
+    let set = web_set(json!({ "type": "RollingUpdate" }));
+    // Someone else's ControllerRevision already holds the name the template
+    // hashes to (the template as stored, with the API server's defaults: a
+    // dry-run create shows it).
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let stored = cluster
+        .api::<StatefulSet>()
+        .create(&dry_run, &set)
+        .await
+        .unwrap();
+    let (taken, _) = fjord_kube_sim::statefulset::revision::update_revision(&stored).unwrap();
+    let squatter: ControllerRevision = serde_json::from_value(json!({
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": { "name": taken, "labels": { "app": "web" } },
+        "data": { "spec": { "template": { "$patch": "replace" } } },
+        "revision": 1,
+    }))
+    .unwrap();
+    cluster
+        .api::<ControllerRevision>()
+        .create(&PostParams::default(), &squatter)
+        .await
+        .unwrap();
+    cluster
+        .api::<StatefulSet>()
+        .create(&PostParams::default(), &set)
+        .await
+        .unwrap();
+    let status = settled(&cluster, "three ready pods", |s| {
+        s.updated_replicas == Some(3)
+    })
+    .await;
+    assert_eq!(status.collision_count, Some(1));
+    assert_ne!(status.update_revision.as_deref(), Some(taken.as_str()));
+    assert!(
+        revisions(&cluster)
+            .await
+            .values()
+            .all(|revision| Some(revision) == status.update_revision.as_ref())
+    );
 }

@@ -111,11 +111,11 @@ async fn sync_revisions(
         .collect();
     revisions.sort_by_key(|revision| revision.revision);
     let (name, data) = update_revision(set)?;
-    if revisions
+    if let Some(existing) = revisions
         .iter()
-        .any(|revision| revision.metadata.name.as_deref() == Some(name.as_str()))
+        .find(|revision| revision.metadata.name.as_deref() == Some(name.as_str()))
     {
-        return Ok((revisions, name));
+        return same_data(existing, &data, &name).map(|()| (revisions, name));
     }
     let mut labels: BTreeMap<String, String> = set
         .spec
@@ -137,10 +137,34 @@ async fn sync_revisions(
     };
     match api.create(&PostParams::default(), &revision).await {
         Ok(created) => revisions.push(created),
-        Err(error) if is_status(&error, 409) => revisions.push(api.get(&name).await?),
+        Err(error) if is_status(&error, 409) => {
+            let existing = api.get(&name).await?;
+            same_data(&existing, &revision_data_of(&revision), &name)?;
+            revisions.push(existing);
+        }
         Err(error) => return Err(error.into()),
     }
     Ok((revisions, name))
+}
+
+fn revision_data_of(revision: &ControllerRevision) -> serde_json::Value {
+    revision
+        .data
+        .as_ref()
+        .map(|data| data.0.clone())
+        .unwrap_or_default()
+}
+
+/// A revision named like the template's hash must hold that template; if
+/// not, the hash collided (Kubernetes then raises `collisionCount`).
+fn same_data(existing: &ControllerRevision, data: &serde_json::Value, name: &str) -> Result<()> {
+    if revision_data_of(existing) == *data {
+        Ok(())
+    } else {
+        Err(Error::HashCollision {
+            name: name.to_owned(),
+        })
+    }
 }
 
 async fn reconcile(set: Arc<StatefulSet>, context: Arc<Context>) -> Result<Requeue> {
@@ -155,7 +179,22 @@ async fn reconcile(set: Arc<StatefulSet>, context: Arc<Context>) -> Result<Reque
     let claims_api = Api::<PersistentVolumeClaim>::namespaced(client.clone(), &namespace);
     let sets_api = Api::<StatefulSet>::namespaced(client.clone(), &namespace);
 
-    let (revisions, update_name) = sync_revisions(&set, &revisions_api).await?;
+    let (revisions, update_name) = match sync_revisions(&set, &revisions_api).await {
+        Err(Error::HashCollision { name }) => {
+            let count = set
+                .status
+                .as_ref()
+                .and_then(|status| status.collision_count)
+                .unwrap_or(0);
+            tracing::warn!(statefulset = %set_name, revision = %name, "revision hash collision; raising collisionCount");
+            let patch = json!({ "status": { "collisionCount": count + 1 } });
+            sets_api
+                .patch_status(&set_name, &PatchParams::default(), &Patch::Merge(patch))
+                .await?;
+            return Ok(Requeue::requeue(Duration::from_millis(100)));
+        }
+        result => result?,
+    };
     let templates: BTreeMap<String, PodTemplateSpec> = revisions
         .iter()
         .filter_map(|revision| {

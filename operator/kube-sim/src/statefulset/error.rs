@@ -11,6 +11,8 @@ pub enum Error {
     },
     #[error("controller revision: {reason}")]
     Revision { reason: &'static str },
+    #[error("controller revision {name} exists with another template (hash collision)")]
+    HashCollision { name: String },
     #[error("statefulset {name}: {reason}")]
     Invalid { name: String, reason: String },
     #[error("kubernetes api: {0}")]
