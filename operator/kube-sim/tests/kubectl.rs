@@ -68,8 +68,26 @@ fn kubectl(kubeconfig: &Path) -> Command {
     command
 }
 
+/// kubectl's client minor version (32 for the base image's, 20 for Debian's).
+fn kubectl_minor() -> u32 {
+    let output = std::process::Command::new(kubectl_program())
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .unwrap();
+    let version: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let minor = version["clientVersion"]["minor"].as_str().unwrap_or("0");
+    minor.trim_end_matches('+').parse().unwrap_or(0)
+}
+
 /// Runs kubectl; returns stdout, failing the test with stderr if it fails.
 async fn run(kubeconfig: &Path, args: &[&str]) -> String {
+    let mut args = args.to_vec();
+    // Before server-side field validation (1.25), `apply` validates against OpenAPI v2,
+    // which it fetches as protobuf; the simulator serves no OpenAPI v2 (see README).
+    if args.first() == Some(&"apply") && kubectl_minor() < 25 {
+        args.push("--validate=false");
+    }
+    let args = args.as_slice();
     let output = tokio::time::timeout(
         Duration::from_secs(30),
         kubectl(kubeconfig).args(args).output(),

@@ -82,7 +82,7 @@ impl Faults {
         });
     }
 
-    /// Ends every open watch now and every new one at once for `duration`.
+    /// Ends every open watch now; new ones get no events for `duration` and then end.
     pub fn drop_watches_for(&self, duration: Duration) {
         self.lock().watches_dropped_until = Some(Instant::now() + duration);
         self.drops.send_modify(|epoch| *epoch += 1);
@@ -125,11 +125,16 @@ impl Faults {
         })
     }
 
-    /// Whether new watches end at once right now.
-    pub fn watches_dropped(&self) -> bool {
+    /// Until when new watches are held and then ended without events, if they are now.
+    pub fn watches_dropped_until(&self) -> Option<Instant> {
         self.lock()
             .watches_dropped_until
-            .is_some_and(|until| Instant::now() < until)
+            .filter(|until| Instant::now() < *until)
+    }
+
+    /// Whether new watches end without events right now.
+    pub fn watches_dropped(&self) -> bool {
+        self.watches_dropped_until().is_some()
     }
 
     /// The current event delay.

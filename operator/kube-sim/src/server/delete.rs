@@ -169,6 +169,11 @@ pub(super) fn delete_object(
     if options.propagation == Propagation::Orphan {
         orphan_dependents(state, meta_str(&object, "uid"));
     }
+    if crd::is_crd(resource_type)
+        && let Some(terminating) = crd::begin_deletion(state, key, &object)
+    {
+        return Ok(terminating);
+    }
     let grace = pod_grace_period(resource_type, &object, options.grace_period_seconds);
     let is_namespace = resource_type.group.is_empty() && resource_type.plural == "namespaces";
     if grace > 0 || !finalizers(&object).is_empty() || is_namespace {
@@ -222,6 +227,7 @@ pub(super) fn remove_object(
         state.registry.remove(&defined);
     }
     collect_garbage(state, meta_str(&removed, "uid"));
+    crd::finish_deletion_if_empty(state, resource_type);
     if resource_type.namespaced {
         finish_namespace_if_empty(state, &key.namespace);
     }

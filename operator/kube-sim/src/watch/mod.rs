@@ -36,7 +36,15 @@ pub fn start(server: &ApiServer, request: WatchRequest, render: Render) -> mpsc:
     let faults = server.faults().clone();
     let mut drops = faults.watch_drops();
     drops.mark_unchanged();
-    if faults.watches_dropped() {
+    if let Some(until) = faults.watches_dropped_until() {
+        // Like a watch through a broken connection: nothing arrives until the fault
+        // ends, then the stream closes and the client re-watches from its version.
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => {}
+                () = sender.closed() => {}
+            }
+        });
         return receiver;
     }
     let (initial, start_version, live) = {

@@ -4,6 +4,7 @@
 use fjord_crd::{StreamCluster, StreamClusterStatus};
 use fjord_kube_sim::ApiServer;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
@@ -375,4 +376,41 @@ async fn a_dry_run_answers_as_if_written_and_stores_nothing() {
     .await
     .unwrap();
     assert!(maps.get_opt("c").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn deleting_a_crd_deletes_its_objects_and_waits_for_their_finalizers() {
+    let (_, client, clusters) = with_crd().await;
+    let mut held = cluster("held", 3);
+    held.metadata.finalizers = Some(vec!["streamclusters.fjord.dev".into()]);
+    clusters
+        .create(&PostParams::default(), &held)
+        .await
+        .unwrap();
+    clusters
+        .create(&PostParams::default(), &cluster("free", 3))
+        .await
+        .unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client);
+    crds.delete("streamclusters.fjord.dev", &DeleteParams::default())
+        .await
+        .unwrap();
+    let terminating = crds.get("streamclusters.fjord.dev").await.unwrap();
+    assert!(terminating.metadata.deletion_timestamp.is_some());
+    assert!(clusters.get_opt("free").await.unwrap().is_none());
+    let marked = clusters.get("held").await.unwrap();
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    let release = json!({"metadata": {"finalizers": null}});
+    clusters
+        .patch("held", &PatchParams::default(), &Patch::Merge(&release))
+        .await
+        .unwrap();
+    assert!(
+        crds.get_opt("streamclusters.fjord.dev")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let gone = api_error(clusters.list(&ListParams::default()).await.unwrap_err());
+    assert_eq!(gone.code, 404, "the type is no longer served");
 }

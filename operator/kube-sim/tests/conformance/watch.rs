@@ -219,3 +219,66 @@ async fn delayed_watch_events_arrive_late_but_in_order() {
     assert_eq!(names, ["b", "c"]);
     assert!(started.elapsed() >= Duration::from_millis(600));
 }
+
+#[tokio::test]
+async fn a_watcher_gets_the_changes_made_while_its_watches_were_dropped() {
+    let server = ApiServer::default();
+    let maps: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let mut events = watcher(maps.clone(), watcher::Config::default())
+        .applied_objects()
+        .boxed();
+    maps.create(&PostParams::default(), &config_map("before", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        events.try_next().await.unwrap().unwrap().name_any(),
+        "before"
+    );
+    server.faults().drop_watches_for(Duration::from_millis(500));
+    maps.create(&PostParams::default(), &config_map("during", &[]))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let next = tokio::time::timeout(Duration::from_secs(10), events.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.name_any(), "during");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "the change arrives only after the fault ends"
+    );
+}
+
+#[tokio::test]
+async fn a_streaming_list_sends_the_current_objects_then_the_initial_events_end_bookmark() {
+    let server = ApiServer::default();
+    let maps: Api<ConfigMap> = Api::default_namespaced(server.client());
+    maps.create(&PostParams::default(), &config_map("a", &[]))
+        .await
+        .unwrap();
+    maps.create(&PostParams::default(), &config_map("b", &[]))
+        .await
+        .unwrap();
+    let config = watcher::Config::default().streaming_lists();
+    let mut events = watcher(maps.clone(), config).boxed();
+    let mut initial = Vec::new();
+    loop {
+        match events.try_next().await.unwrap().unwrap() {
+            watcher::Event::InitApply(map) => initial.push(map.name_any()),
+            watcher::Event::InitDone => break,
+            _ => {}
+        }
+    }
+    assert_eq!(initial, ["a", "b"]);
+    maps.create(&PostParams::default(), &config_map("c", &[]))
+        .await
+        .unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), events.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(matches!(next, watcher::Event::Apply(ref map) if map.name_any() == "c"));
+}
