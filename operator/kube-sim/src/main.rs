@@ -47,6 +47,98 @@ struct ServerArgs {
 enum Command {
     /// Serve the API (the same as giving no command).
     Serve,
+    /// Run each Pod's containers as local processes (the process kubelet).
+    Kubelet(KubeletArgs),
+    /// Run the StatefulSet controller.
+    StatefulsetController(ClientArgs),
+}
+
+/// How a component reaches its API server (this one or a real one).
+#[derive(Debug, Args)]
+struct ClientArgs {
+    /// Kubeconfig of the API server to use (its current context).
+    #[arg(long, env = "KUBECONFIG")]
+    kubeconfig: PathBuf,
+}
+
+/// The process kubelet's settings.
+#[derive(Debug, Args)]
+struct KubeletArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Directory for volumes (`volumes/<ns>/<claim>`), Pod directories
+    /// with logs and pid files (`pods/`) and the cluster DNS `hosts` file.
+    #[arg(long, env = "FJORD_KUBELET_STATE_DIR")]
+    state_dir: PathBuf,
+    /// Image to binary, `IMAGE=PATH` (repeatable); an entry without a tag
+    /// matches every tag of that repository.
+    #[arg(long = "image", env = "FJORD_KUBELET_IMAGES", value_delimiter = ',')]
+    images: Vec<String>,
+    /// TOML image table: `[images]` then `"fjord/broker:0.2.0" = "/path"`.
+    #[arg(long, env = "FJORD_KUBELET_IMAGE_TABLE")]
+    image_table: Option<PathBuf>,
+    /// This node's name (`spec.nodeName` of the Pods it runs).
+    #[arg(
+        long,
+        env = "FJORD_KUBELET_NODE_NAME",
+        default_value = "fjord-kube-sim"
+    )]
+    node_name: String,
+}
+
+async fn client_from(args: &ClientArgs) -> anyhow::Result<kube::Client> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(&args.kubeconfig)
+        .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .context("using the kubeconfig")?;
+    kube::Client::try_from(config).context("building the kubernetes client")
+}
+
+async fn run_kubelet(args: KubeletArgs) -> anyhow::Result<()> {
+    use fjord_kube_sim::kubelet::{self, KubeletConfig, image::ImageTable};
+    let mut images = match &args.image_table {
+        Some(path) => ImageTable::from_file(path).context("loading the image table")?,
+        None => ImageTable::default(),
+    };
+    for flag in &args.images {
+        images.insert_flag(flag).context("--image")?;
+    }
+    let client = client_from(&args.client).await?;
+    let mut config = KubeletConfig::new(args.state_dir, images);
+    config.node_name = args.node_name;
+    tracing::info!(node = %config.node_name, state_dir = %config.state_dir.display(), "kubelet starting");
+    let (handle, kubelet) = kubelet::start(client, config).context("starting the kubelet")?;
+    tracing::info!(hosts = %handle.hosts_file().display(), "cluster dns names are written here");
+    // On SIGINT/SIGTERM return, so the runtime drops the Pods' processes
+    // (each is killed when its handle drops) instead of leaving them behind.
+    tokio::select! {
+        result = Box::pin(kubelet) => result.context("the kubelet stopped"),
+        () = interrupted() => Ok(()),
+    }
+}
+
+async fn run_statefulset_controller(args: ClientArgs) -> anyhow::Result<()> {
+    let client = client_from(&args).await?;
+    tracing::info!("statefulset controller starting");
+    tokio::select! {
+        () = fjord_kube_sim::statefulset::run(client) => Ok(()),
+        () = interrupted() => Ok(()),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn interrupted() {
+    let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,6 +150,10 @@ fn main() -> anyhow::Result<()> {
         .context("starting the tokio runtime")?;
     match cli.command {
         None | Some(Command::Serve) => runtime.block_on(run_server(cli.server)),
+        Some(Command::Kubelet(args)) => runtime.block_on(run_kubelet(args)),
+        Some(Command::StatefulsetController(args)) => {
+            runtime.block_on(run_statefulset_controller(args))
+        }
     }
 }
 

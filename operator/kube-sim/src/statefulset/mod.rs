@@ -1,0 +1,13 @@
+//! The StatefulSet controller of the simulator (see the crate README,
+//! "StatefulSet controller"): pure planning ([`plan`], [`status`],
+//! [`revision`], [`pod`]) and the controller that runs it over the API.
+
+mod controller;
+pub mod error;
+pub mod plan;
+pub mod pod;
+pub mod revision;
+pub mod status;
+
+pub use controller::run;
+pub use error::{Error, Result};
