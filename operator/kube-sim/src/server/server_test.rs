@@ -103,6 +103,14 @@ fn a_bound_pod_is_deleted_gracefully_and_goes_on_a_zero_grace_delete() {
     let marked = server.delete(&one, &DeleteOptions::default()).unwrap();
     assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 30);
     assert!(server.get(&one).is_ok());
+    // The kubelet reports its stopped containers during the grace period:
+    // a write to a Pod in graceful deletion keeps it, as kube-apiserver does.
+    let mut stopped = server.get(&one).unwrap();
+    stopped["status"] = json!({"phase": "Failed"});
+    server
+        .update(&one.clone().status(), stopped, &options("kubelet"))
+        .unwrap();
+    assert_eq!(server.get(&one).unwrap()["status"]["phase"], "Failed");
     let options = DeleteOptions {
         grace_period_seconds: Some(0),
         ..DeleteOptions::default()

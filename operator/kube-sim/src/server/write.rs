@@ -321,7 +321,7 @@ fn commit(state: &mut State, mut commit: Commit<'_>) -> Result<WriteOutcome> {
             created,
         });
     }
-    if is_deleting(&commit.new) && finalizers(&commit.new).is_empty() {
+    if should_delete_during_update(commit.old.as_ref(), &commit.new) {
         let removed = delete::remove_object(state, &resource_type, &key).unwrap_or(commit.new);
         return Ok(WriteOutcome {
             object: removed,
@@ -338,4 +338,19 @@ fn commit(state: &mut State, mut commit: Commit<'_>) -> Result<WriteOutcome> {
         warnings,
         created,
     })
+}
+
+/// As kube-apiserver decides it: a write that leaves an object marked for
+/// deletion with no finalizers removes it, unless the object is in a graceful
+/// deletion (a Pod whose kubelet still stops its containers, with
+/// `deletionGracePeriodSeconds` above zero): that one stays until the
+/// kubelet's own grace-0 delete, so its status writes meanwhile are kept.
+fn should_delete_during_update(old: Option<&Value>, new: &Value) -> bool {
+    if !is_deleting(new) || !finalizers(new).is_empty() {
+        return false;
+    }
+    let grace = old
+        .and_then(|old| old.pointer("/metadata/deletionGracePeriodSeconds"))
+        .and_then(Value::as_i64);
+    grace.is_none_or(|seconds| seconds == 0)
 }
