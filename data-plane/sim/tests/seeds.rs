@@ -49,7 +49,7 @@ fn run(seed: u64) -> Result<Report, String> {
 
 #[test]
 fn every_invariant_holds_under_chaos_and_a_healed_cluster_makes_progress() {
-    let seeds = variable("FJORD_SIM_SEEDS", 20);
+    let seeds = variable("FJORD_SIM_SEEDS", 150);
     let start = variable("FJORD_SIM_SEED_START", 0);
     let mut total = Report::default();
     let mut failures = Vec::new();
