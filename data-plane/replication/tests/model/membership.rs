@@ -60,7 +60,7 @@ fn random_walks_with_membership_changes_are_safe() {
 /// term 1) can elect node 0.
 #[test]
 fn every_membership_change_racing_a_leader_change_is_safe() {
-    let depth = env_number("FJORD_MODEL_RACE_DEPTH", 6);
+    let depth = env_number("FJORD_MODEL_RACE_DEPTH", 5);
     let model = ReplicationModel {
         warm: true,
         race: true,
