@@ -21,6 +21,8 @@ mod leader_timers;
 pub mod log;
 mod membership;
 #[cfg(test)]
+mod membership_race_test;
+#[cfg(test)]
 mod membership_test;
 pub mod message;
 mod progress;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use fjord_replication::{Engine, LogState, NodeId, Offset, Term};
+use fjord_replication::{Engine, LogPosition, LogState, NodeId, Offset, Term};
 
 /// The invariants the simulation checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,52 +148,44 @@ impl Checkers {
         self.observed_up_to.insert(node, Offset::ZERO);
     }
 
-    /// Every acknowledged write from `from` on is durable on enough nodes
-    /// that no node lacking it can win an election: for every node whose
-    /// disk lacks it and that is a voter of its own latest configuration `C`
-    /// (the one it would campaign in), every majority of `C` includes a node
-    /// holding it durably. Crashed nodes count with what their disk kept.
-    /// A node whose latest configuration is older than the latest committed
-    /// one lacks a committed entry, which this same check protects, so it is
-    /// skipped. With a fixed configuration this is "durable on a quorum".
+    /// Every acknowledged write from `from` on is held by enough nodes that
+    /// no node lacking it can win an election (checked again at every
+    /// election by `holds_acknowledged`; this check names the event that made
+    /// the loss possible). A node lacking it is any log it may have after a
+    /// crash (a live node keeps at least its durable prefix) without the
+    /// entry; it campaigns in the latest configuration of that log and wins
+    /// with the votes of a majority of it. A voter grants only to a log at
+    /// least as up to date as its own (Raft §5.4.1), and its own log can
+    /// shrink to its durable prefix at worst: so a voter that holds the entry
+    /// durably, or whose durable prefix ends later in term order than the
+    /// candidate's log, never grants. With a fixed configuration this is
+    /// "durable on a quorum". See docs/replication.md, "Membership change",
+    /// for why the up-to-date rule matters (simulation seed 8592).
     pub(crate) fn durable_on_quorum(&self, logs: &[(NodeId, &LogState)], from: Offset) -> Check {
-        let committed_config = self.latest_committed_config(logs);
+        let floors: Vec<(NodeId, LogPosition)> =
+            logs.iter().map(|(id, log)| (*id, floor(log))).collect();
         for (offset, term) in self.acknowledged.range(from..) {
-            let holds =
-                |log: &LogState| *offset < log.durable && log.term_at(*offset) == Some(*term);
-            for (id, log) in logs.iter().filter(|(_, log)| !holds(log)) {
-                let voters = voters_of(log);
-                let latest = log.latest_config().map(|c| c.offset);
-                if !voters.contains(id) || latest < committed_config {
-                    continue; // it never campaigns, or cannot win
-                }
-                let quorum = voters.len() / 2 + 1;
-                let holding = logs
-                    .iter()
-                    .filter(|(holder, log)| voters.contains(holder) && holds(log))
-                    .count();
-                if holding + quorum <= voters.len() {
-                    let detail = format!(
-                        "acknowledged {offset} of term {term} is durable on {holding} of \
-                         voters {voters:?}, which node {id} could be elected by"
-                    );
-                    return fail(Invariant::AcknowledgedDurability, detail);
+            for (id, log) in logs {
+                for (voters, last) in campaigns_lacking(log, *offset, *term) {
+                    if !voters.contains(id) {
+                        continue; // outside its configuration it never campaigns
+                    }
+                    let grant = |(voter, floor): &&(NodeId, LogPosition)| {
+                        voters.contains(voter) && (voter == id || *floor <= last)
+                    };
+                    let electors = floors.iter().filter(grant).count();
+                    if electors > voters.len() / 2 {
+                        let detail = format!(
+                            "acknowledged {offset} of term {term}: node {id} lacks it with \
+                             log {last:?} and could be elected by {electors} of voters \
+                             {voters:?}"
+                        );
+                        return fail(Invariant::AcknowledgedDurability, detail);
+                    }
                 }
             }
         }
         Ok(())
-    }
-
-    /// Offset of the latest configuration entry known committed (exposed below
-    /// some high watermark), if any.
-    fn latest_committed_config(&self, logs: &[(NodeId, &LogState)]) -> Option<Offset> {
-        let configs = logs.iter().flat_map(|(_, log)| {
-            log.configs
-                .iter()
-                .filter(|c| self.committed.get(&c.offset) == log.term_at(c.offset).as_ref())
-                .map(|c| c.offset)
-        });
-        configs.max()
     }
 
     /// `leader` holds every acknowledged write.
@@ -208,10 +200,45 @@ impl Checkers {
     }
 }
 
-/// The voters a node with `log` campaigns in: its latest configuration entry,
-/// or the simulation's initial configuration.
-fn voters_of(log: &LogState) -> Vec<NodeId> {
-    match log.latest_config() {
+/// The last position of `log` after the worst crash: its durable prefix.
+fn floor(log: &LogState) -> LogPosition {
+    position(log, log.durable)
+}
+
+/// The last position of the prefix of `log` that ends at `end`.
+fn position(log: &LogState, end: Offset) -> LogPosition {
+    let term = log.term_before(end).expect("a prefix of the log");
+    LogPosition { term, end }
+}
+
+/// The configurations and last positions `log` may campaign with while
+/// lacking the entry `(offset, term)`: none if it holds it durably; else the
+/// longest prefix without it (the whole log, or the part below the entry if
+/// it holds it unsynced), and, for each configuration entry in the unsynced
+/// part of that prefix, the prefix a crash could cut just below it (the
+/// longest one with the configuration before it).
+fn campaigns_lacking(
+    log: &LogState,
+    offset: Offset,
+    term: Term,
+) -> Vec<(Vec<NodeId>, LogPosition)> {
+    let holds = log.term_at(offset) == Some(term);
+    // Below the log start an entry is committed and held (retention).
+    if offset < log.start || (holds && offset < log.durable) {
+        return Vec::new();
+    }
+    let longest = if holds { offset } else { log.end };
+    let cuts = log.configs.iter().map(|c| c.offset);
+    let cuts = cuts.filter(|c| log.durable <= *c && *c < longest);
+    let ends = cuts.chain([longest]);
+    ends.map(|end| (voters_below(log, end), position(log, end)))
+        .collect()
+}
+
+/// The voters of the latest configuration entry below `end` in `log`, or
+/// the simulation's initial configuration.
+fn voters_below(log: &LogState, end: Offset) -> Vec<NodeId> {
+    match log.configs.iter().rev().find(|c| c.offset < end) {
         Some(config) => config.voters.clone(),
         None => (0..crate::cluster::INITIAL_VOTERS as u32)
             .map(NodeId)
@@ -267,7 +294,7 @@ fn first_mismatch_below_a_match(a: &LogState, b: &LogState) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use fjord_replication::EpochStart;
+    use fjord_replication::{ConfigEntry, EpochStart};
 
     use super::*;
 
@@ -302,5 +329,79 @@ mod tests {
             matches!(result, Err((Invariant::LogMatching, _))),
             "{result:?}"
         );
+    }
+
+    fn ids(list: &[u32]) -> Vec<NodeId> {
+        list.iter().copied().map(NodeId).collect()
+    }
+
+    /// A log with a durable end and configuration entries `(offset, voters)`.
+    fn full(epochs: &[(i32, i64)], end: i64, durable: i64, configs: &[(i64, &[u32])]) -> LogState {
+        let configs = configs.iter().map(|(offset, voters)| ConfigEntry {
+            offset: Offset(*offset),
+            voters: ids(voters),
+        });
+        LogState {
+            durable: Offset(durable),
+            configs: configs.collect(),
+            ..log(epochs, end)
+        }
+    }
+
+    /// Simulation seed 8592 in small: node 2 holds {0,2,3} from an abandoned
+    /// term-1 change; node 3 leads term 2 with {1,2,3} and acknowledged 12
+    /// with node 1. Node 0 holds `durable_0` of it, the term-2 entry at 8 on.
+    fn seed_8592(durable_0: i64) -> (Checkers, Vec<LogState>) {
+        let all: &[u32] = &[0, 1, 2, 3];
+        let leader = full(&[(1, 0), (2, 8)], 14, 14, &[(2, all), (10, &[1, 2, 3])]);
+        let logs = vec![
+            full(&[(1, 0), (2, 8)], 10, durable_0, &[(2, all)]),
+            leader.clone(),
+            full(&[(1, 0)], 10, 10, &[(2, all), (8, &[0, 2, 3])]),
+            leader,
+        ];
+        let mut checkers = Checkers::default();
+        checkers.acknowledged.insert(Offset(12), Term(2));
+        (checkers, logs)
+    }
+
+    fn check(checkers: &Checkers, logs: &[LogState]) -> Check {
+        let logs: Vec<(NodeId, &LogState)> = (0..).map(NodeId).zip(logs).collect();
+        checkers.durable_on_quorum(&logs, Offset::ZERO)
+    }
+
+    #[test]
+    fn a_disjoint_majority_that_holds_a_later_term_durably_cannot_elect_the_stale_node() {
+        let (checkers, logs) = seed_8592(10);
+        assert_eq!(check(&checkers, &logs), Ok(()));
+    }
+
+    #[test]
+    fn a_majority_that_could_lose_the_later_term_in_a_crash_could_elect_the_stale_node() {
+        let (checkers, logs) = seed_8592(8);
+        let result = check(&checkers, &logs);
+        let detail = "node 2 lacks it with log LogPosition { term: Term(1), end: Offset(10) } \
+                      and could be elected by 2 of voters [NodeId(0), NodeId(2), NodeId(3)]";
+        assert!(
+            matches!(&result, Err((Invariant::AcknowledgedDurability, d)) if d.contains(detail)),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn with_a_fixed_configuration_an_entry_durable_on_one_of_three_is_reported() {
+        let mut checkers = Checkers::default();
+        checkers.acknowledged.insert(Offset(3), Term(1));
+        let holder = full(&[(1, 0)], 5, 5, &[]);
+        let unsynced = full(&[(1, 0)], 5, 3, &[]);
+        let short = full(&[(1, 0)], 3, 3, &[]);
+        let logs = [holder.clone(), unsynced, short];
+        let result = check(&checkers, &logs);
+        assert!(matches!(
+            result,
+            Err((Invariant::AcknowledgedDurability, _))
+        ));
+        let logs = [holder.clone(), holder, full(&[(1, 0)], 3, 3, &[])];
+        assert_eq!(check(&checkers, &logs), Ok(()));
     }
 }

@@ -5,6 +5,9 @@
 //! from its persisted term and vote and its durable log prefix only. Timers
 //! fire nondeterministically. The ghost state records every leader and the
 //! committed prefix, so the properties can speak about history.
+//! `properties.rs` holds the safety properties, `openings.rs` the scripted
+//! starts (a warm cluster, seed 8592's race), `membership.rs` the
+//! membership-change checks.
 //!
 //! The bounds of each check are in its test and tabled in
 //! `docs/replication.md` ("Model checking bounds"); the default run stays
@@ -19,6 +22,14 @@ use fjord_replication::{
     Offset, RequestId, Term,
 };
 use stateright::{Checker, Model, Property};
+
+use crate::properties::{
+    committed_durable_on_quorum, election_safety, leader_completeness, log_matching,
+};
+
+mod membership;
+mod openings;
+mod properties;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Envelope {
@@ -81,6 +92,9 @@ struct ReplicationModel {
     /// a spare outside it that a membership change may add.
     nodes: usize,
     max_changes: u8,
+    /// After the warm start, script the opening of a membership change
+    /// racing a leader change (see `race_up`); requires `warm` and 4 nodes.
+    race: bool,
 }
 
 fn config(index: usize) -> Config {
@@ -110,41 +124,6 @@ impl ReplicationModel {
             }
         }
         observe(&mut state.ghost, &state.engines[index]);
-    }
-}
-
-impl ReplicationModel {
-    /// Elects node 0 and commits its first entry with every message delivered
-    /// in order and every node fsyncing after each delivery.
-    fn warm_up(&self, state: &mut State) {
-        let roomy = ReplicationModel {
-            max_network: 16,
-            ..self.clone()
-        };
-        roomy.apply(state, 0, Input::Tick);
-        // Bounded: a fault-free election and one commit take a few dozen steps.
-        for _ in 0..64 {
-            let Some(envelope) = state.network.pop_first() else {
-                break;
-            };
-            roomy.deliver(state, envelope);
-            for i in 0..3 {
-                let end = state.engines[i].log().end;
-                roomy.apply(state, i, Input::Durable { end });
-            }
-        }
-        let leader = &state.engines[0];
-        assert!(leader.is_leader(), "warm-up elects node 0");
-        assert!(
-            leader.high_watermark() > Offset::ZERO,
-            "warm-up commits an entry"
-        );
-        assert!(state.network.is_empty(), "warm-up leaves a quiet network");
-    }
-
-    fn deliver(&self, state: &mut State, envelope: Envelope) {
-        let Envelope { from, to, message } = envelope;
-        self.apply(state, to.0 as usize, Input::Message { from, message });
     }
 }
 
@@ -192,6 +171,9 @@ impl Model for ReplicationModel {
         };
         if self.warm {
             self.warm_up(&mut state);
+        }
+        if self.race {
+            self.race_up(&mut state);
         }
         vec![state]
     }
@@ -319,77 +301,6 @@ impl Model for ReplicationModel {
     }
 }
 
-fn election_safety(state: &State) -> bool {
-    let terms: Vec<Term> = state.ghost.leaders.iter().map(|(term, _)| *term).collect();
-    terms.windows(2).all(|pair| pair[0] != pair[1])
-}
-
-fn log_matching(state: &State) -> bool {
-    let logs: Vec<Vec<Term>> = state.engines.iter().map(|e| terms(e.log())).collect();
-    logs.iter().all(|a| {
-        logs.iter().all(|b| {
-            let shared = a.len().min(b.len());
-            (0..shared).all(|o| a[o] != b[o] || a[..=o] == b[..=o])
-        })
-    })
-}
-
-fn leader_completeness(state: &State) -> bool {
-    state
-        .engines
-        .iter()
-        .filter(|e| e.is_leader())
-        .all(|leader| {
-            let log = terms(leader.log());
-            state
-                .ghost
-                .committed
-                .iter()
-                .enumerate()
-                .all(|(offset, (term, committed_in))| {
-                    leader.term() <= *committed_in || log.get(offset) == Some(term)
-                })
-        })
-}
-
-/// Every committed entry is durable on enough nodes that no node lacking it
-/// can be elected in its own latest configuration: every majority of that
-/// configuration holds it durably. A node whose latest configuration is
-/// older than the latest committed one lacks a committed entry (protected
-/// the same way) and is skipped; with a fixed configuration this is
-/// "durable on a quorum".
-fn committed_durable_on_quorum(state: &State) -> bool {
-    let committed = &state.ghost.committed;
-    let is_committed = |log: &LogState, at: Offset| {
-        let term = committed.get(at.0 as usize).map(|(term, _)| *term);
-        term.is_some() && log.term_at(at) == term
-    };
-    let committed_config = state
-        .engines
-        .iter()
-        .flat_map(|e| e.log().configs.iter().map(move |c| (e.log(), c.offset)))
-        .filter(|(log, at)| is_committed(log, *at))
-        .map(|(_, at)| at)
-        .max();
-    committed.iter().enumerate().all(|(offset, (term, _))| {
-        let at = Offset(offset as i64);
-        let holds = |e: &Engine| at < e.log().durable && e.log().term_at(at) == Some(*term);
-        state.engines.iter().filter(|e| !holds(e)).all(|lacking| {
-            let voters = lacking.voters();
-            let latest = lacking.log().latest_config().map(|c| c.offset);
-            if !voters.contains(&lacking.id()) || latest < committed_config {
-                return true;
-            }
-            let holding = state
-                .engines
-                .iter()
-                .filter(|e| voters.contains(&e.id()) && holds(e))
-                .count();
-            holding + voters.len() / 2 + 1 > voters.len()
-        })
-    })
-}
-
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -418,6 +329,7 @@ fn faulty(max_term: i32, faults: u8) -> ReplicationModel {
         max_transfers: 0,
         nodes: 3,
         max_changes: 0,
+        race: false,
     }
 }
 
@@ -513,48 +425,4 @@ fn every_interleaving_with_faults_is_safe_deeper() {
         .spawn_bfs()
         .join();
     report(&format!("bfs faults depth {depth}"), &checker);
-}
-
-/// From a committed entry, with a spare fourth node: every interleaving of
-/// one membership change (add the spare or remove any voter, the leader
-/// included) with a crash, a drop and a duplicate, to a depth.
-#[test]
-fn every_membership_change_after_a_commit_is_safe() {
-    let depth = env_number("FJORD_MODEL_CHANGE_DEPTH", 7);
-    let model = ReplicationModel {
-        warm: true,
-        nodes: 4,
-        max_changes: 1,
-        ..faulty(3, 1)
-    };
-    let checker = model
-        .checker()
-        .threads(2)
-        .target_max_depth(depth)
-        .spawn_bfs()
-        .join();
-    report(&format!("bfs membership depth {depth}"), &checker);
-}
-
-/// Random walks with two membership changes (the second is refused while the
-/// first is uncommitted), more faults and terms.
-#[test]
-fn random_walks_with_membership_changes_are_safe() {
-    let states = env_number("FJORD_MODEL_WALK_STATES", 200_000);
-    let seed = env_number("FJORD_MODEL_SEED", 1) as u64;
-    let model = ReplicationModel {
-        max_network: 6,
-        nodes: 4,
-        max_changes: 2,
-        ..faulty(4, 3)
-    };
-    let checker = model
-        .checker()
-        .threads(2)
-        .target_max_depth(60)
-        .target_state_count(states)
-        .spawn_simulation(seed, stateright::UniformChooser)
-        .join();
-    report(&format!("walks membership seed {seed}"), &checker);
-    checker.assert_any_discovery("a membership change commits");
 }
