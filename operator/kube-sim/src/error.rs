@@ -27,6 +27,45 @@ pub enum Error {
     /// Binding or serving the HTTP listener failed.
     #[error("http server: {0}")]
     Serve(#[source] std::io::Error),
+    /// A client-side call to the Kubernetes API failed (kubelet, StatefulSet controller).
+    #[error("kubernetes api: {0}")]
+    Kube(#[from] kube::Error),
+    /// A watch of the Kubernetes API failed (kubelet).
+    #[error("watch: {0}")]
+    Watch(#[from] kube::runtime::watcher::Error),
+    /// The kubelet's image table is malformed.
+    #[error("image table: {reason}")]
+    ImageTable { reason: String },
+    /// A Pod names an image the kubelet cannot map to a binary.
+    #[error("image {image:?} is not in the image table (add it with --image IMAGE=PATH)")]
+    UnknownImage { image: String },
+    /// A container's spec cannot be run as a process.
+    #[error("container configuration: {reason}")]
+    ContainerConfig { reason: String },
+    /// A file or directory operation of the kubelet failed.
+    #[error("could not {action} at {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An object could not be encoded (StatefulSet controller).
+    #[error("could not encode {what}: {source}")]
+    Encode {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A controller revision is unusable.
+    #[error("controller revision: {reason}")]
+    Revision { reason: &'static str },
+    /// A controller revision name is taken by another template.
+    #[error("controller revision {name} exists with another template (hash collision)")]
+    HashCollision { name: String },
+    /// A StatefulSet cannot be acted on as written.
+    #[error("statefulset {name}: {reason}")]
+    Invalid { name: String, reason: String },
 }
 
 impl From<ApiStatus> for Error {

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The cluster domain every name ends in.
 pub const CLUSTER_DOMAIN: &str = "cluster.local";

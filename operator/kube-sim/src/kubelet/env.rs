@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, EnvVar, Pod};
 
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 use super::expand::expand;
 
 /// ConfigMaps and Secrets of the Pod's namespace: name → key → value.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use tokio::sync::{mpsc, oneshot};
 
 use super::dns::DnsMap;
-use super::error::Result;
+use crate::error::Result;
 use super::mounts::HostLayout;
 
 #[derive(Debug)]

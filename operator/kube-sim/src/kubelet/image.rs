@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Image reference → entrypoint binary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::Container;
 
-use super::error::Result;
+use crate::error::Result;
 use super::expand::expand;
 use super::image::ImageTable;
 use super::mounts::MountMap;

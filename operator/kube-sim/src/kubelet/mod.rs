@@ -10,7 +10,6 @@ mod config;
 mod container;
 pub mod dns;
 pub mod env;
-pub mod error;
 pub mod expand;
 mod handle;
 pub mod image;
@@ -22,7 +21,7 @@ mod pod_worker;
 pub mod probe;
 
 pub use config::KubeletConfig;
-pub use error::{Error, Result};
+pub use crate::error::{Error, Result};
 pub use handle::KubeletHandle;
 pub use node::{run, start};
 pub use pod_worker::KILL_ANNOTATION;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::core::v1::{Pod, Volume};
 
 use super::env::EnvSources;
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Where the kubelet keeps things under its state directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use super::address::pod_address;
 use super::config::KubeletConfig;
 use super::dns::{PodRecord, ServiceRecord, render};
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 use super::handle::{Command, KubeletHandle};
 use super::mounts::HostLayout;
 use super::pod_worker::{PodMessage, PodWorker, WorkerContext};

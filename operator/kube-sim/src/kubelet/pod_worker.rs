@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use super::backoff::RestartBackoff;
 use super::container::{ContainerTask, Reporter, Signal};
 use super::env::{Downward, EnvSources, container_env};
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 use super::image::ImageTable;
 use super::launch::launch_plan;
 use super::mounts::{HostLayout, HostVolume, MountMap, VolumeContent, host_volumes};

@@ -25,7 +25,7 @@ use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 use super::plan::{Action, PodState, plan};
 use super::pod::{new_claims, new_pod, owner_reference, pod_name, pod_state, set_state};
 use super::revision::{template_of, update_revision};

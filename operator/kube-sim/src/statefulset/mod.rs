@@ -3,11 +3,10 @@
 //! [`revision`], [`pod`]) and the controller that runs it over the API.
 
 mod controller;
-pub mod error;
 pub mod plan;
 pub mod pod;
 pub mod revision;
 pub mod status;
 
 pub use controller::run;
-pub use error::{Error, Result};
+pub use crate::error::{Error, Result};

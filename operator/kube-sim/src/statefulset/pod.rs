@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
 
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 use super::plan::{PodManagement, PodState, SetState, UpdateStrategy};
 
 pub const REVISION_LABEL: &str = "controller-revision-hash";
