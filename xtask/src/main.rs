@@ -14,6 +14,7 @@ mod dev;
 mod postgres;
 mod process;
 mod sim;
+mod terraform;
 mod test;
 mod tools;
 mod web;
