@@ -17,6 +17,7 @@ mod cloud_account;
 mod cluster;
 mod environment;
 mod rollout;
+mod rollout_state;
 mod topic;
 
 pub(crate) use api_key::ApiKeyResource;
