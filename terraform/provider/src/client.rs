@@ -3,11 +3,18 @@
 //! requests that never got an answer (safe because every retried mutation
 //! carries the same idempotency key).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use fjord_api::{PROBLEM_JSON, Problem};
-use reqwest::header::{self, HeaderMap, HeaderValue};
-use reqwest::{Method, StatusCode};
+use http::header::{self, HeaderValue};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -15,6 +22,8 @@ use crate::error::{Error, Result};
 
 /// How many times a request that got no answer is sent again.
 const TRANSPORT_RETRIES: u32 = 3;
+/// How long one request may take, answer included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A request's optional headers.
 #[derive(Debug, Default, Clone)]
@@ -36,41 +45,44 @@ pub struct Answer<T> {
 #[derive(Debug, Clone)]
 pub struct Client {
     base: String,
-    http: reqwest::Client,
+    authorization: HeaderValue,
+    http: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// How often waits poll the API.
     pub poll_interval: Duration,
 }
 
 impl Client {
+    /// A client for `endpoint` (`http://` or `https://`, verified against
+    /// the bundled web PKI roots).
     pub fn new(endpoint: &str, api_key: &str, poll_interval: Duration) -> Result<Self> {
-        // reqwest's TLS uses the process's rustls provider; ring is already
-        // in the tree. This fails only if a provider is installed already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let base = endpoint.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Error::Endpoint {
                 endpoint: endpoint.to_owned(),
             });
         }
-        let mut headers = HeaderMap::new();
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {api_key}"))
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {api_key}"))
             .map_err(|_| Error::InvalidApiKey)?;
-        bearer.set_sensitive(true);
-        headers.insert(header::AUTHORIZATION, bearer);
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!(
-                "terraform-provider-fjord/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|source| Error::Transport {
-                url: base.clone(),
-                source,
-            })?;
+        authorization.set_sensitive(true);
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| Error::Tls(error.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let http = HyperClient::builder(TokioExecutor::new()).build(connector);
         Ok(Self {
             base,
+            authorization,
             http,
             poll_interval,
         })
@@ -98,34 +110,32 @@ impl Client {
         headers: Headers<'_>,
     ) -> Result<Answer<T>> {
         let url = format!("{}{path}", self.base);
+        let body = match body {
+            Some(body) => Some(Bytes::from(serde_json::to_vec(body).map_err(|error| {
+                Error::Unexpected {
+                    url: url.clone(),
+                    status: 0,
+                    message: format!("cannot encode the request: {error}"),
+                }
+            })?)),
+            None => None,
+        };
+        // A mutation without an idempotency key is not safe to repeat
+        // blindly; reads and keyed mutations are.
+        let retryable = method == Method::GET || headers.idempotency_key.is_some();
         let mut attempt = 0;
-        let response = loop {
-            let mut request = self.http.request(method.clone(), &url);
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            if let Some(key) = headers.idempotency_key {
-                request = request.header("Idempotency-Key", key);
-            }
-            if let Some(tag) = headers.if_match {
-                request = request.header(header::IF_MATCH, tag);
-            }
-            match request.send().await {
-                Ok(response) => break response,
-                // A mutation without an idempotency key is not safe to repeat
-                // blindly; reads and keyed mutations are.
-                Err(source)
-                    if attempt < TRANSPORT_RETRIES
-                        && (method == Method::GET || headers.idempotency_key.is_some()) =>
-                {
+        loop {
+            let request = self.request(&method, &url, body.clone(), &headers)?;
+            match self.exchange(&url, request).await {
+                Ok(answer) => return decode(url, answer),
+                Err(error) if retryable && attempt < TRANSPORT_RETRIES => {
                     attempt += 1;
-                    tracing::warn!(%url, attempt, error = %source, "request got no answer, retrying");
+                    tracing::warn!(%url, attempt, %error, "request got no answer, retrying");
                     tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
                 }
-                Err(source) => return Err(Error::Transport { url, source }),
+                Err(error) => return Err(error),
             }
-        };
-        decode(url, response).await
+        }
     }
 
     /// A DELETE; a 404 counts as done (someone deleted it already).
@@ -143,27 +153,92 @@ impl Client {
             Err(error) => Err(error),
         }
     }
+
+    fn request(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<Bytes>,
+        headers: &Headers<'_>,
+    ) -> Result<Request<Full<Bytes>>> {
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(url)
+            .header(header::AUTHORIZATION, self.authorization.clone())
+            .header(header::ACCEPT, "application/json")
+            .header(
+                header::USER_AGENT,
+                concat!("terraform-provider-fjord/", env!("CARGO_PKG_VERSION")),
+            );
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(key) = headers.idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(tag) = headers.if_match {
+            request = request.header(header::IF_MATCH, tag);
+        }
+        request
+            .body(Full::new(body.unwrap_or_default()))
+            .map_err(|error| Error::Unexpected {
+                url: url.to_owned(),
+                status: 0,
+                message: format!("cannot build the request: {error}"),
+            })
+    }
+
+    /// Sends one request and reads its whole answer.
+    async fn exchange(&self, url: &str, request: Request<Full<Bytes>>) -> Result<Raw> {
+        let transport = |message: String| Error::Transport {
+            url: url.to_owned(),
+            message,
+        };
+        let exchange = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|error| transport(error.to_string()))?;
+            let (parts, body) = response.into_parts();
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|error| transport(error.to_string()))?
+                .to_bytes();
+            Ok(Raw {
+                status: parts.status,
+                headers: parts.headers,
+                bytes,
+            })
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| transport(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())))?
+    }
 }
 
-async fn decode<T: DeserializeOwned>(
-    url: String,
-    response: reqwest::Response,
-) -> Result<Answer<T>> {
-    let status = response.status();
-    let etag = response
-        .headers()
+/// A whole answer, not decoded yet.
+struct Raw {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    bytes: Bytes,
+}
+
+fn decode<T: DeserializeOwned>(url: String, raw: Raw) -> Result<Answer<T>> {
+    let Raw {
+        status,
+        headers,
+        bytes,
+    } = raw;
+    let etag = headers
         .get(header::ETAG)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let is_problem = response
-        .headers()
+    let is_problem = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with(PROBLEM_JSON));
-    let bytes = response.bytes().await.map_err(|source| Error::Transport {
-        url: url.clone(),
-        source,
-    })?;
     if !status.is_success() {
         let problem = if is_problem {
             serde_json::from_slice::<Problem>(&bytes).ok()
@@ -193,4 +268,24 @@ async fn decode<T: DeserializeOwned>(
         message: error.to_string(),
     })?;
     Ok(Answer { body, etag })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_and_http_endpoints_make_a_client_and_other_schemes_do_not() {
+        let poll = Duration::from_secs(1);
+        assert!(Client::new("https://api.fjord.example/", "fjk_x", poll).is_ok());
+        assert!(Client::new("http://127.0.0.1:8080", "fjk_x", poll).is_ok());
+        assert!(matches!(
+            Client::new("ftp://api.fjord.example", "fjk_x", poll),
+            Err(Error::Endpoint { .. })
+        ));
+        assert!(matches!(
+            Client::new("https://api.fjord.example", "fjk_\nx", poll),
+            Err(Error::InvalidApiKey)
+        ));
+    }
 }

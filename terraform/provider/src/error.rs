@@ -13,12 +13,11 @@ pub enum Error {
     #[error("the API key holds characters that cannot be sent in a header")]
     InvalidApiKey,
     /// The request never got an answer (connection refused, reset, timed out).
-    #[error("cannot reach {url}: {source}")]
-    Transport {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    #[error("cannot reach {url}: {message}")]
+    Transport { url: String, message: String },
+    /// The TLS settings could not be built.
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
     /// The API answered with an RFC 7807 problem.
     #[error("{} ({}): {}", .problem.title, .problem.status, .problem.detail.as_deref().unwrap_or(""))]
     Problem { problem: Box<Problem> },

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::stack::Stack;
 use fjord_api::{CloudAccount, CloudAccountCreate, CloudAccountUpdate, Page};
-use reqwest::Method;
+use http::Method;
 use sqlx::PgPool;
 use terraform_provider_fjord::{Client, Error, Headers};
 

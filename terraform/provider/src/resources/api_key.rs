@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use fjord_api::{ApiKey, ApiKeyCreate, ApiKeyCreated, Scope, validate};
-use reqwest::Method;
+use http::Method;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;

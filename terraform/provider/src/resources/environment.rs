@@ -7,7 +7,7 @@ use fjord_api::{
     ConnectionState, Environment, EnvironmentCreate, EnvironmentCreated, EnvironmentUpdate,
     validate,
 };
-use reqwest::Method;
+use http::Method;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use fjord_api::Rollout;
-use reqwest::Method;
+use http::Method;
 use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics, Resource};

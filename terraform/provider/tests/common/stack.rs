@@ -31,8 +31,6 @@ impl Stack {
     /// Serves the API with one job worker (rollouts), an organization and
     /// two releases in the catalog.
     pub async fn start(pool: PgPool) -> anyhow::Result<Self> {
-        // reqwest is built without a TLS provider of its own (see Cargo.toml).
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut state = AppState::new(pool.clone(), IntentSigner::from_seed(&[7; 32]));
         state.jobs.idle_poll = std::time::Duration::from_millis(200);
         state.jobs.rollout_tick = std::time::Duration::from_millis(300);
