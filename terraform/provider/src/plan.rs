@@ -44,6 +44,29 @@ pub(crate) fn known(value: &Value<String>) -> Option<&str> {
     }
 }
 
+/// A map attribute whose values may be unknown while planning (computed
+/// from other resources), as the API's configuration map.
+pub(crate) type ConfigValue = Value<std::collections::BTreeMap<String, Value<String>>>;
+
+/// The map when it and every value in it are known.
+pub(crate) fn known_map(map: &ConfigValue) -> Option<fjord_api::ConfigMap> {
+    let Value::Value(map) = map else {
+        return None;
+    };
+    map.iter()
+        .map(|(key, value)| known(value).map(|value| (key.clone(), value.to_owned())))
+        .collect()
+}
+
+/// The API's configuration map as an attribute.
+pub(crate) fn config_value(map: fjord_api::ConfigMap) -> ConfigValue {
+    Value::Value(
+        map.into_iter()
+            .map(|(key, value)| (key, Value::Value(value)))
+            .collect(),
+    )
+}
+
 /// An attribute as a 32-bit integer (the API's integer fields), with a
 /// message naming it when it does not fit.
 pub(crate) fn int32(name: &str, value: &Value<i64>) -> std::result::Result<i32, String> {

@@ -59,7 +59,11 @@ resource "fjord_topic" "events" {{
   name               = "events"
   partitions         = {partitions}
   replication_factor = 3
-  config             = {{ "retention.ms" = "86400000" }}
+  # A value computed from another resource is unknown until it exists.
+  config = {{
+    "retention.ms" = "86400000"
+    "fjord.cluster" = fjord_cluster.orders.id
+  }}
 }}
 
 resource "fjord_api_key" "ci" {{
@@ -118,6 +122,17 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
     );
     let cluster_id = workspace.attribute("fjord_cluster.orders", "id").await?;
     let cluster_id = cluster_id.as_str().unwrap_or_default().to_owned();
+    let topic_id = workspace.attribute("fjord_topic.events", "id").await?;
+    let topic = stack
+        .get(&format!(
+            "/v1/topics/{}",
+            topic_id.as_str().unwrap_or_default()
+        ))
+        .await?;
+    assert_eq!(
+        topic["config"]["fjord.cluster"], cluster_id,
+        "a computed config value: {topic}"
+    );
     let cluster = stack.get(&format!("/v1/clusters/{cluster_id}")).await?;
     assert_eq!(cluster["status"]["phase"], "ready");
     assert_eq!(cluster["broker_count"], 3);

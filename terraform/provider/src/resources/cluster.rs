@@ -15,7 +15,9 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 use super::{Meta, Private, wait_for_cluster};
 use crate::client::Headers;
 use crate::diagnostic::{add_error, add_invalid};
-use crate::plan::{differs, idempotency_key, int32, known, replace_if, uuid};
+use crate::plan::{
+    ConfigValue, config_value, differs, idempotency_key, int32, known, known_map, replace_if, uuid,
+};
 use crate::provider::Shared;
 use crate::schema::{computed, optional_computed, required, schema, string_map};
 use crate::timeouts::{self, Phase, Timeouts};
@@ -46,7 +48,7 @@ pub(crate) struct ClusterState {
     #[serde(default)]
     pub(crate) storage_gib: Value<i64>,
     #[serde(default)]
-    pub(crate) config: Value<BTreeMap<String, String>>,
+    pub(crate) config: ConfigValue,
     #[serde(default)]
     pub(crate) deletion_protection: Value<bool>,
     #[serde(default)]
@@ -66,7 +68,7 @@ impl ClusterState {
             version: Value::Value(cluster.version),
             broker_count: Value::Value(cluster.broker_count.into()),
             storage_gib: Value::Value(cluster.storage_gib.into()),
-            config: Value::Value(cluster.config),
+            config: config_value(cluster.config),
             deletion_protection: Value::Value(matches!(
                 local.deletion_protection,
                 Value::Value(true)
@@ -83,10 +85,7 @@ impl ClusterState {
             version: known(&self.version).unwrap_or_default().to_owned(),
             broker_count: int32("broker_count", &self.broker_count)?,
             storage_gib: int32("storage_gib", &self.storage_gib)?,
-            config: match &self.config {
-                Value::Value(config) => config.clone(),
-                _ => BTreeMap::new(),
-            },
+            config: known_map(&self.config).unwrap_or_default(),
         })
     }
 
@@ -114,8 +113,8 @@ fn check(config: &ClusterState) -> Result<(), String> {
     if let Value::Value(storage) = config.storage_gib {
         validate::range("storage_gib", storage, 1, 65536)?;
     }
-    if let Value::Value(map) = &config.config {
-        validate::config("config", map)?;
+    if let Some(map) = known_map(&config.config) {
+        validate::config("config", &map)?;
     }
     timeouts::of(&config.timeouts, Phase::Create).map_err(|error| error.to_string())?;
     timeouts::of(&config.timeouts, Phase::Update).map_err(|error| error.to_string())?;
@@ -408,11 +407,10 @@ impl Resource for ClusterResource {
                 .flatten(),
             broker_count: changed(&prior.broker_count, &planned.broker_count, "broker_count"),
             storage_gib: changed(&prior.storage_gib, &planned.storage_gib, "storage_gib"),
-            config: match &planned.config {
-                Value::Value(config) if differs(&prior.config, &planned.config) => {
-                    Some(config.clone())
-                }
-                _ => None,
+            config: if differs(&prior.config, &planned.config) {
+                known_map(&planned.config)
+            } else {
+                None
             },
         };
         let etag = private.as_ref().and_then(|p| p.etag.clone());

@@ -15,7 +15,9 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 use super::{Meta, Private};
 use crate::client::Headers;
 use crate::diagnostic::{add_error, add_invalid};
-use crate::plan::{differs, idempotency_key, int32, known, replace_if, uuid};
+use crate::plan::{
+    ConfigValue, config_value, differs, idempotency_key, int32, known, known_map, replace_if, uuid,
+};
 use crate::provider::Shared;
 use crate::schema::{computed, optional_computed, required, schema, string_map};
 
@@ -40,7 +42,7 @@ pub(crate) struct TopicState {
     #[serde(default)]
     pub(crate) replication_factor: Value<i64>,
     #[serde(default)]
-    pub(crate) config: Value<BTreeMap<String, String>>,
+    pub(crate) config: ConfigValue,
 }
 
 impl From<Topic> for TopicState {
@@ -51,7 +53,7 @@ impl From<Topic> for TopicState {
             name: Value::Value(topic.name),
             partitions: Value::Value(topic.partitions.into()),
             replication_factor: Value::Value(topic.replication_factor.into()),
-            config: Value::Value(topic.config),
+            config: config_value(topic.config),
         }
     }
 }
@@ -66,8 +68,8 @@ fn check(config: &TopicState) -> Result<(), String> {
     if let Value::Value(factor) = config.replication_factor {
         validate::range("replication_factor", factor, 1, 5)?;
     }
-    if let Value::Value(map) = &config.config {
-        validate::config("config", map)?;
+    if let Some(map) = known_map(&config.config) {
+        validate::config("config", &map)?;
     }
     Ok(())
 }
@@ -245,10 +247,7 @@ impl Resource for TopicResource {
                 name: known(&planned.name).unwrap_or_default().to_owned(),
                 partitions: int32("partitions", &planned.partitions)?,
                 replication_factor: int32("replication_factor", &planned.replication_factor)?,
-                config: match &planned.config {
-                    Value::Value(config) => config.clone(),
-                    _ => BTreeMap::new(),
-                },
+                config: known_map(&planned.config).unwrap_or_default(),
             })
         })();
         let body = match body {
@@ -295,11 +294,10 @@ impl Resource for TopicResource {
             } else {
                 None
             },
-            config: match &planned.config {
-                Value::Value(config) if differs(&prior.config, &planned.config) => {
-                    Some(config.clone())
-                }
-                _ => None,
+            config: if differs(&prior.config, &planned.config) {
+                known_map(&planned.config)
+            } else {
+                None
             },
         };
         let etag = private.as_ref().and_then(|p| p.etag.clone());
