@@ -215,6 +215,28 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
     workspace.apply().await?;
     let cluster = stack.get(&format!("/v1/clusters/{cluster_id}")).await?;
     assert_eq!(cluster["broker_count"], 5);
+    // An object deleted outside Terraform is planned again.
+    let topic_id = workspace.attribute("fjord_topic.events", "id").await?;
+    let (status, _) = stack
+        .call(
+            Method::DELETE,
+            &format!("/v1/topics/{}", topic_id.as_str().unwrap_or_default()),
+            None,
+        )
+        .await?;
+    assert_eq!(status, 204);
+    let plan = workspace.plan().await?;
+    assert_eq!(plan.code, 2, "{}", plan.text());
+    assert!(
+        plan.stdout.contains("fjord_topic.events will be created"),
+        "{}",
+        plan.text()
+    );
+    workspace.apply().await?;
+    let topics = stack
+        .get(&format!("/v1/topics?cluster_id={cluster_id}"))
+        .await?;
+    assert_eq!(topics["items"][0]["name"], "events", "{topics}");
 
     // Deletion protection refuses a destroy and deletes nothing.
     workspace.write(&full(5, 6, true))?;
