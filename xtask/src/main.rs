@@ -14,6 +14,7 @@ mod dev;
 mod postgres;
 mod process;
 mod sim;
+mod terraform;
 mod test;
 mod tools;
 mod web;
@@ -42,6 +43,8 @@ commands:
                        brokers, idempotent acks=all producers and seeded faults
                        (kill -9, SIGSTOP, partitions through a proxy), then check
                        every acknowledged record; prints the seed to replay
+  terraform            the Terraform checks of `test` alone: fmt -check, validate of the
+                       provider's complete example, checkov over terraform/
   help                 this text
 
 environment:
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         "sim" => sim::run(&rest),
         "chaos" => chaos::chaos(&rest),
         "cluster" => chaos::cluster(&rest),
+        "terraform" => terraform::run(&rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

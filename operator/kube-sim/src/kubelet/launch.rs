@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::Container;
 
-use crate::error::Result;
 use super::expand::expand;
 use super::image::ImageTable;
 use super::mounts::MountMap;
+use crate::error::Result;
 
 /// Everything needed to start the container's process.
 #[derive(Debug, Clone, PartialEq, Eq)]

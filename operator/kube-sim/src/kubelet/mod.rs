@@ -20,8 +20,8 @@ pub mod pod_status;
 mod pod_worker;
 pub mod probe;
 
-pub use config::KubeletConfig;
 pub use crate::error::{Error, Result};
+pub use config::KubeletConfig;
 pub use handle::KubeletHandle;
 pub use node::{run, start};
 pub use pod_worker::KILL_ANNOTATION;

@@ -25,10 +25,10 @@ use tokio::task::JoinSet;
 use super::address::pod_address;
 use super::config::KubeletConfig;
 use super::dns::{PodRecord, ServiceRecord, render};
-use crate::error::{Error, Result};
 use super::handle::{Command, KubeletHandle};
 use super::mounts::HostLayout;
 use super::pod_worker::{PodMessage, PodWorker, WorkerContext};
+use crate::error::{Error, Result};
 
 #[derive(Debug)]
 struct Worker {

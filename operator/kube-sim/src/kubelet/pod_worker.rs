@@ -21,12 +21,12 @@ use tokio::task::JoinSet;
 use super::backoff::RestartBackoff;
 use super::container::{ContainerTask, Reporter, Signal};
 use super::env::{Downward, EnvSources, container_env};
-use crate::error::{Error, Result};
 use super::image::ImageTable;
 use super::launch::launch_plan;
 use super::mounts::{HostLayout, HostVolume, MountMap, VolumeContent, host_volumes};
 use super::pod_status::{ContainerPhase, ContainerSnapshot, StatusInput, pod_status};
 use super::probe::ProbeSpec;
+use crate::error::{Error, Result};
 
 /// Annotation whose change of value kills the Pod's processes (a fault
 /// injected from outside, e.g. `kubectl annotate --overwrite pod/x

@@ -25,11 +25,11 @@ use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
-use crate::error::{Error, Result};
 use super::plan::{Action, PodState, plan};
 use super::pod::{new_claims, new_pod, owner_reference, pod_name, pod_state, set_state};
 use super::revision::{template_of, update_revision};
 use super::status::next_status;
+use crate::error::{Error, Result};
 
 /// Label of a ControllerRevision carrying its hash (Kubernetes' name).
 const REVISION_HASH_LABEL: &str = "controller.kubernetes.io/hash";

@@ -8,5 +8,5 @@ pub mod pod;
 pub mod revision;
 pub mod status;
 
-pub use controller::run;
 pub use crate::error::{Error, Result};
+pub use controller::run;

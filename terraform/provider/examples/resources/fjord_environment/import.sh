@@ -1,0 +1,1 @@
+terraform import fjord_environment.prod 0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b

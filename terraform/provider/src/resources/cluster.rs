@@ -1,0 +1,481 @@
+//! `fjord_cluster`: `/v1/clusters`. Creates and spec changes wait until
+//! the environment's agent reports the cluster `ready` at the desired
+//! version with every broker ready.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use fjord_api::{Cluster, ClusterCreate, ClusterUpdate, validate};
+use http::Method;
+use serde::{Deserialize, Serialize};
+use tf_provider::schema::{AttributeType, Schema};
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics, Resource};
+
+use super::{Meta, Private, wait_for_cluster};
+use crate::client::Headers;
+use crate::diagnostic::{add_error, add_invalid};
+use crate::plan::{
+    ConfigValue, config_value, differs, idempotency_key, int32, known, known_map, replace_if, uuid,
+};
+use crate::provider::Shared;
+use crate::schema::{computed, optional_computed, required, schema, string_map};
+use crate::timeouts::{self, Phase, Timeouts};
+
+const ATTRIBUTES: &[&str] = &[
+    "environment_id",
+    "name",
+    "version",
+    "broker_count",
+    "storage_gib",
+    "config",
+    "deletion_protection",
+    "timeouts",
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ClusterState {
+    #[serde(default)]
+    pub(crate) id: Value<String>,
+    #[serde(default)]
+    pub(crate) environment_id: Value<String>,
+    #[serde(default)]
+    pub(crate) name: Value<String>,
+    #[serde(default)]
+    pub(crate) version: Value<String>,
+    #[serde(default)]
+    pub(crate) broker_count: Value<i64>,
+    #[serde(default)]
+    pub(crate) storage_gib: Value<i64>,
+    #[serde(default)]
+    pub(crate) config: ConfigValue,
+    #[serde(default)]
+    pub(crate) deletion_protection: Value<bool>,
+    #[serde(default)]
+    pub(crate) phase: Value<String>,
+    #[serde(default)]
+    pub(crate) timeouts: Value<Timeouts>,
+}
+
+impl ClusterState {
+    /// The state of `cluster`, keeping the attributes the API does not
+    /// hold (deletion protection, timeouts) from `local`.
+    fn from_api(cluster: Cluster, local: &ClusterState) -> Self {
+        Self {
+            id: Value::Value(cluster.cluster_id.to_string()),
+            environment_id: Value::Value(cluster.environment_id.to_string()),
+            name: Value::Value(cluster.name),
+            version: Value::Value(cluster.version),
+            broker_count: Value::Value(cluster.broker_count.into()),
+            storage_gib: Value::Value(cluster.storage_gib.into()),
+            config: config_value(cluster.config),
+            deletion_protection: Value::Value(matches!(
+                local.deletion_protection,
+                Value::Value(true)
+            )),
+            phase: Value::Value(cluster.status.phase),
+            timeouts: local.timeouts.clone(),
+        }
+    }
+
+    fn create_body(&self) -> Result<ClusterCreate, String> {
+        Ok(ClusterCreate {
+            environment_id: uuid("environment_id", &self.environment_id)?,
+            name: known(&self.name).unwrap_or_default().to_owned(),
+            version: known(&self.version).unwrap_or_default().to_owned(),
+            broker_count: int32("broker_count", &self.broker_count)?,
+            storage_gib: int32("storage_gib", &self.storage_gib)?,
+            config: known_map(&self.config).unwrap_or_default(),
+        })
+    }
+
+    /// Whether a change from `prior` moves what the agent runs (and so
+    /// must be waited for).
+    fn spec_differs(&self, prior: &ClusterState) -> bool {
+        differs(&prior.version, &self.version)
+            || differs(&prior.broker_count, &self.broker_count)
+            || differs(&prior.storage_gib, &self.storage_gib)
+            || differs(&prior.config, &self.config)
+    }
+}
+
+/// Checks what is known of a configuration the way the API will.
+fn check(config: &ClusterState) -> Result<(), String> {
+    if let Some(name) = known(&config.name) {
+        validate::dns_label("name", name)?;
+    }
+    if let Some(version) = known(&config.version) {
+        validate::version("version", version)?;
+    }
+    if let Value::Value(count) = config.broker_count {
+        validate::range("broker_count", count, 1, 64)?;
+    }
+    if let Value::Value(storage) = config.storage_gib {
+        validate::range("storage_gib", storage, 1, 65536)?;
+    }
+    if let Some(map) = known_map(&config.config) {
+        validate::config("config", &map)?;
+    }
+    timeouts::of(&config.timeouts, Phase::Create).map_err(|error| error.to_string())?;
+    timeouts::of(&config.timeouts, Phase::Update).map_err(|error| error.to_string())?;
+    Ok(())
+}
+
+#[derive(Debug)]
+pub(crate) struct ClusterResource {
+    shared: Shared,
+}
+
+impl ClusterResource {
+    pub(crate) fn new(shared: &Shared) -> Self {
+        Self {
+            shared: shared.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for ClusterResource {
+    type State<'a> = ClusterState;
+    type PrivateState<'a> = Option<Private>;
+    type ProviderMetaState<'a> = Meta;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(schema(
+            "A Fjord streaming cluster in an environment. Creates and changes of version, size or configuration wait until the environment's agent reports the cluster `ready`.",
+            vec![
+                ("id", computed(AttributeType::String, "The cluster's id.")),
+                (
+                    "environment_id",
+                    required(
+                        AttributeType::String,
+                        "The environment the cluster runs in. Changing it replaces the cluster.",
+                    ),
+                ),
+                (
+                    "name",
+                    required(
+                        AttributeType::String,
+                        "DNS-1123 label, unique in the environment. Changing it replaces the cluster.",
+                    ),
+                ),
+                (
+                    "version",
+                    required(
+                        AttributeType::String,
+                        "A release version from `data.fjord_releases`; changing it upgrades the cluster in place, broker by broker.",
+                    ),
+                ),
+                (
+                    "broker_count",
+                    required(AttributeType::Number, "Brokers, 1 to 64."),
+                ),
+                (
+                    "storage_gib",
+                    required(
+                        AttributeType::Number,
+                        "Storage per broker in GiB, 1 to 65536; may only grow.",
+                    ),
+                ),
+                (
+                    "config",
+                    optional_computed(
+                        string_map(),
+                        "Kafka-style cluster configuration. Omitted: left as the server holds it; `{}` clears it.",
+                    ),
+                ),
+                (
+                    "deletion_protection",
+                    optional_computed(
+                        AttributeType::Bool,
+                        "When true, Terraform refuses to destroy the cluster. Default false.",
+                    ),
+                ),
+                (
+                    "phase",
+                    computed(
+                        AttributeType::String,
+                        "What the agent last reported: `pending`, `creating`, `ready`, `upgrading`, `degraded` or `failed`.",
+                    ),
+                ),
+                ("timeouts", timeouts::attribute()),
+            ],
+        ))
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
+        if let Err(message) = check(&config) {
+            add_invalid(diags, message, ATTRIBUTES);
+            return None;
+        }
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let client = self.shared.client(diags)?;
+        let id = known(&state.id)?.to_owned();
+        match client.find::<Cluster>(&format!("/v1/clusters/{id}")).await {
+            Ok(Some(answer)) => Some((
+                ClusterState::from_api(answer.body, &state),
+                Some(Private::with_etag(private, answer.etag)),
+            )),
+            // Gone: Terraform plans to create it again.
+            Ok(None) => None,
+            Err(error) => {
+                add_error(diags, "cannot read the cluster", &error, ATTRIBUTES);
+                None
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        mut proposed: Self::State<'a>,
+        _config: Self::State<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        if let Err(message) = check(&proposed) {
+            add_invalid(diags, message, ATTRIBUTES);
+            return None;
+        }
+        proposed.id = Value::Unknown;
+        proposed.phase = Value::Unknown;
+        if proposed.config.is_null() {
+            proposed.config = Value::Value(BTreeMap::new());
+        }
+        if proposed.deletion_protection.is_null() {
+            proposed.deletion_protection = Value::Value(false);
+        }
+        Some((proposed, Some(Private::for_create(idempotency_key()))))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        mut proposed: Self::State<'a>,
+        _config: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        if let Err(message) = check(&proposed) {
+            add_invalid(diags, message, ATTRIBUTES);
+            return None;
+        }
+        if let (Value::Value(before), Value::Value(after)) =
+            (prior.storage_gib, proposed.storage_gib)
+            && after < before
+        {
+            add_invalid(
+                diags,
+                format!("storage_gib may only grow, from {before} (got {after})"),
+                ATTRIBUTES,
+            );
+            return None;
+        }
+        let mut replace = Vec::new();
+        replace_if(
+            &mut replace,
+            "environment_id",
+            &prior.environment_id,
+            &proposed.environment_id,
+        );
+        replace_if(&mut replace, "name", &prior.name, &proposed.name);
+        if !replace.is_empty() && matches!(prior.deletion_protection, Value::Value(true)) {
+            crate::diagnostic::error(
+                diags,
+                "cluster is protected from deletion",
+                "this change replaces the cluster (destroys it and creates a new one), and deletion_protection is true",
+                Some("deletion_protection"),
+            );
+            return None;
+        }
+        if proposed.spec_differs(&prior) {
+            proposed.phase = Value::Unknown;
+        }
+        Some((proposed, private, replace))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::PrivateState<'a>> {
+        if matches!(prior.deletion_protection, Value::Value(true)) {
+            crate::diagnostic::error(
+                diags,
+                "cluster is protected from deletion",
+                format!(
+                    "cluster {} has deletion_protection = true; set it to false and apply before destroying it",
+                    known(&prior.name).unwrap_or("?")
+                ),
+                Some("deletion_protection"),
+            );
+            return None;
+        }
+        Some(private)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned: Self::State<'a>,
+        _config: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let client = self.shared.client(diags)?;
+        let body = match planned.create_body() {
+            Ok(body) => body,
+            Err(message) => {
+                add_invalid(diags, message, ATTRIBUTES);
+                return None;
+            }
+        };
+        let key = private.as_ref().and_then(|p| p.idempotency_key.clone());
+        let headers = Headers {
+            idempotency_key: key.as_deref(),
+            if_match: None,
+        };
+        let created = match client
+            .send::<_, Cluster>(Method::POST, "/v1/clusters", Some(&body), headers)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(error) => {
+                add_error(diags, "cannot create the cluster", &error, ATTRIBUTES);
+                return None;
+            }
+        };
+        let since = created.body.updated_at;
+        let mut state = ClusterState::from_api(created.body, &planned);
+        let mut private = Some(Private::with_etag(private, created.etag));
+        let timeout = timeouts::of(&planned.timeouts, Phase::Create).unwrap_or(timeouts::DEFAULT);
+        // On a failed wait the cluster exists: keep it in the state (Terraform
+        // marks it tainted) rather than lose track of it.
+        match wait_for_cluster(client, &state, since, timeout).await {
+            Ok(answer) => {
+                state = ClusterState::from_api(answer.body, &planned);
+                private = Some(Private::with_etag(private, answer.etag));
+            }
+            Err(error) => add_error(
+                diags,
+                "the cluster did not become ready",
+                &error,
+                ATTRIBUTES,
+            ),
+        }
+        Some((state, private))
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        planned: Self::State<'a>,
+        _config: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let client = self.shared.client(diags)?;
+        if !planned.spec_differs(&prior) {
+            // Only provider-side settings changed (protection, timeouts).
+            let mut state = planned;
+            state.phase = prior.phase;
+            return Some((state, private));
+        }
+        let id = known(&prior.id)?.to_owned();
+        let changed = |a: &Value<i64>, b: &Value<i64>, name| {
+            if differs(a, b) {
+                int32(name, b).ok()
+            } else {
+                None
+            }
+        };
+        let body = ClusterUpdate {
+            version: differs(&prior.version, &planned.version)
+                .then(|| known(&planned.version).map(str::to_owned))
+                .flatten(),
+            broker_count: changed(&prior.broker_count, &planned.broker_count, "broker_count"),
+            storage_gib: changed(&prior.storage_gib, &planned.storage_gib, "storage_gib"),
+            config: if differs(&prior.config, &planned.config) {
+                known_map(&planned.config)
+            } else {
+                None
+            },
+        };
+        let etag = private.as_ref().and_then(|p| p.etag.clone());
+        let headers = Headers {
+            idempotency_key: None,
+            if_match: etag.as_deref(),
+        };
+        let path = format!("/v1/clusters/{id}");
+        let updated = match client
+            .send::<_, Cluster>(Method::PATCH, &path, Some(&body), headers)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(error) => {
+                add_error(diags, "cannot update the cluster", &error, ATTRIBUTES);
+                return None;
+            }
+        };
+        let since = updated.body.updated_at;
+        let mut state = ClusterState::from_api(updated.body, &planned);
+        let mut private = Some(Private::with_etag(private, updated.etag));
+        let timeout = timeouts::of(&planned.timeouts, Phase::Update).unwrap_or(timeouts::DEFAULT);
+        match wait_for_cluster(client, &state, since, timeout).await {
+            Ok(answer) => {
+                state = ClusterState::from_api(answer.body, &planned);
+                private = Some(Private::with_etag(private, answer.etag));
+            }
+            Err(error) => add_error(diags, "the cluster did not settle", &error, ATTRIBUTES),
+        }
+        Some((state, private))
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<()> {
+        let client = self.shared.client(diags)?;
+        let id = known(&prior.id)?.to_owned();
+        let etag = private.and_then(|p| p.etag);
+        if let Err(error) = client
+            .delete(&format!("/v1/clusters/{id}"), etag.as_deref())
+            .await
+        {
+            add_error(diags, "cannot delete the cluster", &error, ATTRIBUTES);
+            return None;
+        }
+        Some(())
+    }
+
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let state = ClusterState {
+            id: Value::Value(id),
+            ..ClusterState::default()
+        };
+        let found = self.read(diags, state, None, Value::Null).await;
+        if found.is_none() && diags.errors.is_empty() {
+            crate::diagnostic::error(diags, "no such cluster", "", None);
+        }
+        found
+    }
+}

@@ -1,0 +1,359 @@
+//! `fjord_topic`: `/v1/topics`. Partitions may only grow and the
+//! configuration may change in place; cluster, name and replication factor
+//! replace the topic.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use fjord_api::{Topic, TopicCreate, TopicUpdate, validate};
+use http::Method;
+use serde::{Deserialize, Serialize};
+use tf_provider::schema::{AttributeType, Schema};
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics, Resource};
+
+use super::{Meta, Private};
+use crate::client::Headers;
+use crate::diagnostic::{add_error, add_invalid};
+use crate::plan::{
+    ConfigValue, config_value, differs, idempotency_key, int32, known, known_map, replace_if, uuid,
+};
+use crate::provider::Shared;
+use crate::schema::{computed, optional_computed, required, schema, string_map};
+
+const ATTRIBUTES: &[&str] = &[
+    "cluster_id",
+    "name",
+    "partitions",
+    "replication_factor",
+    "config",
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TopicState {
+    #[serde(default)]
+    pub(crate) id: Value<String>,
+    #[serde(default)]
+    pub(crate) cluster_id: Value<String>,
+    #[serde(default)]
+    pub(crate) name: Value<String>,
+    #[serde(default)]
+    pub(crate) partitions: Value<i64>,
+    #[serde(default)]
+    pub(crate) replication_factor: Value<i64>,
+    #[serde(default)]
+    pub(crate) config: ConfigValue,
+}
+
+impl From<Topic> for TopicState {
+    fn from(topic: Topic) -> Self {
+        Self {
+            id: Value::Value(topic.topic_id.to_string()),
+            cluster_id: Value::Value(topic.cluster_id.to_string()),
+            name: Value::Value(topic.name),
+            partitions: Value::Value(topic.partitions.into()),
+            replication_factor: Value::Value(topic.replication_factor.into()),
+            config: config_value(topic.config),
+        }
+    }
+}
+
+fn check(config: &TopicState) -> Result<(), String> {
+    if let Some(name) = known(&config.name) {
+        validate::topic_name("name", name)?;
+    }
+    if let Value::Value(partitions) = config.partitions {
+        validate::range("partitions", partitions, 1, 10000)?;
+    }
+    if let Value::Value(factor) = config.replication_factor {
+        validate::range("replication_factor", factor, 1, 5)?;
+    }
+    if let Some(map) = known_map(&config.config) {
+        validate::config("config", &map)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+pub(crate) struct TopicResource {
+    shared: Shared,
+}
+
+impl TopicResource {
+    pub(crate) fn new(shared: &Shared) -> Self {
+        Self {
+            shared: shared.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for TopicResource {
+    type State<'a> = TopicState;
+    type PrivateState<'a> = Option<Private>;
+    type ProviderMetaState<'a> = Meta;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(schema(
+            "A Kafka topic of a Fjord cluster.",
+            vec![
+                ("id", computed(AttributeType::String, "The topic's id.")),
+                (
+                    "cluster_id",
+                    required(
+                        AttributeType::String,
+                        "The `fjord_cluster`. Changing it replaces the topic.",
+                    ),
+                ),
+                (
+                    "name",
+                    required(
+                        AttributeType::String,
+                        "Kafka topic name: 1 to 249 of letters, digits, `.`, `_`, `-`. Changing it replaces the topic.",
+                    ),
+                ),
+                (
+                    "partitions",
+                    required(AttributeType::Number, "1 to 10000; may only grow."),
+                ),
+                (
+                    "replication_factor",
+                    required(
+                        AttributeType::Number,
+                        "1 to 5, at most the cluster's broker count. Changing it replaces the topic.",
+                    ),
+                ),
+                (
+                    "config",
+                    optional_computed(
+                        string_map(),
+                        "Kafka topic configuration, e.g. `retention.ms`. Omitted: left as the server holds it; `{}` clears it.",
+                    ),
+                ),
+            ],
+        ))
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
+        if let Err(message) = check(&config) {
+            add_invalid(diags, message, ATTRIBUTES);
+            return None;
+        }
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let client = self.shared.client(diags)?;
+        let id = known(&state.id)?.to_owned();
+        match client.find::<Topic>(&format!("/v1/topics/{id}")).await {
+            Ok(Some(answer)) => Some((
+                answer.body.into(),
+                Some(Private::with_etag(private, answer.etag)),
+            )),
+            Ok(None) => None,
+            Err(error) => {
+                add_error(diags, "cannot read the topic", &error, ATTRIBUTES);
+                None
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        mut proposed: Self::State<'a>,
+        _config: Self::State<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        if let Err(message) = check(&proposed) {
+            add_invalid(diags, message, ATTRIBUTES);
+            return None;
+        }
+        proposed.id = Value::Unknown;
+        if proposed.config.is_null() {
+            proposed.config = Value::Value(BTreeMap::new());
+        }
+        Some((proposed, Some(Private::for_create(idempotency_key()))))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        proposed: Self::State<'a>,
+        _config: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        if let Err(message) = check(&proposed) {
+            add_invalid(diags, message, ATTRIBUTES);
+            return None;
+        }
+        if let (Value::Value(before), Value::Value(after)) = (prior.partitions, proposed.partitions)
+            && after < before
+        {
+            add_invalid(
+                diags,
+                format!("partitions may only grow, from {before} (got {after})"),
+                ATTRIBUTES,
+            );
+            return None;
+        }
+        let mut replace = Vec::new();
+        replace_if(
+            &mut replace,
+            "cluster_id",
+            &prior.cluster_id,
+            &proposed.cluster_id,
+        );
+        replace_if(&mut replace, "name", &prior.name, &proposed.name);
+        replace_if(
+            &mut replace,
+            "replication_factor",
+            &prior.replication_factor,
+            &proposed.replication_factor,
+        );
+        Some((proposed, private, replace))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::PrivateState<'a>> {
+        Some(private)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned: Self::State<'a>,
+        _config: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let client = self.shared.client(diags)?;
+        let body = (|| -> Result<TopicCreate, String> {
+            Ok(TopicCreate {
+                cluster_id: uuid("cluster_id", &planned.cluster_id)?,
+                name: known(&planned.name).unwrap_or_default().to_owned(),
+                partitions: int32("partitions", &planned.partitions)?,
+                replication_factor: int32("replication_factor", &planned.replication_factor)?,
+                config: known_map(&planned.config).unwrap_or_default(),
+            })
+        })();
+        let body = match body {
+            Ok(body) => body,
+            Err(message) => {
+                add_invalid(diags, message, ATTRIBUTES);
+                return None;
+            }
+        };
+        let key = private.as_ref().and_then(|p| p.idempotency_key.clone());
+        let headers = Headers {
+            idempotency_key: key.as_deref(),
+            if_match: None,
+        };
+        match client
+            .send::<_, Topic>(Method::POST, "/v1/topics", Some(&body), headers)
+            .await
+        {
+            Ok(answer) => Some((
+                answer.body.into(),
+                Some(Private::with_etag(private, answer.etag)),
+            )),
+            Err(error) => {
+                add_error(diags, "cannot create the topic", &error, ATTRIBUTES);
+                None
+            }
+        }
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        planned: Self::State<'a>,
+        _config: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let client = self.shared.client(diags)?;
+        let id = known(&prior.id)?.to_owned();
+        let body = TopicUpdate {
+            partitions: if differs(&prior.partitions, &planned.partitions) {
+                int32("partitions", &planned.partitions).ok()
+            } else {
+                None
+            },
+            config: if differs(&prior.config, &planned.config) {
+                known_map(&planned.config)
+            } else {
+                None
+            },
+        };
+        let etag = private.as_ref().and_then(|p| p.etag.clone());
+        let headers = Headers {
+            idempotency_key: None,
+            if_match: etag.as_deref(),
+        };
+        let path = format!("/v1/topics/{id}");
+        match client
+            .send::<_, Topic>(Method::PATCH, &path, Some(&body), headers)
+            .await
+        {
+            Ok(answer) => Some((
+                answer.body.into(),
+                Some(Private::with_etag(private, answer.etag)),
+            )),
+            Err(error) => {
+                add_error(diags, "cannot update the topic", &error, ATTRIBUTES);
+                None
+            }
+        }
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<()> {
+        let client = self.shared.client(diags)?;
+        let id = known(&prior.id)?.to_owned();
+        let etag = private.and_then(|p| p.etag);
+        if let Err(error) = client
+            .delete(&format!("/v1/topics/{id}"), etag.as_deref())
+            .await
+        {
+            add_error(diags, "cannot delete the topic", &error, ATTRIBUTES);
+            return None;
+        }
+        Some(())
+    }
+
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let state = TopicState {
+            id: Value::Value(id),
+            ..Default::default()
+        };
+        let found = self.read(diags, state, None, Value::Null).await;
+        if found.is_none() && diags.errors.is_empty() {
+            crate::diagnostic::error(diags, "no such topic", "", None);
+        }
+        found
+    }
+}
