@@ -4,7 +4,11 @@
 
 mod controller;
 pub mod plan;
+#[cfg(test)]
+mod plan_test;
 pub mod pod;
+#[cfg(test)]
+mod pod_test;
 pub mod revision;
 pub mod status;
 

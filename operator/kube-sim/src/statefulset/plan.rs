@@ -188,7 +188,3 @@ pub fn plan(set: &SetState, pods: &[PodState]) -> Vec<Action> {
     }
     actions
 }
-
-#[cfg(test)]
-#[path = "plan_test.rs"]
-mod tests;

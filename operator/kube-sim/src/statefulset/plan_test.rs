@@ -1,4 +1,4 @@
-use super::*;
+use super::plan::*;
 
 const OLD: &str = "web-old";
 const NEW: &str = "web-new";

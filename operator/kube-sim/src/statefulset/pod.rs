@@ -246,7 +246,3 @@ pub fn set_state(
         update_revision: update_revision.to_owned(),
     })
 }
-
-#[cfg(test)]
-#[path = "pod_test.rs"]
-mod tests;

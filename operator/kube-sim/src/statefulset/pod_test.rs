@@ -1,7 +1,11 @@
-use k8s_openapi::api::apps::v1::StatefulSetSpec;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use std::collections::BTreeMap;
 
-use super::*;
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use super::plan::{PodManagement, UpdateStrategy};
+use super::pod::*;
 
 fn set() -> StatefulSet {
     let labels = BTreeMap::from([("app".to_owned(), "broker".to_owned())]);
