@@ -111,7 +111,8 @@ fn rows(output: &str) -> Vec<Vec<String>> {
 }
 
 #[tokio::test]
-async fn kubectl_applies_the_crds_and_samples_without_warnings_and_prints_their_columns() {
+async fn kubectl_applies_the_crds_and_samples_without_warnings_prints_their_columns_and_explains_fields()
+ {
     let served = start().await;
     let config = &served.kubeconfig;
     let (out, warnings) = run(config, &["apply", "-f", &deploy("crds.yaml")]).await;
@@ -176,4 +177,71 @@ async fn kubectl_applies_the_crds_and_samples_without_warnings_and_prints_their_
         ["NAME", "CLUSTER", "PARTITIONS", "REPLICAS", "READY", "AGE"]
     );
     assert_eq!(topics[1][..4], ["orders", "demo", "6", "3"]);
+
+    // The `fjord` category lists both kinds.
+    let (all, _) = run(config, &["get", "fjord", "-o", "name"]).await;
+    assert_eq!(
+        all.lines().collect::<Vec<_>>(),
+        ["streamcluster.fjord.dev/demo", "topic.fjord.dev/orders"]
+    );
+
+    // kubectl explain reads the doc comments (from OpenAPI v3, which kubectl
+    // uses for explain from 1.27; older ones ask for v2, not served).
+    if kubectl_minor() >= 27 {
+        let (explained, _) = run(
+            config,
+            &[
+                "explain",
+                "streamclusters.spec.rollout.healthTimeoutSeconds",
+            ],
+        )
+        .await;
+        assert!(
+            explained.contains("before the roll pauses with a `Degraded` condition"),
+            "{explained}"
+        );
+        let (explained, _) = run(config, &["explain", "topics.spec.partitions"]).await;
+        assert!(
+            explained.contains("Kafka can add partitions but never remove them"),
+            "{explained}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn kubectl_apply_k_installs_the_operator_from_operator_deploy() {
+    let served = start().await;
+    let config = &served.kubeconfig;
+    let (out, warnings) = run(config, &["apply", "-k", &deploy("")]).await;
+    let mut created: Vec<&str> = out.lines().collect();
+    created.sort_unstable();
+    assert_eq!(
+        created,
+        [
+            "clusterrole.rbac.authorization.k8s.io/fjord-operator created",
+            "clusterrolebinding.rbac.authorization.k8s.io/fjord-operator created",
+            "customresourcedefinition.apiextensions.k8s.io/streamclusters.fjord.dev created",
+            "customresourcedefinition.apiextensions.k8s.io/topics.fjord.dev created",
+            "deployment.apps/fjord-operator created",
+            "namespace/fjord-system created",
+            "role.rbac.authorization.k8s.io/fjord-operator created",
+            "rolebinding.rbac.authorization.k8s.io/fjord-operator created",
+            "serviceaccount/fjord-operator created",
+        ]
+    );
+    assert_eq!(warnings, "");
+    let (account, _) = run(
+        config,
+        &[
+            "get",
+            "deployment",
+            "fjord-operator",
+            "-n",
+            "fjord-system",
+            "-o",
+            "jsonpath={.spec.template.spec.serviceAccountName} {.spec.template.spec.containers[0].args[0]}",
+        ],
+    )
+    .await;
+    assert_eq!(account, "fjord-operator run");
 }
