@@ -11,6 +11,7 @@
 mod bench;
 mod chaos;
 mod dev;
+mod manifests;
 mod postgres;
 mod process;
 mod sim;
@@ -45,6 +46,8 @@ commands:
                        every acknowledged record; prints the seed to replay
   terraform            the Terraform checks of `test` alone: fmt -check, validate of the
                        provider's complete example, checkov over terraform/
+  manifests            the operator manifest check of `test` alone: kubectl kustomize
+                       operator/deploy, then kubernetes-validate --strict (offline)
   help                 this text
 
 environment:
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         "chaos" => chaos::chaos(&rest),
         "cluster" => chaos::cluster(&rest),
         "terraform" => terraform::run(&rest),
+        "manifests" => reject_unknown(&rest, &[]).and_then(|()| manifests::validate()),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

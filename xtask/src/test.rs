@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use crate::dev::{self, Stack, cargo};
 use crate::postgres::Postgres;
-use crate::{process, reject_unknown, step, terraform, tools, web, workspace_root};
+use crate::{manifests, process, reject_unknown, step, terraform, tools, web, workspace_root};
 
 struct Outcome {
     name: &'static str,
@@ -93,6 +93,9 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
             kafka_python.as_deref(),
             terraform_python.as_deref(),
         )
+    });
+    record("operator manifests (kubernetes-validate)", &mut || {
+        manifests::validate()
     });
     record("terraform checks", &mut || {
         terraform::checks(terraform_python.as_deref().context("no terraform venv")?)

@@ -100,7 +100,7 @@ fn cluster(name: &str, brokers: u16) -> StreamCluster {
                 size: "1Gi".into(),
                 storage_class_name: None,
             },
-            config: Default::default(),
+            ..Default::default()
         },
     )
 }

@@ -136,7 +136,8 @@ async fn install_crd(served: &Served) -> PathBuf {
     let out = run(&served.kubeconfig, &["apply", "-f", crd.to_str().unwrap()]).await;
     assert_eq!(
         out.trim(),
-        "customresourcedefinition.apiextensions.k8s.io/streamclusters.fjord.dev created"
+        "customresourcedefinition.apiextensions.k8s.io/streamclusters.fjord.dev created\n\
+         customresourcedefinition.apiextensions.k8s.io/topics.fjord.dev created"
     );
     dir
 }
@@ -170,7 +171,7 @@ async fn kubectl_applies_a_crd_and_an_object_prints_its_columns_annotates_and_de
         config,
         &[
             "get",
-            "sc",
+            "fsc",
             "demo",
             "-o",
             "jsonpath={.metadata.generation} {.spec.brokers}",
@@ -181,7 +182,7 @@ async fn kubectl_applies_a_crd_and_an_object_prints_its_columns_annotates_and_de
 
     let out = run(
         config,
-        &["annotate", "sc", "demo", "fjord.dev/owner=data-team"],
+        &["annotate", "fsc", "demo", "fjord.dev/owner=data-team"],
     )
     .await;
     assert_eq!(out.trim(), "streamcluster.fjord.dev/demo annotated");
@@ -189,7 +190,7 @@ async fn kubectl_applies_a_crd_and_an_object_prints_its_columns_annotates_and_de
         config,
         &[
             "get",
-            "sc",
+            "fsc",
             "demo",
             "-o",
             "jsonpath={.metadata.annotations.fjord\\.dev/owner}",
@@ -197,16 +198,16 @@ async fn kubectl_applies_a_crd_and_an_object_prints_its_columns_annotates_and_de
     )
     .await;
     assert_eq!(owner, "data-team");
-    let described = run(config, &["describe", "sc", "demo"]).await;
+    let described = run(config, &["describe", "fsc", "demo"]).await;
     assert!(
         described.contains("fjord.dev/owner: data-team"),
         "{described}"
     );
 
-    let out = run(config, &["delete", "sc", "demo"]).await;
+    let out = run(config, &["delete", "fsc", "demo"]).await;
     assert_eq!(out.trim(), "streamcluster.fjord.dev \"demo\" deleted");
     let output = kubectl(config)
-        .args(["get", "sc", "demo"])
+        .args(["get", "fsc", "demo"])
         .output()
         .await
         .unwrap();
@@ -228,7 +229,7 @@ async fn kubectl_get_watch_prints_a_row_for_each_change() {
     )
     .await;
     let mut watching = kubectl(config)
-        .args(["get", "sc", "-w"])
+        .args(["get", "fsc", "-w"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
