@@ -9,9 +9,10 @@ use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
+use super::crud::{self, checked, stored};
 use super::{Meta, Private};
 use crate::client::Headers;
-use crate::diagnostic::{add_error, add_invalid};
+use crate::diagnostic::add_error;
 use crate::plan::{idempotency_key, known, replace_if};
 use crate::provider::Shared;
 use crate::schema::{computed, required, schema, sensitive};
@@ -106,11 +107,7 @@ impl Resource for ApiKeyResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
-        if let Err(message) = check(&config) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
-        Some(())
+        checked(diags, check(&config), ATTRIBUTES).map(|_| ())
     }
 
     async fn read<'a>(
@@ -122,19 +119,22 @@ impl Resource for ApiKeyResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let client = self.shared.client(diags)?;
         let id = known(&state.id)?.to_owned();
-        match client.find::<ApiKey>(&format!("/v1/api-keys/{id}")).await {
-            // A revoked key is gone for good: plan a new one.
-            Ok(Some(answer)) if answer.body.revoked_at.is_some() => None,
-            Ok(Some(answer)) => Some((
-                ApiKeyState::from_api(answer.body, state.secret),
-                Some(Private::with_etag(private, answer.etag)),
-            )),
-            Ok(None) => None,
-            Err(error) => {
-                add_error(diags, "cannot read the API key", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let path = format!("/v1/api-keys/{id}");
+        crud::read::<ApiKey, _>(
+            client,
+            diags,
+            &path,
+            "cannot read the API key",
+            ATTRIBUTES,
+            private,
+            |key: ApiKey| {
+                // A revoked key is gone for good: plan a new one.
+                key.revoked_at
+                    .is_none()
+                    .then(|| ApiKeyState::from_api(key, state.secret))
+            },
+        )
+        .await
     }
 
     async fn plan_create<'a>(
@@ -144,10 +144,7 @@ impl Resource for ApiKeyResource {
         _config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         proposed.id = Value::Unknown;
         proposed.secret = Value::Unknown;
         Some((proposed, Some(Private::for_create(idempotency_key()))))
@@ -162,10 +159,7 @@ impl Resource for ApiKeyResource {
         private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         let mut replace = Vec::new();
         replace_if(&mut replace, "name", &prior.name, &proposed.name);
         replace_if(&mut replace, "scope", &prior.scope, &proposed.scope);
@@ -191,39 +185,24 @@ impl Resource for ApiKeyResource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let client = self.shared.client(diags)?;
-        let scope = match check(&planned) {
-            Ok(Some(scope)) => scope,
-            Ok(None) => return None,
-            Err(message) => {
-                add_invalid(diags, message, ATTRIBUTES);
-                return None;
-            }
-        };
+        let scope = checked(diags, check(&planned), ATTRIBUTES)??;
         let body = ApiKeyCreate {
             name: known(&planned.name)?.to_owned(),
             scope,
         };
-        let key = private.as_ref().and_then(|p| p.idempotency_key.clone());
-        let headers = Headers {
-            idempotency_key: key.as_deref(),
-            if_match: None,
-        };
-        match client
-            .send::<_, ApiKeyCreated>(Method::POST, "/v1/api-keys", Some(&body), headers)
-            .await
-        {
-            Ok(answer) => {
-                let created = answer.body;
-                Some((
-                    ApiKeyState::from_api(created.api_key, Value::Value(created.secret)),
-                    Some(Private::with_etag(private, answer.etag)),
-                ))
-            }
-            Err(error) => {
-                add_error(diags, "cannot create the API key", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let answer = crud::create::<_, ApiKeyCreated>(
+            client,
+            diags,
+            "/v1/api-keys",
+            &body,
+            &private,
+            "cannot create the API key",
+            ATTRIBUTES,
+        )
+        .await?;
+        Some(stored(private, answer, |created: ApiKeyCreated| {
+            ApiKeyState::from_api(created.api_key, Value::Value(created.secret))
+        }))
     }
 
     async fn update<'a>(
@@ -272,10 +251,6 @@ impl Resource for ApiKeyResource {
             id: Value::Value(id),
             ..Default::default()
         };
-        let found = self.read(diags, state, None, Value::Null).await;
-        if found.is_none() && diags.errors.is_empty() {
-            crate::diagnostic::error(diags, "no such API key, or it is revoked", "", None);
-        }
-        found
+        crud::import(self, diags, state, "no such API key, or it is revoked").await
     }
 }

@@ -3,15 +3,13 @@
 
 use async_trait::async_trait;
 use fjord_api::{CloudAccount, CloudAccountCreate, CloudAccountUpdate, validate};
-use http::Method;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
+use super::crud::{self, checked, stored};
 use super::{Meta, Private};
-use crate::client::Headers;
-use crate::diagnostic::{add_error, add_invalid};
 use crate::plan::{differs, idempotency_key, known, replace_if};
 use crate::provider::Shared;
 use crate::schema::{computed, required, schema};
@@ -117,11 +115,7 @@ impl Resource for CloudAccountResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
-        if let Err(message) = check(&config) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
-        Some(())
+        checked(diags, check(&config), ATTRIBUTES)
     }
 
     async fn read<'a>(
@@ -133,20 +127,17 @@ impl Resource for CloudAccountResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let client = self.shared.client(diags)?;
         let id = known(&state.id)?.to_owned();
-        match client
-            .find::<CloudAccount>(&format!("/v1/cloud-accounts/{id}"))
-            .await
-        {
-            Ok(Some(answer)) => Some((
-                answer.body.into(),
-                Some(Private::with_etag(private, answer.etag)),
-            )),
-            Ok(None) => None,
-            Err(error) => {
-                add_error(diags, "cannot read the cloud account", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let path = format!("/v1/cloud-accounts/{id}");
+        crud::read::<CloudAccount, _>(
+            client,
+            diags,
+            &path,
+            "cannot read the cloud account",
+            ATTRIBUTES,
+            private,
+            |account: CloudAccount| Some(account.into()),
+        )
+        .await
     }
 
     async fn plan_create<'a>(
@@ -156,10 +147,7 @@ impl Resource for CloudAccountResource {
         _config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         proposed.id = Value::Unknown;
         proposed.external_id = Value::Unknown;
         Some((proposed, Some(Private::for_create(idempotency_key()))))
@@ -174,10 +162,7 @@ impl Resource for CloudAccountResource {
         private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         let mut replace = Vec::new();
         replace_if(&mut replace, "name", &prior.name, &proposed.name);
         replace_if(
@@ -213,24 +198,17 @@ impl Resource for CloudAccountResource {
             aws_account_id: known(&planned.aws_account_id)?.to_owned(),
             role_arn: known(&planned.role_arn)?.to_owned(),
         };
-        let key = private.as_ref().and_then(|p| p.idempotency_key.clone());
-        let headers = Headers {
-            idempotency_key: key.as_deref(),
-            if_match: None,
-        };
-        match client
-            .send::<_, CloudAccount>(Method::POST, "/v1/cloud-accounts", Some(&body), headers)
-            .await
-        {
-            Ok(answer) => Some((
-                answer.body.into(),
-                Some(Private::with_etag(private, answer.etag)),
-            )),
-            Err(error) => {
-                add_error(diags, "cannot create the cloud account", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let answer = crud::create::<_, CloudAccount>(
+            client,
+            diags,
+            "/v1/cloud-accounts",
+            &body,
+            &private,
+            "cannot create the cloud account",
+            ATTRIBUTES,
+        )
+        .await?;
+        Some(stored(private, answer, Into::into))
     }
 
     async fn update<'a>(
@@ -250,25 +228,18 @@ impl Resource for CloudAccountResource {
         let body = CloudAccountUpdate {
             role_arn: known(&planned.role_arn)?.to_owned(),
         };
-        let etag = private.as_ref().and_then(|p| p.etag.clone());
-        let headers = Headers {
-            idempotency_key: None,
-            if_match: etag.as_deref(),
-        };
         let path = format!("/v1/cloud-accounts/{id}");
-        match client
-            .send::<_, CloudAccount>(Method::PATCH, &path, Some(&body), headers)
-            .await
-        {
-            Ok(answer) => Some((
-                answer.body.into(),
-                Some(Private::with_etag(private, answer.etag)),
-            )),
-            Err(error) => {
-                add_error(diags, "cannot update the cloud account", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let answer = crud::update::<_, CloudAccount>(
+            client,
+            diags,
+            &path,
+            &body,
+            &private,
+            "cannot update the cloud account",
+            ATTRIBUTES,
+        )
+        .await?;
+        Some(stored(private, answer, Into::into))
     }
 
     async fn destroy<'a>(
@@ -280,15 +251,16 @@ impl Resource for CloudAccountResource {
     ) -> Option<()> {
         let client = self.shared.client(diags)?;
         let id = known(&prior.id)?.to_owned();
-        let etag = private.and_then(|p| p.etag);
-        if let Err(error) = client
-            .delete(&format!("/v1/cloud-accounts/{id}"), etag.as_deref())
-            .await
-        {
-            add_error(diags, "cannot delete the cloud account", &error, ATTRIBUTES);
-            return None;
-        }
-        Some(())
+        let path = format!("/v1/cloud-accounts/{id}");
+        crud::delete(
+            client,
+            diags,
+            &path,
+            private,
+            "cannot delete the cloud account",
+            ATTRIBUTES,
+        )
+        .await
     }
 
     async fn import<'a>(
@@ -300,10 +272,6 @@ impl Resource for CloudAccountResource {
             id: Value::Value(id),
             ..Default::default()
         };
-        let found = self.read(diags, state, None, Value::Null).await;
-        if found.is_none() && diags.errors.is_empty() {
-            crate::diagnostic::error(diags, "no such cloud account", "", None);
-        }
-        found
+        crud::import(self, diags, state, "no such cloud account").await
     }
 }

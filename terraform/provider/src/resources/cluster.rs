@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use fjord_api::{Cluster, ClusterCreate, ClusterUpdate, validate};
-use http::Method;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
+use super::crud::{self, checked, stored};
 use super::{Meta, Private, wait_for_cluster};
-use crate::client::Headers;
+use crate::client::{Answer, Client};
 use crate::diagnostic::{add_error, add_invalid};
 use crate::plan::{
     ConfigValue, config_value, differs, idempotency_key, int32, known, known_map, replace_if, uuid,
@@ -121,6 +121,30 @@ fn check(config: &ClusterState) -> Result<(), String> {
     Ok(())
 }
 
+/// The state after a create or spec change (`answer`) once the agent
+/// reports the cluster settled. On a failed wait the cluster exists: it
+/// stays in the state (Terraform marks it tainted) with the error as
+/// `failure`, rather than be lost track of.
+async fn settle(
+    client: &Client,
+    diags: &mut Diagnostics,
+    answer: Answer<Cluster>,
+    private: Option<Private>,
+    planned: &ClusterState,
+    phase: Phase,
+    failure: &str,
+) -> (ClusterState, Option<Private>) {
+    let since = answer.body.updated_at;
+    let to_state = |cluster| ClusterState::from_api(cluster, planned);
+    let (mut state, mut private) = stored(private, answer, to_state);
+    let timeout = timeouts::of(&planned.timeouts, phase).unwrap_or(timeouts::DEFAULT);
+    match wait_for_cluster(client, &state, since, timeout).await {
+        Ok(answer) => (state, private) = stored(private, answer, to_state),
+        Err(error) => add_error(diags, failure, &error, ATTRIBUTES),
+    }
+    (state, private)
+}
+
 #[derive(Debug)]
 pub(crate) struct ClusterResource {
     shared: Shared,
@@ -204,11 +228,7 @@ impl Resource for ClusterResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
-        if let Err(message) = check(&config) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
-        Some(())
+        checked(diags, check(&config), ATTRIBUTES)
     }
 
     async fn read<'a>(
@@ -220,18 +240,18 @@ impl Resource for ClusterResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let client = self.shared.client(diags)?;
         let id = known(&state.id)?.to_owned();
-        match client.find::<Cluster>(&format!("/v1/clusters/{id}")).await {
-            Ok(Some(answer)) => Some((
-                ClusterState::from_api(answer.body, &state),
-                Some(Private::with_etag(private, answer.etag)),
-            )),
-            // Gone: Terraform plans to create it again.
-            Ok(None) => None,
-            Err(error) => {
-                add_error(diags, "cannot read the cluster", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let path = format!("/v1/clusters/{id}");
+        // Gone: Terraform plans to create it again.
+        crud::read::<Cluster, _>(
+            client,
+            diags,
+            &path,
+            "cannot read the cluster",
+            ATTRIBUTES,
+            private,
+            |cluster| Some(ClusterState::from_api(cluster, &state)),
+        )
+        .await
     }
 
     async fn plan_create<'a>(
@@ -241,10 +261,7 @@ impl Resource for ClusterResource {
         _config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         proposed.id = Value::Unknown;
         proposed.phase = Value::Unknown;
         if proposed.config.is_null() {
@@ -265,10 +282,7 @@ impl Resource for ClusterResource {
         private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         if let (Value::Value(before), Value::Value(after)) =
             (prior.storage_gib, proposed.storage_gib)
             && after < before
@@ -334,47 +348,29 @@ impl Resource for ClusterResource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let client = self.shared.client(diags)?;
-        let body = match planned.create_body() {
-            Ok(body) => body,
-            Err(message) => {
-                add_invalid(diags, message, ATTRIBUTES);
-                return None;
-            }
-        };
-        let key = private.as_ref().and_then(|p| p.idempotency_key.clone());
-        let headers = Headers {
-            idempotency_key: key.as_deref(),
-            if_match: None,
-        };
-        let created = match client
-            .send::<_, Cluster>(Method::POST, "/v1/clusters", Some(&body), headers)
-            .await
-        {
-            Ok(answer) => answer,
-            Err(error) => {
-                add_error(diags, "cannot create the cluster", &error, ATTRIBUTES);
-                return None;
-            }
-        };
-        let since = created.body.updated_at;
-        let mut state = ClusterState::from_api(created.body, &planned);
-        let mut private = Some(Private::with_etag(private, created.etag));
-        let timeout = timeouts::of(&planned.timeouts, Phase::Create).unwrap_or(timeouts::DEFAULT);
-        // On a failed wait the cluster exists: keep it in the state (Terraform
-        // marks it tainted) rather than lose track of it.
-        match wait_for_cluster(client, &state, since, timeout).await {
-            Ok(answer) => {
-                state = ClusterState::from_api(answer.body, &planned);
-                private = Some(Private::with_etag(private, answer.etag));
-            }
-            Err(error) => add_error(
+        let body = checked(diags, planned.create_body(), ATTRIBUTES)?;
+        let created = crud::create::<_, Cluster>(
+            client,
+            diags,
+            "/v1/clusters",
+            &body,
+            &private,
+            "cannot create the cluster",
+            ATTRIBUTES,
+        )
+        .await?;
+        Some(
+            settle(
+                client,
                 diags,
+                created,
+                private,
+                &planned,
+                Phase::Create,
                 "the cluster did not become ready",
-                &error,
-                ATTRIBUTES,
-            ),
-        }
-        Some((state, private))
+            )
+            .await,
+        )
     }
 
     async fn update<'a>(
@@ -413,34 +409,29 @@ impl Resource for ClusterResource {
                 None
             },
         };
-        let etag = private.as_ref().and_then(|p| p.etag.clone());
-        let headers = Headers {
-            idempotency_key: None,
-            if_match: etag.as_deref(),
-        };
         let path = format!("/v1/clusters/{id}");
-        let updated = match client
-            .send::<_, Cluster>(Method::PATCH, &path, Some(&body), headers)
-            .await
-        {
-            Ok(answer) => answer,
-            Err(error) => {
-                add_error(diags, "cannot update the cluster", &error, ATTRIBUTES);
-                return None;
-            }
-        };
-        let since = updated.body.updated_at;
-        let mut state = ClusterState::from_api(updated.body, &planned);
-        let mut private = Some(Private::with_etag(private, updated.etag));
-        let timeout = timeouts::of(&planned.timeouts, Phase::Update).unwrap_or(timeouts::DEFAULT);
-        match wait_for_cluster(client, &state, since, timeout).await {
-            Ok(answer) => {
-                state = ClusterState::from_api(answer.body, &planned);
-                private = Some(Private::with_etag(private, answer.etag));
-            }
-            Err(error) => add_error(diags, "the cluster did not settle", &error, ATTRIBUTES),
-        }
-        Some((state, private))
+        let updated = crud::update::<_, Cluster>(
+            client,
+            diags,
+            &path,
+            &body,
+            &private,
+            "cannot update the cluster",
+            ATTRIBUTES,
+        )
+        .await?;
+        Some(
+            settle(
+                client,
+                diags,
+                updated,
+                private,
+                &planned,
+                Phase::Update,
+                "the cluster did not settle",
+            )
+            .await,
+        )
     }
 
     async fn destroy<'a>(
@@ -452,15 +443,16 @@ impl Resource for ClusterResource {
     ) -> Option<()> {
         let client = self.shared.client(diags)?;
         let id = known(&prior.id)?.to_owned();
-        let etag = private.and_then(|p| p.etag);
-        if let Err(error) = client
-            .delete(&format!("/v1/clusters/{id}"), etag.as_deref())
-            .await
-        {
-            add_error(diags, "cannot delete the cluster", &error, ATTRIBUTES);
-            return None;
-        }
-        Some(())
+        let path = format!("/v1/clusters/{id}");
+        crud::delete(
+            client,
+            diags,
+            &path,
+            private,
+            "cannot delete the cluster",
+            ATTRIBUTES,
+        )
+        .await
     }
 
     async fn import<'a>(
@@ -470,12 +462,8 @@ impl Resource for ClusterResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let state = ClusterState {
             id: Value::Value(id),
-            ..ClusterState::default()
+            ..Default::default()
         };
-        let found = self.read(diags, state, None, Value::Null).await;
-        if found.is_none() && diags.errors.is_empty() {
-            crate::diagnostic::error(diags, "no such cluster", "", None);
-        }
-        found
+        crud::import(self, diags, state, "no such cluster").await
     }
 }

@@ -7,15 +7,13 @@ use fjord_api::{
     ConnectionState, Environment, EnvironmentCreate, EnvironmentCreated, EnvironmentUpdate,
     validate,
 };
-use http::Method;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
+use super::crud::{self, checked, stored};
 use super::{Meta, Private};
-use crate::client::Headers;
-use crate::diagnostic::{add_error, add_invalid};
 use crate::plan::{differs, idempotency_key, known, replace_if, uuid};
 use crate::provider::Shared;
 use crate::schema::{computed, required, schema, sensitive};
@@ -146,11 +144,7 @@ impl Resource for EnvironmentResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
-        if let Err(message) = check(&config) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
-        Some(())
+        checked(diags, check(&config), ATTRIBUTES)
     }
 
     async fn read<'a>(
@@ -162,20 +156,22 @@ impl Resource for EnvironmentResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let client = self.shared.client(diags)?;
         let id = known(&state.id)?.to_owned();
-        match client
-            .find::<Environment>(&format!("/v1/environments/{id}"))
-            .await
-        {
-            Ok(Some(answer)) => Some((
-                EnvironmentState::from_api(answer.body, state.registration_token),
-                Some(Private::with_etag(private, answer.etag)),
-            )),
-            Ok(None) => None,
-            Err(error) => {
-                add_error(diags, "cannot read the environment", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let path = format!("/v1/environments/{id}");
+        crud::read::<Environment, _>(
+            client,
+            diags,
+            &path,
+            "cannot read the environment",
+            ATTRIBUTES,
+            private,
+            |environment| {
+                Some(EnvironmentState::from_api(
+                    environment,
+                    state.registration_token,
+                ))
+            },
+        )
+        .await
     }
 
     async fn plan_create<'a>(
@@ -185,10 +181,7 @@ impl Resource for EnvironmentResource {
         _config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         proposed.id = Value::Unknown;
         proposed.registration_token = Value::Unknown;
         proposed.connection_state = Value::Unknown;
@@ -204,10 +197,7 @@ impl Resource for EnvironmentResource {
         private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         let mut replace = Vec::new();
         replace_if(
             &mut replace,
@@ -238,40 +228,27 @@ impl Resource for EnvironmentResource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let client = self.shared.client(diags)?;
-        let cloud_account_id = match uuid("cloud_account_id", &planned.cloud_account_id) {
-            Ok(id) => id,
-            Err(message) => {
-                add_invalid(diags, message, ATTRIBUTES);
-                return None;
-            }
-        };
+        let cloud_account_id = uuid("cloud_account_id", &planned.cloud_account_id);
+        let cloud_account_id = checked(diags, cloud_account_id, ATTRIBUTES)?;
         let body = EnvironmentCreate {
             name: known(&planned.name)?.to_owned(),
             cloud_account_id,
             region: known(&planned.region)?.to_owned(),
         };
-        let key = private.as_ref().and_then(|p| p.idempotency_key.clone());
-        let headers = Headers {
-            idempotency_key: key.as_deref(),
-            if_match: None,
-        };
-        match client
-            .send::<_, EnvironmentCreated>(Method::POST, "/v1/environments", Some(&body), headers)
-            .await
-        {
-            Ok(answer) => {
-                let created = answer.body;
-                let token = Value::Value(created.registration_token);
-                Some((
-                    EnvironmentState::from_api(created.environment, token),
-                    Some(Private::with_etag(private, answer.etag)),
-                ))
-            }
-            Err(error) => {
-                add_error(diags, "cannot create the environment", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let answer = crud::create::<_, EnvironmentCreated>(
+            client,
+            diags,
+            "/v1/environments",
+            &body,
+            &private,
+            "cannot create the environment",
+            ATTRIBUTES,
+        )
+        .await?;
+        Some(stored(private, answer, |created: EnvironmentCreated| {
+            let token = Value::Value(created.registration_token);
+            EnvironmentState::from_api(created.environment, token)
+        }))
     }
 
     async fn update<'a>(
@@ -291,25 +268,20 @@ impl Resource for EnvironmentResource {
         let body = EnvironmentUpdate {
             name: known(&planned.name)?.to_owned(),
         };
-        let etag = private.as_ref().and_then(|p| p.etag.clone());
-        let headers = Headers {
-            idempotency_key: None,
-            if_match: etag.as_deref(),
-        };
         let path = format!("/v1/environments/{id}");
-        match client
-            .send::<_, Environment>(Method::PATCH, &path, Some(&body), headers)
-            .await
-        {
-            Ok(answer) => Some((
-                EnvironmentState::from_api(answer.body, prior.registration_token),
-                Some(Private::with_etag(private, answer.etag)),
-            )),
-            Err(error) => {
-                add_error(diags, "cannot update the environment", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let answer = crud::update::<_, Environment>(
+            client,
+            diags,
+            &path,
+            &body,
+            &private,
+            "cannot update the environment",
+            ATTRIBUTES,
+        )
+        .await?;
+        Some(stored(private, answer, |environment| {
+            EnvironmentState::from_api(environment, prior.registration_token)
+        }))
     }
 
     async fn destroy<'a>(
@@ -321,15 +293,16 @@ impl Resource for EnvironmentResource {
     ) -> Option<()> {
         let client = self.shared.client(diags)?;
         let id = known(&prior.id)?.to_owned();
-        let etag = private.and_then(|p| p.etag);
-        if let Err(error) = client
-            .delete(&format!("/v1/environments/{id}"), etag.as_deref())
-            .await
-        {
-            add_error(diags, "cannot delete the environment", &error, ATTRIBUTES);
-            return None;
-        }
-        Some(())
+        let path = format!("/v1/environments/{id}");
+        crud::delete(
+            client,
+            diags,
+            &path,
+            private,
+            "cannot delete the environment",
+            ATTRIBUTES,
+        )
+        .await
     }
 
     async fn import<'a>(
@@ -341,10 +314,6 @@ impl Resource for EnvironmentResource {
             id: Value::Value(id),
             ..Default::default()
         };
-        let found = self.read(diags, state, None, Value::Null).await;
-        if found.is_none() && diags.errors.is_empty() {
-            crate::diagnostic::error(diags, "no such environment", "", None);
-        }
-        found
+        crud::import(self, diags, state, "no such environment").await
     }
 }

@@ -15,6 +15,7 @@ use crate::plan::{Progress, known, wait_until};
 mod api_key;
 mod cloud_account;
 mod cluster;
+mod crud;
 mod environment;
 mod rollout;
 mod rollout_state;

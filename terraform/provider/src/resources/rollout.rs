@@ -10,10 +10,11 @@ use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
+use super::crud::{self, checked, stored};
 use super::rollout_state::{RolloutState, check, wait_for_rollout};
 use super::{Meta, Private};
 use crate::client::{Answer, Client, Headers};
-use crate::diagnostic::{add_error, add_invalid};
+use crate::diagnostic::add_error;
 use crate::error::Result;
 use crate::plan::{differs, idempotency_key, known, replace_if};
 use crate::provider::Shared;
@@ -121,11 +122,7 @@ impl Resource for RolloutResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
-        if let Err(message) = check(&config) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
-        Some(())
+        checked(diags, check(&config), ATTRIBUTES)
     }
 
     async fn read<'a>(
@@ -137,17 +134,17 @@ impl Resource for RolloutResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let client = self.shared.client(diags)?;
         let id = known(&state.id)?.to_owned();
-        match client.find::<Rollout>(&format!("/v1/rollouts/{id}")).await {
-            Ok(Some(answer)) => Some((
-                RolloutState::from_api(answer.body, &state),
-                Some(Private::with_etag(private, answer.etag)),
-            )),
-            Ok(None) => None,
-            Err(error) => {
-                add_error(diags, "cannot read the rollout", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let path = format!("/v1/rollouts/{id}");
+        crud::read::<Rollout, _>(
+            client,
+            diags,
+            &path,
+            "cannot read the rollout",
+            ATTRIBUTES,
+            private,
+            |rollout| Some(RolloutState::from_api(rollout, &state)),
+        )
+        .await
     }
 
     async fn plan_create<'a>(
@@ -157,10 +154,7 @@ impl Resource for RolloutResource {
         _config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         proposed.id = Value::Unknown;
         proposed.state = Value::Unknown;
         proposed.halted_reason = Value::Unknown;
@@ -179,10 +173,7 @@ impl Resource for RolloutResource {
         private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         let mut replace = Vec::new();
         replace_if(
             &mut replace,
@@ -223,28 +214,17 @@ impl Resource for RolloutResource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let client = self.shared.client(diags)?;
-        let body = match planned.create_body() {
-            Ok(body) => body,
-            Err(message) => {
-                add_invalid(diags, message, ATTRIBUTES);
-                return None;
-            }
-        };
-        let key = private.as_ref().and_then(|p| p.idempotency_key.clone());
-        let headers = Headers {
-            idempotency_key: key.as_deref(),
-            if_match: None,
-        };
-        let created = match client
-            .send::<_, Rollout>(Method::POST, "/v1/rollouts", Some(&body), headers)
-            .await
-        {
-            Ok(answer) => answer,
-            Err(error) => {
-                add_error(diags, "cannot start the rollout", &error, ATTRIBUTES);
-                return None;
-            }
-        };
+        let body = checked(diags, planned.create_body(), ATTRIBUTES)?;
+        let created = crud::create::<_, Rollout>(
+            client,
+            diags,
+            "/v1/rollouts",
+            &body,
+            &private,
+            "cannot start the rollout",
+            ATTRIBUTES,
+        )
+        .await?;
         let id = created.body.rollout_id.to_string();
         let mut answer = created;
         let outcome = if matches!(planned.paused, Value::Value(true)) {
@@ -260,8 +240,9 @@ impl Resource for RolloutResource {
             // The rollout exists: keep it in the state (tainted) with the error.
             Err(error) => add_error(diags, "the rollout did not succeed", &error, ATTRIBUTES),
         }
-        let state = RolloutState::from_api(answer.body, &planned);
-        Some((state, Some(Private::with_etag(private, answer.etag))))
+        Some(stored(private, answer, |rollout| {
+            RolloutState::from_api(rollout, &planned)
+        }))
     }
 
     async fn update<'a>(
@@ -304,8 +285,9 @@ impl Resource for RolloutResource {
                 Err(error) => add_error(diags, "the rollout did not succeed", &error, ATTRIBUTES),
             }
         }
-        let state = RolloutState::from_api(answer.body, &planned);
-        Some((state, Some(Private::with_etag(private, answer.etag))))
+        Some(stored(private, answer, |rollout| {
+            RolloutState::from_api(rollout, &planned)
+        }))
     }
 
     async fn destroy<'a>(
@@ -353,10 +335,6 @@ impl Resource for RolloutResource {
             id: Value::Value(id),
             ..Default::default()
         };
-        let found = self.read(diags, state, None, Value::Null).await;
-        if found.is_none() && diags.errors.is_empty() {
-            crate::diagnostic::error(diags, "no such rollout", "", None);
-        }
-        found
+        crud::import(self, diags, state, "no such rollout").await
     }
 }

@@ -6,15 +6,14 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use fjord_api::{Topic, TopicCreate, TopicUpdate, validate};
-use http::Method;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
+use super::crud::{self, checked, stored};
 use super::{Meta, Private};
-use crate::client::Headers;
-use crate::diagnostic::{add_error, add_invalid};
+use crate::diagnostic::add_invalid;
 use crate::plan::{
     ConfigValue, config_value, differs, idempotency_key, int32, known, known_map, replace_if, uuid,
 };
@@ -135,11 +134,7 @@ impl Resource for TopicResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
-        if let Err(message) = check(&config) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
-        Some(())
+        checked(diags, check(&config), ATTRIBUTES)
     }
 
     async fn read<'a>(
@@ -151,17 +146,17 @@ impl Resource for TopicResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let client = self.shared.client(diags)?;
         let id = known(&state.id)?.to_owned();
-        match client.find::<Topic>(&format!("/v1/topics/{id}")).await {
-            Ok(Some(answer)) => Some((
-                answer.body.into(),
-                Some(Private::with_etag(private, answer.etag)),
-            )),
-            Ok(None) => None,
-            Err(error) => {
-                add_error(diags, "cannot read the topic", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let path = format!("/v1/topics/{id}");
+        crud::read::<Topic, _>(
+            client,
+            diags,
+            &path,
+            "cannot read the topic",
+            ATTRIBUTES,
+            private,
+            |topic: Topic| Some(topic.into()),
+        )
+        .await
     }
 
     async fn plan_create<'a>(
@@ -171,10 +166,7 @@ impl Resource for TopicResource {
         _config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         proposed.id = Value::Unknown;
         if proposed.config.is_null() {
             proposed.config = Value::Value(BTreeMap::new());
@@ -191,10 +183,7 @@ impl Resource for TopicResource {
         private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
-        if let Err(message) = check(&proposed) {
-            add_invalid(diags, message, ATTRIBUTES);
-            return None;
-        }
+        checked(diags, check(&proposed), ATTRIBUTES)?;
         if let (Value::Value(before), Value::Value(after)) = (prior.partitions, proposed.partitions)
             && after < before
         {
@@ -250,31 +239,18 @@ impl Resource for TopicResource {
                 config: known_map(&planned.config).unwrap_or_default(),
             })
         })();
-        let body = match body {
-            Ok(body) => body,
-            Err(message) => {
-                add_invalid(diags, message, ATTRIBUTES);
-                return None;
-            }
-        };
-        let key = private.as_ref().and_then(|p| p.idempotency_key.clone());
-        let headers = Headers {
-            idempotency_key: key.as_deref(),
-            if_match: None,
-        };
-        match client
-            .send::<_, Topic>(Method::POST, "/v1/topics", Some(&body), headers)
-            .await
-        {
-            Ok(answer) => Some((
-                answer.body.into(),
-                Some(Private::with_etag(private, answer.etag)),
-            )),
-            Err(error) => {
-                add_error(diags, "cannot create the topic", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let body = checked(diags, body, ATTRIBUTES)?;
+        let answer = crud::create::<_, Topic>(
+            client,
+            diags,
+            "/v1/topics",
+            &body,
+            &private,
+            "cannot create the topic",
+            ATTRIBUTES,
+        )
+        .await?;
+        Some(stored(private, answer, Into::into))
     }
 
     async fn update<'a>(
@@ -300,25 +276,18 @@ impl Resource for TopicResource {
                 None
             },
         };
-        let etag = private.as_ref().and_then(|p| p.etag.clone());
-        let headers = Headers {
-            idempotency_key: None,
-            if_match: etag.as_deref(),
-        };
         let path = format!("/v1/topics/{id}");
-        match client
-            .send::<_, Topic>(Method::PATCH, &path, Some(&body), headers)
-            .await
-        {
-            Ok(answer) => Some((
-                answer.body.into(),
-                Some(Private::with_etag(private, answer.etag)),
-            )),
-            Err(error) => {
-                add_error(diags, "cannot update the topic", &error, ATTRIBUTES);
-                None
-            }
-        }
+        let answer = crud::update::<_, Topic>(
+            client,
+            diags,
+            &path,
+            &body,
+            &private,
+            "cannot update the topic",
+            ATTRIBUTES,
+        )
+        .await?;
+        Some(stored(private, answer, Into::into))
     }
 
     async fn destroy<'a>(
@@ -330,15 +299,16 @@ impl Resource for TopicResource {
     ) -> Option<()> {
         let client = self.shared.client(diags)?;
         let id = known(&prior.id)?.to_owned();
-        let etag = private.and_then(|p| p.etag);
-        if let Err(error) = client
-            .delete(&format!("/v1/topics/{id}"), etag.as_deref())
-            .await
-        {
-            add_error(diags, "cannot delete the topic", &error, ATTRIBUTES);
-            return None;
-        }
-        Some(())
+        let path = format!("/v1/topics/{id}");
+        crud::delete(
+            client,
+            diags,
+            &path,
+            private,
+            "cannot delete the topic",
+            ATTRIBUTES,
+        )
+        .await
     }
 
     async fn import<'a>(
@@ -350,10 +320,6 @@ impl Resource for TopicResource {
             id: Value::Value(id),
             ..Default::default()
         };
-        let found = self.read(diags, state, None, Value::Null).await;
-        if found.is_none() && diags.errors.is_empty() {
-            crate::diagnostic::error(diags, "no such topic", "", None);
-        }
-        found
+        crud::import(self, diags, state, "no such topic").await
     }
 }
