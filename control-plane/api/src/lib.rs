@@ -23,6 +23,7 @@ mod problem;
 mod rollout;
 mod service;
 mod topic;
+mod user;
 pub mod validate;
 
 pub use agent::{
@@ -50,6 +51,10 @@ pub use problem::Problem;
 pub use rollout::{Operation, Rollout, RolloutClusterProgress, RolloutCreate};
 pub use service::ServiceInfo;
 pub use topic::{Topic, TopicCreate, TopicUpdate};
+pub use user::{
+    PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, Role, Session, SignIn, User, UserCreate, UserUpdate,
+    check_email, check_password, normalize_email,
+};
 
 /// The media type of every error body (RFC 7807).
 pub const PROBLEM_JSON: &str = "application/problem+json";

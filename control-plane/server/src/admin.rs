@@ -76,3 +76,60 @@ pub async fn add_release(
     }
     Ok(())
 }
+
+/// Adds `email` to the organization named `organization` with `role`,
+/// creating the user with a generated password if the email is new; returns
+/// that password (`None` when the user existed and keeps theirs).
+pub async fn create_user(
+    pool: &PgPool,
+    organization: &str,
+    email: &str,
+    role: &str,
+) -> anyhow::Result<Option<String>> {
+    let role = fjord_api::Role::parse(role)
+        .with_context(|| format!("role must be admin or viewer, got {role:?}"))?;
+    let email = fjord_api::normalize_email(email);
+    fjord_api::check_email(&email).map_err(anyhow::Error::msg)?;
+    let organization = fjord_store::organization::by_name(pool, organization)
+        .await?
+        .with_context(|| format!("no organization is named {organization:?}"))?;
+    let mut transaction = pool.begin().await?;
+    let (user_id, password) = match fjord_store::user::by_email(&mut *transaction, &email).await? {
+        Some(user) => (user.user_id, None),
+        None => {
+            use base64::Engine;
+            let bytes = secret::random_bytes()?;
+            let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..18]);
+            let hash = crate::session::hash_password(password.clone())
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            let user =
+                fjord_store::user::insert(&mut *transaction, Uuid::now_v7(), &email, &hash).await?;
+            (user.user_id, Some(password))
+        }
+    };
+    fjord_store::user::add_member(
+        &mut *transaction,
+        organization.organization_id,
+        user_id,
+        role.as_str(),
+    )
+    .await
+    .with_context(|| format!("cannot add {email} to {}", organization.name))?;
+    fjord_store::audit::insert(
+        &mut *transaction,
+        fjord_store::audit::NewAuditRecord {
+            organization_id: organization.organization_id,
+            actor: "admin-cli",
+            action: "user.create",
+            object_type: "user",
+            object_id: user_id,
+            source: None,
+            detail: json!({"email": email, "role": role.as_str()}),
+        },
+    )
+    .await?;
+    transaction.commit().await?;
+    tracing::info!(%user_id, organization = organization.name, "user added");
+    Ok(password)
+}

@@ -14,7 +14,7 @@ use axum::routing::any;
 use fjord_telemetry::{HttpMetrics, Metrics, Readiness};
 use sqlx::PgPool;
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -68,6 +68,8 @@ pub struct AppState {
     pub intents: IntentWatch,
     pub agent: AgentSettings,
     pub jobs: JobSettings,
+    pub sessions: crate::session::SessionSettings,
+    pub(crate) sign_in_limiter: Arc<crate::session::SignInLimiter>,
     pub(crate) api_key_uses: Arc<crate::auth::RecentUses>,
     pub(crate) agent_contacts: Arc<crate::auth::RecentUses>,
     pub(crate) intent_bodies: crate::intent_bodies::IntentBodies,
@@ -92,6 +94,8 @@ impl AppState {
             intents,
             agent: AgentSettings::default(),
             jobs: JobSettings::default(),
+            sessions: crate::session::SessionSettings::default(),
+            sign_in_limiter: Arc::default(),
             api_key_uses: Arc::default(),
             agent_contacts: Arc::default(),
             intent_bodies,
@@ -104,7 +108,9 @@ impl AppState {
     info(
         title = "Fjord control plane API",
         description = "Manage Fjord streaming clusters running in your own cloud account. \
-            Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 7807 \
+            Authenticate with `Authorization: Bearer <API key>`, or (the web console) sign in \
+            at `POST /v1/session` and send the `fjord_session` cookie, plus the session's \
+            `X-CSRF-Token` header on every change. Errors are RFC 7807 \
             `application/problem+json`. Mutations accept `Idempotency-Key`; updates accept \
             `If-Match` with the `ETag` of the last read. Lists page with `limit` and `cursor`.",
     ),
@@ -118,6 +124,7 @@ impl AppState {
         (name = "intents", description = "Signed desired state per environment"),
         (name = "rollouts", description = "Fleet upgrades in waves, and the operations driving them"),
         (name = "agent", description = "The channel agents in customer clusters pull from"),
+        (name = "users", description = "People who sign in to the console, their roles and sessions"),
     )
 )]
 struct ApiDoc;
@@ -132,6 +139,10 @@ impl Modify for BearerAuth {
         components.add_security_scheme("api_key", bearer());
         components.add_security_scheme("agent_credential", bearer());
         components.add_security_scheme("agent_token", bearer());
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("fjord_session"))),
+        );
     }
 }
 

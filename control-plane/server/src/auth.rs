@@ -1,8 +1,9 @@
-//! Who is calling: an API key (users, automation) or an agent.
+//! Who is calling: an API key (automation), a signed-in user (the console's
+//! session cookie, see [`crate::session`]) or an agent.
 //!
-//! Both are bearer tokens, looked up by their sha-256. An API key carries its
-//! organization; every handler reads and writes only that organization's
-//! rows. An agent access token carries its organization *and* environment,
+//! Keys and agent tokens are bearer tokens, sessions are a cookie; all are
+//! looked up by their sha-256. A key or session carries its organization;
+//! every handler reads and writes only that organization's rows. An agent access token carries its organization *and* environment,
 //! and the agent endpoints read only that environment.
 
 use std::net::SocketAddr;
@@ -19,11 +20,22 @@ use crate::error::AppError;
 use crate::idempotency::IdempotencyRequest;
 use crate::secret::{self, TokenKind};
 
-/// An authenticated API key.
+/// Who made a request on behalf of an organization.
+#[derive(Debug, Clone)]
+pub(crate) enum Caller {
+    /// An API key.
+    ApiKey { api_key_id: Uuid },
+    /// A user signed in to the console, by email.
+    User { email: String },
+}
+
+/// An authenticated API key or signed-in user.
 #[derive(Debug, Clone)]
 pub(crate) struct Principal {
     pub organization_id: Uuid,
-    pub api_key_id: Uuid,
+    pub caller: Caller,
+    /// What the caller may do: an admin key or user changes things, a
+    /// read-only key or viewer only reads.
     pub scope: Scope,
     /// The client's address, for the audit log.
     pub source: Option<String>,
@@ -34,15 +46,21 @@ pub(crate) struct Principal {
 impl Principal {
     /// How the audit log names this caller.
     pub(crate) fn actor(&self) -> String {
-        format!("api-key:{}", self.api_key_id)
+        match &self.caller {
+            Caller::ApiKey { api_key_id } => format!("api-key:{api_key_id}"),
+            Caller::User { email, .. } => format!("user:{email}"),
+        }
     }
 
-    /// Fails with 403 unless the key may change things.
+    /// Fails with 403 unless the caller may change things.
     pub(crate) fn require_admin(&self) -> Result<(), AppError> {
-        match self.scope {
-            Scope::Admin => Ok(()),
-            Scope::ReadOnly => Err(AppError::Forbidden(
+        match (self.scope, &self.caller) {
+            (Scope::Admin, _) => Ok(()),
+            (Scope::ReadOnly, Caller::ApiKey { .. }) => Err(AppError::Forbidden(
                 "this API key is read-only; use an admin key to make changes".into(),
+            )),
+            (Scope::ReadOnly, Caller::User { .. }) => Err(AppError::Forbidden(
+                "you are a viewer in this organization; ask an admin to make changes".into(),
             )),
         }
     }
@@ -206,6 +224,18 @@ pub(crate) fn source(parts: &Parts) -> Option<String> {
     })
 }
 
+/// The client's address as an extractor (see [`source`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Source(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(source(parts)))
+    }
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = AppError;
 
@@ -213,6 +243,35 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key(AUTHORIZATION)
+            && let Some(token) = crate::session::session_token(&parts.headers)
+        {
+            let session = authenticate_session(state, token).await?;
+            require_csrf(parts, &session.csrf_token)?;
+            let scope = match fjord_api::Role::parse(&session.role) {
+                Some(fjord_api::Role::Admin) => Scope::Admin,
+                Some(fjord_api::Role::Viewer) => Scope::ReadOnly,
+                None => {
+                    return Err(anyhow::anyhow!(
+                        "membership of user {} has unknown role {}",
+                        session.user_id,
+                        session.role
+                    )
+                    .into());
+                }
+            };
+            return Ok(Self {
+                organization_id: session.organization_id,
+                caller: Caller::User {
+                    email: session.email,
+                },
+                scope,
+                source: source(parts),
+                // Replays are for automation that retries; a browser session
+                // does not get them (see docs/console.md).
+                idempotency: None,
+            });
+        }
         let (organization_id, api_key_id, scope) =
             authenticate_api_key(state, &parts.headers).await?;
         let idempotency = parts.extensions.get::<IdempotencyRequest>().cloned();
@@ -223,11 +282,50 @@ impl FromRequestParts<AppState> for Principal {
         }
         Ok(Self {
             organization_id,
-            api_key_id,
+            caller: Caller::ApiKey { api_key_id },
             scope,
             source: source(parts),
             idempotency,
         })
+    }
+}
+
+/// The live session behind a `fjord_session` cookie.
+pub(crate) async fn authenticate_session(
+    state: &AppState,
+    token: &str,
+) -> Result<fjord_store::session::SessionRow, AppError> {
+    if TokenKind::of(token) != Some(TokenKind::Session) {
+        return Err(AppError::Unauthenticated(
+            "the session cookie is not a session; sign in again".into(),
+        ));
+    }
+    fjord_store::session::authenticate(&state.pool, &secret::hash(token))
+        .await?
+        .ok_or_else(|| {
+            AppError::Unauthenticated("your session has expired or was ended; sign in again".into())
+        })
+}
+
+/// A change made with a session cookie must carry the session's CSRF token
+/// in `X-CSRF-Token` (another site can make a browser send the cookie, never
+/// the header).
+pub(crate) fn require_csrf(parts: &Parts, expected: &str) -> Result<(), AppError> {
+    use axum::http::Method;
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let sent = parts
+        .headers
+        .get(crate::session::CSRF_HEADER)
+        .map(|value| value.as_bytes())
+        .unwrap_or_default();
+    if crate::session::same_secret(sent, expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "a change made with the session cookie needs the session's X-CSRF-Token header; reload the console".into(),
+        ))
     }
 }
 

@@ -39,6 +39,21 @@ pub enum Command {
         /// DNS-1123 label, unique across the control plane.
         name: String,
     },
+    /// Add a user to an organization (creating the user if the email is
+    /// new) with a generated password, printed alone on stdout. An email
+    /// that already has a user keeps its password; nothing is printed then.
+    CreateUser {
+        /// The organization's name.
+        organization: String,
+        /// The user's email, which they sign in with.
+        email: String,
+        /// `admin` or `viewer`.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+    /// Print the OpenAPI document of the REST API on stdout and exit (no
+    /// database needed); the console's typed client is generated from it.
+    Openapi,
     /// Add a release to the catalog every organization sees.
     AddRelease {
         /// Semantic version, e.g. `0.3.0`.
@@ -113,6 +128,13 @@ pub struct ServeArgs {
     /// this replica; 0 leaves jobs to other replicas.
     #[arg(long, global = true, env = "FJORD_JOB_WORKERS", default_value_t = 2)]
     pub job_workers: usize,
+
+    /// Always mark the console's session cookie `Secure`. Set it when TLS
+    /// is terminated in front of the control plane without an
+    /// `X-Forwarded-Proto: https` header (with the header, the cookie is
+    /// `Secure` anyway).
+    #[arg(long, global = true, env = "FJORD_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 
     /// Directory holding the built web console (`web/dist`). When absent,
     /// `/` explains how to build it instead of serving the console.

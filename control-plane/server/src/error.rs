@@ -46,6 +46,9 @@ pub enum AppError {
     /// 409 `idempotency-key-in-flight`: same key, request still running.
     #[error("{0}")]
     IdempotencyKeyInFlight(String),
+    /// 429 `too-many-requests`: too many failed attempts; retry later.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// 503 `unavailable`: overloaded or a transaction lost a race; retry.
     #[error("{0}")]
     Unavailable(String),
@@ -95,6 +98,11 @@ impl AppError {
                 StatusCode::CONFLICT,
                 "idempotency-key-in-flight",
                 "Idempotency key in flight",
+            ),
+            Self::TooManyRequests(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests",
             ),
             Self::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -165,6 +173,10 @@ fn on_constraint(constraint: &str) -> Option<AppError> {
         }
         "cluster_environment_fkey" => {
             AppError::Conflict("the environment still has clusters; delete them first".into())
+        }
+        "app_user_email_key" => AppError::Conflict("a user with this email already exists".into()),
+        "membership_pkey" => {
+            AppError::Conflict("this user is already a member of the organization".into())
         }
         "cluster_version_fkey" => AppError::Invalid("version is not in the release catalog".into()),
         "idempotency_record_pkey" => AppError::IdempotencyKeyInFlight(

@@ -87,7 +87,8 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
     let responses =
         fjord_store::idempotency::delete_older_than(&state.pool, IDEMPOTENCY_RETENTION).await?;
     let tokens = fjord_store::agent_token::delete_expired(&state.pool).await?;
-    tracing::debug!(responses, tokens, "housekeeping done");
+    let sessions = fjord_store::session::delete_expired(&state.pool).await?;
+    tracing::debug!(responses, tokens, sessions, "housekeeping done");
     Ok(())
 }
 

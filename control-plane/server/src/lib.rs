@@ -23,10 +23,12 @@ mod pagination;
 mod rollout;
 mod routes;
 mod secret;
+mod session;
 mod signer;
 mod watch;
 
 pub use app::{AgentSettings, AppState, app, openapi};
 pub use error::AppError;
+pub use session::SessionSettings;
 pub use signer::IntentSigner;
 pub use watch::IntentWatch;

@@ -10,6 +10,13 @@ use tracing::{info, warn};
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     cli.logging.init().context("cannot set up logging")?;
+    if let Some(Command::Openapi) = &cli.command {
+        let document = fjord_control_plane::openapi()
+            .to_pretty_json()
+            .context("cannot write the OpenAPI document")?;
+        println!("{document}");
+        return Ok(());
+    }
     let database_url = cli
         .database
         .database_url
@@ -24,6 +31,17 @@ async fn main() -> anyhow::Result<()> {
             println!("{secret}");
             return Ok(());
         }
+        Some(Command::CreateUser {
+            organization,
+            email,
+            role,
+        }) => {
+            if let Some(password) = admin::create_user(&pool, organization, email, role).await? {
+                println!("{password}");
+            }
+            return Ok(());
+        }
+        Some(Command::Openapi) => return Ok(()),
         Some(Command::AddRelease {
             version,
             channel,
@@ -43,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut state = AppState::new(pool.clone(), signer(&cli.serve)?);
     state.console_dir = cli.serve.console_dir.clone();
+    state.sessions.cookie_secure = cli.serve.secure_cookies;
     state.agent.disconnected_after =
         std::time::Duration::from_secs(cli.serve.agent_disconnected_after_seconds);
     state

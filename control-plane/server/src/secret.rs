@@ -20,6 +20,8 @@ pub(crate) enum TokenKind {
     AgentCredential,
     /// An agent's short-lived access token.
     AgentAccess,
+    /// A console session (the `fjord_session` cookie).
+    Session,
 }
 
 impl TokenKind {
@@ -29,6 +31,7 @@ impl TokenKind {
             Self::Registration => "fjr",
             Self::AgentCredential => "fja",
             Self::AgentAccess => "fjt",
+            Self::Session => "fjs",
         }
     }
 
@@ -40,6 +43,7 @@ impl TokenKind {
             Self::Registration,
             Self::AgentCredential,
             Self::AgentAccess,
+            Self::Session,
         ]
         .into_iter()
         .find(|kind| kind.prefix() == prefix)

@@ -4,15 +4,17 @@
 //! for every route in the OpenAPI document, a request by `globex` aimed at
 //! `acme`'s objects (acme's ids in the path, the query or the body) and what
 //! it must get. The test fails if a route has no row, so a new route cannot
-//! ship without its cross-tenant case. Afterwards acme's objects must read
-//! exactly as before.
+//! ship without its cross-tenant case. The table runs with globex's API key,
+//! then again with a signed-in globex admin's session cookie (every case
+//! that aims at acme's objects). Afterwards acme's objects must read exactly
+//! as before.
 
 mod common;
 
 use std::collections::BTreeSet;
 
 use axum::http::{Method, StatusCode};
-use common::{Inventory, TestApp, connect_agent, populate};
+use common::{Browser, Inventory, TestApp, add_user, connect_agent, populate};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -24,6 +26,8 @@ enum Expect {
     Invalid,
     /// 2xx, and no acme id anywhere in the body.
     NothingOfAcme,
+    /// 401: this credential cannot use the route at all.
+    Unauthenticated,
 }
 
 struct Case {
@@ -50,6 +54,7 @@ fn case(method: Method, route: &'static str, body: Option<Value>, expect: Expect
 struct Extra {
     rollout_id: String,
     operation_id: String,
+    user_id: String,
 }
 
 fn cases(acme: &Inventory) -> Vec<Case> {
@@ -241,11 +246,41 @@ fn cases(acme: &Inventory) -> Vec<Case> {
             Some(json!({"registration_token": "fjr_guessed"})),
             NothingOfAcme,
         ),
+        // Console sign-in: acme's user with a guessed password.
+        case(
+            Method::POST,
+            "/v1/session",
+            Some(json!({"email": ACME_USER, "password": "a guessed password"})),
+            Unauthenticated,
+        ),
+        case(Method::GET, "/v1/session", None, Unauthenticated),
+        case(Method::DELETE, "/v1/session", None, Unauthenticated),
+        case(Method::GET, "/v1/users", None, NothingOfAcme),
+        case(
+            Method::POST,
+            "/v1/users",
+            Some(
+                json!({"email": "new@globex.example", "password": "twelve chars!", "role": "viewer"}),
+            ),
+            NothingOfAcme,
+        ),
+        case(Method::GET, "/v1/users/{user_id}", None, NotFound),
+        case(
+            Method::PATCH,
+            "/v1/users/{user_id}",
+            Some(json!({"role": "viewer"})),
+            NotFound,
+        ),
+        case(Method::DELETE, "/v1/users/{user_id}", None, NotFound),
     ]
 }
 
+/// Acme's console user.
+const ACME_USER: &str = "ada@acme.example";
+
 fn path(route: &str, acme: &Inventory, extra: &Extra) -> String {
     route
+        .replace("{user_id}", &extra.user_id)
         .replace("{rollout_id}", &extra.rollout_id)
         .replace("{operation_id}", &extra.operation_id)
         .replace("{api_key_id}", &acme.api_key_id)
@@ -267,6 +302,7 @@ async fn snapshot(app: &TestApp, acme: &Inventory, extra: &Extra) -> anyhow::Res
         "/v1/topics/{topic_id}",
         "/v1/rollouts/{rollout_id}",
         "/v1/operations/{operation_id}",
+        "/v1/users/{user_id}",
     ] {
         let response = app.get(&path(route, acme, extra), &acme.key).await?;
         reads.push(response.expect(StatusCode::OK).clone());
@@ -289,6 +325,13 @@ async fn no_route_lets_one_tenant_reach_another(pool: PgPool) -> anyhow::Result<
     let acme = populate(&app, "acme").await?;
     let globex = populate(&app, "globex").await?;
     let (globex_credential, globex_agent) = connect_agent(&app, &globex.registration_token).await?;
+    add_user(&app, "acme", ACME_USER, "admin").await?;
+    let globex_password = add_user(&app, "globex", "grace@globex.example", "admin").await?;
+    let globex_browser = Browser::sign_in(&app, "grace@globex.example", &globex_password).await?;
+    let acme_user_id = app.get("/v1/users", &acme.key).await?.body["items"][0]["user_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let rollout = app
         .post(
             "/v1/rollouts",
@@ -306,6 +349,7 @@ async fn no_route_lets_one_tenant_reach_another(pool: PgPool) -> anyhow::Result<
             .as_str()
             .unwrap_or_default()
             .to_owned(),
+        user_id: acme_user_id,
     };
     let before = snapshot(&app, &acme, &extra).await?;
     let acme_ids = [
@@ -314,6 +358,7 @@ async fn no_route_lets_one_tenant_reach_another(pool: PgPool) -> anyhow::Result<
         &acme.environment_id,
         &acme.cluster_id,
         &acme.topic_id,
+        &extra.user_id,
     ];
 
     let document = app
@@ -341,7 +386,7 @@ async fn no_route_lets_one_tenant_reach_another(pool: PgPool) -> anyhow::Result<
         "every route in /openapi.json needs a cross-tenant case"
     );
 
-    for case in table {
+    for case in &table {
         let token = match (case.agent, case.route) {
             (true, "/v1/agent/token") => globex_credential.as_str(),
             (true, _) => globex_agent.as_str(),
@@ -357,42 +402,22 @@ async fn no_route_lets_one_tenant_reach_another(pool: PgPool) -> anyhow::Result<
                 &[],
             )
             .await?;
-        let what = format!("{} {target}", case.method);
-        match case.expect {
-            Expect::NotFound => {
-                response.expect_problem(StatusCode::NOT_FOUND, "not-found");
-            }
-            Expect::Invalid => {
-                response.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body");
-            }
-            Expect::NothingOfAcme => {
-                let text = response.body.to_string();
-                if case.route == "/v1/agent/register" {
-                    response.expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
-                    continue;
-                }
-                assert!(
-                    response.status.is_success(),
-                    "{what}: {} {text}",
-                    response.status
-                );
-                for id in acme_ids {
-                    let echoed = case.route == "/v1/agent/status" && *id == acme.cluster_id;
-                    if echoed {
-                        assert_eq!(
-                            response.body["unknown_cluster_ids"],
-                            json!([acme.cluster_id]),
-                            "{what}"
-                        );
-                    } else {
-                        assert!(
-                            !text.contains(id.as_str()),
-                            "{what} leaked acme's {id}: {text}"
-                        );
-                    }
-                }
-            }
-        }
+        check(case, &response, &target, &acme, &acme_ids);
+    }
+    // Again as a signed-in globex admin: every case aimed at acme's objects
+    // (creations in globex's own organization were shown above; signing in
+    // and out are about the session itself, not acme's data).
+    for case in table.iter().filter(|case| {
+        !case.agent
+            && !case.route.starts_with("/v1/session")
+            && !case.route.starts_with("/v1/agent/")
+            && (case.expect != Expect::NothingOfAcme || case.method == Method::GET)
+    }) {
+        let target = format!("{}{}", path(case.route, &acme, &extra), case.query);
+        let response = globex_browser
+            .send(&app, case.method.clone(), &target, case.body.clone())
+            .await?;
+        check(case, &response, &target, &acme, &acme_ids);
     }
 
     // Credentials of one kind never work as another.
@@ -432,8 +457,58 @@ async fn no_route_lets_one_tenant_reach_another(pool: PgPool) -> anyhow::Result<
     );
     assert_eq!(
         acme_log.body["items"].as_array().map(Vec::len),
-        Some(8),
-        "only acme's own eight changes: organization, two keys, account, environment, cluster, topic, rollout"
+        Some(9),
+        "only acme's own nine changes: organization, two keys, account, environment, cluster, topic, rollout, user"
     );
     Ok(())
+}
+
+/// Asserts that `response` is what `case` expects.
+#[track_caller]
+fn check(
+    case: &Case,
+    response: &common::Response,
+    target: &str,
+    acme: &Inventory,
+    acme_ids: &[&String],
+) {
+    let what = format!("{} {target}", case.method);
+    match case.expect {
+        Expect::NotFound => {
+            response.expect_problem(StatusCode::NOT_FOUND, "not-found");
+        }
+        Expect::Invalid => {
+            response.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body");
+        }
+        Expect::Unauthenticated => {
+            response.expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+        }
+        Expect::NothingOfAcme => {
+            let text = response.body.to_string();
+            if case.route == "/v1/agent/register" {
+                response.expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+                return;
+            }
+            assert!(
+                response.status.is_success(),
+                "{what}: {} {text}",
+                response.status
+            );
+            for id in acme_ids {
+                let echoed = case.route == "/v1/agent/status" && **id == acme.cluster_id;
+                if echoed {
+                    assert_eq!(
+                        response.body["unknown_cluster_ids"],
+                        json!([acme.cluster_id]),
+                        "{what}"
+                    );
+                } else {
+                    assert!(
+                        !text.contains(id.as_str()),
+                        "{what} leaked acme's {id}: {text}"
+                    );
+                }
+            }
+        }
+    }
 }

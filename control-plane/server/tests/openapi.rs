@@ -49,6 +49,9 @@ async fn the_openapi_document_and_reference_page_are_served(pool: PgPool) -> Tes
         "/v1/rollouts/{rollout_id}/resume",
         "/v1/operations",
         "/v1/operations/{operation_id}",
+        "/v1/session",
+        "/v1/users",
+        "/v1/users/{user_id}",
     ] {
         assert!(
             paths.contains_key(path),
@@ -69,6 +72,10 @@ async fn the_openapi_document_and_reference_page_are_served(pool: PgPool) -> Tes
             }
         }
     }
+    assert_eq!(
+        document.body["components"]["securitySchemes"]["session"]["in"], "cookie",
+        "the console's session cookie is a declared way to authenticate"
+    );
     let poll = &document.body["paths"]["/v1/agent/intents"]["get"]["responses"]["200"]["content"];
     for media_type in ["application/json", fjord_api::INTENT_DELTA_JSON] {
         assert!(

@@ -23,7 +23,9 @@ pub mod job;
 pub mod organization;
 pub mod release;
 pub mod rollout;
+pub mod session;
 pub mod topic;
+pub mod user;
 
 // Queries are runtime-checked. Dynamic SQL strings in this crate are built
 // only from constant column lists and constant clauses, never from input;

@@ -34,3 +34,14 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Organizatio
     .await?;
     Ok(row)
 }
+
+/// The organization with this name.
+pub async fn by_name(db: impl PgExecutor<'_>, name: &str) -> Result<Option<OrganizationRow>> {
+    let row = sqlx::query_as::<_, OrganizationRow>(
+        "select organization_id, name, created_at from organization where name = $1",
+    )
+    .bind(name)
+    .fetch_optional(db)
+    .await?;
+    Ok(row)
+}

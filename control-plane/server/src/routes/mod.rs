@@ -21,7 +21,9 @@ pub(crate) mod operations;
 pub(crate) mod organization;
 pub(crate) mod releases;
 pub(crate) mod rollouts;
+pub(crate) mod session;
 pub(crate) mod topics;
+pub(crate) mod users;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -38,4 +40,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(rollouts::router())
         .merge(operations::router())
         .merge(agent::router())
+        .merge(session::router())
+        .merge(users::router())
 }

@@ -382,3 +382,84 @@ pub fn verify_delta(
     assert_eq!(fjord_api::ObjectHashes::of(&document.clusters), hashes);
     Ok(document)
 }
+
+/// A signed-in console session: the cookie to send and the CSRF token.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Browser {
+    /// Signs `email` in; fails unless the answer is 201.
+    pub async fn sign_in(app: &TestApp, email: &str, password: &str) -> anyhow::Result<Self> {
+        Self::sign_in_with(app, json!({"email": email, "password": password})).await
+    }
+
+    /// Signs `email` in to `organization`.
+    pub async fn sign_in_to(
+        app: &TestApp,
+        email: &str,
+        password: &str,
+        organization: &str,
+    ) -> anyhow::Result<Self> {
+        let body = json!({"email": email, "password": password, "organization": organization});
+        Self::sign_in_with(app, body).await
+    }
+
+    async fn sign_in_with(app: &TestApp, body: Value) -> anyhow::Result<Self> {
+        let response = app
+            .send(Method::POST, "/v1/session", None, Some(body), &[])
+            .await?;
+        let body = response.expect(StatusCode::CREATED);
+        let set_cookie = response
+            .headers
+            .get(header::SET_COOKIE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        let cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
+        anyhow::ensure!(
+            cookie.starts_with("fjord_session=fjs_"),
+            "no session cookie: {set_cookie}"
+        );
+        Ok(Self {
+            cookie,
+            csrf: body["csrf_token"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// Sends with the cookie and the CSRF token, as the console does.
+    pub async fn send(
+        &self,
+        app: &TestApp,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Response> {
+        app.send(
+            method,
+            path,
+            None,
+            body,
+            &[("cookie", &self.cookie), ("x-csrf-token", &self.csrf)],
+        )
+        .await
+    }
+
+    pub async fn get(&self, app: &TestApp, path: &str) -> anyhow::Result<Response> {
+        self.send(app, Method::GET, path, None).await
+    }
+}
+
+/// Adds a user with a generated password to `organization`; returns the
+/// password.
+pub async fn add_user(
+    app: &TestApp,
+    organization: &str,
+    email: &str,
+    role: &str,
+) -> anyhow::Result<String> {
+    fjord_control_plane::admin::create_user(&app.pool, organization, email, role)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{email} already existed"))
+}
