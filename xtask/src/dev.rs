@@ -135,6 +135,9 @@ pub(crate) struct Stack {
     pub(crate) control_plane_url: String,
     /// Admin API key of the `dev` organization, when this run created it.
     pub(crate) api_key: Option<String>,
+    /// Email and password of the `dev` organization's first console user,
+    /// when this run created it.
+    pub(crate) console_user: Option<(String, String)>,
     /// The first broker's Kafka and admin addresses.
     pub(crate) bootstrap: SocketAddr,
     pub(crate) broker_admin: SocketAddr,
@@ -163,12 +166,16 @@ impl Stack {
         )?;
         process::wait_for_port(control_plane, STARTUP_TIMEOUT, &mut control_plane_process)?;
         let api_key = seed_inventory(&bin, &postgres.url);
+        let console_user = api_key
+            .as_ref()
+            .and_then(|_| seed_console_user(&bin, &postgres.url));
 
         let brokers = start_brokers(&bin, &mut taken)?;
         let (bootstrap, broker_admin) = (brokers.addresses[0].kafka, brokers.addresses[0].admin);
         Ok(Self {
             control_plane_url: format!("http://{control_plane}"),
             api_key,
+            console_user,
             bootstrap,
             broker_admin,
             brokers: brokers.addresses,
@@ -184,6 +191,9 @@ impl Stack {
         println!();
         println!("Fjord is running:");
         println!("  console       {url}/");
+        if let Some((email, password)) = &self.console_user {
+            println!("                sign in as {email} with password {password}");
+        }
         println!("  REST API      {url}/v1   (OpenAPI: {url}/openapi.json)");
         println!(
             "  Postgres      {}   ({})",
@@ -206,6 +216,16 @@ impl Stack {
             println!("      curl -H 'Authorization: Bearer {key}' {url}/v1/organization");
         }
         println!("Ctrl-C stops everything.");
+    }
+
+    /// Runs a `fjord-control-plane` admin subcommand against this stack's
+    /// database; returns its stdout.
+    pub(crate) fn admin(&self, arguments: &[&str]) -> anyhow::Result<String> {
+        process::output(
+            Command::new(binaries_dir().join("fjord-control-plane"))
+                .env("DATABASE_URL", &self.postgres.url)
+                .args(arguments),
+        )
     }
 
     /// The first process that exited on its own, if any.
@@ -304,6 +324,29 @@ fn seed_inventory(bin: &Path, database_url: &str) -> Option<String> {
         Ok(key) => Some(key.trim().to_owned()),
         Err(error) => {
             eprintln!("xtask: organization \"dev\" not created ({error:#}); use its existing key");
+            None
+        }
+    }
+}
+
+/// The email of the `dev` organization's first console user.
+pub(crate) const DEV_USER_EMAIL: &str = "admin@dev.example";
+
+/// Adds the `dev` organization's first console user (an admin) and returns
+/// its email and generated password.
+fn seed_console_user(bin: &Path, database_url: &str) -> Option<(String, String)> {
+    let created = process::output(
+        Command::new(bin.join("fjord-control-plane"))
+            .env("DATABASE_URL", database_url)
+            .args(["create-user", "dev", DEV_USER_EMAIL, "--role", "admin"]),
+    );
+    match created {
+        Ok(password) if !password.trim().is_empty() => {
+            Some((DEV_USER_EMAIL.to_owned(), password.trim().to_owned()))
+        }
+        Ok(_) => None,
+        Err(error) => {
+            eprintln!("xtask: console user {DEV_USER_EMAIL} not created ({error:#})");
             None
         }
     }

@@ -167,11 +167,34 @@ fn run_cargo_tests(
 
 fn browser_tests(stack: &Stack) -> anyhow::Result<()> {
     step("console tests in headless Chromium");
+    let key = stack
+        .api_key
+        .as_deref()
+        .context("the dev organization's API key is unknown")?;
+    let (email, password) = stack
+        .console_user
+        .as_ref()
+        .context("the dev organization's console user is unknown")?;
+    // A second tenant, whose session must not read the dev organization's
+    // data, and a release to roll out to.
+    stack.admin(&["create-organization", "other"])?;
+    let other_password = stack.admin(&["create-user", "other", "admin@other.example"])?;
+    stack.admin(&["add-release", "0.2.0", "--channel", "stable"])?;
     process::run(
         Command::new("node")
-            .args(["--test", "--test-reporter=spec", "tests/"])
+            .args([
+                "--test",
+                "--test-concurrency=1",
+                "--test-reporter=spec",
+                "tests/",
+            ])
             .current_dir(workspace_root().join("web"))
             .env("FJORD_URL", &stack.control_plane_url)
+            .env("FJORD_API_KEY", key)
+            .env("FJORD_USER_EMAIL", email)
+            .env("FJORD_USER_PASSWORD", password)
+            .env("FJORD_OTHER_EMAIL", "admin@other.example")
+            .env("FJORD_OTHER_PASSWORD", other_password.trim())
             .env("CHROMIUM", "/usr/bin/chromium"),
     )
 }

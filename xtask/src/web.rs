@@ -7,11 +7,22 @@ use anyhow::Context;
 
 use crate::{process, step, workspace_root};
 
-/// Installs the console's npm dependencies (when the lockfile changed) and
+/// Installs the console's npm dependencies (when the lockfile changed),
+/// writes the control plane's OpenAPI document to `web/openapi.json` (the
+/// console's typed client is generated from it, so a changed API breaks this
+/// build rather than the console's users), runs the console's unit tests and
 /// builds it; returns the directory of built assets.
 pub(crate) fn build_console() -> anyhow::Result<PathBuf> {
     let web = workspace_root().join("web");
     npm_ci(&web, "the console's npm dependencies")?;
+    write_openapi(&web.join("openapi.json"))?;
+    step("console unit tests");
+    process::run(
+        Command::new("npm")
+            .args(["run", "--silent", "test:unit"])
+            .current_dir(&web),
+    )
+    .context("console unit tests failed")?;
     step("building the console");
     process::run(
         Command::new("npm")
@@ -20,6 +31,23 @@ pub(crate) fn build_console() -> anyhow::Result<PathBuf> {
     )
     .context("console build failed")?;
     Ok(web.join("dist"))
+}
+
+/// `fjord-control-plane openapi` (built if needed) into `path`.
+fn write_openapi(path: &std::path::Path) -> anyhow::Result<()> {
+    step("writing the OpenAPI document for the console's typed client");
+    let document = process::output(Command::new(crate::dev::cargo()).args([
+        "run",
+        "--quiet",
+        "--package",
+        "fjord-control-plane",
+        "--bin",
+        "fjord-control-plane",
+        "--",
+        "openapi",
+    ]))
+    .context("cannot print the OpenAPI document")?;
+    std::fs::write(path, document).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Installs the Node.js Kafka clients the broker's tests drive (kafkajs,
