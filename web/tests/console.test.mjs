@@ -144,6 +144,10 @@ test("an admin creates an environment, a cluster and topics, sees the agent's st
   await rollout.getByRole("button", { name: "Pause" }).click();
   await rollout.getByTestId("rollout-state").filter({ hasText: /^paused$/ }).waitFor();
   await check(page, "07-rollouts");
+  await rollout.getByRole("button", { name: "Resume" }).click();
+  await rollout.getByTestId("rollout-state").filter({ hasText: /^running$/ }).waitFor();
+  await rollout.getByRole("button", { name: "Pause" }).click();
+  await rollout.getByTestId("rollout-state").filter({ hasText: /^paused$/ }).waitFor();
 
   // A viewer, added from the console.
   await page.getByRole("link", { name: "Users and roles" }).click();
@@ -176,7 +180,7 @@ test("an admin creates an environment, a cluster and topics, sees the agent's st
   await page.getByLabel(/^Since/).fill(startedLocal);
   await page.getByRole("button", { name: "Filter" }).click();
   const table = page.getByTestId("audit-table");
-  for (const action of ["cloud-account.create", "environment.create", "cluster.create", "topic.create", "topic.update", "topic.delete", "rollout.create", "rollout.pause", "user.create", "api-key.create", "api-key.revoke"]) {
+  for (const action of ["cloud-account.create", "environment.create", "cluster.create", "topic.create", "topic.update", "topic.delete", "rollout.create", "rollout.pause", "rollout.resume", "user.create", "api-key.create", "api-key.revoke"]) {
     await table.getByRole("cell", { name: action, exact: true }).first().waitFor({ timeout: 10_000 });
   }
   await page.getByLabel(/^Object id/).fill(created.clusterId);

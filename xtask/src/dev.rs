@@ -280,7 +280,7 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
 
     tools::ensure_programs(&[("curl", "curl"), ("kcat", "kcat")])?;
     build_binaries(false)?;
-    let console_dir = web::build_console()?;
+    let console_dir = web::build_console(false)?;
     let postgres = Arc::new(Postgres::ensure()?);
     let mut stack = Stack::start(postgres, &console_dir)?;
     if smoke {

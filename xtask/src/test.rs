@@ -62,7 +62,7 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     let database_url = postgres.as_ref().map(|postgres| postgres.url.clone());
     let mut console_dir = None;
     record("console build", &mut || {
-        console_dir = Some(web::build_console()?);
+        console_dir = Some(web::build_console(true)?);
         Ok(())
     });
     record("clippy", &mut || {

@@ -10,19 +10,23 @@ use crate::{process, step, workspace_root};
 /// Installs the console's npm dependencies (when the lockfile changed),
 /// writes the control plane's OpenAPI document to `web/openapi.json` (the
 /// console's typed client is generated from it, so a changed API breaks this
-/// build rather than the console's users), runs the console's unit tests and
-/// builds it; returns the directory of built assets.
-pub(crate) fn build_console() -> anyhow::Result<PathBuf> {
+/// build rather than the console's users) and builds it; returns the
+/// directory of built assets. `unit_tests` runs the console's unit tests
+/// first (CI); `cargo xtask dev` skips them.
+pub(crate) fn build_console(unit_tests: bool) -> anyhow::Result<PathBuf> {
     let web = workspace_root().join("web");
     npm_ci(&web, "the console's npm dependencies")?;
     write_openapi(&web.join("openapi.json"))?;
-    step("console unit tests");
-    process::run(
-        Command::new("npm")
-            .args(["run", "--silent", "test:unit"])
-            .current_dir(&web),
-    )
-    .context("console unit tests failed")?;
+    if unit_tests {
+        step("console unit tests");
+        process::run(
+            Command::new("npm")
+                .args(["run", "--silent", "test:unit"])
+                .current_dir(&web)
+                .env("NO_COLOR", "1"),
+        )
+        .context("console unit tests failed")?;
+    }
     step("building the console");
     process::run(
         Command::new("npm")
