@@ -52,19 +52,25 @@ export function AuditPage() {
     setCursors([]);
     setFilters(draft);
   };
-  const field = (key: keyof Filters, label: string, type = "text") => (
-    <TextInput label={label} type={type} value={draft[key]} onChange={(e) => setDraft({ ...draft, [key]: e.currentTarget.value })} />
+  const field = (key: keyof Filters, label: string, example: string, type = "text") => (
+    <TextInput
+      label={label}
+      placeholder={example}
+      type={type}
+      value={draft[key]}
+      onChange={(e) => setDraft({ ...draft, [key]: e.currentTarget.value })}
+    />
   );
   return (
     <>
       <PageTitle>Audit log</PageTitle>
       <form onSubmit={apply} aria-label="Filter the audit log">
         <SimpleGrid cols={{ base: 1, sm: 2, lg: 5 }} mb="sm">
-          {field("actor", "Actor (e.g. user:ada@example.com)")}
-          {field("action", "Action (e.g. cluster.create)")}
-          {field("object_type", "Object type (e.g. cluster)")}
-          {field("object_id", "Object id")}
-          {field("since", "Since", "datetime-local")}
+          {field("actor", "Actor", "user:ada@example.com")}
+          {field("action", "Action", "cluster.create")}
+          {field("object_type", "Object type", "cluster")}
+          {field("object_id", "Object id", "a UUID")}
+          {field("since", "Since", "", "datetime-local")}
         </SimpleGrid>
         <Group mb="md">
           <Button type="submit">Filter</Button>
