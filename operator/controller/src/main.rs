@@ -67,8 +67,9 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
         ..topic::Config::new(&settings.lease.identity)
     };
     // Each controller is one line here; it runs only while this replica leads.
-    let controllers = Controllers::default()
-        .register("topic", move |client| topic::run(client, topic_config.clone()));
+    let controllers = Controllers::default().register("topic", move |client| {
+        topic::run(client, topic_config.clone())
+    });
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     runtime

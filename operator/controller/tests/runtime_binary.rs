@@ -36,7 +36,10 @@ fn sibling_binary(name: &str, variable: &str) -> PathBuf {
 }
 
 fn free_address() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 /// A child process, killed on drop.
@@ -59,7 +62,10 @@ where
         if let Some(found) = check().await {
             return found;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -73,7 +79,9 @@ async fn get(address: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut response = String::new();
     stream.read_to_string(&mut response).await.ok()?;
     let code = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())?;
     Some((code, body))
 }
 
@@ -92,13 +100,21 @@ fn operator(kubeconfig: &Path, listen: SocketAddr, identity: &str) -> Process {
 }
 
 fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    text.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 async fn holder(leases: &Api<Lease>) -> Option<String> {
     let lease = leases.get_opt("fjord-operator").await.ok()??;
-    lease.spec?.holder_identity.filter(|holder| !holder.is_empty())
+    lease
+        .spec?
+        .holder_identity
+        .filter(|holder| !holder.is_empty())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,7 +155,9 @@ async fn the_binary_serves_health_and_metrics_takes_the_lease_and_hands_it_over_
     .await;
     assert_eq!((code, body.as_str()), (200, "{\"status\":\"ok\"}"));
     let (code, body) = eventually("/readyz is ready", || async {
-        get(first_address, "/readyz").await.filter(|(code, _)| *code == 200)
+        get(first_address, "/readyz")
+            .await
+            .filter(|(code, _)| *code == 200)
     })
     .await;
     assert!(body.contains("\"kubernetes-api\":\"ok\""), "{code} {body}");
@@ -152,7 +170,10 @@ async fn the_binary_serves_health_and_metrics_takes_the_lease_and_hands_it_over_
         (metric(&text, "fjord_operator_leader") == Some(1.0)).then_some(text)
     })
     .await;
-    assert_eq!(metric(&metrics, "fjord_operator_leader_transitions_total"), Some(1.0));
+    assert_eq!(
+        metric(&metrics, "fjord_operator_leader_transitions_total"),
+        Some(1.0)
+    );
     assert!(
         metrics.contains("fjord_operator_controller_running{controller=\"topic\"} 1"),
         "{metrics}"
@@ -168,7 +189,13 @@ async fn the_binary_serves_health_and_metrics_takes_the_lease_and_hands_it_over_
 
     // SIGTERM: controllers stop, the lease is released, the standby leads.
     let pid = first.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = tokio::task::spawn_blocking(move || first.0.wait())
         .await
         .unwrap()

@@ -122,7 +122,10 @@ async fn lease(server: &ApiServer) -> Lease {
 }
 
 fn holder(lease: &Lease) -> Option<String> {
-    lease.spec.as_ref().and_then(|spec| spec.holder_identity.clone())
+    lease
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.holder_identity.clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,12 +165,20 @@ async fn a_crashed_leader_is_replaced_only_after_its_lease_expires() {
     // A crash: the elector is gone without releasing the Lease.
     a.task.abort();
     let crashed = Instant::now();
-    eventually("a's controllers stop with it", Duration::from_secs(5), || !running(&a)).await;
+    eventually(
+        "a's controllers stop with it",
+        Duration::from_secs(5),
+        || !running(&a),
+    )
+    .await;
     let took_over = eventually("b takes over", Duration::from_secs(30), || running(&b)).await;
     // b waits out the duration from when it last saw the Lease change, and
     // a renewed at most one retry period before the crash.
     let waited = took_over - crashed;
-    assert!(waited >= Duration::from_millis(3_000 - 250), "b took over after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(3_000 - 250),
+        "b took over after {waited:?}"
+    );
     assert_eq!(cluster.most_acting.load(Ordering::SeqCst), 1);
     let lease = lease(&server).await;
     assert_eq!(holder(&lease).as_deref(), Some("b"));
@@ -189,10 +200,17 @@ async fn a_leader_that_shuts_down_releases_the_lease_to_a_standby_at_once() {
     a.shutdown.cancel();
     let stopped = Instant::now();
     let Replica {
-        probe, metrics, task, ..
+        probe,
+        metrics,
+        task,
+        ..
     } = a;
     task.await.unwrap().unwrap();
-    assert_eq!(probe.running.load(Ordering::SeqCst), 0, "controllers stop before run returns");
+    assert_eq!(
+        probe.running.load(Ordering::SeqCst),
+        0,
+        "controllers stop before run returns"
+    );
     assert!(!metrics.is_leader());
     let took_over = eventually("b takes over", Duration::from_secs(20), || running(&b)).await;
     assert!(took_over - stopped < Duration::from_secs(20));
@@ -214,10 +232,19 @@ async fn a_conflict_on_renew_stops_the_leader_cleanly() {
     spec.holder_identity = Some("intruder".into());
     spec.lease_duration_seconds = Some(60);
     spec.renew_time = Some(MicroTime(Timestamp::now()));
-    leases.replace(LEASE, &PostParams::default(), &taken).await.unwrap();
+    leases
+        .replace(LEASE, &PostParams::default(), &taken)
+        .await
+        .unwrap();
 
-    eventually("a stops its controllers", Duration::from_secs(10), || !running(&a)).await;
-    eventually("a's leader gauge drops", Duration::from_secs(5), || !a.metrics.is_leader()).await;
+    eventually("a stops its controllers", Duration::from_secs(10), || {
+        !running(&a)
+    })
+    .await;
+    eventually("a's leader gauge drops", Duration::from_secs(5), || {
+        !a.metrics.is_leader()
+    })
+    .await;
     // a stays a candidate: the intruder's Lease has 60 s to run.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!running(&a));
@@ -232,7 +259,9 @@ async fn api_faults_shorter_than_the_renew_deadline_keep_the_leader() {
     // Renew deadline 7 s; the API fails for 1 s.
     let a = start(&server, &cluster, lease_config("a", 10));
     eventually("a leads", Duration::from_secs(20), || running(&a)).await;
-    server.faults().fail_requests_for(500, Duration::from_secs(1));
+    server
+        .faults()
+        .fail_requests_for(500, Duration::from_secs(1));
     tokio::time::sleep(Duration::from_secs(2)).await;
     eventually("renewals succeed again", Duration::from_secs(10), || {
         server.faults().request_failure().is_none()
@@ -251,7 +280,9 @@ async fn api_faults_past_the_renew_deadline_stop_the_leader_and_one_leads_after(
     eventually("a leads", Duration::from_secs(20), || running(&a)).await;
     let b = start(&server, &cluster, lease_config("b", 2));
     // No request succeeds for 5 s: past a's 1.4 s renew deadline.
-    server.faults().fail_requests_for(503, Duration::from_secs(5));
+    server
+        .faults()
+        .fail_requests_for(503, Duration::from_secs(5));
     eventually("a stops acting", Duration::from_secs(5), || !running(&a)).await;
     assert!(!running(&b), "b cannot have taken a Lease it cannot read");
     eventually("someone leads again", Duration::from_secs(30), || {

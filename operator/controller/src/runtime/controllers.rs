@@ -74,7 +74,10 @@ impl Controllers {
         {
             return Err(Error::InvalidConfig {
                 setting: "controllers",
-                reason: format!("no controller {unknown:?}; known: {}", self.names().join(", ")),
+                reason: format!(
+                    "no controller {unknown:?}; known: {}",
+                    self.names().join(", ")
+                ),
             });
         }
         let entries = self

@@ -20,7 +20,10 @@ fn selecting_an_unknown_controller_is_refused() {
     let only = controllers.clone().select(&["cluster".to_owned()]).unwrap();
     assert_eq!(only.names(), vec!["cluster"]);
     let error = controllers.select(&["topics".to_owned()]).unwrap_err();
-    assert!(error.to_string().contains("no controller \"topics\""), "{error}");
+    assert!(
+        error.to_string().contains("no controller \"topics\""),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -55,7 +58,11 @@ async fn stopping_ends_every_controller_before_it_returns() {
     .unwrap();
     assert_eq!(metrics.controller("forever").reconciles(), 0);
     running.stop().await;
-    assert_eq!(live.load(Ordering::SeqCst), 0, "the controller's future was dropped");
+    assert_eq!(
+        live.load(Ordering::SeqCst),
+        0,
+        "the controller's future was dropped"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -44,7 +44,11 @@ fn is_conflict(error: &kube::Error) -> bool {
 
 impl Elector {
     /// An elector over the Lease `config` names; checks the timings.
-    pub fn new(client: kube::Client, config: LeaseConfig, metrics: OperatorMetrics) -> Result<Self> {
+    pub fn new(
+        client: kube::Client,
+        config: LeaseConfig,
+        metrics: OperatorMetrics,
+    ) -> Result<Self> {
         config.validate()?;
         Ok(Self {
             leases: Api::namespaced(client, &config.namespace),
@@ -106,14 +110,26 @@ impl Elector {
         let now = Instant::now();
         let unchanged_since = match &current {
             Some(read) => {
-                let version = read.metadata.resource_version.as_deref().unwrap_or_default();
+                let version = read
+                    .metadata
+                    .resource_version
+                    .as_deref()
+                    .unwrap_or_default();
                 self.observer.observe(version, now)
             }
             None => now,
         };
-        let decision = lease::decide(&self.config.identity, current.as_ref(), unchanged_since, now);
+        let decision = lease::decide(
+            &self.config.identity,
+            current.as_ref(),
+            unchanged_since,
+            now,
+        );
         if let Decision::Wait { .. } = decision {
-            tracing::debug!(holder = current.as_ref().and_then(lease::holder), "lease held by another replica");
+            tracing::debug!(
+                holder = current.as_ref().and_then(lease::holder),
+                "lease held by another replica"
+            );
             return Ok(None);
         }
         let wanted = lease::holding(&self.config, current.as_ref(), decision, Timestamp::now());
@@ -138,7 +154,12 @@ impl Elector {
 
     /// Renews every retry period. Each attempt must succeed before the renew
     /// deadline counted from the last success; otherwise leadership ends.
-    async fn hold(&mut self, mut held: Lease, mut renewed_at: Instant, shutdown: &CancellationToken) -> TermEnd {
+    async fn hold(
+        &mut self,
+        mut held: Lease,
+        mut renewed_at: Instant,
+        shutdown: &CancellationToken,
+    ) -> TermEnd {
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return TermEnd::Shutdown(Box::new(held)),
@@ -150,11 +171,14 @@ impl Elector {
                 if attempt >= deadline {
                     return TermEnd::Lost("renew deadline passed");
                 }
-                let wanted = lease::holding(&self.config, Some(&held), Decision::Renew, Timestamp::now());
+                let wanted =
+                    lease::holding(&self.config, Some(&held), Decision::Renew, Timestamp::now());
                 let params = PostParams::default();
                 let renewal = self.leases.replace(&self.config.name, &params, &wanted);
                 match timeout_at(deadline, renewal).await {
-                    Err(_elapsed) => return TermEnd::Lost("renewal did not finish before the renew deadline"),
+                    Err(_elapsed) => {
+                        return TermEnd::Lost("renewal did not finish before the renew deadline");
+                    }
                     Ok(Ok(written)) => {
                         assert_eq!(
                             lease::holder(&written),
@@ -172,7 +196,8 @@ impl Elector {
                     Ok(Err(error)) => {
                         self.metrics.lease_renew_failed();
                         tracing::warn!(%error, "lease renewal failed, retrying");
-                        let pause = (self.config.retry_period / 4).min(deadline - Instant::now().min(deadline));
+                        let pause = (self.config.retry_period / 4)
+                            .min(deadline - Instant::now().min(deadline));
                         tokio::select! {
                             () = shutdown.cancelled() => return TermEnd::Shutdown(Box::new(held)),
                             () = sleep(pause) => {}

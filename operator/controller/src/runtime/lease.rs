@@ -129,7 +129,12 @@ pub enum Decision {
 
 /// Decides from the Lease as read, the instant it was first seen unchanged
 /// (see [`Observer`]) and now.
-pub(crate) fn decide(identity: &str, lease: Option<&Lease>, unchanged_since: Instant, now: Instant) -> Decision {
+pub(crate) fn decide(
+    identity: &str,
+    lease: Option<&Lease>,
+    unchanged_since: Instant,
+    now: Instant,
+) -> Decision {
     let Some(lease) = lease else {
         return Decision::Create;
     };
@@ -163,12 +168,19 @@ fn micro_time(now: Timestamp) -> MicroTime {
 /// The Lease to write for `decision` (not [`Decision::Wait`]), holding it as
 /// `config.identity` at wall time `now`. `current` carries the
 /// `resourceVersion` the write is conditional on.
-pub(crate) fn holding(config: &LeaseConfig, current: Option<&Lease>, decision: Decision, now: Timestamp) -> Lease {
+pub(crate) fn holding(
+    config: &LeaseConfig,
+    current: Option<&Lease>,
+    decision: Decision,
+    now: Timestamp,
+) -> Lease {
     assert!(
         !matches!(decision, Decision::Wait { .. }),
         "a Lease is written only to hold it"
     );
-    let previous = current.and_then(|lease| lease.spec.clone()).unwrap_or_default();
+    let previous = current
+        .and_then(|lease| lease.spec.clone())
+        .unwrap_or_default();
     let transitions = previous.lease_transitions.unwrap_or(0);
     let (acquire_time, transitions) = match decision {
         Decision::Renew => (
@@ -176,9 +188,7 @@ pub(crate) fn holding(config: &LeaseConfig, current: Option<&Lease>, decision: D
             transitions,
         ),
         Decision::Create => (micro_time(now), 0),
-        Decision::Take | Decision::Wait { .. } => {
-            (micro_time(now), transitions.saturating_add(1))
-        }
+        Decision::Take | Decision::Wait { .. } => (micro_time(now), transitions.saturating_add(1)),
     };
     let metadata = match current {
         Some(lease) => lease.metadata.clone(),

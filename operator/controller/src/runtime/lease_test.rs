@@ -120,7 +120,10 @@ fn timings_must_leave_the_leader_time_to_stop() {
     let mut config = LeaseConfig::new("l", "ns", "me");
     assert!(config.validate().is_ok());
     config.renew_deadline = Duration::from_secs(15);
-    assert!(config.validate().is_err(), "renew deadline = lease duration");
+    assert!(
+        config.validate().is_err(),
+        "renew deadline = lease duration"
+    );
     config.renew_deadline = Duration::from_secs(10);
     config.retry_period = Duration::from_secs(10);
     assert!(config.validate().is_err(), "retry period = renew deadline");

@@ -48,7 +48,9 @@ impl Default for OperatorMetrics {
             controller_restarts: Family::default(),
             reconciles: Family::default(),
             reconcile_errors: Family::default(),
-            reconcile_durations: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
+            reconcile_durations: Family::new_with_constructor(
+                duration_histogram as fn() -> Histogram,
+            ),
         }
     }
 }
@@ -167,7 +169,10 @@ impl ControllerMetrics {
 
     /// Failed reconciles counted so far.
     pub fn errors(&self) -> u64 {
-        self.metrics.reconcile_errors.get_or_create(&self.labels).get()
+        self.metrics
+            .reconcile_errors
+            .get_or_create(&self.labels)
+            .get()
     }
 
     pub(crate) fn set_running(&self, running: bool) {

@@ -20,7 +20,11 @@ pub struct RunArgs {
     pub listen: SocketAddr,
 
     /// Name of the coordination.k8s.io/v1 Lease the replicas elect a leader with.
-    #[arg(long, env = "FJORD_OPERATOR_LEASE_NAME", default_value = "fjord-operator")]
+    #[arg(
+        long,
+        env = "FJORD_OPERATOR_LEASE_NAME",
+        default_value = "fjord-operator"
+    )]
     pub lease_name: String,
 
     /// Namespace of the Lease [default: $POD_NAMESPACE, else fjord-system].
@@ -33,12 +37,20 @@ pub struct RunArgs {
     pub identity: Option<String>,
 
     /// How long the Lease protects its holder after its last renewal.
-    #[arg(long, env = "FJORD_OPERATOR_LEASE_DURATION_SECONDS", default_value_t = 15)]
+    #[arg(
+        long,
+        env = "FJORD_OPERATOR_LEASE_DURATION_SECONDS",
+        default_value_t = 15
+    )]
     pub lease_duration_seconds: u32,
 
     /// How long the leader keeps acting without a successful renewal; must be
     /// shorter than the lease duration.
-    #[arg(long, env = "FJORD_OPERATOR_RENEW_DEADLINE_SECONDS", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "FJORD_OPERATOR_RENEW_DEADLINE_SECONDS",
+        default_value_t = 10
+    )]
     pub renew_deadline_seconds: u32,
 
     /// How often the leader renews and a standby looks at the Lease; must be
@@ -52,7 +64,11 @@ pub struct RunArgs {
 
     /// How often the Topic controller checks each topic on the brokers for
     /// drift when nothing changed.
-    #[arg(long, env = "FJORD_OPERATOR_TOPIC_RESYNC_SECONDS", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "FJORD_OPERATOR_TOPIC_RESYNC_SECONDS",
+        default_value_t = 60
+    )]
     pub topic_resync_seconds: u32,
 }
 
@@ -75,7 +91,11 @@ fn default_identity() -> String {
     let base = std::env::var("POD_NAME")
         .ok()
         .filter(|name| !name.is_empty())
-        .or_else(|| hostname::get().ok().and_then(|name| name.into_string().ok()))
+        .or_else(|| {
+            hostname::get()
+                .ok()
+                .and_then(|name| name.into_string().ok())
+        })
         .unwrap_or_else(|| "fjord-operator".to_owned());
     // Two processes on one host (or a restarted container) must not share
     // an identity, or both would believe they hold the Lease.
@@ -171,8 +191,13 @@ mod tests {
 
     #[test]
     fn timings_that_leave_no_margin_are_refused() {
-        let error = parse(&["--lease-duration-seconds", "10", "--renew-deadline-seconds", "10"])
-            .unwrap_err();
+        let error = parse(&[
+            "--lease-duration-seconds",
+            "10",
+            "--renew-deadline-seconds",
+            "10",
+        ])
+        .unwrap_err();
         assert!(error.to_string().contains("lease duration"), "{error}");
         assert!(parse(&["--topic-resync-seconds", "0"]).is_err());
     }

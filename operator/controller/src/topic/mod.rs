@@ -104,16 +104,22 @@ pub async fn run(client: kube::Client, config: Config) -> Result<()> {
     tracing::info!(namespace = ?context.config.namespace, "topic controller running");
     controller
         // A cluster that gets its bootstrap address (or goes away) wakes its topics.
-        .watches(clusters, watcher::Config::default(), move |cluster: StreamCluster| {
-            let namespace = cluster.namespace();
-            let name = cluster.name_any();
-            store
-                .state()
-                .into_iter()
-                .filter(|topic| topic.namespace() == namespace && topic.spec.cluster_ref == name)
-                .map(|topic| ObjectRef::from_obj(&*topic))
-                .collect::<Vec<_>>()
-        })
+        .watches(
+            clusters,
+            watcher::Config::default(),
+            move |cluster: StreamCluster| {
+                let namespace = cluster.namespace();
+                let name = cluster.name_any();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|topic| {
+                        topic.namespace() == namespace && topic.spec.cluster_ref == name
+                    })
+                    .map(|topic| ObjectRef::from_obj(&*topic))
+                    .collect::<Vec<_>>()
+            },
+        )
         .run(reconcile::reconcile, reconcile::error_policy, context)
         .for_each(|outcome| async move {
             match outcome {

@@ -102,7 +102,9 @@ pub fn plan(spec: &TopicSpec, observed: Option<&Observed>) -> Plan {
         }
     }
     debug_assert!(
-        plan.set_config.keys().all(|key| spec.config.contains_key(key)),
+        plan.set_config
+            .keys()
+            .all(|key| spec.config.contains_key(key)),
         "only declared settings are ever set"
     );
     plan
@@ -141,7 +143,10 @@ mod tests {
     fn a_missing_topic_is_created() {
         let plan = plan(&spec(3, 1, &[("retention.ms", "1000")]), None);
         assert!(plan.create);
-        assert!(plan.set_config.is_empty(), "the config goes with the create");
+        assert!(
+            plan.set_config.is_empty(),
+            "the config goes with the create"
+        );
     }
 
     #[test]
@@ -182,7 +187,11 @@ mod tests {
 
     #[test]
     fn only_declared_settings_that_differ_are_set() {
-        let declared = spec(3, 1, &[("retention.ms", "1000"), ("cleanup.policy", "delete")]);
+        let declared = spec(
+            3,
+            1,
+            &[("retention.ms", "1000"), ("cleanup.policy", "delete")],
+        );
         // segment.bytes is not declared: whatever it is, it stays.
         let on_brokers = observed(3, 1, &[("retention.ms", "5"), ("cleanup.policy", "delete")]);
         let plan = plan(&declared, Some(&on_brokers));
@@ -198,7 +207,10 @@ mod tests {
 
     #[test]
     fn a_setting_the_brokers_do_not_report_is_drift_with_an_empty_value() {
-        let plan = plan(&spec(1, 1, &[("x.unknown", "1")]), Some(&observed(1, 1, &[])));
+        let plan = plan(
+            &spec(1, 1, &[("x.unknown", "1")]),
+            Some(&observed(1, 1, &[])),
+        );
         assert_eq!(plan.drift.get("x.unknown").map(String::as_str), Some(""));
     }
 }

@@ -18,7 +18,11 @@ use crate::topic::status::{self, Verdict};
 use crate::topic::{Context, FINALIZER};
 
 fn key(topic: &Topic) -> String {
-    format!("{}/{}", topic.namespace().unwrap_or_default(), topic.name_any())
+    format!(
+        "{}/{}",
+        topic.namespace().unwrap_or_default(),
+        topic.name_any()
+    )
 }
 
 pub(crate) async fn reconcile(topic: Arc<Topic>, context: Arc<Context>) -> Result<Action> {
@@ -74,10 +78,14 @@ enum Cluster {
 async fn resolve(context: &Context, namespace: &str, name: &str) -> Result<Cluster> {
     let clusters: Api<StreamCluster> = Api::namespaced(context.client.clone(), namespace);
     let Some(cluster) = clusters.get_opt(name).await? else {
-        return Ok(Cluster::Gone(format!("StreamCluster {namespace}/{name} does not exist")));
+        return Ok(Cluster::Gone(format!(
+            "StreamCluster {namespace}/{name} does not exist"
+        )));
     };
     if cluster.metadata.deletion_timestamp.is_some() {
-        return Ok(Cluster::Gone(format!("StreamCluster {namespace}/{name} is being deleted")));
+        return Ok(Cluster::Gone(format!(
+            "StreamCluster {namespace}/{name} is being deleted"
+        )));
     }
     let bootstrap = cluster
         .status
@@ -100,7 +108,11 @@ async fn publish(context: &Context, topic: &Topic, kind: EventType, reason: &str
         action: "Reconcile".to_owned(),
         secondary: None,
     };
-    if let Err(error) = context.recorder.publish(&event, &topic.object_ref(&())).await {
+    if let Err(error) = context
+        .recorder
+        .publish(&event, &topic.object_ref(&()))
+        .await
+    {
         tracing::warn!(topic = %key(topic), %error, reason, "cannot publish event");
     }
 }
@@ -191,7 +203,14 @@ async fn apply(topic: &Topic, context: &Context) -> Result<Action> {
     if let Some(refusal) = remaining.refusals.first()
         && previous_reason.as_deref() != Some(refusal.reason())
     {
-        publish(context, topic, EventType::Warning, refusal.reason(), refusal.message()).await;
+        publish(
+            context,
+            topic,
+            EventType::Warning,
+            refusal.reason(),
+            refusal.message(),
+        )
+        .await;
     }
     report(context, topic, after.as_ref(), remaining.drift, &verdict).await?;
     Ok(resync)
@@ -238,7 +257,12 @@ async fn change(
     let spec = &topic.spec;
     if steps.create {
         let created = admin
-            .create_topic(&name, spec.partitions, spec.replication_factor, &spec.config)
+            .create_topic(
+                &name,
+                spec.partitions,
+                spec.replication_factor,
+                &spec.config,
+            )
             .await;
         match created {
             Ok(true) => {
@@ -252,7 +276,14 @@ async fn change(
             }
             Ok(false) => tracing::info!(topic = %key(topic), "topic already exists, adopting it"),
             Err(error @ KafkaError::Refused { .. }) => {
-                publish(context, topic, EventType::Warning, "CreateRefused", error.to_string()).await;
+                publish(
+                    context,
+                    topic,
+                    EventType::Warning,
+                    "CreateRefused",
+                    error.to_string(),
+                )
+                .await;
                 return Ok(Some(Verdict::Refused {
                     reason: "CreateRefused",
                     message: error.to_string(),
@@ -268,7 +299,14 @@ async fn change(
                 publish(context, topic, EventType::Normal, "PartitionsAdded", note).await;
             }
             Err(error @ KafkaError::Refused { .. }) => {
-                publish(context, topic, EventType::Warning, "PartitionsRefused", error.to_string()).await;
+                publish(
+                    context,
+                    topic,
+                    EventType::Warning,
+                    "PartitionsRefused",
+                    error.to_string(),
+                )
+                .await;
                 return Ok(Some(Verdict::Refused {
                     reason: "PartitionsRefused",
                     message: error.to_string(),
@@ -289,10 +327,24 @@ async fn change(
         match admin.set_configs(&name, &steps.set_config).await {
             Ok(()) => {
                 let note = format!("declared settings restored: {}", changes.join(", "));
-                publish(context, topic, EventType::Normal, "ConfigDriftRepaired", note).await;
+                publish(
+                    context,
+                    topic,
+                    EventType::Normal,
+                    "ConfigDriftRepaired",
+                    note,
+                )
+                .await;
             }
             Err(error @ KafkaError::Refused { .. }) => {
-                publish(context, topic, EventType::Warning, "ConfigRejected", error.to_string()).await;
+                publish(
+                    context,
+                    topic,
+                    EventType::Warning,
+                    "ConfigRejected",
+                    error.to_string(),
+                )
+                .await;
                 return Ok(Some(Verdict::Refused {
                     reason: "ConfigRejected",
                     message: error.to_string(),

@@ -17,10 +17,16 @@ pub enum Verdict {
     Ready,
     /// The operator is waiting for something outside the topic (its
     /// cluster, the brokers) or for a change it just made to show.
-    Waiting { reason: &'static str, message: String },
+    Waiting {
+        reason: &'static str,
+        message: String,
+    },
     /// The topic differs from its declaration in a way the operator cannot
     /// or may not change (a refused declaration, a rejected setting).
-    Refused { reason: &'static str, message: String },
+    Refused {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 impl Verdict {
@@ -80,7 +86,9 @@ pub fn status(
     verdict: &Verdict,
     now: &str,
 ) -> TopicStatus {
-    let previous = previous.map(|status| status.conditions.as_slice()).unwrap_or_default();
+    let previous = previous
+        .map(|status| status.conditions.as_slice())
+        .unwrap_or_default();
     let reason = verdict.reason();
     let ready = condition(
         previous,
@@ -142,8 +150,12 @@ pub async fn write(api: &Api<Topic>, name: &str, status: &TopicStatus) -> Result
         "kind": "Topic",
         "status": status,
     });
-    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-        .await?;
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
     Ok(())
 }
 
@@ -153,7 +165,14 @@ mod tests {
 
     #[test]
     fn a_ready_topic_is_ready_not_progressing_not_degraded() {
-        let status = status(None, Some(2), Some(3), BTreeMap::new(), &Verdict::Ready, "t1");
+        let status = status(
+            None,
+            Some(2),
+            Some(3),
+            BTreeMap::new(),
+            &Verdict::Ready,
+            "t1",
+        );
         let summary: Vec<(&str, ConditionStatus)> = status
             .conditions
             .iter()
@@ -168,7 +187,12 @@ mod tests {
             ]
         );
         assert_eq!(status.observed_generation, Some(2));
-        assert!(status.conditions.iter().all(|c| c.observed_generation == Some(2)));
+        assert!(
+            status
+                .conditions
+                .iter()
+                .all(|c| c.observed_generation == Some(2))
+        );
     }
 
     #[test]
@@ -177,15 +201,35 @@ mod tests {
             reason: "PartitionDecreaseRefused",
             message: "no".into(),
         };
-        let first = status(None, Some(1), Some(3), BTreeMap::new(), &Verdict::Ready, "t1");
-        let second = status(Some(&first), Some(2), Some(3), BTreeMap::new(), &refused, "t2");
+        let first = status(
+            None,
+            Some(1),
+            Some(3),
+            BTreeMap::new(),
+            &Verdict::Ready,
+            "t1",
+        );
+        let second = status(
+            Some(&first),
+            Some(2),
+            Some(3),
+            BTreeMap::new(),
+            &refused,
+            "t2",
+        );
         let ready = &second.conditions[0];
-        assert_eq!((ready.status, ready.reason.as_str()), (ConditionStatus::False, "PartitionDecreaseRefused"));
+        assert_eq!(
+            (ready.status, ready.reason.as_str()),
+            (ConditionStatus::False, "PartitionDecreaseRefused")
+        );
         assert_eq!(ready.last_transition_time, "t2");
         let progressing = &second.conditions[1];
         assert_eq!(progressing.last_transition_time, "t1", "still False");
         let degraded = &second.conditions[2];
         assert_eq!(degraded.status, ConditionStatus::True);
-        assert_eq!(ready_reason(Some(&second)), Some("PartitionDecreaseRefused"));
+        assert_eq!(
+            ready_reason(Some(&second)),
+            Some("PartitionDecreaseRefused")
+        );
     }
 }

@@ -114,7 +114,7 @@ impl Connection {
         };
         self.stream.write_all(&frame).await.map_err(io)?;
         let length = self.stream.read_u32().await.map_err(io)?;
-        if length > RESPONSE_BYTES_MAX || length < 4 {
+        if !(4..=RESPONSE_BYTES_MAX).contains(&length) {
             return Err(KafkaError::BadResponse {
                 api,
                 reason: format!("frame of {length} bytes"),
@@ -136,7 +136,11 @@ impl Connection {
         }
         let response = R::Response::decode(&mut payload, version).map_err(codec)?;
         if payload.has_remaining() {
-            tracing::debug!(api, left = payload.remaining(), "response has trailing bytes");
+            tracing::debug!(
+                api,
+                left = payload.remaining(),
+                "response has trailing bytes"
+            );
         }
         Ok(response)
     }

@@ -22,9 +22,8 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 };
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
-    DeleteTopicsRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest, MetadataRequest,
-    TopicName,
+    ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    DescribeConfigsRequest, IncrementalAlterConfigsRequest, MetadataRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -83,7 +82,9 @@ fn refused(api: &'static str, resource: &str, code: i16, message: Option<&StrByt
         resource: resource.to_owned(),
         code,
         name,
-        message: message.map(|message| message.to_string()).unwrap_or_default(),
+        message: message
+            .map(|message| message.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -100,7 +101,12 @@ impl AdminClient {
             .send("ApiVersions", 0, &ApiVersionsRequest::default())
             .await?;
         if response.error_code != 0 {
-            return Err(refused("ApiVersions", connection.address(), response.error_code, None));
+            return Err(refused(
+                "ApiVersions",
+                connection.address(),
+                response.error_code,
+                None,
+            ));
         }
         let mut versions = BTreeMap::new();
         for (key, ours) in RANGES {
@@ -132,7 +138,10 @@ impl AdminClient {
 
     /// The topic's partition count and replication factor; `None` when the
     /// brokers do not know it.
-    pub async fn describe_topic(&mut self, name: &str) -> Result<Option<TopicDescription>, KafkaError> {
+    pub async fn describe_topic(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<TopicDescription>, KafkaError> {
         const API: &str = "Metadata";
         let version = self.version(ApiKey::Metadata, API)?;
         let request = MetadataRequest::default()
@@ -141,10 +150,12 @@ impl AdminClient {
             ]))
             .with_allow_auto_topic_creation(false);
         let response = self.connection.send(API, version, &request).await?;
-        let topic = response
-            .topics
-            .iter()
-            .find(|topic| topic.name.as_ref().is_some_and(|found| found.0.as_str() == name));
+        let topic = response.topics.iter().find(|topic| {
+            topic
+                .name
+                .as_ref()
+                .is_some_and(|found| found.0.as_str() == name)
+        });
         let Some(topic) = topic else {
             return Ok(None);
         };
@@ -226,13 +237,25 @@ impl AdminClient {
             .with_topics(vec![
                 CreatePartitionsTopic::default()
                     .with_name(topic_name(name))
-                    .with_count(count),
+                    .with_count(count)
+                    // Null: the brokers place the new partitions (the
+                    // codec's default is an empty, i.e. manual, list).
+                    .with_assignments(None),
             ])
             .with_timeout_ms(timeout_ms(self.timeout));
         let response = self.connection.send(API, version, &request).await?;
-        match response.results.iter().find(|result| result.name.0.as_str() == name) {
+        match response
+            .results
+            .iter()
+            .find(|result| result.name.0.as_str() == name)
+        {
             Some(result) if result.error_code == 0 => Ok(()),
-            Some(result) => Err(refused(API, name, result.error_code, result.error_message.as_ref())),
+            Some(result) => Err(refused(
+                API,
+                name,
+                result.error_code,
+                result.error_message.as_ref(),
+            )),
             None => Err(KafkaError::BadResponse {
                 api: API,
                 reason: "no result for the topic".to_owned(),
@@ -260,18 +283,30 @@ impl AdminClient {
                 .with_configuration_keys(Some(keys)),
         ]);
         let response = self.connection.send(API, version, &request).await?;
-        let result = response.results.first().ok_or_else(|| KafkaError::BadResponse {
-            api: API,
-            reason: "no result for the topic".to_owned(),
-        })?;
+        let result = response
+            .results
+            .first()
+            .ok_or_else(|| KafkaError::BadResponse {
+                api: API,
+                reason: "no result for the topic".to_owned(),
+            })?;
         if result.error_code != 0 {
-            return Err(refused(API, name, result.error_code, result.error_message.as_ref()));
+            return Err(refused(
+                API,
+                name,
+                result.error_code,
+                result.error_message.as_ref(),
+            ));
         }
         Ok(result
             .configs
             .iter()
             .map(|config| {
-                let value = config.value.as_ref().map(|v| v.to_string()).unwrap_or_default();
+                let value = config
+                    .value
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
                 (config.name.to_string(), value)
             })
             .collect())
@@ -304,7 +339,12 @@ impl AdminClient {
         let response = self.connection.send(API, version, &request).await?;
         match response.responses.first() {
             Some(result) if result.error_code == 0 => Ok(()),
-            Some(result) => Err(refused(API, name, result.error_code, result.error_message.as_ref())),
+            Some(result) => Err(refused(
+                API,
+                name,
+                result.error_code,
+                result.error_message.as_ref(),
+            )),
             None => Err(KafkaError::BadResponse {
                 api: API,
                 reason: "no result for the topic".to_owned(),
@@ -321,14 +361,22 @@ impl AdminClient {
             .with_timeout_ms(timeout_ms(self.timeout));
         let response = self.connection.send(API, version, &request).await?;
         let result = response.responses.iter().find(|result| {
-            result.name.as_ref().is_some_and(|found| found.0.as_str() == name)
+            result
+                .name
+                .as_ref()
+                .is_some_and(|found| found.0.as_str() == name)
         });
         match result {
             Some(result) if result.error_code == 0 => Ok(true),
             Some(result) if result.error_code == ResponseError::UnknownTopicOrPartition.code() => {
                 Ok(false)
             }
-            Some(result) => Err(refused(API, name, result.error_code, result.error_message.as_ref())),
+            Some(result) => Err(refused(
+                API,
+                name,
+                result.error_code,
+                result.error_message.as_ref(),
+            )),
             None => Err(KafkaError::BadResponse {
                 api: API,
                 reason: "no result for the topic".to_owned(),
