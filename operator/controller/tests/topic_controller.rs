@@ -1,7 +1,7 @@
 //! The Topic controller against the in-memory API server and a real
 //! `fjord-broker` process: a topic is created with its configuration (and a
 //! refused create says why), partitions are added, and a decrease is refused
-//! with a condition. The test plays the cluster controller: it writes the
+//! with a condition, as is a new replication factor. The test plays the cluster controller: it writes the
 //! StreamCluster's bootstrap address into its status. See `topic_support`
 //! for what it needs.
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
@@ -160,4 +160,20 @@ async fn partitions_are_added_and_a_decrease_is_refused_with_a_condition() {
             .await
             .contains(&"PartitionDecreaseRefused".to_owned())
     );
+
+    // Back to five partitions, but another replication factor: the brokers
+    // cannot reassign replicas, so that is refused as well.
+    let refactor = json!({"spec": {"partitions": 5, "replicationFactor": 2}});
+    h.topics
+        .patch("events", &PatchParams::default(), &Patch::Merge(&refactor))
+        .await
+        .unwrap();
+    let reason = eventually("the new factor is refused", || async {
+        ready(&h.topics, "events")
+            .await
+            .map(|(_, reason)| reason)
+            .filter(|reason| reason != "PartitionDecreaseRefused")
+    })
+    .await;
+    assert_eq!(reason, "ReplicationFactorChangeRefused");
 }
