@@ -132,8 +132,8 @@ fn holder(lease: &Lease) -> Option<String> {
 async fn of_two_candidates_exactly_one_leads() {
     let server = ApiServer::default();
     let cluster = Arc::new(Cluster::default());
-    let a = start(&server, &cluster, lease_config("a", 2));
-    let b = start(&server, &cluster, lease_config("b", 2));
+    let a = start(&server, &cluster, lease_config("a", 4));
+    let b = start(&server, &cluster, lease_config("b", 4));
     eventually("a replica leads", Duration::from_secs(20), || {
         running(&a) || running(&b)
     })
@@ -145,7 +145,7 @@ async fn of_two_candidates_exactly_one_leads() {
     assert!(leader.metrics.is_leader());
     let lease = lease(&server).await;
     let spec = lease.spec.clone().unwrap();
-    assert_eq!(spec.lease_duration_seconds, Some(2));
+    assert_eq!(spec.lease_duration_seconds, Some(4));
     assert!(spec.renew_time.is_some() && spec.acquire_time.is_some());
     let expected = if running(&a) { "a" } else { "b" };
     assert_eq!(holder(&lease).as_deref(), Some(expected));
@@ -222,7 +222,7 @@ async fn a_leader_that_shuts_down_releases_the_lease_to_a_standby_at_once() {
 async fn a_conflict_on_renew_stops_the_leader_cleanly() {
     let server = ApiServer::default();
     let cluster = Arc::new(Cluster::default());
-    let a = start(&server, &cluster, lease_config("a", 2));
+    let a = start(&server, &cluster, lease_config("a", 5));
     eventually("a leads", Duration::from_secs(20), || running(&a)).await;
 
     // Another writer takes the Lease (as a replica that believed it expired would).
