@@ -138,7 +138,8 @@ async fn report(
     drift: BTreeMap<String, String>,
     verdict: &Verdict,
 ) -> Result<()> {
-    let now = Timestamp::now().to_string();
+    // RFC 3339 in whole seconds, as Kubernetes writes its own times.
+    let now = Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
     let partitions = observed.map(|observed| observed.description.partitions);
     let status = status::status(
         topic.status.as_ref(),
@@ -148,9 +149,11 @@ async fn report(
         verdict,
         &now,
     );
-    if topic.status.as_ref() != Some(&status) {
-        tracing::info!(topic = %key(topic), reason = verdict.reason(), "topic status");
+    if topic.status.as_ref() == Some(&status) {
+        // Nothing new to say: spare the API server a write per resync.
+        return Ok(());
     }
+    tracing::info!(topic = %key(topic), reason = verdict.reason(), "topic status");
     let namespace = topic.namespace().unwrap_or_default();
     let api: Api<Topic> = Api::namespaced(context.client.clone(), &namespace);
     status::write(&api, &topic.name_any(), &status).await
