@@ -12,6 +12,7 @@ use std::time::Duration;
 use fjord_kube_sim::ApiServer;
 use fjord_operator::runtime::{Controllers, Elector, LeaseConfig, OperatorMetrics};
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
@@ -114,6 +115,21 @@ async fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> boo
     }
 }
 
+async fn eventually_async<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "not within 20 s: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn lease(server: &ApiServer) -> Lease {
     Api::<Lease>::namespaced(server.client(), "default")
         .get(LEASE)
@@ -149,6 +165,23 @@ async fn of_two_candidates_exactly_one_leads() {
     assert!(spec.renew_time.is_some() && spec.acquire_time.is_some());
     let expected = if running(&a) { "a" } else { "b" };
     assert_eq!(holder(&lease).as_deref(), Some(expected));
+    // People see who leads in the Lease's Events.
+    let events: Api<Event> = Api::namespaced(server.client(), "default");
+    let notes: Vec<String> = eventually_async("the leader is announced", || async {
+        let list = events.list(&Default::default()).await.ok()?;
+        let notes: Vec<String> = list
+            .items
+            .into_iter()
+            .filter(|event| event.reason.as_deref() == Some("LeaderElected"))
+            .filter_map(|event| event.note)
+            .collect();
+        (!notes.is_empty()).then_some(notes)
+    })
+    .await;
+    assert!(
+        notes[0].starts_with(&format!("{expected} leads")),
+        "{notes:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

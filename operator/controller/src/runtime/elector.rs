@@ -11,8 +11,9 @@
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
-use kube::Api;
 use kube::api::PostParams;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Resource};
 use tokio::time::{Instant, sleep, timeout_at};
 use tokio_util::sync::CancellationToken;
 
@@ -22,12 +23,22 @@ use crate::runtime::lease::{self, Decision, LeaseConfig, Observer};
 use crate::runtime::metrics::OperatorMetrics;
 
 /// Runs the election for one replica.
-#[derive(Debug)]
 pub struct Elector {
     leases: Api<Lease>,
     config: LeaseConfig,
     observer: Observer,
     metrics: OperatorMetrics,
+    recorder: Recorder,
+}
+
+impl std::fmt::Debug for Elector {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Elector")
+            .field("config", &self.config)
+            .field("observer", &self.observer)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a term as leader ended.
@@ -50,11 +61,19 @@ impl Elector {
         metrics: OperatorMetrics,
     ) -> Result<Self> {
         config.validate()?;
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "fjord-operator".to_owned(),
+                instance: Some(config.identity.clone()),
+            },
+        );
         Ok(Self {
             leases: Api::namespaced(client, &config.namespace),
             config,
             observer: Observer::default(),
             metrics,
+            recorder,
         })
     }
 
@@ -74,6 +93,7 @@ impl Elector {
             };
             let (held, renewed_at) = acquired;
             tracing::info!(%identity, lease = %self.config.name, "became leader, starting controllers");
+            self.announce(&held);
             self.metrics.set_leader(true);
             let running = controllers.start(&client, &self.metrics);
             let end = self.hold(held, renewed_at, &shutdown).await;
@@ -206,6 +226,28 @@ impl Elector {
                 }
             }
         }
+    }
+
+    /// An Event on the Lease saying who leads now, sent in the background:
+    /// a slow or failing API server must not delay the election.
+    fn announce(&self, held: &Lease) {
+        let recorder = self.recorder.clone();
+        let reference = held.object_ref(&());
+        let event = Event {
+            type_: EventType::Normal,
+            reason: "LeaderElected".to_owned(),
+            note: Some(format!(
+                "{} leads and runs the controllers",
+                self.config.identity
+            )),
+            action: "Elect".to_owned(),
+            secondary: None,
+        };
+        tokio::spawn(async move {
+            if let Err(error) = recorder.publish(&event, &reference).await {
+                tracing::debug!(%error, "cannot publish the leadership event");
+            }
+        });
     }
 
     /// Gives the Lease up (controllers already stopped) so a standby takes
