@@ -1,8 +1,8 @@
 //! The Topic controller against the in-memory API server and a real
 //! `fjord-broker` process: drift made through Kafka is repaired while
 //! undeclared settings stay, a rejected value shows as drift, a topic waits
-//! for its cluster's bootstrap address, and deleting the resource deletes the
-//! topic. See `topic_support` for what it needs.
+//! for its cluster's bootstrap address, unreachable brokers are retried with
+//! backoff until they answer, and deleting the resource deletes the topic. See `topic_support` for what it needs.
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
 mod topic_support;
@@ -13,8 +13,8 @@ use fjord_crd::ConditionStatus;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use topic_support::{
-    configs, event_reasons, eventually, harness, kcat_partitions, ready, set_bootstrap,
-    topic_resource, wait_ready,
+    configs, event_reasons, eventually, free_address, harness, kcat_partitions, ready,
+    set_bootstrap, topic_resource, wait_ready,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,4 +124,29 @@ async fn a_topic_waits_for_its_cluster_and_deleting_the_resource_deletes_the_top
             .unwrap(),
         None
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_brokers_are_reported_and_retried_until_they_answer() {
+    let h = harness(false).await;
+    // The cluster names an address nothing listens on.
+    set_bootstrap(&h.server.client(), &free_address().to_string()).await;
+    h.topics
+        .create(&PostParams::default(), &topic_resource("metrics", 1, &[]))
+        .await
+        .unwrap();
+    let reason = eventually("the brokers are reported unreachable", || async {
+        ready(&h.topics, "metrics").await.map(|(_, reason)| reason)
+    })
+    .await;
+    assert_eq!(reason, "BrokersUnreachable");
+    eventually("the failures are counted", || async {
+        (h.metrics.errors() >= 2).then_some(())
+    })
+    .await;
+
+    // The brokers answer at the address the cluster now gives.
+    set_bootstrap(&h.server.client(), &h.broker.kafka.to_string()).await;
+    wait_ready(&h.topics, "metrics").await;
+    assert_eq!(kcat_partitions(&h.broker, "metrics"), 1);
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use fjord_crd::{ConditionStatus, StorageSpec, StreamCluster, StreamClusterSpec, Topic, TopicSpec};
 use fjord_kube_sim::ApiServer;
+use fjord_operator::runtime::ControllerMetrics;
 use fjord_operator::topic;
 use fjord_operator::topic::admin::AdminClient;
 use k8s_openapi::api::events::v1::Event;
@@ -125,6 +126,8 @@ pub(crate) struct Harness {
     pub(crate) server: ApiServer,
     pub(crate) broker: Broker,
     pub(crate) topics: Api<Topic>,
+    /// The controller's counters (reconciles, errors).
+    pub(crate) metrics: ControllerMetrics,
     controller: JoinHandle<fjord_operator::Result<()>>,
 }
 
@@ -187,11 +190,13 @@ pub(crate) async fn harness(with_bootstrap: bool) -> Harness {
         backoff_max: Duration::from_secs(2),
         ..topic::Config::new("test-operator")
     };
+    let metrics = config.metrics.clone();
     let controller = tokio::spawn(topic::run(client.clone(), config));
     Harness {
         topics: Api::namespaced(client, NAMESPACE),
         server,
         broker,
+        metrics,
         controller,
     }
 }
