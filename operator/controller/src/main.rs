@@ -1,12 +1,16 @@
 //! `fjord-operator`: the agent and Kubernetes operator.
 //!
-//! Today it prints the CRDs generated from the Rust types; the controllers
-//! and the agent that pulls intents from the control plane build on this.
+//! `fjord-operator run` runs the controllers (only on the replica holding
+//! the leader Lease); `fjord-operator crd` prints the CRDs generated from the
+//! Rust types.
 
 use std::io::Write;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use fjord_operator::runtime::{Controllers, RunArgs, RunConfig, Runtime};
+use fjord_operator::topic;
+use tokio_util::sync::CancellationToken;
 
 /// fjord-operator: runs Fjord clusters in your Kubernetes cluster.
 #[derive(Debug, Parser)]
@@ -23,12 +27,22 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinitions as YAML, for `kubectl apply -f -`.
     Crd,
+    /// Run the controllers against the Kubernetes cluster found the standard
+    /// way (KUBECONFIG or ~/.kube/config when present, else the in-cluster
+    /// service account); only the replica holding the leader Lease acts.
+    Run(RunArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     cli.logging.init().context("cannot set up logging")?;
     match cli.command {
+        Command::Run(args) => {
+            let config = args.into_config().context("invalid settings")?;
+            tokio::runtime::Runtime::new()
+                .context("cannot start the async runtime")?
+                .block_on(run(config))?;
+        }
         Command::Crd => {
             let yaml = fjord_crd::crd_yaml().context("cannot render the CRDs")?;
             std::io::stdout()
@@ -38,4 +52,49 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn run(config: RunConfig) -> anyhow::Result<()> {
+    let client = kube::Client::try_default()
+        .await
+        .context("cannot find a Kubernetes cluster (in-cluster or KUBECONFIG)")?;
+    let runtime = Runtime::new(config);
+    let settings = runtime.config().clone();
+    let topic_config = topic::Config {
+        namespace: settings.namespace.clone(),
+        resync_interval: settings.topic_resync,
+        metrics: runtime.metrics().controller("topic"),
+        ..topic::Config::new(&settings.lease.identity)
+    };
+    // Each controller is one line here; it runs only while this replica leads.
+    let controllers = Controllers::default().register("topic", move |client| {
+        topic::run(client, topic_config.clone())
+    });
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    runtime
+        .run(client, controllers, shutdown)
+        .await
+        .context("the operator stopped")
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: stopping controllers, then releasing the lease");
+    shutdown.cancel();
 }

@@ -1,0 +1,93 @@
+//! The operator's one error type: everything its runtime, controllers and
+//! Kafka admin client can fail with.
+
+use std::net::SocketAddr;
+
+/// Why an operator step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request to the Kubernetes API failed (network, status, decoding).
+    #[error("kubernetes api: {0}")]
+    Kube(#[from] kube::Error),
+    /// A setting given at start-up cannot work.
+    #[error("invalid setting {setting}: {reason}")]
+    InvalidConfig {
+        setting: &'static str,
+        reason: String,
+    },
+    /// The metrics and health server could not start.
+    #[error("cannot serve http on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Talking to the brokers through the Kafka protocol failed.
+    #[error("kafka admin: {0}")]
+    Kafka(#[from] KafkaError),
+    /// The finalizer helper failed around a topic reconcile.
+    #[error("finalizer: {0}")]
+    TopicFinalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    /// A resource the controller reconciles has no name or namespace.
+    #[error("the {kind} has no {field}")]
+    MissingField {
+        kind: &'static str,
+        field: &'static str,
+    },
+    /// The StreamCluster a resource names cannot be reached yet.
+    #[error("StreamCluster {namespace}/{name} has no bootstrap address yet")]
+    ClusterNotReady { namespace: String, name: String },
+    /// A controller stopped on its own while it should have been running.
+    #[error("controller {name} stopped")]
+    ControllerStopped { name: String },
+}
+
+/// Why a Kafka admin request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    /// The bootstrap address list is empty or an entry is not `host:port`.
+    #[error("bad bootstrap address {0:?}: expected host:port[,host:port...]")]
+    BadBootstrap(String),
+    /// No broker of the bootstrap list accepted a connection.
+    #[error("no broker reachable at {bootstrap}: {source}")]
+    Unreachable {
+        bootstrap: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The connection failed mid-request.
+    #[error("connection to {address}: {source}")]
+    Io {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The broker did not answer in time.
+    #[error("{api} timed out after {seconds}s")]
+    Timeout { api: &'static str, seconds: u64 },
+    /// The broker closed the connection or sent a frame that cannot be right.
+    #[error("bad response to {api}: {reason}")]
+    BadResponse { api: &'static str, reason: String },
+    /// Encoding a request or decoding a response failed.
+    #[error("codec for {api}: {source}")]
+    Codec {
+        api: &'static str,
+        #[source]
+        source: anyhow::Error,
+    },
+    /// The broker does not serve a version of the API this client speaks.
+    #[error("the broker serves no version of {api} in {ours}")]
+    UnsupportedApi { api: &'static str, ours: String },
+    /// The broker answered with a Kafka error code.
+    #[error("{api} on {resource}: {name} ({code}) {message}")]
+    Refused {
+        api: &'static str,
+        resource: String,
+        code: i16,
+        name: String,
+        /// The broker's message, or empty.
+        message: String,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
