@@ -1,0 +1,280 @@
+//! The cluster controller over real `fjord-broker` processes: kube-sim's
+//! API server, StatefulSet controller and process kubelet, the operator
+//! with its HTTP admin client. A 3-broker `StreamCluster` becomes Ready and
+//! `kcat -L` lists three brokers; a version change is rolled one broker at
+//! a time until every broker runs it.
+//!
+//! Needs Debian's `kcat` and a built `fjord-broker` beside this test binary
+//! (`cargo build -p fjord-broker`; `cargo xtask test` builds it), or
+//! `FJORD_BROKER_BIN` naming one. Runs in the nextest group `broker-clusters`.
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use fjord_crd::{ConditionStatus, ConditionType, StorageSpec, StreamCluster, StreamClusterSpec};
+use fjord_kube_sim::kubelet::address::pod_address;
+use fjord_kube_sim::kubelet::backoff::RestartBackoff;
+use fjord_kube_sim::kubelet::image::ImageTable;
+use fjord_kube_sim::kubelet::{self, KubeletConfig};
+use fjord_kube_sim::{ApiServer, statefulset};
+use fjord_operator::cluster::status::find;
+use fjord_operator::cluster::{self, Config};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Api, CustomResourceExt};
+use serde_json::json;
+
+const BROKERS: usize = 3;
+
+/// `FJORD_BROKER_BIN`, or `fjord-broker` in this test binary's profile directory.
+fn broker_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("FJORD_BROKER_BIN") {
+        return PathBuf::from(path);
+    }
+    let test = std::env::current_exe().unwrap();
+    let profile = test.parent().and_then(|deps| deps.parent()).unwrap();
+    let binary = profile.join("fjord-broker");
+    assert!(
+        binary.exists(),
+        "no {}: build it (cargo build -p fjord-broker) or set FJORD_BROKER_BIN",
+        binary.display()
+    );
+    binary
+}
+
+/// A namespace no other run on this machine uses (Pod addresses derive from it).
+fn unique_namespace(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The brokers `kcat -L` lists, by id.
+fn kcat_brokers(bootstrap: &str) -> BTreeMap<u32, String> {
+    let output = std::process::Command::new("kcat")
+        .args(["-L", "-b", bootstrap, "-m", "5"])
+        .output()
+        .expect("kcat must be installed (cargo xtask test installs it)");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (id, address) = line.trim().strip_prefix("broker ")?.split_once(" at ")?;
+            Some((
+                id.parse().ok()?,
+                address.split_whitespace().next()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn ready(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none()
+        && pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_brokers_become_ready_and_a_new_version_is_rolled_one_broker_at_a_time() {
+    let state = tempfile::tempdir().unwrap();
+    let server = ApiServer::default();
+    let client = server.client();
+    let namespace = unique_namespace("brokers");
+    let mut images = ImageTable::default();
+    images.insert("fjord/broker", broker_binary());
+    let mut kubelet_config = KubeletConfig::new(state.path().join("kubelet"), images);
+    kubelet_config.backoff = RestartBackoff {
+        initial: Duration::from_millis(500),
+        max: Duration::from_secs(5),
+        reset_after: Duration::from_secs(60),
+    };
+    let (_kubelet, kubelet_run) = kubelet::start(client.clone(), kubelet_config).unwrap();
+    let mut tasks = vec![
+        tokio::spawn(async move {
+            if let Err(error) = kubelet_run.await {
+                panic!("kubelet failed: {error}");
+            }
+        }),
+        tokio::spawn(statefulset::run(client.clone())),
+    ];
+    Api::<CustomResourceDefinition>::all(client.clone())
+        .create(&PostParams::default(), &StreamCluster::crd())
+        .await
+        .unwrap();
+    let object = Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.clone()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &object)
+        .await
+        .unwrap();
+    let config = Config {
+        namespace: Some(namespace.clone()),
+        pod_addresses: Arc::new(|namespace: &str, pod: &str| {
+            pod_address(namespace, pod, |_| false).to_string()
+        }),
+        busy_interval: Duration::from_millis(500),
+        ..Config::default()
+    };
+    let operator_client = client.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(error) = cluster::run(operator_client, config).await {
+            panic!("cluster controller failed: {error}");
+        }
+    }));
+
+    let clusters: Api<StreamCluster> = Api::namespaced(client.clone(), &namespace);
+    let mut spec = StreamClusterSpec {
+        version: "0.1.0".into(),
+        brokers: 3,
+        storage: StorageSpec {
+            size: "1Gi".into(),
+            storage_class_name: None,
+        },
+        ..StreamClusterSpec::default()
+    };
+    spec.rollout.pause_seconds = 0;
+    spec.rollout.health_timeout_seconds = 60;
+    clusters
+        .create(&PostParams::default(), &StreamCluster::new("demo", spec))
+        .await
+        .unwrap();
+
+    let stable = |version: &'static str| {
+        let clusters = clusters.clone();
+        async move {
+            let cluster = clusters.get("demo").await.ok()?;
+            let status = cluster.status.as_ref()?;
+            let stable = find(status, ConditionType::Stable)?.status == ConditionStatus::True;
+            (stable && status.current_version.as_deref() == Some(version)).then_some(cluster)
+        }
+    };
+    let result = tokio::time::timeout(Duration::from_secs(90), async {
+        eventually(
+            "the cluster to be Stable on 0.1.0",
+            Duration::from_secs(80),
+            || stable("0.1.0"),
+        )
+        .await
+    })
+    .await;
+    if result.is_err() {
+        dump_logs(state.path());
+        panic!("the cluster did not become Stable");
+    }
+
+    // kcat lists the three brokers, each at its Pod's address.
+    let addresses: Vec<String> = (1..=BROKERS)
+        .map(|id| pod_address(&namespace, &format!("demo-{id}"), |_| false).to_string())
+        .collect();
+    let bootstrap = format!("{}:9092", addresses[0]);
+    let listed = eventually(
+        "kcat -L to list three brokers",
+        Duration::from_secs(30),
+        || {
+            let bootstrap = bootstrap.clone();
+            async move {
+                let brokers = tokio::task::spawn_blocking(move || kcat_brokers(&bootstrap))
+                    .await
+                    .ok()?;
+                (brokers.len() == BROKERS).then_some(brokers)
+            }
+        },
+    )
+    .await;
+    for (index, address) in addresses.iter().enumerate() {
+        assert_eq!(
+            listed[&(u32::try_from(index).unwrap() + 1)],
+            format!("{address}:9092")
+        );
+    }
+
+    // A new version: one broker down at a time, every broker on it at the end.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher_stop = Arc::clone(&stop);
+    let watcher_pods = pods.clone();
+    let unavailable = tokio::spawn(async move {
+        let mut worst = 0;
+        while !watcher_stop.load(Ordering::Relaxed) {
+            if let Ok(list) = watcher_pods.list(&ListParams::default()).await {
+                let up = list.items.iter().filter(|pod| ready(pod)).count();
+                worst = worst.max(BROKERS.saturating_sub(up));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        worst
+    });
+    let upgrade = json!({ "spec": { "version": "0.2.0" } });
+    clusters
+        .patch("demo", &PatchParams::default(), &Patch::Merge(&upgrade))
+        .await
+        .unwrap();
+    let rolled = tokio::time::timeout(Duration::from_secs(120), async {
+        eventually("every broker on 0.2.0", Duration::from_secs(110), || {
+            stable("0.2.0")
+        })
+        .await
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    if rolled.is_err() {
+        dump_logs(state.path());
+        panic!("the roll did not finish");
+    }
+    assert!(
+        unavailable.await.unwrap() <= 1,
+        "two brokers were down at once"
+    );
+    for pod in pods.list(&ListParams::default()).await.unwrap().items {
+        let image = pod.spec.unwrap().containers[0].image.clone().unwrap();
+        assert_eq!(image, "fjord/broker:0.2.0");
+    }
+    for task in tasks {
+        task.abort();
+    }
+}
+
+fn dump_logs(state: &std::path::Path) {
+    let Ok(output) = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("for f in $(find \"$1\" -name '*.log'); do echo \"== $f\"; tail -n 30 \"$f\"; done")
+        .arg("sh")
+        .arg(state)
+        .output()
+    else {
+        return;
+    };
+    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+}
