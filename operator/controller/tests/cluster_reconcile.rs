@@ -486,3 +486,71 @@ async fn deleting_the_cluster_runs_the_finalizer_and_takes_its_children() {
             .contains(&"Deleting".to_owned())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_a_broker_grows_the_set_and_rolls_the_others_onto_the_new_peer_list() {
+    let harness = Harness::start("grow").await;
+    let _operator = harness.start_operator();
+    let clusters = harness.api::<StreamCluster>();
+    clusters
+        .create(&PostParams::default(), &stream_cluster("demo", 3, "0.2.0"))
+        .await
+        .unwrap();
+    stable(&clusters, "demo").await;
+    let grow = json!({ "spec": { "brokers": 4 } });
+    clusters
+        .patch("demo", &PatchParams::default(), &Patch::Merge(&grow))
+        .await
+        .unwrap();
+    let cluster = eventually("four brokers and the roll over", LIMIT, || async {
+        let cluster = clusters.get("demo").await.ok()?;
+        let status = cluster.status.as_ref()?;
+        (status.ready_brokers == 4
+            && status.roll.is_none()
+            && condition(&cluster, ConditionType::Stable) == Some(ConditionStatus::True))
+        .then_some(cluster)
+    })
+    .await;
+    let status = cluster.status.unwrap();
+    assert_eq!(
+        status.controller_voters,
+        [1, 2, 3],
+        "the new broker is an observer"
+    );
+    let pods = harness
+        .api::<Pod>()
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let revisions: std::collections::BTreeSet<String> = pods
+        .items
+        .iter()
+        .map(|pod| pod.annotations()[REVISION_ANNOTATION].clone())
+        .collect();
+    assert_eq!(pods.items.len(), 4);
+    assert_eq!(revisions.len(), 1, "every broker runs the new peer list");
+    let files = harness
+        .api::<ConfigMap>()
+        .get("demo-config")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert!(
+        files["demo-1.toml"].contains("4=10.9.0.4:9093"),
+        "{}",
+        files["demo-1.toml"]
+    );
+    assert!(files["demo-4.toml"].contains("node-id = 4\n"));
+    let calls = harness.brokers.state.lock().unwrap().calls.clone();
+    for broker in 1..=3 {
+        assert!(
+            calls.contains(&format!("maintenance {broker} true")),
+            "{calls:?}"
+        );
+    }
+    assert!(
+        !calls.contains(&"maintenance 4 true".to_owned()),
+        "{calls:?}"
+    );
+}
