@@ -2,19 +2,26 @@
 //! API server, StatefulSet controller and process kubelet, the operator
 //! with its HTTP admin client. A 3-broker `StreamCluster` becomes Ready and
 //! `kcat -L` lists three brokers; a version change is rolled one broker at
-//! a time until every broker runs it.
+//! a time under a running idempotent `acks=all` producer, until every broker
+//! runs it, and the chaos checker finds every acknowledged record read back
+//! exactly once.
 //!
-//! Needs Debian's `kcat` and a built `fjord-broker` beside this test binary
-//! (`cargo build -p fjord-broker`; `cargo xtask test` builds it), or
-//! `FJORD_BROKER_BIN` naming one. Runs in the nextest group `broker-clusters`.
+//! Needs Debian's `kcat`, a built `fjord-broker` beside this test binary
+//! (`cargo build -p fjord-broker`; `cargo xtask test` builds it) or
+//! `FJORD_BROKER_BIN` naming one, and `FJORD_TEST_PYTHON` naming a Python
+//! with confluent-kafka (`cargo xtask test` sets it). Runs in the nextest
+//! group `broker-clusters`.
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use fjord_chaos::checker::{Placed, check};
 use fjord_crd::{ConditionStatus, ConditionType, StorageSpec, StreamCluster, StreamClusterSpec};
 use fjord_kube_sim::kubelet::address::pod_address;
 use fjord_kube_sim::kubelet::backoff::RestartBackoff;
@@ -30,6 +37,93 @@ use kube::{Api, CustomResourceExt};
 use serde_json::json;
 
 const BROKERS: usize = 3;
+const TOPIC: &str = "orders";
+const PARTITIONS: i32 = 3;
+
+/// The chaos run's Kafka clients (confluent-kafka).
+const CLIENTS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../data-plane/chaos/clients/chaos_clients.py"
+);
+
+fn python() -> PathBuf {
+    std::env::var_os("FJORD_TEST_PYTHON")
+        .map(PathBuf::from)
+        .expect("FJORD_TEST_PYTHON names a Python with confluent-kafka (cargo xtask test sets it)")
+}
+
+/// Runs a client to its end; its standard output lines.
+fn run_client(python: &Path, args: &[&str]) -> Vec<String> {
+    let output = Command::new(python)
+        .arg(CLIENTS)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An idempotent `acks=all` producer; its acknowledgements are the oracle.
+struct Producer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    reader: std::thread::JoinHandle<(Vec<Placed>, Vec<String>)>,
+}
+
+impl Producer {
+    fn start(python: &Path, bootstrap: &str) -> Self {
+        let mut child = Command::new(python)
+            .arg(CLIENTS)
+            .args([
+                "produce",
+                bootstrap,
+                TOPIC,
+                "0",
+                &PARTITIONS.to_string(),
+                "200",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stdin = child.stdin.take();
+        let reader = std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            let mut failed = Vec::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(record) = line.strip_prefix("ack ") {
+                    acked.push(Placed::parse(record).unwrap());
+                } else if line.starts_with("fail ") || line.starts_with("incarnation ") {
+                    failed.push(line);
+                }
+            }
+            (acked, failed)
+        });
+        Self {
+            child,
+            stdin,
+            reader,
+        }
+    }
+
+    /// Stops producing, waits for the flush; the acknowledged records and
+    /// the failures.
+    fn finish(mut self) -> (Vec<Placed>, Vec<String>) {
+        drop(self.stdin.take());
+        let result = self.reader.join().unwrap();
+        assert!(self.child.wait().unwrap().success());
+        result
+    }
+}
 
 /// `FJORD_BROKER_BIN`, or `fjord-broker` in this test binary's profile directory.
 fn broker_binary() -> PathBuf {
@@ -102,7 +196,7 @@ fn ready(pod: &Pod) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_brokers_become_ready_and_a_new_version_is_rolled_one_broker_at_a_time() {
+async fn three_brokers_become_ready_and_a_new_version_is_rolled_under_a_producer_losing_nothing() {
     let state = tempfile::tempdir().unwrap();
     let server = ApiServer::default();
     let client = server.client();
@@ -220,6 +314,21 @@ async fn three_brokers_become_ready_and_a_new_version_is_rolled_one_broker_at_a_
         );
     }
 
+    // A producer runs through the whole roll.
+    let python = python();
+    let all = addresses
+        .iter()
+        .map(|address| format!("{address}:9092"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let created = run_client(
+        &python,
+        &["create", &all, TOPIC, &PARTITIONS.to_string(), "3"],
+    );
+    assert_eq!(created, ["ok"]);
+    let producer = Producer::start(&python, &all);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
     // A new version: one broker down at a time, every broker on it at the end.
     let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let stop = Arc::new(AtomicBool::new(false));
@@ -261,6 +370,38 @@ async fn three_brokers_become_ready_and_a_new_version_is_rolled_one_broker_at_a_
         let image = pod.spec.unwrap().containers[0].image.clone().unwrap();
         assert_eq!(image, "fjord/broker:0.2.0");
     }
+
+    // Every acknowledged record is read back exactly once, in order.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (acked, failed) = tokio::task::spawn_blocking(move || producer.finish())
+        .await
+        .unwrap();
+    assert!(
+        failed.is_empty(),
+        "the producer gave up on records: {failed:?}"
+    );
+    assert!(
+        acked.len() > 1000,
+        "only {} records acknowledged",
+        acked.len()
+    );
+    let lines = tokio::task::spawn_blocking(move || {
+        run_client(&python, &["read", &all, TOPIC, &PARTITIONS.to_string()])
+    })
+    .await
+    .unwrap();
+    let read: Vec<Placed> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("rec "))
+        .map(|record| Placed::parse(record).unwrap())
+        .collect();
+    let report = check(&acked, &read);
+    eprintln!(
+        "roll under a producer: {} acknowledged, {} read back, {} lost, {} duplicated",
+        report.total.acked, report.total.read, report.total.lost, report.total.duplicated
+    );
+    assert!(report.is_clean(), "{:?}", report.total);
+    assert_eq!(report.total.acked, acked.len() as u64);
     for task in tasks {
         task.abort();
     }
