@@ -2,9 +2,11 @@
 //! API server, StatefulSet controller and process kubelet, the operator
 //! with its HTTP admin client. A 3-broker `StreamCluster` becomes Ready and
 //! `kcat -L` lists three brokers; a version change is rolled one broker at
-//! a time under a running idempotent `acks=all` producer, until every broker
-//! runs it, and the chaos checker finds every acknowledged record read back
-//! exactly once.
+//! a time under a running idempotent `acks=all` producer (the operator is
+//! stopped after the first restart and a new one finishes the roll), until
+//! every broker runs it, and the chaos checker finds every acknowledged
+//! record read back exactly once; then a fourth broker joins and `kcat -L`
+//! lists four.
 //!
 //! Needs Debian's `kcat`, a built `fjord-broker` beside this test binary
 //! (`cargo build -p fjord-broker`; `cargo xtask test` builds it) or
@@ -196,7 +198,7 @@ fn ready(pod: &Pod) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_brokers_become_ready_and_a_new_version_is_rolled_under_a_producer_losing_nothing() {
+async fn brokers_become_ready_roll_under_a_producer_across_an_operator_restart_and_grow_to_four() {
     let state = tempfile::tempdir().unwrap();
     let server = ApiServer::default();
     let client = server.client();
@@ -210,7 +212,7 @@ async fn three_brokers_become_ready_and_a_new_version_is_rolled_under_a_producer
         reset_after: Duration::from_secs(60),
     };
     let (_kubelet, kubelet_run) = kubelet::start(client.clone(), kubelet_config).unwrap();
-    let mut tasks = vec![
+    let tasks = vec![
         tokio::spawn(async move {
             if let Err(error) = kubelet_run.await {
                 panic!("kubelet failed: {error}");
@@ -241,12 +243,16 @@ async fn three_brokers_become_ready_and_a_new_version_is_rolled_under_a_producer
         busy_interval: Duration::from_millis(500),
         ..Config::default()
     };
-    let operator_client = client.clone();
-    tasks.push(tokio::spawn(async move {
-        if let Err(error) = cluster::run(operator_client, config).await {
-            panic!("cluster controller failed: {error}");
-        }
-    }));
+    let start_operator = || {
+        let client = client.clone();
+        let config = config.clone();
+        tokio::spawn(async move {
+            if let Err(error) = cluster::run(client, config).await {
+                panic!("cluster controller failed: {error}");
+            }
+        })
+    };
+    let mut operator = start_operator();
 
     let clusters: Api<StreamCluster> = Api::namespaced(client.clone(), &namespace);
     let mut spec = StreamClusterSpec {
@@ -350,6 +356,28 @@ async fn three_brokers_become_ready_and_a_new_version_is_rolled_under_a_producer
         .patch("demo", &PatchParams::default(), &Patch::Merge(&upgrade))
         .await
         .unwrap();
+    // The operator is stopped once the first broker runs the new version,
+    // and a new one finishes the roll from the progress in the status.
+    eventually(
+        "a first broker on 0.2.0",
+        Duration::from_secs(60),
+        || async {
+            let list = pods.list(&ListParams::default()).await.ok()?;
+            list.items
+                .iter()
+                .any(|pod| {
+                    pod.spec
+                        .as_ref()
+                        .and_then(|spec| spec.containers[0].image.as_deref())
+                        == Some("fjord/broker:0.2.0")
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    operator.abort();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    operator = start_operator();
     let rolled = tokio::time::timeout(Duration::from_secs(120), async {
         eventually("every broker on 0.2.0", Duration::from_secs(110), || {
             stable("0.2.0")
@@ -402,6 +430,43 @@ async fn three_brokers_become_ready_and_a_new_version_is_rolled_under_a_producer
     );
     assert!(report.is_clean(), "{:?}", report.total);
     assert_eq!(report.total.acked, acked.len() as u64);
+
+    // A fourth broker joins (an observer of the controller group); the
+    // others are rolled onto the new peer list, and kcat lists all four.
+    let grow = json!({ "spec": { "brokers": 4 } });
+    clusters
+        .patch("demo", &PatchParams::default(), &Patch::Merge(&grow))
+        .await
+        .unwrap();
+    let grown = tokio::time::timeout(Duration::from_secs(120), async {
+        eventually("four brokers, Stable", Duration::from_secs(110), || async {
+            let cluster = stable("0.2.0").await?;
+            (cluster.status.as_ref()?.ready_brokers == 4).then_some(cluster)
+        })
+        .await
+    })
+    .await;
+    if grown.is_err() {
+        dump_logs(state.path());
+        panic!("the fourth broker did not join");
+    }
+    let listed = eventually(
+        "kcat -L to list four brokers",
+        Duration::from_secs(30),
+        || {
+            let bootstrap = bootstrap.clone();
+            async move {
+                let brokers = tokio::task::spawn_blocking(move || kcat_brokers(&bootstrap))
+                    .await
+                    .ok()?;
+                (brokers.len() == 4).then_some(brokers)
+            }
+        },
+    )
+    .await;
+    let fourth = pod_address(&namespace, "demo-4", |_| false);
+    assert_eq!(listed[&4], format!("{fourth}:9092"));
+    operator.abort();
     for task in tasks {
         task.abort();
     }
