@@ -6,7 +6,8 @@
 //! stopped after the first restart and a new one finishes the roll), until
 //! every broker runs it, and the chaos checker finds every acknowledged
 //! record read back exactly once; then a fourth broker joins and `kcat -L`
-//! lists four.
+//! lists four, and the cluster shrinks back to three (broker 4 decommissioned
+//! before its Pod goes) with every record still read back exactly once.
 //!
 //! Needs Debian's `kcat`, a built `fjord-broker` beside this test binary
 //! (`cargo build -p fjord-broker`; `cargo xtask test` builds it) or
@@ -198,7 +199,8 @@ fn ready(pod: &Pod) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn brokers_become_ready_roll_under_a_producer_across_an_operator_restart_and_grow_to_four() {
+async fn brokers_roll_under_a_producer_across_an_operator_restart_then_scale_3_4_3_losing_nothing()
+{
     let state = tempfile::tempdir().unwrap();
     let server = ApiServer::default();
     let client = server.client();
@@ -413,16 +415,7 @@ async fn brokers_become_ready_roll_under_a_producer_across_an_operator_restart_a
         "only {} records acknowledged",
         acked.len()
     );
-    let lines = tokio::task::spawn_blocking(move || {
-        run_client(&python, &["read", &all, TOPIC, &PARTITIONS.to_string()])
-    })
-    .await
-    .unwrap();
-    let read: Vec<Placed> = lines
-        .iter()
-        .filter_map(|line| line.strip_prefix("rec "))
-        .map(|record| Placed::parse(record).unwrap())
-        .collect();
+    let read = read_back(&python, &all).await;
     let report = check(&acked, &read);
     eprintln!(
         "roll under a producer: {} acknowledged, {} read back, {} lost, {} duplicated",
@@ -466,10 +459,71 @@ async fn brokers_become_ready_roll_under_a_producer_across_an_operator_restart_a
     .await;
     let fourth = pod_address(&namespace, "demo-4", |_| false);
     assert_eq!(listed[&4], format!("{fourth}:9092"));
+
+    // Back to three: broker 4 is decommissioned (its replicas move away)
+    // before its Pod goes, then forgotten; every record is still there.
+    let shrink = json!({ "spec": { "brokers": 3 } });
+    clusters
+        .patch("demo", &PatchParams::default(), &Patch::Merge(&shrink))
+        .await
+        .unwrap();
+    let shrunk = tokio::time::timeout(Duration::from_secs(120), async {
+        eventually(
+            "three brokers, Stable",
+            Duration::from_secs(110),
+            || async {
+                let cluster = stable("0.2.0").await?;
+                let status = cluster.status.as_ref()?;
+                (status.brokers.len() == 3 && status.ready_brokers == 3).then_some(cluster)
+            },
+        )
+        .await
+    })
+    .await;
+    if shrunk.is_err() {
+        dump_logs(state.path());
+        panic!("broker 4 was not removed");
+    }
+    eventually(
+        "kcat -L to list three brokers again",
+        Duration::from_secs(60),
+        || {
+            let bootstrap = bootstrap.clone();
+            async move {
+                let brokers = tokio::task::spawn_blocking(move || kcat_brokers(&bootstrap))
+                    .await
+                    .ok()?;
+                (brokers.len() == 3 && !brokers.contains_key(&4)).then_some(())
+            }
+        },
+    )
+    .await;
+    let read = read_back(&python, &all).await;
+    let report = check(&acked, &read);
+    assert!(report.is_clean(), "after 3 -> 4 -> 3: {:?}", report.total);
     operator.abort();
     for task in tasks {
         task.abort();
     }
+}
+
+/// Every record of the topic, read from the start of each partition.
+async fn read_back(python: &Path, bootstrap: &str) -> Vec<Placed> {
+    let python = python.to_owned();
+    let bootstrap = bootstrap.to_owned();
+    let lines = tokio::task::spawn_blocking(move || {
+        run_client(
+            &python,
+            &["read", &bootstrap, TOPIC, &PARTITIONS.to_string()],
+        )
+    })
+    .await
+    .unwrap();
+    lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("rec "))
+        .map(|record| Placed::parse(record).unwrap())
+        .collect()
 }
 
 fn dump_logs(state: &std::path::Path) {

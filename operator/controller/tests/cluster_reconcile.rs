@@ -442,7 +442,7 @@ async fn invalid_specs_and_removing_brokers_are_refused_with_a_condition() {
     })
     .await;
     assert!(
-        degraded.message.contains("decommission"),
+        degraded.message.contains("controller voter"),
         "{}",
         degraded.message
     );
@@ -553,4 +553,66 @@ async fn adding_a_broker_grows_the_set_and_rolls_the_others_onto_the_new_peer_li
         !calls.contains(&"maintenance 4 true".to_owned()),
         "{calls:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_is_removed_only_after_its_decommission_and_then_forgotten() {
+    let harness = Harness::start("shrink").await;
+    let _operator = harness.start_operator();
+    let clusters = harness.api::<StreamCluster>();
+    clusters
+        .create(&PostParams::default(), &stream_cluster("demo", 4, "0.2.0"))
+        .await
+        .unwrap();
+    stable(&clusters, "demo").await;
+    let shrink = json!({ "spec": { "brokers": 3 } });
+    clusters
+        .patch("demo", &PatchParams::default(), &Patch::Merge(&shrink))
+        .await
+        .unwrap();
+    let cluster = eventually("three brokers, Stable", LIMIT, || async {
+        let cluster = stable(&clusters, "demo").await;
+        let status = cluster.status.as_ref()?;
+        (status.brokers.len() == 3 && status.ready_brokers == 3).then_some(cluster.clone())
+    })
+    .await;
+    assert_eq!(cluster.status.unwrap().controller_voters, [1, 2, 3]);
+    let set = harness.api::<StatefulSet>().get("demo").await.unwrap();
+    assert_eq!(set.spec.unwrap().replicas, Some(3));
+    assert!(
+        harness
+            .api::<Pod>()
+            .get_opt("demo-4")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let calls = eventually("broker 4 forgotten", LIMIT, || async {
+        let calls = harness.brokers.state.lock().unwrap().calls.clone();
+        calls.contains(&"remove 4".to_owned()).then_some(calls)
+    })
+    .await;
+    let decommissioned = calls.iter().position(|c| c == "decommission 4").unwrap();
+    let removed = calls.iter().position(|c| c == "remove 4").unwrap();
+    assert!(decommissioned < removed, "{calls:?}");
+    let files = harness
+        .api::<ConfigMap>()
+        .get("demo-config")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert!(!files.contains_key("demo-4.toml"));
+    assert!(
+        !files["demo-1.toml"].contains("4=10.9.0.4"),
+        "{}",
+        files["demo-1.toml"]
+    );
+    let reasons = event_reasons(&harness).await;
+    for reason in ["DecommissioningBroker", "RemovingBroker", "BrokerRemoved"] {
+        assert!(
+            reasons.iter().any(|r| r == reason),
+            "no {reason} event in {reasons:?}"
+        );
+    }
 }

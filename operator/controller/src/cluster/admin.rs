@@ -73,6 +73,14 @@ impl RestartProbe {
     }
 }
 
+/// `GET|PUT /v1/brokers/{id}/decommission`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Decommission {
+    pub decommissioning: bool,
+    /// Partitions still listing the broker as a replica (0: it may go).
+    pub replicas: usize,
+}
+
 /// What the controller asks of the brokers. `endpoint` is a broker's admin
 /// base URL (`http://10.0.0.1:9644`); any serving broker answers for all.
 pub trait BrokerAdmin: Send + Sync {
@@ -88,6 +96,25 @@ pub trait BrokerAdmin: Send + Sync {
         broker: BrokerId,
         on: bool,
     ) -> BoxFuture<'a, Result<()>>;
+    /// The broker's decommission; `None` when the brokers do not know it.
+    fn decommission<'a>(
+        &'a self,
+        endpoint: &'a str,
+        broker: BrokerId,
+    ) -> BoxFuture<'a, Result<Option<Decommission>>>;
+    /// Starts moving every replica off the broker.
+    fn start_decommission<'a>(
+        &'a self,
+        endpoint: &'a str,
+        broker: BrokerId,
+    ) -> BoxFuture<'a, Result<Decommission>>;
+    /// Forgets a decommissioned broker that hosts nothing and is stopped;
+    /// `false` when the brokers refuse (it still hosts replicas).
+    fn remove_broker<'a>(
+        &'a self,
+        endpoint: &'a str,
+        broker: BrokerId,
+    ) -> BoxFuture<'a, Result<bool>>;
 }
 
 /// The admin API over HTTP.
@@ -120,6 +147,15 @@ impl HttpBrokerAdmin {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, endpoint: &str, path: &str) -> Result<T> {
+        self.call(reqwest::Method::GET, endpoint, path).await
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        endpoint: &str,
+        path: &str,
+    ) -> Result<T> {
         let url = format!("{endpoint}{path}");
         let failed = |problem: String| Error::BrokerAdmin {
             endpoint: url.clone(),
@@ -127,7 +163,7 @@ impl HttpBrokerAdmin {
         };
         let response = self
             .client
-            .get(&url)
+            .request(method, &url)
             .send()
             .await
             .map_err(|error| failed(error.to_string()))?;
@@ -184,6 +220,74 @@ impl BrokerAdmin for HttpBrokerAdmin {
             } else {
                 let body = response.text().await.unwrap_or_default();
                 Err(failed(format!("{status}: {}", body.trim())))
+            }
+        })
+    }
+
+    fn decommission<'a>(
+        &'a self,
+        endpoint: &'a str,
+        broker: BrokerId,
+    ) -> BoxFuture<'a, Result<Option<Decommission>>> {
+        Box::pin(async move {
+            let url = format!("{endpoint}/v1/brokers/{}/decommission", broker.0);
+            let failed = |problem: String| Error::BrokerAdmin {
+                endpoint: url.clone(),
+                problem,
+            };
+            let response = self
+                .client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|error| failed(error.to_string()))?;
+            match response.status() {
+                reqwest::StatusCode::NOT_FOUND => Ok(None),
+                status if status.is_success() => response
+                    .json()
+                    .await
+                    .map(Some)
+                    .map_err(|error| failed(error.to_string())),
+                status => Err(failed(status.to_string())),
+            }
+        })
+    }
+
+    fn start_decommission<'a>(
+        &'a self,
+        endpoint: &'a str,
+        broker: BrokerId,
+    ) -> BoxFuture<'a, Result<Decommission>> {
+        Box::pin(async move {
+            let path = format!("/v1/brokers/{}/decommission", broker.0);
+            self.call(reqwest::Method::PUT, endpoint, &path).await
+        })
+    }
+
+    fn remove_broker<'a>(
+        &'a self,
+        endpoint: &'a str,
+        broker: BrokerId,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let url = format!("{endpoint}/v1/brokers/{}", broker.0);
+            let response =
+                self.client
+                    .delete(&url)
+                    .send()
+                    .await
+                    .map_err(|error| Error::BrokerAdmin {
+                        endpoint: url.clone(),
+                        problem: error.to_string(),
+                    })?;
+            match response.status() {
+                status if status.is_success() => Ok(true),
+                reqwest::StatusCode::NOT_FOUND => Ok(true),
+                reqwest::StatusCode::CONFLICT => Ok(false),
+                status => Err(Error::BrokerAdmin {
+                    endpoint: url,
+                    problem: status.to_string(),
+                }),
             }
         })
     }

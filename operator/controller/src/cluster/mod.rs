@@ -9,6 +9,7 @@ pub mod observe;
 mod reconcile;
 pub mod render;
 pub mod roll;
+mod scale;
 pub mod status;
 
 pub use config::Config;

@@ -28,6 +28,7 @@ use super::render::{
     self, Desired, client_service, config_map, headless_service, initial_voters,
     pod_disruption_budget,
 };
+use super::scale::{forget_removed, scale_down};
 use super::status::{Problem, StatusInput, status};
 use super::{FIELD_MANAGER, FINALIZER};
 use crate::{Error, Result};
@@ -165,24 +166,16 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
     };
     let new_generation = previous.as_ref().and_then(|s| s.observed_generation) != generation;
     let config = &context.config;
-    // Removing brokers needs their decommission first, which this controller
-    // does not do yet: the cluster keeps the brokers it has and says so.
+    // Brokers are removed one at a time, each after its decommission
+    // (scale.rs): until then the cluster keeps the brokers it has.
     let recorded = previous.as_ref().map_or(0, |s| s.brokers.len());
     let recorded = u16::try_from(recorded).unwrap_or(u16::MAX);
-    let mut problem: Option<Problem> = None;
     let mut effective = cluster.clone();
-    if cluster.spec.brokers < recorded {
+    let shrinking = cluster.spec.brokers < recorded;
+    if shrinking {
         effective.spec.brokers = recorded;
-        problem = Some(Problem {
-            reason: "ScaleDownRefused",
-            message: format!(
-                "spec.brokers {} is below the {recorded} brokers running: removing brokers needs \
-                 their decommission, which the operator does not do yet; the cluster keeps {recorded}",
-                cluster.spec.brokers
-            ),
-        });
     }
-    let desired = match Desired::new(
+    let mut desired = match Desired::new(
         &effective,
         &config.image_repository,
         &voters,
@@ -211,6 +204,7 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
                 roll: previous.as_ref().and_then(|s| s.roll.as_ref()),
                 voters: &voters,
                 problem: Some(problem),
+                waiting: None,
                 paused: cluster.spec.paused,
                 now: Utc::now(),
             };
@@ -219,6 +213,29 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
         }
         Err(error) => return Err(error),
     };
+    let rack_key = cluster
+        .spec
+        .rack_awareness
+        .as_ref()
+        .map(|rack| rack.topology_key.as_str());
+    let mut problem: Option<Problem> = None;
+    let mut waiting: Option<String> = None;
+    if shrinking && !cluster.spec.paused {
+        let observed = observe(&context.client, config.admin.as_ref(), &desired, rack_key).await?;
+        let rolling = previous.as_ref().is_some_and(|s| s.roll.is_some());
+        let decision = scale_down(context, cluster, recorded, &voters, rolling, &observed).await?;
+        problem = decision.problem;
+        waiting = decision.waiting;
+        if decision.brokers != recorded {
+            effective.spec.brokers = decision.brokers;
+            desired = Desired::new(
+                &effective,
+                &config.image_repository,
+                &voters,
+                &config.pod_addresses,
+            )?;
+        }
+    }
     if previous.is_none() {
         let message = format!("{} brokers of version {}", desired.brokers, desired.version);
         notice(
@@ -244,15 +261,11 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
     if act {
         apply_children(context, &desired).await?;
     }
-    let rack_key = cluster
-        .spec
-        .rack_awareness
-        .as_ref()
-        .map(|rack| rack.topology_key.as_str());
     let mut observed = observe(&context.client, config.admin.as_ref(), &desired, rack_key).await?;
     let mut roll = previous.as_ref().and_then(|s| s.roll.clone());
     let mut last = previous.clone();
     if act {
+        forget_removed(context, cluster, desired.brokers, &observed).await?;
         let mut persist = |roll: Option<&fjord_crd::RollProgress>, observed: &Observed| {
             let input = StatusInput {
                 generation,
@@ -262,6 +275,7 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
                 roll,
                 voters: &voters,
                 problem: problem.clone(),
+                waiting: waiting.clone(),
                 paused: false,
                 now: Utc::now(),
             };
@@ -288,12 +302,16 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
         roll: roll.as_ref(),
         voters: &voters,
         problem,
+        waiting,
         paused: cluster.spec.paused,
         now: Utc::now(),
     };
     let written = status(&input);
     write_status(context, &namespace, &name, &written).await?;
-    let busy = roll.is_some() || observed.ready_count() < usize::from(desired.brokers);
+    let busy = roll.is_some()
+        || written.conditions.iter().any(|c| {
+            c.condition_type == "Progressing" && c.status == fjord_crd::ConditionStatus::True
+        });
     Ok(Action::requeue(if busy {
         config.busy_interval
     } else {
@@ -342,14 +360,20 @@ pub(super) async fn write_status(
     status: &StreamClusterStatus,
 ) -> Result<()> {
     let api: Api<StreamCluster> = Api::namespaced(context.client.clone(), namespace);
+    // Lists and maps the status no longer has are replaced outright by a
+    // merge patch first: leaving an item out of the apply removes only the
+    // fields this manager owns, and a partly removed broker or roll would
+    // not validate (seen with the in-memory API server).
+    let mut replace = serde_json::json!({ "status": { "brokers": status.brokers } });
     if status.roll.is_none() {
-        // A finished roll is removed outright: leaving it out of the apply
-        // removes only the fields this manager owns, and a partly removed
-        // `roll` (its `done` set) would not validate.
-        let clear = serde_json::json!({ "status": { "roll": null } });
-        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&clear))
-            .await?;
+        replace["status"]["roll"] = serde_json::Value::Null;
     }
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    api.patch_status(name, &params, &Patch::Merge(&replace))
+        .await?;
     let patch = serde_json::json!({
         "apiVersion": "fjord.dev/v1alpha1",
         "kind": "StreamCluster",

@@ -33,6 +33,8 @@ pub struct StatusInput<'a> {
     pub roll: Option<&'a RollProgress>,
     pub voters: &'a [BrokerId],
     pub problem: Option<Problem>,
+    /// What a scale-down waits for, while one is under way.
+    pub waiting: Option<String>,
     pub paused: bool,
     pub now: DateTime<Utc>,
 }
@@ -62,7 +64,8 @@ pub fn status(input: &StatusInput<'_>) -> StreamClusterStatus {
                 matches!(&broker.pod, PodView::Present { revision: Some(r), .. } if *r == desired.revision)
             })
     });
-    let progressing = !input.paused && (rolling || !all_ready || !all_current);
+    let progressing =
+        !input.paused && (rolling || input.waiting.is_some() || !all_ready || !all_current);
     let phase = if problem.is_some() {
         StreamClusterPhase::Degraded
     } else if rolling {
@@ -74,7 +77,9 @@ pub fn status(input: &StatusInput<'_>) -> StreamClusterStatus {
     } else {
         StreamClusterPhase::Degraded
     };
-    let (progress_reason, progress_message) = if rolling {
+    let (progress_reason, progress_message) = if let Some(waiting) = &input.waiting {
+        ("Scaling", waiting.clone())
+    } else if rolling {
         (
             "Rolling",
             "restarting brokers onto a new version or configuration".to_owned(),

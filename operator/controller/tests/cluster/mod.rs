@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use fjord_crd::{StorageSpec, StreamCluster, StreamClusterSpec};
 use fjord_kube_sim::{ApiServer, statefulset};
 use fjord_metadata::BrokerId;
-use fjord_operator::cluster::admin::{BrokerAdmin, BrokerHealth, ClusterHealth, RestartProbe};
+use fjord_operator::cluster::admin::{
+    BrokerAdmin, BrokerHealth, ClusterHealth, Decommission, RestartProbe,
+};
 use fjord_operator::cluster::{self, Config};
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -183,6 +185,10 @@ pub(crate) struct FakeState {
     /// Set: every restart probe says unsafe with this partition.
     pub(crate) at_risk: Option<String>,
     pub(crate) calls: Vec<String>,
+    /// Brokers the stand-in controller knows (every broker once serving,
+    /// until removed).
+    pub(crate) registered: std::collections::BTreeSet<u32>,
+    pub(crate) decommissioning: std::collections::BTreeSet<u32>,
 }
 
 impl FakeBrokers {
@@ -220,18 +226,26 @@ impl BrokerAdmin for FakeBrokers {
         Box::pin(async move {
             let serving = self.serving().await;
             let total = self.pod_count().await;
-            let state = self.state.lock().unwrap();
-            let brokers = serving
+            let mut state = self.state.lock().unwrap();
+            state.registered.extend(serving.iter().copied());
+            let brokers = state
+                .registered
                 .iter()
                 .map(|id| BrokerHealth {
                     id: *id,
-                    state: "serving".into(),
+                    state: if serving.contains(id) {
+                        "serving"
+                    } else {
+                        "fenced"
+                    }
+                    .into(),
                     maintenance: state.maintenance.get(id).copied().unwrap_or(false),
                     leaderships: 0,
                 })
                 .collect();
+            let all_serving = state.registered.iter().all(|id| serving.contains(id));
             Ok(ClusterHealth {
-                healthy: serving.len() == total,
+                healthy: serving.len() == total && all_serving,
                 controller: Some(1),
                 brokers,
                 under_replicated: Vec::new(),
@@ -266,6 +280,60 @@ impl BrokerAdmin for FakeBrokers {
             state.calls.push(format!("maintenance {} {on}", broker.0));
             state.maintenance.insert(broker.0, on);
             Ok(())
+        })
+    }
+
+    fn decommission<'a>(
+        &'a self,
+        _endpoint: &'a str,
+        broker: BrokerId,
+    ) -> BoxFuture<'a, fjord_operator::Result<Option<Decommission>>> {
+        Box::pin(async move {
+            let state = self.state.lock().unwrap();
+            Ok(Self::decommission_state(&state, broker))
+        })
+    }
+
+    fn start_decommission<'a>(
+        &'a self,
+        _endpoint: &'a str,
+        broker: BrokerId,
+    ) -> BoxFuture<'a, fjord_operator::Result<Decommission>> {
+        Box::pin(async move {
+            let mut state = self.state.lock().unwrap();
+            state.calls.push(format!("decommission {}", broker.0));
+            state.decommissioning.insert(broker.0);
+            Ok(Decommission {
+                decommissioning: true,
+                replicas: 2,
+            })
+        })
+    }
+
+    fn remove_broker<'a>(
+        &'a self,
+        _endpoint: &'a str,
+        broker: BrokerId,
+    ) -> BoxFuture<'a, fjord_operator::Result<bool>> {
+        Box::pin(async move {
+            let serving = self.serving().await;
+            let mut state = self.state.lock().unwrap();
+            let removable =
+                state.decommissioning.contains(&broker.0) && !serving.contains(&broker.0);
+            if removable {
+                state.calls.push(format!("remove {}", broker.0));
+                state.registered.remove(&broker.0);
+            }
+            Ok(removable)
+        })
+    }
+}
+
+impl FakeBrokers {
+    fn decommission_state(state: &FakeState, broker: BrokerId) -> Option<Decommission> {
+        state.registered.contains(&broker.0).then(|| Decommission {
+            decommissioning: state.decommissioning.contains(&broker.0),
+            replicas: 0,
         })
     }
 }
