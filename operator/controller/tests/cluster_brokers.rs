@@ -3,7 +3,8 @@
 //! with its HTTP admin client. A 3-broker `StreamCluster` becomes Ready and
 //! `kcat -L` lists three brokers; a version change is rolled one broker at
 //! a time under a running idempotent `acks=all` producer (the operator is
-//! stopped after the first restart and a new one finishes the roll), until
+//! stopped after the first restart and a new one finishes the roll; a broker
+//! already restarted is killed and the next restart waits for it), until
 //! every broker runs it, and the chaos checker finds every acknowledged
 //! record read back exactly once; then a fourth broker joins and `kcat -L`
 //! lists four, and the cluster shrinks back to three (broker 4 decommissioned
@@ -213,7 +214,7 @@ async fn brokers_roll_under_a_producer_across_an_operator_restart_then_scale_3_4
         max: Duration::from_secs(5),
         reset_after: Duration::from_secs(60),
     };
-    let (_kubelet, kubelet_run) = kubelet::start(client.clone(), kubelet_config).unwrap();
+    let (kubelet_handle, kubelet_run) = kubelet::start(client.clone(), kubelet_config).unwrap();
     let tasks = vec![
         tokio::spawn(async move {
             if let Err(error) = kubelet_run.await {
@@ -266,7 +267,8 @@ async fn brokers_roll_under_a_producer_across_an_operator_restart_then_scale_3_4
         },
         ..StreamClusterSpec::default()
     };
-    spec.rollout.pause_seconds = 0;
+    // A pause between restarts, during which the test kills a broker.
+    spec.rollout.pause_seconds = 3;
     spec.rollout.health_timeout_seconds = 60;
     clusters
         .create(&PostParams::default(), &StreamCluster::new("demo", spec))
@@ -380,6 +382,20 @@ async fn brokers_roll_under_a_producer_across_an_operator_restart_then_scale_3_4
     operator.abort();
     tokio::time::sleep(Duration::from_secs(1)).await;
     operator = start_operator();
+
+    // A broker already restarted is killed during the pause after it: the
+    // roll waits until it serves again (the watcher would see two brokers
+    // down if the next restart did not wait).
+    let killed = eventually("a broker done", Duration::from_secs(60), || async {
+        let roll = clusters.get("demo").await.ok()?.status?.roll?;
+        roll.done.first().copied()
+    })
+    .await;
+    assert!(
+        kubelet_handle
+            .kill(&namespace, &format!("demo-{killed}"))
+            .await
+    );
     let rolled = tokio::time::timeout(Duration::from_secs(120), async {
         eventually("every broker on 0.2.0", Duration::from_secs(110), || {
             stable("0.2.0")
