@@ -17,23 +17,25 @@
 //! group `broker-clusters`.
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
-use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+mod cluster;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use fjord_chaos::checker::{Placed, check};
+use cluster::kafka::{
+    PARTITIONS, Producer, TOPIC, dump_logs, kcat_brokers, python, read_back, run_client,
+};
+use fjord_chaos::checker::check;
 use fjord_crd::{ConditionStatus, ConditionType, StorageSpec, StreamCluster, StreamClusterSpec};
 use fjord_kube_sim::kubelet::address::pod_address;
 use fjord_kube_sim::kubelet::backoff::RestartBackoff;
 use fjord_kube_sim::kubelet::image::ImageTable;
 use fjord_kube_sim::kubelet::{self, KubeletConfig};
 use fjord_kube_sim::{ApiServer, statefulset};
+use fjord_operator::cluster::Config;
 use fjord_operator::cluster::status::find;
-use fjord_operator::cluster::{self, Config};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -41,93 +43,6 @@ use kube::{Api, CustomResourceExt};
 use serde_json::json;
 
 const BROKERS: usize = 3;
-const TOPIC: &str = "orders";
-const PARTITIONS: i32 = 3;
-
-/// The chaos run's Kafka clients (confluent-kafka).
-const CLIENTS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../data-plane/chaos/clients/chaos_clients.py"
-);
-
-fn python() -> PathBuf {
-    std::env::var_os("FJORD_TEST_PYTHON")
-        .map(PathBuf::from)
-        .expect("FJORD_TEST_PYTHON names a Python with confluent-kafka (cargo xtask test sets it)")
-}
-
-/// Runs a client to its end; its standard output lines.
-fn run_client(python: &Path, args: &[&str]) -> Vec<String> {
-    let output = Command::new(python)
-        .arg(CLIENTS)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// An idempotent `acks=all` producer; its acknowledgements are the oracle.
-struct Producer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    reader: std::thread::JoinHandle<(Vec<Placed>, Vec<String>)>,
-}
-
-impl Producer {
-    fn start(python: &Path, bootstrap: &str) -> Self {
-        let mut child = Command::new(python)
-            .arg(CLIENTS)
-            .args([
-                "produce",
-                bootstrap,
-                TOPIC,
-                "0",
-                &PARTITIONS.to_string(),
-                "200",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let stdin = child.stdin.take();
-        let reader = std::thread::spawn(move || {
-            let mut acked = Vec::new();
-            let mut failed = Vec::new();
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(record) = line.strip_prefix("ack ") {
-                    acked.push(Placed::parse(record).unwrap());
-                } else if line.starts_with("fail ") || line.starts_with("incarnation ") {
-                    failed.push(line);
-                }
-            }
-            (acked, failed)
-        });
-        Self {
-            child,
-            stdin,
-            reader,
-        }
-    }
-
-    /// Stops producing, waits for the flush; the acknowledged records and
-    /// the failures.
-    fn finish(mut self) -> (Vec<Placed>, Vec<String>) {
-        drop(self.stdin.take());
-        let result = self.reader.join().unwrap();
-        assert!(self.child.wait().unwrap().success());
-        result
-    }
-}
 
 /// `FJORD_BROKER_BIN`, or `fjord-broker` in this test binary's profile directory.
 fn broker_binary() -> PathBuf {
@@ -170,24 +85,6 @@ where
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-}
-
-/// The brokers `kcat -L` lists, by id.
-fn kcat_brokers(bootstrap: &str) -> BTreeMap<u32, String> {
-    let output = std::process::Command::new("kcat")
-        .args(["-L", "-b", bootstrap, "-m", "5"])
-        .output()
-        .expect("kcat must be installed (cargo xtask test installs it)");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| {
-            let (id, address) = line.trim().strip_prefix("broker ")?.split_once(" at ")?;
-            Some((
-                id.parse().ok()?,
-                address.split_whitespace().next()?.to_owned(),
-            ))
-        })
-        .collect()
 }
 
 fn ready(pod: &Pod) -> bool {
@@ -250,7 +147,7 @@ async fn brokers_roll_under_a_producer_across_an_operator_restart_then_scale_3_4
         let client = client.clone();
         let config = config.clone();
         tokio::spawn(async move {
-            if let Err(error) = cluster::run(client, config).await {
+            if let Err(error) = fjord_operator::cluster::run(client, config).await {
                 panic!("cluster controller failed: {error}");
             }
         })
@@ -521,36 +418,4 @@ async fn brokers_roll_under_a_producer_across_an_operator_restart_then_scale_3_4
     for task in tasks {
         task.abort();
     }
-}
-
-/// Every record of the topic, read from the start of each partition.
-async fn read_back(python: &Path, bootstrap: &str) -> Vec<Placed> {
-    let python = python.to_owned();
-    let bootstrap = bootstrap.to_owned();
-    let lines = tokio::task::spawn_blocking(move || {
-        run_client(
-            &python,
-            &["read", &bootstrap, TOPIC, &PARTITIONS.to_string()],
-        )
-    })
-    .await
-    .unwrap();
-    lines
-        .iter()
-        .filter_map(|line| line.strip_prefix("rec "))
-        .map(|record| Placed::parse(record).unwrap())
-        .collect()
-}
-
-fn dump_logs(state: &std::path::Path) {
-    let Ok(output) = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("for f in $(find \"$1\" -name '*.log'); do echo \"== $f\"; tail -n 30 \"$f\"; done")
-        .arg("sh")
-        .arg(state)
-        .output()
-    else {
-        return;
-    };
-    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
 }

@@ -4,20 +4,26 @@
 //! admin API answering from those Pods, and polling helpers.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub(crate) mod kafka;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fjord_crd::{StorageSpec, StreamCluster, StreamClusterSpec};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use fjord_crd::{ConditionStatus, ConditionType, StorageSpec, StreamCluster, StreamClusterSpec};
 use fjord_kube_sim::{ApiServer, statefulset};
 use fjord_metadata::BrokerId;
 use fjord_operator::cluster::admin::{
     BrokerAdmin, BrokerHealth, ClusterHealth, Decommission, RestartProbe,
 };
+use fjord_operator::cluster::status::find;
 use fjord_operator::cluster::{self, Config};
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, Client, CustomResourceExt};
@@ -355,4 +361,65 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+pub(crate) const LIMIT: Duration = Duration::from_secs(30);
+
+pub(crate) fn condition(cluster: &StreamCluster, kind: ConditionType) -> Option<ConditionStatus> {
+    find(cluster.status.as_ref()?, kind).map(|c| c.status)
+}
+
+pub(crate) async fn stable(clusters: &Api<StreamCluster>, name: &str) -> StreamCluster {
+    eventually("the cluster to be Stable", LIMIT, || async {
+        let cluster = clusters.get(name).await.ok()?;
+        let generation = cluster.metadata.generation;
+        let status = cluster.status.as_ref()?;
+        (condition(&cluster, ConditionType::Stable) == Some(ConditionStatus::True)
+            && status.observed_generation == generation)
+            .then_some(cluster)
+    })
+    .await
+}
+
+pub(crate) async fn event_reasons(harness: &Harness) -> Vec<String> {
+    harness
+        .api::<Event>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|event| event.reason)
+        .collect()
+}
+
+pub(crate) fn watch_unavailable(
+    harness: &Harness,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<usize> {
+    let pods = harness.api::<Pod>();
+    tokio::spawn(async move {
+        let mut worst = 0;
+        while !stop.load(Ordering::Relaxed) {
+            if let Ok(list) = pods.list(&ListParams::default()).await {
+                let ready = list
+                    .items
+                    .iter()
+                    .filter(|pod| {
+                        pod.metadata.deletion_timestamp.is_none()
+                            && pod
+                                .status
+                                .as_ref()
+                                .and_then(|s| s.conditions.as_ref())
+                                .is_some_and(|c| {
+                                    c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                                })
+                    })
+                    .count();
+                worst = worst.max(3usize.saturating_sub(ready));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        worst
+    })
 }

@@ -14,6 +14,10 @@ mod order;
 mod step;
 
 #[cfg(test)]
+mod model_test;
+#[cfg(test)]
+mod resume_test;
+#[cfg(test)]
 mod roll_test;
 
 use std::time::Duration;
