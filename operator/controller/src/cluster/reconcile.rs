@@ -360,10 +360,11 @@ pub(super) async fn write_status(
     status: &StreamClusterStatus,
 ) -> Result<()> {
     let api: Api<StreamCluster> = Api::namespaced(context.client.clone(), namespace);
-    // Lists and maps the status no longer has are replaced outright by a
-    // merge patch first: leaving an item out of the apply removes only the
-    // fields this manager owns, and a partly removed broker or roll would
-    // not validate (seen with the in-memory API server).
+    // What the status no longer has (a finished roll, a removed broker) is
+    // replaced outright by a merge patch first, rather than left to the
+    // apply's pruning of fields this manager stops applying: a partly pruned
+    // roll or broker entry would not validate (the in-memory API server left
+    // such remnants; see the kube-sim commit removing list items whole).
     let mut replace = serde_json::json!({ "status": { "brokers": status.brokers } });
     if status.roll.is_none() {
         replace["status"]["roll"] = serde_json::Value::Null;
