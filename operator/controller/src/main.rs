@@ -9,7 +9,7 @@ use std::io::Write;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fjord_operator::runtime::{Controllers, RunArgs, RunConfig, Runtime};
-use fjord_operator::topic;
+use fjord_operator::{cluster, topic};
 use tokio_util::sync::CancellationToken;
 
 /// fjord-operator: runs Fjord clusters in your Kubernetes cluster.
@@ -66,10 +66,18 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
         metrics: runtime.metrics().controller("topic"),
         ..topic::Config::new(&settings.lease.identity)
     };
+    let cluster_config = cluster::Config {
+        namespace: settings.namespace.clone(),
+        ..cluster::Config::default()
+    };
     // Each controller is one line here; it runs only while this replica leads.
-    let controllers = Controllers::default().register("topic", move |client| {
-        topic::run(client, topic_config.clone())
-    });
+    let controllers = Controllers::default()
+        .register("cluster", move |client| {
+            cluster::run(client, cluster_config.clone())
+        })
+        .register("topic", move |client| {
+            topic::run(client, topic_config.clone())
+        });
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     runtime

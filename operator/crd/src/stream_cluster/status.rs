@@ -32,6 +32,11 @@ pub struct StreamClusterStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["id"]))]
     pub brokers: Vec<BrokerStatus>,
+    /// Broker ids of the controller group's voters, fixed when the cluster is
+    /// created (the cluster's identity derives from them); later brokers are observers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub controller_voters: Vec<u32>,
     /// The roll in progress; absent when none is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "RollProgress")]
@@ -105,6 +110,11 @@ pub struct RollProgress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u32")]
     pub current: Option<u32>,
+    /// Rack being restarted now (`OneRack` rollouts): every broker of it not yet
+    /// in `done`. Absent between racks and in `OneBroker` rollouts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub rack: Option<String>,
     /// Step the current broker is at: `Probe`, `EnterMaintenance`, `DeletePod`,
     /// `WaitServing`, `ExitMaintenance` or `Pause`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -76,6 +76,24 @@ fn a_field_dropped_from_the_applied_configuration_is_removed_when_nobody_else_ow
 }
 
 #[test]
+fn a_list_item_dropped_from_the_applied_configuration_is_removed_whole() {
+    let lists = ListTypes::Builtin;
+    let mut two = deployment("a:1");
+    two["spec"]["template"]["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "side", "image": "s:1"}));
+    let first = server_side_apply(&json!({}), &two, &request("alice", false, &lists)).unwrap();
+    let second =
+        server_side_apply(&first, &deployment("a:1"), &request("alice", false, &lists)).unwrap();
+    assert_eq!(
+        second["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "app", "image": "a:1"}]),
+        "no part of the dropped container is left"
+    );
+}
+
+#[test]
 fn applied_containers_merge_by_name_with_another_managers_containers() {
     let lists = ListTypes::Builtin;
     let first = server_side_apply(

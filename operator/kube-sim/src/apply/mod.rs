@@ -127,8 +127,17 @@ pub fn server_side_apply(
         .iter()
         .filter(|p| !applied_set.contains(p))
         .collect();
-    // Deepest first, so removing an item never hides a leaf still to be checked.
-    dropped.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    // Whole list items first, shallowest first: an item goes with all its
+    // fields, as in kube-apiserver (removing its key field first would leave
+    // the rest of the item unreachable, and the item itself would stay).
+    // Then the other paths, deepest first.
+    dropped.sort_by_key(|p| {
+        let depth = isize::try_from(p.len()).unwrap_or(isize::MAX);
+        match p.last() {
+            Some(PathElement::Key(_) | PathElement::Value(_)) => (0, depth),
+            _ => (1, -depth),
+        }
+    });
     for path in dropped {
         let owned_elsewhere = managed
             .entries

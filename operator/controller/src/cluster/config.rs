@@ -1,0 +1,61 @@
+//! The cluster controller's settings (`fjord-operator run` fills them in).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::admin::{BrokerAdmin, HttpBrokerAdmin};
+use super::render::{PodAddresses, pod_dns_names};
+
+/// How the cluster controller runs.
+#[derive(Clone)]
+pub struct Config {
+    /// Watch `StreamCluster`s of this namespace only; `None`: every namespace.
+    pub namespace: Option<String>,
+    /// Image repository of the brokers; the tag is `spec.version`.
+    pub image_repository: String,
+    /// How a broker Pod is reached (docs/operator.md, "Addresses").
+    pub pod_addresses: PodAddresses,
+    /// The brokers' admin API.
+    pub admin: Arc<dyn BrokerAdmin>,
+    /// How often a cluster is looked at while it rolls, scales or starts.
+    pub busy_interval: Duration,
+    /// How often a settled cluster is looked at (changes of it or its
+    /// children trigger a reconcile at once anyway).
+    pub resync_interval: Duration,
+    /// First delay after a failed reconcile; it doubles up to `error_backoff_max`.
+    pub error_backoff: Duration,
+    pub error_backoff_max: Duration,
+    /// `reportingController` of the Events.
+    pub reporter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            image_repository: "fjord/broker".to_owned(),
+            pod_addresses: pod_dns_names(),
+            admin: Arc::new(HttpBrokerAdmin::default()),
+            busy_interval: Duration::from_secs(2),
+            resync_interval: Duration::from_secs(300),
+            error_backoff: Duration::from_secs(1),
+            error_backoff_max: Duration::from_secs(300),
+            reporter: super::FIELD_MANAGER.to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("namespace", &self.namespace)
+            .field("image_repository", &self.image_repository)
+            .field("busy_interval", &self.busy_interval)
+            .field("resync_interval", &self.resync_interval)
+            .field("error_backoff", &self.error_backoff)
+            .field("error_backoff_max", &self.error_backoff_max)
+            .field("reporter", &self.reporter)
+            .finish_non_exhaustive()
+    }
+}

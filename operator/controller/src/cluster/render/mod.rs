@@ -1,0 +1,289 @@
+//! What a `StreamCluster` becomes in Kubernetes, as pure functions of the
+//! resource (docs/operator.md, "What a StreamCluster becomes"): the spec is
+//! validated once into a [`Desired`], and each object is rendered from it.
+//! Golden tests (`render_test.rs`, `golden/`) pin every rendered object.
+
+mod broker_config;
+mod disruption;
+mod services;
+mod statefulset;
+
+#[cfg(test)]
+mod render_test;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fjord_crd::{BrokerResources, ListenerExposure, StreamCluster};
+use fjord_metadata::BrokerId;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
+use sha2::{Digest as _, Sha256};
+
+pub use broker_config::{SettingValue, SharedSettings, broker_file};
+pub use disruption::pod_disruption_budget;
+pub use services::{client_service, headless_service};
+pub use statefulset::statefulset;
+
+use crate::{Error, Result};
+
+/// Port of the brokers' replication traffic (`--peer-listen`).
+pub const PEER_PORT: u16 = 9093;
+/// Port of the brokers' admin HTTP API (`--admin-listen`).
+pub const ADMIN_PORT: u16 = 9644;
+/// Kafka port when `spec.listeners` is empty.
+pub const KAFKA_PORT_DEFAULT: u16 = 9092;
+/// Pod template annotation naming the configuration revision a Pod runs.
+pub const REVISION_ANNOTATION: &str = "fjord.dev/revision";
+/// Label naming the `StreamCluster` an object belongs to.
+pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+/// Where the ConfigMap is mounted in the broker container.
+pub const CONFIG_DIR: &str = "/etc/fjord";
+/// Where the broker's volume claim is mounted.
+pub const DATA_MOUNT: &str = "/var/lib/fjord";
+
+/// Where a broker Pod is reached, from its namespace and name: an IP address
+/// or a host name (see docs/operator.md, "Addresses").
+pub type PodAddresses = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+
+/// The default [`PodAddresses`]: the Pod's DNS name under the headless Service.
+pub fn pod_dns_names() -> PodAddresses {
+    Arc::new(|namespace: &str, pod: &str| {
+        let cluster = pod.rsplit_once('-').map_or(pod, |(cluster, _)| cluster);
+        format!("{pod}.{cluster}-brokers.{namespace}.svc.cluster.local")
+    })
+}
+
+/// The controller voters of a new cluster of `brokers` brokers:
+/// `1 ..= min(3, brokers)`.
+pub fn initial_voters(brokers: u16) -> Vec<BrokerId> {
+    (1..=u32::from(brokers.min(3))).map(BrokerId).collect()
+}
+
+/// A `StreamCluster` validated into what to render.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    pub namespace: String,
+    pub owner: OwnerReference,
+    /// Declared broker count; broker ids are `1 ..= brokers`.
+    pub brokers: u16,
+    /// The broker image, `<repository>:<version>`.
+    pub image: String,
+    pub version: String,
+    pub kafka_port: u16,
+    pub exposure: ListenerExposure,
+    pub resources: BrokerResources,
+    pub storage_size: String,
+    pub storage_class: Option<String>,
+    pub voters: Vec<BrokerId>,
+    /// ConfigMap data: `<pod>.toml` for each broker.
+    pub files: BTreeMap<String, String>,
+    /// `spec.config` keys the broker has no setting for.
+    pub unsupported_config: Vec<String>,
+    /// Hash of everything a running broker cannot change without a restart.
+    pub revision: String,
+}
+
+impl Desired {
+    /// Validates `cluster` (which must be stored: it needs its uid).
+    /// `voters` are the recorded controller voters (or [`initial_voters`]
+    /// for a new cluster).
+    pub fn new(
+        cluster: &StreamCluster,
+        image_repository: &str,
+        voters: &[BrokerId],
+        addresses: &PodAddresses,
+    ) -> Result<Self> {
+        let name = cluster
+            .metadata
+            .name
+            .clone()
+            .ok_or(Error::ClusterMetadata("name"))?;
+        let namespace = cluster
+            .metadata
+            .namespace
+            .clone()
+            .ok_or(Error::ClusterMetadata("namespace"))?;
+        let owner = cluster
+            .controller_owner_ref(&())
+            .ok_or(Error::ClusterMetadata("uid"))?;
+        let spec = &cluster.spec;
+        let invalid = |field: &str, problem: String| Error::ClusterSpec {
+            cluster: name.clone(),
+            field: field.to_owned(),
+            problem,
+        };
+        if spec.brokers == 0 {
+            return Err(invalid("spec.brokers", "must be at least 1".into()));
+        }
+        if !is_image_tag(&spec.version) {
+            return Err(invalid(
+                "spec.version",
+                format!(
+                    "{:?} is not a release name (letters, digits, '.', '-', '_')",
+                    spec.version
+                ),
+            ));
+        }
+        let (kafka_port, exposure) = match spec.listeners.as_slice() {
+            [] => (KAFKA_PORT_DEFAULT, ListenerExposure::ClusterIP),
+            [listener] => (listener.port, listener.exposure),
+            _ => {
+                return Err(invalid(
+                    "spec.listeners",
+                    "the broker opens one Kafka listener; declare at most one".into(),
+                ));
+            }
+        };
+        if kafka_port == PEER_PORT || kafka_port == ADMIN_PORT || kafka_port == 0 {
+            return Err(invalid(
+                "spec.listeners[0].port",
+                format!("{kafka_port} is taken by the broker's peer or admin port"),
+            ));
+        }
+        if voters.is_empty() || voters.iter().any(|id| id.0 == 0) {
+            return Err(invalid(
+                "status.controllerVoters",
+                format!("{voters:?} is not a set of broker ids"),
+            ));
+        }
+        let shared = SharedSettings::from_spec(&name, spec.brokers, &spec.config)?;
+        let ids: Vec<BrokerId> = (1..=u32::from(spec.brokers)).map(BrokerId).collect();
+        // Voters are known peers even while the count is below them (a
+        // refused scale-down keeps them), so every file names every voter.
+        let mut hosts = BTreeMap::new();
+        for id in ids.iter().chain(voters) {
+            hosts.insert(*id, addresses(&namespace, &pod_name(&name, *id)));
+        }
+        let files: BTreeMap<String, String> = ids
+            .iter()
+            .map(|id| {
+                let file = broker_file(&name, *id, &shared, &hosts, voters, PEER_PORT, ADMIN_PORT);
+                (format!("{}.toml", pod_name(&name, *id)), file)
+            })
+            .collect();
+        let image = format!("{image_repository}:{}", spec.version);
+        let revision = revision(&image, &files, &spec.resources, kafka_port);
+        Ok(Self {
+            name,
+            namespace,
+            owner,
+            brokers: spec.brokers,
+            image,
+            version: spec.version.clone(),
+            kafka_port,
+            exposure,
+            resources: spec.resources.clone(),
+            storage_size: spec.storage.size.clone(),
+            storage_class: spec.storage.storage_class_name.clone(),
+            voters: voters.to_vec(),
+            files,
+            unsupported_config: shared.unsupported,
+            revision,
+        })
+    }
+
+    /// Broker ids `1 ..= brokers`.
+    pub fn broker_ids(&self) -> impl Iterator<Item = BrokerId> + '_ {
+        (1..=u32::from(self.brokers)).map(BrokerId)
+    }
+
+    /// Labels every rendered object carries; the first two select the Pods.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.selector();
+        labels.insert(
+            "app.kubernetes.io/managed-by".into(),
+            crate::cluster::FIELD_MANAGER.into(),
+        );
+        labels
+    }
+
+    /// The label selector of the broker Pods.
+    pub fn selector(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (
+                "app.kubernetes.io/name".to_owned(),
+                "fjord-broker".to_owned(),
+            ),
+            (INSTANCE_LABEL.to_owned(), self.name.clone()),
+        ])
+    }
+
+    /// Metadata of a rendered object named `name`.
+    pub fn metadata(&self, name: String) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name),
+            namespace: Some(self.namespace.clone()),
+            labels: Some(self.labels()),
+            owner_references: Some(vec![self.owner.clone()]),
+            ..ObjectMeta::default()
+        }
+    }
+
+    pub fn headless_service_name(&self) -> String {
+        format!("{}-brokers", self.name)
+    }
+
+    pub fn config_map_name(&self) -> String {
+        format!("{}-config", self.name)
+    }
+
+    /// Where clients bootstrap: the client Service's DNS name and the Kafka port.
+    pub fn bootstrap_address(&self) -> String {
+        format!("{}.{}.svc:{}", self.name, self.namespace, self.kafka_port)
+    }
+}
+
+/// The Pod of broker `id` of cluster `cluster`.
+pub fn pod_name(cluster: &str, id: BrokerId) -> String {
+    format!("{cluster}-{}", id.0)
+}
+
+/// The broker id of a Pod of cluster `cluster`, from its name.
+pub fn broker_of_pod(cluster: &str, pod: &str) -> Option<BrokerId> {
+    let ordinal = pod.strip_prefix(cluster)?.strip_prefix('-')?;
+    ordinal.parse().ok().filter(|id| *id > 0).map(BrokerId)
+}
+
+/// The ConfigMap with the brokers' files.
+pub fn config_map(desired: &Desired) -> k8s_openapi::api::core::v1::ConfigMap {
+    k8s_openapi::api::core::v1::ConfigMap {
+        metadata: desired.metadata(desired.config_map_name()),
+        data: Some(desired.files.clone()),
+        ..Default::default()
+    }
+}
+
+fn is_image_tag(version: &str) -> bool {
+    !version.is_empty()
+        && version.len() <= 128
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+fn revision(
+    image: &str,
+    files: &BTreeMap<String, String>,
+    resources: &BrokerResources,
+    kafka_port: u16,
+) -> String {
+    let mut hash = Sha256::new();
+    hash.update(image.as_bytes());
+    hash.update([0]);
+    for (name, text) in files {
+        hash.update(name.as_bytes());
+        hash.update([0]);
+        hash.update(text.as_bytes());
+        hash.update([0]);
+    }
+    for amount in [&resources.requests, &resources.limits] {
+        for value in [&amount.cpu, &amount.memory] {
+            hash.update(value.as_deref().unwrap_or("-").as_bytes());
+            hash.update([0]);
+        }
+    }
+    hash.update(kafka_port.to_be_bytes());
+    hex::encode(&hash.finalize()[..8])
+}

@@ -1,0 +1,124 @@
+//! The brokers' StatefulSet: `OnDelete` (the operator picks which Pod
+//! restarts), `Parallel` (brokers of a new cluster must start together: a
+//! cluster broker serves only once a controller quorum exists), ordinals
+//! from 1 so a Pod's ordinal is its broker id.
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use serde_json::{Map, Value, json};
+
+use super::{ADMIN_PORT, CONFIG_DIR, DATA_MOUNT, Desired, PEER_PORT, REVISION_ANNOTATION};
+use crate::{Error, Result};
+
+/// Seconds a broker has to stop after SIGTERM (it hands over leadership and
+/// flushes; the default 30 s of Kubernetes is tight for a busy broker).
+const TERMINATION_GRACE_SECONDS: i64 = 60;
+
+/// The StatefulSet of the cluster's brokers.
+pub fn statefulset(desired: &Desired) -> Result<StatefulSet> {
+    let metadata = desired.metadata(desired.name.clone());
+    let kafka_port = desired.kafka_port;
+    let args = [
+        "--config".to_owned(),
+        format!("{CONFIG_DIR}/$(POD_NAME).toml"),
+        "--data-dir".to_owned(),
+        format!("{DATA_MOUNT}/data"),
+        "--listen".to_owned(),
+        format!("$(POD_IP):{kafka_port}"),
+        "--admin-listen".to_owned(),
+        format!("$(POD_IP):{ADMIN_PORT}"),
+        "--peer-listen".to_owned(),
+        format!("$(POD_IP):{PEER_PORT}"),
+    ];
+    let mut claim_spec = json!({
+        "accessModes": ["ReadWriteOnce"],
+        "resources": { "requests": { "storage": desired.storage_size } },
+    });
+    if let Some(class) = &desired.storage_class {
+        claim_spec["storageClassName"] = json!(class);
+    }
+    let value = json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata,
+        "spec": {
+            "replicas": desired.brokers,
+            "ordinals": { "start": 1 },
+            "serviceName": desired.headless_service_name(),
+            "podManagementPolicy": "Parallel",
+            "updateStrategy": { "type": "OnDelete" },
+            "selector": { "matchLabels": desired.selector() },
+            "template": {
+                "metadata": {
+                    "labels": desired.labels(),
+                    "annotations": { REVISION_ANNOTATION: desired.revision },
+                },
+                "spec": {
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+                    "containers": [{
+                        "name": "broker",
+                        "image": desired.image,
+                        "args": args,
+                        "env": [
+                            { "name": "POD_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+                            { "name": "POD_IP", "valueFrom": { "fieldRef": { "fieldPath": "status.podIP" } } },
+                        ],
+                        "ports": [
+                            { "name": "kafka", "containerPort": kafka_port },
+                            { "name": "peer", "containerPort": PEER_PORT },
+                            { "name": "admin", "containerPort": ADMIN_PORT },
+                        ],
+                        "resources": resources(desired),
+                        "readinessProbe": {
+                            "httpGet": { "path": "/readyz", "port": "admin" },
+                            "periodSeconds": 2,
+                            "failureThreshold": 3,
+                        },
+                        "livenessProbe": {
+                            "httpGet": { "path": "/healthz", "port": "admin" },
+                            "periodSeconds": 10,
+                            "failureThreshold": 6,
+                        },
+                        "volumeMounts": [
+                            { "name": "data", "mountPath": DATA_MOUNT },
+                            { "name": "config", "mountPath": CONFIG_DIR, "readOnly": true },
+                        ],
+                    }],
+                    "volumes": [{
+                        "name": "config",
+                        "configMap": { "name": desired.config_map_name() },
+                    }],
+                },
+            },
+            "volumeClaimTemplates": [{
+                "metadata": { "name": "data", "labels": desired.selector() },
+                "spec": claim_spec,
+            }],
+        },
+    });
+    serde_json::from_value(value).map_err(|source| Error::Render {
+        kind: "StatefulSet",
+        cluster: desired.name.clone(),
+        source,
+    })
+}
+
+/// Container requests and limits from the spec (only what is set).
+fn resources(desired: &Desired) -> Value {
+    let mut resources = Map::new();
+    for (key, amounts) in [
+        ("requests", &desired.resources.requests),
+        ("limits", &desired.resources.limits),
+    ] {
+        let mut map = Map::new();
+        if let Some(cpu) = &amounts.cpu {
+            map.insert("cpu".into(), json!(cpu));
+        }
+        if let Some(memory) = &amounts.memory {
+            map.insert("memory".into(), json!(memory));
+        }
+        if !map.is_empty() {
+            resources.insert(key.into(), Value::Object(map));
+        }
+    }
+    Value::Object(resources)
+}
