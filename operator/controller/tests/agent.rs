@@ -277,7 +277,7 @@ async fn the_agent_registers_follows_the_api_and_rides_out_an_outage() {
     .await;
     setup
         .user
-        .expect(Method::DELETE, &cluster_path, None, 204)
+        .expect(Method::DELETE, cluster_path, None, 204)
         .await
         .unwrap();
     let kube = &setup.kube;
