@@ -6,6 +6,7 @@
 
 mod control_plane;
 mod kubernetes;
+pub mod setup;
 
 use std::future::Future;
 use std::time::Duration;
