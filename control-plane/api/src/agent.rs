@@ -102,3 +102,90 @@ pub struct AgentStatusAccepted {
     /// their status was ignored.
     pub unknown_cluster_ids: Vec<Uuid>,
 }
+
+/// What the agent did with an intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntentOutcome {
+    /// Applied to the cluster's resources.
+    Applied,
+    /// Refused by a check (see `check`): never applied.
+    Refused,
+    /// Held back by a customer guardrail (see `check`) until it is lifted.
+    Waiting,
+}
+
+impl IntentOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Refused => "refused",
+            Self::Waiting => "waiting",
+        }
+    }
+}
+
+/// Body of `POST /v1/agent/intent-reports`: one decision of the agent on one
+/// generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentIntentReport {
+    /// The generation decided on; 0 when a body was refused before its
+    /// generation could be read.
+    #[schema(minimum = 0)]
+    pub generation: i64,
+    pub outcome: IntentOutcome,
+    /// The check that refused it (`signature`, `content-hash`, `replay`,
+    /// `foreign-environment`, `format`, `downgrade`, `version-not-allowed`,
+    /// `unrepresentable`) or the guardrail it waits for (`paused`,
+    /// `maintenance-window`, `approval`, `guardrails-invalid`); absent when
+    /// applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// For a person: what failed or what to do.
+    #[serde(default)]
+    pub message: String,
+}
+
+impl AgentIntentReport {
+    pub fn validate(&self) -> Check {
+        validate::range("generation", self.generation, 0, i64::MAX)?;
+        if let Some(check) = &self.check {
+            validate::dns_label("check", check)?;
+        }
+        if self.outcome != IntentOutcome::Applied && self.check.is_none() {
+            return Err("check is required when the outcome is refused or waiting".to_owned());
+        }
+        validate::text("message", &self.message, 2000)
+    }
+}
+
+/// The agent's latest decision on an intent, as the environment shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IntentReportRecord {
+    pub generation: i64,
+    pub outcome: IntentOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    #[serde(default)]
+    pub message: String,
+    pub reported_at: DateTime<Utc>,
+}
+
+/// One status report of a cluster, kept for charts (newest 1,000 per cluster).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClusterStatusSample {
+    pub reported_at: DateTime<Utc>,
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brokers_ready: Option<i32>,
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Answer of `GET /v1/clusters/{id}/status-history`, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClusterStatusHistory {
+    pub items: Vec<ClusterStatusSample>,
+}

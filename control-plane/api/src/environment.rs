@@ -46,6 +46,10 @@ pub struct EnvironmentConnection {
     /// The latest intent generation the agent has applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The agent's latest decision on an intent: applied, refused (and by
+    /// which check) or waiting (and for which guardrail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_intent_report: Option<crate::IntentReportRecord>,
 }
 
 /// Body of `POST /v1/environments`.

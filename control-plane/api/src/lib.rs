@@ -27,8 +27,9 @@ mod user;
 pub mod validate;
 
 pub use agent::{
-    AccessToken, AgentRegistration, AgentRegistrationRequest, AgentStatusAccepted,
-    AgentStatusReport, ClusterStatusReport,
+    AccessToken, AgentIntentReport, AgentRegistration, AgentRegistrationRequest,
+    AgentStatusAccepted, AgentStatusReport, ClusterStatusHistory, ClusterStatusReport,
+    ClusterStatusSample, IntentOutcome, IntentReportRecord,
 };
 pub use api_key::{ApiKey, ApiKeyCreate, ApiKeyCreated, Scope};
 pub use audit::AuditRecord;

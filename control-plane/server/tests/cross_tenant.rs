@@ -240,6 +240,20 @@ fn cases(acme: &Inventory) -> Vec<Case> {
             "?after=0&wait_seconds=0".to_owned(),
         )),
         agent(case(Method::POST, "/v1/agent/token", None, NothingOfAcme)),
+        agent(case(
+            Method::POST,
+            "/v1/agent/intent-reports",
+            Some(
+                json!({"generation": 1, "outcome": "refused", "check": "signature", "message": "forged"}),
+            ),
+            NothingOfAcme,
+        )),
+        case(
+            Method::GET,
+            "/v1/clusters/{cluster_id}/status-history",
+            None,
+            NotFound,
+        ),
         case(
             Method::POST,
             "/v1/agent/register",

@@ -17,6 +17,8 @@ pub struct EnvironmentRow {
     pub agent_last_seen_at: Option<DateTime<Utc>>,
     pub agent_version: Option<String>,
     pub observed_generation: Option<i64>,
+    /// The agent's latest report on an intent (`fjord_api::IntentReportRecord`).
+    pub agent_last_intent_report: Option<sqlx::types::Json<serde_json::Value>>,
     /// Latest intent generation (0 before the first).
     pub generation: i64,
     pub revision: i64,
@@ -26,6 +28,7 @@ pub struct EnvironmentRow {
 
 const COLUMNS: &str = "e.environment_id, e.organization_id, e.cloud_account_id, e.name, e.region, \
     e.agent_registered_at, e.agent_last_seen_at, e.agent_version, e.observed_generation, \
+    e.agent_last_intent_report, \
     coalesce((select max(i.generation) from intent i where i.environment_id = e.environment_id), 0) \
         as generation, \
     e.revision, e.created_at, e.updated_at";
@@ -204,6 +207,26 @@ pub async fn record_agent_contact(
     .bind(id)
     .bind(agent_version)
     .bind(observed_generation)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records the agent's latest decision on an intent (a JSON
+/// `fjord_api::IntentReportRecord`), shown on the environment.
+pub async fn record_intent_report(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    id: Uuid,
+    report: &serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "update environment set agent_last_intent_report = $3, agent_last_seen_at = now()
+         where organization_id = $1 and environment_id = $2",
+    )
+    .bind(organization_id)
+    .bind(id)
+    .bind(sqlx::types::Json(report))
     .execute(db)
     .await?;
     Ok(())

@@ -15,6 +15,7 @@ pub mod api_key;
 pub mod audit;
 pub mod cloud_account;
 pub mod cluster;
+pub mod cluster_status_sample;
 pub mod environment;
 mod error;
 pub mod idempotency;

@@ -21,6 +21,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use fjord_api::{
     INTENT_DELTA_JSON, INTENT_FORMAT, Intent, IntentDelta, IntentDocument, ObjectHashes,
@@ -59,6 +60,10 @@ pub type Result<T, E = FollowError> = std::result::Result<T, E>;
 struct Held {
     document: IntentDocument,
     hashes: ObjectHashes,
+    /// The signature over the held generation's statement, so the held
+    /// intent can be stored and verified again (see [`IntentFollower::intent`]).
+    signature: String,
+    created_at: DateTime<Utc>,
 }
 
 /// The verified intent the agent holds, and what to ask for next.
@@ -100,6 +105,21 @@ impl IntentFollower {
     /// The held, verified document.
     pub fn document(&self) -> Option<&IntentDocument> {
         self.held.as_ref().map(|held| &held.document)
+    }
+
+    /// The held generation as a full intent, as the control plane would
+    /// send it: stored, it verifies again with [`Self::receive`] (a held
+    /// generation reached by a delta carries the signature of the full one).
+    pub fn intent(&self) -> Option<Intent> {
+        self.held.as_ref().map(|held| Intent {
+            environment_id: held.document.environment_id,
+            generation: held.document.generation,
+            content_hash: held.document.content_hash.clone(),
+            signature: held.signature.clone(),
+            key_id: self.key_id.clone(),
+            document: held.document.clone(),
+            created_at: held.created_at,
+        })
     }
 
     /// The long-poll's query (without `wait_seconds`).
@@ -150,7 +170,12 @@ impl IntentFollower {
             &document.content_hash,
             &intent.signature,
         )?;
-        Ok(Held { document, hashes })
+        Ok(Held {
+            document,
+            hashes,
+            signature: intent.signature,
+            created_at: intent.created_at,
+        })
     }
 
     /// Verifies the delta against the held hashes, then applies it to the
@@ -188,6 +213,8 @@ impl IntentFollower {
             .apply_in_place(&delta)
             .map_err(|error| FollowError::DeltaDoesNotApply(error.to_string()))?;
         held.hashes = hashes;
+        held.signature = delta.signature;
+        held.created_at = delta.created_at;
         self.held = Some(held);
         Ok(())
     }

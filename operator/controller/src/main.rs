@@ -8,6 +8,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use fjord_operator::agent::{self, AgentArgs};
 use fjord_operator::runtime::{Controllers, RunArgs, RunConfig, Runtime};
 use fjord_operator::{cluster, topic};
 use tokio_util::sync::CancellationToken;
@@ -30,18 +31,29 @@ enum Command {
     /// Run the controllers against the Kubernetes cluster found the standard
     /// way (KUBECONFIG or ~/.kube/config when present, else the in-cluster
     /// service account); only the replica holding the leader Lease acts.
-    Run(RunArgs),
+    Run {
+        #[command(flatten)]
+        run: Box<RunArgs>,
+        /// The agent (runs when `--control-plane-url` is given).
+        #[command(flatten)]
+        agent: Box<AgentArgs>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     cli.logging.init().context("cannot set up logging")?;
     match cli.command {
-        Command::Run(args) => {
-            let config = args.into_config().context("invalid settings")?;
+        Command::Run { run: args, agent } => {
+            let config = (*args).into_config().context("invalid settings")?;
+            // The agent keeps its state, credential and guardrails in the
+            // operator's own namespace, the one its Lease lives in.
+            let agent = (*agent)
+                .into_config(&config.lease.namespace)
+                .context("invalid agent settings")?;
             tokio::runtime::Runtime::new()
                 .context("cannot start the async runtime")?
-                .block_on(run(config))?;
+                .block_on(run(config, agent))?;
         }
         Command::Crd => {
             let yaml = fjord_crd::crd_yaml().context("cannot render the CRDs")?;
@@ -54,7 +66,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(config: RunConfig) -> anyhow::Result<()> {
+async fn run(config: RunConfig, agent: Option<agent::Config>) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("cannot find a Kubernetes cluster (in-cluster or KUBECONFIG)")?;
@@ -78,6 +90,17 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
         .register("topic", move |client| {
             topic::run(client, topic_config.clone())
         });
+    // The agent acts only on the leader too: two agents applying intents
+    // would race each other's server-side applies and reports.
+    let controllers = match agent {
+        Some(agent_config) => controllers.register("agent", move |client| {
+            agent::run(client, agent_config.clone())
+        }),
+        None => {
+            tracing::info!("no --control-plane-url: the agent does not run");
+            controllers
+        }
+    };
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     runtime

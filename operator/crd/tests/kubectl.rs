@@ -218,7 +218,9 @@ async fn kubectl_apply_k_installs_the_operator_from_operator_deploy() {
     assert_eq!(
         created,
         [
+            "clusterrole.rbac.authorization.k8s.io/fjord-agent created",
             "clusterrole.rbac.authorization.k8s.io/fjord-operator created",
+            "clusterrolebinding.rbac.authorization.k8s.io/fjord-agent created",
             "clusterrolebinding.rbac.authorization.k8s.io/fjord-operator created",
             "customresourcedefinition.apiextensions.k8s.io/streamclusters.fjord.dev created",
             "customresourcedefinition.apiextensions.k8s.io/topics.fjord.dev created",

@@ -10,8 +10,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use fjord_api::{
-    AccessToken, AgentRegistration, AgentRegistrationRequest, AgentStatusAccepted,
-    AgentStatusReport, INTENT_DELTA_JSON, Intent, IntentDelta, Problem, validate,
+    AccessToken, AgentIntentReport, AgentRegistration, AgentRegistrationRequest,
+    AgentStatusAccepted, AgentStatusReport, INTENT_DELTA_JSON, Intent, IntentDelta,
+    IntentReportRecord, Problem, validate,
 };
 use fjord_store::audit::NewAuditRecord;
 use fjord_store::cluster::ReportedStatus;
@@ -35,6 +36,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(issue_access_token))
         .routes(routes!(poll_intents))
         .routes(routes!(report_status))
+        .routes(routes!(report_intent))
 }
 
 /// Trades a one-time registration token for the agent's credential.
@@ -347,7 +349,15 @@ pub(crate) async fn report_status(
             &status,
         )
         .await?;
-        if !known {
+        if known {
+            fjord_store::cluster_status_sample::insert(
+                &mut transaction,
+                agent.organization_id,
+                cluster.cluster_id,
+                &status,
+            )
+            .await?;
+        } else {
             unknown_cluster_ids.push(cluster.cluster_id);
         }
     }
@@ -363,4 +373,69 @@ pub(crate) async fn report_status(
     Ok(Json(AgentStatusAccepted {
         unknown_cluster_ids,
     }))
+}
+
+/// The agent's decision on one intent: applied, refused by a check, or
+/// waiting for a customer guardrail. Shown as the environment's
+/// `connection.last_intent_report` and written to the audit log
+/// (`environment.intent-applied`, `-refused`, `-waiting`).
+#[utoipa::path(
+    post,
+    path = "/v1/agent/intent-reports",
+    tag = "agent",
+    security(("agent_token" = [])),
+    request_body = AgentIntentReport,
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn report_intent(
+    State(state): State<AppState>,
+    agent: Agent,
+    AppJson(report): AppJson<AgentIntentReport>,
+) -> Result<StatusCode, AppError> {
+    report.validate().map_err(AppError::Invalid)?;
+    let record = IntentReportRecord {
+        generation: report.generation,
+        outcome: report.outcome,
+        check: report.check.clone(),
+        message: report.message.clone(),
+        reported_at: Utc::now(),
+    };
+    let record = serde_json::to_value(&record).map_err(anyhow::Error::new)?;
+    let mut transaction = state.pool.begin().await?;
+    fjord_store::environment::record_intent_report(
+        &mut *transaction,
+        agent.organization_id,
+        agent.environment_id,
+        &record,
+    )
+    .await?;
+    fjord_store::audit::insert(
+        &mut *transaction,
+        NewAuditRecord {
+            organization_id: agent.organization_id,
+            actor: &format!("agent:{}", agent.environment_id),
+            action: &format!("environment.intent-{}", report.outcome.as_str()),
+            object_type: "environment",
+            object_id: agent.environment_id,
+            source: None,
+            detail: json!({
+                "generation": report.generation,
+                "check": report.check,
+                "message": report.message,
+            }),
+        },
+    )
+    .await?;
+    transaction.commit().await?;
+    tracing::info!(
+        environment_id = %agent.environment_id,
+        generation = report.generation,
+        outcome = report.outcome.as_str(),
+        check = report.check.as_deref().unwrap_or(""),
+        "agent reported an intent decision"
+    );
+    Ok(StatusCode::NO_CONTENT)
 }

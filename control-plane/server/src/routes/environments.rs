@@ -54,6 +54,9 @@ pub(crate) fn to_api(row: EnvironmentRow, settings: &AgentSettings) -> Environme
             last_seen_at: row.agent_last_seen_at,
             agent_version: row.agent_version,
             observed_generation: row.observed_generation,
+            last_intent_report: row
+                .agent_last_intent_report
+                .and_then(|report| serde_json::from_value(report.0).ok()),
         },
         generation: row.generation,
         revision: row.revision,

@@ -13,6 +13,7 @@ pub(crate) mod agent;
 pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod cloud_accounts;
+pub(crate) mod cluster_history;
 pub(crate) mod clusters;
 pub(crate) mod environments;
 pub(crate) mod info;
@@ -33,6 +34,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(cloud_accounts::router())
         .merge(environments::router())
         .merge(clusters::router())
+        .merge(cluster_history::router())
         .merge(topics::router())
         .merge(releases::router())
         .merge(audit::router())

@@ -1,0 +1,238 @@
+//! The agent's configuration: flags (for `fjord-operator run`) validated
+//! once into an immutable [`Config`].
+
+use std::time::Duration;
+
+use crate::{Error, Result};
+
+/// Where the agent's objects live and how it talks to the control plane.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Base URL of the control plane, e.g. `http://127.0.0.1:8080` (no TLS
+    /// client in this build yet: `https` is refused at start).
+    pub control_plane_url: String,
+    /// The agent's own namespace: its Secrets, state, pending approval and the
+    /// Namespace whose annotations are the guardrails.
+    pub namespace: String,
+    /// Where `StreamCluster` and `Topic` resources go.
+    pub target_namespace: String,
+    /// The one-time registration token; else Secret
+    /// [`names::REGISTRATION_SECRET`] is read.
+    pub registration_token: Option<String>,
+    /// The pinned signing key; else Secret [`names::SIGNING_KEY_SECRET`] is read.
+    pub pinned_key: Option<PinnedKey>,
+    /// Reported to the control plane.
+    pub agent_version: String,
+    /// How long one long-poll waits for a new intent (at most 30 s).
+    pub long_poll_wait: Duration,
+    /// How often waiting intents (pause, window, approval) are re-checked.
+    pub tick: Duration,
+    /// How often status is reported.
+    pub status_interval: Duration,
+    /// Retry delays while the control plane is unreachable.
+    pub backoff: BackoffPolicy,
+}
+
+/// The ed25519 public key intents must be signed with, as
+/// `GET /v1/signing-key` shows it, checked out of band at install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedKey {
+    /// Base64 of the 32-byte public key.
+    pub public_key: String,
+    /// First 16 hex characters of the key's sha-256.
+    pub key_id: String,
+}
+
+/// Capped exponential backoff with full jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffPolicy {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for BackoffPolicy {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Names of the objects the agent reads and writes in its namespace.
+pub mod names {
+    pub const REGISTRATION_SECRET: &str = "fjord-agent-registration";
+    pub const CREDENTIAL_SECRET: &str = "fjord-agent-credential";
+    pub const SIGNING_KEY_SECRET: &str = "fjord-agent-signing-key";
+    pub const STATE_CONFIG_MAP: &str = "fjord-agent-state";
+    pub const PENDING_CONFIG_MAP: &str = "fjord-agent-pending";
+    /// Field manager of every write.
+    pub const FIELD_MANAGER: &str = "fjord-agent";
+    /// Marks what the agent created; only such resources are ever deleted.
+    pub const MANAGED_BY_LABEL: &str = "fjord.dev/managed-by";
+    pub const MANAGED_BY_VALUE: &str = "fjord-agent";
+    pub const CLUSTER_ID_LABEL: &str = "fjord.dev/cluster-id";
+    pub const TOPIC_ID_LABEL: &str = "fjord.dev/topic-id";
+    pub const GENERATION_ANNOTATION: &str = "fjord.dev/intent-generation";
+    pub const PENDING_LABEL: &str = "fjord.dev/pending-approval";
+}
+
+impl Config {
+    /// A configuration with the defaults, for `control_plane_url`, in
+    /// `namespace` (resources go to the same namespace).
+    pub fn new(control_plane_url: &str, namespace: &str) -> Self {
+        Self {
+            control_plane_url: control_plane_url.trim_end_matches('/').to_owned(),
+            namespace: namespace.to_owned(),
+            target_namespace: namespace.to_owned(),
+            registration_token: None,
+            pinned_key: None,
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            long_poll_wait: Duration::from_secs(30),
+            tick: Duration::from_secs(5),
+            status_interval: Duration::from_secs(10),
+            backoff: BackoffPolicy::default(),
+        }
+    }
+
+    /// Checks what can be checked before any call.
+    pub fn validate(&self) -> Result<()> {
+        let url = &self.control_plane_url;
+        // The HTTP client is built without TLS so far (reqwest's rustls
+        // feature is not enabled in the workspace): say so at start rather
+        // than retry an https URL forever. Enabling it lifts this check.
+        if url.starts_with("https://") {
+            return Err(Error::AgentConfig(format!(
+                "control plane url {url:?}: this build has no TLS client yet"
+            )));
+        }
+        if !url.starts_with("http://") {
+            return Err(Error::AgentConfig(format!(
+                "control plane url {url:?} is not http"
+            )));
+        }
+        if self.namespace.is_empty() || self.target_namespace.is_empty() {
+            return Err(Error::AgentConfig("a namespace is empty".to_owned()));
+        }
+        if self.long_poll_wait > Duration::from_secs(30) {
+            return Err(Error::AgentConfig(
+                "the long-poll waits at most 30 s".to_owned(),
+            ));
+        }
+        if self.tick.is_zero() || self.status_interval.is_zero() || self.backoff.initial.is_zero() {
+            return Err(Error::AgentConfig(
+                "tick, status interval and backoff must be above zero".to_owned(),
+            ));
+        }
+        if self.backoff.max < self.backoff.initial {
+            return Err(Error::AgentConfig(
+                "the backoff cap is below its first delay".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The agent's flags, for the `run` subcommand to flatten.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentArgs {
+    /// Base URL of the control plane; without it the agent does not start.
+    #[arg(long = "control-plane-url", env = "FJORD_CONTROL_PLANE_URL")]
+    pub control_plane_url: Option<String>,
+    /// One-time registration token (else Secret `fjord-agent-registration`, key `token`).
+    #[arg(long, env = "FJORD_REGISTRATION_TOKEN", hide_env_values = true)]
+    pub registration_token: Option<String>,
+    /// Pinned base64 ed25519 public key intents must verify against (else
+    /// Secret `fjord-agent-signing-key`, keys `public-key` and `key-id`).
+    #[arg(long, env = "FJORD_SIGNING_PUBLIC_KEY", requires = "signing_key_id")]
+    pub signing_public_key: Option<String>,
+    /// Id of the pinned key (16 hex characters).
+    #[arg(long, env = "FJORD_SIGNING_KEY_ID", requires = "signing_public_key")]
+    pub signing_key_id: Option<String>,
+    /// Namespace of the StreamCluster and Topic resources (default: the agent's).
+    #[arg(long, env = "FJORD_TARGET_NAMESPACE")]
+    pub target_namespace: Option<String>,
+}
+
+impl AgentArgs {
+    /// The configuration, when a control plane URL is given, for an agent
+    /// running in `namespace`.
+    pub fn into_config(self, namespace: &str) -> Result<Option<Config>> {
+        let Some(url) = self.control_plane_url else {
+            return Ok(None);
+        };
+        let mut config = Config::new(&url, namespace);
+        config.registration_token = self.registration_token;
+        if let (Some(public_key), Some(key_id)) = (self.signing_public_key, self.signing_key_id) {
+            config.pinned_key = Some(PinnedKey { public_key, key_id });
+        }
+        if let Some(target) = self.target_namespace {
+            config.target_namespace = target;
+        }
+        config.validate()?;
+        Ok(Some(config))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_is_checked_once_at_start() {
+        assert!(
+            Config::new("http://127.0.0.1:8080/", "fjord-system")
+                .validate()
+                .is_ok()
+        );
+        assert_eq!(
+            Config::new("http://cp/", "ns").control_plane_url,
+            "http://cp"
+        );
+        for url in ["https://cp", "ftp://cp", "cp"] {
+            assert!(Config::new(url, "ns").validate().is_err(), "{url}");
+        }
+        let mut config = Config::new("http://cp", "ns");
+        config.long_poll_wait = Duration::from_secs(31);
+        assert!(config.validate().is_err());
+        let mut config = Config::new("http://cp", "ns");
+        config.backoff.max = Duration::from_millis(10);
+        assert!(config.validate().is_err());
+        let mut config = Config::new("http://cp", "");
+        config.target_namespace = "fjord".to_owned();
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn without_a_control_plane_url_there_is_no_agent() {
+        let args = AgentArgs {
+            control_plane_url: None,
+            registration_token: None,
+            signing_public_key: None,
+            signing_key_id: None,
+            target_namespace: None,
+        };
+        assert!(matches!(args.into_config("fjord-system"), Ok(None)));
+        let args = AgentArgs {
+            control_plane_url: Some("http://cp".to_owned()),
+            registration_token: Some("fjr_x".to_owned()),
+            signing_public_key: Some("key".to_owned()),
+            signing_key_id: Some("id".to_owned()),
+            target_namespace: Some("fjord".to_owned()),
+        };
+        let config = args
+            .into_config("fjord-system")
+            .ok()
+            .flatten()
+            .expect("a config");
+        assert_eq!(config.target_namespace, "fjord");
+        assert_eq!(config.namespace, "fjord-system");
+        assert_eq!(
+            config.pinned_key,
+            Some(PinnedKey {
+                public_key: "key".to_owned(),
+                key_id: "id".to_owned()
+            })
+        );
+    }
+}
