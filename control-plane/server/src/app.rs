@@ -68,6 +68,9 @@ pub struct AppState {
     pub intents: IntentWatch,
     pub agent: AgentSettings,
     pub jobs: JobSettings,
+    /// AWS for cloud provisioning (docs/provisioning.md); `None`: not
+    /// configured, provisioning jobs fail saying so.
+    pub cloud: Option<fjord_provisioner::CloudConfig>,
     pub(crate) api_key_uses: Arc<crate::auth::RecentUses>,
     pub(crate) agent_contacts: Arc<crate::auth::RecentUses>,
     pub(crate) intent_bodies: crate::intent_bodies::IntentBodies,
@@ -92,6 +95,7 @@ impl AppState {
             intents,
             agent: AgentSettings::default(),
             jobs: JobSettings::default(),
+            cloud: None,
             api_key_uses: Arc::default(),
             agent_contacts: Arc::default(),
             intent_bodies,
