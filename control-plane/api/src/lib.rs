@@ -20,6 +20,7 @@ mod intent_hash;
 mod organization;
 mod page;
 mod problem;
+mod provisioning;
 mod rollout;
 mod service;
 mod topic;
@@ -49,6 +50,10 @@ pub use intent_hash::{
 pub use organization::Organization;
 pub use page::Page;
 pub use problem::Problem;
+pub use provisioning::{
+    Checklist, ChecklistItem, EnvironmentNetwork, NetworkResources, NetworkSettings, NetworkSubnet,
+    ProvisioningStep,
+};
 pub use rollout::{Operation, Rollout, RolloutClusterProgress, RolloutCreate};
 pub use service::ServiceInfo;
 pub use topic::{Topic, TopicCreate, TopicUpdate};

@@ -70,6 +70,9 @@ pub struct AppState {
     pub jobs: JobSettings,
     pub sessions: crate::session::SessionSettings,
     pub(crate) sign_in_limiter: Arc<crate::session::SignInLimiter>,
+    /// AWS for cloud provisioning (docs/provisioning.md); `None`: not
+    /// configured, provisioning jobs fail saying so.
+    pub cloud: Option<fjord_provisioner::CloudConfig>,
     pub(crate) api_key_uses: Arc<crate::auth::RecentUses>,
     pub(crate) agent_contacts: Arc<crate::auth::RecentUses>,
     pub(crate) intent_bodies: crate::intent_bodies::IntentBodies,
@@ -96,6 +99,7 @@ impl AppState {
             jobs: JobSettings::default(),
             sessions: crate::session::SessionSettings::default(),
             sign_in_limiter: Arc::default(),
+            cloud: None,
             api_key_uses: Arc::default(),
             agent_contacts: Arc::default(),
             intent_bodies,

@@ -140,6 +140,73 @@ pub struct ServeArgs {
     /// `/` explains how to build it instead of serving the console.
     #[arg(long, global = true, env = "FJORD_CONSOLE_DIR")]
     pub console_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// The control plane's own AWS identity, the principal customers' roles
+/// trust (docs/provisioning.md). Without an access key, cloud provisioning
+/// is off and its operations fail saying so.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// Access key id of the control plane's AWS identity.
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_ACCESS_KEY_ID",
+        requires = "aws_secret_access_key"
+    )]
+    pub aws_access_key_id: Option<String>,
+
+    /// Its secret access key.
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub aws_secret_access_key: Option<String>,
+
+    /// An endpoint for every AWS call instead of AWS itself: a local
+    /// `moto_server` (`cargo xtask dev` sets it).
+    #[arg(long, global = true, env = "FJORD_AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+
+    /// Emulate the customers' trust policies (require the external id)
+    /// in front of an emulator that evaluates none; with
+    /// --aws-endpoint-url only, never against AWS.
+    #[arg(
+        long,
+        global = true,
+        env = "FJORD_AWS_EMULATE_TRUST_POLICIES",
+        requires = "aws_endpoint_url"
+    )]
+    pub aws_emulate_trust_policies: bool,
+}
+
+impl AwsArgs {
+    /// The provisioner's settings, when an identity is given.
+    pub fn cloud_config(&self) -> Option<fjord_provisioner::CloudConfig> {
+        let (Some(key_id), Some(secret)) = (&self.aws_access_key_id, &self.aws_secret_access_key)
+        else {
+            return None;
+        };
+        Some(fjord_provisioner::CloudConfig {
+            endpoint_url: self.aws_endpoint_url.clone(),
+            credentials: fjord_provisioner::aws_sdk_ec2::config::Credentials::new(
+                key_id,
+                secret,
+                None,
+                None,
+                "fjord-control-plane",
+            ),
+            trust_emulation: self
+                .aws_emulate_trust_policies
+                .then(fjord_provisioner::TrustEmulation::learning),
+            retry: fjord_provisioner::retry::RetryPolicy::default(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use fjord_store::job::{JobRow, Outcome};
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
-use crate::{cluster_operation, rollout};
+use crate::{cluster_operation, provisioning, rollout};
 
 /// How jobs run.
 #[derive(Debug, Clone)]
@@ -62,6 +62,9 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<bool> {
         if job.kind == rollout::JOB_KIND {
             rollout::halt_after_job_failure(&mut transaction, &job, error).await?;
         }
+        if provisioning::handles(&job.kind) {
+            provisioning::when_failed_for_good(&mut transaction, &job, error).await?;
+        }
     }
     transaction.commit().await?;
     Ok(true)
@@ -73,6 +76,7 @@ async fn dispatch(state: &AppState, job: &JobRow) -> anyhow::Result<Outcome> {
         cluster_operation::CREATE | cluster_operation::DELETE => {
             cluster_operation::check(state, job).await
         }
+        kind if provisioning::handles(kind) => provisioning::run(state, job).await,
         other => Ok(Outcome::Failed(format!("unknown job kind {other}"))),
     }
 }

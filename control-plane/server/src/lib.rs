@@ -20,6 +20,7 @@ mod intent_deltas;
 pub mod jobs;
 mod mutation;
 mod pagination;
+mod provisioning;
 mod rollout;
 mod routes;
 mod secret;

@@ -62,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
     let mut state = AppState::new(pool.clone(), signer(&cli.serve)?);
     state.console_dir = cli.serve.console_dir.clone();
     state.sessions.cookie_secure = cli.serve.secure_cookies;
+    state.cloud = cli.serve.aws.cloud_config();
     state.agent.disconnected_after =
         std::time::Duration::from_secs(cli.serve.agent_disconnected_after_seconds);
     state

@@ -158,6 +158,36 @@ fn cases(acme: &Inventory) -> Vec<Case> {
             None,
             NotFound,
         ),
+        case(
+            Method::GET,
+            "/v1/environments/{environment_id}/network",
+            None,
+            NotFound,
+        ),
+        case(
+            Method::PUT,
+            "/v1/environments/{environment_id}/network",
+            Some(json!({"zone_count": 1, "broker_count": 1})),
+            NotFound,
+        ),
+        case(
+            Method::POST,
+            "/v1/environments/{environment_id}/network/provision",
+            None,
+            NotFound,
+        ),
+        case(
+            Method::GET,
+            "/v1/environments/{environment_id}/checklist",
+            None,
+            NotFound,
+        ),
+        case(
+            Method::POST,
+            "/v1/environments/{environment_id}/checklist",
+            None,
+            NotFound,
+        ),
         q(
             case(Method::GET, "/v1/clusters", None, NothingOfAcme),
             format!("?environment_id={}", acme.environment_id),

@@ -22,6 +22,7 @@ pub mod idempotency;
 pub mod intent;
 pub mod job;
 pub mod organization;
+pub mod provisioning;
 pub mod release;
 pub mod rollout;
 pub mod session;

@@ -252,13 +252,16 @@ pub(crate) async fn delete_environment(
         id,
         &headers,
     )?;
+    // Removes what Fjord created in the customer's account (docs/provisioning.md);
+    // rolled back with the deletion when clusters remain (409).
+    let teardown = crate::provisioning::enqueue_teardown(mutation.db(), &current).await?;
     fjord_store::environment::delete(mutation.db(), organization_id, id).await?;
     mutation
         .audit(
             "environment.delete",
             "environment",
             id,
-            json!({"name": current.name}),
+            json!({"name": current.name, "teardown_operation_id": teardown}),
         )
         .await?;
     mutation

@@ -20,6 +20,7 @@ pub(crate) mod info;
 pub(crate) mod intents;
 pub(crate) mod operations;
 pub(crate) mod organization;
+pub(crate) mod provisioning;
 pub(crate) mod releases;
 pub(crate) mod rollouts;
 pub(crate) mod session;
@@ -33,6 +34,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(api_keys::router())
         .merge(cloud_accounts::router())
         .merge(environments::router())
+        .merge(provisioning::router())
         .merge(clusters::router())
         .merge(cluster_history::router())
         .merge(topics::router())

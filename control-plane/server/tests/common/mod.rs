@@ -89,7 +89,16 @@ impl Drop for StopOnDrop {
 impl TestApp {
     /// An app whose intent listener is already LISTENing.
     pub async fn new(pool: PgPool) -> anyhow::Result<Self> {
-        let state = AppState::new(pool.clone(), IntentSigner::from_seed(&SEED));
+        Self::with_state(pool, |_| {}).await
+    }
+
+    /// An app whose state `configure` adjusted first (e.g. AWS settings).
+    pub async fn with_state(
+        pool: PgPool,
+        configure: impl FnOnce(&mut AppState),
+    ) -> anyhow::Result<Self> {
+        let mut state = AppState::new(pool.clone(), IntentSigner::from_seed(&SEED));
+        configure(&mut state);
         let listener = state.intents.listen(&pool).await?;
         Ok(Self {
             router: app(state.clone()),
@@ -167,6 +176,11 @@ impl TestApp {
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Response> {
         self.send(Method::PATCH, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Response> {
+        self.send(Method::PUT, path, Some(token), Some(body), &[])
             .await
     }
 
