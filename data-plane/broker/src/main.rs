@@ -10,6 +10,9 @@ use fjord_broker::disk::DataDisk;
 use fjord_broker::handler::{Groups, Handler};
 use fjord_broker::metrics::BrokerMetrics;
 use fjord_broker::producer::ProducerIds;
+use fjord_broker::security::ReloadingTls;
+use fjord_broker::security::sasl::SaslListener;
+use fjord_broker::security::users::ScramUsers;
 use fjord_broker::server::{self, ConnectionContext};
 use fjord_broker::topic_config::TopicDefaults;
 use fjord_broker::topics::Topics;
@@ -29,7 +32,29 @@ async fn main() -> anyhow::Result<()> {
     };
     args.logging.init().context("cannot set up logging")?;
     let config = BrokerConfig::from_args(&args)?;
+    // TLS files are checked before anything else starts: a bad certificate
+    // or key stops the broker with the file named.
+    let tls = config
+        .tls
+        .clone()
+        .map(ReloadingTls::load)
+        .transpose()
+        .context("cannot load the kafka listener's tls files")?;
     let data_dir = DataDir::open(&config.data_dir, config.node_id)?;
+    let users = Arc::new(ScramUsers::open(data_dir.path()).context("cannot open the users")?);
+    if let Some((user, password_file)) = config
+        .sasl
+        .as_ref()
+        .and_then(|sasl| sasl.bootstrap.as_ref())
+        && users.ensure_bootstrap_user(user, password_file)?
+    {
+        info!(%user, "bootstrap user created");
+    }
+    let sasl = config.sasl.as_ref().map(|settings| SaslListener {
+        users: Arc::clone(&users),
+        mechanisms: settings.mechanisms.clone(),
+        session_lifetime: settings.session_lifetime,
+    });
     let disk = DataDisk::new();
     let topic_defaults = TopicDefaults {
         message_bytes_max: config.message_bytes_max,
@@ -157,12 +182,24 @@ async fn main() -> anyhow::Result<()> {
     }
     handler.groups().start_ticker();
     let broker_metrics_serving = broker_metrics.clone();
+    if let Some(tls) = &tls {
+        tls.watch(
+            config.tls_reload_interval,
+            broker_metrics.clone(),
+            shutdown.clone(),
+        );
+    }
     let context = Arc::new(ConnectionContext {
         handler,
         metrics: broker_metrics,
         frame_bytes_max: config.frame_bytes_max,
         in_flight_requests_max: config.in_flight_requests_max,
         in_flight_bytes_max: config.in_flight_bytes_max,
+        security_protocol: config.security_protocol,
+        tls,
+        sasl,
+        users,
+        super_users: config.super_users.clone(),
     });
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     tokio::select! {
@@ -174,7 +211,12 @@ async fn main() -> anyhow::Result<()> {
             let startup_millis = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             broker_metrics_serving.serving.set(1);
             broker_metrics_serving.startup_millis.set(startup_millis);
-            info!(kafka = %config.listen, startup_millis, "kafka listener open");
+            info!(
+                kafka = %config.listen,
+                security_protocol = %config.security_protocol,
+                startup_millis,
+                "kafka listener open"
+            );
             server::serve(kafka_listener, context, shutdown).await;
         }
         () = shutdown.cancelled() => info!("stopped before serving clients"),

@@ -1,11 +1,18 @@
 //! Broker configuration: command-line flags, validated once at start-up.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
+use crate::security::{Principal, SecurityProtocol, TlsFiles};
 use crate::{Error, Result};
+
+mod listener;
+
+pub use listener::SaslSettings;
 
 /// Kafka's own default for `socket.request.max.bytes` (100 MiB).
 const DEFAULT_FRAME_BYTES_MAX: u32 = 100 * 1024 * 1024;
@@ -123,6 +130,71 @@ pub struct BrokerArgs {
     #[arg(long, env = "FJORD_GROUP_LOG_PARTITIONS", default_value_t = DEFAULT_GROUP_LOG_PARTITIONS)]
     pub group_log_partitions: u32,
 
+    /// Security protocol of the Kafka listener, as Kafka names them:
+    /// PLAINTEXT, SSL (TLS; a client certificate names the principal),
+    /// SASL_PLAINTEXT or SASL_SSL. See docs/security.md.
+    #[arg(long, env = "FJORD_SECURITY_PROTOCOL", default_value = "PLAINTEXT")]
+    pub security_protocol: String,
+
+    /// PEM certificate chain (leaf first) of the Kafka listener, for SSL
+    /// and SASL_SSL. Re-read when it changes.
+    #[arg(long, env = "FJORD_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// PEM private key of the listener's certificate (PKCS#8, PKCS#1 or
+    /// SEC1). Re-read when it changes.
+    #[arg(long, env = "FJORD_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+
+    /// PEM bundle of the CAs client certificates must chain to (needed
+    /// when --tls-client-auth is requested or required).
+    #[arg(long, env = "FJORD_TLS_CLIENT_CA_FILE")]
+    pub tls_client_ca_file: Option<PathBuf>,
+
+    /// Client certificates (Kafka's `ssl.client.auth`): none, requested
+    /// (verified when presented) or required.
+    #[arg(long, env = "FJORD_TLS_CLIENT_AUTH", default_value = "none")]
+    pub tls_client_auth: String,
+
+    /// How often the TLS files are checked for changes, in seconds.
+    #[arg(long, env = "FJORD_TLS_RELOAD_INTERVAL_SECONDS", default_value_t = 10)]
+    pub tls_reload_interval_seconds: u64,
+
+    /// SASL mechanisms offered on a SASL listener, comma-separated, from
+    /// SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN.
+    #[arg(
+        long,
+        env = "FJORD_SASL_MECHANISMS",
+        default_value = "SCRAM-SHA-256,SCRAM-SHA-512"
+    )]
+    pub sasl_mechanisms: String,
+
+    /// Allow PLAIN (which sends the password itself) on SASL_PLAINTEXT,
+    /// a listener without TLS.
+    #[arg(long, env = "FJORD_SASL_PLAIN_WITHOUT_TLS")]
+    pub sasl_plain_without_tls: bool,
+
+    /// KIP-368: seconds an authentication lasts before the client must
+    /// re-authenticate on its connection; 0: as long as the connection.
+    #[arg(long, env = "FJORD_SASL_SESSION_LIFETIME_SECONDS", default_value_t = 0)]
+    pub sasl_session_lifetime_seconds: u64,
+
+    /// A user created at start-up (for SCRAM-SHA-256 and SCRAM-SHA-512) if
+    /// it does not exist yet, with the password in
+    /// --sasl-bootstrap-password-file; it is a super user. The operator's
+    /// way in to create the other users.
+    #[arg(long, env = "FJORD_SASL_BOOTSTRAP_USER")]
+    pub sasl_bootstrap_user: Option<String>,
+
+    /// File holding the bootstrap user's password (one line).
+    #[arg(long, env = "FJORD_SASL_BOOTSTRAP_PASSWORD_FILE")]
+    pub sasl_bootstrap_password_file: Option<PathBuf>,
+
+    /// Principals allowed everything, separated by `;`
+    /// (`User:admin;User:CN=operator`), as Kafka's `super.users`.
+    #[arg(long, env = "FJORD_SUPER_USERS", default_value = "")]
+    pub super_users: String,
+
     #[command(flatten)]
     pub logging: fjord_telemetry::LoggingArgs,
 }
@@ -158,6 +230,16 @@ pub struct BrokerConfig {
     pub message_bytes_max: usize,
     /// `None`: a single broker.
     pub cluster: Option<ClusterSettings>,
+    /// The Kafka listener's security protocol.
+    pub security_protocol: SecurityProtocol,
+    /// The Kafka listener's TLS files (exactly when the protocol uses TLS).
+    pub tls: Option<TlsFiles>,
+    /// How often the TLS files are checked for changes.
+    pub tls_reload_interval: Duration,
+    /// The Kafka listener's SASL settings (exactly when it uses SASL).
+    pub sasl: Option<SaslSettings>,
+    /// Principals allowed everything (with the bootstrap user, if any).
+    pub super_users: BTreeSet<Principal>,
 }
 
 impl BrokerConfig {
@@ -194,6 +276,15 @@ impl BrokerConfig {
             )));
         }
         let cluster = cluster_settings(args)?;
+        let (security_protocol, tls) = listener::listener_security(args)?;
+        let sasl = listener::sasl_settings(args, security_protocol, cluster.is_some())?;
+        let super_users = listener::super_users(args, sasl.as_ref())?;
+        if !(1..=3600).contains(&args.tls_reload_interval_seconds) {
+            return Err(Error::Config(format!(
+                "--tls-reload-interval-seconds must be within 1..=3600, got {}",
+                args.tls_reload_interval_seconds
+            )));
+        }
         let replicas_max = cluster
             .as_ref()
             .map_or(1, |cluster| cluster.peers.len() + 1);
@@ -223,6 +314,11 @@ impl BrokerConfig {
             default_replication_factor: args.default_replication_factor,
             message_bytes_max: args.message_bytes_max,
             cluster,
+            security_protocol,
+            tls,
+            tls_reload_interval: Duration::from_secs(args.tls_reload_interval_seconds),
+            sasl,
+            super_users,
         })
     }
 }
