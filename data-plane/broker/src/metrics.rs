@@ -64,6 +64,9 @@ pub struct BrokerMetrics {
     pub tls_reloads: Family<OutcomeLabels, Counter>,
     /// Refused SASL handshakes and authentications, by mechanism.
     pub authentication_failures: Family<MechanismLabels, Counter>,
+    /// Successful SASL authentications, re-authentications (KIP-368)
+    /// included, by mechanism.
+    pub authentications: Family<MechanismLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -169,6 +172,11 @@ impl BrokerMetrics {
             "fjord_broker_authentication_failures",
             "Refused SASL handshakes and authentications, by mechanism",
             this.authentication_failures.clone(),
+        );
+        registry.register(
+            "fjord_broker_authentications",
+            "Successful SASL authentications, re-authentications on an open connection included, by mechanism",
+            this.authentications.clone(),
         );
         this
     }

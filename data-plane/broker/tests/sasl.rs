@@ -250,3 +250,40 @@ fn plain_without_tls_is_refused_unless_allowed() {
         "plain-allowed",
     );
 }
+
+#[test]
+fn clients_re_authenticate_on_their_connections_before_the_session_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, _) = sasl_broker(
+        dir.path(),
+        "SASL_PLAINTEXT",
+        &["--sasl-session-lifetime-seconds=2"],
+    );
+    let admin = security(
+        "SASL_PLAINTEXT",
+        None,
+        "SCRAM-SHA-512",
+        "admin",
+        ADMIN_PASSWORD,
+    );
+    // One producer, a record every second for six seconds: three session
+    // lifetimes on the same connections.
+    assert_eq!(
+        secure_client(
+            "confluent",
+            &broker,
+            &admin,
+            &["produce-slowly", "reauth", "6", "1"]
+        ),
+        "ok"
+    );
+    // librdkafka re-authenticates on an open connection (KIP-368): more
+    // authentications than connections were ever opened.
+    let authentications =
+        broker.metric("fjord_broker_authentications_total{mechanism=\"SCRAM-SHA-512\"}");
+    let connections = broker.metric("fjord_broker_connections_accepted_total");
+    assert!(
+        authentications > connections,
+        "{authentications} authentications on {connections} connections"
+    );
+}

@@ -177,8 +177,14 @@ async fn authenticate(
             response,
             principal,
             lifetime,
+            mechanism,
         }) => {
-            info!(peer = %identity.peer, %principal, "sasl authentication succeeded");
+            context
+                .metrics
+                .authentications
+                .get_or_create(&MechanismLabels { mechanism })
+                .inc();
+            info!(peer = %identity.peer, %principal, mechanism, "sasl authentication succeeded");
             // The lifetime field exists from v1 (KIP-368).
             let lifetime_ms = lifetime.filter(|_| version >= 1).map_or(0, |lifetime| {
                 i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX)

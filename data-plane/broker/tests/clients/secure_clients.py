@@ -7,6 +7,8 @@ usage: secure_clients.py CLIENT BOOTSTRAP SECURITY_JSON ACTION [ARGS...]
                  (every key but "protocol" optional)
   ACTION         produce TOPIC COUNT   (acks=all; values value-0..)
                  consume TOPIC COUNT   (from the beginning; prints the values)
+                 produce-slowly TOPIC COUNT PAUSE  (confluent; one producer, a
+                                       record every PAUSE seconds, each delivered)
                  alter-user USER MECHANISM PASSWORD  (confluent; "ok")
                  delete-user USER MECHANISM          (confluent; "ok")
                  describe-users        ({user: [[mechanism, iterations]]})
@@ -78,6 +80,14 @@ def confluent(bootstrap, security, action, args):
 
     if action in ("alter-user", "delete-user", "describe-users"):
         return confluent_users(bootstrap, security, action, args)
+    if action == "produce-slowly":
+        producer = Producer(dict(confluent_config(bootstrap, security), acks="all"))
+        for i in range(int(args[1])):
+            producer.produce(args[0], value=f"value-{i}")
+            if producer.flush(TIMEOUT_S) != 0:
+                raise RuntimeError(f"record {i} undelivered")
+            time.sleep(float(args[2]))
+        return "ok"
     topic, count = args[0], int(args[1])
     config = confluent_config(bootstrap, security)
     errors = []
