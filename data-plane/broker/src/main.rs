@@ -41,20 +41,6 @@ async fn main() -> anyhow::Result<()> {
         .transpose()
         .context("cannot load the kafka listener's tls files")?;
     let data_dir = DataDir::open(&config.data_dir, config.node_id)?;
-    let users = Arc::new(ScramUsers::open(data_dir.path()).context("cannot open the users")?);
-    if let Some((user, password_file)) = config
-        .sasl
-        .as_ref()
-        .and_then(|sasl| sasl.bootstrap.as_ref())
-        && users.ensure_bootstrap_user(user, password_file)?
-    {
-        info!(%user, "bootstrap user created");
-    }
-    let sasl = config.sasl.as_ref().map(|settings| SaslListener {
-        users: Arc::clone(&users),
-        mechanisms: settings.mechanisms.clone(),
-        session_lifetime: settings.session_lifetime,
-    });
     let disk = DataDisk::new();
     let topic_defaults = TopicDefaults {
         message_bytes_max: config.message_bytes_max,
@@ -74,6 +60,18 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let metrics = Arc::new(metrics);
+    // A cluster's users are the controller's; a single broker keeps its own.
+    let users = Arc::new(match &cluster {
+        Some(cluster) => {
+            ScramUsers::for_cluster(Arc::clone(&cluster.controller), Arc::clone(&cluster.client))
+        }
+        None => ScramUsers::open(data_dir.path()).context("cannot open the users")?,
+    });
+    let sasl = config.sasl.as_ref().map(|settings| SaslListener {
+        users: Arc::clone(&users),
+        mechanisms: settings.mechanisms.clone(),
+        session_lifetime: settings.session_lifetime,
+    });
     let topics = Arc::new(match &cluster {
         Some(cluster) => Topics::mirror(
             data_dir.path(),
@@ -198,12 +196,19 @@ async fn main() -> anyhow::Result<()> {
         security_protocol: config.security_protocol,
         tls,
         sasl,
-        users,
+        users: Arc::clone(&users),
         super_users: config.super_users.clone(),
     });
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     tokio::select! {
         () = startup.wait_serving() => {
+            // Once serving, a cluster broker's image has caught up with the
+            // controller, so it knows whether the bootstrap user exists.
+            if let Some((user, password_file)) =
+                config.sasl.as_ref().and_then(|sasl| sasl.bootstrap.as_ref())
+            {
+                ensure_bootstrap_user(&users, user, password_file).await?;
+            }
             let kafka_listener = kafka_socket.listen(server::LISTEN_BACKLOG).map_err(|source| Error::Listen {
                 address: config.listen.to_string(),
                 source,
@@ -240,6 +245,26 @@ async fn main() -> anyhow::Result<()> {
         .context("admin task failed")?
         .context("admin server failed")?;
     info!("broker stopped");
+    Ok(())
+}
+
+/// Creates the bootstrap user if it lacks a credential. In a cluster every
+/// broker may try at once: each writes a fresh salt for the same password,
+/// and the controller log's order decides which one stays.
+async fn ensure_bootstrap_user(
+    users: &ScramUsers,
+    user: &str,
+    password_file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let changes = users.bootstrap_changes(user, password_file)?;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    users
+        .commit(&changes)
+        .await
+        .context("cannot create the bootstrap user")?;
+    info!(%user, "bootstrap user created");
     Ok(())
 }
 

@@ -22,7 +22,6 @@ pub struct SaslSettings {
 pub(super) fn sasl_settings(
     args: &BrokerArgs,
     protocol: SecurityProtocol,
-    cluster: bool,
 ) -> Result<Option<SaslSettings>> {
     let bootstrap = match (
         &args.sasl_bootstrap_user,
@@ -39,14 +38,6 @@ pub(super) fn sasl_settings(
     if !protocol.uses_sasl() {
         // As in Kafka, SASL settings apply to SASL listeners only.
         return Ok(None);
-    }
-    if cluster {
-        // Users are kept per broker until they are replicated through the
-        // controller group (docs/security.md, Status).
-        return Err(Error::Config(format!(
-            "--security-protocol {protocol} is not served in cluster mode yet: \
-             users are not replicated between brokers"
-        )));
     }
     let mut mechanisms = Vec::new();
     for name in args
@@ -255,20 +246,5 @@ mod tests {
         assert_eq!(sasl.session_lifetime, Some(Duration::from_secs(300)));
         let supers: Vec<String> = config.super_users.iter().map(ToString::to_string).collect();
         assert_eq!(supers, ["User:CN=operator", "User:admin", "User:ops"]);
-    }
-
-    #[test]
-    fn sasl_is_refused_in_cluster_mode_until_users_replicate() {
-        let error = BrokerConfig::from_args(&args(&[
-            "--security-protocol=SASL_SSL",
-            "--tls-cert-file=/c",
-            "--tls-key-file=/k",
-            "--node-id=1",
-            "--peer-listen=127.0.0.1:19093",
-            "--peers=2=127.0.0.1:29093",
-            "--controller-voters=1@127.0.0.1:19644",
-        ]))
-        .unwrap_err();
-        assert!(error.to_string().contains("cluster mode"), "{error}");
     }
 }

@@ -277,7 +277,7 @@ impl BrokerConfig {
         }
         let cluster = cluster_settings(args)?;
         let (security_protocol, tls) = listener::listener_security(args)?;
-        let sasl = listener::sasl_settings(args, security_protocol, cluster.is_some())?;
+        let sasl = listener::sasl_settings(args, security_protocol)?;
         let super_users = listener::super_users(args, sasl.as_ref())?;
         if !(1..=3600).contains(&args.tls_reload_interval_seconds) {
             return Err(Error::Config(format!(

@@ -100,7 +100,7 @@ pub(super) async fn admit(
                     ConnectionError::Unauthenticated { api_key },
                 )));
             };
-            if let Some(response) = super::users::answer(body, principal, context) {
+            if let Some(response) = super::users::answer(body, principal, context).await {
                 return Admission::Answered(Pending::Ready(respond(response).map(Some)));
             }
         }

@@ -30,7 +30,7 @@ const DUPLICATE_RESOURCE: i16 = 92;
 const UNACCEPTABLE_CREDENTIAL: i16 = 93;
 
 /// The answer to a user-credential request, or `None` for any other.
-pub(super) fn answer(
+pub(super) async fn answer(
     body: &RequestKind,
     principal: &Principal,
     context: &ConnectionContext,
@@ -40,9 +40,9 @@ pub(super) fn answer(
         RequestKind::DescribeUserScramCredentials(request) => {
             ResponseKind::DescribeUserScramCredentials(describe(request, allowed, context))
         }
-        RequestKind::AlterUserScramCredentials(request) => {
-            ResponseKind::AlterUserScramCredentials(alter(request, principal, allowed, context))
-        }
+        RequestKind::AlterUserScramCredentials(request) => ResponseKind::AlterUserScramCredentials(
+            alter(request, principal, allowed, context).await,
+        ),
         _ => return None,
     })
 }
@@ -98,7 +98,7 @@ fn describe(
 
 /// The changes of one request, grouped per user; a user with any refused
 /// change gets that error and none of its changes are applied.
-fn alter(
+async fn alter(
     request: &AlterUserScramCredentialsRequest,
     principal: &Principal,
     allowed: bool,
@@ -152,7 +152,7 @@ fn alter(
     let stored = if accepted.is_empty() {
         Ok(())
     } else {
-        context.users.apply(&accepted)
+        context.users.commit(&accepted).await
     };
     if let Err(error) = &stored {
         warn!(%error, "cannot persist user credentials");

@@ -1,7 +1,9 @@
-//! The SCRAM credentials of a single broker's users, kept in
-//! `DATA_DIR/scram-credentials.json` (written atomically: temporary file,
-//! fsync, rename, fsync of the directory; a crash leaves the old or the new
-//! file, never a mix).
+//! The users a broker authenticates. A single broker keeps their SCRAM
+//! credentials in `DATA_DIR/scram-credentials.json` (written atomically:
+//! temporary file, fsync, rename, fsync of the directory; a crash leaves the
+//! old or the new file, never a mix). A cluster broker reads them from the
+//! controller's metadata image and changes them through the controller
+//! leader (`SetScramCredential` records), so every broker knows every user.
 //!
 //! Only salts, iteration counts and derived keys are stored, never a
 //! password (docs/security.md, "SASL").
@@ -10,9 +12,13 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use fjord_metadata::users::ScramCredentialRecord;
 
 use super::scram::{ScramCredential, ScramMechanism};
+use crate::cluster::requests::{ControllerReply, ControllerRequest, ScramChange};
+use crate::cluster::{Controller, ControllerClient};
 use crate::{Error, Result};
 
 const FILE: &str = "scram-credentials.json";
@@ -49,11 +55,28 @@ pub enum CredentialRefusal {
     TooMany,
 }
 
+/// Why a change to users could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("cannot store the credentials: {0}")]
+    Storage(#[from] std::io::Error),
+    #[error("the controller did not take the change: {0}")]
+    Controller(String),
+}
+
+/// Where a cluster broker's users live.
+#[derive(Debug)]
+struct ClusterUsers {
+    controller: Arc<Controller>,
+    client: Arc<ControllerClient>,
+}
+
 /// The users this broker authenticates.
 #[derive(Debug)]
 pub struct ScramUsers {
     path: Option<PathBuf>,
     credentials: RwLock<Credentials>,
+    cluster: Option<ClusterUsers>,
 }
 
 impl ScramUsers {
@@ -62,7 +85,39 @@ impl ScramUsers {
         Self {
             path: None,
             credentials: RwLock::new(BTreeMap::new()),
+            cluster: None,
         }
+    }
+
+    /// A cluster broker's users: the controller's.
+    pub fn for_cluster(controller: Arc<Controller>, client: Arc<ControllerClient>) -> Self {
+        Self {
+            path: None,
+            credentials: RwLock::new(BTreeMap::new()),
+            cluster: Some(ClusterUsers { controller, client }),
+        }
+    }
+
+    /// Every credential now: the local set, or the controller image's.
+    fn snapshot(&self) -> Credentials {
+        let Some(cluster) = &self.cluster else {
+            return self
+                .credentials
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+        };
+        let image = cluster.controller.image();
+        let mut credentials = Credentials::new();
+        for (user, mechanism, record) in image.scram_credentials() {
+            if let Some(mechanism) = ScramMechanism::from_name(mechanism) {
+                credentials
+                    .entry(user.to_owned())
+                    .or_default()
+                    .insert(mechanism, from_record(mechanism, record));
+            }
+        }
+        credentials
     }
 
     /// Opens the store in `data_dir`, empty when there is no file yet.
@@ -81,11 +136,17 @@ impl ScramUsers {
         Ok(Self {
             path: Some(path),
             credentials: RwLock::new(credentials),
+            cluster: None,
         })
     }
 
     /// The credential of `user` for `mechanism`.
     pub fn get(&self, user: &str, mechanism: ScramMechanism) -> Option<ScramCredential> {
+        if let Some(cluster) = &self.cluster {
+            let image = cluster.controller.image();
+            let record = image.scram_credential(user, mechanism.name())?;
+            return Some(from_record(mechanism, record));
+        }
         self.credentials
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -100,10 +161,7 @@ impl ScramUsers {
         &self,
         only: Option<&[String]>,
     ) -> BTreeMap<String, Vec<(ScramMechanism, u32)>> {
-        let credentials = self
-            .credentials
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let credentials = self.snapshot();
         let summary = |mechanisms: &BTreeMap<ScramMechanism, ScramCredential>| {
             mechanisms
                 .values()
@@ -136,10 +194,7 @@ impl ScramUsers {
                 if credential.salt.is_empty() || credential.stored_key.is_empty() {
                     return Err(CredentialRefusal::Empty);
                 }
-                let credentials = self
-                    .credentials
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner);
+                let credentials = self.snapshot();
                 if !credentials.contains_key(user) && credentials.len() >= USERS_MAX {
                     return Err(CredentialRefusal::TooMany);
                 }
@@ -152,11 +207,15 @@ impl ScramUsers {
         }
     }
 
-    /// Creates `user` from the password in `password_file` (first line) for
-    /// every SCRAM mechanism it has no credential for yet; true when it
-    /// created any. An existing credential is left alone: later password
-    /// changes go through `AlterUserScramCredentials`.
-    pub fn ensure_bootstrap_user(&self, user: &str, password_file: &Path) -> Result<bool> {
+    /// The changes that create `user` from the password in `password_file`
+    /// (first line) for every SCRAM mechanism it has no credential for yet;
+    /// none when it has them all. An existing credential is left alone:
+    /// later password changes go through `AlterUserScramCredentials`.
+    pub fn bootstrap_changes(
+        &self,
+        user: &str,
+        password_file: &Path,
+    ) -> Result<Vec<(String, CredentialChange)>> {
         let text = std::fs::read_to_string(password_file).map_err(|source| Error::DataDir {
             path: password_file.to_owned(),
             source,
@@ -170,7 +229,7 @@ impl ScramUsers {
         }
         let iterations = std::num::NonZeroU32::new(super::scram::ITERATIONS_MIN)
             .expect("the minimum is not zero");
-        let changes: Vec<(String, CredentialChange)> = ScramMechanism::ALL
+        Ok(ScramMechanism::ALL
             .into_iter()
             .filter(|mechanism| self.get(user, *mechanism).is_none())
             .map(|mechanism| {
@@ -182,18 +241,49 @@ impl ScramUsers {
                 );
                 (user.to_owned(), CredentialChange::Set(credential))
             })
-            .collect();
-        if changes.is_empty() {
-            return Ok(false);
-        }
-        self.apply(&changes).map_err(|source| Error::DataDir {
-            path: self.path.clone().unwrap_or_default(),
-            source,
-        })?;
-        Ok(true)
+            .collect())
     }
 
-    /// Applies checked changes together and persists them before returning.
+    /// Makes checked changes: on a single broker, applied together and
+    /// persisted before returning (a small file's fsync, on the calling
+    /// task: user changes are rare); in a cluster, committed to the
+    /// controller log, from which every broker applies them.
+    pub async fn commit(&self, changes: &[(String, CredentialChange)]) -> Result<(), CommitError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(self.apply(changes)?);
+        };
+        let changes = changes
+            .iter()
+            .map(|(user, change)| ScramChange {
+                user: user.clone(),
+                mechanism: match change {
+                    CredentialChange::Set(credential) => credential.mechanism.name(),
+                    CredentialChange::Delete(mechanism) => mechanism.name(),
+                }
+                .to_owned(),
+                credential: match change {
+                    CredentialChange::Set(credential) => Some(to_record(credential)),
+                    CredentialChange::Delete(_) => None,
+                },
+            })
+            .collect();
+        match cluster
+            .client
+            .call(&ControllerRequest::SetScramCredentials { changes })
+            .await
+        {
+            ControllerReply::Done { .. } => Ok(()),
+            ControllerReply::Refused { message, .. } | ControllerReply::Failed { message } => {
+                Err(CommitError::Controller(message))
+            }
+            ControllerReply::NotLeader { .. } => {
+                Err(CommitError::Controller("no controller leader".to_owned()))
+            }
+        }
+    }
+
+    /// Applies checked changes to the local set together and persists them
+    /// before returning (a single broker; tests).
     pub fn apply(&self, changes: &[(String, CredentialChange)]) -> std::io::Result<()> {
         let mut credentials = self
             .credentials
@@ -223,6 +313,25 @@ impl ScramUsers {
         // Only what is durable is used to authenticate.
         *credentials = next;
         Ok(())
+    }
+}
+
+fn from_record(mechanism: ScramMechanism, record: &ScramCredentialRecord) -> ScramCredential {
+    ScramCredential {
+        mechanism,
+        salt: record.salt.clone(),
+        iterations: record.iterations,
+        stored_key: record.stored_key.clone(),
+        server_key: record.server_key.clone(),
+    }
+}
+
+fn to_record(credential: &ScramCredential) -> ScramCredentialRecord {
+    ScramCredentialRecord {
+        salt: credential.salt.clone(),
+        iterations: credential.iterations,
+        stored_key: credential.stored_key.clone(),
+        server_key: credential.server_key.clone(),
     }
 }
 

@@ -82,6 +82,12 @@ impl BrokerCluster {
     /// Starts `count` brokers of which 1..=voters are the controller voters
     /// (the others follow the controller log over HTTP).
     pub(crate) fn start_with_voters(count: u32, voter_count: u32) -> Self {
+        Self::start_with_flags(count, voter_count, &[])
+    }
+
+    /// Starts `count` brokers (voters 1..=voter_count), each with `extra`
+    /// flags as well.
+    pub(crate) fn start_with_flags(count: u32, voter_count: u32, extra: &[String]) -> Self {
         // Hold every listener until all are picked, so no two coincide.
         let held: Vec<_> = (0..count * 3)
             .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
@@ -118,7 +124,7 @@ impl BrokerCluster {
                     kafka: *kafka,
                     admin: *admin,
                     data_dir: tempfile::tempdir().unwrap(),
-                    args: args.to_vec(),
+                    args: args.iter().chain(extra).cloned().collect(),
                     child: None,
                 }
             })

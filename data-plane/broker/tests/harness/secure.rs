@@ -2,6 +2,7 @@
 //! `tests/clients/secure_clients.py` (confluent-kafka, kafka-python).
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -15,8 +16,18 @@ pub(crate) fn kcat(
     args: &[&str],
     input: &str,
 ) -> Output {
+    kcat_at(broker.kafka, settings, args, input)
+}
+
+/// Runs kcat against the Kafka address `kafka`.
+pub(crate) fn kcat_at(
+    kafka: SocketAddr,
+    settings: &[String],
+    args: &[&str],
+    input: &str,
+) -> Output {
     let mut command = Command::new("kcat");
-    command.args(["-b", &broker.kafka.to_string()]);
+    command.args(["-b", &kafka.to_string()]);
     for setting in settings {
         command.args(["-X", setting]);
     }
@@ -65,7 +76,12 @@ pub(crate) fn produce_and_consume(broker: &BrokerProcess, settings: &[String], t
 
 /// True when kcat can read the cluster's metadata with `settings`.
 pub(crate) fn metadata_succeeds(broker: &BrokerProcess, settings: &[String]) -> bool {
-    kcat(broker, settings, &["-L", "-m", "5"], "")
+    metadata_at(broker.kafka, settings)
+}
+
+/// True when kcat can read metadata from the Kafka address `kafka`.
+pub(crate) fn metadata_at(kafka: SocketAddr, settings: &[String]) -> bool {
+    kcat_at(kafka, settings, &["-L", "-m", "5"], "")
         .status
         .success()
 }
@@ -75,6 +91,16 @@ pub(crate) fn metadata_succeeds(broker: &BrokerProcess, settings: &[String]) -> 
 pub(crate) fn try_secure_client(
     client: &str,
     broker: &BrokerProcess,
+    security: &Value,
+    args: &[&str],
+) -> Result<Value, String> {
+    try_secure_client_at(client, broker.kafka, security, args)
+}
+
+/// [`try_secure_client`] against the Kafka address `kafka`.
+pub(crate) fn try_secure_client_at(
+    client: &str,
+    kafka: SocketAddr,
     security: &Value,
     args: &[&str],
 ) -> Result<Value, String> {
@@ -88,7 +114,7 @@ pub(crate) fn try_secure_client(
     );
     let output = Command::new(python)
         .arg(script)
-        .args([client, &broker.kafka.to_string(), &security.to_string()])
+        .args([client, &kafka.to_string(), &security.to_string()])
         .args(args)
         .output()
         .unwrap();
@@ -103,6 +129,17 @@ pub(crate) fn try_secure_client(
     } else {
         Err(printed["error"].as_str().unwrap_or_default().to_owned())
     }
+}
+
+/// [`try_secure_client_at`] that must succeed.
+pub(crate) fn secure_client_at(
+    client: &str,
+    kafka: SocketAddr,
+    security: &Value,
+    args: &[&str],
+) -> Value {
+    try_secure_client_at(client, kafka, security, args)
+        .unwrap_or_else(|error| panic!("{client} {args:?} failed: {error}"))
 }
 
 /// [`try_secure_client`] that must succeed.
