@@ -48,6 +48,7 @@ pub struct FileConfig {
     pub sasl_bootstrap_user: Option<String>,
     pub sasl_bootstrap_password_file: Option<PathBuf>,
     pub super_users: Option<String>,
+    pub admin_token_file: Option<PathBuf>,
     pub log_format: Option<String>,
     pub log: Option<String>,
 }
@@ -139,6 +140,7 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
     fill!(sasl_bootstrap_user);
     fill!(sasl_bootstrap_password_file);
     fill!(super_users);
+    fill!(admin_token_file);
     if let Some(filter) = file.log
         && unset("log")
     {

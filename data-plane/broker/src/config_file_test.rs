@@ -38,6 +38,7 @@ sasl-session-lifetime-seconds = 600
 sasl-bootstrap-user = "admin"
 sasl-bootstrap-password-file = "/etc/fjord/admin-password"
 super-users = "User:CN=operator"
+admin-token-file = "/etc/fjord/admin/token"
 tls-cert-file = "/etc/fjord/tls/tls.crt"
 tls-key-file = "/etc/fjord/tls/tls.key"
 tls-client-ca-file = "/etc/fjord/tls/ca.crt"
@@ -88,6 +89,10 @@ fn every_option_can_be_set_in_the_file() {
     );
     assert_eq!(tls.client_auth, crate::security::ClientAuth::Required);
     assert_eq!(broker.tls_reload_interval.as_secs(), 5);
+    assert_eq!(
+        broker.admin_token_file.as_deref(),
+        Some(std::path::Path::new("/etc/fjord/admin/token"))
+    );
     assert_eq!(args.logging.log_format, LogFormat::Json);
     assert_eq!(args.logging.log.as_deref(), Some("debug"));
 }

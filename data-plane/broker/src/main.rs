@@ -11,6 +11,7 @@ use fjord_broker::handler::{Groups, Handler};
 use fjord_broker::metrics::BrokerMetrics;
 use fjord_broker::producer::ProducerIds;
 use fjord_broker::security::ReloadingTls;
+use fjord_broker::security::admin::{AdminToken, require_token};
 use fjord_broker::security::sasl::SaslListener;
 use fjord_broker::security::users::ScramUsers;
 use fjord_broker::server::{self, ConnectionContext};
@@ -40,6 +41,15 @@ async fn main() -> anyhow::Result<()> {
         .map(ReloadingTls::load)
         .transpose()
         .context("cannot load the kafka listener's tls files")?;
+    // Read before the cluster starts: its HTTP clients send the token.
+    let admin_token = config
+        .admin_token_file
+        .as_deref()
+        .map(AdminToken::read)
+        .transpose()?;
+    if let Some(token) = &admin_token {
+        token.send_on_own_requests();
+    }
     let data_dir = DataDir::open(&config.data_dir, config.node_id)?;
     let disk = DataDisk::new();
     let topic_defaults = TopicDefaults {
@@ -126,6 +136,9 @@ async fn main() -> anyhow::Result<()> {
             client: Arc::clone(&cluster.client),
             startup: cluster.startup.clone(),
         }));
+    }
+    if let Some(token) = admin_token {
+        admin_app = admin_app.layer(axum::middleware::from_fn_with_state(token, require_token));
     }
     let admin_shutdown = shutdown.clone();
     let admin_task = tokio::spawn(async move {

@@ -86,3 +86,54 @@ fn a_user_made_through_one_broker_authenticates_at_every_broker() {
         assert!(metadata_at(kafka(id), &scram("admin", "admin-secret")));
     }
 }
+
+#[test]
+fn the_admin_api_requires_the_token_except_for_health_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, "a-long-enough-admin-token\n").unwrap();
+    let flags = [format!("--admin-token-file={}", path(&token_file))];
+    // The brokers form the cluster, which needs them to send the token on
+    // their own controller requests, and the harness waits with the token.
+    let cluster = BrokerCluster::start_with_flags(3, 3, &flags);
+    let admin = cluster.member(2).admin;
+    let status = |path: &str, token: Option<&str>| {
+        let mut command = std::process::Command::new("curl");
+        command.args(["-s", "-o", "/dev/null", "-w", "%{http_code}"]);
+        if let Some(token) = token {
+            command.args(["-H", &format!("authorization: Bearer {token}")]);
+        }
+        let output = command
+            .arg(format!("http://{admin}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    for open in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(status(open, None), "200", "{open}");
+    }
+    for guarded in [
+        "/v1/cluster/health",
+        "/v1/brokers/1/restart-probe",
+        "/v1/brokers/1/maintenance",
+    ] {
+        assert_eq!(status(guarded, None), "401", "{guarded}");
+        assert_eq!(
+            status(guarded, Some("a-long-enough-admin-tokeX")),
+            "401",
+            "{guarded}"
+        );
+        assert_eq!(
+            status(guarded, Some("a-long-enough-admin-token")),
+            "200",
+            "{guarded}"
+        );
+    }
+    // The harness's own calls carry the token and see the whole cluster.
+    let health = cluster.member(2).get("/v1/cluster/health");
+    assert_eq!(
+        health["brokers"].as_array().map(Vec::len),
+        Some(3),
+        "{health}"
+    );
+}

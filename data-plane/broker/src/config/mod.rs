@@ -190,6 +190,13 @@ pub struct BrokerArgs {
     #[arg(long, env = "FJORD_SASL_BOOTSTRAP_PASSWORD_FILE")]
     pub sasl_bootstrap_password_file: Option<PathBuf>,
 
+    /// File holding the admin API's bearer token (first line, at least 16
+    /// bytes). When set, every admin route but /healthz, /readyz and
+    /// /metrics requires `Authorization: Bearer <token>`, and brokers send
+    /// it to each other. Every broker of a cluster gets the same token.
+    #[arg(long, env = "FJORD_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
     /// Principals allowed everything, separated by `;`
     /// (`User:admin;User:CN=operator`), as Kafka's `super.users`.
     #[arg(long, env = "FJORD_SUPER_USERS", default_value = "")]
@@ -240,6 +247,8 @@ pub struct BrokerConfig {
     pub sasl: Option<SaslSettings>,
     /// Principals allowed everything (with the bootstrap user, if any).
     pub super_users: BTreeSet<Principal>,
+    /// The admin API's token file, if it requires one.
+    pub admin_token_file: Option<PathBuf>,
 }
 
 impl BrokerConfig {
@@ -319,6 +328,7 @@ impl BrokerConfig {
             tls_reload_interval: Duration::from_secs(args.tls_reload_interval_seconds),
             sasl,
             super_users,
+            admin_token_file: args.admin_token_file.clone(),
         })
     }
 }

@@ -13,6 +13,8 @@ pub(crate) struct Member {
     pub(crate) admin: SocketAddr,
     data_dir: tempfile::TempDir,
     args: Vec<String>,
+    /// The admin API's bearer token, when the brokers require one.
+    admin_token: Option<String>,
     child: Option<Child>,
 }
 
@@ -53,7 +55,7 @@ impl Member {
     }
 
     pub(crate) fn get(&self, path: &str) -> Value {
-        http(&self.admin, "GET", path, None)
+        http_as(&self.admin, "GET", path, None, self.admin_token.as_deref())
     }
 
     pub(crate) fn is_running(&self) -> bool {
@@ -63,8 +65,22 @@ impl Member {
 
 /// A curl call on an admin port; the JSON body it returned (`null` if it failed).
 pub(crate) fn http(admin: &SocketAddr, method: &str, path: &str, body: Option<&str>) -> Value {
+    http_as(admin, method, path, body, None)
+}
+
+/// [`http`] with `Authorization: Bearer TOKEN` when a token is given.
+pub(crate) fn http_as(
+    admin: &SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> Value {
     let mut command = Command::new("curl");
     command.args(["-sS", "-X", method, &format!("http://{admin}{path}")]);
+    if let Some(token) = token {
+        command.args(["-H", &format!("authorization: Bearer {token}")]);
+    }
     if let Some(body) = body {
         command.args(["-H", "content-type: application/json", "-d", body]);
     }
@@ -125,6 +141,10 @@ impl BrokerCluster {
                     admin: *admin,
                     data_dir: tempfile::tempdir().unwrap(),
                     args: args.iter().chain(extra).cloned().collect(),
+                    admin_token: extra
+                        .iter()
+                        .find_map(|flag| flag.strip_prefix("--admin-token-file="))
+                        .map(|file| std::fs::read_to_string(file).unwrap().trim().to_owned()),
                     child: None,
                 }
             })
