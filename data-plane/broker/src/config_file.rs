@@ -49,6 +49,9 @@ pub struct FileConfig {
     pub sasl_bootstrap_password_file: Option<PathBuf>,
     pub super_users: Option<String>,
     pub admin_token_file: Option<PathBuf>,
+    pub peer_tls_cert_file: Option<PathBuf>,
+    pub peer_tls_key_file: Option<PathBuf>,
+    pub peer_tls_ca_file: Option<PathBuf>,
     pub log_format: Option<String>,
     pub log: Option<String>,
 }
@@ -141,6 +144,9 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
     fill!(sasl_bootstrap_password_file);
     fill!(super_users);
     fill!(admin_token_file);
+    fill!(peer_tls_cert_file);
+    fill!(peer_tls_key_file);
+    fill!(peer_tls_ca_file);
     if let Some(filter) = file.log
         && unset("log")
     {

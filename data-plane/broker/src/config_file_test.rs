@@ -39,6 +39,9 @@ sasl-bootstrap-user = "admin"
 sasl-bootstrap-password-file = "/etc/fjord/admin-password"
 super-users = "User:CN=operator"
 admin-token-file = "/etc/fjord/admin/token"
+peer-tls-cert-file = "/etc/fjord/peer/tls.crt"
+peer-tls-key-file = "/etc/fjord/peer/tls.key"
+peer-tls-ca-file = "/etc/fjord/peer/ca.crt"
 tls-cert-file = "/etc/fjord/tls/tls.crt"
 tls-key-file = "/etc/fjord/tls/tls.key"
 tls-client-ca-file = "/etc/fjord/tls/ca.crt"
@@ -93,6 +96,8 @@ fn every_option_can_be_set_in_the_file() {
         broker.admin_token_file.as_deref(),
         Some(std::path::Path::new("/etc/fjord/admin/token"))
     );
+    let peer_tls = broker.peer_tls.as_ref().unwrap();
+    assert_eq!(peer_tls.ca, PathBuf::from("/etc/fjord/peer/ca.crt"));
     assert_eq!(args.logging.log_format, LogFormat::Json);
     assert_eq!(args.logging.log.as_deref(), Some("debug"));
 }

@@ -137,3 +137,104 @@ fn the_admin_api_requires_the_token_except_for_health_and_metrics() {
         "{health}"
     );
 }
+
+/// `--peer-tls-*` flags for a broker holding `certificate` from `issuer`,
+/// trusting the cluster CA in `bundle`.
+fn peer_tls_flags(files: &harness::certs::CertFiles, bundle: &std::path::Path) -> Vec<String> {
+    vec![
+        format!("--peer-tls-cert-file={}", path(&files.certificate)),
+        format!("--peer-tls-key-file={}", path(&files.key)),
+        format!("--peer-tls-ca-file={}", path(bundle)),
+    ]
+}
+
+fn partitions(cluster: &BrokerCluster, topic: &str) -> serde_json::Value {
+    harness::run_client("confluent", &cluster.bootstrap(), &["partitions", topic])
+}
+
+#[test]
+fn replication_runs_over_mutual_tls_and_a_broker_with_a_foreign_certificate_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster_ca = harness::certs::TestCa::new("fjord cluster ca");
+    let foreign_ca = harness::certs::TestCa::new("another cluster's ca");
+    let bundle = dir.path().join("bundle.crt");
+    std::fs::write(&bundle, cluster_ca.pem()).unwrap();
+    let certificates: Vec<_> = (1..=3)
+        .map(|id| cluster_ca.write(dir.path(), &format!("broker-{id}"), &format!("broker-{id}")))
+        .collect();
+    // Broker 4 trusts the cluster's CA but holds another CA's certificate.
+    let foreign = foreign_ca.write(dir.path(), "broker-4", "broker-4");
+
+    // Voters 1-3; broker 4 follows the controller over HTTP, so it starts
+    // and serves even though no peer accepts its replication connections.
+    let cluster = BrokerCluster::start_with_member_flags(4, 3, &|id| match id {
+        4 => peer_tls_flags(&foreign, &bundle),
+        id => peer_tls_flags(&certificates[id as usize - 1], &bundle),
+    });
+    assert_eq!(
+        harness::run_client(
+            "confluent",
+            &cluster.bootstrap(),
+            &["create-replicated", "over-tls", "4", "3"]
+        ),
+        "ok"
+    );
+    // Partitions without broker 4 get all three replicas in sync; broker 4
+    // never gets into any in-sync set (it may start in one, and leaves).
+    let in_sync = |partition: &serde_json::Value, id: u64| {
+        partition["isr"].as_array().unwrap().contains(&json!(id))
+    };
+    eventually("replicas in sync, except broker 4", || {
+        partitions(&cluster, "over-tls")
+            .as_object()
+            .is_some_and(|all| {
+                all.len() == 4
+                    && all.values().all(|partition| {
+                        let replicas = partition["replicas"].as_array().unwrap();
+                        partition["leader"].as_i64().unwrap_or(-1) > 0
+                            && !in_sync(partition, 4)
+                            && replicas
+                                .iter()
+                                .filter(|id| **id != json!(4))
+                                .all(|id| in_sync(partition, id.as_u64().unwrap()))
+                    })
+            })
+    });
+    let described = partitions(&cluster, "over-tls");
+    assert!(
+        described
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|partition| partition["replicas"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(4))),
+        "no partition placed on broker 4: {described}"
+    );
+    // acks=all records replicate between the brokers that trust each other.
+    assert_eq!(
+        harness::run_client(
+            "confluent",
+            &cluster.bootstrap(),
+            &["produce-keyed", "over-tls", "200"]
+        ),
+        "ok"
+    );
+    // The refusals are counted on both sides.
+    let refused = |id: u32| {
+        let admin = cluster.member(id).admin;
+        let output = std::process::Command::new("curl")
+            .args(["-s", &format!("http://{admin}/metrics")])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .find_map(|line| line.strip_prefix("fjord_node_handshake_failures_total "))
+            .and_then(|value| value.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(refused(1) + refused(2) + refused(3) > 0.0);
+    assert!(refused(4) > 0.0);
+}

@@ -78,6 +78,33 @@ pub(super) fn sasl_settings(
     }))
 }
 
+/// The peer TLS files: all three or none, and only in cluster mode.
+pub(super) fn peer_tls(
+    args: &BrokerArgs,
+    cluster: bool,
+) -> Result<Option<crate::security::peer_tls::PeerTlsFiles>> {
+    match (
+        &args.peer_tls_cert_file,
+        &args.peer_tls_key_file,
+        &args.peer_tls_ca_file,
+    ) {
+        (None, None, None) => Ok(None),
+        (Some(certificate), Some(key), Some(ca)) if cluster => {
+            Ok(Some(crate::security::peer_tls::PeerTlsFiles {
+                certificate: certificate.clone(),
+                key: key.clone(),
+                ca: ca.clone(),
+            }))
+        }
+        (Some(_), Some(_), Some(_)) => Err(Error::Config(
+            "--peer-tls-* are for cluster mode (with --peer-listen)".into(),
+        )),
+        _ => Err(Error::Config(
+            "--peer-tls-cert-file, --peer-tls-key-file and --peer-tls-ca-file go together".into(),
+        )),
+    }
+}
+
 /// `--super-users` and the bootstrap user.
 pub(super) fn super_users(
     args: &BrokerArgs,

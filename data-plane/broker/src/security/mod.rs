@@ -4,6 +4,7 @@
 
 pub mod admin;
 mod der;
+pub mod peer_tls;
 pub mod principal;
 pub mod protocol;
 pub mod reload;

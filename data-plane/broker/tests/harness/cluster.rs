@@ -104,6 +104,16 @@ impl BrokerCluster {
     /// Starts `count` brokers (voters 1..=voter_count), each with `extra`
     /// flags as well.
     pub(crate) fn start_with_flags(count: u32, voter_count: u32, extra: &[String]) -> Self {
+        Self::start_with_member_flags(count, voter_count, &|_| extra.to_vec())
+    }
+
+    /// Starts `count` brokers (voters 1..=voter_count), broker `id` with
+    /// `extra(id)` flags as well.
+    pub(crate) fn start_with_member_flags(
+        count: u32,
+        voter_count: u32,
+        extra: &dyn Fn(u32) -> Vec<String>,
+    ) -> Self {
         // Hold every listener until all are picked, so no two coincide.
         let held: Vec<_> = (0..count * 3)
             .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
@@ -140,8 +150,8 @@ impl BrokerCluster {
                     kafka: *kafka,
                     admin: *admin,
                     data_dir: tempfile::tempdir().unwrap(),
-                    args: args.iter().chain(extra).cloned().collect(),
-                    admin_token: extra
+                    args: args.iter().cloned().chain(extra(id)).collect(),
+                    admin_token: extra(id)
                         .iter()
                         .find_map(|flag| flag.strip_prefix("--admin-token-file="))
                         .map(|file| std::fs::read_to_string(file).unwrap().trim().to_owned()),
