@@ -45,6 +45,7 @@ pub struct FileConfig {
     pub sasl_mechanisms: Option<String>,
     pub sasl_plain_without_tls: Option<bool>,
     pub sasl_session_lifetime_seconds: Option<u64>,
+    pub sasl_authentication_timeout_seconds: Option<u64>,
     pub sasl_bootstrap_user: Option<String>,
     pub sasl_bootstrap_password_file: Option<PathBuf>,
     pub super_users: Option<String>,
@@ -140,6 +141,7 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
     fill!(sasl_mechanisms);
     fill!(sasl_plain_without_tls);
     fill!(sasl_session_lifetime_seconds);
+    fill!(sasl_authentication_timeout_seconds);
     fill!(sasl_bootstrap_user);
     fill!(sasl_bootstrap_password_file);
     fill!(super_users);

@@ -35,6 +35,7 @@ security-protocol = "SSL"
 sasl-mechanisms = "SCRAM-SHA-512,PLAIN"
 sasl-plain-without-tls = false
 sasl-session-lifetime-seconds = 600
+sasl-authentication-timeout-seconds = 20
 sasl-bootstrap-user = "admin"
 sasl-bootstrap-password-file = "/etc/fjord/admin-password"
 super-users = "User:CN=operator"
@@ -81,6 +82,7 @@ fn every_option_can_be_set_in_the_file() {
     assert!(broker.sasl.is_none());
     assert_eq!(broker.super_users.len(), 1);
     assert_eq!(args.sasl_session_lifetime_seconds, 600);
+    assert_eq!(args.sasl_authentication_timeout_seconds, 20);
     assert_eq!(args.sasl_mechanisms, "SCRAM-SHA-512,PLAIN");
     assert_eq!(args.sasl_bootstrap_user.as_deref(), Some("admin"));
     let tls = broker.tls.as_ref().unwrap();

@@ -81,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
         users: Arc::clone(&users),
         mechanisms: settings.mechanisms.clone(),
         session_lifetime: settings.session_lifetime,
+        authentication_timeout: settings.authentication_timeout,
     });
     let topics = Arc::new(match &cluster {
         Some(cluster) => Topics::mirror(

@@ -151,7 +151,8 @@ pub async fn serve(
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
                     context.metrics.connections_open.inc();
-                    open_connection(stream, peer, &context, &shutdown).await;
+                    // Boxed: a connection's pipeline is a large future.
+                    Box::pin(open_connection(stream, peer, &context, &shutdown)).await;
                     context.metrics.connections_open.dec();
                 });
             }

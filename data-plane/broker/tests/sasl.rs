@@ -287,3 +287,45 @@ fn clients_re_authenticate_on_their_connections_before_the_session_expires() {
         "{authentications} authentications on {connections} connections"
     );
 }
+
+#[test]
+fn a_connection_that_does_not_authenticate_in_time_is_closed() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, _) = sasl_broker(
+        dir.path(),
+        "SASL_PLAINTEXT",
+        &["--sasl-authentication-timeout-seconds=1"],
+    );
+    let mut silent = std::net::TcpStream::connect(broker.kafka).unwrap();
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 16];
+    // The broker closes it: the read ends (0 bytes), well before 20 s.
+    assert_eq!(silent.read(&mut buffer).unwrap(), 0);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    assert!(
+        broker.metric(
+            "fjord_broker_connections_closed_by_error_total{reason=\"authentication_timeout\"}"
+        ) >= 1.0
+    );
+    // Clients that authenticate stay connected past the timeout.
+    let admin = security(
+        "SASL_PLAINTEXT",
+        None,
+        "SCRAM-SHA-512",
+        "admin",
+        ADMIN_PASSWORD,
+    );
+    assert_eq!(
+        secure_client(
+            "confluent",
+            &broker,
+            &admin,
+            &["produce-slowly", "patient", "3", "1"]
+        ),
+        "ok"
+    );
+}

@@ -14,6 +14,8 @@ use crate::{Error, Result};
 pub struct SaslSettings {
     pub mechanisms: Vec<SaslMechanism>,
     pub session_lifetime: Option<Duration>,
+    /// How long a connection may take to authenticate.
+    pub authentication_timeout: Duration,
     /// The bootstrap user and the file holding its password.
     pub bootstrap: Option<(String, PathBuf)>,
 }
@@ -69,11 +71,18 @@ pub(super) fn sasl_settings(
                 .into(),
         ));
     }
+    if !(1..=3600).contains(&args.sasl_authentication_timeout_seconds) {
+        return Err(Error::Config(format!(
+            "--sasl-authentication-timeout-seconds must be within 1..=3600, got {}",
+            args.sasl_authentication_timeout_seconds
+        )));
+    }
     let session_lifetime = (args.sasl_session_lifetime_seconds > 0)
         .then(|| Duration::from_secs(args.sasl_session_lifetime_seconds));
     Ok(Some(SaslSettings {
         mechanisms,
         session_lifetime,
+        authentication_timeout: Duration::from_secs(args.sasl_authentication_timeout_seconds),
         bootstrap,
     }))
 }

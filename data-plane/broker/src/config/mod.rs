@@ -179,6 +179,15 @@ pub struct BrokerArgs {
     #[arg(long, env = "FJORD_SASL_SESSION_LIFETIME_SECONDS", default_value_t = 0)]
     pub sasl_session_lifetime_seconds: u64,
 
+    /// Seconds a connection on a SASL listener may take to authenticate
+    /// before it is closed, so unauthenticated connections cannot pile up.
+    #[arg(
+        long,
+        env = "FJORD_SASL_AUTHENTICATION_TIMEOUT_SECONDS",
+        default_value_t = 30
+    )]
+    pub sasl_authentication_timeout_seconds: u64,
+
     /// A user created at start-up (for SCRAM-SHA-256 and SCRAM-SHA-512) if
     /// it does not exist yet, with the password in
     /// --sasl-bootstrap-password-file; it is a super user. The operator's

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -23,9 +24,37 @@ use crate::security::Principal;
 use crate::security::sasl::{SaslError, SaslSession, Step};
 use crate::server::ConnectionContext;
 
+/// Closes the connection (cancels `closing`) if it has not authenticated
+/// within the SASL listener's timeout; never returns otherwise.
+pub(super) async fn authentication_deadline(
+    context: &ConnectionContext,
+    authenticated: &AtomicBool,
+    peer: SocketAddr,
+    closing: &tokio_util::sync::CancellationToken,
+) {
+    if let Some(sasl) = &context.sasl {
+        tokio::time::sleep(sasl.authentication_timeout).await;
+        if !authenticated.load(Ordering::Acquire) {
+            context
+                .metrics
+                .connections_closed_by_error
+                .get_or_create(&crate::metrics::ReasonLabels {
+                    reason: "authentication_timeout",
+                })
+                .inc();
+            warn!(%peer, timeout = ?sasl.authentication_timeout, "no authentication in time: closing");
+            closing.cancel();
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
 /// Who the connection is, as far as the broker knows so far.
 #[derive(Debug)]
 pub(super) struct Identity {
+    /// Set once the connection first authenticates (always, without SASL).
+    authenticated: Arc<AtomicBool>,
     peer: SocketAddr,
     /// From the client certificate, or anonymous.
     transport: Principal,
@@ -36,10 +65,16 @@ pub(super) struct Identity {
 impl Identity {
     pub(super) fn new(peer: SocketAddr, transport: Principal, context: &ConnectionContext) -> Self {
         Self {
+            authenticated: Arc::new(AtomicBool::new(context.sasl.is_none())),
             peer,
             transport,
             sasl: context.sasl.as_ref().map(|_| SaslSession::new()),
         }
+    }
+
+    /// The flag the authentication deadline watches.
+    pub(super) fn authenticated(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.authenticated)
     }
 
     /// The principal requests run as, if the connection may run any.
@@ -184,6 +219,7 @@ async fn authenticate(
                 .authentications
                 .get_or_create(&MechanismLabels { mechanism })
                 .inc();
+            identity.authenticated.store(true, Ordering::Release);
             info!(peer = %identity.peer, %principal, mechanism, "sasl authentication succeeded");
             // The lifetime field exists from v1 (KIP-368).
             let lifetime_ms = lifetime.filter(|_| version >= 1).map_or(0, |lifetime| {

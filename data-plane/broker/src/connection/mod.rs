@@ -123,9 +123,19 @@ pub(crate) async fn serve_connection<R, W>(
     let closing = shutdown.child_token();
     let reader = read_requests(read_half, context, &closing, to_executor);
     let identity = gate::Identity::new(peer, principal.clone(), context);
+    let authenticated = identity.authenticated();
     let executor = execute(context, identity, from_reader, to_writer);
     let writer = write_responses(write_half, peer, context, &closing, from_executor);
-    tokio::join!(reader, executor, writer);
+    let pipeline = async {
+        tokio::join!(reader, executor, writer);
+    };
+    tokio::pin!(pipeline);
+    tokio::select! {
+        () = &mut pipeline => {}
+        () = gate::authentication_deadline(context, &authenticated, peer, &closing) => {
+            pipeline.await;
+        }
+    }
     debug!(%peer, %principal, "connection ended");
 }
 

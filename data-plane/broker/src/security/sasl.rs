@@ -32,6 +32,8 @@ pub struct SaslListener {
     /// KIP-368: how long an authentication lasts; `None`: the connection's
     /// lifetime.
     pub session_lifetime: Option<Duration>,
+    /// How long a connection may take to authenticate before it is closed.
+    pub authentication_timeout: Duration,
 }
 
 /// A SASL mechanism the broker offers.
