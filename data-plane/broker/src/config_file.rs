@@ -36,6 +36,23 @@ pub struct FileConfig {
     pub peers: Option<String>,
     pub controller_voters: Option<String>,
     pub group_log_partitions: Option<u32>,
+    pub security_protocol: Option<String>,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    pub tls_client_ca_file: Option<PathBuf>,
+    pub tls_client_auth: Option<String>,
+    pub tls_reload_interval_seconds: Option<u64>,
+    pub sasl_mechanisms: Option<String>,
+    pub sasl_plain_without_tls: Option<bool>,
+    pub sasl_session_lifetime_seconds: Option<u64>,
+    pub sasl_authentication_timeout_seconds: Option<u64>,
+    pub sasl_bootstrap_user: Option<String>,
+    pub sasl_bootstrap_password_file: Option<PathBuf>,
+    pub super_users: Option<String>,
+    pub admin_token_file: Option<PathBuf>,
+    pub peer_tls_cert_file: Option<PathBuf>,
+    pub peer_tls_key_file: Option<PathBuf>,
+    pub peer_tls_ca_file: Option<PathBuf>,
     pub log_format: Option<String>,
     pub log: Option<String>,
 }
@@ -115,6 +132,23 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
     fill!(peers);
     fill!(controller_voters);
     fill!(group_log_partitions);
+    fill!(security_protocol);
+    fill!(tls_cert_file);
+    fill!(tls_key_file);
+    fill!(tls_client_ca_file);
+    fill!(tls_client_auth);
+    fill!(tls_reload_interval_seconds);
+    fill!(sasl_mechanisms);
+    fill!(sasl_plain_without_tls);
+    fill!(sasl_session_lifetime_seconds);
+    fill!(sasl_authentication_timeout_seconds);
+    fill!(sasl_bootstrap_user);
+    fill!(sasl_bootstrap_password_file);
+    fill!(super_users);
+    fill!(admin_token_file);
+    fill!(peer_tls_cert_file);
+    fill!(peer_tls_key_file);
+    fill!(peer_tls_ca_file);
     if let Some(filter) = file.log
         && unset("log")
     {

@@ -31,6 +31,23 @@ peer-listen = "0.0.0.0:19093"
 peers = "1=10.0.0.1:9093,2=10.0.0.2:9093"
 controller-voters = "1@10.0.0.1:9644,2@10.0.0.2:9644,3@10.0.0.3:9644"
 group-log-partitions = 24
+security-protocol = "SSL"
+sasl-mechanisms = "SCRAM-SHA-512,PLAIN"
+sasl-plain-without-tls = false
+sasl-session-lifetime-seconds = 600
+sasl-authentication-timeout-seconds = 20
+sasl-bootstrap-user = "admin"
+sasl-bootstrap-password-file = "/etc/fjord/admin-password"
+super-users = "User:CN=operator"
+admin-token-file = "/etc/fjord/admin/token"
+peer-tls-cert-file = "/etc/fjord/peer/tls.crt"
+peer-tls-key-file = "/etc/fjord/peer/tls.key"
+peer-tls-ca-file = "/etc/fjord/peer/ca.crt"
+tls-cert-file = "/etc/fjord/tls/tls.crt"
+tls-key-file = "/etc/fjord/tls/tls.key"
+tls-client-ca-file = "/etc/fjord/tls/ca.crt"
+tls-client-auth = "required"
+tls-reload-interval-seconds = 5
 log-format = "json"
 log = "debug"
 "#;
@@ -57,6 +74,32 @@ fn every_option_can_be_set_in_the_file() {
     assert_eq!(broker.message_bytes_max, 4096);
     assert_eq!(broker.in_flight_requests_max, 8);
     assert_eq!(broker.in_flight_bytes_max, 65_536);
+    assert_eq!(
+        broker.security_protocol,
+        crate::security::SecurityProtocol::Ssl
+    );
+    // SASL settings apply to SASL listeners only (checked in config::listener).
+    assert!(broker.sasl.is_none());
+    assert_eq!(broker.super_users.len(), 1);
+    assert_eq!(args.sasl_session_lifetime_seconds, 600);
+    assert_eq!(args.sasl_authentication_timeout_seconds, 20);
+    assert_eq!(args.sasl_mechanisms, "SCRAM-SHA-512,PLAIN");
+    assert_eq!(args.sasl_bootstrap_user.as_deref(), Some("admin"));
+    let tls = broker.tls.as_ref().unwrap();
+    assert_eq!(tls.certificate, PathBuf::from("/etc/fjord/tls/tls.crt"));
+    assert_eq!(tls.key, PathBuf::from("/etc/fjord/tls/tls.key"));
+    assert_eq!(
+        tls.client_ca.as_deref(),
+        Some(std::path::Path::new("/etc/fjord/tls/ca.crt"))
+    );
+    assert_eq!(tls.client_auth, crate::security::ClientAuth::Required);
+    assert_eq!(broker.tls_reload_interval.as_secs(), 5);
+    assert_eq!(
+        broker.admin_token_file.as_deref(),
+        Some(std::path::Path::new("/etc/fjord/admin/token"))
+    );
+    let peer_tls = broker.peer_tls.as_ref().unwrap();
+    assert_eq!(peer_tls.ca, PathBuf::from("/etc/fjord/peer/ca.crt"));
     assert_eq!(args.logging.log_format, LogFormat::Json);
     assert_eq!(args.logging.log.as_deref(), Some("debug"));
 }

@@ -17,6 +17,8 @@ pub enum Error {
         address: String,
         source: std::io::Error,
     },
+    #[error("tls file {path}: {reason}")]
+    TlsFile { path: PathBuf, reason: String },
     #[error("invalid configuration: {0}")]
     Config(String),
 }

@@ -6,6 +6,8 @@
 //! - [`server`]: TCP accept loop, one task per connection, graceful shutdown;
 //!   each connection is a pipeline (read, ordered execution, in-order
 //!   writes) bounded by in-flight requests and bytes (`connection`);
+//! - [`security`]: the listener's security protocol, TLS from PEM files
+//!   (reloaded when they change) and client-certificate principals;
 //! - [`protocol`]: Kafka framing, request-header decoding, the ApiVersions
 //!   table and KIP-511 fallback, response encoding;
 //! - [`handler`]: answers each decoded request;
@@ -34,6 +36,7 @@ pub mod metrics;
 pub mod partition;
 pub mod producer;
 pub mod protocol;
+pub mod security;
 pub mod server;
 pub mod topic_config;
 pub mod topics;

@@ -10,6 +10,10 @@ use fjord_broker::disk::DataDisk;
 use fjord_broker::handler::{Groups, Handler};
 use fjord_broker::metrics::BrokerMetrics;
 use fjord_broker::producer::ProducerIds;
+use fjord_broker::security::ReloadingTls;
+use fjord_broker::security::admin::{AdminToken, require_token};
+use fjord_broker::security::sasl::SaslListener;
+use fjord_broker::security::users::ScramUsers;
 use fjord_broker::server::{self, ConnectionContext};
 use fjord_broker::topic_config::TopicDefaults;
 use fjord_broker::topics::Topics;
@@ -29,6 +33,23 @@ async fn main() -> anyhow::Result<()> {
     };
     args.logging.init().context("cannot set up logging")?;
     let config = BrokerConfig::from_args(&args)?;
+    // TLS files are checked before anything else starts: a bad certificate
+    // or key stops the broker with the file named.
+    let tls = config
+        .tls
+        .clone()
+        .map(ReloadingTls::load)
+        .transpose()
+        .context("cannot load the kafka listener's tls files")?;
+    // Read before the cluster starts: its HTTP clients send the token.
+    let admin_token = config
+        .admin_token_file
+        .as_deref()
+        .map(AdminToken::read)
+        .transpose()?;
+    if let Some(token) = &admin_token {
+        token.send_on_own_requests();
+    }
     let data_dir = DataDir::open(&config.data_dir, config.node_id)?;
     let disk = DataDisk::new();
     let topic_defaults = TopicDefaults {
@@ -49,6 +70,19 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let metrics = Arc::new(metrics);
+    // A cluster's users are the controller's; a single broker keeps its own.
+    let users = Arc::new(match &cluster {
+        Some(cluster) => {
+            ScramUsers::for_cluster(Arc::clone(&cluster.controller), Arc::clone(&cluster.client))
+        }
+        None => ScramUsers::open(data_dir.path()).context("cannot open the users")?,
+    });
+    let sasl = config.sasl.as_ref().map(|settings| SaslListener {
+        users: Arc::clone(&users),
+        mechanisms: settings.mechanisms.clone(),
+        session_lifetime: settings.session_lifetime,
+        authentication_timeout: settings.authentication_timeout,
+    });
     let topics = Arc::new(match &cluster {
         Some(cluster) => Topics::mirror(
             data_dir.path(),
@@ -104,6 +138,9 @@ async fn main() -> anyhow::Result<()> {
             startup: cluster.startup.clone(),
         }));
     }
+    if let Some(token) = admin_token {
+        admin_app = admin_app.layer(axum::middleware::from_fn_with_state(token, require_token));
+    }
     let admin_shutdown = shutdown.clone();
     let admin_task = tokio::spawn(async move {
         axum::serve(admin_listener, admin_app)
@@ -157,16 +194,35 @@ async fn main() -> anyhow::Result<()> {
     }
     handler.groups().start_ticker();
     let broker_metrics_serving = broker_metrics.clone();
+    if let Some(tls) = &tls {
+        tls.watch(
+            config.tls_reload_interval,
+            broker_metrics.clone(),
+            shutdown.clone(),
+        );
+    }
     let context = Arc::new(ConnectionContext {
         handler,
         metrics: broker_metrics,
         frame_bytes_max: config.frame_bytes_max,
         in_flight_requests_max: config.in_flight_requests_max,
         in_flight_bytes_max: config.in_flight_bytes_max,
+        security_protocol: config.security_protocol,
+        tls,
+        sasl,
+        users: Arc::clone(&users),
+        super_users: config.super_users.clone(),
     });
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     tokio::select! {
         () = startup.wait_serving() => {
+            // Once serving, a cluster broker's image has caught up with the
+            // controller, so it knows whether the bootstrap user exists.
+            if let Some((user, password_file)) =
+                config.sasl.as_ref().and_then(|sasl| sasl.bootstrap.as_ref())
+            {
+                ensure_bootstrap_user(&users, user, password_file).await?;
+            }
             let kafka_listener = kafka_socket.listen(server::LISTEN_BACKLOG).map_err(|source| Error::Listen {
                 address: config.listen.to_string(),
                 source,
@@ -174,7 +230,12 @@ async fn main() -> anyhow::Result<()> {
             let startup_millis = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             broker_metrics_serving.serving.set(1);
             broker_metrics_serving.startup_millis.set(startup_millis);
-            info!(kafka = %config.listen, startup_millis, "kafka listener open");
+            info!(
+                kafka = %config.listen,
+                security_protocol = %config.security_protocol,
+                startup_millis,
+                "kafka listener open"
+            );
             server::serve(kafka_listener, context, shutdown).await;
         }
         () = shutdown.cancelled() => info!("stopped before serving clients"),
@@ -198,6 +259,26 @@ async fn main() -> anyhow::Result<()> {
         .context("admin task failed")?
         .context("admin server failed")?;
     info!("broker stopped");
+    Ok(())
+}
+
+/// Creates the bootstrap user if it lacks a credential. In a cluster every
+/// broker may try at once: each writes a fresh salt for the same password,
+/// and the controller log's order decides which one stays.
+async fn ensure_bootstrap_user(
+    users: &ScramUsers,
+    user: &str,
+    password_file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let changes = users.bootstrap_changes(user, password_file)?;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    users
+        .commit(&changes)
+        .await
+        .context("cannot create the bootstrap user")?;
+    info!(%user, "bootstrap user created");
     Ok(())
 }
 

@@ -15,6 +15,16 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MechanismLabels {
+    pub mechanism: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
 /// Connection and request counters for the Kafka listener.
 #[derive(Clone, Debug, Default)]
 pub struct BrokerMetrics {
@@ -48,6 +58,15 @@ pub struct BrokerMetrics {
     pub timestamp_lookups_refused: Counter,
     /// Group-log partitions whose consumer groups this broker coordinates.
     pub group_log_partitions_served: Gauge,
+    /// TLS handshakes on the Kafka listener that failed or timed out.
+    pub tls_handshake_failures: Counter,
+    /// Changed TLS files taken (`loaded`) or refused (`failed`).
+    pub tls_reloads: Family<OutcomeLabels, Counter>,
+    /// Refused SASL handshakes and authentications, by mechanism.
+    pub authentication_failures: Family<MechanismLabels, Counter>,
+    /// Successful SASL authentications, re-authentications (KIP-368)
+    /// included, by mechanism.
+    pub authentications: Family<MechanismLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -138,6 +157,26 @@ impl BrokerMetrics {
             "fjord_broker_group_log_partitions_served",
             "Group-log partitions whose consumer groups this broker coordinates",
             this.group_log_partitions_served.clone(),
+        );
+        registry.register(
+            "fjord_broker_tls_handshake_failures",
+            "TLS handshakes on the Kafka listener that failed or did not finish in time",
+            this.tls_handshake_failures.clone(),
+        );
+        registry.register(
+            "fjord_broker_tls_reloads",
+            "Changed TLS files taken (loaded) or refused (failed) by the Kafka listener",
+            this.tls_reloads.clone(),
+        );
+        registry.register(
+            "fjord_broker_authentication_failures",
+            "Refused SASL handshakes and authentications, by mechanism",
+            this.authentication_failures.clone(),
+        );
+        registry.register(
+            "fjord_broker_authentications",
+            "Successful SASL authentications, re-authentications on an open connection included, by mechanism",
+            this.authentications.clone(),
         );
         this
     }

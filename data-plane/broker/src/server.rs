@@ -1,26 +1,37 @@
 //! The Kafka listener: accepts connections and serves each on its own task
 //! ([`crate::connection`]: pipelined, answered strictly in order).
 //!
+//! A TLS listener runs each handshake on the connection's own task, under
+//! [`HANDSHAKE_TIMEOUT`], so a slow or failing client holds only its own
+//! socket; the client certificate, if any, names the connection's
+//! principal.
+//!
 //! On shutdown the listener stops accepting, each connection stops reading
 //! and finishes the requests it has in flight, and the broker waits up to
 //! [`SHUTDOWN_GRACE`] for them.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use std::net::SocketAddr;
 
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::connection::serve_connection;
 use crate::handler::Handler;
 use crate::metrics::BrokerMetrics;
+use crate::security::sasl::SaslListener;
+use crate::security::users::ScramUsers;
+use crate::security::{Principal, ReloadingTls, SecurityProtocol};
 
 /// How long shutdown waits for open connections to finish their request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a client may take over its TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pending connections the kernel queues for the Kafka listener.
 pub const LISTEN_BACKLOG: u32 = 1024;
 
@@ -56,6 +67,69 @@ pub struct ConnectionContext {
     pub in_flight_requests_max: usize,
     /// Request bytes a connection may have read but not yet answered.
     pub in_flight_bytes_max: u32,
+    /// The listener's security protocol.
+    pub security_protocol: SecurityProtocol,
+    /// The listener's TLS configuration, when its protocol uses TLS.
+    pub tls: Option<ReloadingTls>,
+    /// The listener's SASL settings, when its protocol uses SASL.
+    pub sasl: Option<SaslListener>,
+    /// The users this broker authenticates.
+    pub users: Arc<ScramUsers>,
+    /// Principals allowed everything (`--super-users`).
+    pub super_users: BTreeSet<Principal>,
+}
+
+/// Runs the listener's handshake on an accepted connection, then serves it.
+async fn open_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    context: &ConnectionContext,
+    shutdown: &CancellationToken,
+) {
+    if let Err(error) = stream.set_nodelay(true) {
+        debug!(%peer, %error, "cannot disable nagle");
+    }
+    let Some(tls) = &context.tls else {
+        let (read_half, write_half) = stream.into_split();
+        let principal = Principal::anonymous();
+        serve_connection(read_half, write_half, peer, principal, context, shutdown).await;
+        return;
+    };
+    let handshake = tokio::select! {
+        () = shutdown.cancelled() => return,
+        handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)) => handshake,
+    };
+    let stream = match handshake {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            context.metrics.tls_handshake_failures.inc();
+            // The reason names what the client did wrong, never key material.
+            warn!(%peer, %error, "tls handshake failed");
+            return;
+        }
+        Err(_) => {
+            context.metrics.tls_handshake_failures.inc();
+            warn!(%peer, timeout = ?HANDSHAKE_TIMEOUT, "tls handshake did not finish in time");
+            return;
+        }
+    };
+    let certificate = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first());
+    let principal = match certificate.map(|leaf| Principal::from_certificate(leaf.as_ref())) {
+        None => Principal::anonymous(),
+        Some(Ok(principal)) => principal,
+        Some(Err(error)) => {
+            context.metrics.tls_handshake_failures.inc();
+            warn!(%peer, %error, "client certificate subject is unreadable; closing");
+            return;
+        }
+    };
+    debug!(%peer, %principal, protocol = %context.security_protocol, "tls connection established");
+    let (read_half, write_half) = tokio::io::split(stream);
+    serve_connection(read_half, write_half, peer, principal, context, shutdown).await;
 }
 
 /// Accepts Kafka connections until `shutdown` is cancelled.
@@ -77,7 +151,8 @@ pub async fn serve(
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
                     context.metrics.connections_open.inc();
-                    serve_connection(stream, peer, &context, &shutdown).await;
+                    // Boxed: a connection's pipeline is a large future.
+                    Box::pin(open_connection(stream, peer, &context, &shutdown)).await;
                     context.metrics.connections_open.dec();
                 });
             }

@@ -96,6 +96,8 @@ impl MetadataImage {
             MetadataRecord::BeginDecommission { broker }
             | MetadataRecord::SetMaintenance { broker, .. } => self.broker_of(*broker).map(|_| ()),
             MetadataRecord::EndDecommission { broker } => self.check_end_decommission(*broker),
+            // Limits checked above; a user needs nothing else to exist.
+            MetadataRecord::SetScramCredential { .. } => Ok(()),
         }
     }
 
@@ -120,6 +122,7 @@ impl MetadataImage {
             | MetadataRecord::BeginDecommission { .. }
             | MetadataRecord::EndDecommission { .. }
             | MetadataRecord::SetMaintenance { .. } => self.apply_broker_record(record),
+            MetadataRecord::SetScramCredential { .. } => self.apply_user_record(record),
             _ => self.apply_topic_record(record),
         }
     }

@@ -80,6 +80,8 @@ pub struct MetadataImage {
     pub(crate) brokers: BTreeMap<BrokerId, Broker>,
     pub(crate) topics: BTreeMap<TopicName, Topic>,
     pub(crate) topic_names: BTreeMap<TopicId, TopicName>,
+    /// SCRAM credentials by (user, mechanism).
+    pub(crate) scram_credentials: BTreeMap<(String, String), crate::users::ScramCredentialRecord>,
     /// Records applied (refused ones included): the log position applied.
     pub(crate) applied: u64,
 }

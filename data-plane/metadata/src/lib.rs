@@ -15,6 +15,7 @@ pub mod liveness;
 pub mod placement;
 pub mod record;
 pub mod types;
+pub mod users;
 mod validate;
 
 pub use apply::PARTITIONS_PER_TOPIC_MAX;

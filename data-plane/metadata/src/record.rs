@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::types::{BrokerId, Incarnation, Millis, TopicId, TopicName};
+use crate::users::ScramCredentialRecord;
 
 /// The record format this build writes and reads.
 pub const RECORD_VERSION: u32 = 1;
@@ -113,6 +114,13 @@ pub enum MetadataRecord {
     SetMaintenance {
         broker: BrokerId,
         on: bool,
+    },
+    /// Sets (or, with no credential, deletes) one user's SCRAM credential
+    /// for one mechanism.
+    SetScramCredential {
+        user: String,
+        mechanism: String,
+        credential: Option<ScramCredentialRecord>,
     },
 }
 
@@ -223,6 +231,11 @@ impl MetadataRecord {
             | Self::ReassignReplicas {
                 target: brokers, ..
             } => check_replicas(brokers),
+            Self::SetScramCredential {
+                user,
+                mechanism,
+                credential,
+            } => crate::users::check_limits(user, mechanism, credential.as_ref()),
             _ => Ok(()),
         }
     }

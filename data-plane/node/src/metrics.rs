@@ -19,6 +19,9 @@ pub struct NodeMetrics {
     pub messages_dropped: Counter,
     pub connects: Counter,
     pub connect_failures: Counter,
+    /// Peer TLS handshakes that failed (a certificate outside the trust
+    /// bundle, none at all, or a timeout), either side.
+    pub handshake_failures: Counter,
     /// Messages for a group this node does not host.
     pub unknown_group: Counter,
     /// Appends whose attached bytes did not match their offsets or epochs.
@@ -49,7 +52,7 @@ impl NodeMetrics {
     /// Registers every metric under `fjord_node_`.
     pub fn register(&self, registry: &mut Registry) {
         let registry = registry.sub_registry_with_prefix("fjord_node");
-        let counters: [(&str, &str, &Counter); 21] = [
+        let counters: [(&str, &str, &Counter); 22] = [
             ("frames_sent", "peer frames written", &self.frames_sent),
             (
                 "messages_sent",
@@ -78,6 +81,11 @@ impl NodeMetrics {
                 "connect_failures",
                 "failed peer connection attempts",
                 &self.connect_failures,
+            ),
+            (
+                "handshake_failures",
+                "peer tls handshakes refused or failed, either side",
+                &self.handshake_failures,
             ),
             (
                 "unknown_group",

@@ -60,6 +60,8 @@ pub struct NodeConfig {
     /// How often every group applies its retention settings (never deleting
     /// at or above its high watermark).
     pub retention_interval: Duration,
+    /// Mutual TLS between peers; `None`: plain TCP.
+    pub tls: Option<crate::PeerTls>,
 }
 
 impl NodeConfig {
@@ -79,6 +81,7 @@ impl NodeConfig {
             group_commit_delay: Duration::ZERO,
             medium: Arc::new(StdMedium),
             retention_interval: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -128,6 +131,7 @@ impl Node {
             config.peer_queue_bytes_max,
             inbound_tx,
             metrics.clone(),
+            config.tls.clone(),
             &mut tasks,
         );
         let (requests, requests_rx) = mpsc::channel(4096);

@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::metrics::NodeMetrics;
+use crate::peer_tls::{self, PeerStream, PeerTls};
 use crate::wire::{self, ClusterId, Envelope, FRAME_BYTES_MAX, Frame, HEADER_BYTES, PeerMessage};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -65,6 +66,10 @@ pub(crate) struct Transport {
 impl Transport {
     /// Starts a writer per peer and the listener; tasks live in `tasks`.
     /// `identity` is this node's cluster and id, stamped on every frame.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "called once, by Node::start, with the parts of its config"
+    )]
     pub(crate) fn start(
         identity: (ClusterId, NodeId),
         peers: &BTreeMap<NodeId, SocketAddr>,
@@ -72,6 +77,7 @@ impl Transport {
         queue_bytes_max: usize,
         inbound: mpsc::Sender<Inbound>,
         metrics: NodeMetrics,
+        tls: Option<PeerTls>,
         tasks: &mut JoinSet<()>,
     ) -> Transport {
         let (cluster, me) = identity;
@@ -94,12 +100,13 @@ impl Transport {
                 header: (cluster, me, *id),
                 address: *address,
                 transport: transport.clone(),
+                tls: tls.clone(),
             };
             let span = info_span!("peer_writer", node = %me, peer = %id);
             tasks.spawn(writer.run().instrument(span));
         }
         let span = info_span!("peer_listener", node = %me);
-        tasks.spawn(listen(listener, (cluster, me), inbound, metrics).instrument(span));
+        tasks.spawn(listen(listener, (cluster, me), inbound, metrics, tls).instrument(span));
         transport
     }
 
@@ -171,6 +178,7 @@ struct Writer {
     header: (ClusterId, NodeId, NodeId),
     address: SocketAddr,
     transport: Transport,
+    tls: Option<PeerTls>,
 }
 
 impl Writer {
@@ -189,6 +197,16 @@ impl Writer {
                 }
             };
             let _ = stream.set_nodelay(true);
+            let stream = match peer_tls::connect(self.tls.as_ref(), stream, self.address).await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    self.transport.metrics.handshake_failures.inc();
+                    warn!(peer = %to, %error, ?backoff, "peer tls handshake failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            };
             self.transport.metrics.connects.inc();
             info!(peer = %to, address = %self.address, "peer connected");
             backoff = BACKOFF_MIN;
@@ -199,7 +217,7 @@ impl Writer {
     }
 
     /// Writes frames until the connection fails.
-    async fn write_frames(&self, mut stream: TcpStream) -> std::io::Result<()> {
+    async fn write_frames(&self, mut stream: PeerStream) -> std::io::Result<()> {
         let (cluster, from, to) = self.header;
         let peer = self.transport.peers.get(&to).expect("peer exists");
         loop {
@@ -230,6 +248,7 @@ async fn listen(
     me: (ClusterId, NodeId),
     inbound: mpsc::Sender<Inbound>,
     metrics: NodeMetrics,
+    tls: Option<PeerTls>,
 ) {
     // Readers die with this task (the set aborts them when dropped).
     let mut readers = JoinSet::new();
@@ -250,7 +269,21 @@ async fn listen(
                     budget: budget.clone(),
                     metrics: metrics.clone(),
                 };
-                readers.spawn(reader.run(stream).in_current_span());
+                let tls = tls.clone();
+                // The handshake runs on the reader's task: a stalled peer
+                // holds only its own connection.
+                readers.spawn(
+                    async move {
+                        match peer_tls::accept(tls.as_ref(), stream).await {
+                            Ok(stream) => reader.run(stream).await,
+                            Err(error) => {
+                                reader.metrics.handshake_failures.inc();
+                                warn!(%address, %error, "peer tls handshake refused");
+                            }
+                        }
+                    }
+                    .in_current_span(),
+                );
             }
             Err(error) => {
                 warn!(%error, "accepting a peer connection failed");
@@ -269,7 +302,7 @@ struct Reader {
 
 impl Reader {
     /// Reads frames until the peer closes or sends something invalid.
-    async fn run(self, mut stream: TcpStream) {
+    async fn run(self, mut stream: PeerStream) {
         let (cluster, id) = self.me;
         let metrics = &self.metrics;
         loop {
@@ -307,7 +340,7 @@ impl Reader {
     /// connection ended.
     async fn read_frame(
         &self,
-        stream: &mut TcpStream,
+        stream: &mut PeerStream,
     ) -> Option<(Result<Frame, wire::WireError>, OwnedSemaphorePermit)> {
         let mut prefix = [0u8; 4];
         stream.read_exact(&mut prefix).await.ok()?;

@@ -30,6 +30,7 @@ pub struct ControllerClient {
 impl ControllerClient {
     pub fn new(controller: Arc<Controller>, voters: BTreeMap<u32, SocketAddr>) -> Self {
         let http = reqwest::Client::builder()
+            .default_headers(crate::security::admin::outgoing_headers())
             .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(1))
             .build()

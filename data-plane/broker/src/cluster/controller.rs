@@ -150,6 +150,7 @@ impl Controller {
     /// An observer's applier: pages of committed records from the voters.
     async fn observe_loop(self: Arc<Self>, voters: BTreeMap<u32, SocketAddr>) {
         let http = reqwest::Client::builder()
+            .default_headers(crate::security::admin::outgoing_headers())
             .timeout(Duration::from_secs(5))
             .build()
             .expect("a plain HTTP client builds");

@@ -121,6 +121,11 @@ pub async fn start(
         }];
     }
     node_config.log = controller_log_config();
+    node_config.tls = config
+        .peer_tls
+        .as_ref()
+        .map(crate::security::peer_tls::PeerTlsFiles::load)
+        .transpose()?;
     let listener = TcpListener::bind(settings.peer_listen)
         .await
         .map_err(|source| Error::Listen {

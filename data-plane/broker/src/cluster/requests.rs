@@ -5,10 +5,20 @@
 
 use std::collections::BTreeMap;
 
+use fjord_metadata::users::ScramCredentialRecord;
 use fjord_metadata::{BrokerId, Incarnation, Listener, MetadataRecord, TopicId, TopicName};
 use serde::{Deserialize, Serialize};
 
 use super::controller::{Controller, ProposeError, now};
+
+/// One user's credential for one mechanism: set, or deleted when `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScramChange {
+    pub user: String,
+    pub mechanism: String,
+    pub credential: Option<ScramCredentialRecord>,
+}
 
 /// A request to the controller leader.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +48,10 @@ pub enum ControllerRequest {
         name: String,
         total: u32,
         validate_only: bool,
+    },
+    /// Sets or deletes SCRAM credentials, in order (docs/security.md).
+    SetScramCredentials {
+        changes: Vec<ScramChange>,
     },
     /// The topic's whole new set of config overrides.
     SetTopicConfigs {
@@ -245,6 +259,21 @@ async fn answer(
                 return Ok(done());
             }
             record
+        }
+        ControllerRequest::SetScramCredentials { changes } => {
+            for change in changes {
+                let record = MetadataRecord::SetScramCredential {
+                    user: change.user,
+                    mechanism: change.mechanism,
+                    credential: change.credential,
+                };
+                controller
+                    .image()
+                    .validate(&record)
+                    .map_err(|error| refused(&error))?;
+                controller.propose(record).await?;
+            }
+            return Ok(done());
         }
         ControllerRequest::SetTopicConfigs { name, configs } => {
             let name = topic_name(&name)?;

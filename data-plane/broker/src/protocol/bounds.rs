@@ -43,6 +43,10 @@ fn schema_of(api_key: ApiKey) -> Option<(i16, &'static [V])> {
         ApiKey::AlterConfigs => (2, ALTER_CONFIGS),
         ApiKey::IncrementalAlterConfigs => (1, INCREMENTAL_ALTER_CONFIGS),
         ApiKey::DescribeCluster => (0, DESCRIBE_CLUSTER),
+        ApiKey::SaslHandshake => (ALL, SASL_HANDSHAKE),
+        ApiKey::SaslAuthenticate => (2, SASL_AUTHENTICATE),
+        ApiKey::DescribeUserScramCredentials => (0, DESCRIBE_USER_SCRAM_CREDENTIALS),
+        ApiKey::AlterUserScramCredentials => (0, ALTER_USER_SCRAM_CREDENTIALS),
         _ => return None,
     })
 }
@@ -89,6 +93,31 @@ const INCREMENTAL_ALTER_CONFIGS: &[V] = &[
         ]),
     ),
     v(0, ALL, F::Fixed(1)),
+];
+
+const SASL_HANDSHAKE: &[V] = &[v(0, ALL, F::Str)];
+
+const SASL_AUTHENTICATE: &[V] = &[v(0, ALL, F::Bytes)];
+
+const DESCRIBE_USER_SCRAM_CREDENTIALS: &[V] = &[v(0, ALL, F::Array(&[v(0, ALL, F::Str)]))];
+
+const ALTER_USER_SCRAM_CREDENTIALS: &[V] = &[
+    v(
+        0,
+        ALL,
+        F::Array(&[v(0, ALL, F::Str), v(0, ALL, F::Fixed(1))]),
+    ),
+    v(
+        0,
+        ALL,
+        F::Array(&[
+            v(0, ALL, F::Str),
+            v(0, ALL, F::Fixed(1)),
+            v(0, ALL, F::Fixed(4)),
+            v(0, ALL, F::Bytes),
+            v(0, ALL, F::Bytes),
+        ]),
+    ),
 ];
 
 const DESCRIBE_CLUSTER: &[V] = &[

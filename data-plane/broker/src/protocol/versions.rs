@@ -68,6 +68,17 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     // v2 adds fenced brokers (KRaft controller registrations).
     api(ApiKey::DescribeCluster, 0, 1),
+    // v0 sends SASL tokens unframed after it; only KIP-152 framing (v1) is
+    // served. v0 is advertised because librdkafka before 2.x recognises SASL
+    // support only from a range that starts at 0 (Debian's kcat). Answered by
+    // the connection's security gate, not the handler.
+    ApiSupport {
+        advertised_min: 0,
+        ..api(ApiKey::SaslHandshake, 1, 1)
+    },
+    api(ApiKey::SaslAuthenticate, 0, 2),
+    api(ApiKey::DescribeUserScramCredentials, 0, 0),
+    api(ApiKey::AlterUserScramCredentials, 0, 0),
 ];
 
 /// The support entry for `key`, if the broker serves it.

@@ -13,6 +13,8 @@ pub(crate) struct Member {
     pub(crate) admin: SocketAddr,
     data_dir: tempfile::TempDir,
     args: Vec<String>,
+    /// The admin API's bearer token, when the brokers require one.
+    admin_token: Option<String>,
     child: Option<Child>,
 }
 
@@ -53,7 +55,7 @@ impl Member {
     }
 
     pub(crate) fn get(&self, path: &str) -> Value {
-        http(&self.admin, "GET", path, None)
+        http_as(&self.admin, "GET", path, None, self.admin_token.as_deref())
     }
 
     pub(crate) fn is_running(&self) -> bool {
@@ -63,8 +65,22 @@ impl Member {
 
 /// A curl call on an admin port; the JSON body it returned (`null` if it failed).
 pub(crate) fn http(admin: &SocketAddr, method: &str, path: &str, body: Option<&str>) -> Value {
+    http_as(admin, method, path, body, None)
+}
+
+/// [`http`] with `Authorization: Bearer TOKEN` when a token is given.
+pub(crate) fn http_as(
+    admin: &SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> Value {
     let mut command = Command::new("curl");
     command.args(["-sS", "-X", method, &format!("http://{admin}{path}")]);
+    if let Some(token) = token {
+        command.args(["-H", &format!("authorization: Bearer {token}")]);
+    }
     if let Some(body) = body {
         command.args(["-H", "content-type: application/json", "-d", body]);
     }
@@ -82,6 +98,22 @@ impl BrokerCluster {
     /// Starts `count` brokers of which 1..=voters are the controller voters
     /// (the others follow the controller log over HTTP).
     pub(crate) fn start_with_voters(count: u32, voter_count: u32) -> Self {
+        Self::start_with_flags(count, voter_count, &[])
+    }
+
+    /// Starts `count` brokers (voters 1..=voter_count), each with `extra`
+    /// flags as well.
+    pub(crate) fn start_with_flags(count: u32, voter_count: u32, extra: &[String]) -> Self {
+        Self::start_with_member_flags(count, voter_count, &|_| extra.to_vec())
+    }
+
+    /// Starts `count` brokers (voters 1..=voter_count), broker `id` with
+    /// `extra(id)` flags as well.
+    pub(crate) fn start_with_member_flags(
+        count: u32,
+        voter_count: u32,
+        extra: &dyn Fn(u32) -> Vec<String>,
+    ) -> Self {
         // Hold every listener until all are picked, so no two coincide.
         let held: Vec<_> = (0..count * 3)
             .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
@@ -118,7 +150,11 @@ impl BrokerCluster {
                     kafka: *kafka,
                     admin: *admin,
                     data_dir: tempfile::tempdir().unwrap(),
-                    args: args.to_vec(),
+                    args: args.iter().cloned().chain(extra(id)).collect(),
+                    admin_token: extra(id)
+                        .iter()
+                        .find_map(|flag| flag.strip_prefix("--admin-token-file="))
+                        .map(|file| std::fs::read_to_string(file).unwrap().trim().to_owned()),
                     child: None,
                 }
             })

@@ -1,11 +1,15 @@
 //! Starts a real `fjord-broker` process on free loopback ports.
 
 #[allow(dead_code, reason = "not every test crate uses every helper")]
+pub(crate) mod certs;
+#[allow(dead_code, reason = "not every test crate uses every helper")]
 pub(crate) mod cluster;
 #[allow(dead_code, reason = "not every test crate uses every helper")]
 pub(crate) mod poller;
 #[allow(dead_code, reason = "not every test crate uses every helper")]
 pub(crate) mod proxy;
+#[allow(dead_code, reason = "not every test crate uses every helper")]
+pub(crate) mod secure;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;

@@ -23,17 +23,19 @@ use bytes::BytesMut;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{ApiKey, ResponseKind};
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
+mod gate;
+mod users;
+
 use crate::handler::Answer;
 use crate::metrics::{ApiLabels, ReasonLabels};
 use crate::protocol::{self, DecodedRequest, FrameError, RequestError, versions};
+use crate::security::Principal;
 use crate::server::ConnectionContext;
 
 /// Why a connection ended.
@@ -51,6 +53,10 @@ enum ConnectionError {
     Write(std::io::Error),
     #[error("a request task failed: {0}")]
     Task(String),
+    #[error("{api_key:?} before authentication, or after the session expired")]
+    Unauthenticated { api_key: ApiKey },
+    #[error("authentication failed: {0}")]
+    Authentication(#[from] crate::security::sasl::SaslError),
 }
 
 impl ConnectionError {
@@ -62,6 +68,8 @@ impl ConnectionError {
             Self::Unhandled { .. } => "unhandled_api",
             Self::Encode { .. } => "encode",
             Self::Task(_) => "task",
+            Self::Unauthenticated { .. } => "unauthenticated",
+            Self::Authentication(_) => "authentication_failed",
         }
     }
 }
@@ -72,6 +80,8 @@ type Encoded = Result<Option<BytesMut>, ConnectionError>;
 /// A request's answer as it moves to the writer.
 enum Pending {
     Ready(Encoded),
+    /// Written, then the connection closes (a refused authentication).
+    Final(Encoded, ConnectionError),
     /// The waiting remainder, on its own task (aborted if the connection
     /// ends first).
     Later(AbortOnDropHandle<Encoded>),
@@ -93,31 +103,44 @@ impl Drop for Budget {
     }
 }
 
-/// Serves one connection until the peer leaves, an error closes it, or
-/// shutdown (which stops reading and lets in-flight requests finish).
-pub(crate) async fn serve_connection(
-    stream: TcpStream,
+/// Serves one connection (its two halves, over TCP or TLS, as `principal`)
+/// until the peer leaves, an error closes it, or shutdown (which stops
+/// reading and lets in-flight requests finish).
+pub(crate) async fn serve_connection<R, W>(
+    read_half: R,
+    write_half: W,
     peer: SocketAddr,
+    principal: Principal,
     context: &ConnectionContext,
     shutdown: &CancellationToken,
-) {
-    if let Err(error) = stream.set_nodelay(true) {
-        debug!(%peer, %error, "cannot disable nagle");
-    }
-    let (read_half, write_half) = stream.into_split();
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let requests_max = context.in_flight_requests_max;
     let (to_executor, from_reader) = mpsc::channel(requests_max);
     let (to_writer, from_executor) = mpsc::channel(requests_max);
     let closing = shutdown.child_token();
     let reader = read_requests(read_half, context, &closing, to_executor);
-    let executor = execute(context, from_reader, to_writer);
+    let identity = gate::Identity::new(peer, principal.clone(), context);
+    let authenticated = identity.authenticated();
+    let executor = execute(context, identity, from_reader, to_writer);
     let writer = write_responses(write_half, peer, context, &closing, from_executor);
-    tokio::join!(reader, executor, writer);
-    debug!(%peer, "connection ended");
+    let pipeline = async {
+        tokio::join!(reader, executor, writer);
+    };
+    tokio::pin!(pipeline);
+    tokio::select! {
+        () = &mut pipeline => {}
+        () = gate::authentication_deadline(context, &authenticated, peer, &closing) => {
+            pipeline.await;
+        }
+    }
+    debug!(%peer, %principal, "connection ended");
 }
 
-async fn read_requests(
-    read_half: OwnedReadHalf,
+async fn read_requests<R: AsyncRead + Unpin>(
+    read_half: R,
     context: &ConnectionContext,
     closing: &CancellationToken,
     to_executor: mpsc::Sender<(Result<DecodedRequest, ConnectionError>, Budget)>,
@@ -204,24 +227,28 @@ async fn read_requests(
 
 async fn execute(
     context: &ConnectionContext,
+    mut identity: gate::Identity,
     mut from_reader: mpsc::Receiver<(Result<DecodedRequest, ConnectionError>, Budget)>,
     to_writer: mpsc::Sender<(Pending, Budget)>,
 ) {
     // Bounded by the reader's queue, which ends with the connection.
     while let Some((request, budget)) = from_reader.recv().await {
         let pending = match request {
-            Ok(request) => answer(request, context).await,
+            Ok(request) => match gate::admit(request, &mut identity, context).await {
+                gate::Admission::Pass(request) => answer(request, context).await,
+                gate::Admission::Answered(pending) => pending,
+            },
             Err(error) => Pending::Ready(Err(error)),
         };
-        let last = matches!(pending, Pending::Ready(Err(_)));
+        let last = matches!(pending, Pending::Ready(Err(_)) | Pending::Final(..));
         if to_writer.send((pending, budget)).await.is_err() || last {
             return;
         }
     }
 }
 
-async fn write_responses(
-    mut write_half: OwnedWriteHalf,
+async fn write_responses<W: AsyncWrite + Unpin>(
+    mut write_half: W,
     peer: SocketAddr,
     context: &ConnectionContext,
     closing: &CancellationToken,
@@ -229,8 +256,13 @@ async fn write_responses(
 ) {
     // Bounded by the executor's queue, which ends with the connection.
     while let Some((pending, budget)) = from_executor.recv().await {
+        let mut closing_after = None;
         let outcome = match pending {
             Pending::Ready(outcome) => outcome,
+            Pending::Final(outcome, reason) => {
+                closing_after = Some(reason);
+                outcome
+            }
             Pending::Later(task) => task
                 .await
                 .unwrap_or_else(|error| Err(ConnectionError::Task(error.to_string()))),
@@ -244,6 +276,10 @@ async fn write_responses(
             Err(error) => Err(error),
         };
         drop(budget);
+        let written = match (written, closing_after) {
+            (Ok(()), Some(reason)) => Err(reason),
+            (written, _) => written,
+        };
         if let Err(error) = written {
             let reason = error.metric_reason();
             context

@@ -1,11 +1,18 @@
 //! Broker configuration: command-line flags, validated once at start-up.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
+use crate::security::{Principal, SecurityProtocol, TlsFiles};
 use crate::{Error, Result};
+
+mod listener;
+
+pub use listener::SaslSettings;
 
 /// Kafka's own default for `socket.request.max.bytes` (100 MiB).
 const DEFAULT_FRAME_BYTES_MAX: u32 = 100 * 1024 * 1024;
@@ -123,6 +130,102 @@ pub struct BrokerArgs {
     #[arg(long, env = "FJORD_GROUP_LOG_PARTITIONS", default_value_t = DEFAULT_GROUP_LOG_PARTITIONS)]
     pub group_log_partitions: u32,
 
+    /// Security protocol of the Kafka listener, as Kafka names them:
+    /// PLAINTEXT, SSL (TLS; a client certificate names the principal),
+    /// SASL_PLAINTEXT or SASL_SSL. See docs/security.md.
+    #[arg(long, env = "FJORD_SECURITY_PROTOCOL", default_value = "PLAINTEXT")]
+    pub security_protocol: String,
+
+    /// PEM certificate chain (leaf first) of the Kafka listener, for SSL
+    /// and SASL_SSL. Re-read when it changes.
+    #[arg(long, env = "FJORD_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// PEM private key of the listener's certificate (PKCS#8, PKCS#1 or
+    /// SEC1). Re-read when it changes.
+    #[arg(long, env = "FJORD_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+
+    /// PEM bundle of the CAs client certificates must chain to (needed
+    /// when --tls-client-auth is requested or required).
+    #[arg(long, env = "FJORD_TLS_CLIENT_CA_FILE")]
+    pub tls_client_ca_file: Option<PathBuf>,
+
+    /// Client certificates (Kafka's `ssl.client.auth`): none, requested
+    /// (verified when presented) or required.
+    #[arg(long, env = "FJORD_TLS_CLIENT_AUTH", default_value = "none")]
+    pub tls_client_auth: String,
+
+    /// How often the TLS files are checked for changes, in seconds.
+    #[arg(long, env = "FJORD_TLS_RELOAD_INTERVAL_SECONDS", default_value_t = 10)]
+    pub tls_reload_interval_seconds: u64,
+
+    /// SASL mechanisms offered on a SASL listener, comma-separated, from
+    /// SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN.
+    #[arg(
+        long,
+        env = "FJORD_SASL_MECHANISMS",
+        default_value = "SCRAM-SHA-256,SCRAM-SHA-512"
+    )]
+    pub sasl_mechanisms: String,
+
+    /// Allow PLAIN (which sends the password itself) on SASL_PLAINTEXT,
+    /// a listener without TLS.
+    #[arg(long, env = "FJORD_SASL_PLAIN_WITHOUT_TLS")]
+    pub sasl_plain_without_tls: bool,
+
+    /// KIP-368: seconds an authentication lasts before the client must
+    /// re-authenticate on its connection; 0: as long as the connection.
+    #[arg(long, env = "FJORD_SASL_SESSION_LIFETIME_SECONDS", default_value_t = 0)]
+    pub sasl_session_lifetime_seconds: u64,
+
+    /// Seconds a connection on a SASL listener may take to authenticate
+    /// before it is closed, so unauthenticated connections cannot pile up.
+    #[arg(
+        long,
+        env = "FJORD_SASL_AUTHENTICATION_TIMEOUT_SECONDS",
+        default_value_t = 30
+    )]
+    pub sasl_authentication_timeout_seconds: u64,
+
+    /// A user created at start-up (for SCRAM-SHA-256 and SCRAM-SHA-512) if
+    /// it does not exist yet, with the password in
+    /// --sasl-bootstrap-password-file; it is a super user. The operator's
+    /// way in to create the other users.
+    #[arg(long, env = "FJORD_SASL_BOOTSTRAP_USER")]
+    pub sasl_bootstrap_user: Option<String>,
+
+    /// File holding the bootstrap user's password (one line).
+    #[arg(long, env = "FJORD_SASL_BOOTSTRAP_PASSWORD_FILE")]
+    pub sasl_bootstrap_password_file: Option<PathBuf>,
+
+    /// Cluster mode: PEM certificate chain this broker presents to its
+    /// peers (replication is then mutual TLS; all three --peer-tls-* go
+    /// together).
+    #[arg(long, env = "FJORD_PEER_TLS_CERT_FILE")]
+    pub peer_tls_cert_file: Option<PathBuf>,
+
+    /// Cluster mode: PEM private key of --peer-tls-cert-file.
+    #[arg(long, env = "FJORD_PEER_TLS_KEY_FILE")]
+    pub peer_tls_key_file: Option<PathBuf>,
+
+    /// Cluster mode: the cluster's trust bundle (PEM CAs); a peer whose
+    /// certificate does not chain to it is refused, either side.
+    #[arg(long, env = "FJORD_PEER_TLS_CA_FILE")]
+    pub peer_tls_ca_file: Option<PathBuf>,
+
+    /// File holding the admin API's bearer token (first line, at least 16
+    /// bytes). When set, every admin route but /healthz, /readyz and
+    /// /metrics requires `Authorization: Bearer <token>`, and brokers send
+    /// it to each other. Every broker of a cluster gets the same token.
+    #[arg(long, env = "FJORD_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// Principals allowed everything, separated by `;`
+    /// (`User:admin;User:CN=operator`), as Kafka's `super.users`.
+    #[arg(long, env = "FJORD_SUPER_USERS", default_value = "")]
+    pub super_users: String,
+
     #[command(flatten)]
     pub logging: fjord_telemetry::LoggingArgs,
 }
@@ -158,6 +261,20 @@ pub struct BrokerConfig {
     pub message_bytes_max: usize,
     /// `None`: a single broker.
     pub cluster: Option<ClusterSettings>,
+    /// The Kafka listener's security protocol.
+    pub security_protocol: SecurityProtocol,
+    /// The Kafka listener's TLS files (exactly when the protocol uses TLS).
+    pub tls: Option<TlsFiles>,
+    /// How often the TLS files are checked for changes.
+    pub tls_reload_interval: Duration,
+    /// The Kafka listener's SASL settings (exactly when it uses SASL).
+    pub sasl: Option<SaslSettings>,
+    /// Principals allowed everything (with the bootstrap user, if any).
+    pub super_users: BTreeSet<Principal>,
+    /// The admin API's token file, if it requires one.
+    pub admin_token_file: Option<PathBuf>,
+    /// Mutual TLS between peers (cluster mode).
+    pub peer_tls: Option<crate::security::peer_tls::PeerTlsFiles>,
 }
 
 impl BrokerConfig {
@@ -194,6 +311,16 @@ impl BrokerConfig {
             )));
         }
         let cluster = cluster_settings(args)?;
+        let (security_protocol, tls) = listener::listener_security(args)?;
+        let sasl = listener::sasl_settings(args, security_protocol)?;
+        let peer_tls = listener::peer_tls(args, cluster.is_some())?;
+        let super_users = listener::super_users(args, sasl.as_ref())?;
+        if !(1..=3600).contains(&args.tls_reload_interval_seconds) {
+            return Err(Error::Config(format!(
+                "--tls-reload-interval-seconds must be within 1..=3600, got {}",
+                args.tls_reload_interval_seconds
+            )));
+        }
         let replicas_max = cluster
             .as_ref()
             .map_or(1, |cluster| cluster.peers.len() + 1);
@@ -223,6 +350,13 @@ impl BrokerConfig {
             default_replication_factor: args.default_replication_factor,
             message_bytes_max: args.message_bytes_max,
             cluster,
+            security_protocol,
+            tls,
+            tls_reload_interval: Duration::from_secs(args.tls_reload_interval_seconds),
+            sasl,
+            super_users,
+            admin_token_file: args.admin_token_file.clone(),
+            peer_tls,
         })
     }
 }
@@ -315,90 +449,4 @@ fn parse_host_port(text: &str) -> Result<(String, u16)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(extra: &[&str]) -> BrokerArgs {
-        let mut argv = vec!["fjord-broker", "--data-dir", "/tmp/x"];
-        argv.extend_from_slice(extra);
-        BrokerArgs::try_parse_from(argv).unwrap()
-    }
-
-    #[test]
-    fn advertised_listener_defaults_to_the_listen_address() {
-        let config = BrokerConfig::from_args(&args(&["--listen", "127.0.0.1:19092"])).unwrap();
-        assert_eq!(
-            (config.advertised_host.as_str(), config.advertised_port),
-            ("127.0.0.1", 19092)
-        );
-    }
-
-    #[test]
-    fn advertised_listener_accepts_names_and_bracketed_ipv6() {
-        let config =
-            BrokerConfig::from_args(&args(&["--advertised-listener", "broker-0.fjord:9092"]))
-                .unwrap();
-        assert_eq!(config.advertised_host, "broker-0.fjord");
-        let config =
-            BrokerConfig::from_args(&args(&["--advertised-listener", "[::1]:9092"])).unwrap();
-        assert_eq!(config.advertised_host, "::1");
-    }
-
-    #[test]
-    fn malformed_advertised_listener_is_rejected_with_its_text() {
-        let error =
-            BrokerConfig::from_args(&args(&["--advertised-listener", "nohost"])).unwrap_err();
-        assert!(error.to_string().contains("nohost"), "{error}");
-        assert!(BrokerConfig::from_args(&args(&["--advertised-listener", "h:0"])).is_err());
-    }
-
-    #[test]
-    fn command_line_definition_is_consistent() {
-        <BrokerArgs as clap::CommandFactory>::command().debug_assert();
-    }
-
-    #[test]
-    fn cluster_flags_parse_into_peers_and_voters() {
-        let config = BrokerConfig::from_args(&args(&[
-            "--node-id=1",
-            "--peer-listen=127.0.0.1:19093",
-            "--peers=2=127.0.0.1:29093, 3=127.0.0.1:39093",
-            "--controller-voters=1@127.0.0.1:19644,2@127.0.0.1:29644,3@127.0.0.1:39644",
-            "--default-replication-factor=3",
-        ]))
-        .unwrap();
-        let cluster = config.cluster.unwrap();
-        assert_eq!(cluster.peers.len(), 2);
-        assert_eq!(cluster.controller_voters.len(), 3);
-        assert_eq!(cluster.peers[&3].port(), 39093);
-    }
-
-    #[test]
-    fn incomplete_or_wrong_cluster_flags_are_refused_with_a_reason() {
-        let error = BrokerConfig::from_args(&args(&["--peer-listen=127.0.0.1:1"])).unwrap_err();
-        assert!(error.to_string().contains("--controller-voters"), "{error}");
-        let error = BrokerConfig::from_args(&args(&[
-            "--node-id=1",
-            "--peer-listen=127.0.0.1:19093",
-            "--peers=1=127.0.0.1:29093",
-            "--controller-voters=1@127.0.0.1:19644",
-        ]))
-        .unwrap_err();
-        assert!(error.to_string().contains("own id"), "{error}");
-        let error = BrokerConfig::from_args(&args(&[
-            "--node-id=1",
-            "--peer-listen=127.0.0.1:19093",
-            "--peers=2=broker-2:29093",
-            "--controller-voters=1@127.0.0.1:19644",
-        ]))
-        .unwrap_err();
-        assert!(error.to_string().contains("broker-2"), "{error}");
-        // A replication factor above the brokers is refused up front.
-        assert!(BrokerConfig::from_args(&args(&["--default-replication-factor=3"])).is_err());
-    }
-
-    #[test]
-    fn negative_node_id_is_rejected() {
-        assert!(BrokerConfig::from_args(&args(&["--node-id=-1"])).is_err());
-    }
-}
+mod tests;

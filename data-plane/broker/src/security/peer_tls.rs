@@ -1,0 +1,137 @@
+//! Mutual TLS between brokers (`--peer-tls-*`): built from PEM files into
+//! the node layer's [`fjord_node::PeerTls`]. The accepting side requires a
+//! client certificate that chains to the cluster's trust bundle; the
+//! connecting side presents this broker's certificate and accepts a peer
+//! whose certificate chains to the same bundle.
+//!
+//! The connecting side does not match the certificate against the peer's
+//! address: brokers reach each other by IP addresses that change when pods
+//! move, and the bundle is the cluster's own CA, so every certificate it
+//! signed is a broker of this cluster. The chain, validity and signatures
+//! are checked as usual (rustls checks the chain before the name, so only
+//! a name mismatch is forgiven).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use super::tls::{ClientAuth, TlsFiles};
+use crate::{Error, Result};
+
+/// Where a broker's peer TLS material lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerTlsFiles {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+    /// The cluster's trust bundle.
+    pub ca: PathBuf,
+}
+
+impl PeerTlsFiles {
+    /// Reads the files and builds both sides.
+    pub fn load(&self) -> Result<fjord_node::PeerTls> {
+        let server = TlsFiles {
+            certificate: self.certificate.clone(),
+            key: self.key.clone(),
+            client_ca: Some(self.ca.clone()),
+            client_auth: ClientAuth::Required,
+        }
+        .load()?;
+        Ok(fjord_node::PeerTls::new(server, self.client_config()?))
+    }
+
+    fn client_config(&self) -> Result<Arc<rustls::ClientConfig>> {
+        let file_error = |path: &PathBuf, reason: String| Error::TlsFile {
+            path: path.clone(),
+            reason,
+        };
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|error| file_error(path, error.to_string()))
+        };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        for certificate in CertificateDer::pem_slice_iter(&read(&self.ca)?) {
+            let certificate = certificate
+                .map_err(|error| file_error(&self.ca, format!("unreadable PEM: {error}")))?;
+            roots
+                .add(certificate)
+                .map_err(|error| file_error(&self.ca, error.to_string()))?;
+        }
+        let inner =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+                .build()
+                .map_err(|error| file_error(&self.ca, error.to_string()))?;
+        let chain = CertificateDer::pem_slice_iter(&read(&self.certificate)?)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| file_error(&self.certificate, format!("unreadable PEM: {error}")))?;
+        let key = PrivateKeyDer::from_pem_slice(&read(&self.key)?)
+            .map_err(|error| file_error(&self.key, format!("no private key: {error}")))?;
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| file_error(&self.certificate, error.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(ClusterCaVerifier { inner }))
+            .with_client_auth_cert(chain, key)
+            .map_err(|error| file_error(&self.key, error.to_string()))?;
+        Ok(Arc::new(config))
+    }
+}
+
+/// The bundle's checks without the name match (see the module comment).
+#[derive(Debug)]
+struct ClusterCaVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for ClusterCaVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            verified => verified,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner
+            .verify_tls12_signature(message, certificate, signature)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner
+            .verify_tls13_signature(message, certificate, signature)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}

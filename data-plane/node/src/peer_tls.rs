@@ -1,0 +1,83 @@
+//! Mutual TLS between peers: each node presents its certificate and accepts
+//! only peers whose certificate chains to the cluster's trust bundle, in
+//! both directions, before a single frame is read (docs/security.md). The
+//! rustls configurations are built by the caller (the broker, from PEM
+//! files); this module runs the handshakes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::{ClientConfig, ServerConfig};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// How long a peer may take over its TLS handshake.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TLS side of the peer transport.
+#[derive(Clone)]
+pub struct PeerTls {
+    acceptor: TlsAcceptor,
+    connector: TlsConnector,
+}
+
+impl std::fmt::Debug for PeerTls {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("PeerTls")
+    }
+}
+
+impl PeerTls {
+    /// `server` must require client certificates from the trust bundle;
+    /// `client` must present this node's certificate and trust the bundle.
+    pub fn new(server: Arc<ServerConfig>, client: Arc<ClientConfig>) -> Self {
+        Self {
+            acceptor: TlsAcceptor::from(server),
+            connector: TlsConnector::from(client),
+        }
+    }
+}
+
+/// A peer connection, over TCP or TLS.
+pub(crate) trait PeerIo: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> PeerIo for T {}
+pub(crate) type PeerStream = Box<dyn PeerIo>;
+
+fn timed_out() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "tls handshake timed out")
+}
+
+/// The connecting side: TLS to the peer at `address` when configured.
+pub(crate) async fn connect(
+    tls: Option<&PeerTls>,
+    stream: TcpStream,
+    address: SocketAddr,
+) -> std::io::Result<PeerStream> {
+    let Some(tls) = tls else {
+        return Ok(Box::new(stream));
+    };
+    let name = ServerName::IpAddress(address.ip().into());
+    let handshake = tls.connector.connect(name, stream);
+    let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+        .await
+        .map_err(|_| timed_out())??;
+    Ok(Box::new(stream))
+}
+
+/// The accepting side: TLS with a required client certificate when
+/// configured.
+pub(crate) async fn accept(
+    tls: Option<&PeerTls>,
+    stream: TcpStream,
+) -> std::io::Result<PeerStream> {
+    let Some(tls) = tls else {
+        return Ok(Box::new(stream));
+    };
+    let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream))
+        .await
+        .map_err(|_| timed_out())??;
+    Ok(Box::new(stream))
+}
