@@ -254,12 +254,27 @@ impl Access {
     }
 }
 
+/// The one HTTPS client every SDK client shares (its connection pool too):
+/// rustls on ring, the crypto provider the rest of Fjord uses.
+fn https_client() -> aws_sdk_ec2::config::SharedHttpClient {
+    static CLIENT: std::sync::LazyLock<aws_sdk_ec2::config::SharedHttpClient> =
+        std::sync::LazyLock::new(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https()
+        });
+    CLIENT.clone()
+}
+
 /// An STS client as the control plane itself.
 fn sts_client(config: &CloudConfig, region: &str) -> aws_sdk_sts::Client {
     let mut builder = aws_sdk_sts::Config::builder()
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
         .region(aws_sdk_sts::config::Region::new(region.to_owned()))
         .credentials_provider(config.credentials.clone())
+        .http_client(https_client())
         // Retries are ours (crate::retry), classified by AWS error code.
         .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled());
     if let Some(url) = &config.endpoint_url {
@@ -278,6 +293,7 @@ pub fn ec2_client(
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .credentials_provider(credentials)
+        .http_client(https_client())
         .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled());
     if let Some(url) = &config.endpoint_url {
         builder = builder.endpoint_url(url);
