@@ -1,6 +1,5 @@
-// A time-series chart (uPlot) of the metrics a cluster reports. The API
-// gives the latest values with each cluster read; the console keeps the
-// samples it has seen while the page is open.
+// A time-series chart (uPlot) of the metrics a cluster reports, drawn from
+// the cluster's status history (`GET /v1/clusters/{id}/status-history`).
 
 import { Text } from "@mantine/core";
 import { useEffect, useRef } from "react";
@@ -9,13 +8,6 @@ import uPlot from "uplot";
 export interface Sample {
   at: number; // seconds since the epoch
   values: Record<string, number>;
-}
-
-/** Appends `next` when it is newer than the last sample; keeps `max`. */
-export function appendSample(samples: Sample[], next: Sample, max = 360): Sample[] {
-  const last = samples[samples.length - 1];
-  if (last && last.at >= next.at) return samples;
-  return [...samples, next].slice(-max);
 }
 
 /** The metric names of `samples` that `pattern` selects, sorted. */

@@ -2,8 +2,8 @@
 
 import { Badge } from "@mantine/core";
 
-const GOOD = new Set(["running", "ready", "connected", "succeeded", "completed", "done"]);
-const BAD = new Set(["failed", "disconnected", "halted", "error", "degraded"]);
+const GOOD = new Set(["running", "ready", "connected", "succeeded", "completed", "done", "ok", "applied"]);
+const BAD = new Set(["failed", "disconnected", "halted", "error", "degraded", "refused"]);
 
 export function health(state: string | undefined | null): "good" | "bad" | "pending" {
   const normalized = (state ?? "").toLowerCase();

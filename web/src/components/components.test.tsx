@@ -5,8 +5,7 @@ import { describe, expect, it } from "vitest";
 import { auditQuery } from "../pages/Audit";
 import { toWaves } from "../pages/Rollouts";
 import { formatConfig, parseConfig } from "../pages/Topics";
-import { OptionalList } from "./Extras";
-import { appendSample, seriesNames } from "./MetricChart";
+import { seriesNames, type Sample } from "./MetricChart";
 import { Polled } from "./States";
 import { StatusBadge, health } from "./StatusBadge";
 import { ago } from "./forms";
@@ -46,14 +45,6 @@ describe("loading, empty and error states", () => {
     expect(screen.getByRole("listitem").textContent).toBe("payments");
     expect(screen.getByRole("alert").textContent).toContain("poll failed");
   });
-
-  it("renders lists the API may add, and nothing when they are absent", () => {
-    const { container } = wrap(<OptionalList title="Pending approvals" value={undefined} testId="approvals" />);
-    expect(container.querySelector("[data-testid=approvals]")).toBeNull();
-    wrap(<OptionalList title="Provisioning checklist" value={[{ name: "VPC", state: "done" }, { name: "EKS", state: "pending", message: "waiting" }]} testId="checklist" />);
-    expect(screen.getByTestId("checklist").textContent).toContain("VPC");
-    expect(screen.getByTestId("checklist").textContent).toContain("waiting");
-  });
 });
 
 describe("form helpers", () => {
@@ -75,13 +66,13 @@ describe("form helpers", () => {
     expect(ago("2026-01-01T11:00:00Z", now)).toBe("1 h ago");
   });
 
-  it("keeps metric samples in time order and finds the series", () => {
-    let samples = appendSample([], { at: 10, values: { bytes_in_per_second: 5 } });
-    samples = appendSample(samples, { at: 10, values: { bytes_in_per_second: 6 } });
-    samples = appendSample(samples, { at: 20, values: { bytes_in_per_second: 7, consumer_lag: 3 } });
-    expect(samples.map((s) => s.at)).toEqual([10, 20]);
+  it("finds the series a chart draws", () => {
+    const samples: Sample[] = [
+      { at: 10, values: { bytes_in_per_second: 5 } },
+      { at: 20, values: { bytes_in_per_second: 7, consumer_lag: 3 } },
+    ];
     expect(seriesNames(samples, /lag/)).toEqual(["consumer_lag"]);
-    expect(appendSample(samples, { at: 30, values: {} }, 2).map((s) => s.at)).toEqual([20, 30]);
+    expect(seriesNames(samples, /bytes|lag/)).toEqual(["bytes_in_per_second", "consumer_lag"]);
   });
 });
 

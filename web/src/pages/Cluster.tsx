@@ -2,16 +2,19 @@
 // address, metric charts, and its topics.
 
 import { Badge, Card, Code, Group, Progress, SimpleGrid, Table, Text, Title } from "@mantine/core";
-import { useEffect, useState } from "react";
 import { useParams } from "react-router";
 import { api, ok, type Cluster } from "../api/client";
 import { PageTitle } from "../components/Layout";
-import { MetricChart, appendSample, type Sample } from "../components/MetricChart";
+import { MetricChart } from "../components/MetricChart";
+import { historySamples } from "../components/provisioning";
 import { Loading, Problem } from "../components/States";
 import { StatusBadge } from "../components/StatusBadge";
 import { ago } from "../components/forms";
 import { usePoll } from "../components/usePoll";
 import { Topics } from "./Topics";
+
+/** How many of the newest status reports the charts show. */
+const HISTORY = 360;
 
 export function ClusterPage() {
   const { clusterId = "" } = useParams();
@@ -21,13 +24,18 @@ export function ClusterPage() {
     [clusterId],
   );
   const rollouts = usePoll(async () => (await ok(api.client.GET("/v1/rollouts", { params: { query: { limit: 200 } } }))).items, 3000, []);
-  const [samples, setSamples] = useState<Sample[]>([]);
-  const status = cluster.data?.status;
-  useEffect(() => {
-    if (!status?.reported_at) return;
-    const at = Date.parse(status.reported_at) / 1000;
-    setSamples((previous) => appendSample(previous, { at, values: status.metrics }));
-  }, [status?.reported_at, status?.metrics]);
+  // The newest reports, kept by the control plane: charts have history on
+  // the first load, not only what arrived while the page was open.
+  const history = usePoll(
+    async () =>
+      historySamples(
+        (await ok(api.client.GET("/v1/clusters/{cluster_id}/status-history", { params: { path: { cluster_id: clusterId }, query: { limit: HISTORY } } })))
+          .items,
+      ),
+    5000,
+    [clusterId],
+  );
+  const samples = history.data ?? [];
 
   if (!cluster.data) return cluster.error ? <Problem error={cluster.error} /> : <Loading what="the cluster" />;
   const c: Cluster = cluster.data;
@@ -120,11 +128,13 @@ export function ClusterPage() {
       })}
 
       <Title order={2} size="h4" mb="xs">
-        Throughput and consumer lag
+        Throughput, consumer lag and brokers over time
       </Title>
-      <SimpleGrid cols={{ base: 1, lg: 2 }} mb="lg">
+      <Problem error={history.error} />
+      <SimpleGrid cols={{ base: 1, lg: 3 }} mb="lg" data-testid="history" data-samples={samples.length}>
         <MetricChart title="Throughput" samples={samples} pattern={/bytes|messages|records|throughput/i} unit="per second" />
         <MetricChart title="Consumer lag" samples={samples} pattern={/lag/i} unit="messages" />
+        <MetricChart title="Brokers ready" samples={samples} pattern={/^brokers_ready$/} unit="brokers" />
       </SimpleGrid>
 
       <Topics cluster={c} />

@@ -1,17 +1,18 @@
 // One environment: is its agent connected, when was it last heard from,
-// which cloud account, its clusters, and what the API reports on top
-// (provisioning checklist, pending approvals, refused intents).
+// which cloud account, its provisioning checklist and network, the agent's
+// latest decision on an intent (with the approval command when it waits),
+// and its clusters.
 
 import { Anchor, Button, Card, Group, SimpleGrid, Table, Text } from "@mantine/core";
 import { Link, useParams } from "react-router";
 import { api, ok } from "../api/client";
 import { useSession } from "../api/session";
-import { OptionalList } from "../components/Extras";
 import { PageTitle } from "../components/Layout";
 import { Loading, Polled, Problem } from "../components/States";
 import { StatusBadge } from "../components/StatusBadge";
 import { ago, when } from "../components/forms";
 import { usePoll } from "../components/usePoll";
+import { ChecklistPanel, IntentDecisionPanel, NetworkPanel } from "./EnvironmentProvisioning";
 
 export function EnvironmentPage() {
   const { environmentId = "" } = useParams();
@@ -36,7 +37,6 @@ export function EnvironmentPage() {
   );
   if (!environment.data) return environment.error ? <Problem error={environment.error} /> : <Loading what="the environment" />;
   const env = environment.data;
-  const extra = env as unknown as Record<string, unknown>;
   return (
     <>
       <PageTitle
@@ -84,9 +84,9 @@ export function EnvironmentPage() {
           <Text size="sm">registered {when(env.connection.registered_at)}</Text>
         </Card>
       </SimpleGrid>
-      <OptionalList title="Provisioning checklist" value={extra.checklist ?? extra.provisioning_checklist} testId="checklist" />
-      <OptionalList title="Pending approvals" value={extra.pending_approvals} testId="pending-approvals" />
-      <OptionalList title="Refused intents" value={extra.refused_intents} testId="refused-intents" />
+      <IntentDecisionPanel report={env.connection.last_intent_report} />
+      <ChecklistPanel environmentId={env.environment_id} isAdmin={isAdmin} />
+      <NetworkPanel environmentId={env.environment_id} isAdmin={isAdmin} />
       <Group mt="lg" mb="xs">
         <Text fw={700} component="h2" size="lg">
           Clusters
