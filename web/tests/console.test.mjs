@@ -5,6 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { apiCall, baseUrl, check, choose, fetchInPage, launch, openPage, signIn } from "./browser.mjs";
 
+const apiKey = process.env.FJORD_API_KEY;
 const admin = { email: process.env.FJORD_USER_EMAIL, password: process.env.FJORD_USER_PASSWORD };
 const other = { email: process.env.FJORD_OTHER_EMAIL, password: process.env.FJORD_OTHER_PASSWORD };
 const viewer = { email: `viewer-${Date.now().toString(36)}@dev.example`, password: "viewer password 1" };
@@ -18,6 +19,7 @@ let browser;
 
 before(async () => {
   assert.ok(admin.email && admin.password, "FJORD_USER_EMAIL and FJORD_USER_PASSWORD must name the dev organization's admin");
+  assert.ok(apiKey, "FJORD_API_KEY must be the dev organization's API key");
   browser = await launch();
 });
 
@@ -51,7 +53,7 @@ test("an admin creates an environment, a cluster and topics, sees the agent's st
   await page.getByRole("button", { name: "New cloud account" }).click();
   await page.getByLabel(/^Name/).fill(names.account);
   await page.getByLabel(/^AWS account id/).fill("123456789012");
-  await page.getByLabel(/^Role ARN/).fill("arn:aws:iam::123456789012:role/fjord");
+  await page.getByLabel(/^Role ARN/).fill(`arn:aws:iam::123456789012:role/fjord-${suffix}`);
   await page.getByRole("button", { name: "Add cloud account" }).click();
   await page.getByRole("cell", { name: names.account }).waitFor();
   await check(page, "03-cloud-accounts");
@@ -68,6 +70,33 @@ test("an admin creates an environment, a cluster and topics, sees the agent's st
   await page.getByRole("heading", { name: `Environment ${names.environment}` }).waitFor();
   created.environmentId = page.url().split("/").pop();
   assert.equal(await page.getByTestId("connection-state").textContent(), "pending");
+
+  // Provisioning: the checklist runs against the cloud account (the stack's
+  // local AWS, roles emulated) and shows each check with its status and
+  // message; the network, once its settings are PUT through the API, is
+  // provisioned from the console and shows its steps.
+  await page.getByTestId("intent-decision").getByText(/has not reported a decision/).waitFor();
+  await page.getByTestId("network-unset").waitFor();
+  await page.getByRole("button", { name: "Run checks" }).click();
+  const checklist = page.getByTestId("checklist");
+  await checklist.getByTestId("checklist-summary").filter({ hasText: /^Checked .*: \d+ ok, 0 failed, 0 pending\.$/ }).waitFor({ timeout: 60_000 });
+  for (const name of ["assume-role", "external-id-required", "region-enabled", "availability-zones", "permissions"]) {
+    const row = checklist.getByTestId(`check-${name}`);
+    await row.getByText(/^ok$/).waitFor();
+    assert.notEqual((await row.getByRole("cell").nth(2).textContent()).trim(), "", `${name} has a message`);
+  }
+  const settings = await apiCall("PUT", `/v1/environments/${created.environmentId}/network`, apiKey, { zone_count: 2, broker_count: 3 });
+  assert.equal(settings.status, 200, JSON.stringify(settings.body));
+  await page.getByRole("button", { name: "Provision network" }).click();
+  await page.getByTestId("network-state").filter({ hasText: /^ready$/ }).waitFor({ timeout: 60_000 });
+  const steps = page.getByTestId("network-steps");
+  for (const step of ["vpc", "subnets", "security-group", "ingress"]) {
+    const row = steps.getByTestId(`step-${step}`).first();
+    await row.getByText(/^ok$/).waitFor();
+    assert.match(await row.getByRole("cell").nth(2).textContent(), new RegExp(`^${step}: (created|found) `));
+  }
+  await page.getByTestId("network").getByText(/^VPC vpc-/).waitFor();
+  await check(page, "03b-environment-provisioned");
 
   // A cluster: the API's validation message shows next to the field.
   await page.getByRole("link", { name: "New cluster here" }).click();
@@ -115,22 +144,59 @@ test("an admin creates an environment, a cluster and topics, sees the agent's st
   assert.equal(registered.status, 201, JSON.stringify(registered.body));
   const access = await apiCall("POST", "/v1/agent/token", registered.body.agent_credential);
   assert.equal(access.status, 201, JSON.stringify(access.body));
-  const report = (metrics) =>
+  const report = (brokersReady, metrics) =>
     apiCall("POST", "/v1/agent/status", access.body.access_token, {
       observed_generation: 1,
       agent_version: "0.1.0",
-      clusters: [{ cluster_id: created.clusterId, phase: "running", version: "0.1.0", brokers_ready: 3, conditions: [], metrics }],
+      clusters: [{ cluster_id: created.clusterId, phase: "running", version: "0.1.0", brokers_ready: brokersReady, conditions: [], metrics }],
     });
-  assert.equal((await report({ bytes_in_per_second: 1000, consumer_lag: 12 })).status, 200);
+  assert.equal((await report(1, { bytes_in_per_second: 1000, consumer_lag: 12 })).status, 200);
   await page.getByTestId("cluster-phase").filter({ hasText: /^running$/ }).waitFor({ timeout: 15_000 });
-  await page.getByTestId("brokers-ready").filter({ hasText: "3 of 3" }).waitFor();
+  await page.getByTestId("brokers-ready").filter({ hasText: "1 of 3" }).waitFor();
   await new Promise((resolve) => setTimeout(resolve, 1100));
-  assert.equal((await report({ bytes_in_per_second: 1500, consumer_lag: 4 })).status, 200);
+  assert.equal((await report(3, { bytes_in_per_second: 1500, consumer_lag: 4 })).status, 200);
+  await page.getByTestId("brokers-ready").filter({ hasText: "3 of 3" }).waitFor({ timeout: 15_000 });
   await page.getByRole("img", { name: /Consumer lag chart/ }).waitFor({ timeout: 15_000 });
+  await page.getByRole("img", { name: /Brokers ready chart/ }).waitFor({ timeout: 15_000 });
   await check(page, "05-cluster");
+  // A fresh load charts the kept history at once: both reports, oldest
+  // first, brokers ready going from 1 to 3.
+  await page.reload();
+  await page.getByTestId("history").and(page.locator('[data-samples="2"]')).waitFor({ timeout: 15_000 });
+  await page.getByRole("img", { name: /Brokers ready chart/ }).waitFor();
+  const history = await apiCall("GET", `/v1/clusters/${created.clusterId}/status-history?limit=10`, apiKey);
+  assert.deepEqual(history.body.items.map((item) => item.brokers_ready), [3, 1]);
+
+  // The agent waits for the customer's approval of the newest intent: the
+  // environment page says so and gives the command that approves it.
+  const environment = await apiCall("GET", `/v1/environments/${created.environmentId}`, apiKey);
+  const generation = environment.body.generation;
+  const waiting = await apiCall("POST", "/v1/agent/intent-reports", access.body.access_token, {
+    generation,
+    outcome: "waiting",
+    check: "approval",
+    message: "the change is in ConfigMap fjord-agent-pending",
+  });
+  assert.equal(waiting.status, 204, JSON.stringify(waiting.body));
   await page.goto(`${baseUrl}/environments/${created.environmentId}`);
   await page.getByTestId("connection-state").filter({ hasText: /^connected$/ }).waitFor({ timeout: 15_000 });
+  await page.getByTestId("intent-outcome").filter({ hasText: /^waiting$/ }).waitFor();
+  assert.equal(
+    await page.getByTestId("approval-command").textContent(),
+    `kubectl annotate namespace fjord-system --overwrite fjord.dev/agent-approved-generation=${generation}`,
+  );
+  await page.getByText("the change is in ConfigMap fjord-agent-pending").waitFor();
   await check(page, "06-environment");
+  // Then it refuses one, and the open page shows the failed check.
+  const refused = await apiCall("POST", "/v1/agent/intent-reports", access.body.access_token, {
+    generation,
+    outcome: "refused",
+    check: "version-not-allowed",
+    message: "version 0.1.0 is not in fjord.dev/agent-allowed-versions",
+  });
+  assert.equal(refused.status, 204, JSON.stringify(refused.body));
+  await page.getByText(`Generation ${generation} refused by the version-not-allowed check.`).waitFor({ timeout: 15_000 });
+  assert.equal(await page.getByTestId("approval-command").count(), 0);
 
   // A rollout in waves, then paused.
   await page.getByRole("link", { name: "Rollouts" }).click();
@@ -180,7 +246,7 @@ test("an admin creates an environment, a cluster and topics, sees the agent's st
   await page.getByLabel(/^Since/).fill(startedLocal);
   await page.getByRole("button", { name: "Filter" }).click();
   const table = page.getByTestId("audit-table");
-  for (const action of ["cloud-account.create", "environment.create", "cluster.create", "topic.create", "topic.update", "topic.delete", "rollout.create", "rollout.pause", "rollout.resume", "user.create", "api-key.create", "api-key.revoke"]) {
+  for (const action of ["cloud-account.create", "environment.create", "environment.checklist.run", "environment.network.provision", "cluster.create", "topic.create", "topic.update", "topic.delete", "rollout.create", "rollout.pause", "rollout.resume", "user.create", "api-key.create", "api-key.revoke"]) {
     await table.getByRole("cell", { name: action, exact: true }).first().waitFor({ timeout: 10_000 });
   }
   await page.getByLabel(/^Object id/).fill(created.clusterId);
@@ -210,6 +276,10 @@ test("a viewer sees everything and can change nothing", async () => {
   assert.equal(await page.getByTestId("role").textContent(), "viewer");
   await page.getByRole("link", { name: names.environment }).waitFor();
   assert.equal(await page.getByRole("button", { name: "New environment" }).count(), 0);
+  await page.goto(`${baseUrl}/environments/${created.environmentId}`);
+  await page.getByTestId("network-state").filter({ hasText: /^ready$/ }).waitFor();
+  await page.getByTestId("intent-outcome").filter({ hasText: /^refused$/ }).waitFor();
+  assert.equal(await page.getByRole("button", { name: /^(Run checks|Provision)/ }).count(), 0);
   await page.goto(`${baseUrl}/clusters/${created.clusterId}`);
   await page.getByTestId("topic-payments").waitFor();
   assert.equal(await page.getByRole("button", { name: "New topic" }).count(), 0);

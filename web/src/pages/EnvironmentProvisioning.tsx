@@ -2,7 +2,7 @@
 // the network and its provisioning steps (provision), and the agent's
 // latest decision on an intent, with the approval command when it waits.
 
-import { Button, Card, Code, Group, List, Table, Text, Title } from "@mantine/core";
+import { Button, Card, Code, Group, Table, Text, Title } from "@mantine/core";
 import { useState } from "react";
 import { ApiProblem } from "../api/problem";
 import { api, ok } from "../api/client";
@@ -145,14 +145,29 @@ export function NetworkPanel({ environmentId, isAdmin }: { environmentId: string
             </Text>
           )}
           {data.steps.length > 0 && (
-            <List size="sm" mt="xs" data-testid="network-steps">
-              {data.steps.map((step, index) => (
-                <List.Item key={index}>
-                  <StatusBadge state={step.outcome} /> {step.message}
-                  {step.aws_code ? ` (AWS ${step.aws_code})` : ""}
-                </List.Item>
-              ))}
-            </List>
+            <Table mt="xs" data-testid="network-steps">
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Step</Table.Th>
+                  <Table.Th>Outcome</Table.Th>
+                  <Table.Th>What happened</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {data.steps.map((step, index) => (
+                  <Table.Tr key={index} data-testid={`step-${step.step}`}>
+                    <Table.Td>{step.step}</Table.Td>
+                    <Table.Td>
+                      <StatusBadge state={step.outcome} />
+                    </Table.Td>
+                    <Table.Td>
+                      {step.message}
+                      {step.aws_code ? ` (AWS ${step.aws_code})` : ""}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
           )}
         </Card>
       )}
