@@ -7,7 +7,8 @@
 //! decision), `window` (maintenance windows), `render` (objects and diff),
 //! `checks` (named checks, version order), `backoff`. I/O: `client` (the
 //! control plane), `store` (the agent's objects), `apply`, `report`,
-//! `decisions` (Events and reports), `runner` (the loop).
+//! `decisions` (Events and reports), `runner` (the loop), `transport`
+//! (http or https to the control plane).
 
 mod apply;
 mod backoff;
@@ -20,6 +21,7 @@ mod render;
 mod report;
 mod runner;
 mod store;
+mod transport;
 mod window;
 
 use std::sync::Arc;
@@ -46,6 +48,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), crate::Error> {
     let control = Arc::new(ControlPlane::new(
         &config.control_plane_url,
         config.long_poll_wait,
+        config.control_plane_ca_file.as_deref(),
     )?);
     let credential = credential(&store, &control, &config).await?;
     control.set_credential(credential.credential.clone()).await;
