@@ -36,6 +36,8 @@ pub struct Config {
     pub status_interval: Duration,
     /// Retry delays while the control plane is unreachable.
     pub backoff: BackoffPolicy,
+    /// Port of the brokers' admin API, whose `/metrics` give throughput.
+    pub broker_metrics_port: u16,
 }
 
 /// The ed25519 public key intents must be signed with, as
@@ -98,6 +100,7 @@ impl Config {
             tick: Duration::from_secs(5),
             status_interval: Duration::from_secs(10),
             backoff: BackoffPolicy::default(),
+            broker_metrics_port: crate::cluster::render::ADMIN_PORT,
         }
     }
 

@@ -7,7 +7,8 @@
 //! decision), `window` (maintenance windows), `render` (objects and diff),
 //! `checks` (named checks, version order), `backoff`. I/O: `client` (the
 //! control plane), `store` (the agent's objects), `apply`, `report`,
-//! `decisions` (Events and reports), `runner` (the loop), `transport`
+//! `decisions` (Events and reports), `runner` (the loop), `scrape`
+//! (broker throughput, sans-IO), `transport`
 //! (http or https to the control plane).
 
 mod apply;
@@ -20,6 +21,7 @@ mod guardrails;
 mod render;
 mod report;
 mod runner;
+mod scrape;
 mod store;
 mod transport;
 mod window;
@@ -171,6 +173,13 @@ async fn report_status(
     control: Arc<ControlPlane>,
     applied_generation: Arc<AtomicI64>,
 ) {
+    let mut scraper = match report::Scraper::new(config.broker_metrics_port) {
+        Ok(scraper) => scraper,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the broker metrics client; no status reports");
+            return;
+        }
+    };
     let mut interval = tokio::time::interval(config.status_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -181,6 +190,7 @@ async fn report_status(
             &config.target_namespace,
             generation,
             &config.agent_version,
+            &mut scraper,
         )
         .await;
         let result = match observed {
