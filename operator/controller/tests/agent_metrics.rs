@@ -19,7 +19,7 @@ use reqwest::Method;
 use serde_json::json;
 
 /// A broker's `/metrics`: produced bytes grow by 4096 per scrape, fetched
-/// bytes stay put.
+/// bytes stay put, 123456 bytes on disk.
 async fn stub_broker() -> u16 {
     let scrapes = Arc::new(AtomicU64::new(0));
     let app = axum::Router::new().route(
@@ -32,7 +32,9 @@ async fn stub_broker() -> u16 {
                     "# TYPE fjord_broker_produced_bytes counter\n\
                      fjord_broker_produced_bytes_total {}\n\
                      # TYPE fjord_broker_fetched_bytes counter\n\
-                     fjord_broker_fetched_bytes_total 777\n# EOF\n",
+                     fjord_broker_fetched_bytes_total 777\n\
+                     # TYPE fjord_broker_disk_used_bytes gauge\n\
+                     fjord_broker_disk_used_bytes 123456\n# EOF\n",
                     n * 4096
                 )
             }
@@ -86,7 +88,7 @@ async fn status_reports_carry_the_brokers_throughput() {
     assert!(produce > 0.0, "{metrics}");
     assert_eq!(metrics["fetch_bytes_per_second"], 0.0, "{metrics}");
     assert_eq!(metrics["brokers_declared"], 3.0, "{metrics}");
+    assert_eq!(metrics["disk_used_bytes"], 123456.0, "{metrics}");
     // No key the brokers do not give.
-    assert!(metrics.get("disk_used_bytes").is_none(), "{metrics}");
     assert!(metrics.get("consumer_lag_records").is_none(), "{metrics}");
 }

@@ -1,7 +1,8 @@
-//! Throughput from the brokers' admin `/metrics` (Prometheus text): the
-//! byte counters of each broker, turned into per-cluster bytes per second
-//! from the difference between two scrapes. Sans-IO: `parse` and `Rates`;
-//! the runner fetches the text.
+//! Throughput and disk use from the brokers' admin `/metrics` (Prometheus
+//! text): the byte counters of each broker, turned into per-cluster bytes
+//! per second from the difference between two scrapes, and the data
+//! directories' bytes, summed. Sans-IO: `parse` and `Rates`; the reporter
+//! fetches the text.
 //!
 //! Invariants: a rate needs two scrapes of the same broker (the first scrape
 //! of a broker only sets its baseline); a counter that went down (the broker
@@ -16,7 +17,11 @@ pub(crate) const PRODUCED: &str = "fjord_broker_produced_bytes_total";
 /// Fetch bytes counter, as the broker exposes it.
 pub(crate) const FETCHED: &str = "fjord_broker_fetched_bytes_total";
 
+/// Bytes in a broker's data directory (a gauge).
+pub(crate) const DISK_USED: &str = "fjord_broker_disk_used_bytes";
+
 /// The report's keys.
+pub(crate) const DISK_USED_KEY: &str = "disk_used_bytes";
 pub(crate) const PRODUCE_RATE_KEY: &str = "produce_bytes_per_second";
 pub(crate) const FETCH_RATE_KEY: &str = "fetch_bytes_per_second";
 
@@ -25,6 +30,7 @@ pub(crate) const FETCH_RATE_KEY: &str = "fetch_bytes_per_second";
 pub(crate) struct Counters {
     pub(crate) produced: Option<f64>,
     pub(crate) fetched: Option<f64>,
+    pub(crate) disk_used: Option<f64>,
 }
 
 /// The byte counters in a Prometheus text exposition (samples with labels
@@ -50,6 +56,7 @@ pub(crate) fn parse(text: &str) -> Counters {
         let slot = match name {
             PRODUCED => &mut counters.produced,
             FETCHED => &mut counters.fetched,
+            DISK_USED => &mut counters.disk_used,
             _ => continue,
         };
         *slot = Some(slot.unwrap_or(0.0) + value);
@@ -75,10 +82,14 @@ impl Rates {
     ) -> BTreeMap<String, f64> {
         let mut produce: Option<f64> = None;
         let mut fetch: Option<f64> = None;
+        let mut disk: Option<f64> = None;
         self.last.retain(|(name, broker), _| {
             name != cluster || scrapes.iter().any(|(b, _)| b == broker)
         });
         for (broker, counters) in scrapes {
+            if let Some(bytes) = counters.disk_used {
+                *disk.get_or_insert(0.0) += bytes;
+            }
             let key = (cluster.to_owned(), broker.clone());
             if let Some((then, before)) = self.last.get(&key) {
                 let seconds = at.saturating_duration_since(*then).as_secs_f64();
@@ -99,6 +110,9 @@ impl Rates {
         }
         if let Some(rate) = fetch {
             metrics.insert(FETCH_RATE_KEY.to_owned(), rate);
+        }
+        if let Some(bytes) = disk {
+            metrics.insert(DISK_USED_KEY.to_owned(), bytes);
         }
         metrics
     }
@@ -126,6 +140,7 @@ mod tests {
         fjord_broker_fetched_bytes_total{listener=\"a\"} 30\n\
         fjord_broker_fetched_bytes_total{listener=\"b\"} 70\n\
         fjord_broker_produced_bytes_total_other 5\n\
+        fjord_broker_disk_used_bytes 4096\n\
         fjord_broker_requests_total NaN\n\
         garbage\n";
 
@@ -135,7 +150,8 @@ mod tests {
             parse(TEXT),
             Counters {
                 produced: Some(1000.0),
-                fetched: Some(100.0)
+                fetched: Some(100.0),
+                disk_used: Some(4096.0),
             }
         );
         assert_eq!(
@@ -152,6 +168,7 @@ mod tests {
         let counters = |produced, fetched| Counters {
             produced: Some(produced),
             fetched,
+            disk_used: None,
         };
         let first = rates.update(
             "orders",
@@ -181,6 +198,18 @@ mod tests {
         );
         assert_eq!(third[PRODUCE_RATE_KEY], 40.0);
         assert!(!third.contains_key(FETCH_RATE_KEY), "{third:?}");
+        assert!(!third.contains_key(DISK_USED_KEY), "{third:?}");
+        // Disk use needs no baseline: the brokers that give it, summed.
+        let disk = |bytes| Counters {
+            disk_used: Some(bytes),
+            ..Counters::default()
+        };
+        let fourth = rates.update(
+            "orders",
+            later + Duration::from_secs(20),
+            &[("a".to_owned(), disk(100.0)), ("b".to_owned(), disk(23.0))],
+        );
+        assert_eq!(fourth[DISK_USED_KEY], 123.0);
         // Another cluster's brokers are separate.
         assert!(
             rates
