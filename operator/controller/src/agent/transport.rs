@@ -47,8 +47,9 @@ impl Transport {
     ) -> Result<Self> {
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(Duration::from_secs(10)));
-        // The connector refuses `http://` only when told to; the URL check
-        // at start allows just `http` and `https`.
+        // The TLS layer above hands `https` URLs down to this connector, so
+        // it must not insist on `http`; the URL check at start allows only
+        // `http` and `https`.
         http.enforce_http(false);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls_config(ca_file)?)
