@@ -127,9 +127,49 @@ fn write_identity(path: &Path, identity: &DirectoryIdentity) -> std::io::Result<
     File::open(path)?.sync_all()
 }
 
+/// Bytes of the regular files under `path` (symbolic links not followed):
+/// what the broker keeps on disk. Files and directories that vanish during
+/// the walk (a segment deleted by retention) count as gone.
+pub fn used_bytes(path: &Path) -> std::io::Result<u64> {
+    let mut total = 0u64;
+    let mut pending = vec![path.to_owned()];
+    while let Some(directory) = pending.pop() {
+        let entries = match std::fs::read_dir(&directory) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(error),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let metadata = match std::fs::symlink_metadata(entry.path()) {
+                Ok(metadata) => metadata,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(error),
+            };
+            if metadata.is_dir() {
+                pending.push(entry.path());
+            } else if metadata.is_file() {
+                total = total.saturating_add(metadata.len());
+            }
+        }
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn used_bytes_counts_the_files_below() {
+        let directory = tempfile::tempdir().unwrap();
+        assert_eq!(used_bytes(directory.path()).unwrap(), 0);
+        std::fs::write(directory.path().join("a"), [0u8; 100]).unwrap();
+        std::fs::create_dir_all(directory.path().join("topic-0/x")).unwrap();
+        std::fs::write(directory.path().join("topic-0/x/segment"), [0u8; 1000]).unwrap();
+        assert_eq!(used_bytes(directory.path()).unwrap(), 1100);
+        assert!(used_bytes(&directory.path().join("missing")).is_ok());
+    }
 
     #[test]
     fn identity_survives_reopen_and_second_opener_is_refused() {

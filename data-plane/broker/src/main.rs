@@ -156,6 +156,10 @@ async fn main() -> anyhow::Result<()> {
         None => Groups::open(data_dir.path(), &disk).context("cannot open the group log")?,
     };
     groups.report_to(broker_metrics.group_log_partitions_served.clone());
+    report_disk_use(
+        data_dir.path().to_owned(),
+        broker_metrics.disk_used_bytes.clone(),
+    );
     if let Some(cluster) = &cluster {
         cluster::reconcile::start(
             cluster,
@@ -305,4 +309,26 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
         _ = terminate.recv() => info!("SIGTERM received, shutting down"),
     }
     shutdown.cancel();
+}
+
+/// Sets `gauge` to the bytes in `path` now and every 15 s after; the walk
+/// runs on a blocking thread, a failed walk keeps the last value.
+fn report_disk_use(path: std::path::PathBuf, gauge: prometheus_client::metrics::gauge::Gauge) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs(15));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let walked = path.clone();
+            match tokio::task::spawn_blocking(move || fjord_broker::data_dir::used_bytes(&walked))
+                .await
+            {
+                Ok(Ok(bytes)) => {
+                    gauge.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                }
+                Ok(Err(error)) => tracing::warn!(%error, "cannot measure the data directory"),
+                Err(error) => tracing::warn!(%error, "the disk-use walk stopped"),
+            }
+        }
+    });
 }

@@ -58,6 +58,8 @@ pub struct BrokerMetrics {
     pub timestamp_lookups_refused: Counter,
     /// Group-log partitions whose consumer groups this broker coordinates.
     pub group_log_partitions_served: Gauge,
+    /// Bytes of the files in the data directory (refreshed periodically).
+    pub disk_used_bytes: Gauge,
     /// TLS handshakes on the Kafka listener that failed or timed out.
     pub tls_handshake_failures: Counter,
     /// Changed TLS files taken (`loaded`) or refused (`failed`).
@@ -107,6 +109,11 @@ impl BrokerMetrics {
             "fjord_broker_requests",
             "Kafka requests handled, by API",
             this.requests.clone(),
+        );
+        registry.register(
+            "fjord_broker_disk_used_bytes",
+            "Bytes of the files in the broker's data directory, refreshed every 15 s",
+            this.disk_used_bytes.clone(),
         );
         registry.register(
             "fjord_broker_produced_bytes",

@@ -174,6 +174,22 @@ fn admin_api_serves_health_and_counts_requests() {
         metrics.contains("fjord_broker_connections_accepted_total"),
         "{metrics}"
     );
+    // The data directory's bytes (its identity file at least), measured at
+    // start and every 15 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = get("/metrics");
+        let disk_used = metrics.lines().find_map(|line| {
+            line.strip_prefix("fjord_broker_disk_used_bytes ")?
+                .parse::<f64>()
+                .ok()
+        });
+        if disk_used.is_some_and(|bytes| bytes > 0.0) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

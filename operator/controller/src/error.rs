@@ -73,9 +73,29 @@ pub enum Error {
     /// The agent's configuration cannot be used (bad flag, missing Secret key).
     #[error("agent configuration: {0}")]
     AgentConfig(String),
-    /// The control plane could not be reached, or the call timed out.
+    /// The control plane could not be reached (connection, TLS handshake,
+    /// certificate), the call timed out, or its body broke off or was too big.
     #[error("control plane unreachable: {0}")]
-    ControlPlaneUnreachable(#[from] reqwest::Error),
+    ControlPlaneUnreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The control plane CA file (`--control-plane-ca-file`) is unreadable
+    /// or holds no certificate.
+    #[error("control plane CA file {}: {source}", path.display())]
+    ControlPlaneCa {
+        path: std::path::PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// A request to the control plane cannot be built (a URL or a token that
+    /// is not valid in a header).
+    #[error("cannot build a request to {url}: {source}")]
+    ControlPlaneRequest {
+        url: String,
+        #[source]
+        source: http::Error,
+    },
+    /// The agent's TLS settings are refused by rustls (a bad CA certificate).
+    #[error("control plane TLS: {0}")]
+    ControlPlaneTls(#[from] rustls::Error),
     /// The control plane answered with an error status.
     #[error("control plane answered {status}: {detail}")]
     ControlPlane { status: u16, detail: String },

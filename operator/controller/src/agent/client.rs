@@ -4,16 +4,22 @@
 //! and renewed a minute before they expire, or after a 401.
 
 use std::io::Read as _;
+use std::path::Path;
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use fjord_api::{
     AccessToken, AgentIntentReport, AgentRegistration, AgentRegistrationRequest, AgentStatusReport,
 };
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
+use http::{Method, Request, StatusCode};
+use http_body_util::Full;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
+use super::transport::{Answer, Transport};
 use crate::{Error, Result};
 
 /// The most a decompressed intent may take (a 1,000-cluster intent is far
@@ -30,19 +36,26 @@ pub(crate) struct Polled {
 /// The control plane as the agent sees it.
 #[derive(Debug)]
 pub(crate) struct ControlPlane {
-    http: reqwest::Client,
+    http: Transport,
     base: String,
     credential: Mutex<Option<String>>,
     access: Mutex<Option<(String, DateTime<Utc>)>>,
 }
 
 impl ControlPlane {
-    /// A client for `base`; calls time out after `long_poll_wait` plus 30 s.
-    pub(crate) fn new(base: &str, long_poll_wait: Duration) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(long_poll_wait + Duration::from_secs(30))
-            .build()?;
+    /// A client for `base` (`http://` or `https://`, verified against the
+    /// web PKI roots or only the CAs of `ca_file`); calls time out after
+    /// `long_poll_wait` plus 30 s.
+    pub(crate) fn new(
+        base: &str,
+        long_poll_wait: Duration,
+        ca_file: Option<&Path>,
+    ) -> Result<Self> {
+        let http = Transport::new(
+            ca_file,
+            long_poll_wait + Duration::from_secs(30),
+            BODY_BYTES_MAX as usize,
+        )?;
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_owned(),
@@ -67,17 +80,9 @@ impl ControlPlane {
             registration_token: registration_token.to_owned(),
             agent_version: Some(agent_version.to_owned()),
         };
-        let response = self
-            .http
-            .post(format!("{}/v1/agent/register", self.base))
-            .json(&request)
-            .send()
-            .await?;
-        let response = checked(response).await?;
-        response
-            .json::<AgentRegistration>()
-            .await
-            .map_err(|error| Error::Decode(error.to_string()))
+        let url = format!("{}/v1/agent/register", self.base);
+        let answer = self.http.send(post_json(&url, None, &request)?).await?;
+        decode(checked(answer)?)
     }
 
     /// A valid access token, buying one when none is held or it expires
@@ -95,35 +100,30 @@ impl ControlPlane {
             .await
             .clone()
             .ok_or_else(|| Error::AgentConfig("no agent credential is held".to_owned()))?;
-        let response = self
-            .http
-            .post(format!("{}/v1/agent/token", self.base))
-            .bearer_auth(credential)
-            .send()
-            .await?;
-        let token: AccessToken = checked(response)
-            .await?
-            .json()
-            .await
-            .map_err(|error| Error::Decode(error.to_string()))?;
+        let url = format!("{}/v1/agent/token", self.base);
+        let request = request(Method::POST, &url, Some(&credential))
+            .body(Full::default())
+            .map_err(|source| Error::ControlPlaneRequest { url, source })?;
+        let token: AccessToken = decode(checked(self.http.send(request).await?)?)?;
         *access = Some((token.access_token.clone(), token.expires_at));
         Ok(token.access_token)
     }
 
-    /// Runs `call` with an access token; after a 401 once more with a new one.
+    /// Sends the request `build` makes with an access token; after a 401
+    /// once more with a new token.
     async fn authorized(
         &self,
-        call: impl Fn(&str) -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response> {
+        build: impl Fn(&str) -> Result<Request<Full<Bytes>>>,
+    ) -> Result<Answer> {
         for attempt in 0..2 {
             let token = self.access_token().await?;
-            let response = call(&token).send().await?;
-            if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+            let answer = self.http.send(build(&token)?).await?;
+            if answer.status == StatusCode::UNAUTHORIZED && attempt == 0 {
                 tracing::info!("access token refused, taking a new one");
                 *self.access.lock().await = None;
                 continue;
             }
-            return checked(response).await;
+            return checked(answer);
         }
         unreachable!("the loop returns on its second attempt")
     }
@@ -137,60 +137,97 @@ impl ControlPlane {
             self.base,
             wait.as_secs().max(1)
         );
-        let response = self
+        let answer = self
             .authorized(|token| {
-                self.http
-                    .get(&url)
-                    .bearer_auth(token)
+                request(Method::GET, &url, Some(token))
                     .header(ACCEPT_ENCODING, "gzip")
+                    .body(Full::default())
+                    .map_err(|source| Error::ControlPlaneRequest {
+                        url: url.clone(),
+                        source,
+                    })
             })
             .await?;
-        if response.status() == StatusCode::NO_CONTENT {
+        if answer.status == StatusCode::NO_CONTENT {
             return Ok(None);
         }
-        let media_type = response
-            .headers()
+        let media_type = answer
+            .headers
             .get(CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(|value| value.split(';').next().unwrap_or(value).trim().to_owned())
             .unwrap_or_default();
-        let gzip = response
-            .headers()
+        let gzip = answer
+            .headers
             .get(CONTENT_ENCODING)
             .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"gzip"));
-        let bytes = response.bytes().await?;
         let body = if gzip {
-            inflate(&bytes)?
+            inflate(&answer.body)?
         } else {
-            bytes.to_vec()
+            answer.body.to_vec()
         };
         Ok(Some(Polled { media_type, body }))
     }
 
     pub(crate) async fn report_status(&self, report: &AgentStatusReport) -> Result<()> {
         let url = format!("{}/v1/agent/status", self.base);
-        self.authorized(|token| self.http.post(&url).bearer_auth(token).json(report))
+        self.authorized(|token| post_json(&url, Some(token), report))
             .await?;
         Ok(())
     }
 
     pub(crate) async fn report_intent(&self, report: &AgentIntentReport) -> Result<()> {
         let url = format!("{}/v1/agent/intent-reports", self.base);
-        self.authorized(|token| self.http.post(&url).bearer_auth(token).json(report))
+        self.authorized(|token| post_json(&url, Some(token), report))
             .await?;
         Ok(())
     }
 }
 
-/// The response if it succeeded, else the error its status says.
-async fn checked(response: reqwest::Response) -> Result<reqwest::Response> {
-    let status = response.status();
+/// A request to `url`, with `token` as its bearer when given.
+fn request(method: Method, url: &str, token: Option<&str>) -> http::request::Builder {
+    let builder = Request::builder().method(method).uri(url).header(
+        http::header::USER_AGENT,
+        concat!("fjord-agent/", env!("CARGO_PKG_VERSION")),
+    );
+    match token {
+        Some(token) => builder.header(AUTHORIZATION, format!("Bearer {token}")),
+        None => builder,
+    }
+}
+
+/// A POST of `body` as JSON.
+fn post_json(
+    url: &str,
+    token: Option<&str>,
+    body: &impl Serialize,
+) -> Result<Request<Full<Bytes>>> {
+    let json = serde_json::to_vec(body)
+        .map_err(|error| Error::Decode(format!("cannot encode the request: {error}")))?;
+    request(Method::POST, url, token)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(json)))
+        .map_err(|source| Error::ControlPlaneRequest {
+            url: url.to_owned(),
+            source,
+        })
+}
+
+fn decode<T: DeserializeOwned>(answer: Answer) -> Result<T> {
+    serde_json::from_slice(&answer.body).map_err(|error| Error::Decode(error.to_string()))
+}
+
+/// The answer if it succeeded, else the error its status says.
+fn checked(answer: Answer) -> Result<Answer> {
+    let status = answer.status;
     if status.is_success() {
-        return Ok(response);
+        return Ok(answer);
     }
     // The problem's title and detail; bounded, the body is the server's.
-    let body = response.text().await.unwrap_or_default();
-    let detail: String = body.chars().take(500).collect();
+    let detail: String = String::from_utf8_lossy(&answer.body)
+        .chars()
+        .take(500)
+        .collect();
     if status == StatusCode::UNAUTHORIZED {
         return Err(Error::Unauthenticated(detail));
     }

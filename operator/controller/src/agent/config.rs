@@ -1,6 +1,7 @@
 //! The agent's configuration: flags (for `fjord-operator run`) validated
 //! once into an immutable [`Config`].
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::{Error, Result};
@@ -8,9 +9,13 @@ use crate::{Error, Result};
 /// Where the agent's objects live and how it talks to the control plane.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Base URL of the control plane, e.g. `http://127.0.0.1:8080` (no TLS
-    /// client in this build yet: `https` is refused at start).
+    /// Base URL of the control plane: `https://...` (a customer's agent) or
+    /// `http://127.0.0.1:8080` (the local stack).
     pub control_plane_url: String,
+    /// PEM CA certificates the control plane's certificate must chain to,
+    /// instead of the bundled web PKI roots (a private CA or a TLS-inspecting
+    /// proxy); read once at start.
+    pub control_plane_ca_file: Option<PathBuf>,
     /// The agent's own namespace: its Secrets, state, pending approval and the
     /// Namespace whose annotations are the guardrails.
     pub namespace: String,
@@ -31,6 +36,8 @@ pub struct Config {
     pub status_interval: Duration,
     /// Retry delays while the control plane is unreachable.
     pub backoff: BackoffPolicy,
+    /// Port of the brokers' admin API, whose `/metrics` give throughput.
+    pub broker_metrics_port: u16,
 }
 
 /// The ed25519 public key intents must be signed with, as
@@ -83,6 +90,7 @@ impl Config {
     pub fn new(control_plane_url: &str, namespace: &str) -> Self {
         Self {
             control_plane_url: control_plane_url.trim_end_matches('/').to_owned(),
+            control_plane_ca_file: None,
             namespace: namespace.to_owned(),
             target_namespace: namespace.to_owned(),
             registration_token: None,
@@ -92,23 +100,26 @@ impl Config {
             tick: Duration::from_secs(5),
             status_interval: Duration::from_secs(10),
             backoff: BackoffPolicy::default(),
+            broker_metrics_port: crate::cluster::render::ADMIN_PORT,
         }
     }
 
     /// Checks what can be checked before any call.
     pub fn validate(&self) -> Result<()> {
         let url = &self.control_plane_url;
-        // The HTTP client is built without TLS so far (reqwest's rustls
-        // feature is not enabled in the workspace): say so at start rather
-        // than retry an https URL forever. Enabling it lifts this check.
-        if url.starts_with("https://") {
+        let Ok(uri) = url.parse::<http::Uri>() else {
             return Err(Error::AgentConfig(format!(
-                "control plane url {url:?}: this build has no TLS client yet"
+                "control plane url {url:?} is not a URL"
+            )));
+        };
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(Error::AgentConfig(format!(
+                "control plane url {url:?} is not http:// or https:// with a host"
             )));
         }
-        if !url.starts_with("http://") {
+        if uri.query().is_some() {
             return Err(Error::AgentConfig(format!(
-                "control plane url {url:?} is not http"
+                "control plane url {url:?} has a query"
             )));
         }
         if self.namespace.is_empty() || self.target_namespace.is_empty() {
@@ -139,6 +150,10 @@ pub struct AgentArgs {
     /// Base URL of the control plane; without it the agent does not start.
     #[arg(long = "control-plane-url", env = "FJORD_CONTROL_PLANE_URL")]
     pub control_plane_url: Option<String>,
+    /// PEM file of the CA certificates the control plane's certificate must
+    /// chain to, instead of the bundled web PKI roots.
+    #[arg(long = "control-plane-ca-file", env = "FJORD_CONTROL_PLANE_CA_FILE")]
+    pub control_plane_ca_file: Option<PathBuf>,
     /// One-time registration token (else Secret `fjord-agent-registration`, key `token`).
     #[arg(long, env = "FJORD_REGISTRATION_TOKEN", hide_env_values = true)]
     pub registration_token: Option<String>,
@@ -163,6 +178,7 @@ impl AgentArgs {
         };
         let mut config = Config::new(&url, namespace);
         config.registration_token = self.registration_token;
+        config.control_plane_ca_file = self.control_plane_ca_file;
         if let (Some(public_key), Some(key_id)) = (self.signing_public_key, self.signing_key_id) {
             config.pinned_key = Some(PinnedKey { public_key, key_id });
         }
@@ -189,7 +205,12 @@ mod tests {
             Config::new("http://cp/", "ns").control_plane_url,
             "http://cp"
         );
-        for url in ["https://cp", "ftp://cp", "cp"] {
+        assert!(
+            Config::new("https://cp.example:443", "ns")
+                .validate()
+                .is_ok()
+        );
+        for url in ["ftp://cp", "cp", "http://", "https://cp/?a=b", "http://c p"] {
             assert!(Config::new(url, "ns").validate().is_err(), "{url}");
         }
         let mut config = Config::new("http://cp", "ns");
@@ -207,6 +228,7 @@ mod tests {
     fn without_a_control_plane_url_there_is_no_agent() {
         let args = AgentArgs {
             control_plane_url: None,
+            control_plane_ca_file: None,
             registration_token: None,
             signing_public_key: None,
             signing_key_id: None,
@@ -214,7 +236,8 @@ mod tests {
         };
         assert!(matches!(args.into_config("fjord-system"), Ok(None)));
         let args = AgentArgs {
-            control_plane_url: Some("http://cp".to_owned()),
+            control_plane_url: Some("https://cp".to_owned()),
+            control_plane_ca_file: Some(PathBuf::from("/etc/fjord/ca.pem")),
             registration_token: Some("fjr_x".to_owned()),
             signing_public_key: Some("key".to_owned()),
             signing_key_id: Some("id".to_owned()),
@@ -226,6 +249,10 @@ mod tests {
             .flatten()
             .expect("a config");
         assert_eq!(config.target_namespace, "fjord");
+        assert_eq!(
+            config.control_plane_ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/fjord/ca.pem"))
+        );
         assert_eq!(config.namespace, "fjord-system");
         assert_eq!(
             config.pinned_key,

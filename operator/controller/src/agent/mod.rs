@@ -7,7 +7,9 @@
 //! decision), `window` (maintenance windows), `render` (objects and diff),
 //! `checks` (named checks, version order), `backoff`. I/O: `client` (the
 //! control plane), `store` (the agent's objects), `apply`, `report`,
-//! `decisions` (Events and reports), `runner` (the loop).
+//! `decisions` (Events and reports), `runner` (the loop), `scrape`
+//! (broker throughput, sans-IO), `transport`
+//! (http or https to the control plane).
 
 mod apply;
 mod backoff;
@@ -19,7 +21,9 @@ mod guardrails;
 mod render;
 mod report;
 mod runner;
+mod scrape;
 mod store;
+mod transport;
 mod window;
 
 use std::sync::Arc;
@@ -46,6 +50,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), crate::Error> {
     let control = Arc::new(ControlPlane::new(
         &config.control_plane_url,
         config.long_poll_wait,
+        config.control_plane_ca_file.as_deref(),
     )?);
     let credential = credential(&store, &control, &config).await?;
     control.set_credential(credential.credential.clone()).await;
@@ -168,6 +173,13 @@ async fn report_status(
     control: Arc<ControlPlane>,
     applied_generation: Arc<AtomicI64>,
 ) {
+    let mut scraper = match report::Scraper::new(config.broker_metrics_port) {
+        Ok(scraper) => scraper,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the broker metrics client; no status reports");
+            return;
+        }
+    };
     let mut interval = tokio::time::interval(config.status_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -178,6 +190,7 @@ async fn report_status(
             &config.target_namespace,
             generation,
             &config.agent_version,
+            &mut scraper,
         )
         .await;
         let result = match observed {

@@ -1,7 +1,14 @@
 //! What runs, as the control plane's status report: per cluster the phase,
-//! version, ready brokers, conditions and the metrics the resources show.
+//! version, ready brokers, conditions, the metrics the resources show and
+//! the throughput the brokers' `/metrics` show.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Full;
+use k8s_openapi::api::core::v1::Pod;
 
 use fjord_api::{AgentStatusReport, ClusterStatusReport, Condition};
 use fjord_crd::{StreamCluster, StreamClusterPhase, Topic};
@@ -10,7 +17,76 @@ use kube::{Api, Client, ResourceExt};
 use uuid::Uuid;
 
 use super::config::names;
+use super::scrape::{self, Rates};
+use super::transport::Transport;
 use crate::Result;
+use crate::cluster::render::INSTANCE_LABEL;
+
+/// Reads each broker's admin `/metrics` and keeps the rates' baselines.
+#[derive(Debug)]
+pub(crate) struct Scraper {
+    http: Transport,
+    port: u16,
+    rates: Rates,
+}
+
+impl Scraper {
+    /// Scrapes port `port` of each broker Pod (plain http inside the cluster).
+    pub(crate) fn new(port: u16) -> Result<Self> {
+        Ok(Self {
+            http: Transport::new(None, Duration::from_secs(5), 4 << 20)?,
+            port,
+            rates: Rates::default(),
+        })
+    }
+
+    /// The throughput of `cluster`'s brokers: only keys some broker gave a
+    /// rate for. A broker that does not answer is left out this time.
+    async fn throughput(
+        &mut self,
+        client: &Client,
+        namespace: &str,
+        cluster: &str,
+    ) -> BTreeMap<String, f64> {
+        let params = ListParams::default().labels(&format!("{INSTANCE_LABEL}={cluster}"));
+        let pods = match Api::<Pod>::namespaced(client.clone(), namespace)
+            .list(&params)
+            .await
+        {
+            Ok(pods) => pods,
+            Err(error) => {
+                tracing::debug!(%error, cluster, "cannot list the broker pods");
+                return BTreeMap::new();
+            }
+        };
+        let mut scrapes = Vec::new();
+        for pod in &pods {
+            let Some(ip) = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()) else {
+                continue;
+            };
+            let host = if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                ip.to_owned()
+            };
+            let url = format!("http://{host}:{}/metrics", self.port);
+            let Ok(request) = Request::get(&url).body(Full::<Bytes>::default()) else {
+                continue;
+            };
+            match self.http.send(request).await {
+                Ok(answer) if answer.status == StatusCode::OK => {
+                    let text = String::from_utf8_lossy(&answer.body);
+                    scrapes.push((url, scrape::parse(&text)));
+                }
+                Ok(answer) => {
+                    tracing::debug!(%url, status = %answer.status, "broker metrics not served");
+                }
+                Err(error) => tracing::debug!(%url, %error, "broker metrics unreachable"),
+            }
+        }
+        self.rates.update(cluster, Instant::now(), &scrapes)
+    }
+}
 
 /// Reads the agent's StreamClusters and Topics in `namespace`.
 pub(crate) async fn observe(
@@ -18,6 +94,7 @@ pub(crate) async fn observe(
     namespace: &str,
     observed_generation: i64,
     agent_version: &str,
+    scraper: &mut Scraper,
 ) -> Result<AgentStatusReport> {
     let selector = format!("{}={}", names::MANAGED_BY_LABEL, names::MANAGED_BY_VALUE);
     let params = ListParams::default().labels(&selector);
@@ -35,21 +112,22 @@ pub(crate) async fn observe(
         entry.0 += 1.0;
         entry.1 += f64::from(topic.spec.partitions);
     }
-    let clusters = clusters
-        .iter()
-        .filter_map(|cluster| {
-            let cluster_id = cluster
-                .labels()
-                .get(names::CLUSTER_ID_LABEL)?
-                .parse()
-                .ok()?;
-            Some(cluster_report(
-                cluster,
-                cluster_id,
-                per_cluster.get(&cluster.name_any()),
-            ))
-        })
-        .collect();
+    let mut reports = Vec::new();
+    for cluster in &clusters {
+        let Some(cluster_id) = cluster
+            .labels()
+            .get(names::CLUSTER_ID_LABEL)
+            .and_then(|id| id.parse().ok())
+        else {
+            continue;
+        };
+        let name = cluster.name_any();
+        let mut report = cluster_report(cluster, cluster_id, per_cluster.get(&name));
+        let throughput = scraper.throughput(client, namespace, &name).await;
+        report.metrics.extend(throughput);
+        reports.push(report);
+    }
+    let clusters = reports;
     Ok(AgentStatusReport {
         observed_generation,
         agent_version: Some(agent_version.to_owned()),

@@ -7,6 +7,7 @@
 mod control_plane;
 mod kubernetes;
 pub mod setup;
+pub mod tls;
 
 use std::future::Future;
 use std::time::Duration;
