@@ -18,6 +18,7 @@ mod client;
 mod config;
 mod decisions;
 mod guardrails;
+pub mod lag;
 mod render;
 mod report;
 mod runner;

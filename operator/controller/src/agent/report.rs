@@ -1,6 +1,7 @@
 //! What runs, as the control plane's status report: per cluster the phase,
 //! version, ready brokers, conditions, the metrics the resources show and
-//! the throughput the brokers' `/metrics` show.
+//! the throughput the brokers' `/metrics` show and the consumer lag the
+//! brokers answer through the Kafka protocol.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use kube::{Api, Client, ResourceExt};
 use uuid::Uuid;
 
 use super::config::names;
+use super::lag;
 use super::scrape::{self, Rates};
 use super::transport::Transport;
 use crate::Result;
@@ -125,6 +127,9 @@ pub(crate) async fn observe(
         let mut report = cluster_report(cluster, cluster_id, per_cluster.get(&name));
         let throughput = scraper.throughput(client, namespace, &name).await;
         report.metrics.extend(throughput);
+        if let Some(lag) = cluster_lag(cluster).await {
+            report.metrics.insert(lag::CONSUMER_LAG_KEY.to_owned(), lag);
+        }
         reports.push(report);
     }
     let clusters = reports;
@@ -133,6 +138,21 @@ pub(crate) async fn observe(
         agent_version: Some(agent_version.to_owned()),
         clusters,
     })
+}
+
+/// The cluster's consumer lag through its bootstrap address; left out
+/// (`None`) while it has none or its brokers do not answer.
+async fn cluster_lag(cluster: &StreamCluster) -> Option<f64> {
+    let bootstrap = cluster.status.as_ref()?.bootstrap_address.as_deref()?;
+    match lag::consumer_lag(bootstrap, Duration::from_secs(5)).await {
+        // Records, reported as the metrics map's number.
+        #[allow(clippy::cast_precision_loss, reason = "a count far below 2^53")]
+        Ok(records) => Some(records as f64),
+        Err(error) => {
+            tracing::debug!(%error, bootstrap, "cannot read the consumer lag");
+            None
+        }
+    }
 }
 
 fn cluster_report(

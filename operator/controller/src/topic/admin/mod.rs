@@ -1,13 +1,17 @@
 //! A small Kafka admin client over the `kafka-protocol` codec: what the
 //! Topic controller needs, spoken to any broker of the cluster as a Kafka
 //! admin tool would (Metadata, CreateTopics, CreatePartitions,
-//! DescribeConfigs, IncrementalAlterConfigs, DeleteTopics).
+//! DescribeConfigs, IncrementalAlterConfigs, DeleteTopics), and what the
+//! agent's consumer-lag report needs (see `groups`).
 //!
 //! On connect it asks ApiVersions (v0, which every broker answers) and then
 //! uses, per API, the highest version both sides speak within the range
 //! this client encodes correctly (see [`RANGES`]).
 
 mod connection;
+mod groups;
+
+pub use groups::Partition;
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -47,6 +51,14 @@ const RANGES: &[(ApiKey, RangeInclusive<i16>)] = &[
     (ApiKey::DescribeConfigs, 1..=4),
     (ApiKey::IncrementalAlterConfigs, 0..=1),
     (ApiKey::DeleteTopics, 1..=5),
+    // Consumer groups (the lag report): ListOffsets v1 has the single
+    // `offset`; OffsetFetch v2 takes null topics (all partitions) and v8+
+    // batches groups; OffsetCommit v2 has the retention the broker ignores
+    // and v9+ needs member epochs.
+    (ApiKey::ListGroups, 0..=4),
+    (ApiKey::OffsetFetch, 2..=7),
+    (ApiKey::ListOffsets, 1..=6),
+    (ApiKey::OffsetCommit, 2..=8),
 ];
 
 /// A topic as the brokers describe it.
