@@ -33,19 +33,37 @@ pub fn total_lag(latest: &BTreeMap<Partition, i64>, committed: &[BTreeMap<Partit
     total
 }
 
-/// The consumer lag of the cluster at `bootstrap`, as the broker it
-/// reaches sees it: the groups it coordinates, the partitions it leads.
+/// The consumer lag of the cluster at `bootstrap`. Every broker the
+/// cluster names is asked: each lists and answers for the groups it
+/// coordinates and gives the latest offsets of the partitions it leads.
+/// A broker that does not answer fails the whole figure (a partial sum
+/// would read as a drop in lag).
 pub async fn consumer_lag(bootstrap: &str, timeout: Duration) -> Result<u64, KafkaError> {
-    let mut admin = AdminClient::connect(bootstrap, timeout).await?;
+    let mut brokers = AdminClient::connect(bootstrap, timeout)
+        .await?
+        .broker_addresses()
+        .await?;
+    if brokers.is_empty() {
+        brokers.push(bootstrap.to_owned());
+    }
+    let mut admins = Vec::with_capacity(brokers.len());
+    for broker in &brokers {
+        admins.push(AdminClient::connect(broker, timeout).await?);
+    }
     let mut committed = Vec::new();
-    for group in admin.list_groups().await? {
-        committed.push(admin.committed_offsets(&group).await?);
+    for admin in &mut admins {
+        for group in admin.list_groups().await? {
+            committed.push(admin.committed_offsets(&group).await?);
+        }
     }
     let partitions: BTreeSet<Partition> = committed
         .iter()
         .flat_map(|offsets| offsets.keys().cloned())
         .collect();
-    let latest = admin.latest_offsets(&partitions).await?;
+    let mut latest = BTreeMap::new();
+    for admin in &mut admins {
+        latest.extend(admin.latest_offsets(&partitions).await?);
+    }
     Ok(total_lag(&latest, &committed))
 }
 

@@ -1,4 +1,5 @@
-//! Consumer groups through the Kafka protocol: the groups a broker
+//! Consumer groups through the Kafka protocol: the cluster's brokers
+//! (Metadata), the groups a broker
 //! coordinates (ListGroups), a group's committed offsets (OffsetFetch, all
 //! partitions), the partitions' latest offsets (ListOffsets) and a
 //! standalone offset commit (OffsetCommit without a generation, as a tool
@@ -11,8 +12,8 @@ use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, GroupId, ListGroupsRequest, ListOffsetsRequest, OffsetCommitRequest,
-    OffsetFetchRequest,
+    ApiKey, BrokerId, GroupId, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
+    OffsetCommitRequest, OffsetFetchRequest,
 };
 
 use super::{AdminClient, refused, strbytes, topic_name};
@@ -27,6 +28,28 @@ const CONSUMER: i32 = -1;
 pub type Partition = (String, i32);
 
 impl AdminClient {
+    /// The `host:port` of every broker of the cluster (Metadata).
+    pub async fn broker_addresses(&mut self) -> Result<Vec<String>, KafkaError> {
+        const API: &str = "Metadata";
+        let version = self.version(ApiKey::Metadata, API)?;
+        let request = MetadataRequest::default()
+            .with_topics(Some(Vec::new()))
+            .with_allow_auto_topic_creation(false);
+        let response = self.connection.send(API, version, &request).await?;
+        Ok(response
+            .brokers
+            .iter()
+            .map(|broker| {
+                let host = broker.host.as_str();
+                if host.contains(':') {
+                    format!("[{host}]:{}", broker.port)
+                } else {
+                    format!("{host}:{}", broker.port)
+                }
+            })
+            .collect())
+    }
+
     /// The ids of the groups the connected broker coordinates.
     pub async fn list_groups(&mut self) -> Result<Vec<String>, KafkaError> {
         const API: &str = "ListGroups";
