@@ -4,6 +4,7 @@
 //! what it needs.
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod agent_support;
 mod topic_support;
 
 use std::collections::BTreeMap;
@@ -11,7 +12,14 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use agent_support::setup::{NAMESPACE, setup};
+use agent_support::{PATIENCE, RunningAgent, agent_config};
+use fjord_crd::StreamCluster;
 use fjord_operator::agent::lag::consumer_lag;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use reqwest::Method;
+use serde_json::json;
 use topic_support::{Broker, eventually};
 
 /// Produces `count` records to `topic`'s `partition` with `kcat -P`.
@@ -81,4 +89,53 @@ async fn the_lag_is_what_the_groups_have_left_to_read() {
             .unwrap(),
         0
     );
+}
+
+#[tokio::test]
+async fn status_reports_carry_the_consumer_lag() {
+    let broker = Broker::start().await;
+    let mut admin = broker.admin().await;
+    admin
+        .create_topic("payments", 1, 1, &BTreeMap::new())
+        .await
+        .unwrap();
+    kcat_produce(&broker, "payments", 0, 5);
+    admin
+        .commit_offset("ledger", "payments", 0, 2)
+        .await
+        .unwrap();
+
+    let setup = setup().await;
+    let config = agent_config(&setup.control.agent_replica.url(), NAMESPACE);
+    let _agent = RunningAgent::start(setup.kube.client.clone(), config);
+    // The cluster controller would publish the bootstrap address once the
+    // brokers run; here it names the real broker.
+    let clusters: Api<StreamCluster> = Api::namespaced(setup.kube.client.clone(), NAMESPACE);
+    let bootstrap = broker.kafka.to_string();
+    agent_support::eventually("the agent applies orders", PATIENCE, || {
+        let clusters = clusters.clone();
+        let bootstrap = bootstrap.clone();
+        async move {
+            clusters.get_opt("orders").await.unwrap()?;
+            let status = json!({"status": {"bootstrapAddress": bootstrap}});
+            clusters
+                .patch_status("orders", &PatchParams::default(), &Patch::Merge(status))
+                .await
+                .ok()
+        }
+    })
+    .await;
+
+    let path = format!("/v1/clusters/{}/status-history?limit=1", setup.cluster_id);
+    let (user, path) = (&setup.user, &path);
+    let metrics = agent_support::eventually("a report with the lag", PATIENCE, || async move {
+        let history = user.expect(Method::GET, path, None, 200).await.unwrap();
+        let metrics = history["items"][0]["metrics"].clone();
+        metrics
+            .get("consumer_lag_records")
+            .is_some()
+            .then_some(metrics)
+    })
+    .await;
+    assert_eq!(metrics["consumer_lag_records"], 3.0, "{metrics}");
 }
