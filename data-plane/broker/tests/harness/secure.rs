@@ -27,6 +27,11 @@ pub(crate) fn kcat_at(
     input: &str,
 ) -> Output {
     let mut command = Command::new("kcat");
+    // Under a workspace test run, cargo puts every build script's native
+    // library directory on LD_LIBRARY_PATH, including the broker bench's own
+    // librdkafka, built without OpenSSL; kcat must load the system's, which
+    // has TLS and SCRAM.
+    command.env_remove("LD_LIBRARY_PATH");
     command.args(["-b", &kafka.to_string()]);
     for setting in settings {
         command.args(["-X", setting]);
