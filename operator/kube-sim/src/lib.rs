@@ -23,6 +23,7 @@ pub mod server;
 pub mod statefulset;
 pub mod status;
 pub mod store;
+pub mod testbed;
 pub mod watch;
 
 use std::future::Future;
