@@ -10,7 +10,8 @@
 //! `apply` (server-side apply, managed fields, patches), `schema` (CRD structural
 //! schemas, list merge types), `discovery` (served types, discovery documents),
 //! `server` (object lifecycle), `http` (routes, content negotiation, tables),
-//! `faults` (injected failures).
+//! `faults` (injected failures), `testbed` (server, StatefulSet controller and
+//! process kubelet started together).
 
 pub mod apply;
 pub mod discovery;
