@@ -10,7 +10,7 @@ use anyhow::bail;
 use crate::dev::cargo;
 use crate::{process, step, target_dir};
 
-const BENCHMARKS: &str = "storage, control-plane, broker, cluster";
+const BENCHMARKS: &str = "storage, control-plane, broker, cluster, rollout";
 
 pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     let Some((name, passthrough)) = rest.split_first() else {
@@ -56,6 +56,7 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
         }
         "broker" => broker(&output, passthrough),
         "cluster" => cluster(&output, passthrough),
+        "rollout" => rollout(&output, passthrough),
         other => bail!("unknown benchmark {other:?}; known: {BENCHMARKS}"),
     }
 }
@@ -131,6 +132,38 @@ fn cluster(output: &std::path::Path, passthrough: &[String]) -> anyhow::Result<(
             .arg(output.join("cluster-data"))
             .arg("--json")
             .arg(output.join("cluster.json"))
+            .args(passthrough),
+    )
+}
+
+/// The operator rolling a StreamCluster's version on the in-process
+/// testbed with real brokers, under a fixed-rate librdkafka producer: roll
+/// time, and produce errors and latency during the roll as ratios to the
+/// same run before it (`--brokers 3,6`, `--quick`, `--rate`,
+/// `--pause-seconds` pass through).
+fn rollout(output: &std::path::Path, passthrough: &[String]) -> anyhow::Result<()> {
+    step(
+        "rollout benchmark (release build; librdkafka builds from source the first time); pass --quick for a smoke run",
+    );
+    process::run(Command::new(cargo()).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "fjord-broker",
+        "-p",
+        "fjord-rollout-bench",
+    ]))?;
+    step("a version roll of each cluster size under a fixed-rate producer");
+    let release = target_dir().join("release");
+    process::run(
+        Command::new(release.join("fjord-rollout-bench"))
+            .arg("--broker-bin")
+            .arg(release.join("fjord-broker"))
+            .arg("--dir")
+            .arg(output.join("rollout-data"))
+            .arg("--json")
+            .arg(output.join("rollout.json"))
             .args(passthrough),
     )
 }

@@ -29,16 +29,15 @@ use cluster::kafka::{
 };
 use fjord_chaos::checker::check;
 use fjord_crd::{ConditionStatus, ConditionType, StorageSpec, StreamCluster, StreamClusterSpec};
+use fjord_kube_sim::kubelet::KubeletConfig;
 use fjord_kube_sim::kubelet::address::pod_address;
 use fjord_kube_sim::kubelet::backoff::RestartBackoff;
 use fjord_kube_sim::kubelet::image::ImageTable;
-use fjord_kube_sim::kubelet::{self, KubeletConfig};
-use fjord_kube_sim::{ApiServer, statefulset};
+use fjord_kube_sim::testbed::Testbed;
 use fjord_operator::cluster::Config;
 use fjord_operator::cluster::status::find;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, CustomResourceExt};
 use serde_json::json;
 
@@ -100,8 +99,6 @@ fn ready(pod: &Pod) -> bool {
 async fn brokers_roll_under_a_producer_across_an_operator_restart_then_scale_3_4_3_losing_nothing()
 {
     let state = tempfile::tempdir().unwrap();
-    let server = ApiServer::default();
-    let client = server.client();
     let namespace = unique_namespace("brokers");
     let mut images = ImageTable::default();
     images.insert("fjord/broker", broker_binary());
@@ -111,30 +108,11 @@ async fn brokers_roll_under_a_producer_across_an_operator_restart_then_scale_3_4
         max: Duration::from_secs(5),
         reset_after: Duration::from_secs(60),
     };
-    let (kubelet_handle, kubelet_run) = kubelet::start(client.clone(), kubelet_config).unwrap();
-    let tasks = vec![
-        tokio::spawn(async move {
-            if let Err(error) = kubelet_run.await {
-                panic!("kubelet failed: {error}");
-            }
-        }),
-        tokio::spawn(statefulset::run(client.clone())),
-    ];
-    Api::<CustomResourceDefinition>::all(client.clone())
-        .create(&PostParams::default(), &StreamCluster::crd())
+    let testbed = Testbed::start(kubelet_config, &[StreamCluster::crd()], &namespace)
         .await
         .unwrap();
-    let object = Namespace {
-        metadata: ObjectMeta {
-            name: Some(namespace.clone()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &object)
-        .await
-        .unwrap();
+    let client = testbed.client.clone();
+    let kubelet_handle = &testbed.kubelet;
     let config = Config {
         namespace: Some(namespace.clone()),
         pod_addresses: Arc::new(|namespace: &str, pod: &str| {
@@ -415,7 +393,5 @@ async fn brokers_roll_under_a_producer_across_an_operator_restart_then_scale_3_4
     let report = check(&acked, &read);
     assert!(report.is_clean(), "after 3 -> 4 -> 3: {:?}", report.total);
     operator.abort();
-    for task in tasks {
-        task.abort();
-    }
+    drop(testbed);
 }

@@ -10,7 +10,8 @@
 //! `apply` (server-side apply, managed fields, patches), `schema` (CRD structural
 //! schemas, list merge types), `discovery` (served types, discovery documents),
 //! `server` (object lifecycle), `http` (routes, content negotiation, tables),
-//! `faults` (injected failures).
+//! `faults` (injected failures), `testbed` (server, StatefulSet controller and
+//! process kubelet started together).
 
 pub mod apply;
 pub mod discovery;
@@ -23,6 +24,7 @@ pub mod server;
 pub mod statefulset;
 pub mod status;
 pub mod store;
+pub mod testbed;
 pub mod watch;
 
 use std::future::Future;
