@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::file_cache::FileCache;
+use crate::journal::{Journal, JournalConfig};
 use crate::medium::{Medium, MediumFile};
 use crate::sim::lock;
 use crate::types::{ByteSize, Offset, Timestamp};
@@ -30,6 +31,10 @@ pub enum FlushPolicy {
     },
     /// Only segment rolls and clean closes sync.
     Never,
+    /// Appends go to the disk's journal, one write and one `fdatasync` per
+    /// pass for every log on the disk; segments are synced behind it by
+    /// [`Disk::checkpoint`] (JOURNAL.md). Open the disk with [`Disk::open`].
+    Journal(JournalConfig),
 }
 
 /// How a group-commit pass makes pending data durable.
@@ -182,6 +187,7 @@ pub struct Disk {
     wake: Condvar,
     stopping: AtomicBool,
     flushes: AtomicU64,
+    pub(crate) journal: Option<Journal>,
 }
 
 impl Disk {
@@ -195,6 +201,16 @@ impl Disk {
         open_files_max: usize,
         clock: Arc<dyn Clock>,
     ) -> Arc<Disk> {
+        Disk::build(medium, policy, open_files_max, clock, None)
+    }
+
+    pub(crate) fn build(
+        medium: Arc<dyn Medium>,
+        policy: FlushPolicy,
+        open_files_max: usize,
+        clock: Arc<dyn Clock>,
+        journal: Option<Journal>,
+    ) -> Arc<Disk> {
         Arc::new(Disk {
             cache: FileCache::new(medium, open_files_max),
             policy,
@@ -203,7 +219,12 @@ impl Disk {
             wake: Condvar::new(),
             stopping: AtomicBool::new(false),
             flushes: AtomicU64::new(0),
+            journal,
         })
+    }
+
+    pub(crate) fn count_flush(&self) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn policy(&self) -> FlushPolicy {
@@ -276,6 +297,9 @@ impl Disk {
     /// and publishes nothing for that log: after it the page cache state is
     /// unknown, so the broker must treat the disk as failed.
     pub fn flush_pending(&self) -> Result<FlushReport> {
+        if let Some(journal) = &self.journal {
+            return self.journal_flush(journal);
+        }
         let logs = {
             let mut queue = lock(&self.queue);
             queue.bytes = 0;
@@ -326,6 +350,21 @@ impl Disk {
     /// Starts the flusher thread of a `GroupCommit` policy. It stops when the
     /// handle is dropped.
     pub fn start_flusher(self: &Arc<Disk>) -> Option<Flusher> {
+        if self.journal.is_some() {
+            let disk = self.clone();
+            let thread = std::thread::Builder::new()
+                .name("fjord-journal".into())
+                .spawn(move || {
+                    if let Some(journal) = &disk.journal {
+                        disk.journal_flusher_loop(journal);
+                    }
+                })
+                .ok()?;
+            return Some(Flusher {
+                disk: self.clone(),
+                thread: Some(thread),
+            });
+        }
         let FlushPolicy::GroupCommit {
             interval, bytes, ..
         } = self.policy
@@ -373,6 +412,11 @@ impl Drop for Flusher {
     fn drop(&mut self) {
         self.disk.stopping.store(true, Ordering::Release);
         self.disk.wake.notify_all();
+        if let Some(journal) = &self.disk.journal {
+            journal.stopping.store(true, Ordering::Release);
+            let _queue = lock(&journal.queue);
+            journal.queued.notify_all();
+        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

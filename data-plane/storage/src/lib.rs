@@ -15,6 +15,7 @@ mod epochs;
 mod error;
 pub mod file_cache;
 mod index;
+mod journal;
 mod log;
 mod maintenance;
 pub mod medium;
@@ -30,6 +31,7 @@ pub use durability::{
     Clock, Disk, DurableOffset, FlushPolicy, FlushReport, Flusher, SyncMethod, SystemClock,
 };
 pub use error::{Error, Result};
+pub use journal::{JournalConfig, JournalReport, JournalStats};
 pub use log::{AppendInfo, Fetched, Log, LogConfig, RecoveryReport, SEGMENT_BYTES_MAX};
 pub use medium::{Medium, MediumFile, Preallocate, StdMedium};
 pub use sim::SimMedium;

@@ -8,6 +8,7 @@ use crate::batch::{self, BatchHeader};
 use crate::durability::{Disk, DurableOffset, FlushPolicy, LogSync};
 use crate::epochs::EpochHistory;
 use crate::error::{Error, Result, io_error};
+use crate::journal::AppendRecord;
 use crate::medium::Preallocate;
 use crate::segment::{ReadWindow, Segment};
 use crate::types::{ByteSize, LeaderEpoch, Offset, Timestamp};
@@ -111,6 +112,8 @@ pub struct Log {
     pub(crate) sync: Arc<LogSync>,
     pub(crate) checkpoint_sequence: u64,
     pub(crate) recovery: RecoveryReport,
+    /// The log's id in its disk's journal registry (journal policy only).
+    pub(crate) journal_id: Option<u32>,
 }
 
 impl Log {
@@ -238,6 +241,14 @@ impl Log {
         let first_offset = headers[0].base_offset;
         let last_offset = headers[headers.len() - 1].last_offset();
         assert_eq!(first_offset, self.log_end_offset());
+        if let FlushPolicy::Journal(journal) = self.disk.policy()
+            && bytes.len() as u64 + 64 > journal.append_bytes_max()
+        {
+            return Err(Error::InvalidArgument(format!(
+                "an append of {} bytes does not fit one journal pass",
+                bytes.len()
+            )));
+        }
         self.record_epochs(headers)?;
         self.maybe_roll(bytes.len() as u64, last_offset)?;
         let segment = self
@@ -258,6 +269,22 @@ impl Log {
                 let written = (path, file);
                 self.disk
                     .note_written(&self.sync, written, log_end_offset, bytes.len() as u64)
+            }
+            FlushPolicy::Journal(_) => {
+                let record = AppendRecord {
+                    log_id: self
+                        .journal_id
+                        .expect("a journaled log is registered at open"),
+                    segment: &self.active().path,
+                    base: first_offset,
+                    last: last_offset,
+                    epoch: headers[headers.len() - 1].leader_epoch,
+                    batches: u32::try_from(headers.len()).expect("batches fit one pass"),
+                    data: bytes,
+                    sync: &self.sync,
+                };
+                // J3: the segment write above returned before the record is queued.
+                self.disk.journal_append(record, log_end_offset);
             }
             FlushPolicy::Never => {}
         }

@@ -4,6 +4,7 @@
 use crate::checkpoint::Checkpoint;
 use crate::epochs::EpochHistory;
 use crate::error::{Error, Result, io_error};
+use crate::journal::Kind;
 use crate::log::Log;
 use crate::scan::{ScanRules, scan};
 use crate::segment::Segment;
@@ -107,6 +108,10 @@ impl Log {
         if offset >= self.log_end_offset() {
             return Ok(self.log_end_offset());
         }
+        // Journal: the Truncate record is durable before any segment is cut,
+        // so replay never resurrects the removed offsets (JOURNAL.md case T).
+        let disk = self.disk.clone();
+        let _barrier = disk.journal_barrier(self.journal_id, Kind::Truncate, offset, None)?;
         // Bounded by the number of segments; the first segment always stays.
         while self.segments.len() > 1 && self.active().base_offset >= offset {
             let segment = self.segments.pop().expect("more than one segment");
@@ -248,6 +253,8 @@ impl Log {
                 "cannot reset the log to start at {start} with epoch {epoch:?}"
             )));
         }
+        let disk = self.disk.clone();
+        let _barrier = disk.journal_barrier(self.journal_id, Kind::Reset, start, epoch)?;
         self.log_start_offset = start;
         self.high_watermark = start;
         self.checkpoint()?;

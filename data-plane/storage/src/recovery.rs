@@ -50,6 +50,7 @@ impl Log {
     /// crash. Check [`Log::recovery_report`] for what recovery did.
     pub fn open(disk: &Arc<Disk>, directory: &Path, config: LogConfig) -> Result<Log> {
         config.validate()?;
+        let journal_id = disk.register_log(directory, &config)?;
         let cache = &disk.cache;
         let existed = cache.medium().list(directory).is_ok();
         let medium = cache.medium();
@@ -79,6 +80,7 @@ impl Log {
                 clean_shutdown: checkpoint.is_some_and(|c| c.clean_shutdown),
                 ..RecoveryReport::default()
             },
+            journal_id,
         };
         let recovery_point = checkpoint.map(|c| c.recovery_point);
         log.load_segments(&bases, recovery_point)?;

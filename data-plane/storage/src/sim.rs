@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::medium::{Medium, MediumFile, Preallocate, parent_of};
@@ -53,8 +54,57 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Default)]
 struct SimFile {
     state: Mutex<FileState>,
-    /// The disk the file lives on, for `sync_file_system`.
+    /// The disk the file lives on, for `sync_file_system` and `crash_after`.
     disk: std::sync::Weak<Mutex<SimState>>,
+    control: Arc<SimControl>,
+}
+
+/// Crash injection at a chosen operation ([`SimMedium::crash_after`]).
+#[derive(Debug, Default)]
+struct SimControl {
+    /// Counted operations (write, set_len, sync, create, rename, remove,
+    /// directory sync) so far.
+    ops: AtomicU64,
+    /// The op count at which the disk loses power; 0 = not armed.
+    crash_at: AtomicU64,
+    seed: AtomicU64,
+    /// After the crash every operation fails until `restart`.
+    halted: AtomicBool,
+}
+
+fn power_lost() -> io::Error {
+    io::Error::other("simulated power loss")
+}
+
+impl SimControl {
+    fn check(&self) -> io::Result<()> {
+        if self.halted.load(Ordering::Acquire) {
+            return Err(power_lost());
+        }
+        Ok(())
+    }
+
+    /// Counts one operation; true if the power goes now.
+    fn tick(&self) -> bool {
+        let done = self.ops.fetch_add(1, Ordering::AcqRel) + 1;
+        let at = self.crash_at.load(Ordering::Acquire);
+        if at != 0 && done >= at {
+            self.crash_at.store(0, Ordering::Release);
+            self.halted.store(true, Ordering::Release);
+            return true;
+        }
+        false
+    }
+
+    /// After a counted operation: crashes the disk if this was the chosen one.
+    fn after_op(&self, disk: &std::sync::Weak<Mutex<SimState>>) {
+        if self.tick()
+            && let Some(disk) = disk.upgrade()
+        {
+            let mut rng = SplitMix64(self.seed.load(Ordering::Acquire));
+            crash_state(&disk, &mut rng);
+        }
+    }
 }
 
 fn apply(content: &mut Vec<u8>, op: &PendingOp) {
@@ -75,6 +125,7 @@ fn apply(content: &mut Vec<u8>, op: &PendingOp) {
 
 impl MediumFile for SimFile {
     fn read_at(&self, buf: &mut [u8], position: u64) -> io::Result<usize> {
+        self.control.check()?;
         let state = lock(&self.state);
         let start = usize::try_from(position).unwrap_or(usize::MAX);
         if start >= state.current.len() {
@@ -85,29 +136,42 @@ impl MediumFile for SimFile {
         Ok(count)
     }
     fn write_at(&self, buf: &[u8], position: u64) -> io::Result<()> {
-        let mut state = lock(&self.state);
-        let op = PendingOp::Write {
-            position,
-            data: buf.to_vec(),
-        };
-        apply(&mut state.current, &op);
-        state.pending.push(op);
+        self.control.check()?;
+        {
+            let mut state = lock(&self.state);
+            let op = PendingOp::Write {
+                position,
+                data: buf.to_vec(),
+            };
+            apply(&mut state.current, &op);
+            state.pending.push(op);
+        }
+        self.control.after_op(&self.disk);
         Ok(())
     }
     fn len(&self) -> io::Result<u64> {
+        self.control.check()?;
         Ok(lock(&self.state).current.len() as u64)
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
-        let mut state = lock(&self.state);
-        let op = PendingOp::SetLen(len);
-        apply(&mut state.current, &op);
-        state.pending.push(op);
+        self.control.check()?;
+        {
+            let mut state = lock(&self.state);
+            let op = PendingOp::SetLen(len);
+            apply(&mut state.current, &op);
+            state.pending.push(op);
+        }
+        self.control.after_op(&self.disk);
         Ok(())
     }
     fn sync_data(&self) -> io::Result<()> {
-        let mut state = lock(&self.state);
-        state.durable = state.current.clone();
-        state.pending.clear();
+        self.control.check()?;
+        {
+            let mut state = lock(&self.state);
+            state.durable = state.current.clone();
+            state.pending.clear();
+        }
+        self.control.after_op(&self.disk);
         Ok(())
     }
     fn sync_file_system(&self) -> io::Result<()> {
@@ -141,6 +205,7 @@ struct SimState {
 #[derive(Debug, Default, Clone)]
 pub struct SimMedium {
     state: Arc<Mutex<SimState>>,
+    control: Arc<SimControl>,
 }
 
 fn not_found(path: &Path) -> io::Error {
@@ -155,11 +220,55 @@ impl SimMedium {
         SimMedium::default()
     }
 
+    fn after_op(&self) {
+        self.control.after_op(&Arc::downgrade(&self.state));
+    }
+
     /// Simulates power loss: every file keeps its synced bytes plus a random
     /// subset of its unsynced writes, some torn; files whose directory entry
     /// was never synced vanish. Old handles no longer reach the new disk.
     pub fn crash(&self, rng: &mut SplitMix64) {
-        let mut state = lock(&self.state);
+        crash_state(&self.state, rng);
+    }
+
+    /// Arms a power loss right after the `ops`-th counted operation from
+    /// now (a write, `set_len`, sync, file creation, rename, removal or
+    /// directory sync; JOURNAL.md section 11). The crash keeps a random
+    /// subset of unsynced writes, some torn, chosen by `seed`, as
+    /// [`SimMedium::crash`] does; every later operation fails until
+    /// [`SimMedium::restart`]. `ops` = 0 disarms.
+    pub fn crash_after(&self, ops: u64, seed: u64) {
+        let control = &self.control;
+        control.seed.store(seed, Ordering::Release);
+        let at = if ops == 0 {
+            0
+        } else {
+            control.ops.load(Ordering::Acquire) + ops
+        };
+        control.crash_at.store(at, Ordering::Release);
+    }
+
+    /// Whether an armed crash has happened (and the disk is down).
+    pub fn crashed(&self) -> bool {
+        self.control.halted.load(Ordering::Acquire)
+    }
+
+    /// Powers the disk back on after a crash; disarms any pending crash.
+    pub fn restart(&self) {
+        self.control.crash_at.store(0, Ordering::Release);
+        self.control.halted.store(false, Ordering::Release);
+    }
+
+    /// Counted operations so far (to place a crash at each of them).
+    pub fn ops(&self) -> u64 {
+        self.control.ops.load(Ordering::Acquire)
+    }
+}
+
+/// Power loss on a disk state (see [`SimMedium::crash`]).
+fn crash_state(disk: &Arc<Mutex<SimState>>, rng: &mut SplitMix64) {
+    {
+        let mut state = lock(disk);
         let names: Vec<PathBuf> = state.durable_names.iter().cloned().collect();
         let mut files = BTreeMap::new();
         for name in names {
@@ -183,7 +292,8 @@ impl SimMedium {
                 }
             }
             let new_file = SimFile {
-                disk: Arc::downgrade(&self.state),
+                disk: Arc::downgrade(disk),
+                control: file.control.clone(),
                 ..SimFile::default()
             };
             {
@@ -191,11 +301,14 @@ impl SimMedium {
                 new_state.durable = content.clone();
                 new_state.current = content;
             }
+            drop(old);
             files.insert(name, Arc::new(new_file));
         }
         state.files = files;
     }
+}
 
+impl SimMedium {
     /// Flips one bit of a file, in both its current and its synced content.
     pub fn flip_bit(&self, path: &Path, byte: u64, bit: u8) -> io::Result<()> {
         let state = lock(&self.state);
@@ -236,6 +349,7 @@ impl SimMedium {
         let mut state = lock(&self.state);
         let file = SimFile {
             disk: Arc::downgrade(&self.state),
+            control: self.control.clone(),
             ..SimFile::default()
         };
         {
@@ -251,28 +365,36 @@ impl SimMedium {
 
 impl Medium for SimMedium {
     fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn MediumFile>> {
-        let mut state = lock(&self.state);
-        if let Some(file) = state.files.get(path) {
-            return Ok(file.clone());
-        }
-        if !create {
-            return Err(not_found(path));
-        }
-        if !state.dirs.contains(&parent_of(path)) {
-            return Err(not_found(&parent_of(path)));
-        }
-        let file = Arc::new(SimFile {
-            disk: Arc::downgrade(&self.state),
-            ..SimFile::default()
-        });
-        state.files.insert(path.to_owned(), file.clone());
+        self.control.check()?;
+        let file = {
+            let mut state = lock(&self.state);
+            if let Some(file) = state.files.get(path) {
+                return Ok(file.clone());
+            }
+            if !create {
+                return Err(not_found(path));
+            }
+            if !state.dirs.contains(&parent_of(path)) {
+                return Err(not_found(&parent_of(path)));
+            }
+            let file = Arc::new(SimFile {
+                disk: Arc::downgrade(&self.state),
+                control: self.control.clone(),
+                ..SimFile::default()
+            });
+            state.files.insert(path.to_owned(), file.clone());
+            file
+        };
+        self.after_op();
         Ok(file)
     }
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.control.check()?;
         lock(&self.state).dirs.insert(path.to_owned());
         Ok(())
     }
     fn list(&self, path: &Path) -> io::Result<Vec<String>> {
+        self.control.check()?;
         let state = lock(&self.state);
         if !state.dirs.contains(path) {
             return Err(not_found(path));
@@ -285,32 +407,44 @@ impl Medium for SimMedium {
     fn remove(&self, path: &Path) -> io::Result<()> {
         // Removal is taken as durable at once: a lenient simplification that
         // the log does not rely on (it syncs the directory after removing).
-        let mut state = lock(&self.state);
-        state.files.remove(path);
-        state.durable_names.remove(path);
+        self.control.check()?;
+        {
+            let mut state = lock(&self.state);
+            state.files.remove(path);
+            state.durable_names.remove(path);
+        }
+        self.after_op();
         Ok(())
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let mut state = lock(&self.state);
-        let file = state.files.remove(from).ok_or_else(|| not_found(from))?;
-        let was_durable = state.durable_names.remove(from);
-        state.files.insert(to.to_owned(), file);
-        // The new name is durable only after a directory sync; until then a
-        // crash keeps the old target, modelled as: the target keeps its status.
-        if was_durable {
-            state.durable_names.insert(to.to_owned());
+        self.control.check()?;
+        {
+            let mut state = lock(&self.state);
+            let file = state.files.remove(from).ok_or_else(|| not_found(from))?;
+            let was_durable = state.durable_names.remove(from);
+            state.files.insert(to.to_owned(), file);
+            // The new name is durable only after a directory sync; until then a
+            // crash keeps the old target, modelled as: the target keeps its status.
+            if was_durable {
+                state.durable_names.insert(to.to_owned());
+            }
         }
+        self.after_op();
         Ok(())
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        let mut state = lock(&self.state);
-        let names: Vec<PathBuf> = state
-            .files
-            .keys()
-            .filter(|name| parent_of(name) == path)
-            .cloned()
-            .collect();
-        state.durable_names.extend(names);
+        self.control.check()?;
+        {
+            let mut state = lock(&self.state);
+            let names: Vec<PathBuf> = state
+                .files
+                .keys()
+                .filter(|name| parent_of(name) == path)
+                .cloned()
+                .collect();
+            state.durable_names.extend(names);
+        }
+        self.after_op();
         Ok(())
     }
 }

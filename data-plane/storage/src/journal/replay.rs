@@ -1,0 +1,503 @@
+//! Recovery of a journaled disk (JOURNAL.md section 6): check the files,
+//! scan the pass chain, replay every record since the newest durable
+//! checkpoint into its log's segments, then start a new journal file whose
+//! first pass checkpoints everything replayed and delete the older files.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::durability::Disk;
+use crate::error::{Error, Result, io_error};
+use crate::journal::format::{self, FILE_HEADER_BYTES, FileHeader, Kind, PAGE, RecordHeader};
+use crate::journal::registry::Registry;
+use crate::journal::writer::{Writer, create_file, file_path};
+use crate::journal::{Journal, JournalReport};
+use crate::log::{Log, LogConfig};
+use crate::medium::MediumFile;
+use crate::sim::lock;
+use crate::types::{ByteSize, LeaderEpoch, Offset};
+
+struct JournalFile {
+    path: PathBuf,
+    file: Arc<dyn MediumFile>,
+    header: FileHeader,
+}
+
+/// A valid record of a complete pass.
+struct Meta {
+    file: usize,
+    position: u64,
+    header: RecordHeader,
+}
+
+#[derive(Default)]
+struct Chain {
+    seq: Option<u64>,
+    end: Option<u64>,
+    metas: Vec<Meta>,
+}
+
+fn corrupt(path: &std::path::Path, position: u64, reason: String) -> Error {
+    Error::Corrupt {
+        path: path.to_owned(),
+        position,
+        reason,
+    }
+}
+
+impl JournalFile {
+    fn read(&self, position: u64, len: usize) -> Result<Vec<u8>> {
+        let mut bytes = vec![0u8; len];
+        self.file
+            .read_exact_at(&mut bytes, position - self.header.start)
+            .map_err(io_error(&self.path))?;
+        Ok(bytes)
+    }
+
+    fn end(&self) -> u64 {
+        self.header.start + self.header.size
+    }
+
+    /// The valid record at `position`: `Ok(None)` for zeros or anything
+    /// that fails a check.
+    fn record_at(&self, position: u64) -> Result<Option<(RecordHeader, Vec<u8>)>> {
+        if position + format::RECORD_HEADER as u64 > self.end() {
+            return Ok(None);
+        }
+        let head = self.read(position, format::RECORD_HEADER)?;
+        let Ok(Some(header)) = format::decode_header(&head, position, self.end() - position) else {
+            return Ok(None);
+        };
+        let record = self.read(position, header.len as usize)?;
+        Ok(format::check_crc(self.header.salt, &record).then_some((header, record)))
+    }
+
+    /// `(sequence, previous pass end)` of the file's first pass, if valid.
+    fn first_pass(&self) -> Result<Option<(u64, u64)>> {
+        let position = self.header.start + FILE_HEADER_BYTES;
+        Ok(match self.record_at(position)? {
+            Some((header, record)) if header.kind == Kind::Pass && header.len >= 40 => {
+                Some((header.argument, format::u64_at(&record, 32)))
+            }
+            _ => None,
+        })
+    }
+
+    /// Scans complete passes into `chain` until `stop` (the position the
+    /// next file says this one ended at) or the first record that fails.
+    /// Returns where the scan stopped and whether that was a failure or an
+    /// unfinished pass (a torn tail, if this is the last file).
+    fn scan(&self, index: usize, stop: Option<u64>, chain: &mut Chain) -> Result<(u64, bool)> {
+        let mut position = self.header.start + FILE_HEADER_BYTES;
+        let mut pending = Vec::new();
+        let mut pass: Option<u64> = None;
+        // Bounded: each round moves past one record of at least 32 bytes.
+        loop {
+            if stop == Some(position) {
+                return Ok((position, pass.is_some()));
+            }
+            if stop.is_some_and(|stop| position > stop) {
+                return Ok((position, true));
+            }
+            let Some((header, record)) = self.record_at(position)? else {
+                let zeros = self.read_zero_or_bad(position)?;
+                return Ok((position, !zeros || pass.is_some()));
+            };
+            match header.kind {
+                Kind::Pass => {
+                    let previous_end = if header.len >= 40 {
+                        format::u64_at(&record, 32)
+                    } else {
+                        u64::MAX
+                    };
+                    let follows = chain.seq.is_none_or(|seq| header.argument == seq + 1)
+                        && chain.end.is_none_or(|end| previous_end == end);
+                    if pass.is_some() || position % PAGE != 0 || !follows {
+                        return Ok((position, true));
+                    }
+                    pass = Some(header.argument);
+                }
+                Kind::Pad => {
+                    let end = position + u64::from(header.len);
+                    let Some(seq) = pass.take() else {
+                        return Ok((position, true));
+                    };
+                    if end % PAGE != 0 {
+                        return Ok((position, true));
+                    }
+                    chain.metas.append(&mut pending);
+                    chain.seq = Some(seq);
+                    chain.end = Some(end);
+                }
+                _ if pass.is_none() => return Ok((position, true)),
+                _ => pending.push(Meta {
+                    file: index,
+                    position,
+                    header,
+                }),
+            }
+            position += u64::from(header.len);
+        }
+    }
+
+    /// Whether the bytes at `position` read as the end of data (a zero length).
+    fn read_zero_or_bad(&self, position: u64) -> Result<bool> {
+        if position + 4 > self.end() {
+            return Ok(true);
+        }
+        Ok(self.read(position, 4)? == [0u8; 4])
+    }
+
+    /// Whether a valid Pass later than sequence `seq` sits on a page after
+    /// `from`: then the pass that failed at `from` had synced (J6).
+    fn later_pass_exists(&self, from: u64, seq: Option<u64>) -> Result<bool> {
+        let mut page = (from + 1).next_multiple_of(PAGE);
+        // Bounded by the file size.
+        while page + format::RECORD_HEADER as u64 <= self.end() {
+            if let Some((header, _)) = self.record_at(page)?
+                && header.kind == Kind::Pass
+                && seq.is_none_or(|seq| header.argument > seq)
+            {
+                return Ok(true);
+            }
+            page += PAGE;
+        }
+        Ok(false)
+    }
+}
+
+/// Reads the registry and the file headers; returns the journal's files in
+/// position order (files before a gap in positions are stale and returned
+/// separately for deletion).
+fn open_files(disk: &Disk, journal: &Journal) -> Result<(Vec<JournalFile>, Vec<PathBuf>)> {
+    let medium = disk.cache.medium();
+    for name in medium.list(&journal.dir).map_err(io_error(&journal.dir))? {
+        if name.ends_with(".tmp") {
+            let path = journal.dir.join(name);
+            medium.remove(&path).map_err(io_error(&path))?;
+        }
+    }
+    let named = disk.journal_files()?;
+    let registry_path = journal.registry_path();
+    let registry = match Registry::load(&disk.cache, &registry_path)? {
+        Some(registry) => registry,
+        None if named.is_empty() => {
+            let mut registry = Registry::default();
+            registry.store(&disk.cache, &registry_path)?;
+            registry
+        }
+        None => {
+            let reason = "journal files but no log registry".to_owned();
+            return Err(corrupt(&registry_path, 0, reason));
+        }
+    };
+    *lock(&journal.registry) = registry;
+    let mut files: Vec<JournalFile> = Vec::new();
+    let count = named.len();
+    for (index, (start, name)) in named.into_iter().enumerate() {
+        let path = journal.dir.join(name);
+        let file = medium.open(&path, false).map_err(io_error(&path))?;
+        let len = file.len().map_err(io_error(&path))?;
+        let mut head = vec![0u8; FILE_HEADER_BYTES as usize];
+        let read = file.read_exact_at(&mut head, 0);
+        let decoded = read
+            .map_err(|error| error.to_string())
+            .and_then(|()| FileHeader::decode(&head, start, len));
+        match decoded {
+            Ok(header) => files.push(JournalFile { path, file, header }),
+            Err(_) if index + 1 == count => {
+                // Being created by a rotation when the crash came: unused.
+                medium.remove(&path).map_err(io_error(&path))?;
+                medium
+                    .sync_dir(&journal.dir)
+                    .map_err(io_error(&journal.dir))?;
+            }
+            Err(reason) => return Err(corrupt(&path, 0, reason)),
+        }
+    }
+    let mut first = 0;
+    for index in 1..files.len() {
+        let previous_end = files[index - 1].end();
+        if files[index].header.start < previous_end {
+            let reason = "journal files overlap".to_owned();
+            return Err(corrupt(&files[index].path, 0, reason));
+        }
+        if files[index].header.start != previous_end {
+            first = index;
+        }
+    }
+    let stale = files.drain(..first).map(|file| file.path).collect();
+    Ok((files, stale))
+}
+
+/// Scans the pass chain across files (JOURNAL.md section 6, steps 2-3).
+fn scan_chain(files: &[JournalFile], report: &mut JournalReport) -> Result<Chain> {
+    let mut chain = Chain::default();
+    let mut index = 0;
+    // Bounded: `index` grows every round.
+    while index < files.len() {
+        let file = &files[index];
+        let mut next = None;
+        for (later, candidate) in files.iter().enumerate().skip(index + 1) {
+            if let Some((_, previous_end)) = candidate.first_pass()? {
+                next = Some((later, previous_end));
+                break;
+            }
+        }
+        let stop = next.map(|(_, previous_end)| previous_end);
+        if stop == Some(0) {
+            // The next file holds the first pass ever written: nothing here.
+            index = next.map_or(files.len(), |(later, _)| later);
+            continue;
+        }
+        let (ended, failed) = file.scan(index, stop, &mut chain)?;
+        report.bytes_scanned += ended - file.header.start;
+        match stop {
+            Some(stop) if failed || ended != stop => {
+                let reason =
+                    format!("the journal is damaged before {stop}, where the next file continues");
+                return Err(corrupt(&file.path, ended - file.header.start, reason));
+            }
+            Some(_) => {}
+            None => {
+                if file.later_pass_exists(ended, chain.seq)? {
+                    let reason = "a record of a synced pass fails its checks".to_owned();
+                    return Err(corrupt(&file.path, ended - file.header.start, reason));
+                }
+                report.torn_tail = failed;
+            }
+        }
+        index = next.map_or(files.len(), |(later, _)| later);
+    }
+    Ok(chain)
+}
+
+/// Opens the log of `id` for replay, or `None` if it was removed.
+fn open_log(
+    disk: &Arc<Disk>,
+    journal: &Journal,
+    registry: &Registry,
+    id: u32,
+) -> Result<Option<Log>> {
+    let Some(entry) = registry.logs.get(&id) else {
+        return Ok(None);
+    };
+    let directory = journal.root.join(&entry.path);
+    if disk.cache.medium().list(&directory).is_err() {
+        return Ok(None);
+    }
+    let config = LogConfig {
+        segment_bytes: ByteSize(entry.segment_bytes),
+        segment_age: None,
+        index_interval_bytes: ByteSize(u64::from(entry.index_interval_bytes)),
+        retention_bytes: None,
+        retention_age: None,
+        ..LogConfig::default()
+    };
+    Log::open(disk, &directory, config).map(Some)
+}
+
+/// Applies one record to its log (JOURNAL.md section 6, step 5). Returns
+/// whether it changed the log.
+fn apply(
+    log: &mut Log,
+    header: &RecordHeader,
+    record: &[u8],
+    path: &std::path::Path,
+    at: u64,
+) -> Result<bool> {
+    let bad = |reason: String| corrupt(path, at, reason);
+    let end = log.log_end_offset();
+    let start = log.log_start_offset();
+    let argument = Offset(header.argument as i64);
+    let payload = &record[format::RECORD_HEADER..];
+    match header.kind {
+        Kind::Append => {
+            if payload.len() < format::APPEND_FIELDS {
+                return Err(bad("append record too short".to_owned()));
+            }
+            let last = Offset(format::u64_at(payload, 8) as i64);
+            let len =
+                u32::from_be_bytes([payload[16], payload[17], payload[18], payload[19]]) as usize;
+            let data = payload
+                .get(format::APPEND_FIELDS..format::APPEND_FIELDS + len)
+                .ok_or_else(|| bad("append data runs past its record".to_owned()))?;
+            if last < end {
+                return Ok(false);
+            }
+            if argument > end {
+                return Err(bad(format!(
+                    "offsets {end}..{argument} are in neither segment nor journal"
+                )));
+            }
+            if argument < end {
+                if argument < start {
+                    return Err(bad(format!(
+                        "append at {argument} straddles the log start {start}"
+                    )));
+                }
+                log.truncate_to(argument)?;
+            }
+            log.append_replicated(data)
+                .map_err(|error| bad(format!("replayed append: {error}")))?;
+            if log.log_end_offset() != last.plus(1) {
+                return Err(bad(format!(
+                    "J8: append record ends at {last}, its data elsewhere"
+                )));
+            }
+            Ok(true)
+        }
+        Kind::Truncate if end > argument => {
+            if argument < start {
+                return Err(bad(format!(
+                    "truncate to {argument} below the log start {start}"
+                )));
+            }
+            log.truncate_to(argument)?;
+            Ok(true)
+        }
+        Kind::Reset if start <= argument => {
+            if payload.len() < 12 {
+                return Err(bad("reset record too short".to_owned()));
+            }
+            let epoch = i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
+            let epoch_start = format::u64_at(payload, 4) as i64;
+            let epoch = (epoch >= 0).then_some((LeaderEpoch(epoch), Offset(epoch_start)));
+            log.reset_to(argument, epoch)?;
+            Ok(true)
+        }
+        Kind::Truncate | Kind::Reset => Ok(false),
+        Kind::AppendIndirect => Err(bad(
+            "indirect appends are not written by this version".to_owned()
+        )),
+        Kind::Pass | Kind::Pad | Kind::Checkpoint => Ok(false),
+    }
+}
+
+/// `Disk::open` of a journaled disk.
+pub(crate) fn recover(disk: &Arc<Disk>) -> Result<()> {
+    let journal = disk.journal().expect("a journaled disk");
+    let medium = disk.cache.medium().clone();
+    medium
+        .create_dir_all(&journal.dir)
+        .map_err(io_error(&journal.dir))?;
+    medium
+        .sync_dir(&journal.root)
+        .map_err(io_error(&journal.root))?;
+    let (files, stale) = open_files(disk, journal)?;
+    let mut report = JournalReport {
+        files: files.len() as u64,
+        ..JournalReport::default()
+    };
+    let chain = scan_chain(&files, &mut report)?;
+    let checkpoint = chain
+        .metas
+        .iter()
+        .rev()
+        .find(|meta| meta.header.kind == Kind::Checkpoint);
+    let replay_from = checkpoint.map_or(0, |meta| meta.header.argument);
+    if let (Some(_), Some(oldest)) = (checkpoint, files.first())
+        && replay_from < oldest.header.start
+    {
+        let reason =
+            format!("the checkpoint replays from {replay_from}, before the oldest journal file");
+        return Err(corrupt(&oldest.path, 0, reason));
+    }
+    let registry = lock(&journal.registry).clone();
+    let mut logs: HashMap<u32, Option<Log>> = HashMap::new();
+    for meta in chain
+        .metas
+        .iter()
+        .filter(|meta| meta.position >= replay_from)
+    {
+        if matches!(meta.header.kind, Kind::Pass | Kind::Pad | Kind::Checkpoint) {
+            continue;
+        }
+        let id = meta.header.log_id;
+        if !logs.contains_key(&id) {
+            let log = open_log(disk, journal, &registry, id)?;
+            report.logs_replayed += u64::from(log.is_some());
+            logs.insert(id, log);
+        }
+        let Some(Some(log)) = logs.get_mut(&id) else {
+            report.records_of_removed_logs += 1;
+            continue;
+        };
+        let file = &files[meta.file];
+        let record = file.read(meta.position, meta.header.len as usize)?;
+        if !format::check_crc(file.header.salt, &record) {
+            let reason = "a record changed while it was replayed".to_owned();
+            return Err(corrupt(
+                &file.path,
+                meta.position - file.header.start,
+                reason,
+            ));
+        }
+        let at = meta.position - file.header.start;
+        if apply(log, &meta.header, &record, &file.path, at)? {
+            report.records_replayed += 1;
+        } else {
+            report.records_skipped += 1;
+        }
+    }
+    for log in logs.into_values().flatten() {
+        // Close syncs the active segment: every replayed byte is durable.
+        log.close()?;
+    }
+    journal.replaying.store(false, Ordering::Release);
+    start_writer(disk, journal, &files, &chain)?;
+    for path in stale.iter().chain(files.iter().map(|file| &file.path)) {
+        medium.remove(path).map_err(io_error(path))?;
+    }
+    medium
+        .sync_dir(&journal.dir)
+        .map_err(io_error(&journal.dir))?;
+    *lock(&journal.report) = report;
+    Ok(())
+}
+
+/// Starts a new file after the last one (J1) whose first pass checkpoints
+/// everything replayed (JOURNAL.md section 6, step 7).
+fn start_writer(
+    disk: &Disk,
+    journal: &Journal,
+    files: &[JournalFile],
+    chain: &Chain,
+) -> Result<()> {
+    let start = files.last().map_or(0, JournalFile::end);
+    let (file, header) = create_file(
+        &disk.cache,
+        &journal.dir,
+        start,
+        journal.config.file_bytes.0,
+    )?;
+    let position = start + FILE_HEADER_BYTES;
+    let mut writer = Writer {
+        file,
+        header,
+        next: position,
+        seq: chain.seq.unwrap_or(0),
+        last_end: chain.end.unwrap_or(0),
+        failed: false,
+        files: [(start, header.size)].into_iter().collect(),
+    };
+    let generation = lock(&journal.registry).generation;
+    let checkpoint = super::Queued {
+        kind: Kind::Checkpoint,
+        log_id: 0,
+        argument: position,
+        payload: generation.to_be_bytes().to_vec(),
+        publish: None,
+    };
+    let end = writer.write_pass(journal, &disk.cache, &[checkpoint])?;
+    assert_eq!(writer.header.start, start, "the first pass fits a new file");
+    debug_assert!(file_path(&journal.dir, start).ends_with(format!("{start:020}.journal")));
+    *lock(&journal.last_checkpoint) = (Instant::now(), position);
+    lock(&journal.stats).checkpoints += 1;
+    journal.synced_end.store(end, Ordering::Release);
+    *lock(&journal.writer) = Some(writer);
+    Ok(())
+}
