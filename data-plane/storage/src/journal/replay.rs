@@ -407,16 +407,49 @@ pub(crate) fn recover(disk: &Arc<Disk>) -> Result<()> {
         return Err(corrupt(&oldest.path, 0, reason));
     }
     let registry = lock(&journal.registry).clone();
-    let mut logs: HashMap<u32, Option<Log>> = HashMap::new();
+    // A Reset removes every batch of its log: the log's records before its
+    // last Reset in the replay cannot change the outcome, and a reset cut
+    // short by the crash may have left a log start above their offsets.
+    let mut last_reset: HashMap<u32, u64> = HashMap::new();
     for meta in chain
         .metas
         .iter()
         .filter(|meta| meta.position >= replay_from)
     {
-        if matches!(meta.header.kind, Kind::Pass | Kind::Pad | Kind::Checkpoint) {
+        if meta.header.kind == Kind::Reset {
+            last_reset.insert(meta.header.log_id, meta.position);
+        }
+    }
+    // For each record, the lowest Truncate of its log later in the replay:
+    // an Append at or above it is cut again before the replay ends, and the
+    // segment may already hold what was written after that cut (case T).
+    let mut later_cut: Vec<Option<u64>> = vec![None; chain.metas.len()];
+    let mut lowest: HashMap<u32, u64> = HashMap::new();
+    for (index, meta) in chain.metas.iter().enumerate().rev() {
+        later_cut[index] = lowest.get(&meta.header.log_id).copied();
+        if meta.header.kind == Kind::Truncate && meta.position >= replay_from {
+            let cut = lowest.entry(meta.header.log_id).or_insert(u64::MAX);
+            *cut = (*cut).min(meta.header.argument);
+        }
+    }
+    let mut logs: HashMap<u32, Option<Log>> = HashMap::new();
+    for (index, meta) in chain.metas.iter().enumerate() {
+        if meta.position < replay_from
+            || matches!(meta.header.kind, Kind::Pass | Kind::Pad | Kind::Checkpoint)
+        {
             continue;
         }
         let id = meta.header.log_id;
+        let cut_later = meta.header.kind == Kind::Append
+            && later_cut[index].is_some_and(|cut| cut <= meta.header.argument);
+        if cut_later
+            || last_reset
+                .get(&id)
+                .is_some_and(|reset| meta.position < *reset)
+        {
+            report.records_skipped += 1;
+            continue;
+        }
         if !logs.contains_key(&id) {
             let log = open_log(disk, journal, &registry, id)?;
             report.logs_replayed += u64::from(log.is_some());
@@ -437,7 +470,8 @@ pub(crate) fn recover(disk: &Arc<Disk>) -> Result<()> {
             ));
         }
         let at = meta.position - file.header.start;
-        if apply(log, &meta.header, &record, &file.path, at)? {
+        let applied = apply(log, &meta.header, &record, &file.path, at)?;
+        if applied {
             report.records_replayed += 1;
         } else {
             report.records_skipped += 1;
