@@ -315,6 +315,18 @@ impl Log {
         Ok(())
     }
 
+    /// With the journal, a durable offset may be published only once every
+    /// record of the log up to it is in a synced pass: otherwise a replayed
+    /// Truncate could cut acknowledged bytes that only the segment held.
+    /// Roll, flush, close and open publish from segment syncs, so they run
+    /// a pass first. (No-op for the other policies and during replay.)
+    pub(crate) fn settle_journal(&self) -> Result<()> {
+        if matches!(self.disk.policy(), FlushPolicy::Journal(_)) {
+            self.disk.flush_pending()?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn epochs_path(&self) -> PathBuf {
         self.directory.join("leader-epochs")
     }

@@ -38,6 +38,7 @@ impl Log {
         if self.active().size == 0 {
             return Ok(());
         }
+        self.settle_journal()?;
         let generation = self.sync.durable.generation();
         let cache = &self.disk.cache;
         self.segments
@@ -84,6 +85,7 @@ impl Log {
 
     /// Syncs the active segment now and publishes the durable offset.
     pub fn flush(&mut self) -> Result<()> {
+        self.settle_journal()?;
         let generation = self.sync.durable.generation();
         let log_end = self.log_end_offset();
         let active = self.active();
@@ -287,6 +289,7 @@ impl Log {
     /// Syncs everything, writes the active segment's indexes and marks the
     /// shutdown clean, so the next open skips the scan.
     pub fn close(mut self) -> Result<()> {
+        self.settle_journal()?;
         let cache = &self.disk.cache;
         let active = self.segments.last().expect("active segment");
         let file = active.file(cache)?;

@@ -83,6 +83,8 @@ impl Log {
             journal_id,
         };
         let recovery_point = checkpoint.map(|c| c.recovery_point);
+        // Records of an earlier handle of this log may still be queued.
+        log.settle_journal()?;
         log.load_segments(&bases, recovery_point)?;
         log.finish_open()?;
         Ok(log)
