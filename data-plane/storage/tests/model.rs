@@ -7,7 +7,8 @@ use std::sync::Arc;
 use fjord_storage::batch::build_batch;
 use fjord_storage::testsuite::small_config;
 use fjord_storage::{
-    ByteSize, Disk, Error, FlushPolicy, LeaderEpoch, Log, Offset, SimMedium, Timestamp,
+    ByteSize, Disk, Error, FlushPolicy, JournalConfig, LeaderEpoch, Log, Offset, SimMedium,
+    Timestamp,
 };
 use proptest::prelude::*;
 
@@ -110,8 +111,23 @@ fn open(disk: &Arc<Disk>) -> Log {
     Log::open(disk, Path::new("/data/p0"), small_config()).expect("open")
 }
 
-fn run(ops: Vec<Op>) {
-    let disk = Disk::new(Arc::new(SimMedium::new()), FlushPolicy::Never, 8);
+/// With `journal`, the log runs on a journaled disk and every unclean
+/// reopen also reopens the disk, replaying its journal.
+fn run(ops: Vec<Op>, journal: bool) {
+    let medium = SimMedium::new();
+    let open_disk = || {
+        if journal {
+            let policy = FlushPolicy::Journal(JournalConfig {
+                file_bytes: ByteSize::kib(64),
+                pass_bytes_max: ByteSize::kib(16),
+                ..JournalConfig::default()
+            });
+            Disk::open(Arc::new(medium.clone()), Path::new("/data"), policy, 8).expect("disk")
+        } else {
+            Disk::new(Arc::new(medium.clone()), FlushPolicy::Never, 8)
+        }
+    };
+    let mut disk = open_disk();
     let mut log = Some(open(&disk));
     let mut model = Model::default();
     for op in ops {
@@ -123,6 +139,15 @@ fn run(ops: Vec<Op>) {
                 old.close().expect("close");
             } else {
                 drop(old);
+                if journal {
+                    // A restart after the last pass. (Records still queued
+                    // at a restart are unacknowledged and may be lost: a
+                    // replayed Truncate cuts what only the segment held,
+                    // which this exact model cannot express; the crash
+                    // tests cover that case.)
+                    disk.flush_pending().expect("last pass");
+                    disk = open_disk();
+                }
             }
             log = Some(open(&disk));
             if !clean {
@@ -271,6 +296,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
     #[test]
     fn the_log_behaves_like_the_model(ops in proptest::collection::vec(op(), 1..60)) {
-        run(ops);
+        run(ops, false);
+    }
+
+    #[test]
+    fn the_journaled_log_behaves_like_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+        run(ops, true);
     }
 }

@@ -300,11 +300,83 @@ fn open_log(
     Log::open(disk, &directory, config).map(Some)
 }
 
+/// Applies an Append record at `base`: of its batches, those that no later
+/// Truncate of this replay removes (it removes the batch holding its offset
+/// and all after), and of those what the segment lacks, from the log end.
+fn apply_append(
+    log: &mut Log,
+    base: Offset,
+    payload: &[u8],
+    later_cut: Option<Offset>,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<bool> {
+    if payload.len() < format::APPEND_FIELDS {
+        return Err(bad("append record too short".to_owned()));
+    }
+    let last = Offset(format::u64_at(payload, 8) as i64);
+    let len = u32::from_be_bytes([payload[16], payload[17], payload[18], payload[19]]) as usize;
+    let data = payload
+        .get(format::APPEND_FIELDS..format::APPEND_FIELDS + len)
+        .ok_or_else(|| bad("append data runs past its record".to_owned()))?;
+    let headers = crate::batch::split_batches(data)
+        .map_err(|reason| bad(format!("replayed append: {reason}")))?;
+    let (Some(first), Some(final_batch)) = (headers.first(), headers.last()) else {
+        return Err(bad("append record without batches".to_owned()));
+    };
+    if first.base_offset != base || final_batch.last_offset() != last {
+        return Err(bad(
+            "append record fields disagree with its batches".to_owned()
+        ));
+    }
+    let end = log.log_end_offset();
+    let mut position = 0usize;
+    let mut from: Option<(usize, Offset)> = None;
+    let mut until = (data.len(), final_batch.next_offset());
+    for header in &headers {
+        if later_cut.is_some_and(|cut| header.last_offset() >= cut) {
+            until = (position, header.base_offset);
+            break;
+        }
+        if from.is_none() && header.last_offset() >= end {
+            from = Some((position, header.base_offset));
+        }
+        position += header.size as usize;
+    }
+    let Some((from, first_base)) = from.filter(|(from, _)| *from < until.0) else {
+        return Ok(false);
+    };
+    if first_base > end {
+        return Err(bad(format!(
+            "offsets {end}..{first_base} are in neither segment nor journal"
+        )));
+    }
+    if first_base < end {
+        // The segment ends inside a batch of this record: it holds other
+        // bytes there. Cut at the batch and write it again.
+        if first_base < log.log_start_offset() {
+            return Err(bad(format!(
+                "append at {first_base} straddles the log start"
+            )));
+        }
+        log.truncate_to(first_base)?;
+    }
+    log.append_replicated(&data[from..until.0])
+        .map_err(|error| bad(format!("replayed append: {error}")))?;
+    if log.log_end_offset() != until.1 {
+        return Err(bad(format!(
+            "J8: the log ends at {} after an append ending at {}",
+            log.log_end_offset(),
+            until.1
+        )));
+    }
+    Ok(true)
+}
+
 /// Applies one record to its log (JOURNAL.md section 6, step 5). Returns
 /// whether it changed the log.
 fn apply(
     log: &mut Log,
-    header: &RecordHeader,
+    (header, later_cut): (&RecordHeader, Option<Offset>),
     record: &[u8],
     path: &std::path::Path,
     at: u64,
@@ -315,47 +387,10 @@ fn apply(
     let argument = Offset(header.argument as i64);
     let payload = &record[format::RECORD_HEADER..];
     match header.kind {
-        Kind::Append => {
-            if payload.len() < format::APPEND_FIELDS {
-                return Err(bad("append record too short".to_owned()));
-            }
-            let last = Offset(format::u64_at(payload, 8) as i64);
-            let len =
-                u32::from_be_bytes([payload[16], payload[17], payload[18], payload[19]]) as usize;
-            let data = payload
-                .get(format::APPEND_FIELDS..format::APPEND_FIELDS + len)
-                .ok_or_else(|| bad("append data runs past its record".to_owned()))?;
-            if last < end {
-                return Ok(false);
-            }
-            if argument > end {
-                return Err(bad(format!(
-                    "offsets {end}..{argument} are in neither segment nor journal"
-                )));
-            }
-            if argument < end {
-                if argument < start {
-                    return Err(bad(format!(
-                        "append at {argument} straddles the log start {start}"
-                    )));
-                }
-                log.truncate_to(argument)?;
-            }
-            log.append_replicated(data)
-                .map_err(|error| bad(format!("replayed append: {error}")))?;
-            if log.log_end_offset() != last.plus(1) {
-                return Err(bad(format!(
-                    "J8: append record ends at {last}, its data elsewhere"
-                )));
-            }
-            Ok(true)
-        }
-        Kind::Truncate if end > argument => {
-            if argument < start {
-                return Err(bad(format!(
-                    "truncate to {argument} below the log start {start}"
-                )));
-            }
+        Kind::Append => apply_append(log, argument, payload, later_cut, &bad),
+        // Below the log start: the truncation had finished (and its cut
+        // was synced) before appends let the log start pass it.
+        Kind::Truncate if end > argument && argument >= start => {
             log.truncate_to(argument)?;
             Ok(true)
         }
@@ -411,6 +446,12 @@ pub(crate) fn recover(disk: &Arc<Disk>) -> Result<()> {
     // last Reset in the replay cannot change the outcome, and a reset cut
     // short by the crash may have left a log start above their offsets.
     let mut last_reset: HashMap<u32, u64> = HashMap::new();
+    // A log's records after a Truncate or Reset were written after it
+    // returned, with its segment change synced: only the last record of a
+    // log can be a Truncate or Reset the crash cut short. Replaying an
+    // earlier one onto segments that hold later bytes would move the log
+    // start and high watermark back, so it is skipped.
+    let mut last_record: HashMap<u32, u64> = HashMap::new();
     for meta in chain
         .metas
         .iter()
@@ -419,6 +460,7 @@ pub(crate) fn recover(disk: &Arc<Disk>) -> Result<()> {
         if meta.header.kind == Kind::Reset {
             last_reset.insert(meta.header.log_id, meta.position);
         }
+        last_record.insert(meta.header.log_id, meta.position);
     }
     // For each record, the lowest Truncate of its log later in the replay:
     // an Append at or above it is cut again before the replay ends, and the
@@ -440,9 +482,9 @@ pub(crate) fn recover(disk: &Arc<Disk>) -> Result<()> {
             continue;
         }
         let id = meta.header.log_id;
-        let cut_later = meta.header.kind == Kind::Append
-            && later_cut[index].is_some_and(|cut| cut <= meta.header.argument);
-        if cut_later
+        let finished = matches!(meta.header.kind, Kind::Truncate | Kind::Reset)
+            && last_record.get(&id) != Some(&meta.position);
+        if finished
             || last_reset
                 .get(&id)
                 .is_some_and(|reset| meta.position < *reset)
@@ -470,7 +512,13 @@ pub(crate) fn recover(disk: &Arc<Disk>) -> Result<()> {
             ));
         }
         let at = meta.position - file.header.start;
-        let applied = apply(log, &meta.header, &record, &file.path, at)?;
+        let applied = apply(
+            log,
+            (&meta.header, later_cut[index].map(|cut| Offset(cut as i64))),
+            &record,
+            &file.path,
+            at,
+        )?;
         if applied {
             report.records_replayed += 1;
         } else {
