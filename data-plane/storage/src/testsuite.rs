@@ -348,3 +348,61 @@ fn exercise(log: &mut Log) {
         );
     }
 }
+
+/// The journal's fuzz entry point (`fuzz/fuzz_targets/open_journal.rs`):
+/// builds a journaled disk on a simulated medium from arbitrary bytes
+/// (journal files, the log registry, segment and checkpoint files of two
+/// logs), opens it (which replays the journal) and exercises the logs. It
+/// must never panic or trip an assertion: bad files are errors.
+///
+/// Input: repeated records of (kind u8, index u8, length u16 big endian,
+/// content). Kind 0: journal file starting at `index * JOURNAL_FILE_BYTES`;
+/// 1: the registry; 2: segment `<index * 7>.log` of log `p<index % 2>`;
+/// 3: that log's checkpoint; 4: its leader-epoch history.
+pub fn open_journal_from_bytes(data: &[u8]) {
+    let medium = crate::SimMedium::new();
+    let root = std::path::Path::new("/fuzz");
+    let mut rest = data;
+    // Bounded: every record consumes at least four bytes.
+    while rest.len() >= 4 {
+        let (kind, index) = (rest[0], u64::from(rest[1]));
+        let length = usize::from(u16::from_be_bytes([rest[2], rest[3]])).min(rest.len() - 4);
+        let content = &rest[4..4 + length];
+        rest = &rest[4 + length..];
+        let log = root.join(format!("p{}", index % 2));
+        let path = match kind % 5 {
+            0 => root
+                .join("journal")
+                .join(format!("{:020}.journal", index * JOURNAL_FILE_BYTES)),
+            1 => root.join("journal").join("logs"),
+            2 => log.join(format!("{:020}.log", index * 7)),
+            3 => log.join("checkpoint"),
+            _ => log.join("leader-epochs"),
+        };
+        medium.put_file(&path, content);
+    }
+    let Ok(disk) = crate::Disk::open(std::sync::Arc::new(medium), root, journal_policy(), 4) else {
+        return;
+    };
+    for index in 0..2 {
+        let directory = root.join(format!("p{index}"));
+        if let Ok(mut log) = Log::open(&disk, &directory, small_config()) {
+            exercise(&mut log);
+            let _ = disk.flush_pending();
+            let _ = log.close();
+        }
+    }
+    let _ = disk.checkpoint();
+}
+
+/// Size of the journal files of [`journal_policy`].
+pub const JOURNAL_FILE_BYTES: u64 = 40 * 1024;
+
+/// A journal policy with small files, so tests and fuzz inputs rotate.
+pub fn journal_policy() -> crate::FlushPolicy {
+    crate::FlushPolicy::Journal(crate::JournalConfig {
+        file_bytes: ByteSize(JOURNAL_FILE_BYTES),
+        pass_bytes_max: ByteSize::kib(16),
+        ..crate::JournalConfig::default()
+    })
+}

@@ -101,7 +101,15 @@ impl FileHeader {
         if u16_at(bytes, 6) != 0 || u32_at(bytes, 24) != PAGE as u32 {
             return Err("unsupported journal flags or page size".to_owned());
         }
-        if header.start != start || header.size != len || header.size < FILE_HEADER_BYTES + PAGE {
+        let bounded = header
+            .start
+            .checked_add(header.size)
+            .is_some_and(|end| end < 1 << 62);
+        if header.start != start
+            || header.size != len
+            || header.size < FILE_HEADER_BYTES + PAGE
+            || !bounded
+        {
             return Err(format!(
                 "journal header names start {} size {}, the file is {start} / {len} bytes",
                 header.start, header.size
