@@ -203,7 +203,7 @@ pub(crate) fn decode_header(
     if len == 0 {
         return Ok(None);
     }
-    if len % 8 != 0 || (len as usize) < RECORD_HEADER || u64::from(len) > left {
+    if !len.is_multiple_of(8) || (len as usize) < RECORD_HEADER || u64::from(len) > left {
         return Err(format!("record length {len} at {position} is impossible"));
     }
     if u64_at(head, 8) != position {

@@ -61,7 +61,7 @@ impl JournalConfig {
         let page = format::PAGE;
         if self.pass_bytes_max.0 < 2 * page
             || self.file_bytes.0 < self.pass_bytes_max.0 + format::FILE_HEADER_BYTES + page
-            || self.file_bytes.0 % page != 0
+            || !self.file_bytes.0.is_multiple_of(page)
         {
             return Err(Error::InvalidArgument(format!(
                 "journal files ({}) must be page multiples holding a header and a pass ({})",

@@ -115,7 +115,7 @@ impl JournalFile {
                     };
                     let follows = chain.seq.is_none_or(|seq| header.argument == seq + 1)
                         && chain.end.is_none_or(|end| previous_end == end);
-                    if pass.is_some() || position % PAGE != 0 || !follows {
+                    if pass.is_some() || !position.is_multiple_of(PAGE) || !follows {
                         return Ok((position, true));
                     }
                     pass = Some(header.argument);
@@ -125,7 +125,7 @@ impl JournalFile {
                     let Some(seq) = pass.take() else {
                         return Ok((position, true));
                     };
-                    if end % PAGE != 0 {
+                    if !end.is_multiple_of(PAGE) {
                         return Ok((position, true));
                     }
                     chain.metas.append(&mut pending);
@@ -492,12 +492,15 @@ pub(crate) fn recover(disk: &Arc<Disk>) -> Result<()> {
             report.records_skipped += 1;
             continue;
         }
-        if !logs.contains_key(&id) {
-            let log = open_log(disk, journal, &registry, id)?;
-            report.logs_replayed += u64::from(log.is_some());
-            logs.insert(id, log);
-        }
-        let Some(Some(log)) = logs.get_mut(&id) else {
+        let log = match logs.entry(id) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let log = open_log(disk, journal, &registry, id)?;
+                report.logs_replayed += u64::from(log.is_some());
+                entry.insert(log)
+            }
+        };
+        let Some(log) = log else {
             report.records_of_removed_logs += 1;
             continue;
         };
