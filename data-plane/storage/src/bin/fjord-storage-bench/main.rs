@@ -21,8 +21,8 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use fjord_storage::batch::build_batch;
 use fjord_storage::{
-    ByteSize, Disk, DurableOffset, FlushPolicy, LeaderEpoch, Log, LogConfig, Offset, Preallocate,
-    StdMedium, SyncMethod, Timestamp,
+    ByteSize, Disk, DurableOffset, FlushPolicy, JournalConfig, LeaderEpoch, Log, LogConfig, Offset,
+    Preallocate, StdMedium, SyncMethod, Timestamp,
 };
 use serde_json::{Value, json};
 
@@ -85,7 +85,7 @@ struct Policy {
     raw_sync_every: Option<u64>,
 }
 
-fn policies() -> [Policy; 4] {
+fn policies() -> [Policy; 5] {
     let group_bytes = 4 * MIB;
     [
         Policy {
@@ -109,6 +109,13 @@ fn policies() -> [Policy; 4] {
                 bytes: ByteSize(group_bytes),
                 sync: SyncMethod::FileSystem,
             },
+            raw_sync_every: Some(group_bytes),
+        },
+        Policy {
+            // The per-disk journal (JOURNAL.md): its raw baseline is the
+            // same background-synced sequential write as group commit's.
+            name: "journal",
+            flush: FlushPolicy::Journal(JournalConfig::default()),
             raw_sync_every: Some(group_bytes),
         },
         Policy {
@@ -157,12 +164,27 @@ struct AppendCase {
     batch_bytes: usize,
 }
 
+/// What one append case measured.
+struct CaseResult {
+    /// Acknowledged (durable) MB/s.
+    mb_per_s: f64,
+    latencies: Latencies,
+    /// Journal only: MB/s until the segments too are synced (a checkpoint
+    /// inside the timed region), since small appends are written twice.
+    segments_synced_mb_per_s: Option<f64>,
+}
+
 /// Appends round-robin over the partitions; latency is append-to-durable
 /// (append-to-return under `never`).
-fn run_append_case(dir: &Path, scale: &Scale, case: &AppendCase) -> Result<(f64, Latencies)> {
+fn run_append_case(dir: &Path, scale: &Scale, case: &AppendCase) -> Result<CaseResult> {
     let case_dir = dir.join("log-case");
     let _ = std::fs::remove_dir_all(&case_dir);
-    let disk = Disk::new(Arc::new(StdMedium), case.policy.flush, case.open_files);
+    let disk = Disk::open(
+        Arc::new(StdMedium),
+        &case_dir,
+        case.policy.flush,
+        case.open_files,
+    )?;
     let flusher = disk.start_flusher();
     let segment_bytes =
         ByteSize((scale.bytes_per_case / case.partitions as u64 + 2 * MIB).min(256 * MIB));
@@ -200,7 +222,7 @@ fn run_append_case(dir: &Path, scale: &Scale, case: &AppendCase) -> Result<(f64,
         let t0 = Instant::now();
         let info = logs[next].append(&mut batch, LeaderEpoch(0))?;
         match case.policy.flush {
-            FlushPolicy::GroupCommit { .. } => {
+            FlushPolicy::GroupCommit { .. } | FlushPolicy::Journal(_) => {
                 waiting.push_back((logs[next].durability(), info.log_end_offset, t0))
             }
             _ => latencies.0.push(t0.elapsed().as_nanos() as u64),
@@ -211,10 +233,21 @@ fn run_append_case(dir: &Path, scale: &Scale, case: &AppendCase) -> Result<(f64,
     }
     drain_durable(&mut waiting, &mut latencies, 0);
     let elapsed = started.elapsed();
+    let segments_synced_mb_per_s = match case.policy.flush {
+        FlushPolicy::Journal(_) => {
+            disk.checkpoint()?;
+            Some(mb_per_second(written, started.elapsed()))
+        }
+        _ => None,
+    };
     drop(flusher);
     drop(logs);
     let _ = std::fs::remove_dir_all(&case_dir);
-    Ok((mb_per_second(written, elapsed), latencies))
+    Ok(CaseResult {
+        mb_per_s: mb_per_second(written, elapsed),
+        latencies,
+        segments_synced_mb_per_s,
+    })
 }
 
 /// Records the latency of every append that became durable; blocks while
@@ -393,7 +426,10 @@ fn append_cases(
                     continue;
                 }
                 eprint!("{name}: raw ... ");
-                let background = matches!(policy.flush, FlushPolicy::GroupCommit { .. });
+                let background = matches!(
+                    policy.flush,
+                    FlushPolicy::GroupCommit { .. } | FlushPolicy::Journal(_)
+                );
                 let raw = raw::raw_write(dir, scale, policy.raw_sync_every, background)?;
                 eprint!("{raw:.0} MB/s, log ... ");
                 let case = AppendCase {
@@ -403,13 +439,18 @@ fn append_cases(
                     partitions,
                     batch_bytes,
                 };
-                let (throughput, mut latencies) = run_append_case(dir, scale, &case)?;
+                let CaseResult {
+                    mb_per_s: throughput,
+                    mut latencies,
+                    segments_synced_mb_per_s: synced,
+                } = run_append_case(dir, scale, &case)?;
                 eprintln!("{throughput:.0} MB/s");
                 rows.push(json!({
                     "policy": policy.name, "batch_kib": batch_bytes / 1024, "partitions": partitions,
                     "mb_per_s": throughput, "raw_mb_per_s": raw, "ratio": throughput / raw,
                     "p50_ms": latencies.percentile(0.5), "p99_ms": latencies.percentile(0.99),
                     "p999_ms": latencies.percentile(0.999), "appends": latencies.0.len(),
+                    "segments_synced_mb_per_s": synced, "segments_synced_ratio": synced.map(|s| s / raw),
                 }));
             }
         }

@@ -22,6 +22,9 @@ pub(crate) fn print_table(rows: &[Value], fetch: &Value, recovery: &Value) {
             row["p99_ms"].as_f64().unwrap_or_default(),
             row["p999_ms"].as_f64().unwrap_or_default(),
         );
+        if let Some(synced) = row["segments_synced_ratio"].as_f64() {
+            println!("{:<13} until segments synced: ratio {synced:.2}", "");
+        }
     }
     println!(
         "\nfetch from cache: {:.0} MB/s verified, {:.0} MB/s unverified; memory copy {:.0} MB/s (ratios {:.2} / {:.2}); raw page-cache pread {:.0} MB/s",
