@@ -11,6 +11,7 @@ mod checkpoint;
 pub(crate) mod format;
 mod registry;
 mod replay;
+mod scan;
 mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
