@@ -3,14 +3,14 @@
 //! page, `fdatasync` the journal file once, then publish each log's durable
 //! offset. One pass in flight (the writer mutex, J6).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::durability::{Disk, FlushReport};
+use crate::durability::{Disk, FlushReport, LogSync};
 use crate::error::{Error, Result, io_error};
 use crate::file_cache::FileCache;
 use crate::journal::format::{self, FILE_HEADER_BYTES, FileHeader, Kind, PAGE};
@@ -191,9 +191,15 @@ impl Disk {
                 writer.failed = true;
                 return Err(error);
             }
-            for (sync, target, generation) in records.iter().filter_map(|r| r.publish.as_ref()) {
-                sync.durable.advance(*target, *generation);
-                report.logs += 1;
+            // One advance per log, its last record's: a log's records are in
+            // offset order and each advance wakes that log's waiters.
+            let mut published: HashSet<*const LogSync> = HashSet::new();
+            let publish = records.iter().rev().filter_map(|r| r.publish.as_ref());
+            for (sync, target, generation) in publish {
+                if published.insert(Arc::as_ptr(sync)) {
+                    sync.durable.advance(*target, *generation);
+                    report.logs += 1;
+                }
             }
             report.files_synced += 1;
             self.count_flush();
