@@ -206,3 +206,51 @@ fn a_pass_syncs_each_file_once_even_when_the_cache_reopens_it() {
         "one sync per file, not one per reopened handle"
     );
 }
+
+/// The journal on the real file system: the flusher thread acknowledges
+/// appends of many logs with one journal file, a checkpoint trims it, and
+/// a reopened disk finds every acknowledged batch.
+#[test]
+fn the_journal_flusher_acknowledges_every_partition_on_the_real_file_system() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let root = directory.path();
+    let policy = fjord_storage::testsuite::journal_policy();
+    let disk = Disk::open(Arc::new(StdMedium), root, policy, 8).expect("disk");
+    let flusher = disk.start_flusher().expect("journal flusher");
+    let mut logs: Vec<Log> = (0..12)
+        .map(|p| Log::open(&disk, &root.join(format!("p{p}")), small_config()).expect("open"))
+        .collect();
+    let mut ends = Vec::new();
+    for round in 0..10 {
+        for log in &mut logs {
+            let end = append(log, round);
+            assert!(log.durability().wait_for(end, Duration::from_secs(30)));
+        }
+    }
+    for log in &logs {
+        ends.push(log.log_end_offset());
+    }
+    let stats = disk.journal_stats();
+    assert!(stats.passes >= 2, "{stats:?}");
+    assert!(stats.records >= 120, "{stats:?}");
+    disk.checkpoint().expect("checkpoint");
+    let journal_files = std::fs::read_dir(root.join("journal"))
+        .expect("journal directory")
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|entry| entry.file_name().to_string_lossy().ends_with(".journal"))
+        })
+        .count();
+    assert_eq!(journal_files, 1, "a checkpoint leaves only the active file");
+    drop(flusher);
+    drop(logs); // no close: the reopen replays
+    drop(disk);
+    let disk = Disk::open(Arc::new(StdMedium), root, policy, 8).expect("reopen");
+    for (p, end) in ends.into_iter().enumerate() {
+        let log = Log::open(&disk, &root.join(format!("p{p}")), small_config()).expect("open");
+        assert_eq!(log.log_end_offset(), end);
+        let fetched = log.read(Offset(0), ByteSize::mib(1), end).expect("read");
+        assert_eq!(fetched.next_offset, end);
+    }
+}

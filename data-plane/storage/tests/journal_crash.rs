@@ -8,7 +8,7 @@ mod journal_world;
 use fjord_storage::batch::build_batch;
 use fjord_storage::sim::SplitMix64;
 use fjord_storage::testsuite::small_config;
-use fjord_storage::{Error, LeaderEpoch, Log, Offset, Timestamp};
+use fjord_storage::{ByteSize, Error, LeaderEpoch, Log, Offset, Timestamp};
 use journal_world::{
     World, busy_world, check, crash_at_every_step, crc32c_of, journal_files, log_dir, open_disk,
     rebuild, seeds,
@@ -307,4 +307,48 @@ fn journal_trimmed_only_below_a_durable_checkpoint() {
     let world = world.recover(&mut rng, false, 13);
     let stats = world.disk.journal_stats();
     assert_eq!(stats.checkpoints, 1, "the recovery pass");
+}
+
+/// A pass that does not fit the active file creates the next one first
+/// (create, preallocate, header, sync, directory sync): a crash at each step.
+#[test]
+fn crash_at_every_step_of_a_rotating_pass() {
+    const FILE: u64 = 40 * 1024;
+    let append = |world: &mut World, index: usize| {
+        let mut batch = build_batch(1, Timestamp(1), 1000, 3);
+        world.logs[index].append(&mut batch, LeaderEpoch(0))?;
+        world.models[index].record(&batch);
+        Ok::<(), fjord_storage::Error>(())
+    };
+    let setup = |_: &mut SplitMix64| {
+        let mut world = World::new(2);
+        for log in &mut world.logs {
+            let mut config = small_config();
+            config.segment_bytes = ByteSize::mib(1); // no roll, no extra pass
+            log.set_config(config).expect("config");
+        }
+        // Header, recovery pass, then passes of one page each (two appends
+        // of about 1.1 KiB): seven fill the file to 36 KiB.
+        for _ in 0..7 {
+            append(&mut world, 0).expect("append");
+            append(&mut world, 1).expect("append");
+            world.disk.flush_pending().expect("flush");
+        }
+        assert_eq!(world.disk.journal_stats().synced_end, FILE - 4096);
+        world.note_acks();
+        // A pass of two pages does not fit the last page.
+        for _ in 0..2 {
+            append(&mut world, 0).expect("append");
+            append(&mut world, 1).expect("append");
+        }
+        world
+    };
+    let work = |world: &mut World, _: &mut SplitMix64| {
+        world.disk.flush_pending()?;
+        let end = world.disk.journal_stats().synced_end;
+        assert!(end > FILE, "the pass went to a second file (ends at {end})");
+        Ok(())
+    };
+    let steps = crash_at_every_step(setup, work, |_, _| {});
+    assert!(steps > 5, "rotation adds a create, a preallocation, syncs");
 }
