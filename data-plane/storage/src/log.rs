@@ -243,6 +243,7 @@ impl Log {
         assert_eq!(first_offset, self.log_end_offset());
         if let FlushPolicy::Journal(journal) = self.disk.policy()
             && bytes.len() as u64 + 64 > journal.append_bytes_max()
+            && !journal.indirect(bytes.len())
         {
             return Err(Error::InvalidArgument(format!(
                 "an append of {} bytes does not fit one journal pass",
@@ -276,6 +277,7 @@ impl Log {
                         .journal_id
                         .expect("a journaled log is registered at open"),
                     segment: &self.active().path,
+                    segment_base: self.active().base_offset,
                     base: first_offset,
                     last: last_offset,
                     epoch: headers[headers.len() - 1].leader_epoch,

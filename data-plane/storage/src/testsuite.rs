@@ -403,6 +403,7 @@ pub fn journal_policy() -> crate::FlushPolicy {
     crate::FlushPolicy::Journal(crate::JournalConfig {
         file_bytes: ByteSize(JOURNAL_FILE_BYTES),
         pass_bytes_max: ByteSize::kib(16),
+        indirect_bytes_min: ByteSize::kib(1),
         ..crate::JournalConfig::default()
     })
 }

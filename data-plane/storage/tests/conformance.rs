@@ -59,6 +59,7 @@ fn small_journal() -> FlushPolicy {
     FlushPolicy::Journal(JournalConfig {
         file_bytes: ByteSize::kib(256),
         pass_bytes_max: ByteSize::kib(64),
+        indirect_bytes_min: ByteSize::kib(1),
         ..JournalConfig::default()
     })
 }

@@ -352,3 +352,56 @@ fn crash_at_every_step_of_a_rotating_pass() {
     let steps = crash_at_every_step(setup, work, |_, _| {});
     assert!(steps > 5, "rotation adds a create, a preallocation, syncs");
 }
+
+/// An indirect append's pass syncs its segment before the journal (J2): a
+/// segment lacking it is an unsynced last pass (dropped, never acknowledged)
+/// or, with a later pass, damage (`Error::Corrupt`).
+#[test]
+fn indirect_append_missing_from_its_segment_is_dropped_only_in_the_last_pass() {
+    for later_pass in [false, true] {
+        let mut world = World::new(2);
+        let mut small = build_batch(1, Timestamp(1), 100, 1);
+        world.logs[0]
+            .append(&mut small, LeaderEpoch(0))
+            .expect("append");
+        world.disk.flush_pending().expect("flush");
+        // Above the tests' 2 KiB indirect threshold and the 2 KiB segments:
+        // it goes alone into a new segment, and only its record to the journal.
+        let mut large = build_batch(1, Timestamp(2), 2500, 7);
+        let info = world.logs[0]
+            .append(&mut large, LeaderEpoch(0))
+            .expect("append");
+        world.disk.flush_pending().expect("flush");
+        assert_eq!(world.logs[0].durable_offset(), info.log_end_offset);
+        if later_pass {
+            let mut other = build_batch(1, Timestamp(3), 100, 2);
+            world.logs[1]
+                .append(&mut other, LeaderEpoch(0))
+                .expect("append");
+            world.disk.flush_pending().expect("flush");
+        }
+        let medium = world.medium.clone();
+        drop(world);
+        let segment = log_dir(0).join(format!("{:020}.log", info.first_offset.0));
+        assert!(
+            !medium.open_for_test(&segment).is_empty(),
+            "the batch has its own segment"
+        );
+        // What a lost, unsynced segment write would leave.
+        medium.put_file(&segment, &[]);
+        match open_disk(&medium) {
+            Ok(disk) if !later_pass => {
+                assert_eq!(disk.journal_report().records_dropped, 1);
+                let log = Log::open(&disk, &log_dir(0), small_config()).expect("reopen");
+                assert_eq!(log.log_end_offset(), info.first_offset);
+            }
+            Err(Error::Corrupt { reason, .. }) if later_pass => {
+                assert!(reason.contains("indirect"), "{reason}");
+            }
+            other => panic!(
+                "later pass {later_pass}: {:?}",
+                other.map(|d| d.journal_report())
+            ),
+        }
+    }
+}

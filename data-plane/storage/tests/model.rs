@@ -120,6 +120,7 @@ fn run(ops: Vec<Op>, journal: bool) {
             let policy = FlushPolicy::Journal(JournalConfig {
                 file_bytes: ByteSize::kib(64),
                 pass_bytes_max: ByteSize::kib(16),
+                indirect_bytes_min: ByteSize(600),
                 ..JournalConfig::default()
             });
             Disk::open(Arc::new(medium.clone()), Path::new("/data"), policy, 8).expect("disk")

@@ -53,6 +53,7 @@ impl Disk {
             argument: c,
             payload: generation.to_be_bytes().to_vec(),
             publish: None,
+            segment: None,
         });
         self.flush_pending()?;
         let trimmed = self.trim_journal(journal, c)?;

@@ -43,6 +43,10 @@ pub struct JournalConfig {
     pub checkpoint_interval: Duration,
     /// ...and as soon as the journal holds this much since the last checkpoint.
     pub retained_bytes: ByteSize,
+    /// Appends at least this large are not copied into the journal: the pass
+    /// syncs their segment file and the journal gets a small record naming
+    /// it (JOURNAL.md D-J5).
+    pub indirect_bytes_min: ByteSize,
 }
 
 impl Default for JournalConfig {
@@ -53,6 +57,7 @@ impl Default for JournalConfig {
             interval: Duration::from_millis(100),
             checkpoint_interval: Duration::from_secs(10),
             retained_bytes: ByteSize::gib(1),
+            indirect_bytes_min: ByteSize::kib(256),
         }
     }
 }
@@ -72,9 +77,14 @@ impl JournalConfig {
         Ok(())
     }
 
-    /// The largest append that fits one pass with its Pass and Pad records.
+    /// The largest record a pass carries beside its Pass and Pad records.
     pub(crate) fn append_bytes_max(&self) -> u64 {
         self.pass_bytes_max.0 - 2 * format::PAGE
+    }
+
+    /// Whether an append of `len` bytes is indirect (its data stays in the segment).
+    pub(crate) fn indirect(&self, len: usize) -> bool {
+        len as u64 >= self.indirect_bytes_min.0
     }
 }
 
@@ -88,6 +98,9 @@ pub struct JournalReport {
     pub records_skipped: u64,
     /// Records of logs removed since (unknown id or missing directory).
     pub records_of_removed_logs: u64,
+    /// Records of the unsynced last pass dropped after an indirect append
+    /// of theirs was missing from its segment (never acknowledged).
+    pub records_dropped: u64,
     /// Whether the last file ended in a torn (never acknowledged) pass.
     pub torn_tail: bool,
     pub logs_replayed: u64,
@@ -115,6 +128,8 @@ pub(crate) struct Queued {
     pub payload: Vec<u8>,
     /// For appends: whose durable offset the pass publishes, to where.
     pub publish: Option<(Arc<LogSync>, Offset, u64)>,
+    /// For indirect appends: the segment file the pass syncs first (J2).
+    pub segment: Option<PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -191,6 +206,7 @@ impl Journal {
 pub(crate) struct AppendRecord<'a> {
     pub log_id: u32,
     pub segment: &'a Path,
+    pub segment_base: Offset,
     pub base: Offset,
     pub last: Offset,
     pub epoch: LeaderEpoch,
@@ -305,21 +321,31 @@ impl Disk {
                 dirty.insert(record.segment.to_owned());
             }
         }
-        let mut payload = Vec::with_capacity(format::APPEND_FIELDS + record.data.len());
+        let indirect = journal.config.indirect(record.data.len());
+        let copied = if indirect { 0 } else { record.data.len() };
+        let mut payload = Vec::with_capacity(format::APPEND_FIELDS + 8 + copied);
         payload.extend_from_slice(&record.epoch.0.to_be_bytes());
         payload.extend_from_slice(&record.batches.to_be_bytes());
         payload.extend_from_slice(&record.last.0.to_be_bytes());
-        let len = u32::try_from(record.data.len()).expect("appends fit one pass");
+        let len = u32::try_from(record.data.len()).expect("batches are below 4 GiB");
         payload.extend_from_slice(&len.to_be_bytes());
-        payload.extend_from_slice(&0u32.to_be_bytes());
-        payload.extend_from_slice(record.data);
+        let (kind, segment) = if indirect {
+            payload.extend_from_slice(&crc32c::crc32c(record.data).to_be_bytes());
+            payload.extend_from_slice(&record.segment_base.0.to_be_bytes());
+            (Kind::AppendIndirect, Some(record.segment.to_owned()))
+        } else {
+            payload.extend_from_slice(&0u32.to_be_bytes());
+            payload.extend_from_slice(record.data);
+            (Kind::Append, None)
+        };
         let generation = record.sync.durable.generation();
         journal.enqueue(Queued {
-            kind: Kind::Append,
+            kind,
             log_id: record.log_id,
             argument: record.base.0 as u64,
             payload,
             publish: Some((record.sync.clone(), target, generation)),
+            segment,
         });
     }
 
@@ -356,6 +382,7 @@ impl Disk {
             argument: argument.0 as u64,
             payload,
             publish: None,
+            segment: None,
         });
         self.flush_pending()?;
         Ok(Some(guard))

@@ -116,6 +116,31 @@ fn apply_append(
     Ok(true)
 }
 
+/// Whether an AppendIndirect record at `base` finds what it needs in its
+/// segment: the batches that no later Truncate of this replay removes. Its
+/// pass synced the segment before the journal (J2), so a synced pass
+/// always finds them; only an unsynced last pass may not.
+fn indirect_present(
+    log: &Log,
+    base: u64,
+    payload: &[u8],
+    later_cut: Option<u64>,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<bool> {
+    if payload.len() < format::APPEND_FIELDS + 8 {
+        return Err(bad("indirect append record too short".to_owned()));
+    }
+    let last = format::u64_at(payload, 8);
+    let end = log.log_end_offset().0 as u64;
+    Ok(match later_cut {
+        // All of it is cut again later.
+        Some(cut) if cut <= base => true,
+        // A later Truncate cuts at a batch base at or above `base`.
+        Some(cut) if cut <= last => end >= base,
+        _ => last < end,
+    })
+}
+
 /// Applies one record to its log (JOURNAL.md section 6, step 5). Returns
 /// whether it changed the log.
 fn apply(
@@ -149,9 +174,8 @@ fn apply(
             Ok(true)
         }
         Kind::Truncate | Kind::Reset => Ok(false),
-        Kind::AppendIndirect => Err(bad(
-            "indirect appends are not written by this version".to_owned()
-        )),
+        // Handled by `indirect_present` before `apply` is called.
+        Kind::AppendIndirect => Ok(false),
         Kind::Pass | Kind::Pad | Kind::Checkpoint => Ok(false),
     }
 }
@@ -219,6 +243,9 @@ pub(crate) fn recover(disk: &Arc<Disk>) -> Result<()> {
         }
     }
     let mut logs: HashMap<u32, Option<Log>> = HashMap::new();
+    // Logs whose indirect append of the unsynced last pass is missing: the
+    // rest of their records in that pass are dropped too.
+    let mut dropped: std::collections::HashSet<u32> = std::collections::HashSet::new();
     for (index, meta) in chain.metas.iter().enumerate() {
         if meta.position < replay_from
             || matches!(meta.header.kind, Kind::Pass | Kind::Pad | Kind::Checkpoint)
@@ -234,6 +261,10 @@ pub(crate) fn recover(disk: &Arc<Disk>) -> Result<()> {
                 .is_some_and(|reset| meta.position < *reset)
         {
             report.records_skipped += 1;
+            continue;
+        }
+        if dropped.contains(&id) {
+            report.records_dropped += 1;
             continue;
         }
         let log = match logs.entry(id) {
@@ -259,6 +290,23 @@ pub(crate) fn recover(disk: &Arc<Disk>) -> Result<()> {
             ));
         }
         let at = meta.position - file.header.start;
+        if meta.header.kind == Kind::AppendIndirect {
+            let bad = |reason: String| corrupt(&file.path, at, reason);
+            let payload = &record[format::RECORD_HEADER..];
+            let argument = meta.header.argument;
+            if indirect_present(log, argument, payload, later_cut[index], &bad)? {
+                report.records_skipped += 1;
+            } else if Some(meta.pass) == chain.seq {
+                // The last pass never synced (else its segment would hold
+                // the batches): nothing of it was acknowledged.
+                dropped.insert(id);
+                report.records_dropped += 1;
+            } else {
+                let reason = "an indirect append is missing from its segment, yet its pass synced";
+                return Err(bad(reason.to_owned()));
+            }
+            continue;
+        }
         let applied = apply(
             log,
             (&meta.header, later_cut[index].map(|cut| Offset(cut as i64))),
@@ -320,6 +368,7 @@ fn start_writer(
         argument: position,
         payload: generation.to_be_bytes().to_vec(),
         publish: None,
+        segment: None,
     };
     let end = writer.write_pass(journal, &disk.cache, &[checkpoint])?;
     assert_eq!(writer.header.start, start, "the first pass fits a new file");

@@ -25,6 +25,8 @@ pub(crate) struct Meta {
     pub(crate) file: usize,
     pub(crate) position: u64,
     pub(crate) header: RecordHeader,
+    /// Sequence of the pass that carried it.
+    pub(crate) pass: u64,
 }
 
 #[derive(Default)]
@@ -127,10 +129,15 @@ impl JournalFile {
                     chain.end = Some(end);
                 }
                 _ if pass.is_none() => return Ok((position, true)),
-                _ => pending.push(Meta {
+                _ => {}
+            }
+            match (header.kind, pass) {
+                (Kind::Pass | Kind::Pad, _) | (_, None) => {}
+                (_, Some(seq)) => pending.push(Meta {
                     file: index,
                     position,
                     header,
+                    pass: seq,
                 }),
             }
             position += u64::from(header.len);

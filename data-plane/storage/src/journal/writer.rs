@@ -186,7 +186,10 @@ impl Disk {
             if records.is_empty() {
                 break;
             }
-            if let Err(error) = writer.write_pass(journal, &self.cache, &records) {
+            let written = self
+                .sync_indirect_segments(&records)
+                .and_then(|()| writer.write_pass(journal, &self.cache, &records));
+            if let Err(error) = written {
                 // DESIGN.md 6a: no retry after a failed write or fdatasync.
                 writer.failed = true;
                 return Err(error);
@@ -205,6 +208,27 @@ impl Disk {
             self.count_flush();
         }
         Ok(report)
+    }
+
+    /// J2 for indirect appends: their segment files are synced before the
+    /// pass that names them is written and synced. A file removed since
+    /// (retention below the log start) needs no sync.
+    fn sync_indirect_segments(&self, records: &[Queued]) -> Result<()> {
+        let mut synced: HashSet<&Path> = HashSet::new();
+        for path in records
+            .iter()
+            .filter_map(|record| record.segment.as_deref())
+        {
+            if !synced.insert(path) {
+                continue;
+            }
+            match self.cache.get(path, false) {
+                Ok(file) => file.sync_data().map_err(io_error(path))?,
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
     }
 
     /// The journal's flusher: a pass as soon as records are queued (adaptive

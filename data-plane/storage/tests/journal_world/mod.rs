@@ -20,6 +20,8 @@ fn policy() -> FlushPolicy {
     FlushPolicy::Journal(JournalConfig {
         file_bytes: ByteSize::kib(40),
         pass_bytes_max: ByteSize::kib(16),
+        // About half the random appends are indirect.
+        indirect_bytes_min: ByteSize::kib(2),
         ..JournalConfig::default()
     })
 }
