@@ -79,6 +79,11 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::SaslAuthenticate, 0, 2),
     api(ApiKey::DescribeUserScramCredentials, 0, 0),
     api(ApiKey::AlterUserScramCredentials, 0, 0),
+    // v0 predates pattern types (KIP-290); the codec starts at v1, as
+    // Kafka 4 does. Answered by the connection's gate.
+    api(ApiKey::DescribeAcls, 1, 3),
+    api(ApiKey::CreateAcls, 1, 3),
+    api(ApiKey::DeleteAcls, 1, 3),
 ];
 
 /// The support entry for `key`, if the broker serves it.
