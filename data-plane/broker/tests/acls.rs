@@ -251,6 +251,16 @@ fn kafka_python_admin_creates_lists_and_deletes_acls_and_only_admins_may() {
         secure_client("kafka-python", &broker, &admin, &["describe-acls"]),
         expected
     );
+    // A binding Kafka would not take is refused, not stored.
+    let group_write = json!([["GROUP", "g", "LITERAL", "User:alice", "WRITE", "ALLOW"]]);
+    let refused = try_secure_client(
+        "kafka-python",
+        &broker,
+        &admin,
+        &["create-acls", &group_write.to_string()],
+    )
+    .unwrap_err();
+    assert!(names(&refused, "invalid request"), "{refused}");
     // Alice may not list or change bindings.
     let alice = user("alice", "alice-pw");
     for action in [

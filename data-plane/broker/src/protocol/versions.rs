@@ -145,4 +145,18 @@ mod tests {
         assert!(!accepts(ApiKey::DescribeConfigs, 0));
         assert!(accepts(ApiKey::DescribeConfigs, 4));
     }
+
+    #[test]
+    fn the_acl_apis_are_advertised_from_v1_to_v3() {
+        let response = api_versions_response(None);
+        for key in [ApiKey::DescribeAcls, ApiKey::CreateAcls, ApiKey::DeleteAcls] {
+            let advertised = response
+                .api_keys
+                .iter()
+                .find(|api| api.api_key == key as i16)
+                .unwrap_or_else(|| panic!("{key:?} is advertised"));
+            assert_eq!((advertised.min_version, advertised.max_version), (1, 3));
+            assert!(!accepts(key, 0), "{key:?} v0 has no pattern types");
+        }
+    }
 }
