@@ -160,3 +160,86 @@ async fn producer_ids_need_write_somewhere_or_on_the_transactional_id() {
         TRANSACTIONAL_ID_AUTHORIZATION_FAILED
     );
 }
+
+/// Commits offset 7 of `topic`-0 for `group` outside any generation.
+fn commit(group_name: &str, topic_name: &str) -> RequestKind {
+    RequestKind::OffsetCommit(
+        OffsetCommitRequest::default()
+            .with_group_id(group(group_name))
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![
+                offset_commit_request::OffsetCommitRequestTopic::default()
+                    .with_name(topic(topic_name))
+                    .with_partitions(vec![
+                        offset_commit_request::OffsetCommitRequestPartition::default()
+                            .with_partition_index(0)
+                            .with_committed_offset(7),
+                    ]),
+            ]),
+    )
+}
+
+#[tokio::test]
+async fn commits_need_read_on_group_and_topic_and_listings_show_only_describable_groups() {
+    let fixture = fixture().await;
+    let (admin, alice) = (fixture.access("admin"), fixture.access("alice"));
+    let code = |response: ResponseKind| match response {
+        ResponseKind::OffsetCommit(response) => response.topics[0].partitions[0].error_code,
+        other => panic!("expected OffsetCommit, got {other:?}"),
+    };
+    for name in ["orders-app", "payments-app"] {
+        let committed = fixture
+            .serve(&admin, ApiKey::OffsetCommit, 8, commit(name, "payments"))
+            .await;
+        assert_eq!(code(committed), 0, "{name}");
+    }
+    let mine = fixture
+        .serve(
+            &alice,
+            ApiKey::OffsetCommit,
+            8,
+            commit("orders-app", "orders.eu"),
+        )
+        .await;
+    assert_eq!(code(mine), 0);
+    let other_topic = fixture
+        .serve(
+            &alice,
+            ApiKey::OffsetCommit,
+            8,
+            commit("orders-app", "payments"),
+        )
+        .await;
+    assert_eq!(code(other_topic), TOPIC_AUTHORIZATION_FAILED);
+    let other_group = fixture
+        .serve(
+            &alice,
+            ApiKey::OffsetCommit,
+            8,
+            commit("payments-app", "orders.eu"),
+        )
+        .await;
+    assert_eq!(code(other_group), GROUP_AUTHORIZATION_FAILED);
+
+    let listed = |response: ResponseKind| match response {
+        ResponseKind::ListGroups(response) => {
+            let mut groups: Vec<String> = response
+                .groups
+                .iter()
+                .map(|g| g.group_id.to_string())
+                .collect();
+            groups.sort();
+            groups
+        }
+        other => panic!("expected ListGroups, got {other:?}"),
+    };
+    let list = || RequestKind::ListGroups(ListGroupsRequest::default());
+    assert_eq!(
+        listed(fixture.serve(&alice, ApiKey::ListGroups, 4, list()).await),
+        vec!["orders-app".to_owned()]
+    );
+    assert_eq!(
+        listed(fixture.serve(&admin, ApiKey::ListGroups, 4, list()).await),
+        vec!["orders-app".to_owned(), "payments-app".to_owned()]
+    );
+}

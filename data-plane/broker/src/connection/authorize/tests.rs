@@ -53,6 +53,8 @@ pub(super) async fn fixture() -> Fixture {
         message_bytes_max: config.message_bytes_max,
     };
     let topics = Arc::new(Topics::open(directory.path(), Arc::clone(&disk), defaults).unwrap());
+    // The flusher makes appends (group commits) durable.
+    disk.start(Arc::clone(&topics)).unwrap();
     let groups = crate::handler::Groups::open(directory.path(), &disk).unwrap();
     let handler = Handler::new(
         &config,
