@@ -49,6 +49,8 @@ pub struct FileConfig {
     pub sasl_bootstrap_user: Option<String>,
     pub sasl_bootstrap_password_file: Option<PathBuf>,
     pub super_users: Option<String>,
+    pub authorizer: Option<String>,
+    pub allow_everyone_if_no_acl_found: Option<bool>,
     pub admin_token_file: Option<PathBuf>,
     pub peer_tls_cert_file: Option<PathBuf>,
     pub peer_tls_key_file: Option<PathBuf>,
@@ -145,6 +147,8 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
     fill!(sasl_bootstrap_user);
     fill!(sasl_bootstrap_password_file);
     fill!(super_users);
+    fill!(authorizer);
+    fill!(allow_everyone_if_no_acl_found);
     fill!(admin_token_file);
     fill!(peer_tls_cert_file);
     fill!(peer_tls_key_file);

@@ -39,6 +39,8 @@ sasl-authentication-timeout-seconds = 20
 sasl-bootstrap-user = "admin"
 sasl-bootstrap-password-file = "/etc/fjord/admin-password"
 super-users = "User:CN=operator"
+authorizer = "acl"
+allow-everyone-if-no-acl-found = true
 admin-token-file = "/etc/fjord/admin/token"
 peer-tls-cert-file = "/etc/fjord/peer/tls.crt"
 peer-tls-key-file = "/etc/fjord/peer/tls.key"
@@ -98,6 +100,8 @@ fn every_option_can_be_set_in_the_file() {
         broker.admin_token_file.as_deref(),
         Some(std::path::Path::new("/etc/fjord/admin/token"))
     );
+    assert_eq!(broker.authorizer, crate::config::AuthorizerKind::Acl);
+    assert!(broker.allow_everyone_if_no_acl_found);
     let peer_tls = broker.peer_tls.as_ref().unwrap();
     assert_eq!(peer_tls.ca, PathBuf::from("/etc/fjord/peer/ca.crt"));
     assert_eq!(args.logging.log_format, LogFormat::Json);

@@ -11,6 +11,7 @@ use fjord_broker::handler::{Groups, Handler};
 use fjord_broker::metrics::BrokerMetrics;
 use fjord_broker::producer::ProducerIds;
 use fjord_broker::security::ReloadingTls;
+use fjord_broker::security::acl::{AclStore, Authorizer};
 use fjord_broker::security::admin::{AdminToken, require_token};
 use fjord_broker::security::sasl::SaslListener;
 use fjord_broker::security::users::ScramUsers;
@@ -77,6 +78,19 @@ async fn main() -> anyhow::Result<()> {
         }
         None => ScramUsers::open(data_dir.path()).context("cannot open the users")?,
     });
+    // ACL bindings follow the same path as users.
+    let acls = Arc::new(match &cluster {
+        Some(cluster) => {
+            AclStore::for_cluster(Arc::clone(&cluster.controller), Arc::clone(&cluster.client))
+        }
+        None => AclStore::open(data_dir.path()).context("cannot open the acls")?,
+    });
+    let authorizer = Arc::new(Authorizer::new(
+        config.authorizer,
+        &config.super_users,
+        config.allow_everyone_if_no_acl_found,
+        acls,
+    ));
     let sasl = config.sasl.as_ref().map(|settings| SaslListener {
         users: Arc::clone(&users),
         mechanisms: settings.mechanisms.clone(),
@@ -216,6 +230,7 @@ async fn main() -> anyhow::Result<()> {
         sasl,
         users: Arc::clone(&users),
         super_users: config.super_users.clone(),
+        authorizer,
     });
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     tokio::select! {

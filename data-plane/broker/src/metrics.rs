@@ -21,6 +21,12 @@ pub struct MechanismLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DenialLabels {
+    pub operation: &'static str,
+    pub resource_type: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
@@ -69,6 +75,8 @@ pub struct BrokerMetrics {
     /// Successful SASL authentications, re-authentications (KIP-368)
     /// included, by mechanism.
     pub authentications: Family<MechanismLabels, Counter>,
+    /// Operations refused by the ACL authorizer.
+    pub authorization_denials: Family<DenialLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -184,6 +192,11 @@ impl BrokerMetrics {
             "fjord_broker_authentications",
             "Successful SASL authentications, re-authentications on an open connection included, by mechanism",
             this.authentications.clone(),
+        );
+        registry.register(
+            "fjord_broker_authorization_denials",
+            "Operations the ACL authorizer refused, by operation and resource type",
+            this.authorization_denials.clone(),
         );
         this
     }

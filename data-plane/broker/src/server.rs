@@ -24,6 +24,7 @@ use tracing::{debug, info, warn};
 use crate::connection::serve_connection;
 use crate::handler::Handler;
 use crate::metrics::BrokerMetrics;
+use crate::security::acl::Authorizer;
 use crate::security::sasl::SaslListener;
 use crate::security::users::ScramUsers;
 use crate::security::{Principal, ReloadingTls, SecurityProtocol};
@@ -77,6 +78,8 @@ pub struct ConnectionContext {
     pub users: Arc<ScramUsers>,
     /// Principals allowed everything (`--super-users`).
     pub super_users: BTreeSet<Principal>,
+    /// Checks requests against ACLs (or allows them, `--authorizer=none`).
+    pub authorizer: Arc<Authorizer>,
 }
 
 /// Runs the listener's handshake on an accepted connection, then serves it.

@@ -98,6 +98,9 @@ impl MetadataImage {
             MetadataRecord::EndDecommission { broker } => self.check_end_decommission(*broker),
             // Limits checked above; a user needs nothing else to exist.
             MetadataRecord::SetScramCredential { .. } => Ok(()),
+            MetadataRecord::CreateAcl { .. } | MetadataRecord::DeleteAcl { .. } => {
+                self.check_acl_record(record)
+            }
         }
     }
 
@@ -123,6 +126,9 @@ impl MetadataImage {
             | MetadataRecord::EndDecommission { .. }
             | MetadataRecord::SetMaintenance { .. } => self.apply_broker_record(record),
             MetadataRecord::SetScramCredential { .. } => self.apply_user_record(record),
+            MetadataRecord::CreateAcl { .. } | MetadataRecord::DeleteAcl { .. } => {
+                self.apply_acl_record(record)
+            }
             _ => self.apply_topic_record(record),
         }
     }

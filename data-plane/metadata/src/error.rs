@@ -43,6 +43,8 @@ pub enum Error {
     InvalidConfig(String),
     #[error("broker {broker} cannot be removed: {reason}")]
     Decommission { broker: BrokerId, reason: String },
+    #[error("invalid acl binding: {0}")]
+    InvalidAcl(String),
     #[error("cannot plan: {0}")]
     Unplaceable(String),
 }

@@ -82,6 +82,8 @@ pub struct MetadataImage {
     pub(crate) topic_names: BTreeMap<TopicId, TopicName>,
     /// SCRAM credentials by (user, mechanism).
     pub(crate) scram_credentials: BTreeMap<(String, String), crate::users::ScramCredentialRecord>,
+    /// ACL bindings.
+    pub(crate) acls: crate::acl::AclSet,
     /// Records applied (refused ones included): the log position applied.
     pub(crate) applied: u64,
 }

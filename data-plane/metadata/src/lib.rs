@@ -5,6 +5,7 @@
 //! functions of the image. No I/O, no clock: time is an argument. See
 //! `docs/controller.md`.
 
+pub mod acl;
 mod apply;
 pub mod balance;
 pub mod decommission;

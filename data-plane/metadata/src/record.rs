@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::acl::AclBinding;
 use crate::error::{Error, Result};
 use crate::types::{BrokerId, Incarnation, Millis, TopicId, TopicName};
 use crate::users::ScramCredentialRecord;
@@ -121,6 +122,14 @@ pub enum MetadataRecord {
         user: String,
         mechanism: String,
         credential: Option<ScramCredentialRecord>,
+    },
+    /// Adds one ACL binding (docs/security.md, "Authorization").
+    CreateAcl {
+        binding: AclBinding,
+    },
+    /// Removes one ACL binding.
+    DeleteAcl {
+        binding: AclBinding,
     },
 }
 
@@ -236,6 +245,9 @@ impl MetadataRecord {
                 mechanism,
                 credential,
             } => crate::users::check_limits(user, mechanism, credential.as_ref()),
+            Self::CreateAcl { binding } | Self::DeleteAcl { binding } => {
+                crate::acl::record::check_limits(binding)
+            }
             _ => Ok(()),
         }
     }

@@ -53,6 +53,11 @@ pub enum ControllerRequest {
     SetScramCredentials {
         changes: Vec<ScramChange>,
     },
+    /// Adds and removes ACL bindings, one record each (docs/security.md).
+    SetAcls {
+        create: Vec<fjord_metadata::acl::AclBinding>,
+        delete: Vec<fjord_metadata::acl::AclBinding>,
+    },
     /// The topic's whole new set of config overrides.
     SetTopicConfigs {
         name: String,
@@ -267,6 +272,24 @@ async fn answer(
                     mechanism: change.mechanism,
                     credential: change.credential,
                 };
+                controller
+                    .image()
+                    .validate(&record)
+                    .map_err(|error| refused(&error))?;
+                controller.propose(record).await?;
+            }
+            return Ok(done());
+        }
+        ControllerRequest::SetAcls { create, delete } => {
+            let records = delete
+                .into_iter()
+                .map(|binding| MetadataRecord::DeleteAcl { binding })
+                .chain(
+                    create
+                        .into_iter()
+                        .map(|binding| MetadataRecord::CreateAcl { binding }),
+                );
+            for record in records {
                 controller
                     .image()
                     .validate(&record)

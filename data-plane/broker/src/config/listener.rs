@@ -263,6 +263,10 @@ mod tests {
         );
         refused(&["--super-users=admin"], "TYPE:NAME");
         refused(&["--tls-reload-interval-seconds=0"], "reload");
+        refused(
+            &["--authorizer=opa"],
+            "--authorizer must be 'none' or 'acl'",
+        );
     }
 
     #[test]

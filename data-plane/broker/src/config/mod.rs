@@ -226,8 +226,29 @@ pub struct BrokerArgs {
     #[arg(long, env = "FJORD_SUPER_USERS", default_value = "")]
     pub super_users: String,
 
+    /// `none`: every authenticated principal may do everything but manage
+    /// users (the ACL APIs answer SECURITY_DISABLED); `acl`: every request
+    /// is checked against the ACL bindings (docs/security.md,
+    /// "Authorization").
+    #[arg(long, env = "FJORD_AUTHORIZER", default_value = "none")]
+    pub authorizer: String,
+
+    /// With `--authorizer=acl`: allow a resource no binding names, as
+    /// Kafka's `allow.everyone.if.no.acl.found` (off: only super users).
+    #[arg(long, env = "FJORD_ALLOW_EVERYONE_IF_NO_ACL_FOUND")]
+    pub allow_everyone_if_no_acl_found: bool,
+
     #[command(flatten)]
     pub logging: fjord_telemetry::LoggingArgs,
+}
+
+/// Which authorizer checks requests (`--authorizer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizerKind {
+    /// No checks beyond authentication (and super users for user APIs).
+    None,
+    /// Kafka's ACLs.
+    Acl,
 }
 
 /// Cluster mode settings (all three cluster flags given).
@@ -271,6 +292,10 @@ pub struct BrokerConfig {
     pub sasl: Option<SaslSettings>,
     /// Principals allowed everything (with the bootstrap user, if any).
     pub super_users: BTreeSet<Principal>,
+    /// Whether requests are checked against ACLs.
+    pub authorizer: AuthorizerKind,
+    /// Kafka's `allow.everyone.if.no.acl.found`.
+    pub allow_everyone_if_no_acl_found: bool,
     /// The admin API's token file, if it requires one.
     pub admin_token_file: Option<PathBuf>,
     /// Mutual TLS between peers (cluster mode).
@@ -315,6 +340,15 @@ impl BrokerConfig {
         let sasl = listener::sasl_settings(args, security_protocol)?;
         let peer_tls = listener::peer_tls(args, cluster.is_some())?;
         let super_users = listener::super_users(args, sasl.as_ref())?;
+        let authorizer = match args.authorizer.as_str() {
+            "none" => AuthorizerKind::None,
+            "acl" => AuthorizerKind::Acl,
+            other => {
+                return Err(Error::Config(format!(
+                    "--authorizer must be 'none' or 'acl', got {other:?}"
+                )));
+            }
+        };
         if !(1..=3600).contains(&args.tls_reload_interval_seconds) {
             return Err(Error::Config(format!(
                 "--tls-reload-interval-seconds must be within 1..=3600, got {}",
@@ -355,6 +389,8 @@ impl BrokerConfig {
             tls_reload_interval: Duration::from_secs(args.tls_reload_interval_seconds),
             sasl,
             super_users,
+            authorizer,
+            allow_everyone_if_no_acl_found: args.allow_everyone_if_no_acl_found,
             admin_token_file: args.admin_token_file.clone(),
             peer_tls,
         })

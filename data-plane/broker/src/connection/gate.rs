@@ -21,6 +21,7 @@ use super::{ConnectionError, Pending, encode};
 use crate::metrics::MechanismLabels;
 use crate::protocol::DecodedRequest;
 use crate::security::Principal;
+use crate::security::acl::Access;
 use crate::security::sasl::{SaslError, SaslSession, Step};
 use crate::server::ConnectionContext;
 
@@ -87,9 +88,13 @@ impl Identity {
 }
 
 /// What the gate decided for one request.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per request and moved, never stored"
+)]
 pub(super) enum Admission {
-    /// Serve it as usual.
-    Pass(DecodedRequest),
+    /// Serve it as usual, with what its principal may do.
+    Pass(DecodedRequest, Access),
     /// Already answered here.
     Answered(Pending),
 }
@@ -105,13 +110,13 @@ pub(super) async fn admit(
             header,
             body,
         } => (api_key, header, body),
-        other => return Admission::Pass(other),
+        other => return Admission::Pass(other, anonymous(identity, context)),
     };
     let correlation_id = header.correlation_id;
     let version = header.request_api_version;
     let respond = |response: ResponseKind| encode(correlation_id, api_key, version, &response);
-    match &body {
-        RequestKind::ApiVersions(_) => {}
+    let access = match &body {
+        RequestKind::ApiVersions(_) => anonymous(identity, context),
         RequestKind::SaslHandshake(request) => {
             let (response, error) = handshake(identity, context, request.mechanism.as_str());
             let encoded = respond(ResponseKind::SaslHandshake(response)).map(Some);
@@ -135,16 +140,40 @@ pub(super) async fn admit(
                     ConnectionError::Unauthenticated { api_key },
                 )));
             };
-            if let Some(response) = super::users::answer(body, principal, context).await {
+            let access = Access::new(
+                Arc::clone(&context.authorizer),
+                principal,
+                identity.peer.ip(),
+                context.metrics.clone(),
+            );
+            if let Some(response) = super::users::answer(body, &access, context).await {
                 return Admission::Answered(Pending::Ready(respond(response).map(Some)));
             }
+            if let Some(response) = super::acls::answer(body, &access, context).await {
+                return Admission::Answered(Pending::Ready(respond(response).map(Some)));
+            }
+            access
         }
-    }
-    Admission::Pass(DecodedRequest::Request {
-        api_key,
-        header,
-        body,
-    })
+    };
+    Admission::Pass(
+        DecodedRequest::Request {
+            api_key,
+            header,
+            body,
+        },
+        access,
+    )
+}
+
+/// The access of a request that needs no principal (ApiVersions), which
+/// may come before authentication.
+fn anonymous(identity: &Identity, context: &ConnectionContext) -> Access {
+    Access::new(
+        Arc::clone(&context.authorizer),
+        &Principal::anonymous(),
+        identity.peer.ip(),
+        context.metrics.clone(),
+    )
 }
 
 fn handshake(

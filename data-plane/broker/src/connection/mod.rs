@@ -29,6 +29,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
+mod acls;
+mod authorize;
 mod gate;
 mod users;
 
@@ -36,6 +38,7 @@ use crate::handler::Answer;
 use crate::metrics::{ApiLabels, ReasonLabels};
 use crate::protocol::{self, DecodedRequest, FrameError, RequestError, versions};
 use crate::security::Principal;
+use crate::security::acl::Access;
 use crate::server::ConnectionContext;
 
 /// Why a connection ended.
@@ -235,7 +238,7 @@ async fn execute(
     while let Some((request, budget)) = from_reader.recv().await {
         let pending = match request {
             Ok(request) => match gate::admit(request, &mut identity, context).await {
-                gate::Admission::Pass(request) => answer(request, context).await,
+                gate::Admission::Pass(request, access) => answer(request, context, access).await,
                 gate::Admission::Answered(pending) => pending,
             },
             Err(error) => Pending::Ready(Err(error)),
@@ -300,7 +303,7 @@ async fn write_responses<W: AsyncWrite + Unpin>(
 }
 
 /// Runs a request's ordered work; its answer, or the task finishing it.
-async fn answer(request: DecodedRequest, context: &ConnectionContext) -> Pending {
+async fn answer(request: DecodedRequest, context: &ConnectionContext, access: Access) -> Pending {
     let (api_key, header, body) = match request {
         DecodedRequest::UnsupportedApiVersions { correlation_id } => {
             let body = ResponseKind::ApiVersions(versions::api_versions_response(Some(
@@ -332,14 +335,25 @@ async fn answer(request: DecodedRequest, context: &ConnectionContext) -> Pending
             Answer::Later(_) => Err(ConnectionError::Task("answer did not settle".to_owned())),
         }
     };
+    let (body, patch) = match authorize::check(body, version, &access, &context.handler) {
+        authorize::Checked::Serve(body, patch) => (body, patch),
+        authorize::Checked::Refuse(response) => {
+            return Pending::Ready(finish(Answer::Respond(response)));
+        }
+    };
     match context.handler.handle(api_key, &header, body).await {
         None => Pending::Ready(Err(ConnectionError::Unhandled { api_key })),
-        Some(Answer::Later(rest)) => {
-            Pending::Later(AbortOnDropHandle::new(tokio::spawn(async move {
-                finish(rest.await.settled().await)
-            })))
+        Some(answer) => {
+            let answer = authorize::patched(answer, patch);
+            match answer {
+                Answer::Later(rest) => {
+                    Pending::Later(AbortOnDropHandle::new(tokio::spawn(async move {
+                        finish(rest.await.settled().await)
+                    })))
+                }
+                answer => Pending::Ready(finish(answer)),
+            }
         }
-        Some(answer) => Pending::Ready(finish(answer)),
     }
 }
 

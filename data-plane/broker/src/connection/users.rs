@@ -1,7 +1,8 @@
-//! `DescribeUserScramCredentials` and `AlterUserScramCredentials`: only
-//! super users may list or change users (Kafka asks for DESCRIBE and ALTER
-//! on the cluster). Answers carry mechanisms and iteration counts, never
-//! salts or keys.
+//! `DescribeUserScramCredentials` and `AlterUserScramCredentials`: Kafka
+//! asks for DESCRIBE and ALTER on the cluster, so with `--authorizer=acl`
+//! those bindings decide (super users pass); without an authorizer only
+//! super users may list or change users. Answers carry mechanisms and
+//! iteration counts, never salts or keys.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +18,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use tracing::{info, warn};
 
-use crate::security::Principal;
+use fjord_metadata::acl::AclOperation;
+
+use crate::security::acl::Access;
 use crate::security::scram::{ScramCredential, ScramMechanism};
 use crate::security::users::{CredentialChange, CredentialRefusal};
 use crate::server::ConnectionContext;
@@ -32,17 +35,27 @@ const UNACCEPTABLE_CREDENTIAL: i16 = 93;
 /// The answer to a user-credential request, or `None` for any other.
 pub(super) async fn answer(
     body: &RequestKind,
-    principal: &Principal,
+    access: &Access,
     context: &ConnectionContext,
 ) -> Option<ResponseKind> {
-    let allowed = context.super_users.contains(principal);
+    let allowed = |operation| {
+        if access.enforced() {
+            access.allowed_on_cluster(operation)
+        } else {
+            access.is_super_user()
+        }
+    };
     Some(match body {
         RequestKind::DescribeUserScramCredentials(request) => {
+            let allowed = allowed(AclOperation::Describe);
             ResponseKind::DescribeUserScramCredentials(describe(request, allowed, context))
         }
-        RequestKind::AlterUserScramCredentials(request) => ResponseKind::AlterUserScramCredentials(
-            alter(request, principal, allowed, context).await,
-        ),
+        RequestKind::AlterUserScramCredentials(request) => {
+            let allowed = allowed(AclOperation::Alter);
+            ResponseKind::AlterUserScramCredentials(
+                alter(request, access.principal(), allowed, context).await,
+            )
+        }
         _ => return None,
     })
 }
@@ -100,7 +113,7 @@ fn describe(
 /// change gets that error and none of its changes are applied.
 async fn alter(
     request: &AlterUserScramCredentialsRequest,
-    principal: &Principal,
+    principal: &str,
     allowed: bool,
     context: &ConnectionContext,
 ) -> AlterUserScramCredentialsResponse {

@@ -47,6 +47,9 @@ fn schema_of(api_key: ApiKey) -> Option<(i16, &'static [V])> {
         ApiKey::SaslAuthenticate => (2, SASL_AUTHENTICATE),
         ApiKey::DescribeUserScramCredentials => (0, DESCRIBE_USER_SCRAM_CREDENTIALS),
         ApiKey::AlterUserScramCredentials => (0, ALTER_USER_SCRAM_CREDENTIALS),
+        ApiKey::DescribeAcls => (2, ACL_FILTER),
+        ApiKey::CreateAcls => (2, CREATE_ACLS),
+        ApiKey::DeleteAcls => (2, DELETE_ACLS),
         _ => return None,
     })
 }
@@ -94,6 +97,33 @@ const INCREMENTAL_ALTER_CONFIGS: &[V] = &[
     ),
     v(0, ALL, F::Fixed(1)),
 ];
+
+/// DescribeAcls' body, and each DeleteAcls filter.
+const ACL_FILTER: &[V] = &[
+    v(0, ALL, F::Fixed(1)),
+    v(0, ALL, F::Str),
+    v(1, ALL, F::Fixed(1)),
+    v(0, ALL, F::Str),
+    v(0, ALL, F::Str),
+    v(0, ALL, F::Fixed(1)),
+    v(0, ALL, F::Fixed(1)),
+];
+
+const DELETE_ACLS: &[V] = &[v(0, ALL, F::Array(ACL_FILTER))];
+
+const CREATE_ACLS: &[V] = &[v(
+    0,
+    ALL,
+    F::Array(&[
+        v(0, ALL, F::Fixed(1)),
+        v(0, ALL, F::Str),
+        v(1, ALL, F::Fixed(1)),
+        v(0, ALL, F::Str),
+        v(0, ALL, F::Str),
+        v(0, ALL, F::Fixed(1)),
+        v(0, ALL, F::Fixed(1)),
+    ]),
+)];
 
 const SASL_HANDSHAKE: &[V] = &[v(0, ALL, F::Str)];
 

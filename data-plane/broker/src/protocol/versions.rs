@@ -79,6 +79,11 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::SaslAuthenticate, 0, 2),
     api(ApiKey::DescribeUserScramCredentials, 0, 0),
     api(ApiKey::AlterUserScramCredentials, 0, 0),
+    // v0 predates pattern types (KIP-290); the codec starts at v1, as
+    // Kafka 4 does. Answered by the connection's gate.
+    api(ApiKey::DescribeAcls, 1, 3),
+    api(ApiKey::CreateAcls, 1, 3),
+    api(ApiKey::DeleteAcls, 1, 3),
 ];
 
 /// The support entry for `key`, if the broker serves it.
@@ -139,5 +144,19 @@ mod tests {
         assert!(!accepts(ApiKey::Produce, 2));
         assert!(!accepts(ApiKey::DescribeConfigs, 0));
         assert!(accepts(ApiKey::DescribeConfigs, 4));
+    }
+
+    #[test]
+    fn the_acl_apis_are_advertised_from_v1_to_v3() {
+        let response = api_versions_response(None);
+        for key in [ApiKey::DescribeAcls, ApiKey::CreateAcls, ApiKey::DeleteAcls] {
+            let advertised = response
+                .api_keys
+                .iter()
+                .find(|api| api.api_key == key as i16)
+                .unwrap_or_else(|| panic!("{key:?} is advertised"));
+            assert_eq!((advertised.min_version, advertised.max_version), (1, 3));
+            assert!(!accepts(key, 0), "{key:?} v0 has no pattern types");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! files (reloaded when they change), and the principal a client
 //! certificate maps to. The design and threat model: `docs/security.md`.
 
+pub mod acl;
 pub mod admin;
 mod der;
 pub mod peer_tls;

@@ -335,10 +335,12 @@ fn to_record(credential: &ScramCredential) -> ScramCredentialRecord {
     }
 }
 
-fn write_atomically(path: &Path, credentials: &Credentials) -> std::io::Result<()> {
+/// Writes `value` as JSON to `path` so that a crash leaves the old or the
+/// new file: temporary file, fsync, rename, fsync of the directory.
+pub(crate) fn write_atomically<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     let temporary = path.with_extension("json.tmp");
     let mut file = File::create(&temporary)?;
-    file.write_all(&serde_json::to_vec(credentials).map_err(std::io::Error::other)?)?;
+    file.write_all(&serde_json::to_vec(value).map_err(std::io::Error::other)?)?;
     file.sync_all()?;
     std::fs::rename(&temporary, path)?;
     match path.parent() {

@@ -12,6 +12,14 @@ usage: secure_clients.py CLIENT BOOTSTRAP SECURITY_JSON ACTION [ARGS...]
                  alter-user USER MECHANISM PASSWORD  (confluent; "ok")
                  delete-user USER MECHANISM          (confluent; "ok")
                  describe-users        ({user: [[mechanism, iterations]]})
+                 consume-group TOPIC COUNT GROUP  (confluent; as consume, in GROUP)
+                 create-acls ACLS_JSON (kafka-python; [[type, name, pattern,
+                                       principal, operation, permission]];
+                                       host "*"; "ok")
+                 describe-acls         (kafka-python; every binding, sorted)
+                 delete-acls PRINCIPAL (kafka-python; the bindings removed)
+                 create-topic TOPIC    (kafka-python; "ok")
+                 list-topics           (kafka-python; sorted topic names)
 
 Prints one JSON document on stdout. A refused connection or failed request
 exits 2 and prints {"error": TEXT} so tests can assert on the refusal.
@@ -89,6 +97,7 @@ def confluent(bootstrap, security, action, args):
             time.sleep(float(args[2]))
         return "ok"
     topic, count = args[0], int(args[1])
+    group = args[2] if action == "consume-group" else f"secure-{topic}"
     config = confluent_config(bootstrap, security)
     errors = []
     config["error_cb"] = lambda error: errors.append(error.str())
@@ -110,7 +119,7 @@ def confluent(bootstrap, security, action, args):
             raise RuntimeError(f"undelivered: {failed} {errors}")
         return "ok"
     consumer = Consumer(
-        dict(config, **{"group.id": f"secure-{topic}", "auto.offset.reset": "earliest"})
+        dict(config, **{"group.id": group, "auto.offset.reset": "earliest"})
     )
     consumer.subscribe([topic])
     values = []
@@ -144,8 +153,85 @@ def kafka_python_config(bootstrap, security):
     return config
 
 
+def acl_row(acl):
+    pattern = acl.resource_pattern
+    return [
+        pattern.resource_type.name,
+        pattern.resource_name,
+        pattern.pattern_type.name,
+        acl.principal,
+        acl.host,
+        acl.operation.name,
+        acl.permission_type.name,
+    ]
+
+
+def kafka_python_acls(admin, action, args):
+    from kafka.admin import (
+        ACL,
+        ACLFilter,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        ResourcePattern,
+        ResourcePatternFilter,
+        ResourceType,
+    )
+
+    def every(principal=None):
+        return ACLFilter(
+            principal=principal,
+            host=None,
+            operation=ACLOperation.ANY,
+            permission_type=ACLPermissionType.ANY,
+            resource_pattern=ResourcePatternFilter(
+                ResourceType.ANY, None, ACLResourcePatternType.ANY
+            ),
+        )
+
+    if action == "create-acls":
+        acls = [
+            ACL(
+                principal=principal,
+                host="*",
+                operation=ACLOperation[operation],
+                permission_type=ACLPermissionType[permission],
+                resource_pattern=ResourcePattern(
+                    ResourceType[kind], name, ACLResourcePatternType[pattern]
+                ),
+            )
+            for kind, name, pattern, principal, operation, permission in json.loads(args[0])
+        ]
+        result = admin.create_acls(acls)
+        if result["failed"]:
+            raise RuntimeError(f"refused: {[error.__name__ for error in result['failed']]}")
+        return "ok"
+    if action == "describe-acls":
+        acls, error = admin.describe_acls(every())
+        if error.errno != 0:
+            raise RuntimeError(str(error))
+        return sorted(acl_row(acl) for acl in acls)
+    results = admin.delete_acls([every(args[0])])
+    removed = []
+    for _filter, deleted, error in results:
+        if error.errno != 0:
+            raise RuntimeError(str(error))
+        removed.extend(acl_row(acl) for acl in deleted)
+    return sorted(removed)
+
+
 def kafka_python(bootstrap, security, action, args):
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+    if action in ("create-acls", "describe-acls", "delete-acls", "create-topic", "list-topics"):
+        admin = KafkaAdminClient(**kafka_python_config(bootstrap, security))
+        if action == "create-topic":
+            # Raises the topic's error (raise_errors defaults to True).
+            admin.create_topics({args[0]: {"num_partitions": 1, "replication_factor": 1}})
+            return "ok"
+        if action == "list-topics":
+            return sorted(admin.list_topics())
+        return kafka_python_acls(admin, action, args)
 
     if action == "describe-users":
         admin = KafkaAdminClient(**kafka_python_config(bootstrap, security))
