@@ -7,6 +7,12 @@
 //! and the flush queue), open a [`Log`] per partition on it, and, with
 //! [`FlushPolicy::GroupCommit`], start the disk's flusher. Acknowledge
 //! `acks=all` once [`Log::durability`] reports the offset durable.
+//!
+//! With [`FlushPolicy::Journal`] open the disk with [`Disk::open`] on the
+//! root every log lives under: appends of all its logs are group-committed to
+//! one journal file (one write and one `fdatasync` per pass), segments are
+//! synced behind it by [`Disk::checkpoint`], and opening the disk replays the
+//! journal (`JOURNAL.md`).
 
 pub mod batch;
 mod checkpoint;

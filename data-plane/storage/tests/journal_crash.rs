@@ -405,3 +405,36 @@ fn indirect_append_missing_from_its_segment_is_dropped_only_in_the_last_pass() {
         }
     }
 }
+
+/// Appends (segment writes, a roll, an indirect one) and the pass that
+/// acknowledges them, with a crash after each of their operations.
+#[test]
+fn crash_at_every_step_of_appends_and_their_pass() {
+    let setup = |rng: &mut SplitMix64| {
+        let mut world = World::new(2);
+        for _ in 0..3 {
+            world.append(0, rng).expect("append");
+            world.append(1, rng).expect("append");
+        }
+        world.disk.flush_pending().expect("flush");
+        world.note_acks();
+        world
+    };
+    let work = |world: &mut World, _: &mut SplitMix64| {
+        for (index, payload) in [(0, 300), (1, 2500), (0, 1800), (1, 200)] {
+            let mut batch = build_batch(2, Timestamp(5), payload, 9);
+            world.logs[index].append(&mut batch, LeaderEpoch(0))?;
+            world.models[index].record(&batch);
+        }
+        world.disk.flush_pending()?;
+        world.note_acks();
+        for index in 0..2 {
+            assert_eq!(
+                world.logs[index].durable_offset(),
+                world.logs[index].log_end_offset()
+            );
+        }
+        Ok(())
+    };
+    assert!(crash_at_every_step(setup, work, |_, _| {}) > 4);
+}
