@@ -110,6 +110,9 @@ test("an admin creates an environment, a cluster and topics, sees the agent's st
   await page.getByRole("button", { name: "Create cluster" }).click();
   await page.getByRole("heading", { name: `Cluster ${names.cluster}` }).waitFor();
   created.clusterId = page.url().split("/").pop();
+  // Before the agent reports, the brokers and the address say so.
+  await page.getByTestId("bootstrap-address-missing").waitFor();
+  await page.getByText("No brokers yet: the agent has not reported this cluster.").waitFor();
 
   // Topics: a bad partition count is refused next to its field, then
   // create, edit the configuration, and delete with confirmation.
@@ -144,18 +147,53 @@ test("an admin creates an environment, a cluster and topics, sees the agent's st
   assert.equal(registered.status, 201, JSON.stringify(registered.body));
   const access = await apiCall("POST", "/v1/agent/token", registered.body.agent_credential);
   assert.equal(access.status, 201, JSON.stringify(access.body));
+  const bootstrap = `${names.cluster}-kafka.fjord.svc:9092`;
+  const brokers = (ready) =>
+    [0, 1, 2].map((id) => ({
+      broker_id: id,
+      version: "0.1.0",
+      state: id < ready ? "serving" : "starting",
+      ready: id < ready,
+      rack: `zone-${"abc"[id]}`,
+    }));
   const report = (brokersReady, metrics) =>
     apiCall("POST", "/v1/agent/status", access.body.access_token, {
       observed_generation: 1,
       agent_version: "0.1.0",
-      clusters: [{ cluster_id: created.clusterId, phase: "running", version: "0.1.0", brokers_ready: brokersReady, conditions: [], metrics }],
+      clusters: [
+        {
+          cluster_id: created.clusterId,
+          phase: "running",
+          version: "0.1.0",
+          brokers_ready: brokersReady,
+          conditions: [],
+          metrics,
+          brokers: brokers(brokersReady),
+          bootstrap_address: bootstrap,
+        },
+      ],
     });
   assert.equal((await report(1, { bytes_in_per_second: 1000, consumer_lag: 12 })).status, 200);
   await page.getByTestId("cluster-phase").filter({ hasText: /^running$/ }).waitFor({ timeout: 15_000 });
   await page.getByTestId("brokers-ready").filter({ hasText: "1 of 3" }).waitFor();
+  // Each broker with its version, state, readiness and rack, by id.
+  await page.getByTestId("broker-2").getByText(/^starting$/).waitFor();
+  const brokerRows = async () =>
+    page.getByTestId("brokers").locator("tbody tr").evaluateAll((rows) => rows.map((row) => [...row.querySelectorAll("td")].map((cell) => cell.textContent)));
+  assert.deepEqual(await brokerRows(), [
+    ["0", "0.1.0", "serving", "yes", "zone-a"],
+    ["1", "0.1.0", "starting", "no", "zone-b"],
+    ["2", "0.1.0", "starting", "no", "zone-c"],
+  ]);
+  assert.equal(await page.getByTestId("bootstrap-address").textContent(), bootstrap);
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
+  await page.getByRole("button", { name: "Copy address" }).click();
+  await page.getByRole("button", { name: "Copied" }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), bootstrap);
   await new Promise((resolve) => setTimeout(resolve, 1100));
   assert.equal((await report(3, { bytes_in_per_second: 1500, consumer_lag: 4 })).status, 200);
   await page.getByTestId("brokers-ready").filter({ hasText: "3 of 3" }).waitFor({ timeout: 15_000 });
+  await page.getByTestId("broker-2").getByText(/^serving$/).waitFor({ timeout: 15_000 });
   await page.getByRole("img", { name: /Consumer lag chart/ }).waitFor({ timeout: 15_000 });
   await page.getByRole("img", { name: /Brokers ready chart/ }).waitFor({ timeout: 15_000 });
   await check(page, "05-cluster");
@@ -166,6 +204,9 @@ test("an admin creates an environment, a cluster and topics, sees the agent's st
   await page.getByRole("img", { name: /Brokers ready chart/ }).waitFor();
   const history = await apiCall("GET", `/v1/clusters/${created.clusterId}/status-history?limit=10`, apiKey);
   assert.deepEqual(history.body.items.map((item) => item.brokers_ready), [3, 1]);
+  // The overview counts each cluster's ready brokers.
+  await page.getByRole("link", { name: "Overview" }).click();
+  await page.getByTestId(`brokers-ready-${names.cluster}`).filter({ hasText: "3/3 brokers ready" }).waitFor({ timeout: 15_000 });
 
   // The agent waits for the customer's approval of the newest intent: the
   // environment page says so and gives the command that approves it.
@@ -282,6 +323,8 @@ test("a viewer sees everything and can change nothing", async () => {
   assert.equal(await page.getByRole("button", { name: /^(Run checks|Provision)/ }).count(), 0);
   await page.goto(`${baseUrl}/clusters/${created.clusterId}`);
   await page.getByTestId("topic-payments").waitFor();
+  await page.getByTestId("broker-0").waitFor();
+  assert.equal(await page.getByTestId("bootstrap-address").textContent(), `${names.cluster}-kafka.fjord.svc:9092`);
   assert.equal(await page.getByRole("button", { name: "New topic" }).count(), 0);
   assert.equal(await page.getByRole("button", { name: "Edit payments" }).count(), 0);
   await check(page, "13-cluster-as-viewer");

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::Condition;
+use crate::broker::{self, BrokerStatus};
 use crate::validate::{self, Check};
 
 /// Body of `POST /v1/agent/register`.
@@ -62,6 +63,15 @@ pub struct ClusterStatusReport {
     pub conditions: Vec<Condition>,
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
+    /// Each broker's id, version, state and readiness (at most 256, ids
+    /// unique). Agents before this field report none; omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub brokers: Vec<BrokerStatus>,
+    /// Where Kafka clients connect: `host:port[,host:port...]`; absent until
+    /// the operator has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 1000, example = "orders-kafka.fjord.svc:9092")]
+    pub bootstrap_address: Option<String>,
 }
 
 impl AgentStatusReport {
@@ -89,6 +99,13 @@ impl AgentStatusReport {
             }
             if cluster.metrics.values().any(|v| !v.is_finite()) {
                 return Err("clusters[].metrics values must be finite numbers".to_owned());
+            }
+            if let Some(ready) = cluster.brokers_ready {
+                validate::range("clusters[].brokers_ready", ready.into(), 0, 100_000)?;
+            }
+            broker::validate_brokers(&cluster.brokers)?;
+            if let Some(address) = &cluster.bootstrap_address {
+                validate::bootstrap_address("clusters[].bootstrap_address", address)?;
             }
         }
         Ok(())

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::ConfigMap;
 use crate::validate::{self, Check};
+use crate::{BrokerStatus, ConfigMap};
 
 /// A release in the vendor's catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -50,6 +50,14 @@ pub struct ClusterStatus {
     pub brokers_ready: Option<i32>,
     pub conditions: Vec<Condition>,
     pub metrics: BTreeMap<String, f64>,
+    /// Each broker as last reported, by id; empty until an agent reports
+    /// brokers.
+    #[serde(default)]
+    pub brokers: Vec<BrokerStatus>,
+    /// Where Kafka clients connect (`host:port[,host:port...]`), once the
+    /// agent reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_at: Option<DateTime<Utc>>,
 }

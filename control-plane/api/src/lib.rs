@@ -11,6 +11,7 @@
 mod agent;
 mod api_key;
 mod audit;
+mod broker;
 mod cloud_account;
 mod cluster;
 mod environment;
@@ -34,6 +35,7 @@ pub use agent::{
 };
 pub use api_key::{ApiKey, ApiKeyCreate, ApiKeyCreated, Scope};
 pub use audit::AuditRecord;
+pub use broker::{BROKERS_PER_CLUSTER_MAX, BrokerStatus, validate_brokers};
 pub use cloud_account::{CloudAccount, CloudAccountCreate, CloudAccountUpdate};
 pub use cluster::{Cluster, ClusterCreate, ClusterStatus, ClusterUpdate, Condition, Release};
 pub use environment::{

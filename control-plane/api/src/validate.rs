@@ -172,6 +172,65 @@ pub fn region(field: &str, value: &str) -> Check {
     Ok(())
 }
 
+/// Brokers a bootstrap list may name; a client needs only one that answers.
+pub const BOOTSTRAP_ENTRIES_MAX: usize = 64;
+
+/// A Kafka bootstrap list: `host:port[,host:port...]`, where a host is a DNS
+/// name or an IPv4 address, or an IPv6 address in brackets (`[::1]:9092`),
+/// and a port is 1 to 65535. At most 1000 characters and
+/// [`BOOTSTRAP_ENTRIES_MAX`] entries.
+pub fn bootstrap_address(field: &str, value: &str) -> Check {
+    let bad = || {
+        Err(format!(
+            "{field} must be a list of host:port separated by commas, such as \
+             broker-0.example:9092, got {value:?}"
+        ))
+    };
+    if value.len() > 1000 {
+        return Err(format!("{field} must be at most 1000 characters long"));
+    }
+    if value.chars().any(char::is_control) {
+        return bad();
+    }
+    let entries: Vec<&str> = value.split(',').map(str::trim).collect();
+    if entries.len() > BOOTSTRAP_ENTRIES_MAX {
+        return Err(format!(
+            "{field} may name at most {BOOTSTRAP_ENTRIES_MAX} brokers"
+        ));
+    }
+    for entry in entries {
+        let Some((host, port)) = entry.rsplit_once(':') else {
+            return bad();
+        };
+        let port_ok = !port.is_empty()
+            && port.len() <= 5
+            && port.chars().all(|c| c.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
+        let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(ipv6) => ipv6.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => host_name(host),
+        };
+        if !port_ok || !host_ok {
+            return bad();
+        }
+    }
+    Ok(())
+}
+
+/// A DNS name (labels of letters, digits and '-', separated by dots, at most
+/// 253 characters) or an IPv4 address, which has the same shape.
+fn host_name(host: &str) -> bool {
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    !host.is_empty() && host.len() <= 253 && host.split('.').all(label_ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +296,45 @@ mod tests {
         assert!(super::config("config", &config).is_ok());
         config.insert("Bad Key".into(), "x".into());
         assert!(super::config("config", &config).is_err());
+    }
+
+    #[test]
+    fn bootstrap_lists_are_host_port_pairs() {
+        for good in [
+            "broker-0.orders.fjord.svc:9092",
+            "127.0.0.1:19092, 127.0.0.1:19093",
+            "[::1]:9092",
+            "a:1,b:65535",
+        ] {
+            assert!(
+                bootstrap_address("bootstrap_address", good).is_ok(),
+                "{good:?} should pass"
+            );
+        }
+        let many = vec!["a:9092"; 65].join(",");
+        let long = format!("{}:9092", "a".repeat(1000));
+        for bad in [
+            "",
+            "broker",
+            "broker:",
+            ":9092",
+            "broker:0",
+            "broker:65536",
+            "broker:http",
+            "a:9092,",
+            "bro ker:9092",
+            "-a:9092",
+            "::1:9092",
+            "[zz]:9092",
+            "a:9092\n",
+            "a_b:9092",
+            &many,
+            &long,
+        ] {
+            assert!(
+                bootstrap_address("bootstrap_address", bad).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
     }
 }

@@ -94,6 +94,24 @@ async fn the_openapi_document_and_reference_page_are_served(pool: PgPool) -> Tes
         let name = reference.split('"').next().unwrap_or_default();
         assert!(schemas.contains_key(name), "$ref to missing schema {name}");
     }
+    // What the console's cluster page reads: each broker and the bootstrap
+    // address, in the cluster's status and in the agent's report.
+    let status = &schemas["ClusterStatus"]["properties"];
+    assert_eq!(
+        status["brokers"]["items"]["$ref"], "#/components/schemas/BrokerStatus",
+        "{status}"
+    );
+    assert!(status.get("bootstrap_address").is_some(), "{status}");
+    let report = &schemas["ClusterStatusReport"]["properties"];
+    assert!(report.get("brokers").is_some() && report.get("bootstrap_address").is_some());
+    let broker = &schemas["BrokerStatus"];
+    let required: Vec<&str> = broker["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|name| name.as_str())
+        .collect();
+    assert_eq!(required, ["broker_id", "state", "ready"], "{broker}");
     let page = app.send(Method::GET, "/docs/", None, None, &[]).await?;
     assert_eq!(page.status, StatusCode::OK);
     assert!(

@@ -26,6 +26,9 @@ pub struct ClusterRow {
     pub brokers_ready: Option<i32>,
     pub conditions: Json<serde_json::Value>,
     pub metrics: Json<serde_json::Value>,
+    /// A JSON array of the API's `BrokerStatus`, as last reported.
+    pub brokers: Json<serde_json::Value>,
+    pub bootstrap_address: Option<String>,
     pub reported_at: Option<DateTime<Utc>>,
     pub revision: i64,
     pub created_at: DateTime<Utc>,
@@ -33,8 +36,8 @@ pub struct ClusterRow {
 }
 
 const COLUMNS: &str = "cluster_id, organization_id, environment_id, name, version, broker_count, \
-    storage_gib, config, phase, observed_version, brokers_ready, conditions, metrics, reported_at, \
-    revision, created_at, updated_at";
+    storage_gib, config, phase, observed_version, brokers_ready, conditions, metrics, brokers, \
+    bootstrap_address, reported_at, revision, created_at, updated_at";
 
 /// The desired state of a cluster, as users set it.
 #[derive(Debug, Clone)]
@@ -165,6 +168,9 @@ pub struct ReportedStatus {
     pub brokers_ready: Option<i32>,
     pub conditions: serde_json::Value,
     pub metrics: serde_json::Value,
+    /// A JSON array of the API's `BrokerStatus`; replaces the stored one.
+    pub brokers: serde_json::Value,
+    pub bootstrap_address: Option<String>,
 }
 
 /// Stores a reported status, only for a cluster of that environment.
@@ -178,7 +184,8 @@ pub async fn report_status(
 ) -> Result<bool> {
     let done = sqlx::query(
         "update cluster set phase = $4, observed_version = $5, brokers_ready = $6,
-                            conditions = $7, metrics = $8, reported_at = now()
+                            conditions = $7, metrics = $8, brokers = $9,
+                            bootstrap_address = $10, reported_at = now()
          where organization_id = $1 and environment_id = $2 and cluster_id = $3",
     )
     .bind(organization_id)
@@ -189,6 +196,8 @@ pub async fn report_status(
     .bind(status.brokers_ready)
     .bind(Json(&status.conditions))
     .bind(Json(&status.metrics))
+    .bind(Json(&status.brokers))
+    .bind(&status.bootstrap_address)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -91,8 +91,15 @@ async fn the_agent_registers_follows_the_api_and_rides_out_an_outage() {
         .unwrap();
 
     // What the controller would write; the vendor sees it and keeps history.
-    let status =
-        json!({"status": {"phase": "Ready", "readyBrokers": 3, "currentVersion": "0.1.0"}});
+    let status = json!({"status": {
+        "phase": "Ready", "readyBrokers": 3, "currentVersion": "0.1.0",
+        "bootstrapAddress": "127.0.0.1:19999",
+        "brokers": [
+            {"id": 0, "pod": "orders-0", "version": "0.1.0", "state": "Serving", "rack": "zone-a"},
+            {"id": 1, "pod": "orders-1", "version": "0.1.0", "state": "Maintenance"},
+            {"id": 2, "pod": "orders-2", "state": "Starting"},
+        ],
+    }});
     setup
         .kube
         .clusters()
@@ -101,7 +108,7 @@ async fn the_agent_registers_follows_the_api_and_rides_out_an_outage() {
         .unwrap();
     let cluster_path = format!("/v1/clusters/{}", setup.cluster_id);
     let (user, cluster_path) = (&setup.user, &cluster_path);
-    eventually("the cluster's reported status", PATIENCE, || async move {
+    let cluster = eventually("the cluster's reported status", PATIENCE, || async move {
         let cluster = user
             .expect(Method::GET, cluster_path, None, 200)
             .await
@@ -109,10 +116,21 @@ async fn the_agent_registers_follows_the_api_and_rides_out_an_outage() {
         let status = &cluster["status"];
         (status["phase"] == "ready"
             && status["brokers_ready"] == 3
-            && status["observed_version"] == "0.1.0")
-            .then_some(())
+            && status["observed_version"] == "0.1.0"
+            && status["bootstrap_address"] == "127.0.0.1:19999")
+            .then_some(cluster)
     })
     .await;
+    // Each broker as the operator wrote it, in the control plane's words.
+    assert_eq!(
+        cluster["status"]["brokers"],
+        json!([
+            {"broker_id": 0, "version": "0.1.0", "state": "serving", "ready": true, "rack": "zone-a"},
+            {"broker_id": 1, "version": "0.1.0", "state": "maintenance", "ready": true},
+            {"broker_id": 2, "state": "starting", "ready": false},
+        ]),
+        "{cluster}"
+    );
     let history = setup
         .user
         .expect(

@@ -122,6 +122,35 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
     );
     let cluster_id = workspace.attribute("fjord_cluster.orders", "id").await?;
     let cluster_id = cluster_id.as_str().unwrap_or_default().to_owned();
+    // What the agent reports, read-only: where clients connect and each broker.
+    assert_eq!(
+        workspace
+            .attribute("fjord_cluster.orders", "bootstrap_address")
+            .await?,
+        format!("{cluster_id}.fjord.test:9092")
+    );
+    let brokers = workspace
+        .attribute("fjord_cluster.orders", "brokers")
+        .await?;
+    let ready: Vec<_> = brokers
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|broker| {
+            (
+                broker["broker_id"].clone(),
+                broker["state"].clone(),
+                broker["ready"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ready,
+        (0..3)
+            .map(|id| (json!(id), json!("serving"), json!(true)))
+            .collect::<Vec<_>>(),
+        "{brokers}"
+    );
     let topic_id = workspace.attribute("fjord_topic.events", "id").await?;
     let topic = stack
         .get(&format!(

@@ -8,6 +8,7 @@ import { ApiProblem } from "./problem";
 export type { paths };
 export type Schemas = components["schemas"];
 export type Cluster = Schemas["Cluster"];
+export type BrokerStatus = Schemas["BrokerStatus"];
 export type Environment = Schemas["Environment"];
 export type Topic = Schemas["Topic"];
 export type Rollout = Schemas["Rollout"];

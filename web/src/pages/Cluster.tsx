@@ -1,7 +1,7 @@
 // One cluster: version, brokers, conditions, rollout progress, bootstrap
 // address, metric charts, and its topics.
 
-import { Badge, Card, Code, Group, Progress, SimpleGrid, Table, Text, Title } from "@mantine/core";
+import { Badge, Card, Group, Progress, SimpleGrid, Table, Text, Title } from "@mantine/core";
 import { useParams } from "react-router";
 import { api, ok, type Cluster } from "../api/client";
 import { PageTitle } from "../components/Layout";
@@ -11,6 +11,7 @@ import { Loading, Problem } from "../components/States";
 import { StatusBadge } from "../components/StatusBadge";
 import { ago } from "../components/forms";
 import { usePoll } from "../components/usePoll";
+import { BootstrapAddress, BrokersTable } from "../components/Brokers";
 import { Topics } from "./Topics";
 
 /** How many of the newest status reports the charts show. */
@@ -39,8 +40,6 @@ export function ClusterPage() {
 
   if (!cluster.data) return cluster.error ? <Problem error={cluster.error} /> : <Loading what="the cluster" />;
   const c: Cluster = cluster.data;
-  const extra = c as unknown as Record<string, unknown>;
-  const bootstrap = [extra.bootstrap_address, extra.bootstrap, c.config["bootstrap.servers"]].find((v) => typeof v === "string") as string | undefined;
   const active = (rollouts.data ?? []).filter(
     (rollout) => rollout.clusters.some((entry) => entry.cluster_id === c.cluster_id) && !["completed", "succeeded", "cancelled"].includes(rollout.state),
   );
@@ -71,7 +70,7 @@ export function ClusterPage() {
           <Text size="sm" c="dimmed">
             Bootstrap address
           </Text>
-          {bootstrap ? <Code>{bootstrap}</Code> : <Text c="dimmed">not reported yet</Text>}
+          <BootstrapAddress address={c.status.bootstrap_address} />
         </Card>
         <Card withBorder>
           <Text size="sm" c="dimmed">
@@ -81,6 +80,11 @@ export function ClusterPage() {
           <Text size="sm">{c.storage_gib} GiB per broker</Text>
         </Card>
       </SimpleGrid>
+
+      <Title order={2} size="h4" mb="xs">
+        Brokers
+      </Title>
+      <BrokersTable brokers={c.status.brokers ?? []} reported={Boolean(c.status.reported_at)} />
 
       {c.status.conditions.length > 0 && (
         <>

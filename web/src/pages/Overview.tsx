@@ -9,6 +9,7 @@ import { useSession } from "../api/session";
 import { PageTitle } from "../components/Layout";
 import { FormError, Polled, Problem } from "../components/States";
 import { StatusBadge, health } from "../components/StatusBadge";
+import { brokersReady } from "../components/Brokers";
 import { ago, useSubmit } from "../components/forms";
 import { usePoll } from "../components/usePoll";
 
@@ -90,7 +91,10 @@ export function OverviewPage() {
                       <Group gap="xs">
                         {(byEnvironment.get(environment.environment_id) ?? []).map((cluster) => (
                           <Anchor key={cluster.cluster_id} component={Link} to={`/clusters/${cluster.cluster_id}`} size="sm">
-                            {cluster.name} <StatusBadge state={cluster.status.phase} />
+                            {cluster.name} <StatusBadge state={cluster.status.phase} />{" "}
+                            <Text span size="xs" c="dimmed" data-testid={`brokers-ready-${cluster.name}`}>
+                              {brokersReady(cluster)}
+                            </Text>
                           </Anchor>
                         ))}
                         {(byEnvironment.get(environment.environment_id) ?? []).length === 0 && (

@@ -340,6 +340,11 @@ pub(crate) async fn report_status(
             brokers_ready: cluster.brokers_ready,
             conditions: serde_json::to_value(&cluster.conditions).map_err(anyhow::Error::new)?,
             metrics: serde_json::to_value(&cluster.metrics).map_err(anyhow::Error::new)?,
+            brokers: serde_json::to_value(&cluster.brokers).map_err(anyhow::Error::new)?,
+            bootstrap_address: cluster
+                .bootstrap_address
+                .as_deref()
+                .map(|address| address.trim().to_owned()),
         };
         let known = fjord_store::cluster::report_status(
             &mut *transaction,

@@ -32,6 +32,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 fn to_api(row: ClusterRow) -> Cluster {
     let conditions = serde_json::from_value(row.conditions.0).unwrap_or_default();
     let metrics: BTreeMap<String, f64> = serde_json::from_value(row.metrics.0).unwrap_or_default();
+    let brokers = serde_json::from_value(row.brokers.0).unwrap_or_default();
     Cluster {
         cluster_id: row.cluster_id,
         environment_id: row.environment_id,
@@ -46,6 +47,8 @@ fn to_api(row: ClusterRow) -> Cluster {
             brokers_ready: row.brokers_ready,
             conditions,
             metrics,
+            brokers,
+            bootstrap_address: row.bootstrap_address,
             reported_at: row.reported_at,
         },
         revision: row.revision,

@@ -11,8 +11,8 @@ use http::{Request, StatusCode};
 use http_body_util::Full;
 use k8s_openapi::api::core::v1::Pod;
 
-use fjord_api::{AgentStatusReport, ClusterStatusReport, Condition};
-use fjord_crd::{StreamCluster, StreamClusterPhase, Topic};
+use fjord_api::{AgentStatusReport, BROKERS_PER_CLUSTER_MAX, ClusterStatusReport, Condition};
+use fjord_crd::{BrokerState, StreamCluster, StreamClusterPhase, Topic};
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
 use uuid::Uuid;
@@ -180,6 +180,7 @@ fn cluster_report(
             message: bounded(&condition.message, 2000),
         })
         .collect();
+    let brokers = brokers(&status.brokers);
     let (topic_count, partitions) = topics.copied().unwrap_or_default();
     let metrics = BTreeMap::from([
         (
@@ -197,7 +198,48 @@ fn cluster_report(
         brokers_ready: Some(i32::from(status.ready_brokers)),
         conditions,
         metrics,
+        brokers,
+        bootstrap_address: status
+            .bootstrap_address
+            .filter(|address| fjord_api::validate::bootstrap_address("", address).is_ok()),
     }
+}
+
+/// Each broker of the StreamCluster's status, as the control plane takes
+/// it: at most [`BROKERS_PER_CLUSTER_MAX`], each id once, bounded strings,
+/// lowercase states. `ready`: up, serving or in maintenance mode (a broker
+/// enters maintenance during a roll while up, leadership drained).
+fn brokers(brokers: &[fjord_crd::BrokerStatus]) -> Vec<fjord_api::BrokerStatus> {
+    brokers
+        .iter()
+        .filter_map(|broker| {
+            let broker_id = i32::try_from(broker.id).ok()?;
+            let (state, ready) = match broker.state {
+                BrokerState::Pending => ("pending", false),
+                BrokerState::Starting => ("starting", false),
+                BrokerState::Serving => ("serving", true),
+                BrokerState::Maintenance => ("maintenance", true),
+                BrokerState::Restarting => ("restarting", false),
+                BrokerState::Decommissioning => ("decommissioning", false),
+                BrokerState::Failed => ("failed", false),
+            };
+            let status = fjord_api::BrokerStatus {
+                broker_id,
+                version: broker.version.as_deref().map(|v| bounded(v, 100)),
+                state: state.to_owned(),
+                ready,
+                rack: broker
+                    .rack
+                    .as_deref()
+                    .filter(|rack| !rack.is_empty())
+                    .map(|rack| bounded(rack, 63)),
+            };
+            Some((broker_id, status))
+        })
+        .collect::<BTreeMap<_, _>>()
+        .into_values()
+        .take(BROKERS_PER_CLUSTER_MAX)
+        .collect()
 }
 
 /// At most `max` characters and no control characters: what the control
@@ -207,4 +249,66 @@ pub(crate) fn bounded(text: &str, max: usize) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(max)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use fjord_crd::{BrokerState, BrokerStatus};
+
+    use super::brokers;
+
+    fn broker(id: u32, state: BrokerState) -> BrokerStatus {
+        BrokerStatus {
+            id,
+            pod: format!("orders-{id}"),
+            version: Some("0.1.0".to_owned()),
+            state,
+            rack: None,
+        }
+    }
+
+    #[test]
+    fn brokers_are_reported_by_id_in_lowercase_with_readiness() {
+        let reported = brokers(&[
+            broker(2, BrokerState::Starting),
+            broker(0, BrokerState::Serving),
+            broker(1, BrokerState::Maintenance),
+        ]);
+        let seen: Vec<_> = reported
+            .iter()
+            .map(|b| (b.broker_id, b.state.as_str(), b.ready))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (0, "serving", true),
+                (1, "maintenance", true),
+                (2, "starting", false)
+            ]
+        );
+        assert!(fjord_api::BrokerStatus::validate(&reported[0]).is_ok());
+    }
+
+    #[test]
+    fn what_the_control_plane_would_refuse_is_cut_or_left_out() {
+        let mut long = broker(3, BrokerState::Failed);
+        long.version = Some(format!("0.1.0\n{}", "x".repeat(300)));
+        long.rack = Some(String::new());
+        let mut many: Vec<_> = (0..300)
+            .map(|id| broker(id, BrokerState::Pending))
+            .collect();
+        many.push(broker(u32::MAX, BrokerState::Serving));
+        many.push(long);
+        let reported = brokers(&many);
+        assert_eq!(reported.len(), fjord_api::BROKERS_PER_CLUSTER_MAX);
+        assert!(reported.iter().all(|b| b.broker_id < 300));
+        let failed = brokers(&[many.pop().expect("pushed above")]);
+        assert_eq!(
+            failed[0].version.as_ref().map(|v| v.chars().count()),
+            Some(100)
+        );
+        assert_eq!(failed[0].rack, None);
+        assert_eq!(fjord_api::validate_brokers(&reported), Ok(()));
+        assert_eq!(fjord_api::validate_brokers(&failed), Ok(()));
+    }
 }

@@ -163,6 +163,8 @@ mod tests {
                     message: "broker 2 restarts".into(),
                 }],
                 metrics: Default::default(),
+                brokers: Vec::new(),
+                bootstrap_address: None,
                 reported_at: reported,
             },
             revision: 1,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use fjord_api::{AccessToken, AgentRegistration, ClusterStatusReport, Intent};
+use fjord_api::{AccessToken, AgentRegistration, BrokerStatus, ClusterStatusReport, Intent};
 use serde_json::json;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -123,10 +123,20 @@ async fn follow(http: reqwest::Client, url: String, token: String) -> anyhow::Re
                 ClusterStatusReport {
                     cluster_id: *id,
                     phase: phase.to_owned(),
-                    version,
+                    version: version.clone(),
                     brokers_ready: Some(if settled { cluster.broker_count } else { 0 }),
                     conditions: Vec::new(),
                     metrics: BTreeMap::new(),
+                    brokers: (0..cluster.broker_count)
+                        .map(|broker_id| BrokerStatus {
+                            broker_id,
+                            version: version.clone(),
+                            state: if settled { "serving" } else { "starting" }.to_owned(),
+                            ready: settled,
+                            rack: None,
+                        })
+                        .collect(),
+                    bootstrap_address: Some(format!("{id}.fjord.test:9092")),
                 }
             })
             .collect::<Vec<_>>();

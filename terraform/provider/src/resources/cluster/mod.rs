@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use fjord_api::{Cluster, ClusterCreate, ClusterUpdate, validate};
-use serde::{Deserialize, Serialize};
+use fjord_api::{Cluster, ClusterUpdate};
 use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics, Resource};
@@ -15,111 +14,15 @@ use super::crud::{self, checked, stored};
 use super::{Meta, Private, wait_for_cluster};
 use crate::client::{Answer, Client};
 use crate::diagnostic::{add_error, add_invalid};
-use crate::plan::{
-    ConfigValue, config_value, differs, idempotency_key, int32, known, known_map, replace_if, uuid,
-};
+use crate::plan::{differs, idempotency_key, int32, known, known_map, replace_if};
 use crate::provider::Shared;
 use crate::schema::{computed, optional_computed, required, schema, string_map};
-use crate::timeouts::{self, Phase, Timeouts};
+use crate::timeouts::{self, Phase};
 
-const ATTRIBUTES: &[&str] = &[
-    "environment_id",
-    "name",
-    "version",
-    "broker_count",
-    "storage_gib",
-    "config",
-    "deletion_protection",
-    "timeouts",
-];
+mod state;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct ClusterState {
-    #[serde(default)]
-    pub(crate) id: Value<String>,
-    #[serde(default)]
-    pub(crate) environment_id: Value<String>,
-    #[serde(default)]
-    pub(crate) name: Value<String>,
-    #[serde(default)]
-    pub(crate) version: Value<String>,
-    #[serde(default)]
-    pub(crate) broker_count: Value<i64>,
-    #[serde(default)]
-    pub(crate) storage_gib: Value<i64>,
-    #[serde(default)]
-    pub(crate) config: ConfigValue,
-    #[serde(default)]
-    pub(crate) deletion_protection: Value<bool>,
-    #[serde(default)]
-    pub(crate) phase: Value<String>,
-    #[serde(default)]
-    pub(crate) timeouts: Value<Timeouts>,
-}
-
-impl ClusterState {
-    /// The state of `cluster`, keeping the attributes the API does not
-    /// hold (deletion protection, timeouts) from `local`.
-    fn from_api(cluster: Cluster, local: &ClusterState) -> Self {
-        Self {
-            id: Value::Value(cluster.cluster_id.to_string()),
-            environment_id: Value::Value(cluster.environment_id.to_string()),
-            name: Value::Value(cluster.name),
-            version: Value::Value(cluster.version),
-            broker_count: Value::Value(cluster.broker_count.into()),
-            storage_gib: Value::Value(cluster.storage_gib.into()),
-            config: config_value(cluster.config),
-            deletion_protection: Value::Value(matches!(
-                local.deletion_protection,
-                Value::Value(true)
-            )),
-            phase: Value::Value(cluster.status.phase),
-            timeouts: local.timeouts.clone(),
-        }
-    }
-
-    fn create_body(&self) -> Result<ClusterCreate, String> {
-        Ok(ClusterCreate {
-            environment_id: uuid("environment_id", &self.environment_id)?,
-            name: known(&self.name).unwrap_or_default().to_owned(),
-            version: known(&self.version).unwrap_or_default().to_owned(),
-            broker_count: int32("broker_count", &self.broker_count)?,
-            storage_gib: int32("storage_gib", &self.storage_gib)?,
-            config: known_map(&self.config).unwrap_or_default(),
-        })
-    }
-
-    /// Whether a change from `prior` moves what the agent runs (and so
-    /// must be waited for).
-    fn spec_differs(&self, prior: &ClusterState) -> bool {
-        differs(&prior.version, &self.version)
-            || differs(&prior.broker_count, &self.broker_count)
-            || differs(&prior.storage_gib, &self.storage_gib)
-            || differs(&prior.config, &self.config)
-    }
-}
-
-/// Checks what is known of a configuration the way the API will.
-fn check(config: &ClusterState) -> Result<(), String> {
-    if let Some(name) = known(&config.name) {
-        validate::dns_label("name", name)?;
-    }
-    if let Some(version) = known(&config.version) {
-        validate::version("version", version)?;
-    }
-    if let Value::Value(count) = config.broker_count {
-        validate::range("broker_count", count, 1, 64)?;
-    }
-    if let Value::Value(storage) = config.storage_gib {
-        validate::range("storage_gib", storage, 1, 65536)?;
-    }
-    if let Some(map) = known_map(&config.config) {
-        validate::config("config", &map)?;
-    }
-    timeouts::of(&config.timeouts, Phase::Create).map_err(|error| error.to_string())?;
-    timeouts::of(&config.timeouts, Phase::Update).map_err(|error| error.to_string())?;
-    Ok(())
-}
+pub(crate) use state::ClusterState;
+use state::{ATTRIBUTES, BrokerItem, check};
 
 /// The state after a create or spec change (`answer`) once the agent
 /// reports the cluster settled. On a failed wait the cluster exists: it
@@ -222,6 +125,20 @@ impl Resource for ClusterResource {
                         "What the agent last reported: `pending`, `creating`, `ready`, `upgrading`, `degraded` or `failed`.",
                     ),
                 ),
+                (
+                    "bootstrap_address",
+                    computed(
+                        AttributeType::String,
+                        "Where Kafka clients connect, `host:port[,host:port...]`, as the agent last reported it; null until then.",
+                    ),
+                ),
+                (
+                    "brokers",
+                    computed(
+                        BrokerItem::attribute_type(),
+                        "Each broker as the agent last reported it, by id: `broker_id`, `version` (null until the broker answers), `state` (`pending`, `starting`, `serving`, `maintenance`, `restarting`, `decommissioning` or `failed`), `ready` and `rack` (null without rack awareness).",
+                    ),
+                ),
                 ("timeouts", timeouts::attribute()),
             ],
         ))
@@ -264,6 +181,8 @@ impl Resource for ClusterResource {
         checked(diags, check(&proposed), ATTRIBUTES)?;
         proposed.id = Value::Unknown;
         proposed.phase = Value::Unknown;
+        proposed.bootstrap_address = Value::Unknown;
+        proposed.brokers = Value::Unknown;
         if proposed.config.is_null() {
             proposed.config = Value::Value(BTreeMap::new());
         }
@@ -313,6 +232,8 @@ impl Resource for ClusterResource {
         }
         if proposed.spec_differs(&prior) {
             proposed.phase = Value::Unknown;
+            proposed.bootstrap_address = Value::Unknown;
+            proposed.brokers = Value::Unknown;
         }
         Some((proposed, private, replace))
     }
@@ -387,6 +308,8 @@ impl Resource for ClusterResource {
             // Only provider-side settings changed (protection, timeouts).
             let mut state = planned;
             state.phase = prior.phase;
+            state.bootstrap_address = prior.bootstrap_address;
+            state.brokers = prior.brokers;
             return Some((state, private));
         }
         let id = known(&prior.id)?.to_owned();
