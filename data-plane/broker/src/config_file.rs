@@ -25,6 +25,7 @@ pub struct FileConfig {
     pub admin_listen: Option<SocketAddr>,
     pub node_id: Option<i32>,
     pub rack: Option<String>,
+    pub rack_file: Option<PathBuf>,
     pub frame_bytes_max: Option<u32>,
     pub auto_create_topics: Option<bool>,
     pub default_partitions: Option<i32>,
@@ -35,6 +36,7 @@ pub struct FileConfig {
     pub peer_listen: Option<SocketAddr>,
     pub peers: Option<String>,
     pub controller_voters: Option<String>,
+    pub hosts_file: Option<PathBuf>,
     pub group_log_partitions: Option<u32>,
     pub security_protocol: Option<String>,
     pub tls_cert_file: Option<PathBuf>,
@@ -123,6 +125,7 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
     fill!(admin_listen);
     fill!(node_id);
     fill!(rack);
+    fill!(rack_file);
     fill!(frame_bytes_max);
     fill!(auto_create_topics);
     fill!(default_partitions);
@@ -133,6 +136,7 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
     fill!(peer_listen);
     fill!(peers);
     fill!(controller_voters);
+    fill!(hosts_file);
     fill!(group_log_partitions);
     fill!(security_protocol);
     fill!(tls_cert_file);

@@ -20,6 +20,7 @@ advertised-listener = "broker-0.fjord:9092"
 admin-listen = "0.0.0.0:19644"
 node-id = 3
 rack = "az-1"
+rack-file = "/var/run/fjord/rack/rack"
 frame-bytes-max = 2097152
 auto-create-topics = false
 default-partitions = 6
@@ -30,6 +31,7 @@ in-flight-bytes-max = 65536
 peer-listen = "0.0.0.0:19093"
 peers = "1=10.0.0.1:9093,2=10.0.0.2:9093"
 controller-voters = "1@10.0.0.1:9644,2@10.0.0.2:9644,3@10.0.0.3:9644"
+hosts-file = "/etc/fjord/hosts"
 group-log-partitions = 24
 security-protocol = "SSL"
 sasl-mechanisms = "SCRAM-SHA-512,PLAIN"
@@ -65,6 +67,10 @@ fn every_option_can_be_set_in_the_file() {
     assert_eq!(cluster.peers.len(), 2);
     assert_eq!(cluster.group_log_partitions.get(), 24);
     assert_eq!(cluster.controller_voters.len(), 3);
+    assert_eq!(
+        cluster.hosts_file.as_deref(),
+        Some(std::path::Path::new("/etc/fjord/hosts"))
+    );
     assert_eq!(broker.advertised_host, "broker-0.fjord");
     assert_eq!(broker.admin_listen, "0.0.0.0:19644".parse().unwrap());
     assert_eq!(broker.node_id, 3);

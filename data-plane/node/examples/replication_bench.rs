@@ -39,7 +39,7 @@ async fn start(replicas: usize, groups: u64, dirs: &[tempfile::TempDir]) -> Vec<
         let mut config = NodeConfig::new(id, CLUSTER, dirs[index].path().to_owned());
         config.peers = (0..replicas)
             .filter(|&peer| peer != index)
-            .map(|peer| (NodeId(peer as u32), addresses[peer]))
+            .map(|peer| (NodeId(peer as u32), addresses[peer].into()))
             .collect::<BTreeMap<_, _>>();
         config.groups = (1..=groups)
             .map(|g| GroupSpec {

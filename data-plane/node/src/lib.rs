@@ -8,6 +8,7 @@
 //! mode and retention.
 //! See `docs/replication.md` ("Peer transport", "Node layer", "Runtime API").
 
+mod address;
 mod client;
 mod driver;
 mod error;
@@ -27,6 +28,7 @@ mod status;
 mod transport;
 pub mod wire;
 
+pub use address::{InvalidAddress, PeerAddress, Resolver, hosts_file_lookup};
 pub use error::{Error, Result};
 pub use fjord_replication::MembershipChange;
 pub use metrics::NodeMetrics;

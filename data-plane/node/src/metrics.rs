@@ -19,6 +19,9 @@ pub struct NodeMetrics {
     pub messages_dropped: Counter,
     pub connects: Counter,
     pub connect_failures: Counter,
+    /// Peer host names that did not resolve (hosts file and DNS); the
+    /// writer retries with backoff.
+    pub resolve_failures: Counter,
     /// Peer TLS handshakes that failed (a certificate outside the trust
     /// bundle, none at all, or a timeout), either side.
     pub handshake_failures: Counter,
@@ -52,7 +55,7 @@ impl NodeMetrics {
     /// Registers every metric under `fjord_node_`.
     pub fn register(&self, registry: &mut Registry) {
         let registry = registry.sub_registry_with_prefix("fjord_node");
-        let counters: [(&str, &str, &Counter); 22] = [
+        let counters: [(&str, &str, &Counter); 23] = [
             ("frames_sent", "peer frames written", &self.frames_sent),
             (
                 "messages_sent",
@@ -81,6 +84,11 @@ impl NodeMetrics {
                 "connect_failures",
                 "failed peer connection attempts",
                 &self.connect_failures,
+            ),
+            (
+                "resolve_failures",
+                "peer host names that did not resolve",
+                &self.resolve_failures,
             ),
             (
                 "handshake_failures",

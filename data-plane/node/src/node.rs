@@ -3,7 +3,6 @@
 //! thread (`driver`). Dropping the `Node` stops it (as a process exit would).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::{error, info, info_span};
 
+use crate::address::{PeerAddress, Resolver};
 use crate::driver::{Channels, Driver, Request};
 use crate::error::{Error, Result};
 use crate::groups::GroupSettings;
@@ -37,8 +37,12 @@ pub struct NodeConfig {
     pub id: NodeId,
     pub cluster: ClusterId,
     pub data_dir: PathBuf,
-    /// Every other node and its peer address.
-    pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// Every other node and its peer address (an IP address or a DNS name,
+    /// resolved at every connect).
+    pub peers: BTreeMap<NodeId, PeerAddress>,
+    /// A file in `/etc/hosts` format consulted before DNS when a peer's
+    /// name is resolved (tests and local stacks).
+    pub hosts_file: Option<PathBuf>,
     /// The groups opened at start, with `log` as their settings; more can
     /// be added and removed at runtime (`Node::add_group`, `remove_group`).
     pub groups: Vec<GroupSpec>,
@@ -72,6 +76,7 @@ impl NodeConfig {
             cluster,
             data_dir,
             peers: BTreeMap::new(),
+            hosts_file: None,
             groups: Vec::new(),
             raft: Config::new(id, vec![id], 0),
             tick_interval: Duration::from_millis(10),
@@ -124,9 +129,11 @@ impl Node {
         let span = info_span!("node", id = %config.id);
         let mut tasks = JoinSet::new();
         let (inbound_tx, inbound) = mpsc::channel(1024);
+        let resolver = Resolver::new(config.hosts_file.clone(), metrics.resolve_failures.clone());
         let transport = Transport::start(
             (config.cluster, config.id),
             &config.peers,
+            &resolver,
             listener,
             config.peer_queue_bytes_max,
             inbound_tx,

@@ -4,7 +4,6 @@
 //! rustls configurations are built by the caller (the broker, from PEM
 //! files); this module runs the handshakes.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,16 +49,17 @@ fn timed_out() -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::TimedOut, "tls handshake timed out")
 }
 
-/// The connecting side: TLS to the peer at `address` when configured.
+/// The connecting side: TLS to the peer named `name` when configured (its
+/// DNS name when the peer was given by name, else its IP address: the name
+/// is sent as SNI and handed to the certificate verifier).
 pub(crate) async fn connect(
     tls: Option<&PeerTls>,
     stream: TcpStream,
-    address: SocketAddr,
+    name: ServerName<'static>,
 ) -> std::io::Result<PeerStream> {
     let Some(tls) = tls else {
         return Ok(Box::new(stream));
     };
-    let name = ServerName::IpAddress(address.ip().into());
     let handshake = tls.connector.connect(name, stream);
     let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
         .await

@@ -10,7 +10,6 @@
 //! go to the node's driver, which dispatches by group id.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use crate::address::{PeerAddress, Resolver};
 use crate::metrics::NodeMetrics;
 use crate::peer_tls::{self, PeerStream, PeerTls};
 use crate::wire::{self, ClusterId, Envelope, FRAME_BYTES_MAX, Frame, HEADER_BYTES, PeerMessage};
@@ -72,7 +72,8 @@ impl Transport {
     )]
     pub(crate) fn start(
         identity: (ClusterId, NodeId),
-        peers: &BTreeMap<NodeId, SocketAddr>,
+        peers: &BTreeMap<NodeId, PeerAddress>,
+        resolver: &Resolver,
         listener: TcpListener,
         queue_bytes_max: usize,
         inbound: mpsc::Sender<Inbound>,
@@ -98,7 +99,8 @@ impl Transport {
         for (id, address) in peers {
             let writer = Writer {
                 header: (cluster, me, *id),
-                address: *address,
+                address: address.clone(),
+                resolver: resolver.clone(),
                 transport: transport.clone(),
                 tls: tls.clone(),
             };
@@ -176,7 +178,10 @@ impl Transport {
 
 struct Writer {
     header: (ClusterId, NodeId, NodeId),
-    address: SocketAddr,
+    /// Resolved again at every (re)connect: a Pod's address changes when it
+    /// restarts, its name does not.
+    address: PeerAddress,
+    resolver: Resolver,
     transport: Transport,
     tls: Option<PeerTls>,
 }
@@ -186,18 +191,14 @@ impl Writer {
         let (_, _, to) = self.header;
         let mut backoff = BACKOFF_MIN;
         loop {
-            let stream = match TcpStream::connect(self.address).await {
-                Ok(stream) => stream,
-                Err(error) => {
-                    self.transport.metrics.connect_failures.inc();
-                    debug!(peer = %to, %error, ?backoff, "peer connect failed");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                    continue;
-                }
+            let Some(stream) = self.connect(&backoff).await else {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
             };
             let _ = stream.set_nodelay(true);
-            let stream = match peer_tls::connect(self.tls.as_ref(), stream, self.address).await {
+            let server_name = self.address.server_name();
+            let stream = match peer_tls::connect(self.tls.as_ref(), stream, server_name).await {
                 Ok(stream) => stream,
                 Err(error) => {
                     self.transport.metrics.handshake_failures.inc();
@@ -214,6 +215,30 @@ impl Writer {
                 warn!(peer = %to, %error, "peer connection lost");
             }
         }
+    }
+
+    /// Resolves the peer's address now and connects to the first of its
+    /// addresses that answers; `None` (counted, logged) when none does.
+    async fn connect(&self, backoff: &Duration) -> Option<TcpStream> {
+        let (_, _, to) = self.header;
+        let resolved = match self.resolver.resolve(&self.address).await {
+            Ok(resolved) => resolved,
+            Err(error) => {
+                debug!(peer = %to, address = %self.address, %error, ?backoff, "peer address did not resolve");
+                return None;
+            }
+        };
+        // Bounded by the resolver's answer.
+        for socket in resolved {
+            match TcpStream::connect(socket).await {
+                Ok(stream) => return Some(stream),
+                Err(error) => {
+                    self.transport.metrics.connect_failures.inc();
+                    debug!(peer = %to, address = %self.address, %socket, %error, ?backoff, "peer connect failed");
+                }
+            }
+        }
+        None
     }
 
     /// Writes frames until the connection fails.

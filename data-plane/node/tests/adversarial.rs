@@ -110,7 +110,9 @@ async fn a_node_survives_arbitrary_messages_from_a_peer() {
     let unused = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (me, peer, group) = (NodeId(0), NodeId(1), GroupId(1));
     let mut config = NodeConfig::new(me, CLUSTER, dir.path().to_owned());
-    config.peers = [(peer, unused.local_addr().unwrap())].into_iter().collect();
+    config.peers = [(peer, unused.local_addr().unwrap().into())]
+        .into_iter()
+        .collect();
     config.groups = vec![GroupSpec {
         id: group,
         voters: vec![me, peer],

@@ -48,6 +48,13 @@ pub enum Error {
         field: String,
         problem: String,
     },
+    /// The rack init container could not write the broker's rack file.
+    #[error("rack file {path}: {source}")]
+    RackFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// A `StreamCluster` read from the API server lacks a field every stored
     /// object has (name, namespace, uid).
     #[error("StreamCluster has no metadata.{0}")]

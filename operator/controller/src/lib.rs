@@ -6,12 +6,15 @@
 //! - [`runtime`]: `fjord-operator run`: leader election over a Lease, the
 //!   registry of controllers that run only on the leader, metrics and health;
 //! - [`topic`]: the Topic controller (Kafka topics through the admin API);
-//! - [`intent_follower`]: what the agent accepts from the control plane.
+//! - [`intent_follower`]: what the agent accepts from the control plane;
+//! - [`rack`]: `fjord-operator broker-rack`, the brokers' init container
+//!   that writes their rack (their node's topology label).
 
 pub mod agent;
 pub mod cluster;
 pub mod error;
 pub mod intent_follower;
+pub mod rack;
 pub mod runtime;
 pub mod topic;
 

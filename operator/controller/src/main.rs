@@ -38,6 +38,9 @@ enum Command {
         #[command(flatten)]
         agent: Box<AgentArgs>,
     },
+    /// Write this broker Pod's rack (its node's topology label) to a file:
+    /// the init container of rack-aware brokers.
+    BrokerRack(fjord_operator::rack::RackArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,6 +57,18 @@ fn main() -> anyhow::Result<()> {
             tokio::runtime::Runtime::new()
                 .context("cannot start the async runtime")?
                 .block_on(run(config, agent))?;
+        }
+        Command::BrokerRack(args) => {
+            tokio::runtime::Runtime::new()
+                .context("cannot start the async runtime")?
+                .block_on(async {
+                    let client = kube::Client::try_default()
+                        .await
+                        .context("cannot find the Kubernetes API (in-cluster or KUBECONFIG)")?;
+                    fjord_operator::rack::run(client, &args)
+                        .await
+                        .context("cannot write the broker's rack")
+                })?;
         }
         Command::Crd => {
             let yaml = fjord_crd::crd_yaml().context("cannot render the CRDs")?;
@@ -80,6 +95,7 @@ async fn run(config: RunConfig, agent: Option<agent::Config>) -> anyhow::Result<
     };
     let cluster_config = cluster::Config {
         namespace: settings.namespace.clone(),
+        pods: settings.pods.clone(),
         ..cluster::Config::default()
     };
     // Each controller is one line here; it runs only while this replica leads.

@@ -283,6 +283,28 @@ async fn a_conflict_on_renew_stops_the_leader_cleanly() {
     assert!(!running(&a));
     assert_eq!(a.probe.starts.load(Ordering::SeqCst), 1);
     assert_eq!(holder(&lease(&server).await).as_deref(), Some("intruder"));
+    // People see the loss, and why, in the Lease's Events.
+    let events: Api<Event> = Api::namespaced(server.client(), "default");
+    let lost: Vec<Event> = eventually_async("the loss is reported", || async {
+        let list = events.list(&Default::default()).await.ok()?;
+        let lost: Vec<Event> = list
+            .items
+            .into_iter()
+            .filter(|event| event.reason.as_deref() == Some("LeaderLost"))
+            .collect();
+        (!lost.is_empty()).then_some(lost)
+    })
+    .await;
+    assert_eq!(lost[0].type_.as_deref(), Some("Warning"));
+    let note = lost[0].note.clone().unwrap_or_default();
+    assert!(
+        note.starts_with("a lost leadership") && note.contains("changed by another writer"),
+        "{note}"
+    );
+    assert_eq!(
+        lost[0].regarding.as_ref().unwrap().kind.as_deref(),
+        Some("Lease")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

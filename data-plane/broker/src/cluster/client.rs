@@ -4,10 +4,10 @@
 //! the other voters until a deadline.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fjord_node::PeerAddress;
 use tracing::debug;
 
 use super::controller::Controller;
@@ -23,18 +23,17 @@ pub const CONTROLLER_PATH: &str = "/v1/internal/controller";
 #[derive(Debug)]
 pub struct ControllerClient {
     controller: Arc<Controller>,
-    voters: BTreeMap<u32, SocketAddr>,
+    voters: BTreeMap<u32, PeerAddress>,
     http: reqwest::Client,
 }
 
 impl ControllerClient {
-    pub fn new(controller: Arc<Controller>, voters: BTreeMap<u32, SocketAddr>) -> Self {
-        let http = reqwest::Client::builder()
-            .default_headers(crate::security::admin::outgoing_headers())
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(1))
-            .build()
-            .expect("a plain HTTP client builds");
+    /// `http` comes from [`super::resolve::http_client`].
+    pub fn new(
+        controller: Arc<Controller>,
+        voters: BTreeMap<u32, PeerAddress>,
+        http: reqwest::Client,
+    ) -> Self {
         Self {
             controller,
             voters,

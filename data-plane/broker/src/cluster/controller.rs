@@ -11,12 +11,11 @@
 //! idempotent; a retried CreateTopic answers "already exists").
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fjord_metadata::{BrokerId, MetadataImage, MetadataRecord, Millis};
-use fjord_node::{Node, PartitionStatus};
+use fjord_node::{Node, PartitionStatus, PeerAddress};
 use fjord_storage::batch::{HEADER_BYTES, split_batches};
 use fjord_storage::{ByteSize, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -99,7 +98,8 @@ impl Controller {
     pub fn start_observer(
         node: Arc<Node>,
         me: BrokerId,
-        voters: BTreeMap<u32, SocketAddr>,
+        voters: BTreeMap<u32, PeerAddress>,
+        http: reqwest::Client,
     ) -> Arc<Controller> {
         let observed = watch::Sender::new(PartitionStatus {
             is_leader: false,
@@ -116,7 +116,7 @@ impl Controller {
         });
         let status = observed.subscribe();
         let controller = Arc::new(Controller::new(node, me, status, Some(observed)));
-        tokio::spawn(Arc::clone(&controller).observe_loop(voters));
+        tokio::spawn(Arc::clone(&controller).observe_loop(voters, http));
         controller
     }
 
@@ -148,12 +148,11 @@ impl Controller {
     }
 
     /// An observer's applier: pages of committed records from the voters.
-    async fn observe_loop(self: Arc<Self>, voters: BTreeMap<u32, SocketAddr>) {
-        let http = reqwest::Client::builder()
-            .default_headers(crate::security::admin::outgoing_headers())
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("a plain HTTP client builds");
+    async fn observe_loop(
+        self: Arc<Self>,
+        voters: BTreeMap<u32, PeerAddress>,
+        http: reqwest::Client,
+    ) {
         let ids: Vec<u32> = voters.keys().copied().collect();
         let mut next = 0i64;
         let mut attempt = 0usize;

@@ -23,6 +23,7 @@ mod leadership;
 pub mod reconcile;
 pub mod replica;
 pub mod requests;
+pub mod resolve;
 mod session;
 pub mod startup;
 
@@ -108,8 +109,14 @@ pub async fn start(
     node_config.peers = settings
         .peers
         .iter()
-        .map(|(id, address)| (NodeId(*id), *address))
+        .map(|(id, address)| (NodeId(*id), address.clone()))
         .collect();
+    node_config.hosts_file = settings.hosts_file.clone();
+    let resolver = fjord_node::Resolver::new(
+        settings.hosts_file.clone(),
+        metrics.resolve_failures.clone(),
+    );
+    let http = resolve::http_client(&resolver, std::time::Duration::from_secs(5));
     if voter {
         node_config.groups = vec![GroupSpec {
             id: CONTROLLER_GROUP,
@@ -145,11 +152,13 @@ pub async fn start(
             Arc::clone(&node),
             BrokerId(me),
             settings.controller_voters.clone(),
+            http.clone(),
         )
     };
     let client = Arc::new(ControllerClient::new(
         Arc::clone(&controller),
         settings.controller_voters.clone(),
+        http,
     ));
     Ok(Cluster {
         node,

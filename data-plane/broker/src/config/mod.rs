@@ -6,11 +6,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use fjord_node::PeerAddress;
 
 use crate::security::{Principal, SecurityProtocol, TlsFiles};
 use crate::{Error, Result};
 
+mod cluster;
 mod listener;
+
+use cluster::{cluster_settings, rack};
 
 pub use listener::SaslSettings;
 
@@ -66,6 +70,12 @@ pub struct BrokerArgs {
     #[arg(long, env = "FJORD_RACK")]
     pub rack: Option<String>,
 
+    /// File holding this broker's rack (first line; empty: no rack), read
+    /// once at start; --rack, when given, wins. On Kubernetes the
+    /// operator's init container writes the node's topology label there.
+    #[arg(long, env = "FJORD_RACK_FILE")]
+    pub rack_file: Option<PathBuf>,
+
     /// Largest request frame accepted, in bytes; a larger one closes the
     /// connection that sent it.
     #[arg(long, env = "FJORD_FRAME_BYTES_MAX", default_value_t = DEFAULT_FRAME_BYTES_MAX)]
@@ -108,7 +118,9 @@ pub struct BrokerArgs {
     pub peer_listen: Option<SocketAddr>,
 
     /// Cluster mode: every other broker's peer address, as
-    /// `ID=HOST:PORT,...` (`2=10.0.0.2:9093,3=10.0.0.3:9093`).
+    /// `ID=HOST:PORT,...` (`2=10.0.0.2:9093,3=10.0.0.3:9093`). HOST is an
+    /// IP address or a DNS name (`2=demo-2.demo-brokers.ns.svc.cluster.local:9093`),
+    /// resolved again at every connect.
     #[arg(long, env = "FJORD_PEERS")]
     pub peers: Option<String>,
 
@@ -117,9 +129,15 @@ pub struct BrokerArgs {
     /// `ID@HOST:PORT,...` (`1@10.0.0.1:9644,2@10.0.0.2:9644,3@10.0.0.3:9644`).
     /// Every broker of a cluster is given the same list; brokers send
     /// registration, heartbeats and topic changes to the controller leader
-    /// over these addresses.
+    /// over these addresses. HOST may be a DNS name, as in --peers.
     #[arg(long, env = "FJORD_CONTROLLER_VOTERS")]
     pub controller_voters: Option<String>,
+
+    /// Cluster mode: a file in `/etc/hosts` format consulted before DNS
+    /// whenever a peer's or voter's host name is resolved (re-read every
+    /// time; for tests and local stacks whose names no DNS serves).
+    #[arg(long, env = "FJORD_HOSTS_FILE")]
+    pub hosts_file: Option<PathBuf>,
 
     /// Cluster mode: partitions of the group log (`__consumer_offsets`),
     /// over which consumer groups are spread so their coordination is
@@ -256,9 +274,11 @@ pub enum AuthorizerKind {
 pub struct ClusterSettings {
     pub peer_listen: SocketAddr,
     /// Every other broker's peer address.
-    pub peers: std::collections::BTreeMap<u32, SocketAddr>,
+    pub peers: std::collections::BTreeMap<u32, PeerAddress>,
     /// The controller voters' admin addresses.
-    pub controller_voters: std::collections::BTreeMap<u32, SocketAddr>,
+    pub controller_voters: std::collections::BTreeMap<u32, PeerAddress>,
+    /// Consulted before DNS when a name is resolved (`--hosts-file`).
+    pub hosts_file: Option<PathBuf>,
     /// Partitions of the group log when this broker creates it.
     pub group_log_partitions: std::num::NonZeroU32,
 }
@@ -336,6 +356,7 @@ impl BrokerConfig {
             )));
         }
         let cluster = cluster_settings(args)?;
+        let rack = rack(args)?;
         let (security_protocol, tls) = listener::listener_security(args)?;
         let sasl = listener::sasl_settings(args, security_protocol)?;
         let peer_tls = listener::peer_tls(args, cluster.is_some())?;
@@ -375,7 +396,7 @@ impl BrokerConfig {
             advertised_port,
             admin_listen: args.admin_listen,
             node_id: args.node_id,
-            rack: args.rack.clone(),
+            rack,
             frame_bytes_max: args.frame_bytes_max,
             in_flight_requests_max: args.in_flight_requests_max,
             in_flight_bytes_max: args.in_flight_bytes_max,
@@ -395,78 +416,6 @@ impl BrokerConfig {
             peer_tls,
         })
     }
-}
-
-fn cluster_settings(args: &BrokerArgs) -> Result<Option<ClusterSettings>> {
-    let (Some(peer_listen), Some(peers), Some(voters)) =
-        (args.peer_listen, &args.peers, &args.controller_voters)
-    else {
-        if args.peer_listen.is_some() || args.peers.is_some() || args.controller_voters.is_some() {
-            return Err(Error::Config(
-                "cluster mode needs all of --peer-listen, --peers and --controller-voters".into(),
-            ));
-        }
-        return Ok(None);
-    };
-    let node_id =
-        u32::try_from(args.node_id).map_err(|_| Error::Config("--node-id must be >= 0".into()))?;
-    let peers = parse_id_addresses("--peers", peers, '=')?;
-    let controller_voters = parse_id_addresses("--controller-voters", voters, '@')?;
-    if peers.contains_key(&node_id) {
-        return Err(Error::Config(format!(
-            "--peers lists this broker's own id {node_id}: list only the others"
-        )));
-    }
-    if let Some(unknown) = controller_voters
-        .keys()
-        .find(|id| **id != node_id && !peers.contains_key(id))
-    {
-        return Err(Error::Config(format!(
-            "controller voter {unknown} is not in --peers"
-        )));
-    }
-    let group_log_partitions = std::num::NonZeroU32::new(args.group_log_partitions)
-        .filter(|count| count.get() <= GROUP_LOG_PARTITIONS_MAX)
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "--group-log-partitions must be within 1..={GROUP_LOG_PARTITIONS_MAX}, got {}",
-                args.group_log_partitions
-            ))
-        })?;
-    Ok(Some(ClusterSettings {
-        peer_listen,
-        peers,
-        controller_voters,
-        group_log_partitions,
-    }))
-}
-
-/// Parses `ID<sep>HOST:PORT,...` (host an IP address).
-fn parse_id_addresses(
-    flag: &str,
-    text: &str,
-    separator: char,
-) -> Result<std::collections::BTreeMap<u32, SocketAddr>> {
-    let mut parsed = std::collections::BTreeMap::new();
-    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let invalid = || {
-            Error::Config(format!(
-                "{flag}: {entry:?} is not ID{separator}IP:PORT (a node id, then an IP address and port)"
-            ))
-        };
-        let (id, address) = entry.split_once(separator).ok_or_else(invalid)?;
-        let id: u32 = id.trim().parse().map_err(|_| invalid())?;
-        let address: SocketAddr = address.trim().parse().map_err(|_| invalid())?;
-        if parsed.insert(id, address).is_some() {
-            return Err(Error::Config(format!(
-                "{flag}: node id {id} is listed twice"
-            )));
-        }
-    }
-    if parsed.is_empty() && flag == "--controller-voters" {
-        return Err(Error::Config(format!("{flag} lists no voter")));
-    }
-    Ok(parsed)
 }
 
 fn parse_host_port(text: &str) -> Result<(String, u16)> {

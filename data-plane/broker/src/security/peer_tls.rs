@@ -4,12 +4,16 @@
 //! connecting side presents this broker's certificate and accepts a peer
 //! whose certificate chains to the same bundle.
 //!
-//! The connecting side does not match the certificate against the peer's
-//! address: brokers reach each other by IP addresses that change when pods
-//! move, and the bundle is the cluster's own CA, so every certificate it
-//! signed is a broker of this cluster. The chain, validity and signatures
-//! are checked as usual (rustls checks the chain before the name, so only
-//! a name mismatch is forgiven).
+//! A peer given by DNS name (`--peers 2=demo-2.demo-brokers.ns.svc...:9093`)
+//! is checked like any TLS server: the name is sent as SNI and the
+//! certificate must be valid for it (a wildcard such as
+//! `*.demo-brokers.ns.svc.cluster.local` covers every broker). A peer given
+//! by IP address is not matched against its address: Pod IPs change when
+//! Pods move, and the bundle is the cluster's own CA, so every certificate
+//! it signed is a broker of this cluster. The chain, validity and
+//! signatures are checked as usual either way (rustls checks the chain
+//! before the name, so only a name mismatch is forgiven, and only for an IP
+//! address).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,7 +86,8 @@ impl PeerTlsFiles {
     }
 }
 
-/// The bundle's checks without the name match (see the module comment).
+/// The bundle's checks, and the name match for DNS names only (see the
+/// module comment).
 #[derive(Debug)]
 struct ClusterCaVerifier {
     inner: Arc<WebPkiServerVerifier>,
@@ -106,7 +111,9 @@ impl ServerCertVerifier for ClusterCaVerifier {
         ) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if matches!(server_name, ServerName::IpAddress(_)) => {
+                Ok(ServerCertVerified::assertion())
+            }
             verified => verified,
         }
     }
@@ -133,5 +140,67 @@ impl ServerCertVerifier for ClusterCaVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+
+    use super::*;
+
+    /// A verifier trusting a fresh CA, and a leaf it signed for `names`.
+    fn verifier_and_leaf(names: &[&str]) -> (ClusterCaVerifier, CertificateDer<'static>) {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .unwrap();
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .unwrap();
+        (ClusterCaVerifier { inner }, leaf.der().clone())
+    }
+
+    fn verify(verifier: &ClusterCaVerifier, leaf: &CertificateDer<'_>, name: &str) -> bool {
+        let name = ServerName::try_from(name.to_owned()).unwrap();
+        verifier
+            .verify_server_cert(leaf, &[], &name, &[], UnixTime::now())
+            .is_ok()
+    }
+
+    #[test]
+    fn a_peer_named_by_dns_must_hold_a_certificate_for_that_name() {
+        let (verifier, leaf) = verifier_and_leaf(&["*.demo-brokers.ns.svc.cluster.local"]);
+        assert!(verify(
+            &verifier,
+            &leaf,
+            "demo-2.demo-brokers.ns.svc.cluster.local"
+        ));
+        assert!(!verify(
+            &verifier,
+            &leaf,
+            "demo-2.other-brokers.ns.svc.cluster.local"
+        ));
+        // By IP address the cluster CA's signature is enough.
+        assert!(verify(&verifier, &leaf, "10.0.0.7"));
+    }
+
+    #[test]
+    fn a_certificate_from_another_ca_is_refused_by_name_and_by_address() {
+        let (verifier, _) = verifier_and_leaf(&["demo-1.fjord.test"]);
+        let (_, stranger) = verifier_and_leaf(&["demo-1.fjord.test"]);
+        assert!(!verify(&verifier, &stranger, "demo-1.fjord.test"));
+        assert!(!verify(&verifier, &stranger, "10.0.0.7"));
     }
 }

@@ -114,6 +114,33 @@ impl BrokerCluster {
         voter_count: u32,
         extra: &dyn Fn(u32) -> Vec<String>,
     ) -> Self {
+        Self::start_addressed(count, voter_count, extra, None)
+    }
+
+    /// Starts `count` brokers that know each other (peers and controller
+    /// voters) only by the names `broker-ID.fjord.test`, which `hosts_file`
+    /// (written here, `--hosts-file`) maps to 127.0.0.1.
+    pub(crate) fn start_named(
+        count: u32,
+        hosts_file: &std::path::Path,
+        extra: &dyn Fn(u32) -> Vec<String>,
+    ) -> Self {
+        let names: Vec<String> = (1..=count).map(broker_name).collect();
+        std::fs::write(hosts_file, format!("127.0.0.1 {}\n", names.join(" "))).unwrap();
+        Self::start_addressed(count, count, extra, Some(hosts_file))
+    }
+
+    fn start_addressed(
+        count: u32,
+        voter_count: u32,
+        extra: &dyn Fn(u32) -> Vec<String>,
+        hosts_file: Option<&std::path::Path>,
+    ) -> Self {
+        // How a broker is named to the others: its address, or its name.
+        let host = |id: u32, address: &SocketAddr| match hosts_file {
+            Some(_) => format!("{}:{}", broker_name(id), address.port()),
+            None => address.to_string(),
+        };
         // Hold every listener until all are picked, so no two coincide.
         let held: Vec<_> = (0..count * 3)
             .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
@@ -123,7 +150,7 @@ impl BrokerCluster {
         let addresses: Vec<_> = picked.chunks(3).map(|c| (c[0], c[1], c[2])).collect();
         let voters = (1..=voter_count)
             .zip(&addresses)
-            .map(|(id, (_, admin, _))| format!("{id}@{admin}"))
+            .map(|(id, (_, admin, _))| format!("{id}@{}", host(id, admin)))
             .collect::<Vec<_>>()
             .join(",");
         let members = (1..=count)
@@ -132,9 +159,10 @@ impl BrokerCluster {
                 let peers = (1..=count)
                     .zip(&addresses)
                     .filter(|(other, _)| *other != id)
-                    .map(|(other, (_, _, peer))| format!("{other}={peer}"))
+                    .map(|(other, (_, _, peer))| format!("{other}={}", host(other, peer)))
                     .collect::<Vec<_>>()
                     .join(",");
+                let hosts = hosts_file.map(|path| format!("--hosts-file={}", path.display()));
                 let args = [
                     format!("--node-id={id}"),
                     format!("--listen={kafka}"),
@@ -150,7 +178,7 @@ impl BrokerCluster {
                     kafka: *kafka,
                     admin: *admin,
                     data_dir: tempfile::tempdir().unwrap(),
-                    args: args.iter().cloned().chain(extra(id)).collect(),
+                    args: args.iter().cloned().chain(hosts).chain(extra(id)).collect(),
                     admin_token: extra(id)
                         .iter()
                         .find_map(|flag| flag.strip_prefix("--admin-token-file="))
@@ -252,6 +280,11 @@ impl BrokerCluster {
         assert!(member.child.is_none(), "broker {id} is running");
         member.spawn();
     }
+}
+
+/// A broker's name in [`BrokerCluster::start_named`].
+pub(crate) fn broker_name(id: u32) -> String {
+    format!("broker-{id}.fjord.test")
 }
 
 impl Drop for BrokerCluster {

@@ -11,7 +11,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fjord_node::{ClusterId, Error, GroupId, GroupSpec, Node, NodeConfig, NodeMetrics};
+use fjord_node::{
+    ClusterId, Error, GroupId, GroupSpec, Node, NodeConfig, NodeMetrics, PeerAddress,
+};
 use fjord_replication::NodeId;
 use fjord_storage::batch::{build_batch, split_batches};
 use fjord_storage::sim::SplitMix64;
@@ -44,6 +46,14 @@ pub struct Cluster {
     peer_queue_bytes_max: usize,
     /// Simulated disks that lose unsynced writes in `crash`; real ones if `None`.
     media: Option<Vec<SimMedium>>,
+    /// Named mode: nodes know each other as `node-N.fjord.test`, which this
+    /// directory's `hosts` file maps to their addresses.
+    hosts: Option<tempfile::TempDir>,
+}
+
+/// A node's name in named mode.
+pub fn node_name(index: usize) -> String {
+    format!("node-{index}.fjord.test")
 }
 
 /// Logs go to the test's output, filtered by `RUST_LOG` (off by default).
@@ -59,10 +69,30 @@ impl Cluster {
     /// `simulated`: the logs live on `SimMedium`s, so `crash` can lose what
     /// was not fsynced.
     pub async fn start(groups: u64, peer_queue_bytes_max: usize, simulated: bool) -> Cluster {
+        Self::start_on(groups, peer_queue_bytes_max, simulated, false).await
+    }
+
+    /// Named mode: node `i` listens on `127.0.0.(11 + i)` and its peers
+    /// know it only as [`node_name`]`(i)`, through a hosts file.
+    pub async fn start_named(groups: u64) -> Cluster {
+        Self::start_on(groups, 64 * 1024 * 1024, false, true).await
+    }
+
+    async fn start_on(
+        groups: u64,
+        peer_queue_bytes_max: usize,
+        simulated: bool,
+        named: bool,
+    ) -> Cluster {
         init_logs();
         let mut listeners = Vec::new();
-        for _ in 0..NODES {
-            listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        for index in 0..NODES {
+            let ip = if named {
+                format!("127.0.0.{}", 11 + index)
+            } else {
+                "127.0.0.1".to_owned()
+            };
+            listeners.push(TcpListener::bind((ip.as_str(), 0)).await.unwrap());
         }
         let addresses = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
         let mut cluster = Cluster {
@@ -75,7 +105,9 @@ impl Cluster {
             acked: std::sync::Mutex::new(Vec::new()),
             peer_queue_bytes_max,
             media: simulated.then(|| (0..NODES).map(|_| SimMedium::new()).collect()),
+            hosts: named.then(|| tempfile::tempdir().unwrap()),
         };
+        cluster.write_hosts(&[]);
         for (index, listener) in listeners.into_iter().enumerate() {
             cluster.launch(index, listener).await;
         }
@@ -87,8 +119,18 @@ impl Cluster {
         let mut config = NodeConfig::new(id, CLUSTER, self.dirs[index].path().to_owned());
         config.peers = (0..NODES)
             .filter(|&peer| peer != index)
-            .map(|peer| (NodeId(peer as u32), self.addresses[peer]))
+            .map(|peer| {
+                let address = match &self.hosts {
+                    Some(_) => PeerAddress::Name {
+                        host: node_name(peer),
+                        port: self.addresses[peer].port(),
+                    },
+                    None => self.addresses[peer].into(),
+                };
+                (NodeId(peer as u32), address)
+            })
             .collect::<BTreeMap<_, _>>();
+        config.hosts_file = self.hosts_file();
         let voters: Vec<NodeId> = (0..NODES as u32).map(NodeId).collect();
         config.groups = self
             .groups
@@ -115,6 +157,37 @@ impl Cluster {
         let metrics = self.metrics[index].clone();
         let node = Node::start(config, listener, metrics).await.unwrap();
         self.nodes[index] = Some(Arc::new(node));
+    }
+
+    /// Named mode: the hosts file the nodes resolve each other with.
+    pub fn hosts_file(&self) -> Option<std::path::PathBuf> {
+        self.hosts.as_ref().map(|dir| dir.path().join("hosts"))
+    }
+
+    /// Named mode: rewrites the hosts file with every node's current
+    /// address except those in `missing`.
+    pub fn write_hosts(&self, missing: &[usize]) {
+        let Some(path) = self.hosts_file() else {
+            return;
+        };
+        let mut text = String::from("# the test cluster's nodes\n");
+        for (index, address) in self.addresses.iter().enumerate() {
+            if !missing.contains(&index) {
+                text.push_str(&format!("{} {}\n", address.ip(), node_name(index)));
+            }
+        }
+        // Whole or not at all: a resolver never reads half a file.
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, text).unwrap();
+        std::fs::rename(&temporary, &path).unwrap();
+    }
+
+    /// Named mode: the (stopped) node comes back on another IP address with
+    /// the same port, as a restarted Pod does; the hosts file follows.
+    pub fn move_to(&mut self, index: usize, ip: std::net::IpAddr) {
+        assert!(self.nodes[index].is_none(), "stop the node first");
+        self.addresses[index].set_ip(ip);
+        self.write_hosts(&[]);
     }
 
     /// The node's data directory.

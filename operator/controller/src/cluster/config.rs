@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::admin::{BrokerAdmin, HttpBrokerAdmin};
-use super::render::{PodAddresses, pod_dns_names};
+use super::render::{PodAddresses, PodSettings, pod_dns_names};
 
 /// How the cluster controller runs.
 #[derive(Clone)]
@@ -16,6 +16,8 @@ pub struct Config {
     pub image_repository: String,
     /// How a broker Pod is reached (docs/operator.md, "Addresses").
     pub pod_addresses: PodAddresses,
+    /// What brokers advertise, the rack init container's image.
+    pub pods: PodSettings,
     /// The brokers' admin API.
     pub admin: Arc<dyn BrokerAdmin>,
     /// How often a cluster is looked at while it rolls, scales or starts.
@@ -36,6 +38,7 @@ impl Default for Config {
             namespace: None,
             image_repository: "fjord/broker".to_owned(),
             pod_addresses: pod_dns_names(),
+            pods: PodSettings::default(),
             admin: Arc::new(HttpBrokerAdmin::default()),
             busy_interval: Duration::from_secs(2),
             resync_interval: Duration::from_secs(300),
@@ -51,6 +54,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("namespace", &self.namespace)
             .field("image_repository", &self.image_repository)
+            .field("pods", &self.pods)
             .field("busy_interval", &self.busy_interval)
             .field("resync_interval", &self.resync_interval)
             .field("error_backoff", &self.error_backoff)

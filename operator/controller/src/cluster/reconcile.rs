@@ -11,6 +11,7 @@ use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -119,6 +120,7 @@ async fn reconcile(cluster: Arc<StreamCluster>, context: Arc<Context>) -> Result
         match event {
             Finalized::Apply(cluster) => apply(&cluster, &shared).await,
             Finalized::Cleanup(cluster) => {
+                delete_rack_binding(&shared, &cluster).await?;
                 notice(&shared, &cluster, Notice::normal("Deleting", "Deleting", "the brokers, their Services and configuration are deleted with the cluster; their volume claims are kept".into())).await;
                 Ok(Action::await_change())
             }
@@ -180,6 +182,7 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
         &config.image_repository,
         &voters,
         &config.pod_addresses,
+        &config.pods,
     ) {
         Ok(desired) => desired,
         Err(error @ Error::ClusterSpec { .. }) => {
@@ -233,6 +236,7 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
                 &config.image_repository,
                 &voters,
                 &config.pod_addresses,
+                &config.pods,
             )?;
         }
     }
@@ -325,8 +329,34 @@ async fn apply_children(context: &Context, desired: &Desired) -> Result<()> {
     apply_object(context, desired, &headless_service(desired)?).await?;
     apply_object(context, desired, &client_service(desired)?).await?;
     apply_object(context, desired, &pod_disruption_budget(desired)?).await?;
+    if desired.rack_key.is_some() {
+        // The rack init container's identity, before the Pods that use it.
+        apply_object(context, desired, &render::broker_service_account(desired)).await?;
+        let binding = render::rack_binding(desired);
+        let name = render::rack_binding_name(&desired.namespace, &desired.name);
+        let api: Api<ClusterRoleBinding> = Api::all(context.client.clone());
+        api.patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&binding),
+        )
+        .await?;
+    }
     apply_object(context, desired, &render::statefulset(desired)?).await?;
     Ok(())
+}
+
+/// Deletes the cluster's ClusterRoleBinding (cluster scoped, so no owner
+/// reference deletes it); absent is fine.
+async fn delete_rack_binding(context: &Context, cluster: &StreamCluster) -> Result<()> {
+    let namespace = cluster.namespace().unwrap_or_default();
+    let name = render::rack_binding_name(&namespace, &cluster.name_any());
+    let api: Api<ClusterRoleBinding> = Api::all(context.client.clone());
+    match api.delete(&name, &Default::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 async fn apply_object<K>(context: &Context, desired: &Desired, object: &K) -> Result<()>

@@ -45,8 +45,12 @@ impl std::fmt::Debug for Elector {
 enum TermEnd {
     /// Shutdown was asked for; the Lease as last written.
     Shutdown(Box<Lease>),
-    /// Leadership is lost (or could no longer be proven).
-    Lost(&'static str),
+    /// Leadership is lost (or could no longer be proven); the Lease as last
+    /// written by this replica.
+    Lost {
+        reason: &'static str,
+        lease: Box<Lease>,
+    },
 }
 
 fn is_conflict(error: &kube::Error) -> bool {
@@ -104,8 +108,9 @@ impl Elector {
                     self.release(&held).await;
                     return Ok(());
                 }
-                TermEnd::Lost(reason) => {
+                TermEnd::Lost { reason, lease } => {
                     tracing::warn!(%identity, reason, "lost leadership, controllers stopped");
+                    self.report_loss(&lease, reason);
                 }
             }
         }
@@ -189,7 +194,10 @@ impl Elector {
             loop {
                 let attempt = Instant::now();
                 if attempt >= deadline {
-                    return TermEnd::Lost("renew deadline passed");
+                    return TermEnd::Lost {
+                        reason: "renew deadline passed",
+                        lease: Box::new(held),
+                    };
                 }
                 let wanted =
                     lease::holding(&self.config, Some(&held), Decision::Renew, Timestamp::now());
@@ -197,7 +205,10 @@ impl Elector {
                 let renewal = self.leases.replace(&self.config.name, &params, &wanted);
                 match timeout_at(deadline, renewal).await {
                     Err(_elapsed) => {
-                        return TermEnd::Lost("renewal did not finish before the renew deadline");
+                        return TermEnd::Lost {
+                            reason: "renewal did not finish before the renew deadline",
+                            lease: Box::new(held),
+                        };
                     }
                     Ok(Ok(written)) => {
                         assert_eq!(
@@ -211,7 +222,10 @@ impl Elector {
                     }
                     Ok(Err(error)) if is_conflict(&error) => {
                         self.metrics.lease_renew_failed();
-                        return TermEnd::Lost("the lease was changed by another writer");
+                        return TermEnd::Lost {
+                            reason: "the lease was changed by another writer",
+                            lease: Box::new(held),
+                        };
                     }
                     Ok(Err(error)) => {
                         self.metrics.lease_renew_failed();
@@ -246,6 +260,29 @@ impl Elector {
         tokio::spawn(async move {
             if let Err(error) = recorder.publish(&event, &reference).await {
                 tracing::debug!(%error, "cannot publish the leadership event");
+            }
+        });
+    }
+
+    /// A Warning Event on the Lease saying this replica lost leadership and
+    /// why (its controllers are stopped by then), sent in the background:
+    /// the API server may be what failed.
+    fn report_loss(&self, held: &Lease, reason: &str) {
+        let recorder = self.recorder.clone();
+        let reference = held.object_ref(&());
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "LeaderLost".to_owned(),
+            note: Some(format!(
+                "{} lost leadership ({reason}) and stopped its controllers",
+                self.config.identity
+            )),
+            action: "Elect".to_owned(),
+            secondary: None,
+        };
+        tokio::spawn(async move {
+            if let Err(error) = recorder.publish(&event, &reference).await {
+                tracing::debug!(%error, "cannot publish the lost-leadership event");
             }
         });
     }

@@ -15,6 +15,26 @@ pub struct RunArgs {
     #[arg(long, env = "FJORD_OPERATOR_NAMESPACE")]
     pub namespace: Option<String>,
 
+    /// What brokers give Kafka clients as their host: `pod-dns-name` (the
+    /// Pod's name under the cluster's headless Service, stable across
+    /// restarts) or `pod-ip` (the Pod's IP, from the downward API).
+    #[arg(
+        long,
+        env = "FJORD_OPERATOR_BROKER_ADVERTISED_HOST",
+        value_enum,
+        default_value = "pod-dns-name"
+    )]
+    pub broker_advertised_host: crate::cluster::render::AdvertisedHost,
+
+    /// This operator's image; brokers of rack-aware clusters run its
+    /// `fjord-operator broker-rack` as an init container.
+    #[arg(
+        long,
+        env = "FJORD_OPERATOR_IMAGE",
+        default_value = crate::cluster::render::OPERATOR_IMAGE_DEFAULT
+    )]
+    pub operator_image: String,
+
     /// Address of the HTTP server that answers /metrics, /healthz and /readyz.
     #[arg(long, env = "FJORD_OPERATOR_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
@@ -77,6 +97,8 @@ pub struct RunArgs {
 pub struct RunConfig {
     /// `None`: every namespace.
     pub namespace: Option<String>,
+    /// Broker Pod settings: the advertised host, the rack init image.
+    pub pods: crate::cluster::render::PodSettings,
     pub listen: SocketAddr,
     pub lease: LeaseConfig,
     /// `None`: every registered controller.
@@ -131,8 +153,19 @@ impl RunArgs {
         };
         lease.validate()?;
         let controllers = (!self.controllers.is_empty()).then_some(self.controllers);
+        if self.operator_image.trim().is_empty() {
+            return Err(Error::InvalidConfig {
+                setting: "operator image",
+                reason: "must name an image".to_owned(),
+            });
+        }
+        let pods = crate::cluster::render::PodSettings {
+            advertised_host: self.broker_advertised_host,
+            operator_image: self.operator_image,
+        };
         Ok(RunConfig {
             namespace,
+            pods,
             listen: self.listen,
             lease,
             controllers,
@@ -180,6 +213,28 @@ mod tests {
             config.controllers,
             Some(vec!["topic".to_owned(), "cluster".to_owned()])
         );
+    }
+
+    #[test]
+    fn brokers_advertise_pod_dns_names_unless_told_pod_ip() {
+        use crate::cluster::render::AdvertisedHost;
+        let default = parse(&[]).unwrap();
+        assert_eq!(default.pods.advertised_host, AdvertisedHost::PodDnsName);
+        assert_eq!(
+            default.pods.operator_image,
+            crate::cluster::render::OPERATOR_IMAGE_DEFAULT
+        );
+        let ip = parse(&[
+            "--broker-advertised-host",
+            "pod-ip",
+            "--operator-image",
+            "r/op:1",
+        ])
+        .unwrap();
+        assert_eq!(ip.pods.advertised_host, AdvertisedHost::PodIp);
+        assert_eq!(ip.pods.operator_image, "r/op:1");
+        let argv = ["fjord-operator", "--broker-advertised-host", "node-name"];
+        assert!(Cli::try_parse_from(argv).is_err());
     }
 
     #[test]

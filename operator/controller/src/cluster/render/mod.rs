@@ -5,9 +5,12 @@
 
 mod broker_config;
 mod disruption;
+mod rack;
 mod services;
 mod statefulset;
 
+#[cfg(test)]
+mod pods_test;
 #[cfg(test)]
 mod render_test;
 
@@ -22,6 +25,9 @@ use sha2::{Digest as _, Sha256};
 
 pub use broker_config::{SettingValue, SharedSettings, broker_file};
 pub use disruption::pod_disruption_budget;
+pub use rack::{
+    RACK_CLUSTER_ROLE, RACK_DIR, RACK_FILE, broker_service_account, rack_binding, rack_binding_name,
+};
 pub use services::{client_service, headless_service};
 pub use statefulset::statefulset;
 
@@ -54,6 +60,43 @@ pub fn pod_dns_names() -> PodAddresses {
     })
 }
 
+/// What a broker gives Kafka clients as its host in Metadata
+/// (`fjord-operator run --broker-advertised-host`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AdvertisedHost {
+    /// The Pod's address as its peers know it ([`PodAddresses`]: its DNS
+    /// name under the headless Service on Kubernetes), stable across
+    /// restarts; clients must resolve cluster DNS names.
+    #[default]
+    PodDnsName,
+    /// The Pod's IP address (downward API `status.podIP`), for clients that
+    /// reach Pod IPs but not the cluster's DNS; it changes on restart.
+    PodIp,
+}
+
+/// How broker Pods are set up beyond the `StreamCluster` itself (from the
+/// operator's flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodSettings {
+    pub advertised_host: AdvertisedHost,
+    /// The operator's own image: the brokers' rack init container runs
+    /// `fjord-operator broker-rack` from it.
+    pub operator_image: String,
+}
+
+/// The operator image of this release (operator/deploy/deployment.yaml).
+pub const OPERATOR_IMAGE_DEFAULT: &str =
+    concat!("fjord/fjord-operator:", env!("CARGO_PKG_VERSION"));
+
+impl Default for PodSettings {
+    fn default() -> Self {
+        Self {
+            advertised_host: AdvertisedHost::default(),
+            operator_image: OPERATOR_IMAGE_DEFAULT.to_owned(),
+        }
+    }
+}
+
 /// The controller voters of a new cluster of `brokers` brokers:
 /// `1 ..= min(3, brokers)`.
 pub fn initial_voters(brokers: u16) -> Vec<BrokerId> {
@@ -77,6 +120,9 @@ pub struct Desired {
     pub storage_size: String,
     pub storage_class: Option<String>,
     pub voters: Vec<BrokerId>,
+    pub pods: PodSettings,
+    /// The node label naming a broker's rack (`spec.rackAwareness`).
+    pub rack_key: Option<String>,
     /// ConfigMap data: `<pod>.toml` for each broker.
     pub files: BTreeMap<String, String>,
     /// `spec.config` keys the broker has no setting for.
@@ -94,6 +140,7 @@ impl Desired {
         image_repository: &str,
         voters: &[BrokerId],
         addresses: &PodAddresses,
+        pods: &PodSettings,
     ) -> Result<Self> {
         let name = cluster
             .metadata
@@ -156,15 +203,44 @@ impl Desired {
         for id in ids.iter().chain(voters) {
             hosts.insert(*id, addresses(&namespace, &pod_name(&name, *id)));
         }
+        let rack_key = spec.rack_awareness.as_ref().map(|r| r.topology_key.clone());
+        if let Some(key) = &rack_key
+            && !is_label_key(key)
+        {
+            return Err(invalid(
+                "spec.rackAwareness.topologyKey",
+                format!("{key:?} is not a node label key"),
+            ));
+        }
         let files: BTreeMap<String, String> = ids
             .iter()
             .map(|id| {
-                let file = broker_file(&name, *id, &shared, &hosts, voters, PEER_PORT, ADMIN_PORT);
+                let mut file =
+                    broker_file(&name, *id, &shared, &hosts, voters, PEER_PORT, ADMIN_PORT);
+                if pods.advertised_host == AdvertisedHost::PodDnsName {
+                    let host = &hosts[id];
+                    let listener = SettingValue::Text(format!("{host}:{kafka_port}"));
+                    file.push_str(&format!("advertised-listener = {listener}\n"));
+                }
+                if rack_key.is_some() {
+                    file.push_str(&format!(
+                        "rack-file = {}\n",
+                        SettingValue::Text(RACK_FILE.into())
+                    ));
+                }
                 (format!("{}.toml", pod_name(&name, *id)), file)
             })
             .collect();
         let image = format!("{image_repository}:{}", spec.version);
-        let revision = revision(&image, &files, &spec.resources, kafka_port);
+        let mut revision_input = image.clone();
+        if let Some(key) = &rack_key {
+            // The rack init container runs the operator's image and reads this key.
+            revision_input.push_str(&format!("\0rack:{}:{key}", pods.operator_image));
+        }
+        if pods.advertised_host == AdvertisedHost::PodIp {
+            revision_input.push_str("\0advertise:pod-ip");
+        }
+        let revision = revision(&revision_input, &files, &spec.resources, kafka_port);
         Ok(Self {
             name,
             namespace,
@@ -178,6 +254,8 @@ impl Desired {
             storage_size: spec.storage.size.clone(),
             storage_class: spec.storage.storage_class_name.clone(),
             voters: voters.to_vec(),
+            pods: pods.clone(),
+            rack_key,
             files,
             unsupported_config: shared.unsupported,
             revision,
@@ -253,6 +331,36 @@ pub fn config_map(desired: &Desired) -> k8s_openapi::api::core::v1::ConfigMap {
         data: Some(desired.files.clone()),
         ..Default::default()
     }
+}
+
+/// A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a
+/// name of at most 63 alphanumerics, `-`, `_`, `.`, starting and ending
+/// alphanumeric.
+fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = key
+        .rsplit_once('/')
+        .map_or((None, key), |(p, n)| (Some(p), n));
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let prefix_ok = prefix.is_none_or(|prefix| {
+        !prefix.is_empty()
+            && prefix.len() <= 253
+            && prefix.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            })
+    });
+    name_ok && prefix_ok
 }
 
 fn is_image_tag(version: &str) -> bool {

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use fjord_crd::{
     BrokerResources, Listener, ListenerExposure, ResourceAmounts, StorageSpec, StreamCluster,
@@ -17,15 +16,12 @@ use serde::Serialize;
 
 use super::*;
 
-/// Addresses as the process kubelet would give them, but readable.
-fn addresses() -> PodAddresses {
-    Arc::new(|_namespace: &str, pod: &str| {
-        let ordinal = pod.rsplit_once('-').map_or("0", |(_, ordinal)| ordinal);
-        format!("10.1.0.{ordinal}")
-    })
+/// The addresses `fjord-operator run` renders on Kubernetes: Pod DNS names.
+pub(super) fn addresses() -> PodAddresses {
+    pod_dns_names()
 }
 
-fn demo(brokers: u16) -> StreamCluster {
+pub(super) fn demo(brokers: u16) -> StreamCluster {
     let mut cluster = StreamCluster::new(
         "demo",
         StreamClusterSpec {
@@ -62,12 +58,19 @@ fn demo(brokers: u16) -> StreamCluster {
     cluster
 }
 
-fn desired(cluster: &StreamCluster) -> Desired {
+pub(super) fn desired(cluster: &StreamCluster) -> Desired {
     let voters = initial_voters(cluster.spec.brokers);
-    Desired::new(cluster, "fjord/broker", &voters, &addresses()).unwrap()
+    Desired::new(
+        cluster,
+        "fjord/broker",
+        &voters,
+        &addresses(),
+        &PodSettings::default(),
+    )
+    .unwrap()
 }
 
-fn golden(name: &str, object: &impl Serialize) {
+pub(super) fn golden(name: &str, object: &impl Serialize) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("src/cluster/render/golden")
         .join(format!("{name}.yaml"));
@@ -129,7 +132,10 @@ fn each_broker_gets_its_own_file_naming_the_others_as_peers() {
     let file = &desired.files["demo-3.toml"];
     assert!(file.contains("node-id = 3\n"), "{file}");
     assert!(
-        file.contains("peers = \"1=10.1.0.1:9093,2=10.1.0.2:9093\"\n"),
+        file.contains(
+            "peers = \"1=demo-1.demo-brokers.streaming.svc.cluster.local:9093,\
+             2=demo-2.demo-brokers.streaming.svc.cluster.local:9093\"\n"
+        ),
         "{file}"
     );
     assert!(file.contains("default-partitions = 3\n"), "{file}");
@@ -160,7 +166,14 @@ fn the_revision_changes_with_version_config_and_broker_count_only() {
     // Adding a broker changes every existing broker's peers.
     let grown = demo(4);
     let voters = initial_voters(3);
-    let grown = Desired::new(&grown, "fjord/broker", &voters, &addresses()).unwrap();
+    let grown = Desired::new(
+        &grown,
+        "fjord/broker",
+        &voters,
+        &addresses(),
+        &PodSettings::default(),
+    )
+    .unwrap();
     assert_ne!(grown.revision, base);
     assert_eq!(grown.voters, voters, "recorded voters stay");
     // A paused cluster or another rollout policy restarts nothing.
@@ -174,7 +187,14 @@ fn the_revision_changes_with_version_config_and_broker_count_only() {
 fn specs_the_broker_cannot_run_are_refused_with_the_field() {
     let mut bad = demo(3);
     bad.spec.version = "0.2.0; rm -rf /".into();
-    let error = Desired::new(&bad, "fjord/broker", &initial_voters(3), &addresses()).unwrap_err();
+    let error = Desired::new(
+        &bad,
+        "fjord/broker",
+        &initial_voters(3),
+        &addresses(),
+        &PodSettings::default(),
+    )
+    .unwrap_err();
     assert!(error.to_string().contains("spec.version"), "{error}");
 
     let mut two_listeners = demo(3);
@@ -188,6 +208,7 @@ fn specs_the_broker_cannot_run_are_refused_with_the_field() {
         "fjord/broker",
         &initial_voters(3),
         &addresses(),
+        &PodSettings::default(),
     )
     .unwrap_err();
     assert!(error.to_string().contains("spec.listeners"), "{error}");
@@ -199,14 +220,24 @@ fn specs_the_broker_cannot_run_are_refused_with_the_field() {
             &admin_port,
             "fjord/broker",
             &initial_voters(3),
-            &addresses()
+            &addresses(),
+            &PodSettings::default(),
         )
         .is_err()
     );
 
     let mut unstored = demo(3);
     unstored.metadata.uid = None;
-    assert!(Desired::new(&unstored, "fjord/broker", &initial_voters(3), &addresses()).is_err());
+    assert!(
+        Desired::new(
+            &unstored,
+            "fjord/broker",
+            &initial_voters(3),
+            &addresses(),
+            &PodSettings::default()
+        )
+        .is_err()
+    );
 }
 
 #[test]

@@ -6,7 +6,11 @@
 use k8s_openapi::api::apps::v1::StatefulSet;
 use serde_json::{Map, Value, json};
 
-use super::{ADMIN_PORT, CONFIG_DIR, DATA_MOUNT, Desired, PEER_PORT, REVISION_ANNOTATION};
+use super::rack::RACK_DIR;
+use super::{
+    ADMIN_PORT, AdvertisedHost, CONFIG_DIR, DATA_MOUNT, Desired, PEER_PORT, RACK_FILE,
+    REVISION_ANNOTATION,
+};
 use crate::{Error, Result};
 
 /// Seconds a broker has to stop after SIGTERM (it hands over leadership and
@@ -95,11 +99,47 @@ pub fn statefulset(desired: &Desired) -> Result<StatefulSet> {
             }],
         },
     });
+    let mut value = value;
+    let pod = &mut value["spec"]["template"]["spec"];
+    if desired.pods.advertised_host == AdvertisedHost::PodIp {
+        // Expanded by the kubelet from POD_IP, defined before it.
+        pod["containers"][0]["env"]
+            .as_array_mut()
+            .expect("rendered above as an array")
+            .push(json!({ "name": "FJORD_ADVERTISED_LISTENER", "value": format!("$(POD_IP):{kafka_port}") }));
+    }
+    if let Some(key) = &desired.rack_key {
+        add_rack_init(pod, desired, key);
+    }
     serde_json::from_value(value).map_err(|source| Error::Render {
         kind: "StatefulSet",
         cluster: desired.name.clone(),
         source,
     })
+}
+
+/// The init container that writes the broker's rack (its node's value of
+/// `key`) to the file the broker reads, and what it needs: the shared
+/// `emptyDir`, the node's name, the ServiceAccount allowed to read nodes.
+fn add_rack_init(pod: &mut Value, desired: &Desired, key: &str) {
+    pod["serviceAccountName"] = json!(desired.broker_service_account_name());
+    pod["initContainers"] = json!([{
+        "name": "rack",
+        "image": desired.pods.operator_image,
+        "args": ["broker-rack", "--node", "$(NODE_NAME)", "--label", key, "--output", RACK_FILE],
+        "env": [
+            { "name": "NODE_NAME", "valueFrom": { "fieldRef": { "fieldPath": "spec.nodeName" } } },
+        ],
+        "volumeMounts": [{ "name": "rack", "mountPath": RACK_DIR }],
+    }]);
+    pod["volumes"]
+        .as_array_mut()
+        .expect("rendered above as an array")
+        .push(json!({ "name": "rack", "emptyDir": {} }));
+    pod["containers"][0]["volumeMounts"]
+        .as_array_mut()
+        .expect("rendered above as an array")
+        .push(json!({ "name": "rack", "mountPath": RACK_DIR, "readOnly": true }));
 }
 
 /// Container requests and limits from the spec (only what is set).
