@@ -10,7 +10,7 @@ use anyhow::bail;
 use crate::dev::cargo;
 use crate::{process, step, target_dir};
 
-const BENCHMARKS: &str = "storage, control-plane, broker, cluster, rollout";
+const BENCHMARKS: &str = "storage, control-plane, broker, cluster, rollout, loop";
 
 pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     let Some((name, passthrough)) = rest.split_first() else {
@@ -57,6 +57,8 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
         "broker" => broker(&output, passthrough),
         "cluster" => cluster(&output, passthrough),
         "rollout" => rollout(&output, passthrough),
+        // The dev stack's loop (debug binaries): xtask/src/dev/bench.rs.
+        "loop" => crate::dev::bench::run(&output, passthrough),
         other => bail!("unknown benchmark {other:?}; known: {BENCHMARKS}"),
     }
 }

@@ -1,7 +1,8 @@
 //! `cargo xtask`: the one entry point for people and CI.
 //!
 //! - `cargo xtask dev`: bring up the local platform (Postgres, control plane
-//!   with the console, a broker) and keep it running until Ctrl-C.
+//!   with the console, kube-sim and the operator registered to a `local`
+//!   environment) and keep it running until Ctrl-C.
 //! - `cargo xtask test`: install or start what the tests need, then run
 //!   formatting, lints and every test, ending with a pass/fail summary.
 //! - `cargo xtask bench <name>`: benchmarks, never part of `test`.
@@ -28,12 +29,15 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  dev [--smoke]        start Postgres, the control plane with the console, and a broker;
-                       Ctrl-C stops everything. --smoke: start, check, stop.
+  dev [--smoke]        start Postgres, the control plane with the console, kube-sim and
+                       fjord-operator (agent connected to the `local` environment);
+                       Ctrl-C stops everything. --smoke: start, run the loop once
+                       (REST cluster + topic, Ready, kcat acks=all, delete), stop.
   test [--no-browser]  install what the tests need, then fmt, clippy, every test;
                        --no-browser skips the Chromium console test
   bench <name> [args]  run a benchmark in release mode (storage,
-                       control-plane, broker, cluster); results in
+                       control-plane, broker, cluster, rollout; `loop [--runs N]`
+                       times the dev stack's loop, debug build); results in
                        target/bench/<name>.json; never part of test
   sim [--seeds N] [--start S]
                        run N seeds of the deterministic cluster simulation (release);

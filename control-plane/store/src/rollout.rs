@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::{PageRequest, Result};
@@ -36,6 +37,8 @@ pub struct RolloutClusterRow {
     /// As the cluster's agent last reported it.
     pub phase: String,
     pub observed_version: Option<String>,
+    /// The conditions the agent last reported (a JSON list).
+    pub conditions: Json<serde_json::Value>,
 }
 
 pub async fn insert(
@@ -118,7 +121,7 @@ pub async fn clusters(
 ) -> Result<Vec<RolloutClusterRow>> {
     let rows = sqlx::query_as::<_, RolloutClusterRow>(
         "select rc.cluster_id, rc.wave, rc.state, rc.message, rc.started_at, rc.finished_at,
-                c.version as desired_version, c.phase, c.observed_version
+                c.version as desired_version, c.phase, c.observed_version, c.conditions
          from rollout_cluster rc join cluster c
              on c.organization_id = rc.organization_id and c.cluster_id = rc.cluster_id
          where rc.organization_id = $1 and rc.rollout_id = $2

@@ -96,6 +96,10 @@ async fn run(config: RunConfig, agent: Option<agent::Config>) -> anyhow::Result<
     let cluster_config = cluster::Config {
         namespace: settings.namespace.clone(),
         pods: settings.pods.clone(),
+        pod_addresses: settings.pod_addresses.pod_addresses(),
+        pod_address_mode: settings.pod_addresses,
+        roll_pause_max: settings.roll_pause_max,
+        roll_health_timeout_max: settings.roll_health_timeout_max,
         ..cluster::Config::default()
     };
     // Each controller is one line here; it runs only while this replica leads.

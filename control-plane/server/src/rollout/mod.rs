@@ -99,6 +99,7 @@ pub(crate) async fn drive(state: &AppState, job: &JobRow) -> anyhow::Result<Outc
                 desired_version: row.desired_version,
                 phase: row.phase,
                 observed_version: row.observed_version,
+                roll_paused: plan::roll_paused(&row.conditions.0),
             })
         })
         .collect::<anyhow::Result<_>>()?;

@@ -4,8 +4,11 @@
 //!
 //! Rules, in order:
 //! 1. An in-progress cluster that reports phase `failed` has failed, and so
-//!    has one whose desired version was changed outside the rollout; one
-//!    that reports phase `ready` at the target version has succeeded.
+//!    has one whose desired version was changed outside the rollout, and one
+//!    whose operator paused its roll (a `Degraded` condition with reason
+//!    `RollPaused`: a restarted broker did not serve again within the
+//!    health timeout; its message is the reason); one that reports phase
+//!    `ready` at the target version has succeeded.
 //! 2. Any failed cluster halts the rollout (nothing new starts).
 //! 3. Waves go strictly in order: the current wave is the first with a
 //!    cluster not yet succeeded. When there is none, the rollout is done.
@@ -45,6 +48,21 @@ pub(crate) struct Member {
     /// Reported by the agent.
     pub phase: String,
     pub observed_version: Option<String>,
+    /// Why the operator paused the cluster's roll, when it did
+    /// ([`roll_paused`] of the reported conditions).
+    pub roll_paused: Option<String>,
+}
+
+/// The message of a reported `Degraded` condition that holds with reason
+/// `RollPaused`; `conditions` as the agent reports them (a JSON list of
+/// `{type, status, reason, message}`).
+pub(crate) fn roll_paused(conditions: &serde_json::Value) -> Option<String> {
+    conditions.as_array()?.iter().find_map(|condition| {
+        (condition["type"] == "Degraded"
+            && condition["status"] == "True"
+            && condition["reason"] == "RollPaused")
+            .then(|| condition["message"].as_str().unwrap_or_default().to_owned())
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +110,10 @@ pub(crate) fn plan(target_version: &str, max_in_flight: usize, members: &[Member
                 member.cluster_id,
                 "cluster reported phase failed".to_owned(),
             ));
+        } else if let Some(message) = &member.roll_paused {
+            member.state = MemberState::Failed;
+            step.failed
+                .push((member.cluster_id, format!("roll paused: {message}")));
         } else if member.phase == "ready"
             && member.observed_version.as_deref() == Some(target_version)
         {
@@ -102,7 +124,12 @@ pub(crate) fn plan(target_version: &str, max_in_flight: usize, members: &[Member
     let failed: Vec<String> = members
         .iter()
         .filter(|m| m.state == MemberState::Failed)
-        .map(|m| m.cluster_id.to_string())
+        .map(
+            |m| match step.failed.iter().find(|(id, _)| *id == m.cluster_id) {
+                Some((_, reason)) => format!("{} ({reason})", m.cluster_id),
+                None => m.cluster_id.to_string(),
+            },
+        )
         .collect();
     if !failed.is_empty() {
         step.progress = Progress::Halt(format!("clusters failed: {}", failed.join(", ")));
@@ -148,6 +175,7 @@ mod tests {
             desired_version: desired.to_owned(),
             phase: phase.to_owned(),
             observed_version: Some(version.to_owned()),
+            roll_paused: None,
         }
     }
 
@@ -213,6 +241,40 @@ mod tests {
         assert_eq!(step.failed.len(), 1);
         assert!(step.failed[0].1.contains("1.5.0"));
         assert!(matches!(step.progress, Progress::Halt(_)));
+    }
+
+    #[test]
+    fn a_paused_roll_fails_the_cluster_with_the_operators_reason() {
+        let conditions = serde_json::json!([
+            {"type": "Ready", "status": "False", "reason": "BrokersUnready", "message": "2 of 3"},
+            {"type": "Degraded", "status": "True", "reason": "RollPaused",
+             "message": "broker 3 did not serve again within 60s"},
+        ]);
+        let mut paused = member(1, 0, InProgress, "degraded", "1.0.0");
+        paused.roll_paused = roll_paused(&conditions);
+        let step = plan(
+            "2.0.0",
+            1,
+            &[paused, member(2, 1, Pending, "ready", "1.0.0")],
+        );
+        assert_eq!(step.failed.len(), 1);
+        assert!(step.start.is_empty());
+        let Progress::Halt(reason) = step.progress else {
+            panic!("not halted: {step:?}");
+        };
+        assert!(reason.contains("broker 3 did not serve again"), "{reason}");
+    }
+
+    #[test]
+    fn a_degraded_cluster_whose_roll_is_not_paused_is_still_in_progress() {
+        let conditions = serde_json::json!([
+            {"type": "Degraded", "status": "True", "reason": "BrokersUnready", "message": "x"},
+            {"type": "Degraded", "status": "False", "reason": "RollPaused", "message": "old"},
+        ]);
+        assert_eq!(roll_paused(&conditions), None);
+        let step = plan("2.0.0", 1, &[member(1, 0, InProgress, "degraded", "1.0.0")]);
+        assert!(step.failed.is_empty());
+        assert_eq!(step.progress, Progress::Continue);
     }
 
     #[test]

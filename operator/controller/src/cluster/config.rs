@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::admin::{BrokerAdmin, HttpBrokerAdmin};
+use super::loopback::PodAddressMode;
 use super::render::{PodAddresses, PodSettings, pod_dns_names};
 
 /// How the cluster controller runs.
@@ -18,6 +19,9 @@ pub struct Config {
     pub pod_addresses: PodAddresses,
     /// What brokers advertise, the rack init container's image.
     pub pods: PodSettings,
+    /// Which addressing `pod_addresses` follows; `KubeSim` also publishes the
+    /// Pods' addresses as the bootstrap address (`loopback.rs`).
+    pub pod_address_mode: PodAddressMode,
     /// The brokers' admin API.
     pub admin: Arc<dyn BrokerAdmin>,
     /// How often a cluster is looked at while it rolls, scales or starts.
@@ -30,6 +34,26 @@ pub struct Config {
     pub error_backoff_max: Duration,
     /// `reportingController` of the Events.
     pub reporter: String,
+    /// Caps on every cluster's `spec.rollout.pauseSeconds` and
+    /// `healthTimeoutSeconds` (`--roll-pause-seconds-max`,
+    /// `--roll-health-timeout-seconds-max`): the local stack and tests roll
+    /// in seconds what production paces over minutes.
+    pub roll_pause_max: Option<Duration>,
+    pub roll_health_timeout_max: Option<Duration>,
+}
+
+impl Config {
+    /// The pause between restarts and the health timeout of a roll:
+    /// `rollout`'s, within this operator's caps.
+    pub fn roll_timing(&self, rollout: &fjord_crd::RolloutPolicy) -> (Duration, Duration) {
+        let pause = Duration::from_secs(u64::from(rollout.pause_seconds));
+        let timeout = Duration::from_secs(u64::from(rollout.health_timeout_seconds));
+        (
+            self.roll_pause_max.map_or(pause, |max| pause.min(max)),
+            self.roll_health_timeout_max
+                .map_or(timeout, |max| timeout.min(max)),
+        )
+    }
 }
 
 impl Default for Config {
@@ -39,12 +63,15 @@ impl Default for Config {
             image_repository: "fjord/broker".to_owned(),
             pod_addresses: pod_dns_names(),
             pods: PodSettings::default(),
+            pod_address_mode: PodAddressMode::Dns,
             admin: Arc::new(HttpBrokerAdmin::default()),
             busy_interval: Duration::from_secs(2),
             resync_interval: Duration::from_secs(300),
             error_backoff: Duration::from_secs(1),
             error_backoff_max: Duration::from_secs(300),
             reporter: super::FIELD_MANAGER.to_owned(),
+            roll_pause_max: None,
+            roll_health_timeout_max: None,
         }
     }
 }
@@ -55,11 +82,14 @@ impl fmt::Debug for Config {
             .field("namespace", &self.namespace)
             .field("image_repository", &self.image_repository)
             .field("pods", &self.pods)
+            .field("pod_address_mode", &self.pod_address_mode)
             .field("busy_interval", &self.busy_interval)
             .field("resync_interval", &self.resync_interval)
             .field("error_backoff", &self.error_backoff)
             .field("error_backoff_max", &self.error_backoff_max)
             .field("reporter", &self.reporter)
+            .field("roll_pause_max", &self.roll_pause_max)
+            .field("roll_health_timeout_max", &self.roll_health_timeout_max)
             .finish_non_exhaustive()
     }
 }

@@ -2,8 +2,6 @@
 //! acts (asks the probe, sets maintenance, deletes Pods), and says what it
 //! decided in Events (docs/operator.md, "What a crash leaves").
 
-use std::time::Duration;
-
 use chrono::Utc;
 use fjord_crd::{RollProgress, StreamCluster, StreamClusterStatus};
 use fjord_metadata::BrokerId;
@@ -62,10 +60,11 @@ pub(super) async fn drive_roll(
     status_of: &mut (dyn FnMut(Option<&RollProgress>, &Observed) -> StreamClusterStatus + Send),
 ) -> Result<Option<RollProgress>> {
     let rollout = &cluster.spec.rollout;
+    let (pause, health_timeout) = context.config.roll_timing(rollout);
     let policy = Policy {
         strategy: rollout.strategy,
-        health_timeout: Duration::from_secs(u64::from(rollout.health_timeout_seconds)),
-        pause: Duration::from_secs(u64::from(rollout.pause_seconds)),
+        health_timeout,
+        pause,
     };
     let override_gates = cluster.annotations().get(OVERRIDE_ANNOTATION) == Some(&desired.revision);
     let mut probe: Option<ProbeAnswer> = None;

@@ -5,6 +5,7 @@
 pub mod admin;
 mod config;
 mod executor;
+pub mod loopback;
 pub mod observe;
 mod reconcile;
 pub mod render;

@@ -24,6 +24,7 @@ use tracing::{debug, info, warn};
 
 use super::config::Config;
 use super::executor::{Notice, drive_roll};
+use super::loopback;
 use super::observe::{Observed, observe};
 use super::render::{
     self, Desired, client_service, config_map, headless_service, initial_voters,
@@ -177,13 +178,7 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
     if shrinking {
         effective.spec.brokers = recorded;
     }
-    let mut desired = match Desired::new(
-        &effective,
-        &config.image_repository,
-        &voters,
-        &config.pod_addresses,
-        &config.pods,
-    ) {
+    let mut desired = match loopback::desired(&effective, config, &voters) {
         Ok(desired) => desired,
         Err(error @ Error::ClusterSpec { .. }) => {
             let message = error.to_string();
@@ -231,13 +226,7 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
         waiting = decision.waiting;
         if decision.brokers != recorded {
             effective.spec.brokers = decision.brokers;
-            desired = Desired::new(
-                &effective,
-                &config.image_repository,
-                &voters,
-                &config.pod_addresses,
-                &config.pods,
-            )?;
+            desired = loopback::desired(&effective, config, &voters)?;
         }
     }
     if previous.is_none() {

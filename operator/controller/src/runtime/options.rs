@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::cluster::loopback::PodAddressMode;
 use crate::error::{Error, Result};
 use crate::runtime::lease::LeaseConfig;
 
@@ -90,6 +91,23 @@ pub struct RunArgs {
         default_value_t = 60
     )]
     pub topic_resync_seconds: u32,
+
+    /// How broker Pods are reached: `dns` (their names under the headless
+    /// Service; real Kubernetes) or `kube-sim` (the loopback addresses of
+    /// kube-sim's process kubelet, also published as the bootstrap address;
+    /// the local stack).
+    #[arg(long, env = "FJORD_OPERATOR_POD_ADDRESSES", default_value = "dns")]
+    pub pod_addresses: String,
+
+    /// Cap on every cluster's pause between broker restarts
+    /// (`spec.rollout.pauseSeconds`); for the local stack and tests.
+    #[arg(long, env = "FJORD_OPERATOR_ROLL_PAUSE_SECONDS_MAX")]
+    pub roll_pause_seconds_max: Option<u32>,
+
+    /// Cap on every cluster's roll health timeout
+    /// (`spec.rollout.healthTimeoutSeconds`); for the local stack and tests.
+    #[arg(long, env = "FJORD_OPERATOR_ROLL_HEALTH_TIMEOUT_SECONDS_MAX")]
+    pub roll_health_timeout_seconds_max: Option<u32>,
 }
 
 /// Validated settings of `fjord-operator run`.
@@ -104,6 +122,9 @@ pub struct RunConfig {
     /// `None`: every registered controller.
     pub controllers: Option<Vec<String>>,
     pub topic_resync: Duration,
+    pub pod_addresses: PodAddressMode,
+    pub roll_pause_max: Option<Duration>,
+    pub roll_health_timeout_max: Option<Duration>,
 }
 
 /// The namespace the Lease lives in when none is given.
@@ -133,6 +154,13 @@ impl RunArgs {
         if self.topic_resync_seconds == 0 {
             return Err(Error::InvalidConfig {
                 setting: "topic resync",
+                reason: "must be at least one second".to_owned(),
+            });
+        }
+        let pod_addresses = PodAddressMode::parse(&self.pod_addresses)?;
+        if self.roll_health_timeout_seconds_max == Some(0) {
+            return Err(Error::InvalidConfig {
+                setting: "roll health timeout cap",
                 reason: "must be at least one second".to_owned(),
             });
         }
@@ -170,6 +198,13 @@ impl RunArgs {
             lease,
             controllers,
             topic_resync: Duration::from_secs(self.topic_resync_seconds.into()),
+            pod_addresses,
+            roll_pause_max: self
+                .roll_pause_seconds_max
+                .map(|seconds| Duration::from_secs(seconds.into())),
+            roll_health_timeout_max: self
+                .roll_health_timeout_seconds_max
+                .map(|seconds| Duration::from_secs(seconds.into())),
         })
     }
 }
@@ -255,5 +290,12 @@ mod tests {
         .unwrap_err();
         assert!(error.to_string().contains("lease duration"), "{error}");
         assert!(parse(&["--topic-resync-seconds", "0"]).is_err());
+        assert!(parse(&["--pod-addresses", "ip"]).is_err());
+        assert_eq!(
+            parse(&["--pod-addresses", "kube-sim"])
+                .unwrap()
+                .pod_addresses,
+            PodAddressMode::KubeSim
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
-mod control_plane;
+pub mod control_plane;
 mod kubernetes;
 pub mod setup;
 pub mod tls;

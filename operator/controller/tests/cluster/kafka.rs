@@ -51,12 +51,17 @@ pub(crate) struct Producer {
 
 impl Producer {
     pub(crate) fn start(python: &Path, bootstrap: &str) -> Self {
+        Self::start_on(python, bootstrap, TOPIC)
+    }
+
+    /// As [`Self::start`], to `topic` (with [`PARTITIONS`] partitions).
+    pub(crate) fn start_on(python: &Path, bootstrap: &str, topic: &str) -> Self {
         let mut child = Command::new(python)
             .arg(CLIENTS)
             .args([
                 "produce",
                 bootstrap,
-                TOPIC,
+                topic,
                 "0",
                 &PARTITIONS.to_string(),
                 "200",
@@ -117,12 +122,18 @@ pub(crate) fn kcat_brokers(bootstrap: &str) -> BTreeMap<u32, String> {
 
 /// Every record of the topic, read from the start of each partition.
 pub(crate) async fn read_back(python: &Path, bootstrap: &str) -> Vec<Placed> {
+    read_back_from(python, bootstrap, TOPIC).await
+}
+
+/// As [`read_back`], of `topic`.
+pub(crate) async fn read_back_from(python: &Path, bootstrap: &str, topic: &str) -> Vec<Placed> {
     let python = python.to_owned();
     let bootstrap = bootstrap.to_owned();
+    let topic = topic.to_owned();
     let lines = tokio::task::spawn_blocking(move || {
         run_client(
             &python,
-            &["read", &bootstrap, TOPIC, &PARTITIONS.to_string()],
+            &["read", &bootstrap, &topic, &PARTITIONS.to_string()],
         )
     })
     .await

@@ -129,6 +129,10 @@ pub struct Desired {
     pub unsupported_config: Vec<String>,
     /// Hash of everything a running broker cannot change without a restart.
     pub revision: String,
+    /// Where clients bootstrap (`status.bootstrapAddress`): the client
+    /// Service by default; the Pods' own addresses on a loopback stack
+    /// (`cluster::loopback`).
+    pub bootstrap: String,
 }
 
 impl Desired {
@@ -241,6 +245,7 @@ impl Desired {
             revision_input.push_str("\0advertise:pod-ip");
         }
         let revision = revision(&revision_input, &files, &spec.resources, kafka_port);
+        let bootstrap = format!("{name}.{namespace}.svc:{kafka_port}");
         Ok(Self {
             name,
             namespace,
@@ -259,6 +264,7 @@ impl Desired {
             files,
             unsupported_config: shared.unsupported,
             revision,
+            bootstrap,
         })
     }
 
@@ -307,9 +313,10 @@ impl Desired {
         format!("{}-config", self.name)
     }
 
-    /// Where clients bootstrap: the client Service's DNS name and the Kafka port.
+    /// Where clients bootstrap: the client Service's DNS name and the Kafka
+    /// port, unless the operator was told otherwise (see [`Self::bootstrap`]).
     pub fn bootstrap_address(&self) -> String {
-        format!("{}.{}.svc:{}", self.name, self.namespace, self.kafka_port)
+        self.bootstrap.clone()
     }
 }
 
