@@ -219,6 +219,7 @@ async fn kubectl_apply_k_installs_the_operator_from_operator_deploy() {
         created,
         [
             "clusterrole.rbac.authorization.k8s.io/fjord-agent created",
+            "clusterrole.rbac.authorization.k8s.io/fjord-broker-rack created",
             "clusterrole.rbac.authorization.k8s.io/fjord-operator created",
             "clusterrolebinding.rbac.authorization.k8s.io/fjord-agent created",
             "clusterrolebinding.rbac.authorization.k8s.io/fjord-operator created",
