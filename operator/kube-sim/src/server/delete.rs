@@ -5,7 +5,7 @@
 use chrono::Duration;
 use serde_json::Value;
 
-use super::{ApiServer, State, Target, crd, write::with_served_version};
+use super::{ApiServer, State, Target, crd, garbage, write::with_served_version};
 use crate::discovery::{GroupResource, ResourceType};
 use crate::error::Result;
 use crate::status::ApiStatus;
@@ -226,7 +226,7 @@ pub(super) fn remove_object(
         }
         state.registry.remove(&defined);
     }
-    collect_garbage(state, meta_str(&removed, "uid"));
+    garbage::collect_dependents_of(state, meta_str(&removed, "uid"));
     crd::finish_deletion_if_empty(state, resource_type);
     if resource_type.namespaced {
         finish_namespace_if_empty(state, &key.namespace);
@@ -234,65 +234,9 @@ pub(super) fn remove_object(
     Some(removed)
 }
 
-/// Every object (resource, key, object) whose owner references include `uid`.
-fn dependents_of(state: &State, uid: &str) -> Vec<(GroupResource, ObjectKey, Value)> {
-    let mut found = Vec::new();
-    for resource in state.store.resources() {
-        for (key, object) in state.store.list(&resource, None) {
-            let owned = object
-                .pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|refs| {
-                    refs.iter()
-                        .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-                });
-            if owned {
-                found.push((resource.clone(), key.clone(), object.clone()));
-            }
-        }
-    }
-    found
-}
-
-/// Deletes dependents whose every owner is gone (background cascading deletion).
-fn collect_garbage(state: &mut State, uid: &str) {
-    if uid.is_empty() {
-        return;
-    }
-    for (resource, key, object) in dependents_of(state, uid) {
-        let owners: Vec<String> = object
-            .pointer("/metadata/ownerReferences")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_owned))
-            .collect();
-        let other_owner_alive = owners
-            .iter()
-            .any(|owner| owner != uid && uid_exists(state, owner));
-        if other_owner_alive || is_deleting(&object) && finalizers(&object).is_empty() {
-            continue;
-        }
-        let Some(resource_type) = state.registry.versions_of(&resource).into_iter().next() else {
-            continue;
-        };
-        // Already gone or refused: the collector only tries.
-        let _ = delete_object(state, &resource_type, &key, &DeleteOptions::default());
-    }
-}
-
-fn uid_exists(state: &State, uid: &str) -> bool {
-    state.store.resources().iter().any(|resource| {
-        state
-            .store
-            .list(resource, None)
-            .any(|(_, o)| meta_str(o, "uid") == uid)
-    })
-}
-
 /// Drops owner references to `uid` from its dependents.
 fn orphan_dependents(state: &mut State, uid: &str) {
-    for (resource, key, mut object) in dependents_of(state, uid) {
+    for (resource, key, mut object) in garbage::dependents_of(state, uid) {
         if let Some(refs) = object
             .pointer_mut("/metadata/ownerReferences")
             .and_then(Value::as_array_mut)

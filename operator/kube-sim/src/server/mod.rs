@@ -6,12 +6,15 @@ mod binding;
 mod crd;
 mod defaults;
 mod delete;
+mod garbage;
 mod lifecycle;
 mod list;
 mod prepare;
 mod target;
 mod write;
 
+#[cfg(test)]
+mod garbage_test;
 #[cfg(test)]
 mod server_test;
 
@@ -101,6 +104,7 @@ impl ApiServer {
         for crd in crds {
             crd::register(&mut state.registry, &crd);
         }
+        garbage::collect_all(&mut state);
     }
 
     /// How often watches that allow bookmarks get one (30 s unless changed).

@@ -3,7 +3,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::apply::PatchKind;
 
-fn target(
+pub(super) fn target(
     server: &ApiServer,
     group: &str,
     version: &str,
@@ -18,11 +18,11 @@ fn target(
     }
 }
 
-fn config_map(name: &str) -> Value {
+pub(super) fn config_map(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}})
 }
 
-fn options(manager: &str) -> WriteOptions {
+pub(super) fn options(manager: &str) -> WriteOptions {
     WriteOptions {
         field_manager: Some(manager.into()),
         ..WriteOptions::default()

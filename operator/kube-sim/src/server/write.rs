@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::lifecycle::{check_schema, is_noop};
 use super::prepare::{settle_identity, settle_lifecycle};
-use super::{ApiServer, State, Target, crd, defaults, delete};
+use super::{ApiServer, State, Target, crd, defaults, delete, garbage};
 use crate::apply::{ApplyRequest, ManagedFields, PatchKind, Scope, apply_patch, server_side_apply};
 use crate::discovery::{Origin, ResourceType};
 use crate::error::Result;
@@ -329,10 +329,12 @@ fn commit(state: &mut State, mut commit: Commit<'_>) -> Result<WriteOutcome> {
             created,
         });
     }
-    let stored = state.store.put(&resource, key, commit.new);
+    let stored = state.store.put(&resource, key.clone(), commit.new);
     if crd::is_crd(&resource_type) {
         crd::register(&mut state.registry, &stored);
     }
+    // A write that leaves the object with only absent owners makes it garbage.
+    garbage::collect_if_orphaned(state, &resource_type, &key);
     Ok(WriteOutcome {
         object: stored,
         warnings,

@@ -229,7 +229,15 @@ async fn reconcile(set: Arc<StatefulSet>, context: Arc<Context>) -> Result<Reque
         .filter_map(|pod| pod_state(&set_name, pod, now, min_ready_seconds))
         .collect();
 
-    for action in plan(&state, &states) {
+    let actions = plan(&state, &states);
+    let creates = actions
+        .iter()
+        .any(|action| matches!(action, Action::Create { .. }));
+    if creates && !still_live(&sets_api, &set_name, &uid).await? {
+        tracing::debug!(statefulset = %set_name, "set deleted or being deleted; creating no pods");
+        return Ok(Requeue::await_change());
+    }
+    for action in actions {
         match action {
             Action::Create { ordinal, revision } => {
                 let Some(template) = templates.get(&revision) else {
@@ -297,6 +305,17 @@ async fn reconcile(set: Arc<StatefulSet>, context: Arc<Context>) -> Result<Reque
     } else {
         Requeue::requeue(RESYNC)
     })
+}
+
+/// Whether the set this reconcile read from the cache is still there, with
+/// its uid and not being deleted: the cache may lag its deletion, and a Pod
+/// created for a set that is gone would only be garbage.
+async fn still_live(api: &Api<StatefulSet>, name: &str, uid: &str) -> Result<bool> {
+    match api.get_opt(name).await? {
+        Some(current) => Ok(current.metadata.uid.as_deref() == Some(uid)
+            && current.metadata.deletion_timestamp.is_none()),
+        None => Ok(false),
+    }
 }
 
 /// Deletes revisions beyond `revisionHistoryLimit` that neither the set's
