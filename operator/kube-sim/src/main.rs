@@ -84,6 +84,19 @@ struct KubeletArgs {
         default_value = "fjord-kube-sim"
     )]
     node_name: String,
+    /// A label of this node's Node object, `KEY=VALUE` (repeatable), e.g.
+    /// `topology.kubernetes.io/zone=zone-a`.
+    #[arg(
+        long = "node-label",
+        env = "FJORD_KUBELET_NODE_LABELS",
+        value_delimiter = ','
+    )]
+    node_labels: Vec<String>,
+    /// Run containers without API access (no `KUBECONFIG`); by default each
+    /// container gets this kubelet's kubeconfig as `KUBECONFIG`, in place of
+    /// a ServiceAccount token.
+    #[arg(long)]
+    no_pod_api_access: bool,
 }
 
 async fn client_from(args: &ClientArgs) -> anyhow::Result<kube::Client> {
@@ -107,6 +120,17 @@ async fn run_kubelet(args: KubeletArgs) -> anyhow::Result<()> {
     let client = client_from(&args.client).await?;
     let mut config = KubeletConfig::new(args.state_dir, images);
     config.node_name = args.node_name;
+    for label in &args.node_labels {
+        let (key, value) = label
+            .split_once('=')
+            .with_context(|| format!("--node-label {label:?} is not KEY=VALUE"))?;
+        config.node_labels.insert(key.to_owned(), value.to_owned());
+    }
+    if !args.no_pod_api_access {
+        let path = std::path::absolute(&args.client.kubeconfig)
+            .context("resolving the kubeconfig path")?;
+        config.pod_kubeconfig = Some(path);
+    }
     tracing::info!(node = %config.node_name, state_dir = %config.state_dir.display(), "kubelet starting");
     let (handle, kubelet) = kubelet::start(client, config).context("starting the kubelet")?;
     tracing::info!(hosts = %handle.hosts_file().display(), "cluster dns names are written here");

@@ -2,7 +2,9 @@
 //! `$(VAR)` expansion and volume paths reach the process; a crashing
 //! container restarts with backoff and `restartCount`; the kill annotation
 //! restarts a process from outside; deletion waits out the grace period for
-//! a process that ignores SIGTERM, then SIGKILLs it and removes the Pod.
+//! a process that ignores SIGTERM, then SIGKILLs it and removes the Pod;
+//! init containers run in order to completion first (a failing one again
+//! after backoff, or failing the Pod under `restartPolicy: Never`).
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
 mod kubelet_support;
@@ -184,4 +186,137 @@ async fn the_kill_annotation_restarts_the_process_and_deletion_sigkills_after_th
         "gone after {took:?}, before the 2 s grace period"
     );
     assert!(took < Duration::from_secs(10), "gone only after {took:?}");
+}
+
+/// A Pod whose init containers `first` (completes) and `flaky` (fails its
+/// first try with exit 3) record their order before the app container
+/// copies what they wrote.
+fn initialized_pod(name: &str, restart_policy: &str, flaky_tries: u32) -> Pod {
+    let flaky = format!(
+        "n=$(cat /scratch/tries 2>/dev/null || echo 0); n=$((n + 1)); echo $n > /scratch/tries; \
+         sleep 0.5; [ $n -gt {flaky_tries} ] || exit 3; echo flaky >> /scratch/order"
+    );
+    let container = |name: &str, script: &str| {
+        json!({"name": name, "image": "example/sh:latest", "args": ["-c", script],
+               "volumeMounts": [{ "name": "scratch", "mountPath": "/scratch" }]})
+    };
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": { "name": name },
+        "spec": {
+            "restartPolicy": restart_policy,
+            "terminationGracePeriodSeconds": 1,
+            "volumes": [{ "name": "scratch", "emptyDir": {} }],
+            "initContainers": [
+                container("first", "echo first > /scratch/order"),
+                container("flaky", &flaky),
+            ],
+            "containers": [container("main", "cp /scratch/order /scratch/seen; exec sleep 300")],
+        },
+    }))
+    .unwrap()
+}
+
+fn init_statuses(pod: &Pod) -> Vec<k8s_openapi::api::core::v1::ContainerStatus> {
+    pod.status
+        .as_ref()
+        .and_then(|status| status.init_container_statuses.clone())
+        .unwrap_or_default()
+}
+
+fn condition(pod: &Pod, kind: &str) -> Option<(String, Option<String>)> {
+    let conditions = pod.status.as_ref()?.conditions.as_ref()?;
+    let found = conditions.iter().find(|c| c.type_ == kind)?;
+    Some((found.status.clone(), found.reason.clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_containers_run_in_order_to_completion_before_the_app_container() {
+    let cluster = Cluster::start("init", images()).await;
+    let pods = cluster.api::<Pod>();
+    pods.create(
+        &PostParams::default(),
+        &initialized_pod("init", "Always", 1),
+    )
+    .await
+    .unwrap();
+    // The failed try is restarted with backoff while the Pod stays Pending.
+    let pending = eventually("flaky's first failure", Duration::from_secs(20), || async {
+        let pod = pods.get("init").await.ok()?;
+        let flaky = init_statuses(&pod).get(1)?.clone();
+        let failed = flaky.last_state?.terminated?.exit_code == 3;
+        failed.then_some(pod)
+    })
+    .await;
+    let status = pending.status.as_ref().unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    assert_eq!(
+        condition(&pending, "Initialized"),
+        Some(("False".into(), Some("ContainersNotInitialized".into())))
+    );
+    let main = &status.container_statuses.as_ref().unwrap()[0];
+    let waiting = main.state.as_ref().unwrap().waiting.as_ref().unwrap();
+    assert_eq!(waiting.reason.as_deref(), Some("PodInitializing"));
+
+    let running = eventually(
+        "the app container ready",
+        Duration::from_secs(30),
+        || async {
+            let pod = pods.get("init").await.ok()?;
+            container_status(&pod)?.ready.then_some(pod)
+        },
+    )
+    .await;
+    assert_eq!(
+        running.status.as_ref().unwrap().phase.as_deref(),
+        Some("Running")
+    );
+    assert_eq!(condition(&running, "Initialized").unwrap().0, "True");
+    let inits = init_statuses(&running);
+    let names: Vec<&str> = inits.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["first", "flaky"]);
+    for init in &inits {
+        let ended = init.state.as_ref().unwrap().terminated.as_ref().unwrap();
+        assert_eq!(ended.exit_code, 0, "{init:?}");
+        assert!(init.ready, "{init:?}");
+    }
+    assert_eq!((inits[0].restart_count, inits[1].restart_count), (0, 1));
+    let uid = running.metadata.uid.clone().unwrap();
+    let seen = cluster
+        .kubelet
+        .layout()
+        .pod_dir(&cluster.namespace, "init", &uid)
+        .join("volumes/scratch/seen");
+    let text = eventually(
+        "main to copy the order",
+        Duration::from_secs(10),
+        || async { std::fs::read_to_string(&seen).ok() },
+    )
+    .await;
+    assert_eq!(text, "first\nflaky\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_init_container_fails_a_pod_that_never_restarts() {
+    let cluster = Cluster::start("initfail", images()).await;
+    let pods = cluster.api::<Pod>();
+    pods.create(
+        &PostParams::default(),
+        &initialized_pod("doomed", "Never", 5),
+    )
+    .await
+    .unwrap();
+    let failed = eventually("the pod to fail", Duration::from_secs(20), || async {
+        let pod = pods.get("doomed").await.ok()?;
+        (pod.status.as_ref()?.phase.as_deref() == Some("Failed")).then_some(pod)
+    })
+    .await;
+    let flaky = &init_statuses(&failed)[1];
+    let ended = flaky.state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!((ended.exit_code, flaky.restart_count), (3, 0));
+    // The app container never started.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pod = pods.get("doomed").await.unwrap();
+    let main = container_status(&pod).unwrap();
+    assert!(main.state.as_ref().unwrap().waiting.is_some(), "{main:?}");
+    assert_eq!(main.restart_count, 0);
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod, Service};
+use k8s_openapi::api::core::v1::{Binding, Node as K8sNode, ObjectReference, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -396,6 +396,7 @@ pub fn start(
         commands,
         layout: layout.clone(),
     };
+    let node_labels = config.node_labels;
     let context = Arc::new(WorkerContext {
         client: client.clone(),
         layout,
@@ -403,8 +404,10 @@ pub fn start(
         backoff: config.backoff,
         node_name: config.node_name,
         host_address: config.host_address,
+        pod_kubeconfig: config.pod_kubeconfig,
     });
     let run = async move {
+        register_node(&client, &context.node_name, node_labels).await;
         let pods = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
             .default_backoff()
             .map_ok(|event| Input::Pod(Box::new(event)));
@@ -437,6 +440,23 @@ pub fn start(
         }
     };
     Ok((handle, run))
+}
+
+/// Creates this node's `Node` object with its labels (server-side apply),
+/// as a kubelet registers itself. Failure is logged: the Pods run without
+/// it, only readers of the Node (a rack init container) miss it.
+async fn register_node(client: &Client, name: &str, labels: BTreeMap<String, String>) {
+    let nodes = Api::<K8sNode>::all(client.clone());
+    let mut all_labels = labels;
+    all_labels.insert("kubernetes.io/hostname".into(), name.to_owned());
+    let node = serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": all_labels},
+    });
+    let params = PatchParams::apply("fjord-kube-sim-kubelet").force();
+    if let Err(error) = nodes.patch(name, &params, &Patch::Apply(&node)).await {
+        tracing::warn!(node = %name, %error, "could not register the node");
+    }
 }
 
 /// Runs a kubelet until a fatal error: the library form of

@@ -1,13 +1,17 @@
 //! A Pod's `status` from what the kubelet knows of its containers (pure).
 //!
-//! Phase, as Kubernetes defines it: `Pending` until a container has
-//! started; `Running` while any container runs or will be restarted;
-//! `Succeeded`/`Failed` once every container has terminated for good (only
-//! with `restartPolicy` `Never`, or `OnFailure` after exit code 0).
-//! Conditions: `PodScheduled` and `Initialized` are true once the kubelet
-//! admits the Pod (init containers are not run here), `ContainersReady`
-//! and `Ready` are true when every container is ready (readiness gates are
-//! not evaluated). A condition keeps its `lastTransitionTime` while its
+//! Phase, as Kubernetes defines it: `Pending` until every init container
+//! has completed (exit 0) and an app container has started; `Failed` when
+//! an init container failed and `restartPolicy` is `Never`; `Running` while
+//! any container runs or will be restarted; `Succeeded`/`Failed` once every
+//! container has terminated for good (only with `restartPolicy` `Never`, or
+//! `OnFailure` after exit code 0).
+//! Conditions: `PodScheduled` is true once the kubelet admits the Pod,
+//! `Initialized` once every init container has completed (reason
+//! `ContainersNotInitialized` until then), `ContainersReady` and `Ready`
+//! when, besides, every app container is ready (readiness gates are not
+//! evaluated). Init containers are listed in `initContainerStatuses`, ready
+//! once completed. A condition keeps its `lastTransitionTime` while its
 //! status stays the same.
 
 use k8s_openapi::api::core::v1::{
@@ -126,6 +130,8 @@ impl ContainerSnapshot {
 /// Everything [`pod_status`] needs.
 #[derive(Debug, Clone)]
 pub struct StatusInput<'a> {
+    /// The init containers, in order (empty if the Pod has none).
+    pub init_containers: &'a [ContainerSnapshot],
     pub containers: &'a [ContainerSnapshot],
     /// `Always` (the default), `OnFailure` or `Never`.
     pub restart_policy: &'a str,
@@ -136,7 +142,36 @@ pub struct StatusInput<'a> {
     pub now: Time,
 }
 
-/// The Pod phase the containers add up to.
+/// Whether a container ended with exit code 0 (an init container's success).
+pub fn completed(container: &ContainerSnapshot) -> bool {
+    matches!(&container.phase, ContainerPhase::Terminated(t) if t.exit_code == 0 && t.signal.is_none())
+}
+
+/// Whether every init container has completed (true without any).
+pub fn initialized(init_containers: &[ContainerSnapshot]) -> bool {
+    init_containers.iter().all(completed)
+}
+
+/// The Pod phase the init and app containers add up to.
+pub fn pod_phase(
+    init_containers: &[ContainerSnapshot],
+    containers: &[ContainerSnapshot],
+    restart_policy: &str,
+) -> &'static str {
+    if initialized(init_containers) {
+        return phase(containers, restart_policy);
+    }
+    let failed = init_containers
+        .iter()
+        .any(|c| matches!(c.phase, ContainerPhase::Terminated(_)) && !completed(c));
+    if failed && restart_policy == "Never" {
+        "Failed"
+    } else {
+        "Pending"
+    }
+}
+
+/// The Pod phase the app containers add up to.
 pub fn phase(containers: &[ContainerSnapshot], restart_policy: &str) -> &'static str {
     let terminations: Option<Vec<&Termination>> = containers
         .iter()
@@ -187,20 +222,36 @@ fn condition(
 
 /// The Pod's whole `status`.
 pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
-    let phase = phase(input.containers, input.restart_policy);
+    let phase = pod_phase(
+        input.init_containers,
+        input.containers,
+        input.restart_policy,
+    );
     let finished = matches!(phase, "Succeeded" | "Failed");
-    let all_ready = !finished && input.containers.iter().all(|container| container.ready);
+    let initialized = initialized(input.init_containers);
+    let all_ready =
+        !finished && initialized && input.containers.iter().all(|container| container.ready);
     let not_ready_reason = if finished {
         Some("PodCompleted")
     } else {
         Some("ContainersNotReady")
     };
     let ready_reason = if all_ready { None } else { not_ready_reason };
+    let init_reason = (!initialized).then_some("ContainersNotInitialized");
+    let init_statuses: Vec<ContainerStatus> = input
+        .init_containers
+        .iter()
+        .map(|container| {
+            let mut status = container.to_status();
+            status.ready = completed(container);
+            status
+        })
+        .collect();
     PodStatus {
         phase: Some(phase.to_owned()),
         conditions: Some(vec![
             condition("PodScheduled", true, None, input),
-            condition("Initialized", true, None, input),
+            condition("Initialized", initialized, init_reason, input),
             condition("ContainersReady", all_ready, ready_reason, input),
             condition("Ready", all_ready, ready_reason, input),
         ]),
@@ -211,6 +262,7 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
                 .map(ContainerSnapshot::to_status)
                 .collect(),
         ),
+        init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
         pod_ip: Some(input.pod_address.clone()),
         pod_ips: Some(vec![PodIP {
             ip: input.pod_address.clone(),
@@ -250,6 +302,7 @@ mod tests {
         now: i64,
     ) -> StatusInput<'a> {
         StatusInput {
+            init_containers: &[],
             containers,
             restart_policy: "Always",
             pod_address: "127.1.0.1".into(),
@@ -336,5 +389,67 @@ mod tests {
         let third = pod_status(&input(&unready, Some(&second), 12));
         assert_eq!(ready(&third), ("False", Some(&at(12))));
         assert_eq!(third.pod_ip.as_deref(), Some("127.1.0.1"));
+    }
+
+    #[test]
+    fn a_pod_is_pending_and_not_initialized_until_its_init_containers_complete() {
+        let waiting = |reason: &str| {
+            container(
+                ContainerPhase::Waiting {
+                    reason: reason.into(),
+                    message: None,
+                },
+                false,
+            )
+        };
+        let ended = |exit_code| {
+            container(
+                ContainerPhase::Terminated(Termination {
+                    exit_code,
+                    signal: None,
+                    started_at: at(1),
+                    finished_at: at(2),
+                }),
+                false,
+            )
+        };
+        let apps = [waiting("PodInitializing")];
+        let mut looping = waiting("CrashLoopBackOff");
+        looping.restart_count = 2;
+        for init in [vec![waiting("PodInitializing")], vec![ended(0), looping]] {
+            let status = pod_status(&StatusInput {
+                init_containers: &init,
+                ..input(&apps, None, 3)
+            });
+            assert_eq!(status.phase.as_deref(), Some("Pending"));
+            let initialized = status
+                .conditions
+                .as_ref()
+                .unwrap()
+                .iter()
+                .find(|c| c.type_ == "Initialized")
+                .unwrap();
+            assert_eq!(initialized.status, "False");
+            assert_eq!(
+                initialized.reason.as_deref(),
+                Some("ContainersNotInitialized")
+            );
+            assert_eq!(status.init_container_statuses.unwrap().len(), init.len());
+        }
+        // A failed init container fails the Pod only when nothing restarts it.
+        assert_eq!(pod_phase(&[ended(1)], &apps, "Never"), "Failed");
+        assert_eq!(pod_phase(&[ended(1)], &apps, "OnFailure"), "Pending");
+        // Completed: listed as ready, the app containers decide the rest.
+        let running = [container(
+            ContainerPhase::Running { started_at: at(4) },
+            true,
+        )];
+        let status = pod_status(&StatusInput {
+            init_containers: &[ended(0)],
+            ..input(&running, None, 5)
+        });
+        assert_eq!(status.phase.as_deref(), Some("Running"));
+        assert_eq!(ready(&status).0, "True");
+        assert!(status.init_container_statuses.unwrap()[0].ready);
     }
 }

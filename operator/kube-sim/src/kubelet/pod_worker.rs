@@ -1,15 +1,18 @@
 //! One Pod on this node: prepares its volumes and environment, runs its
-//! containers, writes its status, and on deletion stops the containers and
+//! init containers one after another to completion (`init.rs`), then its
+//! app containers, writes its status, and on deletion stops the containers and
 //! removes the Pod object (finalizing the graceful delete as a kubelet
 //! does: a DELETE with grace period 0 and the Pod's uid as precondition).
 
-use std::collections::{BTreeMap, BTreeSet};
+mod init;
+mod setup;
+
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, PodStatus, Secret};
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
@@ -23,10 +26,11 @@ use super::container::{ContainerTask, Reporter, Signal};
 use super::env::{Downward, EnvSources, container_env};
 use super::image::ImageTable;
 use super::launch::launch_plan;
-use super::mounts::{HostLayout, HostVolume, MountMap, VolumeContent, host_volumes};
+use super::mounts::{HostLayout, HostVolume, MountMap, host_volumes};
 use super::pod_status::{ContainerPhase, ContainerSnapshot, StatusInput, pod_status};
 use super::probe::ProbeSpec;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use setup::{add_api_access, bind_claims, fetch_sources, io_error, prepare_volumes};
 
 /// Annotation whose change of value kills the Pod's processes (a fault
 /// injected from outside, e.g. `kubectl annotate --overwrite pod/x
@@ -41,6 +45,8 @@ pub(super) struct WorkerContext {
     pub backoff: RestartBackoff,
     pub node_name: String,
     pub host_address: Ipv4Addr,
+    /// Given to every container as `KUBECONFIG` (its API access).
+    pub pod_kubeconfig: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for WorkerContext {
@@ -65,134 +71,6 @@ pub(super) enum PodMessage {
     Stop { grace: Duration, finalize: bool },
 }
 
-/// ConfigMaps and Secrets the Pod refers to, fetched from the API (absent
-/// ones are left out; the env and volume code decides if that is an error).
-async fn fetch_sources(client: &Client, pod: &Pod) -> Result<EnvSources> {
-    let namespace = pod.namespace().unwrap_or_else(|| "default".into());
-    let spec = pod.spec.clone().unwrap_or_default();
-    let mut config_maps = BTreeSet::new();
-    let mut secrets = BTreeSet::new();
-    for container in &spec.containers {
-        for from in container.env_from.as_deref().unwrap_or_default() {
-            config_maps.extend(from.config_map_ref.as_ref().map(|r| r.name.clone()));
-            secrets.extend(from.secret_ref.as_ref().map(|r| r.name.clone()));
-        }
-        for variable in container.env.as_deref().unwrap_or_default() {
-            let from = variable.value_from.as_ref();
-            config_maps.extend(
-                from.and_then(|f| f.config_map_key_ref.as_ref())
-                    .map(|r| r.name.clone()),
-            );
-            secrets.extend(
-                from.and_then(|f| f.secret_key_ref.as_ref())
-                    .map(|r| r.name.clone()),
-            );
-        }
-    }
-    for volume in spec.volumes.as_deref().unwrap_or_default() {
-        config_maps.extend(volume.config_map.as_ref().map(|c| c.name.clone()));
-        secrets.extend(volume.secret.as_ref().and_then(|s| s.secret_name.clone()));
-    }
-    let mut sources = EnvSources::default();
-    let config_map_api = Api::<ConfigMap>::namespaced(client.clone(), &namespace);
-    for name in config_maps {
-        if let Some(map) = config_map_api.get_opt(&name).await? {
-            sources
-                .config_maps
-                .insert(name, map.data.unwrap_or_default());
-        }
-    }
-    let secret_api = Api::<Secret>::namespaced(client.clone(), &namespace);
-    for name in secrets {
-        if let Some(secret) = secret_api.get_opt(&name).await? {
-            let mut data: BTreeMap<String, String> = secret.string_data.unwrap_or_default();
-            for (key, value) in secret.data.unwrap_or_default() {
-                data.insert(key, String::from_utf8_lossy(&value.0).into_owned());
-            }
-            sources.secrets.insert(name, data);
-        }
-    }
-    Ok(sources)
-}
-
-fn io_error(action: &'static str, path: PathBuf) -> impl FnOnce(std::io::Error) -> Error {
-    move |source| Error::Io {
-        action,
-        path,
-        source,
-    }
-}
-
-/// Creates the volumes' directories and files on the host.
-fn prepare_volumes(volumes: &[HostVolume]) -> Result<()> {
-    for volume in volumes {
-        std::fs::create_dir_all(&volume.host_dir).map_err(io_error(
-            "create a volume directory",
-            volume.host_dir.clone(),
-        ))?;
-        if let VolumeContent::Files(files) = &volume.content {
-            for (name, content) in files {
-                let path = volume.host_dir.join(name);
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(io_error("create a volume directory", parent.to_owned()))?;
-                }
-                std::fs::write(&path, content)
-                    .map_err(io_error("write a volume file", path.clone()))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Marks the Pod's claims Bound (this node is their provisioner: the data
-/// lives in the claim's host directory).
-async fn bind_claims(client: &Client, pod: &Pod) {
-    let namespace = pod.namespace().unwrap_or_else(|| "default".into());
-    let api = Api::<PersistentVolumeClaim>::namespaced(client.clone(), &namespace);
-    let volumes = pod
-        .spec
-        .as_ref()
-        .and_then(|spec| spec.volumes.clone())
-        .unwrap_or_default();
-    for claim in volumes
-        .iter()
-        .filter_map(|volume| volume.persistent_volume_claim.as_ref())
-    {
-        let Ok(Some(current)) = api.get_opt(&claim.claim_name).await else {
-            continue;
-        };
-        let spec = current.spec.clone().unwrap_or_default();
-        let bound = current
-            .status
-            .as_ref()
-            .and_then(|status| status.phase.as_deref())
-            == Some("Bound");
-        if bound {
-            continue;
-        }
-        let capacity = spec
-            .resources
-            .as_ref()
-            .and_then(|resources| resources.requests.clone());
-        let status = json!({ "status": {
-            "phase": "Bound",
-            "accessModes": spec.access_modes,
-            "capacity": capacity,
-        }});
-        if let Err(error) = api
-            .patch_status(
-                &claim.claim_name,
-                &PatchParams::default(),
-                &Patch::Merge(status),
-            )
-            .await
-        {
-            tracing::debug!(claim = %claim.claim_name, %error, "could not mark claim bound");
-        }
-    }
-}
-
 /// A worker for one Pod incarnation (one uid).
 #[derive(Debug)]
 pub(super) struct PodWorker {
@@ -202,20 +80,60 @@ pub(super) struct PodWorker {
     start_time: Time,
     last_status: Option<PodStatus>,
     kill_token: Option<String>,
+    /// The init containers as last reported (completed ones stay).
+    init_snapshots: Vec<ContainerSnapshot>,
+}
+
+/// The init containers' and the app containers' tasks, in spec order.
+struct Tasks {
+    init: Vec<ContainerTask>,
+    app: Vec<ContainerTask>,
 }
 
 impl PodWorker {
     pub(super) fn new(context: Arc<WorkerContext>, pod: Pod, address: Ipv4Addr) -> Self {
         let kill_token = pod.annotations().get(KILL_ANNOTATION).cloned();
         let last_status = pod.status.clone();
-        Self {
+        let mut worker = Self {
             context,
             pod,
             address,
             start_time: Time(Timestamp::now()),
             last_status,
             kill_token,
+            init_snapshots: Vec::new(),
+        };
+        worker.init_snapshots = worker.waiting(&worker.init_containers(), "PodInitializing", None);
+        worker
+    }
+
+    fn init_containers(&self) -> Vec<Container> {
+        self.pod
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.init_containers.clone())
+            .unwrap_or_default()
+    }
+
+    fn app_containers(&self) -> Vec<Container> {
+        self.pod
+            .spec
+            .as_ref()
+            .map(|spec| spec.containers.clone())
+            .unwrap_or_default()
+    }
+
+    /// Takes a new version of the Pod; true if its kill annotation changed
+    /// (the fault of killing its processes was asked for).
+    fn update(&mut self, pod: Pod) -> bool {
+        let token = pod.annotations().get(KILL_ANNOTATION).cloned();
+        self.pod = pod;
+        if token.is_some() && token != self.kill_token {
+            self.kill_token = token;
+            tracing::info!(pod = %self.pod.name_any(), "kill annotation changed: killing the pod's processes");
+            return true;
         }
+        false
     }
 
     fn namespace(&self) -> String {
@@ -243,6 +161,7 @@ impl PodWorker {
         let spec = self.pod.spec.clone().unwrap_or_default();
         let restart_policy = spec.restart_policy.unwrap_or_else(|| "Always".into());
         let status = pod_status(&StatusInput {
+            init_containers: &self.init_snapshots,
             containers: snapshots,
             restart_policy: &restart_policy,
             pod_address: self.address.to_string(),
@@ -268,13 +187,45 @@ impl PodWorker {
     }
 
     /// Builds every container's task; an error is the Pod's config error.
-    fn container_tasks(&self, sources: &EnvSources) -> Result<Vec<ContainerTask>> {
+    fn container_tasks(&self, sources: &EnvSources) -> Result<Tasks> {
         let volumes = host_volumes(&self.pod, &self.context.layout, sources)?;
         prepare_volumes(&volumes)?;
         let pod_dir = self.pod_dir();
         std::fs::create_dir_all(&pod_dir)
             .map_err(io_error("create the pod directory", pod_dir.clone()))?;
-        let spec = self.pod.spec.clone().unwrap_or_default();
+        let restart_policy = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.restart_policy.clone())
+            .unwrap_or_else(|| "Always".into());
+        // An init container that fails is run again unless nothing in the
+        // Pod is ever restarted; one that completed is not run again.
+        let init_policy = if restart_policy == "Never" {
+            "Never"
+        } else {
+            "OnFailure"
+        };
+        let build = |containers: Vec<Container>, policy: &str| -> Result<Vec<ContainerTask>> {
+            containers
+                .iter()
+                .map(|container| self.task(container, sources, &volumes, &pod_dir, policy))
+                .collect()
+        };
+        Ok(Tasks {
+            init: build(self.init_containers(), init_policy)?,
+            app: build(self.app_containers(), &restart_policy)?,
+        })
+    }
+
+    fn task(
+        &self,
+        container: &Container,
+        sources: &EnvSources,
+        volumes: &[HostVolume],
+        pod_dir: &std::path::Path,
+        restart_policy: &str,
+    ) -> Result<ContainerTask> {
         let address = self.address.to_string();
         let host = self.context.host_address.to_string();
         let downward = Downward {
@@ -284,48 +235,45 @@ impl PodWorker {
             node_name: &self.context.node_name,
         };
         let kubelet_path = std::env::var("PATH").ok();
-        spec.containers
-            .iter()
-            .map(|container| {
-                let env = container_env(container, &downward, sources)?;
-                let mounts = MountMap::new(container, &volumes)?;
-                let plan = launch_plan(
-                    container,
-                    &self.pod.name_any(),
-                    &self.context.images,
-                    &env,
-                    &mounts,
-                    &pod_dir,
-                    kubelet_path.as_deref(),
-                )?;
-                let ip = std::net::IpAddr::V4(self.address);
-                Ok(ContainerTask {
-                    name: container.name.clone(),
-                    image: container.image.clone().unwrap_or_default(),
-                    plan,
-                    readiness: container
-                        .readiness_probe
-                        .as_ref()
-                        .map(|p| ProbeSpec::from_probe(p, container, ip)),
-                    liveness: container
-                        .liveness_probe
-                        .as_ref()
-                        .map(|p| ProbeSpec::from_probe(p, container, ip)),
-                    restart_policy: spec
-                        .restart_policy
-                        .clone()
-                        .unwrap_or_else(|| "Always".into()),
-                    backoff: self.context.backoff,
-                    log_file: pod_dir.join(format!("{}.log", container.name)),
-                    pid_file: pod_dir.join(format!("{}.pid", container.name)),
-                })
-            })
-            .collect()
+        let mut env = container_env(container, &downward, sources)?;
+        add_api_access(&mut env, self.context.pod_kubeconfig.as_deref());
+        let mounts = MountMap::new(container, volumes)?;
+        let plan = launch_plan(
+            container,
+            &self.pod.name_any(),
+            &self.context.images,
+            &env,
+            &mounts,
+            pod_dir,
+            kubelet_path.as_deref(),
+        )?;
+        let ip = std::net::IpAddr::V4(self.address);
+        Ok(ContainerTask {
+            name: container.name.clone(),
+            image: container.image.clone().unwrap_or_default(),
+            plan,
+            readiness: container
+                .readiness_probe
+                .as_ref()
+                .map(|p| ProbeSpec::from_probe(p, container, ip)),
+            liveness: container
+                .liveness_probe
+                .as_ref()
+                .map(|p| ProbeSpec::from_probe(p, container, ip)),
+            restart_policy: restart_policy.to_owned(),
+            backoff: self.context.backoff,
+            log_file: pod_dir.join(format!("{}.log", container.name)),
+            pid_file: pod_dir.join(format!("{}.pid", container.name)),
+        })
     }
 
-    fn waiting(&self, reason: &str, message: Option<String>) -> Vec<ContainerSnapshot> {
-        let spec = self.pod.spec.clone().unwrap_or_default();
-        spec.containers
+    fn waiting(
+        &self,
+        containers: &[Container],
+        reason: &str,
+        message: Option<String>,
+    ) -> Vec<ContainerSnapshot> {
+        containers
             .iter()
             .map(|container| ContainerSnapshot {
                 name: container.name.clone(),
@@ -354,7 +302,13 @@ impl PodWorker {
         }
         let name = self.pod.name_any();
         tracing::info!(pod = %name, namespace = %self.namespace(), address = %self.address, "admitting pod");
-        self.write_status(&self.waiting("ContainerCreating", None))
+        let initializing = !self.init_containers().is_empty();
+        let first = if initializing {
+            "PodInitializing"
+        } else {
+            "ContainerCreating"
+        };
+        self.write_status(&self.waiting(&self.app_containers(), first, None))
             .await;
         // Set up, retrying a configuration error (a missing ConfigMap, an
         // unknown image) until it is fixed or the Pod goes.
@@ -367,10 +321,10 @@ impl PodWorker {
                 Ok(tasks) => break tasks,
                 Err(error) => {
                     tracing::warn!(pod = %name, %error, "pod cannot start yet");
-                    self.write_status(
-                        &self.waiting("CreateContainerConfigError", Some(error.to_string())),
-                    )
-                    .await;
+                    let message = Some(error.to_string());
+                    let apps = self.app_containers();
+                    let waiting = self.waiting(&apps, "CreateContainerConfigError", message);
+                    self.write_status(&waiting).await;
                 }
             }
             match tokio::time::timeout(Duration::from_secs(2), messages.recv()).await {
@@ -386,12 +340,15 @@ impl PodWorker {
             }
         };
         bind_claims(&self.context.client, &self.pod).await;
+        if !self.run_init(tasks.init, &mut messages).await {
+            return;
+        }
 
         let (report, mut reports) = mpsc::unbounded_channel();
-        let mut snapshots = self.waiting("ContainerCreating", None);
+        let mut snapshots = self.waiting(&self.app_containers(), "ContainerCreating", None);
         let mut signal_senders = Vec::new();
         let mut containers = JoinSet::new();
-        for (index, task) in tasks.into_iter().enumerate() {
+        for (index, task) in tasks.app.into_iter().enumerate() {
             let (sender, receiver) = mpsc::channel(4);
             signal_senders.push(sender);
             let reporter = Reporter {
@@ -416,11 +373,7 @@ impl PodWorker {
                 }
                 message = messages.recv() => match message {
                     Some(PodMessage::Update(pod)) => {
-                        let token = pod.annotations().get(KILL_ANNOTATION).cloned();
-                        self.pod = *pod;
-                        if token.is_some() && token != self.kill_token {
-                            self.kill_token = token;
-                            tracing::info!(pod = %name, "kill annotation changed: killing the pod's processes");
+                        if self.update(*pod) {
                             for sender in &signal_senders {
                                 let _ignored = sender.send(Signal::Kill).await;
                             }
