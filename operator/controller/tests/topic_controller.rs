@@ -1,7 +1,8 @@
 //! The Topic controller against the in-memory API server and a real
 //! `fjord-broker` process: a topic is created with its configuration (and a
 //! refused create says why), partitions are added, and a decrease is refused
-//! with a condition, as is a new replication factor. The test plays the cluster controller: it writes the
+//! with a condition, as is a new replication factor; a topic of a cluster
+//! that is not Ready waits without touching the brokers. The test plays the cluster controller: it writes the
 //! StreamCluster's bootstrap address into its status. See `topic_support`
 //! for what it needs.
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
@@ -14,7 +15,8 @@ use kube::ResourceExt;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 use topic_support::{
-    configs, event_reasons, eventually, harness, kcat_partitions, ready, topic_resource, wait_ready,
+    configs, event_reasons, eventually, harness, kcat_partitions, ready, set_bootstrap,
+    set_cluster_status, topic_resource, wait_ready,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,4 +178,45 @@ async fn partitions_are_added_and_a_decrease_is_refused_with_a_condition() {
     })
     .await;
     assert_eq!(reason, "ReplicationFactorChangeRefused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_waits_without_errors_until_its_cluster_is_ready() {
+    let h = harness(false).await;
+    let client = h.server.client();
+    let address = h.broker.kafka.to_string();
+    // The address is published before the brokers serve: not Ready yet.
+    set_cluster_status(&client, &address, false).await;
+    h.topics
+        .create(&PostParams::default(), &topic_resource("clicks", 2, &[]))
+        .await
+        .unwrap();
+    let reason = eventually("the topic waits for its cluster", || async {
+        ready(&h.topics, "clicks").await.map(|(_, reason)| reason)
+    })
+    .await;
+    assert_eq!(reason, "ClusterNotReady");
+    // Status writes of the cluster while it starts wake the topic; each one
+    // finds the cluster not Ready, which is waiting, not a failure.
+    for _ in 0..20 {
+        set_cluster_status(&client, &address, false).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let topic = h.topics.get("clicks").await.unwrap();
+    let message = topic
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.condition_type == "Ready")
+        .unwrap()
+        .message;
+    assert!(message.contains("is not Ready"), "{message}");
+    assert_eq!(h.metrics.errors(), 0);
+    let on_brokers = h.broker.admin().await.describe_topic("clicks").await;
+    assert_eq!(on_brokers.unwrap(), None);
+
+    set_bootstrap(&client, &address).await;
+    wait_ready(&h.topics, "clicks").await;
+    assert_eq!(kcat_partitions(&h.broker, "clicks"), 2);
 }

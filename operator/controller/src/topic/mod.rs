@@ -3,11 +3,13 @@
 //! is in docs/operator.md, "Topic controller").
 //!
 //! - `admin/`: a small Kafka admin client over the `kafka-protocol` codec;
+//! - `backoff.rs`: retry delays that cluster events do not escalate;
 //! - `plan.rs`: what to do, from the declaration and the brokers' answer;
 //! - `status.rs`: the status conditions and their server-side apply;
 //! - `reconcile.rs`: one reconcile, its finalizer and its error policy.
 
 pub mod admin;
+mod backoff;
 pub mod plan;
 mod reconcile;
 pub mod status;
@@ -72,7 +74,7 @@ pub(crate) struct Context {
     pub(crate) config: Config,
     pub(crate) recorder: Recorder,
     /// Consecutive failures per `namespace/name`, for the backoff.
-    pub(crate) failures: Mutex<HashMap<String, u32>>,
+    pub(crate) failures: Mutex<HashMap<String, backoff::Failures>>,
 }
 
 /// Runs the Topic controller until its future is dropped: reconciles every

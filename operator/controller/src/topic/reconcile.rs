@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use fjord_crd::{StreamCluster, Topic};
+use fjord_crd::{ConditionStatus, ConditionType, StreamCluster, Topic};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -13,6 +13,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use crate::error::{Error, KafkaError, Result};
 use crate::topic::admin::AdminClient;
+use crate::topic::backoff::after_failure;
 use crate::topic::plan::{Observed, Plan, plan};
 use crate::topic::status::{self, Verdict};
 use crate::topic::{Context, FINALIZER};
@@ -54,15 +55,17 @@ pub(crate) async fn reconcile(topic: Arc<Topic>, context: Arc<Context>) -> Resul
 pub(crate) fn error_policy(topic: Arc<Topic>, error: &Error, context: Arc<Context>) -> Action {
     let config = &context.config;
     config.metrics.failed();
-    let failures = match context.failures.lock() {
+    let now = Instant::now();
+    let (failures, delay) = match context.failures.lock() {
         Ok(mut failures) => {
-            let count = failures.entry(key(&topic)).or_insert(0);
-            *count = count.saturating_add(1);
-            *count
+            let previous = failures.get(&key(&topic)).copied();
+            let (next, delay) =
+                after_failure(previous, now, config.backoff_first, config.backoff_max);
+            failures.insert(key(&topic), next);
+            (next.count, delay)
         }
-        Err(_) => 1,
+        Err(_) => (1, config.backoff_first),
     };
-    let delay = backoff(config.backoff_first, config.backoff_max, failures);
     tracing::warn!(topic = %key(&topic), %error, failures, ?delay, "topic reconcile failed, retrying");
     Action::requeue(delay)
 }
@@ -87,15 +90,31 @@ async fn resolve(context: &Context, namespace: &str, name: &str) -> Result<Clust
             "StreamCluster {namespace}/{name} is being deleted"
         )));
     }
-    let bootstrap = cluster
-        .status
-        .as_ref()
+    let status = cluster.status.as_ref();
+    let bootstrap = status
         .and_then(|status| status.bootstrap_address.clone())
         .filter(|address| !address.trim().is_empty());
-    Ok(match bootstrap {
-        Some(address) => Cluster::Bootstrap(address),
-        None => Cluster::NotReady(format!(
+    let ready = status.and_then(|status| {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.condition_type == ConditionType::Ready.as_str())
+    });
+    // The brokers are talked to only once the cluster says they all serve:
+    // before that a connection fails, or reaches a broker still starting.
+    Ok(match (bootstrap, ready) {
+        (None, _) => Cluster::NotReady(format!(
             "StreamCluster {namespace}/{name} has no bootstrap address yet"
+        )),
+        (Some(address), Some(ready)) if ready.status == ConditionStatus::True => {
+            Cluster::Bootstrap(address)
+        }
+        (Some(_), Some(ready)) => Cluster::NotReady(format!(
+            "StreamCluster {namespace}/{name} is not Ready ({}: {})",
+            ready.reason, ready.message
+        )),
+        (Some(_), None) => Cluster::NotReady(format!(
+            "StreamCluster {namespace}/{name} reports no Ready condition yet"
         )),
     })
 }
@@ -387,23 +406,4 @@ async fn cleanup(topic: &Topic, context: &Context) -> Result<Action> {
     tracing::info!(topic = %key(topic), deleted, "topic resource deleted");
     publish(context, topic, EventType::Normal, "Deleted", note).await;
     Ok(Action::await_change())
-}
-
-/// How long a failing topic waits before its next attempt.
-pub(crate) fn backoff(first: Duration, max: Duration, failures: u32) -> Duration {
-    let doubling = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
-    first.saturating_mul(doubling).min(max)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_retry_delay_doubles_up_to_its_bound() {
-        let (first, max) = (Duration::from_secs(1), Duration::from_secs(300));
-        let delays: Vec<u64> = (1..=10).map(|n| backoff(first, max, n).as_secs()).collect();
-        assert_eq!(delays, vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
-        assert_eq!(backoff(first, max, u32::MAX), max);
-    }
 }

@@ -169,9 +169,23 @@ pub(crate) async fn create_cluster(client: &kube::Client, bootstrap: Option<Stri
 
 /// What the cluster controller does once the brokers serve.
 pub(crate) async fn set_bootstrap(client: &kube::Client, address: &str) {
+    set_cluster_status(client, address, true).await;
+}
+
+/// The cluster's bootstrap address and its `Ready` condition, as the cluster
+/// controller writes them (the address is known before the brokers serve).
+pub(crate) async fn set_cluster_status(client: &kube::Client, address: &str, ready: bool) {
     let clusters: Api<StreamCluster> = Api::namespaced(client.clone(), NAMESPACE);
-    let status =
-        json!({"status": {"phase": "Ready", "readyBrokers": 1, "bootstrapAddress": address}});
+    let (phase, brokers, condition, reason) = if ready {
+        ("Ready", 1, "True", "BrokersReady")
+    } else {
+        ("Provisioning", 0, "False", "BrokersUnready")
+    };
+    let ready_condition = json!({"type": "Ready", "status": condition, "reason": reason,
+        "message": format!("{brokers} of 1 brokers ready"),
+        "lastTransitionTime": "2026-01-01T00:00:00Z"});
+    let status = json!({"status": {"phase": phase, "readyBrokers": brokers,
+        "bootstrapAddress": address, "conditions": [ready_condition]}});
     clusters
         .patch_status(CLUSTER, &PatchParams::default(), &Patch::Merge(&status))
         .await
