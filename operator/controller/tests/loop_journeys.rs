@@ -315,41 +315,8 @@ async fn journey_4_a_fleet_rollout_in_two_waves_loses_nothing_and_a_failing_one_
 
     // At most one broker of a cluster is down at any moment.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watcher = {
-        let pods: Api<Pod> = Api::namespaced(run.testbed.client.clone(), &run.namespace);
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let mut worst = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Ok(list) = pods.list(&ListParams::default()).await {
-                    for cluster in ["east", "west"] {
-                        let up = list
-                            .items
-                            .iter()
-                            .filter(|pod| {
-                                pod.metadata
-                                    .name
-                                    .as_deref()
-                                    .is_some_and(|n| n.starts_with(cluster))
-                                    && pod.metadata.deletion_timestamp.is_none()
-                                    && pod
-                                        .status
-                                        .as_ref()
-                                        .and_then(|s| s.conditions.as_ref())
-                                        .is_some_and(|c| {
-                                            c.iter()
-                                                .any(|c| c.type_ == "Ready" && c.status == "True")
-                                        })
-                            })
-                            .count();
-                        worst = worst.max(3usize.saturating_sub(up));
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            worst
-        })
-    };
+    let pods: Api<Pod> = Api::namespaced(run.testbed.client.clone(), &run.namespace);
+    let watcher = loop_support::unready::watch(pods, &["east", "west"], 3, stop.clone());
     let python = python();
     let producers: Vec<Producer> = clusters
         .iter()
@@ -363,9 +330,12 @@ async fn journey_4_a_fleet_rollout_in_two_waves_loses_nothing_and_a_failing_one_
         started.elapsed()
     );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let unready = watcher.await.unwrap();
     assert!(
-        watcher.await.unwrap() <= 1,
-        "two brokers of a cluster were down at once"
+        unready.worst <= 1,
+        "{} brokers of a cluster were down at once: {:#?}",
+        unready.worst,
+        unready.at_worst
     );
     for cluster in done["clusters"].as_array().unwrap() {
         assert_eq!(cluster["state"], "succeeded", "{done}");

@@ -33,7 +33,8 @@ pub(crate) struct KubeSim {
 impl KubeSim {
     /// Starts the API server on a free port near 6443 (kubeconfig in
     /// `target/dev/kubeconfig`), the StatefulSet controller and the kubelet
-    /// (image `fjord/broker`, every tag, is this build's `fjord-broker`);
+    /// (image `fjord/broker`, every tag, is this build's `fjord-broker`, and
+    /// `fjord/fjord-operator` its `fjord-operator`; the node is in zone `local`);
     /// installs the CRDs and the namespace.
     pub(crate) fn start() -> anyhow::Result<Self> {
         let bin = binaries_dir();
@@ -75,7 +76,15 @@ impl KubeSim {
                 .arg(format!(
                     "fjord/broker={}",
                     bin.join("fjord-broker").display()
-                )),
+                ))
+                // Rack-aware brokers' init container runs the operator's image.
+                .arg("--image")
+                .arg(format!(
+                    "fjord/fjord-operator={}",
+                    bin.join("fjord-operator").display()
+                ))
+                .arg("--node-label")
+                .arg("topology.kubernetes.io/zone=local"),
         )?;
         Ok(Self {
             url,

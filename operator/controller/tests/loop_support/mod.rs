@@ -11,6 +11,8 @@
     reason = "each journey uses a different part"
 )]
 
+pub mod unready;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
