@@ -10,7 +10,7 @@ use anyhow::bail;
 use crate::dev::cargo;
 use crate::{process, step, target_dir};
 
-const BENCHMARKS: &str = "storage, control-plane, broker, cluster, rollout, loop";
+const BENCHMARKS: &str = "storage, control-plane, broker, cluster, latency, rollout, loop";
 
 pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     let Some((name, passthrough)) = rest.split_first() else {
@@ -56,6 +56,7 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
         }
         "broker" => broker(&output, passthrough),
         "cluster" => cluster(&output, passthrough),
+        "latency" => latency(&output, passthrough),
         "rollout" => rollout(&output, passthrough),
         // The dev stack's loop (debug binaries): xtask/src/dev/bench.rs.
         "loop" => crate::dev::bench::run(&output, passthrough),
@@ -134,6 +135,31 @@ fn cluster(output: &std::path::Path, passthrough: &[String]) -> anyhow::Result<(
             .arg(output.join("cluster-data"))
             .arg("--json")
             .arg(output.join("cluster.json"))
+            .args(passthrough),
+    )
+}
+
+/// Produce and end-to-end latency at fixed offered loads (10, 50 and 80 %
+/// of the measured maximum) on 3 brokers, rf=3, with the disk's `fdatasync`
+/// and a loopback round trip as the floor (`--producers 4,50`, `--seconds`,
+/// `--partitions` pass through).
+fn latency(output: &std::path::Path, passthrough: &[String]) -> anyhow::Result<()> {
+    step("latency benchmark (release build); pass --seconds 10 for a run of a few minutes");
+    process::run(
+        Command::new(cargo())
+            .args(["build", "--release", "--quiet"])
+            .args(["-p", "fjord-broker", "-p", "fjord-broker-bench"]),
+    )?;
+    let release = target_dir().join("release");
+    process::run(
+        Command::new(release.join("fjord-broker-bench"))
+            .arg("--latency")
+            .arg("--broker-bin")
+            .arg(release.join("fjord-broker"))
+            .arg("--dir")
+            .arg(output.join("latency-data"))
+            .arg("--json")
+            .arg(output.join("latency.json"))
             .args(passthrough),
     )
 }

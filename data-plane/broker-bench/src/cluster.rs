@@ -53,7 +53,7 @@ fn run_cases(bootstrap: &str, replication: usize, records: u64) -> anyhow::Resul
 
 /// Starts `count` brokers with the cluster flags and waits until they serve
 /// (and, with peers, report a healthy cluster).
-fn start_cluster(plan: &Plan<'_>) -> anyhow::Result<Vec<Broker>> {
+pub(crate) fn start_cluster(plan: &Plan<'_>) -> anyhow::Result<Vec<Broker>> {
     let root = plan.dir.join("cluster");
     let _ = std::fs::remove_dir_all(&root);
     let addresses = (0..plan.brokers)

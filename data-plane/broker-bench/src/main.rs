@@ -10,6 +10,7 @@
 //! `--brokers` brokers with the cluster flags (rf=3), as ratios.
 
 mod cluster;
+mod latency;
 mod load;
 
 use std::io::Write;
@@ -50,6 +51,8 @@ struct Arguments {
     /// Brokers of the replicated side of `--cluster`.
     #[arg(long, default_value_t = 3, requires = "cluster")]
     brokers: usize,
+    #[command(flatten)]
+    latency: latency::Options,
 }
 
 pub(crate) struct Broker {
@@ -144,6 +147,10 @@ fn main() -> anyhow::Result<()> {
     let arguments = Arguments::parse();
     let bytes_per_case: u64 = if arguments.quick { 16 << 20 } else { 256 << 20 };
     let records = bytes_per_case / load::RECORD_BYTES as u64;
+    if arguments.latency.latency {
+        let report = latency::run(&arguments.broker_bin, &arguments.dir, &arguments.latency)?;
+        return write_json(&arguments.json, &report);
+    }
     if arguments.cluster {
         let report = cluster::run(&cluster::Plan {
             broker_bin: &arguments.broker_bin,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fjord_storage::{ByteSize, Disk, FlushPolicy, StdMedium, SyncMethod};
+use fjord_storage::{ByteSize, Disk, FlushPolicy, StdMedium};
 
 use crate::topics::Topics;
 
@@ -28,10 +28,11 @@ pub struct DataDisk {
 
 impl DataDisk {
     pub fn new() -> Arc<Self> {
+        // One `fdatasync` per file with pending data: durability never rests
+        // on `syncfs(2)` (storage JOURNAL.md section 3).
         let policy = FlushPolicy::GroupCommit {
             interval: FLUSH_INTERVAL,
             bytes: ByteSize::mib(4),
-            sync: SyncMethod::Auto { files_max: 16 },
         };
         Arc::new(Self {
             disk: Disk::new(Arc::new(StdMedium), policy, OPEN_FILES_MAX),

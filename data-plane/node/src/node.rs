@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use fjord_replication::{Config, NodeId};
-use fjord_storage::{ByteSize, Disk, FlushPolicy, LogConfig, Medium, StdMedium, SyncMethod};
+use fjord_storage::{ByteSize, Disk, FlushPolicy, LogConfig, Medium, StdMedium};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -119,10 +119,11 @@ impl Node {
             let why = "peer_queue_bytes_max must hold four appends of max_append_bytes";
             return Err(Error::InvalidConfig(why.into()));
         }
+        // One `fdatasync` per file with pending data: durability never rests
+        // on `syncfs(2)` (storage JOURNAL.md section 3).
         let policy = FlushPolicy::GroupCommit {
             interval: Duration::from_millis(5),
             bytes: ByteSize::mib(4),
-            sync: SyncMethod::Auto { files_max: 64 },
         };
         let disk = Disk::new(config.medium.clone(), policy, 1024);
         let started = Instant::now();

@@ -24,30 +24,15 @@ pub enum FlushPolicy {
     /// `fdatasync` inside every append, before it returns.
     EveryAppend,
     /// A flusher pass every `interval`, or sooner once `bytes` are pending.
-    GroupCommit {
-        interval: Duration,
-        bytes: ByteSize,
-        sync: SyncMethod,
-    },
+    /// Each pass `fdatasync`s every file with pending data once: durability
+    /// rests only on per-file syncs, never on `syncfs(2)` (JOURNAL.md section 3).
+    GroupCommit { interval: Duration, bytes: ByteSize },
     /// Only segment rolls and clean closes sync.
     Never,
     /// Appends go to the disk's journal, one write and one `fdatasync` per
     /// pass for every log on the disk; segments are synced behind it by
     /// [`Disk::checkpoint`] (JOURNAL.md). Open the disk with [`Disk::open`].
     Journal(JournalConfig),
-}
-
-/// How a group-commit pass makes pending data durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncMethod {
-    /// One `fdatasync` per file with pending data.
-    PerFile,
-    /// One `syncfs(2)` for the whole file system: one journal commit and one
-    /// device flush however many partitions are pending. Also flushes other
-    /// dirty files on that file system, so it suits a dedicated data disk.
-    FileSystem,
-    /// `PerFile` up to this many pending files, `FileSystem` above.
-    Auto { files_max: usize },
 }
 
 /// A source of wall-clock time (tests use a manual one).
@@ -312,31 +297,14 @@ impl Disk {
                 pending.map(|pending| (log, pending))
             })
             .collect();
-        let files: usize = work.iter().map(|(_, pending)| pending.files.len()).sum();
-        let whole_file_system = match self.policy {
-            FlushPolicy::GroupCommit {
-                sync: SyncMethod::FileSystem,
-                ..
-            } => true,
-            FlushPolicy::GroupCommit {
-                sync: SyncMethod::Auto { files_max },
-                ..
-            } => files > files_max,
-            _ => false,
-        };
         let io_error = |source| Error::Io {
             path: "<group commit>".into(),
             source,
         };
         let mut report = FlushReport::default();
-        if whole_file_system && let Some((_, first)) = work.first() {
-            first.files[0].1.sync_file_system().map_err(io_error)?;
-            report.files_synced = 1;
-        } else {
-            for (_, file) in work.iter().flat_map(|(_, pending)| &pending.files) {
-                file.sync_data().map_err(io_error)?;
-                report.files_synced += 1;
-            }
+        for (_, file) in work.iter().flat_map(|(_, pending)| &pending.files) {
+            file.sync_data().map_err(io_error)?;
+            report.files_synced += 1;
         }
         for (log, pending) in &work {
             assert!(!pending.files.is_empty());

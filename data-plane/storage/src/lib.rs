@@ -34,7 +34,7 @@ pub mod testsuite;
 pub mod types;
 
 pub use durability::{
-    Clock, Disk, DurableOffset, FlushPolicy, FlushReport, Flusher, SyncMethod, SystemClock,
+    Clock, Disk, DurableOffset, FlushPolicy, FlushReport, Flusher, SystemClock,
 };
 pub use error::{Error, Result};
 pub use journal::{JournalConfig, JournalReport, JournalStats};

@@ -30,9 +30,6 @@ pub trait MediumFile: Send + Sync + Debug {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// `fdatasync(2)`: data and the length survive a crash once this returns.
     fn sync_data(&self) -> io::Result<()>;
-    /// `syncfs(2)`: everything written to any file of this file system
-    /// survives a crash once this returns.
-    fn sync_file_system(&self) -> io::Result<()>;
     /// Extends the file to `len` bytes of zeros with reserved blocks.
     fn allocate(&self, len: u64, how: Preallocate) -> io::Result<()>;
 
@@ -88,9 +85,6 @@ impl MediumFile for StdFile {
     }
     fn sync_data(&self) -> io::Result<()> {
         self.file.sync_data()
-    }
-    fn sync_file_system(&self) -> io::Result<()> {
-        rustix::fs::syncfs(&self.file).map_err(io::Error::from)
     }
     fn allocate(&self, len: u64, how: Preallocate) -> io::Result<()> {
         let current = self.len()?;

@@ -54,7 +54,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Default)]
 struct SimFile {
     state: Mutex<FileState>,
-    /// The disk the file lives on, for `sync_file_system` and `crash_after`.
+    /// The disk the file lives on, for `crash_after`.
     disk: std::sync::Weak<Mutex<SimState>>,
     control: Arc<SimControl>,
 }
@@ -173,17 +173,6 @@ impl MediumFile for SimFile {
         }
         self.control.after_op(&self.disk);
         Ok(())
-    }
-    fn sync_file_system(&self) -> io::Result<()> {
-        let Some(disk) = self.disk.upgrade() else {
-            return self.sync_data();
-        };
-        let files: Vec<Arc<SimFile>> = lock(&disk).files.values().cloned().collect();
-        for file in files {
-            file.sync_data()?;
-        }
-        // The current handle may belong to a disk state replaced by a crash.
-        self.sync_data()
     }
     fn allocate(&self, len: u64, how: Preallocate) -> io::Result<()> {
         if how == Preallocate::None || len <= self.len()? {

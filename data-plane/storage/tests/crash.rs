@@ -16,18 +16,16 @@ use fjord_storage::{
 const DIRECTORY: &str = "/data/p0";
 const ALL: Offset = Offset(i64::MAX);
 
-/// Seeds cycle through group commit with one `fdatasync` per file, group
-/// commit with one `syncfs`, and a sync inside every append.
+/// Seeds alternate between group commit (one `fdatasync` per file with
+/// pending data) and a sync inside every append.
 fn disk(medium: &SimMedium, seed: u64) -> Arc<Disk> {
-    let group = |sync| FlushPolicy::GroupCommit {
-        interval: std::time::Duration::from_secs(3600),
-        bytes: ByteSize::gib(1),
-        sync,
-    };
-    let policy = match seed % 3 {
-        0 => group(fjord_storage::SyncMethod::PerFile),
-        1 => group(fjord_storage::SyncMethod::FileSystem),
-        _ => FlushPolicy::EveryAppend,
+    let policy = if seed.is_multiple_of(2) {
+        FlushPolicy::GroupCommit {
+            interval: std::time::Duration::from_secs(3600),
+            bytes: ByteSize::gib(1),
+        }
+    } else {
+        FlushPolicy::EveryAppend
     };
     Disk::new(Arc::new(medium.clone()), policy, 6)
 }

@@ -25,7 +25,6 @@ fn one_group_commit_pass_makes_every_partition_durable() {
     let policy = FlushPolicy::GroupCommit {
         interval: Duration::from_secs(3600),
         bytes: ByteSize::gib(1),
-        sync: fjord_storage::SyncMethod::PerFile,
     };
     let disk = Disk::new(Arc::new(SimMedium::new()), policy, 8);
     let mut logs: Vec<Log> = (0..20)
@@ -58,7 +57,6 @@ fn the_flusher_thread_wakes_waiters_on_the_real_disk() {
     let policy = FlushPolicy::GroupCommit {
         interval: Duration::from_millis(5),
         bytes: ByteSize::mib(1),
-        sync: fjord_storage::SyncMethod::PerFile,
     };
     let disk = Disk::new(Arc::new(StdMedium), policy, 64);
     let flusher = disk.start_flusher().expect("group commit has a flusher");
@@ -79,7 +77,6 @@ fn a_flush_racing_a_truncation_cannot_mark_truncated_offsets_durable() {
     let policy = FlushPolicy::GroupCommit {
         interval: Duration::from_secs(3600),
         bytes: ByteSize::gib(1),
-        sync: fjord_storage::SyncMethod::PerFile,
     };
     let disk = Disk::new(Arc::new(SimMedium::new()), policy, 8);
     let mut log = Log::open(&disk, &PathBuf::from("/data/p0"), small_config()).expect("open");
@@ -186,7 +183,6 @@ fn a_pass_syncs_each_file_once_even_when_the_cache_reopens_it() {
     let policy = FlushPolicy::GroupCommit {
         interval: Duration::from_secs(3600),
         bytes: ByteSize::gib(1),
-        sync: fjord_storage::SyncMethod::PerFile,
     };
     let disk = Disk::new(Arc::new(SimMedium::new()), policy, 2);
     let mut logs: Vec<Log> = (0..5)

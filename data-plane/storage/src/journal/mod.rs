@@ -277,19 +277,20 @@ impl Disk {
             index_interval_bytes: u32::try_from(config.index_interval_bytes.0).expect("validated"),
         };
         let mut registry = lock(&journal.registry);
+        let file = journal.registry_path();
         if let Some(id) = registry.find(&path) {
             if registry.logs.get(&id) != Some(&entry) && !journal.replaying() {
-                registry.logs.insert(id, entry);
-                registry.store(&self.cache, &journal.registry_path())?;
+                registry.put(&self.cache, &file, id, entry)?;
             }
             return Ok(Some(id));
         }
         let id = registry.next_id;
-        registry.next_id = id.checked_add(1).ok_or_else(|| {
-            Error::InvalidArgument("the journal has used every log id".to_owned())
-        })?;
-        registry.logs.insert(id, entry);
-        registry.store(&self.cache, &journal.registry_path())?;
+        if id.checked_add(1).is_none() {
+            return Err(Error::InvalidArgument(
+                "the journal has used every log id".to_owned(),
+            ));
+        }
+        registry.put(&self.cache, &file, id, entry)?;
         Ok(Some(id))
     }
 
@@ -302,8 +303,7 @@ impl Disk {
         let path = relative_path(&journal.root, directory)?;
         let mut registry = lock(&journal.registry);
         if let Some(id) = registry.find(&path) {
-            registry.logs.remove(&id);
-            registry.store(&self.cache, &journal.registry_path())?;
+            registry.remove(&self.cache, &journal.registry_path(), id)?;
         }
         Ok(())
     }

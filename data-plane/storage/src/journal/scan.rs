@@ -190,7 +190,7 @@ pub(crate) fn open_files(
         Some(registry) => registry,
         None if named.is_empty() => {
             let mut registry = Registry::default();
-            registry.store(&disk.cache, &registry_path)?;
+            registry.compact(&disk.cache, &registry_path)?;
             registry
         }
         None => {

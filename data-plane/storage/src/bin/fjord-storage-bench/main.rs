@@ -22,7 +22,7 @@ use clap::Parser;
 use fjord_storage::batch::build_batch;
 use fjord_storage::{
     ByteSize, Disk, DurableOffset, FlushPolicy, JournalConfig, LeaderEpoch, Log, LogConfig, Offset,
-    Preallocate, StdMedium, SyncMethod, Timestamp,
+    Preallocate, StdMedium, Timestamp,
 };
 use serde_json::{Value, json};
 
@@ -85,7 +85,7 @@ struct Policy {
     raw_sync_every: Option<u64>,
 }
 
-fn policies() -> [Policy; 5] {
+fn policies() -> [Policy; 4] {
     let group_bytes = 4 * MIB;
     [
         Policy {
@@ -98,16 +98,6 @@ fn policies() -> [Policy; 5] {
             flush: FlushPolicy::GroupCommit {
                 interval: Duration::from_millis(2),
                 bytes: ByteSize(group_bytes),
-                sync: SyncMethod::PerFile,
-            },
-            raw_sync_every: Some(group_bytes),
-        },
-        Policy {
-            name: "group-syncfs",
-            flush: FlushPolicy::GroupCommit {
-                interval: Duration::from_millis(2),
-                bytes: ByteSize(group_bytes),
-                sync: SyncMethod::FileSystem,
             },
             raw_sync_every: Some(group_bytes),
         },
