@@ -70,6 +70,10 @@ fn broker(output: &std::path::Path, passthrough: &[String]) -> anyhow::Result<()
     step(
         "broker benchmark (release build; librdkafka builds from source the first time); pass --quick for a smoke run",
     );
+    // librdkafka's TLS (the SASL_SSL case) links the system's OpenSSL; the
+    // case's certificate is made with the openssl command.
+    crate::tools::ensure_libraries(&[("openssl", "libssl-dev")])?;
+    crate::tools::ensure_programs(&[("openssl", "openssl")])?;
     process::run(Command::new(cargo()).args([
         "build",
         "--release",
@@ -115,6 +119,8 @@ fn cluster(output: &std::path::Path, passthrough: &[String]) -> anyhow::Result<(
     step(
         "cluster benchmark (release build; librdkafka builds from source the first time); pass --quick for a smoke run",
     );
+    // The bench binary's librdkafka links the system's OpenSSL.
+    crate::tools::ensure_libraries(&[("openssl", "libssl-dev")])?;
     process::run(Command::new(cargo()).args([
         "build",
         "--release",

@@ -54,7 +54,11 @@ pub(crate) fn run(rest: &[String]) -> anyhow::Result<()> {
     if browser {
         programs.push(("chromium", "chromium"));
     }
-    record("tools", &mut || tools::ensure_programs(&programs));
+    record("tools", &mut || {
+        tools::ensure_programs(&programs)?;
+        // The broker bench's librdkafka is built with TLS (its SASL_SSL case).
+        tools::ensure_libraries(&[("openssl", "libssl-dev")])
+    });
     let mut postgres = None;
     record("postgres", &mut || {
         postgres = Some(Arc::new(Postgres::ensure()?));

@@ -31,6 +31,26 @@ pub(crate) fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
     )
 }
 
+/// Makes sure each `(library, package)` is known to pkg-config (C
+/// libraries a build script links, such as OpenSSL for librdkafka's TLS).
+pub(crate) fn ensure_libraries(wanted: &[(&str, &str)]) -> anyhow::Result<()> {
+    ensure_programs(&[("pkg-config", "pkg-config")])?;
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(library, _)| {
+            !Command::new("pkg-config")
+                .args(["--exists", *library])
+                .status()
+                .is_ok_and(|status| status.success())
+        })
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt_install(&missing)
+}
+
 /// Makes sure each `(program, package)` is on the PATH.
 pub(crate) fn ensure_programs(wanted: &[(&str, &str)]) -> anyhow::Result<()> {
     let missing: Vec<&str> = wanted

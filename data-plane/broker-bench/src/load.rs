@@ -62,13 +62,22 @@ pub(crate) struct Case<'a> {
     pub(crate) records: u64,
 }
 
+/// Client settings beyond the bootstrap address (`security.protocol`,
+/// SASL, TLS), for the producers and the consumer alike.
+pub(crate) type Settings<'a> = &'a [(&'a str, String)];
+
 pub(crate) fn run(case: &Case<'_>) -> anyhow::Result<CaseResult> {
+    run_with(case, &[])
+}
+
+/// [`run`] with extra client settings (the SASL_SSL case).
+pub(crate) fn run_with(case: &Case<'_>, settings: Settings<'_>) -> anyhow::Result<CaseResult> {
     let per_producer = case.records / case.producers as u64;
     let expected = per_producer * case.producers as u64;
     let (ready_sender, ready) = std::sync::mpsc::channel();
     let (started, produce_elapsed, mut latencies, (consumed_at, mut end_to_end)) =
         std::thread::scope(|scope| -> anyhow::Result<_> {
-            let consumer = scope.spawn(move || consume(case, expected, &ready_sender));
+            let consumer = scope.spawn(move || consume(case, settings, expected, &ready_sender));
             // Start the clock once the consumer is connected and polling.
             if ready.recv().is_err() {
                 let failed = consumer
@@ -80,7 +89,7 @@ pub(crate) fn run(case: &Case<'_>) -> anyhow::Result<CaseResult> {
             }
             let started = Instant::now();
             let producers: Vec<_> = (0..case.producers)
-                .map(|index| scope.spawn(move || produce(case, index, per_producer)))
+                .map(|index| scope.spawn(move || produce(case, settings, index, per_producer)))
                 .collect();
             let mut latencies = Vec::new();
             for producer in producers {
@@ -121,9 +130,22 @@ fn percentiles(sorted: &[u64], per_ms: f64) -> [f64; 3] {
     [at(0.5), at(0.99), at(0.999)]
 }
 
-fn produce(case: &Case<'_>, index: usize, records: u64) -> anyhow::Result<Vec<u64>> {
-    let producer: ThreadedProducer<LatencyContext> = ClientConfig::new()
-        .set("bootstrap.servers", case.bootstrap)
+fn client(case: &Case<'_>, settings: Settings<'_>) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", case.bootstrap);
+    for (key, value) in settings {
+        config.set(*key, value);
+    }
+    config
+}
+
+fn produce(
+    case: &Case<'_>,
+    settings: Settings<'_>,
+    index: usize,
+    records: u64,
+) -> anyhow::Result<Vec<u64>> {
+    let producer: ThreadedProducer<LatencyContext> = client(case, settings)
         .set("acks", "all")
         .set("enable.idempotence", "false")
         .set("linger.ms", "5")
@@ -163,11 +185,11 @@ fn produce(case: &Case<'_>, index: usize, records: u64) -> anyhow::Result<Vec<u6
 /// milliseconds.
 fn consume(
     case: &Case<'_>,
+    settings: Settings<'_>,
     expected: u64,
     ready: &std::sync::mpsc::Sender<()>,
 ) -> anyhow::Result<(Instant, Vec<u64>)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", case.bootstrap)
+    let consumer: BaseConsumer = client(case, settings)
         .set("group.id", "fjord-bench")
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "10")

@@ -5,6 +5,9 @@
 //! just before by `cargo xtask bench broker`) is printed beside it, so the
 //! protocol's overhead shows as a ratio.
 //!
+//! After them, the same load through a `SASL_SSL` listener (SCRAM-SHA-512)
+//! and a `PLAINTEXT` one of a second broker, as ratios (`secure.rs`).
+//!
 //! `--cluster` measures replication instead (`cargo xtask bench cluster`,
 //! see `cluster.rs`): the same load against one broker (rf=1) and against
 //! `--brokers` brokers with the cluster flags (rf=3), as ratios.
@@ -12,6 +15,7 @@
 mod cluster;
 mod latency;
 mod load;
+mod secure;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -70,11 +74,20 @@ impl Drop for Broker {
     }
 }
 
-fn free_address() -> anyhow::Result<SocketAddr> {
+pub(crate) fn free_address() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
 pub(crate) fn start_broker(binary: &Path, dir: &Path) -> anyhow::Result<Broker> {
+    start_broker_around(binary, dir, &|_| Vec::new())
+}
+
+/// Starts a broker with extra flags made from its Kafka address.
+pub(crate) fn start_broker_around(
+    binary: &Path,
+    dir: &Path,
+    extra: &dyn Fn(SocketAddr) -> Vec<String>,
+) -> anyhow::Result<Broker> {
     let _ = std::fs::remove_dir_all(dir);
     let (kafka, admin) = (free_address()?, free_address()?);
     let child = Command::new(binary)
@@ -87,6 +100,7 @@ pub(crate) fn start_broker(binary: &Path, dir: &Path) -> anyhow::Result<Broker> 
             &admin.to_string(),
         ])
         .args(["--log", "warn"])
+        .args(extra(kafka))
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
@@ -200,12 +214,18 @@ fn main() -> anyhow::Result<()> {
     }
     drop(broker);
     print_table(&rows, baseline);
+    let sasl_ssl = secure::compare(
+        &arguments.broker_bin,
+        &arguments.dir.with_extension("secure"),
+        records,
+    )?;
     let report = json!({
         "quick": arguments.quick,
         "record_bytes": load::RECORD_BYTES,
         "storage_append_mb_per_s": baseline.map(|(storage, _)| storage),
         "raw_disk_mb_per_s": baseline.map(|(_, raw)| raw),
         "cases": rows,
+        "sasl_ssl": sasl_ssl,
     });
     write_json(&arguments.json, &report)
 }

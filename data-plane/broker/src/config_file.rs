@@ -22,6 +22,9 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
     pub advertised_listener: Option<String>,
+    pub listeners: Option<String>,
+    pub listener_security_protocol_map: Option<String>,
+    pub advertised_listeners: Option<String>,
     pub admin_listen: Option<SocketAddr>,
     pub node_id: Option<i32>,
     pub rack: Option<String>,
@@ -54,6 +57,10 @@ pub struct FileConfig {
     pub authorizer: Option<String>,
     pub allow_everyone_if_no_acl_found: Option<bool>,
     pub admin_token_file: Option<PathBuf>,
+    pub admin_tls_listen: Option<SocketAddr>,
+    pub admin_tls_cert_file: Option<PathBuf>,
+    pub admin_tls_key_file: Option<PathBuf>,
+    pub admin_tls_client_ca_file: Option<PathBuf>,
     pub peer_tls_cert_file: Option<PathBuf>,
     pub peer_tls_key_file: Option<PathBuf>,
     pub peer_tls_ca_file: Option<PathBuf>,
@@ -122,6 +129,9 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
     fill!(data_dir);
     fill!(listen);
     fill!(advertised_listener);
+    fill!(listeners);
+    fill!(listener_security_protocol_map);
+    fill!(advertised_listeners);
     fill!(admin_listen);
     fill!(node_id);
     fill!(rack);
@@ -154,6 +164,10 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
     fill!(authorizer);
     fill!(allow_everyone_if_no_acl_found);
     fill!(admin_token_file);
+    fill!(admin_tls_listen);
+    fill!(admin_tls_cert_file);
+    fill!(admin_tls_key_file);
+    fill!(admin_tls_client_ca_file);
     fill!(peer_tls_cert_file);
     fill!(peer_tls_key_file);
     fill!(peer_tls_ca_file);

@@ -44,6 +44,10 @@ super-users = "User:CN=operator"
 authorizer = "acl"
 allow-everyone-if-no-acl-found = true
 admin-token-file = "/etc/fjord/admin/token"
+admin-tls-listen = "0.0.0.0:19645"
+admin-tls-cert-file = "/etc/fjord/admin-tls/tls.crt"
+admin-tls-key-file = "/etc/fjord/admin-tls/tls.key"
+admin-tls-client-ca-file = "/etc/fjord/admin-tls/ca.crt"
 peer-tls-cert-file = "/etc/fjord/peer/tls.crt"
 peer-tls-key-file = "/etc/fjord/peer/tls.key"
 peer-tls-ca-file = "/etc/fjord/peer/ca.crt"
@@ -55,6 +59,31 @@ tls-reload-interval-seconds = 5
 log-format = "json"
 log = "debug"
 "#;
+
+/// The keys of several listeners, which replace `listen`,
+/// `advertised-listener` and `security-protocol` of [`FULL`].
+const LISTENERS: &str = r#"
+data-dir = "/var/lib/fjord"
+listeners = "INTERNAL://0.0.0.0:19092,EXTERNAL://0.0.0.0:19094"
+listener-security-protocol-map = "INTERNAL:PLAINTEXT,EXTERNAL:SSL"
+advertised-listeners = "EXTERNAL://kafka.example.com:9094"
+tls-cert-file = "/etc/fjord/tls/tls.crt"
+tls-key-file = "/etc/fjord/tls/tls.key"
+"#;
+
+#[test]
+fn several_listeners_can_be_set_in_the_file() {
+    let config = file(LISTENERS);
+    let args = load(&["--config", config.path().to_str().unwrap()]).unwrap();
+    let broker = BrokerConfig::from_args(&args).unwrap();
+    let names: Vec<&str> = broker
+        .kafka_listeners
+        .iter()
+        .map(|listener| listener.name.as_str())
+        .collect();
+    assert_eq!(names, ["INTERNAL", "EXTERNAL"]);
+    assert_eq!(broker.kafka_listeners[1].advertised_host, "kafka.example.com");
+}
 
 #[test]
 fn every_option_can_be_set_in_the_file() {
@@ -108,6 +137,8 @@ fn every_option_can_be_set_in_the_file() {
     );
     assert_eq!(broker.authorizer, crate::config::AuthorizerKind::Acl);
     assert!(broker.allow_everyone_if_no_acl_found);
+    let (admin_tls, _) = broker.admin_tls.as_ref().unwrap();
+    assert_eq!(admin_tls.port(), 19645);
     let peer_tls = broker.peer_tls.as_ref().unwrap();
     assert_eq!(peer_tls.ca, PathBuf::from("/etc/fjord/peer/ca.crt"));
     assert_eq!(args.logging.log_format, LogFormat::Json);
@@ -119,7 +150,8 @@ fn the_file_covers_every_flag() {
     // A new flag without a file key fails here: every flag's long name
     // must be accepted as a key (except --config itself).
     let command = BrokerArgs::command();
-    let full: toml::Table = toml::from_str(FULL).unwrap();
+    let mut full: toml::Table = toml::from_str(FULL).unwrap();
+    full.extend(toml::from_str::<toml::Table>(LISTENERS).unwrap());
     for argument in command.get_arguments() {
         let Some(long) = argument.get_long() else {
             continue;

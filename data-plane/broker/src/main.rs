@@ -13,6 +13,7 @@ use fjord_broker::producer::ProducerIds;
 use fjord_broker::security::ReloadingTls;
 use fjord_broker::security::acl::{AclStore, Authorizer};
 use fjord_broker::security::admin::{AdminToken, require_token};
+use fjord_broker::security::admin_tls;
 use fjord_broker::security::sasl::SaslListener;
 use fjord_broker::security::users::ScramUsers;
 use fjord_broker::server::{self, ConnectionContext};
@@ -42,6 +43,13 @@ async fn main() -> anyhow::Result<()> {
         .map(ReloadingTls::load)
         .transpose()
         .context("cannot load the kafka listener's tls files")?;
+    let admin_tls_port = match &config.admin_tls {
+        Some((listen, files)) => Some((
+            *listen,
+            ReloadingTls::load(files.clone()).context("cannot load the admin tls files")?,
+        )),
+        None => None,
+    };
     // Read before the cluster starts: its HTTP clients send the token.
     let admin_token = config
         .admin_token_file
@@ -113,12 +121,13 @@ async fn main() -> anyhow::Result<()> {
     // Bound now (a taken port fails the start), listening only once serving:
     // until then clients' connections are refused, as for a broker that is
     // down, rather than answered from metadata that lags the cluster.
-    let kafka_socket = server::bind_unlistened(config.listen)?;
+    let kafka_sockets = server::bind_listeners(&config.kafka_listeners)?;
     let admin_listener = bind(config.admin_listen).await?;
     info!(
         node_id = config.node_id,
         cluster_id = data_dir.cluster_id(),
-        kafka = %kafka_socket.local_addr()?,
+        kafka = %config.listen,
+        kafka_listeners = config.kafka_listeners.len(),
         admin = %admin_listener.local_addr()?,
         data_dir = %data_dir.path().display(),
         "broker started"
@@ -152,6 +161,27 @@ async fn main() -> anyhow::Result<()> {
             startup: cluster.startup.clone(),
         }));
     }
+    if let Some((listen, tls)) = admin_tls_port {
+        tls.watch(
+            config.tls_reload_interval,
+            broker_metrics.clone(),
+            shutdown.clone(),
+        );
+        let listener = bind(listen).await?;
+        info!(admin_tls = %listener.local_addr()?, "tls admin port open");
+        admin_tls::serve(
+            listener,
+            tls,
+            admin_app.clone(),
+            admin_token.clone(),
+            broker_metrics.clone(),
+            shutdown.clone(),
+        )?;
+        if admin_token.is_none() {
+            // The guarded routes need a certificate, which only TLS carries.
+            admin_app = admin_app.layer(axum::middleware::from_fn(admin_tls::open_paths_only));
+        }
+    }
     if let Some(token) = admin_token {
         admin_app = admin_app.layer(axum::middleware::from_fn_with_state(token, require_token));
     }
@@ -181,8 +211,15 @@ async fn main() -> anyhow::Result<()> {
             topic_defaults,
             cluster::reconcile::Registration {
                 rack: config.rack.clone(),
-                host: config.advertised_host.clone(),
-                port: config.advertised_port,
+                listeners: config
+                    .kafka_listeners
+                    .iter()
+                    .map(|listener| fjord_metadata::Listener {
+                        name: listener.name.clone(),
+                        host: listener.advertised_host.clone(),
+                        port: listener.advertised_port,
+                    })
+                    .collect(),
             },
             groups.clone(),
             config
@@ -219,7 +256,14 @@ async fn main() -> anyhow::Result<()> {
             shutdown.clone(),
         );
     }
-    let context = Arc::new(ConnectionContext {
+    if let Some(reload) = cluster.as_ref().and_then(|c| c.peer_tls_reload.as_ref()) {
+        reload.watch(
+            config.tls_reload_interval,
+            broker_metrics.clone(),
+            shutdown.clone(),
+        );
+    }
+    let context = ConnectionContext {
         handler,
         metrics: broker_metrics,
         frame_bytes_max: config.frame_bytes_max,
@@ -231,7 +275,7 @@ async fn main() -> anyhow::Result<()> {
         users: Arc::clone(&users),
         super_users: config.super_users.clone(),
         authorizer,
-    });
+    };
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     tokio::select! {
         () = startup.wait_serving() => {
@@ -242,20 +286,11 @@ async fn main() -> anyhow::Result<()> {
             {
                 ensure_bootstrap_user(&users, user, password_file).await?;
             }
-            let kafka_listener = kafka_socket.listen(server::LISTEN_BACKLOG).map_err(|source| Error::Listen {
-                address: config.listen.to_string(),
-                source,
-            })?;
             let startup_millis = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             broker_metrics_serving.serving.set(1);
             broker_metrics_serving.startup_millis.set(startup_millis);
-            info!(
-                kafka = %config.listen,
-                security_protocol = %config.security_protocol,
-                startup_millis,
-                "kafka listener open"
-            );
-            server::serve(kafka_listener, context, shutdown).await;
+            info!(startup_millis, "serving kafka clients");
+            server::serve_listeners(kafka_sockets, &context, shutdown).await?;
         }
         () = shutdown.cancelled() => info!("stopped before serving clients"),
     }

@@ -70,6 +70,10 @@ pub struct BrokerMetrics {
     pub tls_handshake_failures: Counter,
     /// Changed TLS files taken (`loaded`) or refused (`failed`).
     pub tls_reloads: Family<OutcomeLabels, Counter>,
+    /// TLS handshakes on the admin TLS port that failed or timed out.
+    pub admin_tls_handshake_failures: Counter,
+    /// Changed peer (replication) TLS files taken or refused.
+    pub peer_tls_reloads: Family<OutcomeLabels, Counter>,
     /// Refused SASL handshakes and authentications, by mechanism.
     pub authentication_failures: Family<MechanismLabels, Counter>,
     /// Successful SASL authentications, re-authentications (KIP-368)
@@ -182,6 +186,16 @@ impl BrokerMetrics {
             "fjord_broker_tls_reloads",
             "Changed TLS files taken (loaded) or refused (failed) by the Kafka listener",
             this.tls_reloads.clone(),
+        );
+        registry.register(
+            "fjord_broker_admin_tls_handshake_failures",
+            "TLS handshakes on the admin TLS port that failed (no or a foreign certificate chain) or did not finish in time",
+            this.admin_tls_handshake_failures.clone(),
+        );
+        registry.register(
+            "fjord_broker_peer_tls_reloads",
+            "Changed peer (replication) TLS files taken (loaded) or refused (failed)",
+            this.peer_tls_reloads.clone(),
         );
         registry.register(
             "fjord_broker_authentication_failures",

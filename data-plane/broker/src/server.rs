@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use crate::config::KafkaListener;
 use crate::connection::serve_connection;
 use crate::handler::Handler;
 use crate::metrics::BrokerMetrics;
@@ -58,8 +59,62 @@ pub fn bind_unlistened(address: SocketAddr) -> crate::Result<TcpSocket> {
     Ok(socket)
 }
 
-/// Everything a connection task needs.
+/// A Kafka listener whose port is taken but which does not listen yet.
 #[derive(Debug)]
+pub struct BoundListener {
+    pub listener: KafkaListener,
+    pub socket: TcpSocket,
+}
+
+/// Binds every Kafka listener ([`bind_unlistened`]); a taken port fails
+/// the start.
+pub fn bind_listeners(listeners: &[KafkaListener]) -> crate::Result<Vec<BoundListener>> {
+    listeners
+        .iter()
+        .map(|listener| {
+            Ok(BoundListener {
+                listener: listener.clone(),
+                socket: bind_unlistened(listener.listen)?,
+            })
+        })
+        .collect()
+}
+
+/// Opens every bound listener and serves each with its own context (its
+/// protocol, its advertised addresses) until `shutdown`.
+pub async fn serve_listeners(
+    bound: Vec<BoundListener>,
+    shared: &ConnectionContext,
+    shutdown: CancellationToken,
+) -> crate::Result<()> {
+    let mut serving = Vec::with_capacity(bound.len());
+    for BoundListener { listener, socket } in bound {
+        let tcp = socket
+            .listen(LISTEN_BACKLOG)
+            .map_err(|source| crate::Error::Listen {
+                address: listener.listen.to_string(),
+                source,
+            })?;
+        info!(
+            name = %listener.name,
+            kafka = %listener.listen,
+            security_protocol = %listener.security_protocol,
+            advertised = %format!("{}:{}", listener.advertised_host, listener.advertised_port),
+            "kafka listener open"
+        );
+        let context = Arc::new(shared.for_listener(&listener));
+        serving.push(tokio::spawn(serve(tcp, context, shutdown.clone())));
+    }
+    for task in serving {
+        if let Err(error) = task.await {
+            warn!(%error, "a kafka listener's task failed");
+        }
+    }
+    Ok(())
+}
+
+/// Everything a connection task needs.
+#[derive(Debug, Clone)]
 pub struct ConnectionContext {
     pub handler: Handler,
     pub metrics: BrokerMetrics,
@@ -80,6 +135,21 @@ pub struct ConnectionContext {
     pub super_users: BTreeSet<Principal>,
     /// Checks requests against ACLs (or allows them, `--authorizer=none`).
     pub authorizer: Arc<Authorizer>,
+}
+
+impl ConnectionContext {
+    /// The context of connections on `listener`: its protocol, with the
+    /// shared TLS and SASL settings only when it uses them.
+    #[must_use]
+    pub fn for_listener(&self, listener: &KafkaListener) -> Self {
+        let protocol = listener.security_protocol;
+        let mut context = self.clone();
+        context.handler = self.handler.for_listener(listener);
+        context.security_protocol = protocol;
+        context.tls = self.tls.clone().filter(|_| protocol.uses_tls());
+        context.sasl = self.sasl.clone().filter(|_| protocol.uses_sasl());
+        context
+    }
 }
 
 /// Runs the listener's handshake on an accepted connection, then serves it.

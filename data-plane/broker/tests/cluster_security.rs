@@ -238,3 +238,150 @@ fn replication_runs_over_mutual_tls_and_a_broker_with_a_foreign_certificate_is_r
     assert!(refused(1) + refused(2) + refused(3) > 0.0);
     assert!(refused(4) > 0.0);
 }
+
+/// One broker's peer files at fixed paths, rewritten in place as the
+/// operator's mounted Secret would be.
+struct PeerFiles {
+    dir: std::path::PathBuf,
+}
+
+impl PeerFiles {
+    fn new(root: &std::path::Path, id: u32) -> Self {
+        let dir = root.join(format!("peer-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { dir }
+    }
+
+    fn file(&self, name: &str) -> std::path::PathBuf {
+        self.dir.join(name)
+    }
+
+    fn flags(&self) -> Vec<String> {
+        vec![
+            format!("--peer-tls-cert-file={}", path(&self.file("tls.crt"))),
+            format!("--peer-tls-key-file={}", path(&self.file("tls.key"))),
+            format!("--peer-tls-ca-file={}", path(&self.file("ca.crt"))),
+            "--tls-reload-interval-seconds=1".to_owned(),
+        ]
+    }
+
+    fn write_certificate(&self, ca: &harness::certs::TestCa, id: u32) {
+        let (certificate, key) = ca.issue(&format!("broker-{id}"));
+        // Key first: for a moment the pair does not match, which the
+        // broker must refuse and then take once the certificate follows.
+        std::fs::write(self.file("tls.key"), key).unwrap();
+        std::fs::write(self.file("tls.crt"), certificate).unwrap();
+    }
+
+    fn write_bundle(&self, cas: &[&harness::certs::TestCa]) {
+        let bundle: String = cas.iter().map(|ca| ca.pem()).collect();
+        std::fs::write(self.file("ca.crt"), bundle).unwrap();
+    }
+}
+
+fn metric(cluster: &BrokerCluster, id: u32, sample: &str) -> f64 {
+    let admin = cluster.member(id).admin;
+    let output = std::process::Command::new("curl")
+        .args(["-s", &format!("http://{admin}/metrics")])
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' '))
+        .and_then(|value| value.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+/// Whether every partition of `topic` has a leader and, for the replicas
+/// `wanted` says, every one of them in sync (or, negated, out of sync).
+fn replicas_in_sync(cluster: &BrokerCluster, topic: &str, wanted: &dyn Fn(u64) -> bool) -> bool {
+    partitions(cluster, topic).as_object().is_some_and(|all| {
+        !all.is_empty()
+            && all.values().all(|partition| {
+                let isr = partition["isr"].as_array().unwrap();
+                partition["leader"].as_i64().unwrap_or(-1) > 0
+                    && partition["replicas"].as_array().unwrap().iter().all(|id| {
+                        let id = id.as_u64().unwrap();
+                        isr.contains(&json!(id)) == wanted(id)
+                    })
+            })
+    })
+}
+
+#[test]
+fn peer_certificates_rotate_to_a_new_ca_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_ca = harness::certs::TestCa::new("fjord cluster ca 2025");
+    let new_ca = harness::certs::TestCa::new("fjord cluster ca 2026");
+    let files: Vec<PeerFiles> = (1..=4).map(|id| PeerFiles::new(dir.path(), id)).collect();
+    for id in 1..=3 {
+        files[id as usize - 1].write_certificate(&old_ca, id);
+        files[id as usize - 1].write_bundle(&[&old_ca]);
+    }
+    // Broker 4 already holds the new CA's certificate and trusts only it:
+    // until the others have rotated, no peer handshake with it succeeds.
+    files[3].write_certificate(&new_ca, 4);
+    files[3].write_bundle(&[&new_ca]);
+    let mut cluster =
+        BrokerCluster::start_with_member_flags(4, 3, &|id| files[id as usize - 1].flags());
+    assert_eq!(
+        harness::run_client(
+            "confluent",
+            &cluster.bootstrap(),
+            &["create-replicated", "rotated", "4", "3"]
+        ),
+        "ok"
+    );
+    eventually("brokers 1-3 in sync, broker 4 out", || {
+        replicas_in_sync(&cluster, "rotated", &|id| id != 4)
+    });
+
+    // The three rounds, each on every broker, one broker at a time, no
+    // restart: trust both CAs; present the new certificate; trust only
+    // the new CA.
+    let rounds: [&dyn Fn(u32, &PeerFiles); 3] = [
+        &|_, files| files.write_bundle(&[&old_ca, &new_ca]),
+        &|id, files| files.write_certificate(&new_ca, id),
+        &|_, files| files.write_bundle(&[&new_ca]),
+    ];
+    for (round, step) in rounds.iter().enumerate() {
+        for id in 1..=3 {
+            step(id, &files[id as usize - 1]);
+            let loaded = r#"fjord_broker_peer_tls_reloads_total{outcome="loaded"}"#;
+            eventually(&format!("broker {id} takes round {round}"), || {
+                metric(&cluster, id, loaded) >= (round + 1) as f64
+            });
+        }
+    }
+    // Replication went on throughout, and broker 4, whose handshakes need
+    // the new certificates and bundle on both sides, is now in sync.
+    assert_eq!(
+        harness::run_client(
+            "confluent",
+            &cluster.bootstrap(),
+            &["produce-keyed", "rotated", "200"]
+        ),
+        "ok"
+    );
+    eventually("every replica in sync after the rotation", || {
+        replicas_in_sync(&cluster, "rotated", &|_| true)
+    });
+
+    // A broker still holding the old CA's certificate is refused now.
+    let failures = |cluster: &BrokerCluster| {
+        (1..=3)
+            .map(|id| metric(cluster, id, "fjord_node_handshake_failures_total"))
+            .sum::<f64>()
+    };
+    let failures_before = failures(&cluster);
+    cluster.kill(4);
+    files[3].write_certificate(&old_ca, 4);
+    files[3].write_bundle(&[&old_ca]);
+    cluster.restart(4);
+    eventually(
+        "broker 4 with the old certificate falls out of sync",
+        || replicas_in_sync(&cluster, "rotated", &|id| id != 4),
+    );
+    assert!(failures(&cluster) > failures_before);
+}

@@ -2,9 +2,12 @@
 //! only peers whose certificate chains to the cluster's trust bundle, in
 //! both directions, before a single frame is read (docs/security.md). The
 //! rustls configurations are built by the caller (the broker, from PEM
-//! files); this module runs the handshakes.
+//! files); this module runs the handshakes. The caller may replace them
+//! while the node runs ([`PeerTls::replace`], certificate rotation): every
+//! handshake from then on uses the new ones, connections already open keep
+//! the session they negotiated.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -16,9 +19,15 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 /// How long a peer may take over its TLS handshake.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The TLS side of the peer transport.
+/// The TLS side of the peer transport; clones share the configurations,
+/// so a replacement reaches every connection task.
 #[derive(Clone)]
 pub struct PeerTls {
+    sides: Arc<RwLock<Sides>>,
+}
+
+#[derive(Clone)]
+struct Sides {
     acceptor: TlsAcceptor,
     connector: TlsConnector,
 }
@@ -33,6 +42,28 @@ impl PeerTls {
     /// `server` must require client certificates from the trust bundle;
     /// `client` must present this node's certificate and trust the bundle.
     pub fn new(server: Arc<ServerConfig>, client: Arc<ClientConfig>) -> Self {
+        Self {
+            sides: Arc::new(RwLock::new(Sides::new(server, client))),
+        }
+    }
+
+    /// Takes new configurations (rotated certificates or trust bundle) for
+    /// every handshake from now on, in both directions.
+    pub fn replace(&self, server: Arc<ServerConfig>, client: Arc<ClientConfig>) {
+        let sides = Sides::new(server, client);
+        *self.sides.write().unwrap_or_else(PoisonError::into_inner) = sides;
+    }
+
+    fn current(&self) -> Sides {
+        self.sides
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Sides {
+    fn new(server: Arc<ServerConfig>, client: Arc<ClientConfig>) -> Self {
         Self {
             acceptor: TlsAcceptor::from(server),
             connector: TlsConnector::from(client),
@@ -60,7 +91,7 @@ pub(crate) async fn connect(
     let Some(tls) = tls else {
         return Ok(Box::new(stream));
     };
-    let handshake = tls.connector.connect(name, stream);
+    let handshake = tls.current().connector.connect(name, stream);
     let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
         .await
         .map_err(|_| timed_out())??;
@@ -76,7 +107,7 @@ pub(crate) async fn accept(
     let Some(tls) = tls else {
         return Ok(Box::new(stream));
     };
-    let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream))
+    let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.current().acceptor.accept(stream))
         .await
         .map_err(|_| timed_out())??;
     Ok(Box::new(stream))

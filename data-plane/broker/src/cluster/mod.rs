@@ -38,6 +38,7 @@ use tokio::net::TcpListener;
 use uuid::Uuid;
 
 use crate::config::{BrokerConfig, ClusterSettings};
+use crate::security::peer_reload::PeerTlsReload;
 use crate::{Error, Result};
 
 pub use client::ControllerClient;
@@ -90,6 +91,8 @@ pub struct Cluster {
     pub kafka_cluster_id: String,
     /// Where this broker is in its start-up; advanced by the session loop.
     pub startup: startup::Startup,
+    /// Reloads the peer TLS files when they change (with `--peer-tls-*`).
+    pub peer_tls_reload: Option<PeerTlsReload>,
 }
 
 /// Starts this broker's node (peer transport, controller group) and the
@@ -133,6 +136,12 @@ pub async fn start(
         .as_ref()
         .map(crate::security::peer_tls::PeerTlsFiles::load)
         .transpose()?;
+    // Shares the node's configurations, so a reload reaches its transport.
+    let peer_tls_reload = config
+        .peer_tls
+        .clone()
+        .zip(node_config.tls.clone())
+        .map(|(files, tls)| PeerTlsReload::new(files, tls));
     let listener = TcpListener::bind(settings.peer_listen)
         .await
         .map_err(|source| Error::Listen {
@@ -167,6 +176,7 @@ pub async fn start(
         me: BrokerId(me),
         kafka_cluster_id,
         startup: startup::Startup::default(),
+        peer_tls_reload,
     })
 }
 

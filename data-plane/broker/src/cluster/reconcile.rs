@@ -35,8 +35,8 @@ use crate::partition::PartitionReplica;
 use crate::topic_config::{self, Overrides, TopicDefaults};
 use crate::topics::{Topic, Topics};
 
-/// The listener name Kafka clients use, in broker registrations.
-pub const KAFKA_LISTENER: &str = "kafka";
+/// The listener name the single-listener flags register under.
+pub const KAFKA_LISTENER: &str = crate::config::LEGACY_LISTENER_NAME;
 /// A follower silent for longer is out of sync.
 pub const REPLICA_LAG_MS: u64 = 10_000;
 const REPORT_INTERVAL: Duration = Duration::from_millis(250);
@@ -67,8 +67,8 @@ pub struct Reconciler {
 #[derive(Debug, Clone)]
 pub struct Registration {
     pub rack: Option<String>,
-    pub host: String,
-    pub port: u16,
+    /// Every Kafka listener's name and advertised address.
+    pub listeners: Vec<fjord_metadata::Listener>,
 }
 
 /// Starts every loop of this module.

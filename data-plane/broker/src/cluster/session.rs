@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fjord_metadata::{Incarnation, Listener, MetadataImage};
+use fjord_metadata::{Incarnation, MetadataImage};
 use tokio::sync::watch;
 use tracing::{debug, info};
 
-use super::reconcile::{KAFKA_LISTENER, Reconciler, Registration};
+use super::reconcile::{Reconciler, Registration};
 use super::requests::{ControllerReply, ControllerRequest, RefusalKind};
 use super::startup::{Stage, holds_registration, shows_unfenced};
 
@@ -27,11 +27,7 @@ impl Reconciler {
             broker: self.me,
             incarnation,
             rack: registration.rack.clone(),
-            listeners: vec![Listener {
-                name: KAFKA_LISTENER.to_owned(),
-                host: registration.host.clone(),
-                port: registration.port,
-            }],
+            listeners: registration.listeners.clone(),
         };
         let heartbeat = ControllerRequest::Heartbeat {
             broker: self.me,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::BrokerArgs;
+use super::kafka_listeners::KafkaListener;
 use crate::security::sasl::SaslMechanism;
 use crate::security::{ClientAuth, Principal, SecurityProtocol, TlsFiles};
 use crate::{Error, Result};
@@ -20,10 +21,11 @@ pub struct SaslSettings {
     pub bootstrap: Option<(String, PathBuf)>,
 }
 
-/// The SASL settings, when the protocol uses SASL.
+/// The SASL settings, when a listener uses SASL (shared by every SASL
+/// listener).
 pub(super) fn sasl_settings(
     args: &BrokerArgs,
-    protocol: SecurityProtocol,
+    listeners: &[KafkaListener],
 ) -> Result<Option<SaslSettings>> {
     let bootstrap = match (
         &args.sasl_bootstrap_user,
@@ -37,7 +39,7 @@ pub(super) fn sasl_settings(
             ));
         }
     };
-    if !protocol.uses_sasl() {
+    if !listeners.iter().any(|l| l.security_protocol.uses_sasl()) {
         // As in Kafka, SASL settings apply to SASL listeners only.
         return Ok(None);
     }
@@ -61,8 +63,11 @@ pub(super) fn sasl_settings(
     if mechanisms.is_empty() {
         return Err(Error::Config("--sasl-mechanisms lists no mechanism".into()));
     }
+    let sasl_without_tls = listeners
+        .iter()
+        .any(|l| l.security_protocol == SecurityProtocol::SaslPlaintext);
     if mechanisms.contains(&SaslMechanism::Plain)
-        && !protocol.uses_tls()
+        && sasl_without_tls
         && !args.sasl_plain_without_tls
     {
         return Err(Error::Config(
@@ -114,6 +119,43 @@ pub(super) fn peer_tls(
     }
 }
 
+/// The TLS admin port: all four `--admin-tls-*` or none. A cluster also
+/// needs the token, which brokers send each other on the plain port.
+pub(super) fn admin_tls(
+    args: &BrokerArgs,
+    cluster: bool,
+) -> Result<Option<(std::net::SocketAddr, TlsFiles)>> {
+    match (
+        args.admin_tls_listen,
+        &args.admin_tls_cert_file,
+        &args.admin_tls_key_file,
+        &args.admin_tls_client_ca_file,
+    ) {
+        (None, None, None, None) => Ok(None),
+        (Some(_), Some(_), Some(_), Some(_)) if cluster && args.admin_token_file.is_none() => {
+            Err(Error::Config(
+                "--admin-tls-listen in cluster mode needs --admin-token-file \
+                 (brokers send it to each other on the plain admin port)"
+                    .into(),
+            ))
+        }
+        (Some(listen), Some(certificate), Some(key), Some(client_ca)) => Ok(Some((
+            listen,
+            TlsFiles {
+                certificate: certificate.clone(),
+                key: key.clone(),
+                client_ca: Some(client_ca.clone()),
+                client_auth: ClientAuth::Requested,
+            },
+        ))),
+        _ => Err(Error::Config(
+            "--admin-tls-listen, --admin-tls-cert-file, --admin-tls-key-file and \
+             --admin-tls-client-ca-file go together"
+                .into(),
+        )),
+    }
+}
+
 /// `--super-users` and the bootstrap user.
 pub(super) fn super_users(
     args: &BrokerArgs,
@@ -139,30 +181,35 @@ pub(super) fn super_users(
     Ok(principals)
 }
 
-/// The listener's protocol and, for the TLS ones, its files.
-pub(super) fn listener_security(args: &BrokerArgs) -> Result<(SecurityProtocol, Option<TlsFiles>)> {
-    let protocol: SecurityProtocol = args
-        .security_protocol
-        .parse()
-        .map_err(|error| Error::Config(format!("--security-protocol: {error}")))?;
+/// The TLS files, when a listener uses TLS (shared by every TLS listener).
+pub(super) fn tls_files(
+    args: &BrokerArgs,
+    listeners: &[KafkaListener],
+) -> Result<Option<TlsFiles>> {
     let client_auth: ClientAuth = args.tls_client_auth.parse()?;
-    if !protocol.uses_tls() {
+    let Some(tls_listener) = listeners.iter().find(|l| l.security_protocol.uses_tls()) else {
         let given = args.tls_cert_file.is_some()
             || args.tls_key_file.is_some()
             || args.tls_client_ca_file.is_some()
             || client_auth != ClientAuth::None;
         if given {
             // Refused rather than ignored: whoever set them expects TLS.
+            let protocols: Vec<&str> = listeners
+                .iter()
+                .map(|l| l.security_protocol.name())
+                .collect();
             return Err(Error::Config(format!(
-                "TLS options are set but --security-protocol is {protocol}; \
-                 use SSL (or SASL_SSL) or drop them"
+                "TLS options are set but no listener uses TLS ({}); \
+                 use SSL (or SASL_SSL) or drop them",
+                protocols.join(", ")
             )));
         }
-        return Ok((protocol, None));
-    }
+        return Ok(None);
+    };
     let (Some(certificate), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {
         return Err(Error::Config(format!(
-            "--security-protocol {protocol} needs --tls-cert-file and --tls-key-file"
+            "the {} listener {} needs --tls-cert-file and --tls-key-file",
+            tls_listener.security_protocol, tls_listener.name
         )));
     };
     if client_auth != ClientAuth::None && args.tls_client_ca_file.is_none() {
@@ -170,15 +217,12 @@ pub(super) fn listener_security(args: &BrokerArgs) -> Result<(SecurityProtocol, 
             "--tls-client-auth requested or required needs --tls-client-ca-file".into(),
         ));
     }
-    Ok((
-        protocol,
-        Some(TlsFiles {
-            certificate: certificate.clone(),
-            key: key.clone(),
-            client_ca: args.tls_client_ca_file.clone(),
-            client_auth,
-        }),
-    ))
+    Ok(Some(TlsFiles {
+        certificate: certificate.clone(),
+        key: key.clone(),
+        client_ca: args.tls_client_ca_file.clone(),
+        client_auth,
+    }))
 }
 
 #[cfg(test)]
@@ -267,6 +311,33 @@ mod tests {
             &["--authorizer=opa"],
             "--authorizer must be 'none' or 'acl'",
         );
+    }
+
+    #[test]
+    fn the_admin_tls_port_takes_all_four_flags_and_a_token_in_a_cluster() {
+        let tls = [
+            "--admin-tls-listen=127.0.0.1:9645",
+            "--admin-tls-cert-file=/tls/admin.crt",
+            "--admin-tls-key-file=/tls/admin.key",
+            "--admin-tls-client-ca-file=/tls/operators.crt",
+        ];
+        let (listen, files) = BrokerConfig::from_args(&args(&tls))
+            .unwrap()
+            .admin_tls
+            .unwrap();
+        assert_eq!(listen.port(), 9645);
+        assert_eq!(files.client_auth, ClientAuth::Requested);
+        let error = BrokerConfig::from_args(&args(&tls[..3])).unwrap_err();
+        assert!(error.to_string().contains("go together"), "{error}");
+        let mut cluster = vec![
+            "--peer-listen=127.0.0.1:9093",
+            "--peers=2=127.0.0.1:9193",
+            "--controller-voters=1@127.0.0.1:9644",
+            "--node-id=1",
+        ];
+        cluster.extend_from_slice(&tls);
+        let error = BrokerConfig::from_args(&args(&cluster)).unwrap_err();
+        assert!(error.to_string().contains("--admin-token-file"), "{error}");
     }
 
     #[test]

@@ -12,10 +12,12 @@ use crate::security::{Principal, SecurityProtocol, TlsFiles};
 use crate::{Error, Result};
 
 mod cluster;
+mod kafka_listeners;
 mod listener;
 
 use cluster::{cluster_settings, rack};
 
+pub use kafka_listeners::{KafkaListener, LEGACY_LISTENER_NAME};
 pub use listener::SaslSettings;
 
 /// Kafka's own default for `socket.request.max.bytes` (100 MiB).
@@ -57,6 +59,26 @@ pub struct BrokerArgs {
     /// another name (a Kubernetes Service, a load balancer).
     #[arg(long, env = "FJORD_ADVERTISED_LISTENER")]
     pub advertised_listener: Option<String>,
+
+    /// Several Kafka listeners, as Kafka's `listeners`:
+    /// `NAME://IP:PORT,...` (`INTERNAL://0.0.0.0:9092,SASL_SSL://0.0.0.0:9094`).
+    /// Replaces --listen, --advertised-listener and --security-protocol.
+    /// Metadata answers each client with the brokers' addresses on the
+    /// listener it connected to. See docs/security.md, "Listeners".
+    #[arg(long, env = "FJORD_LISTENERS")]
+    pub listeners: Option<String>,
+
+    /// With --listeners: each listener's security protocol, `NAME:PROTOCOL,...`
+    /// (`INTERNAL:PLAINTEXT,EXTERNAL:SASL_SSL`); a listener named after a
+    /// protocol (`SSL://...`) needs no entry.
+    #[arg(long, env = "FJORD_LISTENER_SECURITY_PROTOCOL_MAP")]
+    pub listener_security_protocol_map: Option<String>,
+
+    /// With --listeners: the address given to clients per listener,
+    /// `NAME://HOST:PORT,...`; a listener not named advertises its bind
+    /// address.
+    #[arg(long, env = "FJORD_ADVERTISED_LISTENERS")]
+    pub advertised_listeners: Option<String>,
 
     /// Address the admin HTTP API binds, `HOST:PORT`.
     #[arg(long, env = "FJORD_ADMIN_LISTEN", default_value = "127.0.0.1:9644")]
@@ -239,6 +261,26 @@ pub struct BrokerArgs {
     #[arg(long, env = "FJORD_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
 
+    /// A second admin port serving the admin API over TLS, where a client
+    /// certificate from --admin-tls-client-ca-file is the credential (an
+    /// alternative to the token); needs the three --admin-tls-* files.
+    /// Health and metrics stay open there too.
+    #[arg(long, env = "FJORD_ADMIN_TLS_LISTEN")]
+    pub admin_tls_listen: Option<SocketAddr>,
+
+    /// PEM certificate chain of the TLS admin port. Re-read when it changes.
+    #[arg(long, env = "FJORD_ADMIN_TLS_CERT_FILE")]
+    pub admin_tls_cert_file: Option<PathBuf>,
+
+    /// PEM private key of --admin-tls-cert-file. Re-read when it changes.
+    #[arg(long, env = "FJORD_ADMIN_TLS_KEY_FILE")]
+    pub admin_tls_key_file: Option<PathBuf>,
+
+    /// PEM bundle of the CAs whose client certificates the TLS admin port
+    /// accepts as a credential.
+    #[arg(long, env = "FJORD_ADMIN_TLS_CLIENT_CA_FILE")]
+    pub admin_tls_client_ca_file: Option<PathBuf>,
+
     /// Principals allowed everything, separated by `;`
     /// (`User:admin;User:CN=operator`), as Kafka's `super.users`.
     #[arg(long, env = "FJORD_SUPER_USERS", default_value = "")]
@@ -302,13 +344,17 @@ pub struct BrokerConfig {
     pub message_bytes_max: usize,
     /// `None`: a single broker.
     pub cluster: Option<ClusterSettings>,
-    /// The Kafka listener's security protocol.
+    /// The first Kafka listener's security protocol.
     pub security_protocol: SecurityProtocol,
-    /// The Kafka listener's TLS files (exactly when the protocol uses TLS).
+    /// Every Kafka listener (one unless `--listeners` names several); the
+    /// `listen`, `advertised_*` and `security_protocol` fields mirror the
+    /// first.
+    pub kafka_listeners: Vec<KafkaListener>,
+    /// The TLS files of every TLS listener (exactly when one uses TLS).
     pub tls: Option<TlsFiles>,
     /// How often the TLS files are checked for changes.
     pub tls_reload_interval: Duration,
-    /// The Kafka listener's SASL settings (exactly when it uses SASL).
+    /// The SASL settings of every SASL listener (exactly when one uses it).
     pub sasl: Option<SaslSettings>,
     /// Principals allowed everything (with the bootstrap user, if any).
     pub super_users: BTreeSet<Principal>,
@@ -320,6 +366,8 @@ pub struct BrokerConfig {
     pub admin_token_file: Option<PathBuf>,
     /// Mutual TLS between peers (cluster mode).
     pub peer_tls: Option<crate::security::peer_tls::PeerTlsFiles>,
+    /// The TLS admin port, its files and client CA (`--admin-tls-*`).
+    pub admin_tls: Option<(SocketAddr, TlsFiles)>,
 }
 
 impl BrokerConfig {
@@ -357,9 +405,11 @@ impl BrokerConfig {
         }
         let cluster = cluster_settings(args)?;
         let rack = rack(args)?;
-        let (security_protocol, tls) = listener::listener_security(args)?;
-        let sasl = listener::sasl_settings(args, security_protocol)?;
+        let kafka_listeners = kafka_listeners::kafka_listeners(args)?;
+        let tls = listener::tls_files(args, &kafka_listeners)?;
+        let sasl = listener::sasl_settings(args, &kafka_listeners)?;
         let peer_tls = listener::peer_tls(args, cluster.is_some())?;
+        let admin_tls = listener::admin_tls(args, cluster.is_some())?;
         let super_users = listener::super_users(args, sasl.as_ref())?;
         let authorizer = match args.authorizer.as_str() {
             "none" => AuthorizerKind::None,
@@ -385,15 +435,15 @@ impl BrokerConfig {
             replicas_max,
         )
         .map_err(|error| Error::Config(format!("default topic shape: {error}")))?;
-        let (advertised_host, advertised_port) = match &args.advertised_listener {
-            Some(listener) => parse_host_port(listener)?,
-            None => (args.listen.ip().to_string(), args.listen.port()),
-        };
+        let first = kafka_listeners
+            .first()
+            .ok_or_else(|| Error::Config("no Kafka listener".into()))?
+            .clone();
         Ok(Self {
             data_dir,
-            listen: args.listen,
-            advertised_host,
-            advertised_port,
+            listen: first.listen,
+            advertised_host: first.advertised_host,
+            advertised_port: first.advertised_port,
             admin_listen: args.admin_listen,
             node_id: args.node_id,
             rack,
@@ -405,7 +455,8 @@ impl BrokerConfig {
             default_replication_factor: args.default_replication_factor,
             message_bytes_max: args.message_bytes_max,
             cluster,
-            security_protocol,
+            security_protocol: first.security_protocol,
+            kafka_listeners,
             tls,
             tls_reload_interval: Duration::from_secs(args.tls_reload_interval_seconds),
             sasl,
@@ -414,6 +465,7 @@ impl BrokerConfig {
             allow_everyone_if_no_acl_found: args.allow_everyone_if_no_acl_found,
             admin_token_file: args.admin_token_file.clone(),
             peer_tls,
+            admin_tls,
         })
     }
 }

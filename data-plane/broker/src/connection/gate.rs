@@ -192,7 +192,8 @@ fn handshake(
         .collect();
     let response = SaslHandshakeResponse::default().with_mechanisms(names);
     let Some(session) = identity.sasl.as_mut() else {
-        let error = SaslError::UnsupportedMechanism(mechanism.to_owned());
+        // As Kafka: a listener without SASL answers ILLEGAL_SASL_STATE.
+        let error = SaslError::IllegalState;
         return (response.with_error_code(error.code()), Some(error));
     };
     match session.handshake(mechanism, &enabled) {

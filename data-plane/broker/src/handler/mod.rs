@@ -71,6 +71,9 @@ impl std::fmt::Debug for Answer {
 #[derive(Debug, Clone)]
 pub struct Handler {
     node_id: i32,
+    /// The listener this handler's connections came in on: Metadata lists
+    /// every broker's address on it (Kafka's semantics).
+    listener_name: Arc<str>,
     advertised_host: StrBytes,
     advertised_port: i32,
     rack: Option<StrBytes>,
@@ -108,6 +111,11 @@ impl Handler {
     ) -> Self {
         Self {
             node_id: config.node_id,
+            listener_name: config
+                .kafka_listeners
+                .first()
+                .map_or(KAFKA_LISTENER, |listener| listener.name.as_str())
+                .into(),
             advertised_host: StrBytes::from_string(config.advertised_host.clone()),
             advertised_port: i32::from(config.advertised_port),
             rack: config.rack.clone().map(StrBytes::from_string),
@@ -122,6 +130,17 @@ impl Handler {
             producer_ids,
             cluster: None,
         }
+    }
+
+    /// The handler for connections on `listener`: it advertises that
+    /// listener's addresses.
+    #[must_use]
+    pub fn for_listener(&self, listener: &crate::config::KafkaListener) -> Self {
+        let mut handler = self.clone();
+        handler.listener_name = listener.name.as_str().into();
+        handler.advertised_host = StrBytes::from_string(listener.advertised_host.clone());
+        handler.advertised_port = i32::from(listener.advertised_port);
+        handler
     }
 
     /// Cluster mode: answers from the controller's image.
@@ -148,7 +167,10 @@ impl Handler {
             .brokers()
             .filter(|broker| !broker.fenced)
             .filter_map(|broker| {
-                let listener = broker.listeners.iter().find(|l| l.name == KAFKA_LISTENER)?;
+                let listener = broker
+                    .listeners
+                    .iter()
+                    .find(|l| *l.name == *self.listener_name)?;
                 Some(BrokerEntry {
                     id: i32::try_from(broker.id.0).ok()?,
                     host: StrBytes::from_string(listener.host.clone()),

@@ -53,7 +53,7 @@ impl AdminToken {
         let _ = OUTGOING.set(self.clone());
     }
 
-    fn admits(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn admits(&self, headers: &HeaderMap) -> bool {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())

@@ -4,7 +4,9 @@
 
 pub mod acl;
 pub mod admin;
+pub mod admin_tls;
 mod der;
+pub mod peer_reload;
 pub mod peer_tls;
 pub mod principal;
 pub mod protocol;

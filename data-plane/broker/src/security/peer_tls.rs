@@ -39,6 +39,12 @@ pub struct PeerTlsFiles {
 impl PeerTlsFiles {
     /// Reads the files and builds both sides.
     pub fn load(&self) -> Result<fjord_node::PeerTls> {
+        let (server, client) = self.configs()?;
+        Ok(fjord_node::PeerTls::new(server, client))
+    }
+
+    /// Reads the files and builds the accepting and the connecting side.
+    pub(crate) fn configs(&self) -> Result<(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>)> {
         let server = TlsFiles {
             certificate: self.certificate.clone(),
             key: self.key.clone(),
@@ -46,7 +52,16 @@ impl PeerTlsFiles {
             client_auth: ClientAuth::Required,
         }
         .load()?;
-        Ok(fjord_node::PeerTls::new(server, self.client_config()?))
+        Ok((server, self.client_config()?))
+    }
+
+    /// The bytes of the three files as they are now.
+    pub(crate) fn read(&self) -> std::io::Result<[Vec<u8>; 3]> {
+        Ok([
+            std::fs::read(&self.certificate)?,
+            std::fs::read(&self.key)?,
+            std::fs::read(&self.ca)?,
+        ])
     }
 
     fn client_config(&self) -> Result<Arc<rustls::ClientConfig>> {

@@ -12,6 +12,8 @@ usage: secure_clients.py CLIENT BOOTSTRAP SECURITY_JSON ACTION [ARGS...]
                  alter-user USER MECHANISM PASSWORD  (confluent; "ok")
                  delete-user USER MECHANISM          (confluent; "ok")
                  describe-users        ({user: [[mechanism, iterations]]})
+                 brokers               (confluent; {id: "host:port"} as Metadata
+                                       lists them)
                  consume-group TOPIC COUNT GROUP  (confluent; as consume, in GROUP)
                  create-acls ACLS_JSON (kafka-python; [[type, name, pattern,
                                        principal, operation, permission]];
@@ -88,6 +90,11 @@ def confluent(bootstrap, security, action, args):
 
     if action in ("alter-user", "delete-user", "describe-users"):
         return confluent_users(bootstrap, security, action, args)
+    if action == "brokers":
+        from confluent_kafka.admin import AdminClient
+
+        metadata = AdminClient(confluent_config(bootstrap, security)).list_topics(timeout=TIMEOUT_S)
+        return {str(b.id): f"{b.host}:{b.port}" for b in metadata.brokers.values()}
     if action == "produce-slowly":
         producer = Producer(dict(confluent_config(bootstrap, security), acks="all"))
         for i in range(int(args[1])):

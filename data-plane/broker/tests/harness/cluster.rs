@@ -114,6 +114,16 @@ impl BrokerCluster {
         voter_count: u32,
         extra: &dyn Fn(u32) -> Vec<String>,
     ) -> Self {
+        Self::start_addressed(count, voter_count, &|id, _| extra(id), None)
+    }
+
+    /// Starts `count` brokers (voters 1..=voter_count), broker `id` with
+    /// `extra(id, its Kafka address)` flags as well.
+    pub(crate) fn start_around(
+        count: u32,
+        voter_count: u32,
+        extra: &dyn Fn(u32, SocketAddr) -> Vec<String>,
+    ) -> Self {
         Self::start_addressed(count, voter_count, extra, None)
     }
 
@@ -127,13 +137,13 @@ impl BrokerCluster {
     ) -> Self {
         let names: Vec<String> = (1..=count).map(broker_name).collect();
         std::fs::write(hosts_file, format!("127.0.0.1 {}\n", names.join(" "))).unwrap();
-        Self::start_addressed(count, count, extra, Some(hosts_file))
+        Self::start_addressed(count, count, &|id, _| extra(id), Some(hosts_file))
     }
 
     fn start_addressed(
         count: u32,
         voter_count: u32,
-        extra: &dyn Fn(u32) -> Vec<String>,
+        extra: &dyn Fn(u32, SocketAddr) -> Vec<String>,
         hosts_file: Option<&std::path::Path>,
     ) -> Self {
         // How a broker is named to the others: its address, or its name.
@@ -178,8 +188,13 @@ impl BrokerCluster {
                     kafka: *kafka,
                     admin: *admin,
                     data_dir: tempfile::tempdir().unwrap(),
-                    args: args.iter().cloned().chain(hosts).chain(extra(id)).collect(),
-                    admin_token: extra(id)
+                    args: args
+                        .iter()
+                        .cloned()
+                        .chain(hosts)
+                        .chain(extra(id, *kafka))
+                        .collect(),
+                    admin_token: extra(id, *kafka)
                         .iter()
                         .find_map(|flag| flag.strip_prefix("--admin-token-file="))
                         .map(|file| std::fs::read_to_string(file).unwrap().trim().to_owned()),

@@ -60,9 +60,16 @@ impl BrokerProcess {
 
     /// Starts a broker with extra command-line flags.
     pub(crate) fn start_with(extra: &[&str]) -> Self {
+        let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
+        Self::start_around(&|_| extra.clone())
+    }
+
+    /// Starts a broker with extra flags made from its Kafka address (say
+    /// `--listeners` naming it beside other listeners).
+    pub(crate) fn start_around(extra: &dyn Fn(SocketAddr) -> Vec<String>) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let (kafka, admin) = (free_address(), free_address());
-        let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
+        let extra = extra(kafka);
         let child = spawn(data_dir.path(), kafka, admin, &extra);
         let mut broker = Self {
             kafka,
