@@ -19,6 +19,7 @@
 //! - [`cluster`]: cluster mode (Raft-replicated partitions, the controller
 //!   group, the operator's probes);
 //! - [`admin`]: the admin HTTP API (health, readiness, metrics);
+//! - [`live`]: the settings taken while running, and their admin routes;
 //! - [`data_dir`]: ownership and identity of the data directory.
 
 pub mod admin;
@@ -32,6 +33,7 @@ mod error;
 pub mod group;
 pub mod handler;
 mod inflate;
+pub mod live;
 pub mod metrics;
 pub mod partition;
 pub mod producer;

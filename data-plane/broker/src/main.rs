@@ -8,6 +8,7 @@ use fjord_broker::config_file::{self, LoadError};
 use fjord_broker::data_dir::DataDir;
 use fjord_broker::disk::DataDisk;
 use fjord_broker::handler::{Groups, Handler};
+use fjord_broker::live::{self, LiveConfig, LiveMetrics};
 use fjord_broker::metrics::BrokerMetrics;
 use fjord_broker::producer::ProducerIds;
 use fjord_broker::security::ReloadingTls;
@@ -66,6 +67,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut metrics = Metrics::new("fjord-broker");
     let broker_metrics = BrokerMetrics::register(&mut metrics);
+    let live_metrics = LiveMetrics::register(&mut metrics);
+    let live = LiveConfig::new(&config);
     let http_metrics = Arc::new(HttpMetrics::register(&mut metrics));
 
     // Cluster mode: the node and the controller group come first; the
@@ -161,6 +164,11 @@ async fn main() -> anyhow::Result<()> {
             startup: cluster.startup.clone(),
         }));
     }
+    admin_app = admin_app.merge(live::http::router(live::http::LiveApi {
+        live: live.clone(),
+        topics: Arc::clone(&topics),
+        metrics: live_metrics,
+    }));
     if let Some((listen, tls)) = admin_tls_port {
         tls.watch(
             config.tls_reload_interval,
@@ -208,7 +216,6 @@ async fn main() -> anyhow::Result<()> {
         cluster::reconcile::start(
             cluster,
             Arc::clone(&topics),
-            topic_defaults,
             cluster::reconcile::Registration {
                 rack: config.rack.clone(),
                 listeners: config
@@ -244,6 +251,7 @@ async fn main() -> anyhow::Result<()> {
             .context("cannot open the producer ids")?,
         ),
     );
+    handler = handler.with_live(live);
     if let Some(cluster) = &cluster {
         handler = handler.with_cluster(cluster.view());
     }

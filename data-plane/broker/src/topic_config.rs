@@ -34,6 +34,8 @@ pub enum ConfigType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigSource {
     DynamicTopic = 1,
+    /// A broker setting changed while it runs (`crate::live`).
+    DynamicBroker = 2,
     StaticBroker = 4,
     Default = 5,
 }

@@ -119,7 +119,8 @@ pub struct Topics {
     remote: Option<Arc<dyn RemoteTopics>>,
     data_dir: PathBuf,
     disk: Arc<DataDisk>,
-    defaults: TopicDefaults,
+    /// Live: the broker's `message-bytes-max` may change ([`Self::set_defaults`]).
+    defaults: RwLock<TopicDefaults>,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     /// Serializes changes (and registry writes).
     changes: Mutex<()>,
@@ -161,7 +162,7 @@ impl Topics {
             remote: None,
             data_dir: data_dir.to_owned(),
             disk,
-            defaults,
+            defaults: RwLock::new(defaults),
             topics: RwLock::new(BTreeMap::new()),
             changes: Mutex::new(()),
         };
@@ -224,9 +225,31 @@ impl Topics {
             .join(partition.to_string())
     }
 
-    /// Broker-wide values that topic configs default to.
-    pub fn defaults(&self) -> &TopicDefaults {
-        &self.defaults
+    /// Broker-wide values that topic configs default to, now.
+    pub fn defaults(&self) -> TopicDefaults {
+        *self.defaults.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the broker-wide defaults and applies them to every
+    /// partition of every topic (a topic's override still wins).
+    pub fn set_defaults(&self, defaults: TopicDefaults) {
+        let _changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        *self.defaults.write().unwrap_or_else(|e| e.into_inner()) = defaults;
+        self.reapply_defaults();
+    }
+
+    /// Configures every partition with its topic's overrides over the
+    /// current defaults.
+    pub fn reapply_defaults(&self) {
+        let defaults = self.defaults();
+        for topic in self.list() {
+            let settings = topic_config::partition_settings(&topic.configs, &defaults);
+            for partition in &topic.partitions {
+                if let Err(error) = partition.configure(&settings) {
+                    tracing::warn!(topic = %topic.name, %error, "cannot apply the broker defaults to a partition");
+                }
+            }
+        }
     }
 
     fn open_partitions(
@@ -235,7 +258,7 @@ impl Topics {
         configs: &Overrides,
         range: std::ops::Range<i32>,
     ) -> Result<Vec<Arc<dyn PartitionReplica>>, TopicError> {
-        let settings = topic_config::partition_settings(configs, &self.defaults);
+        let settings = topic_config::partition_settings(configs, &self.defaults());
         range
             .map(|partition| {
                 let directory = self.partition_dir(id, partition);
@@ -399,7 +422,7 @@ impl Topics {
             .get(name)
             .ok_or_else(|| TopicError::Unknown(name.to_owned()))?;
         let mut configs = topic.configs.clone();
-        edit(&mut configs, &self.defaults)?;
+        edit(&mut configs, &self.defaults())?;
         if validate_only || configs == topic.configs {
             return Ok(());
         }
@@ -420,7 +443,7 @@ impl Topics {
         );
         self.persist(&next)?;
         *self.write() = next;
-        let settings = topic_config::partition_settings(&configs, &self.defaults);
+        let settings = topic_config::partition_settings(&configs, &self.defaults());
         for partition in &topic.partitions {
             partition.configure(&settings)?;
         }

@@ -51,7 +51,7 @@ impl Topics {
             remote: Some(remote),
             data_dir: data_dir.to_owned(),
             disk,
-            defaults,
+            defaults: RwLock::new(defaults),
             topics: RwLock::new(BTreeMap::new()),
             changes: Mutex::new(()),
         }

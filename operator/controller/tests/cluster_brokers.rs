@@ -19,7 +19,6 @@
 
 mod cluster;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -27,46 +26,17 @@ use std::time::{Duration, Instant};
 use cluster::kafka::{
     PARTITIONS, Producer, TOPIC, dump_logs, kcat_brokers, python, read_back, run_client,
 };
+use cluster::real::{ready, testbed, unique_namespace};
 use fjord_chaos::checker::check;
 use fjord_crd::{ConditionStatus, ConditionType, StorageSpec, StreamCluster, StreamClusterSpec};
-use fjord_kube_sim::kubelet::KubeletConfig;
 use fjord_kube_sim::kubelet::address::pod_address;
-use fjord_kube_sim::kubelet::backoff::RestartBackoff;
-use fjord_kube_sim::kubelet::image::ImageTable;
-use fjord_kube_sim::testbed::Testbed;
-use fjord_operator::cluster::Config;
 use fjord_operator::cluster::status::find;
 use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, CustomResourceExt};
 use serde_json::json;
 
 const BROKERS: usize = 3;
-
-/// `FJORD_BROKER_BIN`, or `fjord-broker` in this test binary's profile directory.
-fn broker_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("FJORD_BROKER_BIN") {
-        return PathBuf::from(path);
-    }
-    let test = std::env::current_exe().unwrap();
-    let profile = test.parent().and_then(|deps| deps.parent()).unwrap();
-    let binary = profile.join("fjord-broker");
-    assert!(
-        binary.exists(),
-        "no {}: build it (cargo build -p fjord-broker) or set FJORD_BROKER_BIN",
-        binary.display()
-    );
-    binary
-}
-
-/// A namespace no other run on this machine uses (Pod addresses derive from it).
-fn unique_namespace(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
 
 async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
 where
@@ -86,41 +56,14 @@ where
     }
 }
 
-fn ready(pod: &Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_none()
-        && pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn brokers_roll_under_a_producer_across_an_operator_restart_then_scale_3_4_3_losing_nothing()
 {
     let state = tempfile::tempdir().unwrap();
     let namespace = unique_namespace("brokers");
-    let mut images = ImageTable::default();
-    images.insert("fjord/broker", broker_binary());
-    let mut kubelet_config = KubeletConfig::new(state.path().join("kubelet"), images);
-    kubelet_config.backoff = RestartBackoff {
-        initial: Duration::from_millis(500),
-        max: Duration::from_secs(5),
-        reset_after: Duration::from_secs(60),
-    };
-    let testbed = Testbed::start(kubelet_config, &[StreamCluster::crd()], &namespace)
-        .await
-        .unwrap();
+    let (testbed, config) = testbed(state.path(), &namespace).await;
     let client = testbed.client.clone();
     let kubelet_handle = &testbed.kubelet;
-    let config = Config {
-        namespace: Some(namespace.clone()),
-        pod_addresses: Arc::new(|namespace: &str, pod: &str| {
-            pod_address(namespace, pod, |_| false).to_string()
-        }),
-        busy_interval: Duration::from_millis(500),
-        ..Config::default()
-    };
     let start_operator = || {
         let client = client.clone();
         let config = config.clone();

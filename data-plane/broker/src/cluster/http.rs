@@ -339,7 +339,7 @@ async fn shown_here(api: &ClusterApi, id: u32, done: impl Fn(&fjord_metadata::Br
 }
 
 /// An RFC 7807 problem document.
-fn problem(status: StatusCode, detail: String) -> Response {
+pub(crate) fn problem(status: StatusCode, detail: String) -> Response {
     let body = serde_json::json!({
         "type": format!("urn:fjord:broker:{}", status.as_u16()),
         "title": status.canonical_reason().unwrap_or("error"),

@@ -32,7 +32,7 @@ use super::replica::{ReplicatedReplica, Unhosted};
 use super::requests::{ControllerReply, ControllerRequest, ReportedPartition};
 use super::{CONTROLLER_GROUP, Cluster, ControllerClient, group_of};
 use crate::partition::PartitionReplica;
-use crate::topic_config::{self, Overrides, TopicDefaults};
+use crate::topic_config::{self, Overrides};
 use crate::topics::{Topic, Topics};
 
 /// The listener name the single-listener flags register under.
@@ -55,7 +55,6 @@ pub struct Reconciler {
     pub(super) node: Arc<Node>,
     pub(super) me: BrokerId,
     topics: Arc<Topics>,
-    defaults: TopicDefaults,
     client: Arc<ControllerClient>,
     hosted: Mutex<BTreeMap<GroupId, Hosted>>,
     /// The image the registry and the hosted groups last matched.
@@ -75,7 +74,6 @@ pub struct Registration {
 pub fn start(
     cluster: &Cluster,
     topics: Arc<Topics>,
-    defaults: TopicDefaults,
     registration: Registration,
     groups: crate::handler::Groups,
     group_log_partitions: std::num::NonZeroU32,
@@ -84,7 +82,6 @@ pub fn start(
         node: Arc::clone(&cluster.node),
         me: cluster.me,
         topics,
-        defaults,
         client: Arc::clone(&cluster.client),
         hosted: Mutex::new(BTreeMap::new()),
         synced: tokio::sync::watch::Sender::new(Arc::new(MetadataImage::new())),
@@ -143,6 +140,9 @@ impl Reconciler {
 
     /// Makes the registry and the hosted groups what `image` says.
     async fn sync(&self, image: &MetadataImage) {
+        // The defaults are live (`crate::live`): read once per pass, and the
+        // pass's partitions configured again if they changed meanwhile.
+        let defaults = self.topics.defaults();
         let mut wanted = BTreeSet::new();
         for topic in image.topics() {
             let replication_factor = topic.partitions.first().map_or(1, |p| p.replicas.len());
@@ -154,7 +154,7 @@ impl Reconciler {
                 warn!(topic = %topic.name, %error, "invalid topic configs in the image; using the defaults");
                 Overrides::new()
             });
-            let settings = topic_config::partition_settings(&configs, &self.defaults);
+            let settings = topic_config::partition_settings(&configs, &defaults);
             let mut partitions: Vec<Arc<dyn PartitionReplica>> = Vec::new();
             for (index, partition) in (0u32..).zip(&topic.partitions) {
                 let group = group_of(topic.id.0, index);
@@ -185,6 +185,15 @@ impl Reconciler {
             if !names.contains(topic.name.as_str()) {
                 self.topics.uninstall(&topic.name);
                 info!(topic = topic.name, "topic removed");
+            }
+        }
+        if self.topics.defaults() != defaults {
+            let topics = Arc::clone(&self.topics);
+            if tokio::task::spawn_blocking(move || topics.reapply_defaults())
+                .await
+                .is_err()
+            {
+                warn!("applying changed broker defaults stopped");
             }
         }
         let gone: Vec<GroupId> = self

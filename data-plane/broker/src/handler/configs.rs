@@ -6,7 +6,9 @@
 //! when asked, their synonyms (the override, then the broker setting that
 //! supplies the default). Broker settings come from flags and the config
 //! file: described as `STATIC_BROKER_CONFIG`, read-only, and refused by the
-//! alter APIs.
+//! alter APIs; a live setting changed through the admin API (`crate::live`)
+//! shows its new value as `DYNAMIC_BROKER_CONFIG`, with the static value as
+//! its next synonym.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::{AUTHORIZED_OPERATIONS_OMITTED, Handler, blocking};
+use crate::live::{LiveKey, LiveSettings, LiveState, Source};
 use crate::topic_config::{
     self, AlterOperation, ConfigSource, ConfigType, InvalidConfig, Overrides,
 };
@@ -38,6 +41,49 @@ const ENDPOINT_BROKERS: i8 = 1;
 
 /// A resource-level failure: an error code and a message for the client.
 type Failure = (ResponseError, String);
+
+/// The source of a broker setting and its synonyms: a live setting changed
+/// through the admin API is `DYNAMIC_BROKER_CONFIG`, then its static value.
+fn broker_sources(
+    live: &LiveState,
+    name: &str,
+    flag: &str,
+    value: &str,
+) -> (ConfigSource, Vec<(String, String, ConfigSource)>) {
+    let static_value = |startup: &LiveSettings, key: LiveKey| match startup.value(key) {
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    };
+    let dynamic = flag
+        .strip_prefix("--")
+        .and_then(LiveKey::from_name)
+        .filter(|key| live.source(*key) == Source::Dynamic);
+    match dynamic {
+        Some(key) => (
+            ConfigSource::DynamicBroker,
+            vec![
+                (
+                    name.to_owned(),
+                    value.to_owned(),
+                    ConfigSource::DynamicBroker,
+                ),
+                (
+                    name.to_owned(),
+                    static_value(&live.startup, key),
+                    ConfigSource::StaticBroker,
+                ),
+            ],
+        ),
+        None => (
+            ConfigSource::StaticBroker,
+            vec![(
+                name.to_owned(),
+                value.to_owned(),
+                ConfigSource::StaticBroker,
+            )],
+        ),
+    }
+}
 
 fn strbytes(text: impl Into<String>) -> StrBytes {
     StrBytes::from_string(text.into())
@@ -189,6 +235,7 @@ impl Handler {
             "PLAINTEXT://{}:{}",
             self.advertised_host, self.advertised_port
         );
+        let live = self.live.state();
         let settings: Vec<(&str, String, ConfigType, &'static str)> = vec![
             (
                 "broker.id",
@@ -213,39 +260,42 @@ impl Handler {
             ),
             (
                 "auto.create.topics.enable",
-                self.auto_create_topics.to_string(),
+                live.current.auto_create_topics.to_string(),
                 ConfigType::Boolean,
                 "--auto-create-topics",
             ),
             (
                 "num.partitions",
-                self.default_partitions.to_string(),
+                live.current.default_partitions.to_string(),
                 ConfigType::Int,
                 "--default-partitions",
             ),
             (
                 "default.replication.factor",
-                self.default_replication_factor.to_string(),
+                live.current.default_replication_factor.to_string(),
                 ConfigType::Int,
                 "--default-replication-factor",
             ),
             (
                 "message.max.bytes",
-                self.message_bytes_max.to_string(),
+                live.current.message_bytes_max.to_string(),
                 ConfigType::Int,
                 "--message-bytes-max",
             ),
         ];
         let mut entries: Vec<Entry> = settings
             .into_iter()
-            .map(|(name, value, config_type, documentation)| Entry {
-                name: name.to_owned(),
-                synonyms: vec![(name.to_owned(), value.clone(), ConfigSource::StaticBroker)],
-                value,
-                source: ConfigSource::StaticBroker,
-                read_only: true,
-                config_type,
-                documentation,
+            .map(|(name, value, config_type, documentation)| {
+                let (source, synonyms) = broker_sources(&live, name, documentation, &value);
+                Entry {
+                    name: name.to_owned(),
+                    synonyms,
+                    value,
+                    source,
+                    read_only: true,
+                    config_type,
+                    documentation,
+                }
             })
             .collect();
         // Topic defaults the broker does not let you change (yet).

@@ -173,3 +173,41 @@ fn describe_cluster_names_this_broker_as_controller_with_its_rack() {
         ResponseError::UnsupportedEndpointType.code()
     );
 }
+
+#[test]
+fn a_live_changed_broker_setting_is_described_as_dynamic_with_its_static_synonym() {
+    let directory = tempfile::tempdir().unwrap();
+    let handler = handler(&directory);
+    let change = serde_json::json!({ "message-bytes-max": 2_000_000, "auto-create-topics": false });
+    handler.live().apply(&change).unwrap();
+    let broker = describe(&handler, 4, "4");
+    let find = |name: &str| {
+        broker.results[0]
+            .configs
+            .iter()
+            .find(|c| c.name.as_str() == name)
+            .unwrap()
+            .clone()
+    };
+    let message = find("message.max.bytes");
+    assert_eq!(
+        (message.value.as_deref(), message.config_source),
+        (Some("2000000"), 2)
+    );
+    let synonyms: Vec<(&str, i8)> = message
+        .synonyms
+        .iter()
+        .map(|synonym| (synonym.value.as_deref().unwrap(), synonym.source))
+        .collect();
+    assert_eq!(synonyms, [("2000000", 2), ("1048588", 4)]);
+    let create = find("auto.create.topics.enable");
+    assert_eq!(
+        (create.value.as_deref(), create.config_source),
+        (Some("false"), 2)
+    );
+    let partitions = find("num.partitions");
+    assert_eq!(
+        partitions.config_source, 4,
+        "an unchanged setting stays static"
+    );
+}

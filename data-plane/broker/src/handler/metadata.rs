@@ -42,8 +42,8 @@ impl Handler {
                 .collect()
         } else {
             // Before v4 a request may always auto-create.
-            let allow_create =
-                self.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+            let allow_create = self.live.current().auto_create_topics
+                && (version < 4 || request.allow_auto_topic_creation);
             let mut answers = Vec::new();
             for requested in request.topics.into_iter().flatten() {
                 let name = requested
@@ -89,11 +89,12 @@ impl Handler {
             return Err(TopicError::Unknown(name.to_owned()));
         }
         topics::validate_name(name)?;
+        let live = self.live.current();
         let (registry, name, partitions, replication_factor) = (
             Arc::clone(&self.topics),
             name.to_owned(),
-            self.default_partitions,
-            self.default_replication_factor,
+            live.default_partitions,
+            live.default_replication_factor,
         );
         blocking(move || {
             match registry.create_replicated(

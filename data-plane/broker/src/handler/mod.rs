@@ -24,6 +24,7 @@ pub use groups::Groups;
 use crate::BrokerConfig;
 use crate::cluster::ClusterView;
 use crate::cluster::reconcile::KAFKA_LISTENER;
+use crate::live::LiveConfig;
 use crate::metrics::BrokerMetrics;
 use crate::producer::ProducerIds;
 use crate::protocol::versions;
@@ -79,10 +80,8 @@ pub struct Handler {
     rack: Option<StrBytes>,
     cluster_id: StrBytes,
     topics: Arc<Topics>,
-    auto_create_topics: bool,
-    default_partitions: i32,
-    default_replication_factor: i16,
-    message_bytes_max: usize,
+    /// Settings that change while the broker runs: read at each use.
+    live: LiveConfig,
     metrics: BrokerMetrics,
     groups: Groups,
     producer_ids: Arc<ProducerIds>,
@@ -121,10 +120,7 @@ impl Handler {
             rack: config.rack.clone().map(StrBytes::from_string),
             cluster_id: StrBytes::from_string(cluster_id.to_owned()),
             topics,
-            auto_create_topics: config.auto_create_topics,
-            default_partitions: config.default_partitions,
-            default_replication_factor: config.default_replication_factor,
-            message_bytes_max: config.message_bytes_max,
+            live: LiveConfig::new(config),
             metrics,
             groups,
             producer_ids,
@@ -141,6 +137,19 @@ impl Handler {
         handler.advertised_host = StrBytes::from_string(listener.advertised_host.clone());
         handler.advertised_port = i32::from(listener.advertised_port);
         handler
+    }
+
+    /// The live settings this handler reads.
+    pub fn live(&self) -> &LiveConfig {
+        &self.live
+    }
+
+    /// Reads the live settings from `live` (the value the admin API
+    /// changes) instead of the start-up values [`Handler::new`] took.
+    #[must_use]
+    pub fn with_live(mut self, live: LiveConfig) -> Self {
+        self.live = live;
+        self
     }
 
     /// Cluster mode: answers from the controller's image.

@@ -49,7 +49,7 @@ impl Handler {
         let mut waits = Vec::new();
         for topic_data in request.topic_data {
             let topic = if valid_acks && request.transactional_id.is_none() {
-                self.topic_or_create(&topic_data.name, self.auto_create_topics)
+                self.topic_or_create(&topic_data.name, self.live.current().auto_create_topics)
                     .await
                     .ok()
             } else {

@@ -26,13 +26,14 @@ impl Handler {
     pub(super) async fn create_topics(&self, request: CreateTopicsRequest) -> CreateTopicsResponse {
         let mut results = Vec::with_capacity(request.topics.len());
         for topic in request.topics {
+            let live = self.live.current();
             let partitions = if topic.num_partitions == -1 {
-                self.default_partitions
+                live.default_partitions
             } else {
                 topic.num_partitions
             };
             let replication_factor = if topic.replication_factor == -1 {
-                self.default_replication_factor
+                live.default_replication_factor
             } else {
                 topic.replication_factor
             };
@@ -96,7 +97,7 @@ impl Handler {
                 CreatableTopicConfigs::default()
                     .with_name(StrBytes::from_static_str(key.name))
                     .with_value(Some(StrBytes::from_string(topic_config::effective(
-                        configs, defaults, key.name,
+                        configs, &defaults, key.name,
                     ))))
                     .with_config_source(source as i8)
             })

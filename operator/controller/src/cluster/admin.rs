@@ -1,7 +1,9 @@
 //! The brokers' admin API as the cluster controller uses it (health, restart
-//! probe, maintenance; `data-plane/broker/src/cluster/http.rs`), behind a
-//! trait so reconcile tests can stand in for the brokers.
+//! probe, maintenance; `data-plane/broker/src/cluster/http.rs`; live
+//! settings, `data-plane/broker/src/live/http.rs`), behind a trait so
+//! reconcile tests can stand in for the brokers.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -81,6 +83,22 @@ pub struct Decommission {
     pub replicas: usize,
 }
 
+/// One setting of `GET /v1/config`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LiveSetting {
+    pub value: serde_json::Value,
+    /// `static` (read at start) or `dynamic` (set through the admin API).
+    pub source: String,
+    /// What the broker would have with the setting unset.
+    pub default: serde_json::Value,
+}
+
+/// `GET /v1/config`: one broker's live settings, by config-file key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct LiveSettings {
+    pub settings: BTreeMap<String, LiveSetting>,
+}
+
 /// What the controller asks of the brokers. `endpoint` is a broker's admin
 /// base URL (`http://10.0.0.1:9644`); any serving broker answers for all.
 pub trait BrokerAdmin: Send + Sync {
@@ -115,6 +133,15 @@ pub trait BrokerAdmin: Send + Sync {
         endpoint: &'a str,
         broker: BrokerId,
     ) -> BoxFuture<'a, Result<bool>>;
+    /// The live settings of the broker at `endpoint` (each broker answers
+    /// for itself only).
+    fn live_settings<'a>(&'a self, endpoint: &'a str) -> BoxFuture<'a, Result<LiveSettings>>;
+    /// Sets live settings on the broker at `endpoint`, all or none.
+    fn set_live_settings<'a>(
+        &'a self,
+        endpoint: &'a str,
+        change: &'a serde_json::Map<String, serde_json::Value>,
+    ) -> BoxFuture<'a, Result<()>>;
 }
 
 /// The admin API over HTTP.
@@ -179,7 +206,51 @@ impl HttpBrokerAdmin {
     }
 }
 
+impl HttpBrokerAdmin {
+    /// Sends `body`; success is any 2xx, whatever it answers.
+    async fn send_json(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        body: &impl serde::Serialize,
+    ) -> Result<()> {
+        let failed = |problem: String| Error::BrokerAdmin {
+            endpoint: url.clone(),
+            problem,
+        };
+        let response = self
+            .client
+            .request(method, &url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            let body = response.text().await.unwrap_or_default();
+            Err(failed(format!("{status}: {}", body.trim())))
+        }
+    }
+}
+
 impl BrokerAdmin for HttpBrokerAdmin {
+    fn live_settings<'a>(&'a self, endpoint: &'a str) -> BoxFuture<'a, Result<LiveSettings>> {
+        Box::pin(self.get(endpoint, "/v1/config"))
+    }
+
+    fn set_live_settings<'a>(
+        &'a self,
+        endpoint: &'a str,
+        change: &'a serde_json::Map<String, serde_json::Value>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let url = format!("{endpoint}/v1/config");
+            self.send_json(reqwest::Method::PATCH, url, change).await
+        })
+    }
+
     fn health<'a>(&'a self, endpoint: &'a str) -> BoxFuture<'a, Result<ClusterHealth>> {
         Box::pin(self.get(endpoint, "/v1/cluster/health"))
     }
@@ -203,24 +274,8 @@ impl BrokerAdmin for HttpBrokerAdmin {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let url = format!("{endpoint}/v1/brokers/{}/maintenance", broker.0);
-            let failed = |problem: String| Error::BrokerAdmin {
-                endpoint: url.clone(),
-                problem,
-            };
-            let response = self
-                .client
-                .put(&url)
-                .json(&serde_json::json!({ "on": on }))
-                .send()
-                .await
-                .map_err(|error| failed(error.to_string()))?;
-            let status = response.status();
-            if status.is_success() {
-                Ok(())
-            } else {
-                let body = response.text().await.unwrap_or_default();
-                Err(failed(format!("{status}: {}", body.trim())))
-            }
+            let body = serde_json::json!({ "on": on });
+            self.send_json(reqwest::Method::PUT, url, &body).await
         })
     }
 

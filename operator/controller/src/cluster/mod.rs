@@ -5,6 +5,7 @@
 pub mod admin;
 mod config;
 mod executor;
+pub mod live;
 pub mod loopback;
 pub mod observe;
 mod reconcile;

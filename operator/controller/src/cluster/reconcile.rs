@@ -24,6 +24,7 @@ use tracing::{debug, info, warn};
 
 use super::config::Config;
 use super::executor::{Notice, drive_roll};
+use super::live::{LiveBackoff, apply_live};
 use super::loopback;
 use super::observe::{Observed, observe};
 use super::render::{
@@ -42,6 +43,8 @@ pub(super) struct Context {
     recorder: Recorder,
     /// Consecutive failures per cluster, for the error policy's backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// The live settings step's own backoff (it never fails a reconcile).
+    pub(super) live_backoff: LiveBackoff,
 }
 
 /// Runs the StreamCluster controller until the future is dropped.
@@ -55,6 +58,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         client: client.clone(),
         config: config.clone(),
         failures: Mutex::new(HashMap::new()),
+        live_backoff: LiveBackoff::default(),
     });
     let namespace = config.namespace.as_deref();
     info!(
@@ -257,8 +261,11 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
     let mut observed = observe(&context.client, config.admin.as_ref(), &desired, rack_key).await?;
     let mut roll = previous.as_ref().and_then(|s| s.roll.clone());
     let mut last = previous.clone();
+    let mut live_retry = None;
     if act {
         forget_removed(context, cluster, desired.brokers, &observed).await?;
+        // The ConfigMap (read at the next start) holds them now.
+        live_retry = apply_live(context, cluster, &desired, &observed).await;
         let mut persist = |roll: Option<&fjord_crd::RollProgress>, observed: &Observed| {
             let input = StatusInput {
                 generation,
@@ -305,11 +312,14 @@ async fn apply(cluster: &StreamCluster, context: &Context) -> Result<Action> {
         || written.conditions.iter().any(|c| {
             c.condition_type == "Progressing" && c.status == fjord_crd::ConditionStatus::True
         });
-    Ok(Action::requeue(if busy {
+    let interval = if busy {
         config.busy_interval
     } else {
         config.resync_interval
-    }))
+    };
+    Ok(Action::requeue(
+        live_retry.map_or(interval, |retry| retry.min(interval)),
+    ))
 }
 
 /// Applies every child object by server-side apply.

@@ -5,6 +5,7 @@
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
 pub(crate) mod kafka;
+pub(crate) mod real;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -17,7 +18,7 @@ use fjord_crd::{ConditionStatus, ConditionType, StorageSpec, StreamCluster, Stre
 use fjord_kube_sim::{ApiServer, statefulset};
 use fjord_metadata::BrokerId;
 use fjord_operator::cluster::admin::{
-    BrokerAdmin, BrokerHealth, ClusterHealth, Decommission, RestartProbe,
+    BrokerAdmin, BrokerHealth, ClusterHealth, Decommission, LiveSetting, LiveSettings, RestartProbe,
 };
 use fjord_operator::cluster::status::find;
 use fjord_operator::cluster::{self, Config};
@@ -195,6 +196,21 @@ pub(crate) struct FakeState {
     /// until removed).
     pub(crate) registered: std::collections::BTreeSet<u32>,
     pub(crate) decommissioning: std::collections::BTreeSet<u32>,
+    /// Live settings set per admin endpoint (unset: the broker default).
+    pub(crate) live: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// Set: every live change is refused with this message.
+    pub(crate) live_refusal: Option<String>,
+}
+
+/// The stand-in brokers' built-in defaults of the live settings.
+fn live_defaults() -> serde_json::Map<String, serde_json::Value> {
+    let defaults = json!({
+        "auto-create-topics": true,
+        "default-partitions": 1,
+        "default-replication-factor": 1,
+        "message-bytes-max": 1_048_588,
+    });
+    defaults.as_object().cloned().unwrap_or_default()
 }
 
 impl FakeBrokers {
@@ -313,6 +329,55 @@ impl BrokerAdmin for FakeBrokers {
                 decommissioning: true,
                 replicas: 2,
             })
+        })
+    }
+
+    fn live_settings<'a>(
+        &'a self,
+        endpoint: &'a str,
+    ) -> BoxFuture<'a, fjord_operator::Result<LiveSettings>> {
+        Box::pin(async move {
+            let state = self.state.lock().unwrap();
+            let set = state.live.get(endpoint).cloned().unwrap_or_default();
+            let settings = live_defaults()
+                .into_iter()
+                .map(|(key, default)| {
+                    let value = set.get(&key).cloned().unwrap_or_else(|| default.clone());
+                    let source = if set.contains_key(&key) {
+                        "dynamic"
+                    } else {
+                        "static"
+                    };
+                    let setting = LiveSetting {
+                        value,
+                        source: source.into(),
+                        default,
+                    };
+                    (key, setting)
+                })
+                .collect();
+            Ok(LiveSettings { settings })
+        })
+    }
+
+    fn set_live_settings<'a>(
+        &'a self,
+        endpoint: &'a str,
+        change: &'a serde_json::Map<String, serde_json::Value>,
+    ) -> BoxFuture<'a, fjord_operator::Result<()>> {
+        Box::pin(async move {
+            let mut state = self.state.lock().unwrap();
+            let text = serde_json::Value::Object(change.clone()).to_string();
+            state.calls.push(format!("live {endpoint} {text}"));
+            if let Some(problem) = state.live_refusal.clone() {
+                return Err(fjord_operator::Error::BrokerAdmin {
+                    endpoint: endpoint.to_owned(),
+                    problem,
+                });
+            }
+            let set = state.live.entry(endpoint.to_owned()).or_default();
+            set.extend(change.clone());
+            Ok(())
         })
     }
 

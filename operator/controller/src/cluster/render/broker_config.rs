@@ -1,6 +1,8 @@
 //! The brokers' configuration files: `spec.config` (Kafka's setting names)
 //! mapped onto `fjord-broker`'s config-file keys, plus what each broker must
 //! be told about the others (docs/operator.md, "The broker's configuration").
+//! Every setting is written to the file (a restarted broker reads it); the
+//! live ones are also set on running brokers and kept out of the revision.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,38 +18,81 @@ enum Kind {
     Integer,
 }
 
+/// Whether a running broker takes a setting through its admin API
+/// (`PATCH /v1/config`) or only at start (docs/operator.md, "Live versus
+/// restart").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    Live,
+    AtStart,
+}
+
 /// `spec.config` keys the broker has a setting for: (Kafka name, broker
-/// config-file key, type). The broker reads all of them at start only.
-const SETTINGS: &[(&str, &str, Kind)] = &[
+/// config-file key, type, live or not).
+const SETTINGS: &[(&str, &str, Kind, Takes)] = &[
     (
         "auto.create.topics.enable",
         "auto-create-topics",
         Kind::Bool,
+        Takes::Live,
     ),
-    ("num.partitions", "default-partitions", Kind::Integer),
+    (
+        "num.partitions",
+        "default-partitions",
+        Kind::Integer,
+        Takes::Live,
+    ),
     (
         "default.replication.factor",
-        "default-replication-factor",
+        DEFAULT_REPLICATION_FACTOR,
         Kind::Integer,
+        Takes::Live,
     ),
-    ("message.max.bytes", "message-bytes-max", Kind::Integer),
-    ("socket.request.max.bytes", "frame-bytes-max", Kind::Integer),
+    (
+        "message.max.bytes",
+        "message-bytes-max",
+        Kind::Integer,
+        Takes::Live,
+    ),
+    (
+        "socket.request.max.bytes",
+        "frame-bytes-max",
+        Kind::Integer,
+        Takes::AtStart,
+    ),
     (
         "offsets.topic.num.partitions",
         "group-log-partitions",
         Kind::Integer,
+        Takes::AtStart,
     ),
     (
         "fjord.in.flight.requests.max",
         "in-flight-requests-max",
         Kind::Integer,
+        Takes::AtStart,
     ),
     (
         "fjord.in.flight.bytes.max",
         "in-flight-bytes-max",
         Kind::Integer,
+        Takes::AtStart,
     ),
 ];
+
+const DEFAULT_REPLICATION_FACTOR: &str = "default-replication-factor";
+
+/// The broker config-file keys a running broker takes live.
+pub fn live_keys() -> impl Iterator<Item = &'static str> {
+    SETTINGS
+        .iter()
+        .filter(|(_, _, _, takes)| *takes == Takes::Live)
+        .map(|(_, key, _, _)| *key)
+}
+
+fn is_live(file_key: &str) -> bool {
+    live_keys().any(|key| key == file_key)
+}
 
 /// A TOML value of the broker's config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,13 +136,14 @@ impl SharedSettings {
     ) -> Result<Self> {
         let mut values = BTreeMap::new();
         values.insert(
-            "default-replication-factor",
+            DEFAULT_REPLICATION_FACTOR,
             SettingValue::Integer(i64::from(brokers.min(3))),
         );
         let mut unsupported = Vec::new();
         for (key, text) in config {
-            let Some((_, file_key, kind)) =
-                SETTINGS.iter().find(|(name, _, _)| *name == key.as_str())
+            let Some((_, file_key, kind, _)) = SETTINGS
+                .iter()
+                .find(|(name, _, _, _)| *name == key.as_str())
             else {
                 unsupported.push(key.clone());
                 continue;
@@ -125,6 +171,29 @@ impl SharedSettings {
             values,
             unsupported,
         })
+    }
+
+    /// The settings a running broker takes live, by config-file key.
+    pub fn live(&self) -> BTreeMap<&'static str, SettingValue> {
+        self.values
+            .iter()
+            .filter(|(key, _)| is_live(key))
+            .map(|(key, value)| (*key, value.clone()))
+            .collect()
+    }
+
+    /// These settings without the live ones: what only a restart applies,
+    /// and so what the revision hashes.
+    pub fn at_start_only(&self) -> Self {
+        Self {
+            values: self
+                .values
+                .iter()
+                .filter(|(key, _)| !is_live(key))
+                .map(|(key, value)| (*key, value.clone()))
+                .collect(),
+            unsupported: self.unsupported.clone(),
+        }
     }
 }
 
@@ -243,6 +312,43 @@ mod tests {
         assert!(
             SharedSettings::from_spec("demo", 3, &config(&[("auto.create.topics.enable", "yes")]))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn live_settings_are_split_from_those_read_only_at_start() {
+        let shared = SharedSettings::from_spec(
+            "demo",
+            3,
+            &config(&[
+                ("message.max.bytes", "2097152"),
+                ("auto.create.topics.enable", "false"),
+                ("socket.request.max.bytes", "4096"),
+                ("offsets.topic.num.partitions", "6"),
+            ]),
+        )
+        .unwrap();
+        let live: Vec<&str> = shared.live().into_keys().collect();
+        assert_eq!(
+            live,
+            [
+                "auto-create-topics",
+                "default-replication-factor",
+                "message-bytes-max"
+            ]
+        );
+        let at_start: Vec<&str> = shared.at_start_only().values.into_keys().collect();
+        assert_eq!(at_start, ["frame-bytes-max", "group-log-partitions"]);
+        let every: Vec<&str> = live_keys().collect();
+        assert_eq!(
+            every,
+            [
+                "auto-create-topics",
+                "default-partitions",
+                "default-replication-factor",
+                "message-bytes-max"
+            ],
+            "the keys the broker's PATCH /v1/config takes"
         );
     }
 

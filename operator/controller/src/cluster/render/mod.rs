@@ -23,7 +23,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kube::Resource;
 use sha2::{Digest as _, Sha256};
 
-pub use broker_config::{SettingValue, SharedSettings, broker_file};
+pub use broker_config::{SettingValue, SharedSettings, broker_file, live_keys};
 pub use disruption::pod_disruption_budget;
 pub use rack::{
     RACK_CLUSTER_ROLE, RACK_DIR, RACK_FILE, broker_service_account, rack_binding, rack_binding_name,
@@ -127,6 +127,9 @@ pub struct Desired {
     pub files: BTreeMap<String, String>,
     /// `spec.config` keys the broker has no setting for.
     pub unsupported_config: Vec<String>,
+    /// The settings running brokers take live (broker config-file key to
+    /// value); also in `files`, but not in the revision.
+    pub live: BTreeMap<&'static str, SettingValue>,
     /// Hash of everything a running broker cannot change without a restart.
     pub revision: String,
     /// Where clients bootstrap (`status.bootstrapAddress`): the client
@@ -216,25 +219,27 @@ impl Desired {
                 format!("{key:?} is not a node label key"),
             ));
         }
-        let files: BTreeMap<String, String> = ids
-            .iter()
-            .map(|id| {
-                let mut file =
-                    broker_file(&name, *id, &shared, &hosts, voters, PEER_PORT, ADMIN_PORT);
-                if pods.advertised_host == AdvertisedHost::PodDnsName {
-                    let host = &hosts[id];
-                    let listener = SettingValue::Text(format!("{host}:{kafka_port}"));
-                    file.push_str(&format!("advertised-listener = {listener}\n"));
-                }
-                if rack_key.is_some() {
-                    file.push_str(&format!(
-                        "rack-file = {}\n",
-                        SettingValue::Text(RACK_FILE.into())
-                    ));
-                }
-                (format!("{}.toml", pod_name(&name, *id)), file)
-            })
-            .collect();
+        let file_of = |shared: &SharedSettings, id: &BrokerId| {
+            let mut file = broker_file(&name, *id, shared, &hosts, voters, PEER_PORT, ADMIN_PORT);
+            if pods.advertised_host == AdvertisedHost::PodDnsName {
+                let host = &hosts[id];
+                let listener = SettingValue::Text(format!("{host}:{kafka_port}"));
+                file.push_str(&format!("advertised-listener = {listener}\n"));
+            }
+            if rack_key.is_some() {
+                file.push_str(&format!(
+                    "rack-file = {}\n",
+                    SettingValue::Text(RACK_FILE.into())
+                ));
+            }
+            (format!("{}.toml", pod_name(&name, *id)), file)
+        };
+        let files: BTreeMap<String, String> = ids.iter().map(|id| file_of(&shared, id)).collect();
+        // Live settings reach running brokers through their admin API, so a
+        // change of only those must not change the revision (and roll).
+        let at_start = shared.at_start_only();
+        let restart_files: BTreeMap<String, String> =
+            ids.iter().map(|id| file_of(&at_start, id)).collect();
         let image = format!("{image_repository}:{}", spec.version);
         let mut revision_input = image.clone();
         if let Some(key) = &rack_key {
@@ -244,7 +249,7 @@ impl Desired {
         if pods.advertised_host == AdvertisedHost::PodIp {
             revision_input.push_str("\0advertise:pod-ip");
         }
-        let revision = revision(&revision_input, &files, &spec.resources, kafka_port);
+        let revision = revision(&revision_input, &restart_files, &spec.resources, kafka_port);
         let bootstrap = format!("{name}.{namespace}.svc:{kafka_port}");
         Ok(Self {
             name,
@@ -262,6 +267,7 @@ impl Desired {
             pods: pods.clone(),
             rack_key,
             files,
+            live: shared.live(),
             unsupported_config: shared.unsupported,
             revision,
             bootstrap,

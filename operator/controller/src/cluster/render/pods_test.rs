@@ -189,3 +189,19 @@ fn a_topology_key_that_is_not_a_label_key_is_refused() {
         with(&cluster, &PodSettings::default());
     }
 }
+
+#[test]
+fn probes_wait_seconds_for_a_busy_broker_before_counting_a_failure() {
+    let spec = pod_spec(&desired(&demo(3)));
+    let broker = &spec.containers[0];
+    let readiness = broker.readiness_probe.as_ref().unwrap();
+    assert_eq!(readiness.timeout_seconds, Some(5), "not Kubernetes' 1 s");
+    assert_eq!(readiness.failure_threshold, Some(3));
+    assert_eq!(
+        readiness.period_seconds,
+        Some(2),
+        "a restarted broker is seen ready soon"
+    );
+    let liveness = broker.liveness_probe.as_ref().unwrap();
+    assert_eq!(liveness.timeout_seconds, Some(5));
+}

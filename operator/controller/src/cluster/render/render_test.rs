@@ -147,7 +147,7 @@ fn each_broker_gets_its_own_file_naming_the_others_as_peers() {
 }
 
 #[test]
-fn the_revision_changes_with_version_config_and_broker_count_only() {
+fn the_revision_changes_with_version_restart_config_and_broker_count_only() {
     let base = desired(&demo(3)).revision;
     assert_eq!(
         desired(&demo(3)).revision,
@@ -157,12 +157,34 @@ fn the_revision_changes_with_version_config_and_broker_count_only() {
     let mut upgraded = demo(3);
     upgraded.spec.version = "0.3.0".into();
     assert_ne!(desired(&upgraded).revision, base);
+    // A setting read only at start rolls; one the brokers take live does
+    // not, though the files (read at the next start) carry it.
     let mut reconfigured = demo(3);
     reconfigured
         .spec
         .config
-        .insert("num.partitions".into(), "6".into());
+        .insert("socket.request.max.bytes".into(), "4194304".into());
     assert_ne!(desired(&reconfigured).revision, base);
+    for (key, value) in [
+        ("num.partitions", "6"),
+        ("message.max.bytes", "2097152"),
+        ("auto.create.topics.enable", "false"),
+        ("default.replication.factor", "2"),
+    ] {
+        let mut live = demo(3);
+        live.spec.config.insert(key.into(), value.into());
+        let rendered = desired(&live);
+        assert_eq!(rendered.revision, base, "{key} is live");
+        assert_ne!(
+            rendered.files,
+            desired(&demo(3)).files,
+            "{key} is in the files"
+        );
+        assert!(
+            rendered.live.values().any(|v| v.to_string() == value),
+            "{key}"
+        );
+    }
     // Adding a broker changes every existing broker's peers.
     let grown = demo(4);
     let voters = initial_voters(3);
