@@ -21,7 +21,7 @@ const TERMINATION_GRACE_SECONDS: i64 = 60;
 /// How long the kubelet waits for a probe's answer (Kubernetes' default is
 /// 1 s, which a broker briefly starved of CPU misses; 5 s as other Kafka
 /// operators use). Readiness still drops after three failed probes.
-pub const PROBE_TIMEOUT_SECONDS: u32 = 5;
+pub(super) const PROBE_TIMEOUT_SECONDS: u32 = 5;
 
 pub fn statefulset(desired: &Desired) -> Result<StatefulSet> {
     let metadata = desired.metadata(desired.name.clone());
