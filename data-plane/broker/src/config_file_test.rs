@@ -82,7 +82,10 @@ fn several_listeners_can_be_set_in_the_file() {
         .map(|listener| listener.name.as_str())
         .collect();
     assert_eq!(names, ["INTERNAL", "EXTERNAL"]);
-    assert_eq!(broker.kafka_listeners[1].advertised_host, "kafka.example.com");
+    assert_eq!(
+        broker.kafka_listeners[1].advertised_host,
+        "kafka.example.com"
+    );
 }
 
 #[test]

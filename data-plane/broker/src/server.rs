@@ -165,7 +165,13 @@ async fn open_connection(
     let Some(tls) = &context.tls else {
         let (read_half, write_half) = stream.into_split();
         let principal = Principal::anonymous();
-        serve_connection(read_half, write_half, peer, principal, context, shutdown).await;
+        // Boxed: a connection's future is large (about 16 KiB) and lives as long
+        // as the connection; one allocation per connection keeps the accept loop's
+        // task small.
+        Box::pin(serve_connection(
+            read_half, write_half, peer, principal, context, shutdown,
+        ))
+        .await;
         return;
     };
     let handshake = tokio::select! {
@@ -202,7 +208,10 @@ async fn open_connection(
     };
     debug!(%peer, %principal, protocol = %context.security_protocol, "tls connection established");
     let (read_half, write_half) = tokio::io::split(stream);
-    serve_connection(read_half, write_half, peer, principal, context, shutdown).await;
+    Box::pin(serve_connection(
+        read_half, write_half, peer, principal, context, shutdown,
+    ))
+    .await;
 }
 
 /// Accepts Kafka connections until `shutdown` is cancelled.

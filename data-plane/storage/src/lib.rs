@@ -33,9 +33,7 @@ pub mod sim;
 pub mod testsuite;
 pub mod types;
 
-pub use durability::{
-    Clock, Disk, DurableOffset, FlushPolicy, FlushReport, Flusher, SystemClock,
-};
+pub use durability::{Clock, Disk, DurableOffset, FlushPolicy, FlushReport, Flusher, SystemClock};
 pub use error::{Error, Result};
 pub use journal::{JournalConfig, JournalReport, JournalStats};
 pub use log::{AppendInfo, Fetched, Log, LogConfig, RecoveryReport, SEGMENT_BYTES_MAX};
