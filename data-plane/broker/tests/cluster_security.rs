@@ -12,6 +12,9 @@ use harness::cluster::BrokerCluster;
 use harness::secure::{metadata_at, secure_client_at};
 use serde_json::json;
 
+/// One round of a certificate rotation, run on broker `id`'s files.
+type RotationStep<'a> = dyn Fn(u32, &PeerFiles) + 'a;
+
 fn scram(user: &str, password: &str) -> Vec<String> {
     vec![
         "security.protocol=sasl_plaintext".to_owned(),
@@ -340,7 +343,7 @@ fn peer_certificates_rotate_to_a_new_ca_without_a_restart() {
     // The three rounds, each on every broker, one broker at a time, no
     // restart: trust both CAs; present the new certificate; trust only
     // the new CA.
-    let rounds: [&dyn Fn(u32, &PeerFiles); 3] = [
+    let rounds: [&RotationStep<'_>; 3] = [
         &|_, files| files.write_bundle(&[&old_ca, &new_ca]),
         &|id, files| files.write_certificate(&new_ca, id),
         &|_, files| files.write_bundle(&[&new_ca]),

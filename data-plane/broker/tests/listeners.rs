@@ -119,7 +119,7 @@ fn each_listener_advertises_itself_and_enforces_its_own_protocol() {
     assert_eq!(kcat_brokers(internal, &[]), [internal.to_string()]);
     assert_eq!(
         kcat_brokers(external, &sasl_ssl_kcat(&ca)),
-        [external_advertised.clone()]
+        std::slice::from_ref(&external_advertised)
     );
     assert_eq!(
         confluent_brokers(internal, &plaintext()),

@@ -176,7 +176,6 @@ async fn a_live_setting_reaches_running_brokers_and_a_restart_only_one_rolls_the
         Duration::from_secs(30),
         || {
             let http = http.clone();
-            let address = address;
             async move {
                 for id in 1..=3 {
                     let url = format!("http://{}:9644/v1/config", address(id));
@@ -215,7 +214,7 @@ async fn a_live_setting_reaches_running_brokers_and_a_restart_only_one_rolls_the
             "every Pod replaced and Stable",
             Duration::from_secs(140),
             || {
-                let (pods, before, stable) = (pods.clone(), before.clone(), stable.clone());
+                let (pods, before) = (pods.clone(), before.clone());
                 async move {
                     stable().await?;
                     let now = uids(&pods).await;

@@ -36,10 +36,13 @@ fn broker() -> LiveSettings {
     ])
 }
 
+/// A broker's reported settings, by name.
+type Settings = Vec<(&'static str, SettingValue)>;
+
 #[test]
 fn only_the_settings_that_differ_are_sent() {
     let rf = ("default-replication-factor", SettingValue::Integer(3));
-    let cases: Vec<(&str, Vec<(&'static str, SettingValue)>, Value)> = vec![
+    let cases: Vec<(&str, Settings, Value)> = vec![
         ("nothing differs", vec![rf.clone()], json!({})),
         (
             "a new limit",
