@@ -104,8 +104,10 @@ fn ipv4_cidr(value: &str) -> Check {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EnvironmentNetwork {
     pub environment_id: Uuid,
-    pub settings: NetworkSettings,
-    /// `pending` (not provisioned yet), `provisioning`, `ready` or `failed`.
+    /// What was asked for with `PUT …/network`; `null` until then.
+    pub settings: Option<NetworkSettings>,
+    /// `unconfigured` (no settings yet), `pending` (not provisioned yet),
+    /// `provisioning`, `ready` or `failed`.
     pub state: String,
     /// Why it failed: `<AWS code>: <plain message>` when AWS refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]

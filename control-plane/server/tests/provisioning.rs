@@ -184,6 +184,16 @@ async fn checklist_provisioning_and_teardown_through_the_api(pool: PgPool) -> an
         assert_eq!(status, "ok", "{name}: {checklist}");
     }
 
+    // Before any settings the network exists with the environment, in state
+    // `unconfigured`; provisioning it is a conflict, not a 404.
+    let unset = app.get(&format!("{base}/network"), &key).await?;
+    let unset = unset.expect(StatusCode::OK);
+    assert_eq!(unset["state"], "unconfigured", "{unset}");
+    assert!(unset["settings"].is_null(), "{unset}");
+    app.post(&format!("{base}/network/provision"), &key, json!(null))
+        .await?
+        .expect_problem(StatusCode::CONFLICT, "conflict");
+
     app.put(
         &format!("{base}/network"),
         &key,

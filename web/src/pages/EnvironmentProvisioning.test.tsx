@@ -70,6 +70,10 @@ describe("provisioning checklist panel", () => {
 
 describe("network panel", () => {
   it("says when there are no network settings yet, without an error", async () => {
+    server.answers.set(`GET /v1/environments/${ENV}/network`, {
+      status: 200,
+      body: { environment_id: ENV, settings: null, state: "unconfigured", steps: [], revision: 0, updated_at: new Date().toISOString() },
+    });
     const { container } = wrap(<NetworkPanel environmentId={ENV} isAdmin />);
     await screen.findByTestId("network-unset");
     expect(container.querySelector("[role=alert]")).toBeNull();

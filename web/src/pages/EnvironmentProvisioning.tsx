@@ -4,7 +4,6 @@
 
 import { Button, Card, Code, Group, Table, Text, Title } from "@mantine/core";
 import { useState } from "react";
-import { ApiProblem } from "../api/problem";
 import { api, ok } from "../api/client";
 import { Loading, Problem } from "../components/States";
 import { StatusBadge } from "../components/StatusBadge";
@@ -96,16 +95,16 @@ export function NetworkPanel({ environmentId, isAdmin }: { environmentId: string
   const path = { params: { path: { environment_id: environmentId } } };
   const network = usePoll(() => ok(api.client.GET("/v1/environments/{environment_id}/network", path)), 3000, [environmentId]);
   const action = useAction(network.reload);
-  // 404: no network settings yet, which is a state, not an error.
-  const unset = network.error instanceof ApiProblem && network.error.status === 404;
+  // No network settings yet is a state (`unconfigured`), not an error.
   const data = network.data;
+  const unset = data?.state === "unconfigured" || !data?.settings;
   return (
     <section data-testid="network" aria-labelledby="network-title">
       <Group justify="space-between" mt="lg" mb="xs">
         <Title order={2} size="h4" id="network-title">
           Network
         </Title>
-        {isAdmin && data && data.state !== "provisioning" && (
+        {isAdmin && data && !unset && data.state !== "provisioning" && (
           <Button
             size="xs"
             variant="default"
@@ -116,12 +115,12 @@ export function NetworkPanel({ environmentId, isAdmin }: { environmentId: string
           </Button>
         )}
       </Group>
-      <Problem error={action.error ?? (unset ? undefined : network.error)} />
-      {unset ? (
+      <Problem error={action.error ?? network.error} />
+      {data && unset ? (
         <Text c="dimmed" data-testid="network-unset">
           No network settings yet: they are set through the API (PUT /v1/environments/{environmentId}/network, or Terraform).
         </Text>
-      ) : !data ? (
+      ) : !data?.settings ? (
         !network.error && <Loading what="the network" />
       ) : (
         <Card withBorder>

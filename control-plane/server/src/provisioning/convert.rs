@@ -19,6 +19,26 @@ pub(crate) fn settings_of(row: &NetworkRow) -> Result<NetworkSettings, AppError>
         .map_err(|error| AppError::Internal(anyhow::Error::new(error)))
 }
 
+/// The network of an environment nobody has set one for yet: it exists with
+/// the environment, in state `unconfigured`, so a client reading it right
+/// after creating the environment sees a state rather than a 404.
+pub(crate) fn unconfigured_network(environment: &EnvironmentRow) -> EnvironmentNetwork {
+    EnvironmentNetwork {
+        environment_id: environment.environment_id,
+        settings: None,
+        state: UNCONFIGURED.to_owned(),
+        message: None,
+        operation_id: None,
+        resources: None,
+        steps: Vec::new(),
+        revision: 0,
+        updated_at: environment.created_at,
+    }
+}
+
+/// The state of a network without settings.
+pub(crate) const UNCONFIGURED: &str = "unconfigured";
+
 /// What the provisioner is asked for.
 pub(crate) fn spec(environment: &EnvironmentRow, settings: &NetworkSettings) -> NetworkSpec {
     let vpc = match &settings.vpc_id {
@@ -91,7 +111,7 @@ pub(crate) fn network_to_api(
         .map_err(|error| AppError::Internal(anyhow::Error::new(error)))?;
     Ok(EnvironmentNetwork {
         environment_id: row.environment_id,
-        settings,
+        settings: Some(settings),
         state: row.state,
         message: row.message,
         operation_id: row.job_id,

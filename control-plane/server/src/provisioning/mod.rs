@@ -12,6 +12,7 @@ mod jobs;
 
 pub(crate) use convert::{
     check_to_api, checklist_to_api, default_settings, network_to_api, settings_of, spec,
+    unconfigured_network,
 };
 pub(crate) use jobs::{run, when_failed_for_good};
 

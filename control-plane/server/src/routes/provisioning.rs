@@ -14,7 +14,7 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath};
 use crate::mutation::Mutation;
-use crate::provisioning::{self, checklist_to_api, network_to_api};
+use crate::provisioning::{self, checklist_to_api, network_to_api, unconfigured_network};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,7 +35,8 @@ async fn environment(
 }
 
 /// The environment's network: settings, state, resources and the steps of
-/// the latest provisioning operation.
+/// the latest provisioning operation (state `unconfigured`, settings `null`,
+/// until the first `PUT`).
 #[utoipa::path(
     get,
     path = "/v1/environments/{environment_id}/network",
@@ -53,13 +54,15 @@ pub(crate) async fn get_network(
     AppPath(id): AppPath<Uuid>,
 ) -> Result<Response, AppError> {
     let organization_id = principal.organization_id;
-    let row = fjord_store::provisioning::get_network(&state.pool, organization_id, id, false)
-        .await?
-        .ok_or_else(|| {
-            AppError::NotFound(format!(
-                "environment {id} not found or has no network settings yet (PUT them first)"
-            ))
-        })?;
+    let Some(row) =
+        fjord_store::provisioning::get_network(&state.pool, organization_id, id, false).await?
+    else {
+        // No settings yet: the environment's network exists in state
+        // `unconfigured` (404 only when the environment does not).
+        let mut db = state.pool.acquire().await?;
+        let environment = environment(&mut db, organization_id, id, false).await?;
+        return Ok(axum::Json(unconfigured_network(&environment)).into_response());
+    };
     let steps = match row.job_id {
         Some(job_id) => {
             fjord_store::provisioning::list_steps(&state.pool, organization_id, job_id).await?
