@@ -133,3 +133,34 @@ fn a_status_apply_writes_only_status() {
         "status"
     );
 }
+
+#[test]
+fn a_port_applied_without_protocol_is_the_stored_tcp_port() {
+    // The server defaults `protocol: TCP` after each apply; the next apply,
+    // again without it, must match that port instead of adding another.
+    let lists = ListTypes::Builtin;
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kafka"},
+        "spec": {"ports": [{"name": "kafka", "port": 9092}, {"name": "admin", "port": 9644}]}});
+    let mut stored = json!({});
+    for _ in 0..3 {
+        stored = server_side_apply(&stored, &service, &request("operator", false, &lists)).unwrap();
+        for port in stored["spec"]["ports"].as_array_mut().unwrap() {
+            port.as_object_mut()
+                .unwrap()
+                .entry("protocol")
+                .or_insert(json!("TCP"));
+        }
+    }
+    let ports: Vec<(u64, &str)> = stored["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|port| {
+            (
+                port["port"].as_u64().unwrap(),
+                port["protocol"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ports, [(9092, "TCP"), (9644, "TCP")]);
+}

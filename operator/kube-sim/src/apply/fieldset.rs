@@ -32,16 +32,27 @@ fn canonical(value: &Value) -> String {
     value.to_string()
 }
 
-/// The key of a map-list item: its key fields (missing ones as null).
+/// The key of a map-list item: its key fields, a missing one as its declared
+/// default (Kubernetes matches by the defaulted key, so an applied port
+/// without `protocol` is the stored `TCP` port), else as null.
 pub fn item_key(item: &Value, key_fields: &[String]) -> String {
     let mut key = Map::new();
     for field in key_fields {
-        key.insert(
-            field.clone(),
-            item.get(field).cloned().unwrap_or(Value::Null),
-        );
+        let value = item
+            .get(field)
+            .cloned()
+            .or_else(|| key_field_default(field))
+            .unwrap_or(Value::Null);
+        key.insert(field.clone(), value);
     }
     canonical(&Value::Object(key))
+}
+
+/// The schema default of a key field of the built-in map lists we serve:
+/// `protocol` of Service and container ports is `TCP` (the only key field
+/// with a default in the types kube-sim knows).
+fn key_field_default(field: &str) -> Option<Value> {
+    (field == "protocol").then(|| Value::String("TCP".to_owned()))
 }
 
 fn field_names(path: &[PathElement]) -> Vec<&str> {
