@@ -231,6 +231,15 @@ impl Writer {
         // Bounded by the resolver's answer.
         for socket in resolved {
             match TcpStream::connect(socket).await {
+                // A connect to a free local port in the ephemeral range can
+                // be given that same port as its source: TCP's simultaneous
+                // open then connects the socket to itself. It must not count
+                // as the peer (it would hold the peer's port and keep the
+                // restarted peer from binding it): drop it and try again.
+                Ok(stream) if is_self_connected(&stream) => {
+                    self.transport.metrics.connect_failures.inc();
+                    debug!(peer = %to, address = %self.address, %socket, "connected to itself: dropped");
+                }
                 Ok(stream) => return Some(stream),
                 Err(error) => {
                     self.transport.metrics.connect_failures.inc();
@@ -266,6 +275,11 @@ impl Writer {
             metrics.bytes_sent.inc_by(bytes.len() as u64);
         }
     }
+}
+
+/// Whether a connected socket's source is its own destination.
+fn is_self_connected(stream: &TcpStream) -> bool {
+    matches!((stream.local_addr(), stream.peer_addr()), (Ok(local), Ok(peer)) if local == peer)
 }
 
 async fn listen(
@@ -394,6 +408,27 @@ mod tests {
     use fjord_replication::{LogPosition, Offset, Term};
 
     use crate::wire::GroupId;
+
+    #[tokio::test]
+    async fn a_socket_connected_to_itself_is_told_apart_from_a_peer() {
+        // A real connection to a listener is a peer.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        assert!(!is_self_connected(&peer));
+        // A socket bound to a free port and connected to that same port is
+        // what a simultaneous open with itself leaves.
+        let port = {
+            let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            free.local_addr().unwrap()
+        };
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(port).unwrap();
+        let itself = socket.connect(port).await.unwrap();
+        assert!(is_self_connected(&itself));
+    }
 
     fn transport(queue_bytes_max: usize) -> Transport {
         let peer = Peer {
