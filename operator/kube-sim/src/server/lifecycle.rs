@@ -32,25 +32,105 @@ pub(super) fn create_namespace(state: &mut State, name: &str) {
     state.store.put(&resource, ObjectKey::new("", name), object);
 }
 
-/// `metadata.name` must be a lowercase RFC 1123 subdomain (at most 253 characters).
-pub(super) fn validate_name(resource_type: &ResourceType, name: &str) -> Result<(), ApiStatus> {
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if valid {
-        return Ok(());
+/// The rule a kind's `metadata.name` follows, as the API server's validation
+/// picks it: most kinds take a DNS subdomain; Services a DNS-1035 label (the
+/// name becomes a DNS label); Namespaces an RFC 1123 label; RBAC objects any
+/// path segment (so `system:controller:x` is a valid ClusterRole name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameRule {
+    Subdomain,
+    Label,
+    Dns1035Label,
+    PathSegment,
+}
+
+fn name_rule(resource_type: &ResourceType) -> NameRule {
+    match (resource_type.group.as_str(), resource_type.kind.as_str()) {
+        (
+            "rbac.authorization.k8s.io",
+            "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding",
+        ) => NameRule::PathSegment,
+        ("", "Service") => NameRule::Dns1035Label,
+        ("", "Namespace") => NameRule::Label,
+        _ => NameRule::Subdomain,
     }
-    let message = if name.is_empty() {
-        "Required value: name or generateName is required".to_owned()
+}
+
+/// Why `name` breaks `rule` (the API server's wording), or `None`.
+fn name_problem(rule: NameRule, name: &str) -> Option<String> {
+    let lowercase_alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let ends_alphanumeric = name.ends_with(lowercase_alphanumeric);
+    match rule {
+        NameRule::PathSegment => {
+            if name == "." || name == ".." {
+                Some(format!("may not be '{name}'"))
+            } else if let Some(bad) = ['/', '%'].into_iter().find(|c| name.contains(*c)) {
+                Some(format!("may not contain '{bad}'"))
+            } else {
+                None
+            }
+        }
+        NameRule::Subdomain => {
+            let valid = name.len() <= 253
+                && name
+                    .split('.')
+                    .all(|part| !part.is_empty() && label_like(part, lowercase_alphanumeric));
+            (!valid).then(|| {
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric \
+                 characters, '-' or '.', and must start and end with an alphanumeric character"
+                    .to_owned()
+            })
+        }
+        NameRule::Label => {
+            if name.len() > 63 {
+                Some("must be no more than 63 characters".to_owned())
+            } else if !label_like(name, lowercase_alphanumeric) {
+                Some(
+                    "a lowercase RFC 1123 label must consist of lower case alphanumeric \
+                     characters or '-', and must start and end with an alphanumeric character"
+                        .to_owned(),
+                )
+            } else {
+                None
+            }
+        }
+        NameRule::Dns1035Label => {
+            if name.len() > 63 {
+                Some("must be no more than 63 characters".to_owned())
+            } else if !(label_like(name, |c: char| c.is_ascii_lowercase()) && ends_alphanumeric) {
+                Some(
+                    "a DNS-1035 label must consist of lower case alphanumeric characters or \
+                     '-', start with an alphabetic character, and end with an alphanumeric \
+                     character"
+                        .to_owned(),
+                )
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Lowercase alphanumerics and '-', starting with a character `first` takes
+/// and ending with an alphanumeric.
+fn label_like(part: &str, first: impl Fn(char) -> bool) -> bool {
+    part.starts_with(first)
+        && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && part
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// `metadata.name` must follow its kind's rule ([`NameRule`]).
+pub(super) fn validate_name(resource_type: &ResourceType, name: &str) -> Result<(), ApiStatus> {
+    let problem = if name.is_empty() {
+        Some("Required value: name or generateName is required".to_owned())
     } else {
-        format!(
-            "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case \
-             alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-        )
+        name_problem(name_rule(resource_type), name)
+            .map(|why| format!("Invalid value: \"{name}\": {why}"))
+    };
+    let Some(message) = problem else {
+        return Ok(());
     };
     Err(ApiStatus::invalid(
         &qualified_kind(resource_type),
@@ -207,6 +287,37 @@ mod tests {
                 .message
                 .starts_with("Pod \"Web\" is invalid: metadata.name: Invalid value")
         );
+    }
+
+    #[test]
+    fn each_kind_validates_its_name_by_its_own_rule() {
+        let registry = Registry::default();
+        let get = |group: &str, version: &str, resource: &str| {
+            registry.get(group, version, resource).unwrap()
+        };
+        let rbac = "rbac.authorization.k8s.io";
+        // RBAC names are path segments: colons are fine, slashes are not.
+        let bindings = get(rbac, "v1", "clusterrolebindings");
+        assert!(validate_name(&bindings, "fjord-broker-rack:ns:racked").is_ok());
+        assert!(validate_name(&get(rbac, "v1", "clusterroles"), "system:controller:x").is_ok());
+        let error = validate_name(&bindings, "a/b").unwrap_err();
+        assert!(
+            error.message.contains("may not contain '/'"),
+            "{}",
+            error.message
+        );
+        assert!(validate_name(&bindings, "..").is_err());
+        // Services are DNS-1035 labels: no dots, no leading digit, at most 63.
+        let services = get("", "v1", "services");
+        assert!(validate_name(&services, "racked-brokers").is_ok());
+        assert!(validate_name(&services, "a.b").is_err());
+        assert!(validate_name(&services, "1abc").is_err());
+        assert!(validate_name(&services, &"a".repeat(64)).is_err());
+        // Namespaces are RFC 1123 labels; ConfigMaps subdomains.
+        assert!(validate_name(&get("", "v1", "namespaces"), "a.b").is_err());
+        assert!(validate_name(&get("", "v1", "configmaps"), "a.b").is_ok());
+        assert!(validate_name(&get("", "v1", "configmaps"), "a..b").is_err());
+        assert!(validate_name(&get("", "v1", "configmaps"), "a:b").is_err());
     }
 
     #[test]
