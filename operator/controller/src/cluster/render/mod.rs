@@ -226,12 +226,6 @@ impl Desired {
                 let listener = SettingValue::Text(format!("{host}:{kafka_port}"));
                 file.push_str(&format!("advertised-listener = {listener}\n"));
             }
-            if rack_key.is_some() {
-                file.push_str(&format!(
-                    "rack-file = {}\n",
-                    SettingValue::Text(RACK_FILE.into())
-                ));
-            }
             (format!("{}.toml", pod_name(&name, *id)), file)
         };
         let files: BTreeMap<String, String> = ids.iter().map(|id| file_of(&shared, id)).collect();

@@ -116,11 +116,15 @@ fn rack_awareness_adds_an_init_container_that_reads_the_nodes_label() {
         .as_ref()
         .unwrap();
     assert_eq!(field.field_path, "spec.nodeName");
+    // The broker is told where the rack file is in its own view of the volume.
+    let broker_args = spec.containers[0].args.clone().unwrap();
+    let at = broker_args
+        .iter()
+        .position(|arg| arg == "--rack-file")
+        .unwrap();
+    assert_eq!(broker_args[at + 1], RACK_FILE);
     for file in desired.files.values() {
-        assert!(
-            file.contains(&format!("rack-file = \"{RACK_FILE}\"\n")),
-            "{file}"
-        );
+        assert!(!file.contains("rack-file"), "{file}");
     }
     // Turning rack awareness on restarts the brokers (new init container).
     assert_ne!(

@@ -26,7 +26,7 @@ pub(super) const PROBE_TIMEOUT_SECONDS: u32 = 5;
 pub fn statefulset(desired: &Desired) -> Result<StatefulSet> {
     let metadata = desired.metadata(desired.name.clone());
     let kafka_port = desired.kafka_port;
-    let args = [
+    let mut args = vec![
         "--config".to_owned(),
         format!("{CONFIG_DIR}/$(POD_NAME).toml"),
         "--data-dir".to_owned(),
@@ -38,6 +38,11 @@ pub fn statefulset(desired: &Desired) -> Result<StatefulSet> {
         "--peer-listen".to_owned(),
         format!("$(POD_IP):{PEER_PORT}"),
     ];
+    if desired.rack_key.is_some() {
+        // A path in the rack volume, as an argument (not in the broker
+        // file) like the data directory: the container's own view of it.
+        args.extend(["--rack-file".to_owned(), RACK_FILE.to_owned()]);
+    }
     let mut claim_spec = json!({
         "accessModes": ["ReadWriteOnce"],
         "resources": { "requests": { "storage": desired.storage_size } },
