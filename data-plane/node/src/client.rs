@@ -73,8 +73,30 @@ impl Node {
         group: GroupId,
         batch: Vec<u8>,
     ) -> impl Future<Output = Result<Proposal>> + Send + 'static {
+        self.propose_checked(group, batch, None)
+    }
+
+    /// [`Self::propose`], refused with `NotLeader` unless this replica
+    /// still leads `term` when the request is handled: for a caller whose
+    /// decision to append was made against that term's state (the leader's
+    /// idempotent-producer check).
+    pub fn propose_in_term(
+        &self,
+        group: GroupId,
+        term: i32,
+        batch: Vec<u8>,
+    ) -> impl Future<Output = Result<Proposal>> + Send + 'static {
+        self.propose_checked(group, batch, Some(term))
+    }
+
+    fn propose_checked(
+        &self,
+        group: GroupId,
+        batch: Vec<u8>,
+        in_term: Option<i32>,
+    ) -> impl Future<Output = Result<Proposal>> + Send + 'static {
         let (reply, receiver) = oneshot::channel();
-        let request = partition_task(group, reply, move |p, c| p.propose(c, batch));
+        let request = partition_task(group, reply, move |p, c| p.propose(c, batch, in_term));
         let queued = match self.requests.try_send(request) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(Error::Overloaded(group)),

@@ -15,13 +15,28 @@ use crate::records;
 impl Partition {
     /// A producer batch: the engine appends it (offsets assigned) or refuses
     /// it at once; the proposal's `committed` resolves after the commit.
+    ///
+    /// With `in_term`, only if this replica still leads that term: a caller
+    /// that checked something against the leader's state of one term (the
+    /// idempotent producer's sequence check) must not have the batch
+    /// appended in a later term, whose log may hold what it checked for.
     pub(crate) fn propose(
         &mut self,
         context: &mut Context<'_>,
         batch: Vec<u8>,
+        in_term: Option<i32>,
     ) -> Result<Proposal> {
         if self.failed {
             return Err(Error::Stopped);
+        }
+        if let Some(term) = in_term
+            && (!self.engine.is_leader() || self.engine.term().0 != term)
+        {
+            let leader = self.status(context.now).leader;
+            return Err(Error::NotLeader {
+                group: self.group,
+                leader,
+            });
         }
         let records = records::offsets_in(&batch).map_err(Error::InvalidBatch)?;
         let request = self.next_request_id();

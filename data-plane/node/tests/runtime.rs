@@ -108,6 +108,31 @@ async fn groups_added_at_runtime_commit_proposals_in_order_and_can_be_removed() 
     for (i, pair) in proposals.windows(2).enumerate() {
         assert_eq!(pair[0].end_offset, pair[1].base_offset, "proposal {i}");
     }
+    // A proposal bound to a term is taken in that term only: another term
+    // (one the caller checked its state against) is refused, not appended.
+    // (As proposal 40 of the series: 40 % 3 + 1 records, filled with 40.)
+    let in_term = leader_node
+        .propose_in_term(group, term, build_batch(2, Timestamp(0), 16, 40))
+        .await
+        .unwrap();
+    assert_eq!(in_term.term, term);
+    let end_before = leader_node.status(group).await.unwrap().log_end;
+    for other in [term - 1, term + 1] {
+        let refused = leader_node
+            .propose_in_term(group, other, build_batch(1, Timestamp(0), 16, 0))
+            .await;
+        assert!(
+            matches!(refused, Err(fjord_node::Error::NotLeader { .. })),
+            "term {other}: {refused:?}"
+        );
+    }
+    assert_eq!(leader_node.status(group).await.unwrap().log_end, end_before);
+    let refused = cluster
+        .node(follower)
+        .propose_in_term(group, term, build_batch(1, Timestamp(0), 16, 0))
+        .await;
+    assert!(matches!(refused, Err(fjord_node::Error::NotLeader { .. })));
+    proposals.push(in_term);
     let mut acked = Vec::new();
     for (i, proposal) in proposals.into_iter().enumerate() {
         assert_eq!(proposal.term, term);

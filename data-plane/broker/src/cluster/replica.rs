@@ -212,13 +212,23 @@ impl ReplicatedReplica {
                 duplicate: true,
             });
         }
+        // Only in the term the producer state was checked for: between the
+        // check and the proposal this replica may have lost the leadership
+        // and won it back, and the leader in between may have appended this
+        // very batch (the client's retry); appending it now would store it
+        // twice. Refused, the client retries and the rebuilt state sees it.
         let proposal = self
-            .wait(self.node.propose(self.group, batches.to_vec()))
+            .wait(
+                self.node
+                    .propose_in_term(self.group, status.term, batches.to_vec()),
+            )
             .map_err(node_error)?;
+        debug_assert_eq!(
+            proposal.term, status.term,
+            "a proposal is made in the checked term only"
+        );
         if proposal.term != status.term {
-            // Leadership changed between the check and the proposal: the
-            // state was checked for another term.
-            state.term = None;
+            state.term = None; // rebuilt at the next append, whatever happened
         }
         if let Some(producer) = producer {
             state.producers.record(producer, proposal.base_offset);
