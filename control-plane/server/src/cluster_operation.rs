@@ -2,9 +2,10 @@
 //! completes when the agent has done the work, or fails with a clear reason
 //! when it reports the cluster failed or nothing happens in time.
 //!
-//! - `cluster.create` succeeds once the agent reports the cluster `ready`;
-//!   it fails at once when the agent reports `failed`, or when the cluster
-//!   is deleted first.
+//! - `cluster.create` succeeds once the agent reports the cluster `ready`
+//!   (marked at the report itself, so a deletion right after cannot fail
+//!   it); it fails at once when the agent reports `failed`, or when the
+//!   cluster is deleted before it was ever ready.
 //! - `cluster.delete` succeeds once the agent reports it has applied the
 //!   intent generation that no longer holds the cluster.
 //!

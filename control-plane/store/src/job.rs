@@ -128,6 +128,31 @@ pub async fn finish(db: impl PgExecutor<'_>, job: &JobRow, outcome: &Outcome) ->
     Ok(done.rows_affected() == 1)
 }
 
+/// Marks every unfinished job of `kind` whose payload names `cluster_id` as
+/// succeeded, now: for an operation whose completion is reported rather than
+/// polled (a cluster the agent reports `ready` may be deleted before the
+/// next poll would have seen it). A worker running one of them meanwhile is
+/// fenced off by [`finish`] (it matches `running` rows only). Returns how
+/// many jobs it completed.
+pub async fn succeed_for_cluster(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    kind: &str,
+    cluster_id: Uuid,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "update job set state = 'succeeded', locked_until = null
+         where organization_id = $1 and kind = $2 and payload->>'cluster_id' = $3
+           and state in ('queued', 'running')",
+    )
+    .bind(organization_id)
+    .bind(kind)
+    .bind(cluster_id.to_string())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Exponential backoff: 2^attempts seconds, at most five minutes.
 pub fn backoff(attempts: i32) -> Duration {
     let exponent = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);

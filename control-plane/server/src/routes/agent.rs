@@ -362,6 +362,17 @@ pub(crate) async fn report_status(
                 &status,
             )
             .await?;
+            if status.phase == "ready" {
+                // The creation is done the moment the agent says so, even if
+                // the cluster is deleted before the operation's next check.
+                fjord_store::job::succeed_for_cluster(
+                    &mut *transaction,
+                    agent.organization_id,
+                    crate::cluster_operation::CREATE,
+                    cluster.cluster_id,
+                )
+                .await?;
+            }
         } else {
             unknown_cluster_ids.push(cluster.cluster_id);
         }
