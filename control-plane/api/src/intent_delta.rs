@@ -361,5 +361,4 @@ fn diff_topics(
 }
 
 #[cfg(test)]
-#[path = "intent_delta_test.rs"]
 pub(crate) mod tests;

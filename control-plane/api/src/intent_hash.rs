@@ -210,5 +210,4 @@ impl DeltaTree for HashTree {
 }
 
 #[cfg(test)]
-#[path = "intent_hash_test.rs"]
 mod tests;

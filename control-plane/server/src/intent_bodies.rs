@@ -370,5 +370,4 @@ impl IntentBodies {
 }
 
 #[cfg(test)]
-#[path = "intent_bodies_test.rs"]
 mod tests;

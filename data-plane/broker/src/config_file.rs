@@ -190,5 +190,4 @@ fn from_matches(matches: &ArgMatches) -> Result<BrokerArgs> {
 }
 
 #[cfg(test)]
-#[path = "config_file_test.rs"]
 mod tests;

@@ -132,5 +132,4 @@ fn snappy_block(block: &[u8], limit: usize, output: &mut Vec<u8>) -> Result<(), 
 }
 
 #[cfg(test)]
-#[path = "inflate_test.rs"]
 mod tests;

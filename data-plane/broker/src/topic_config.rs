@@ -349,5 +349,4 @@ pub fn partition_settings(overrides: &Overrides, defaults: &TopicDefaults) -> Pa
 }
 
 #[cfg(test)]
-#[path = "topic_config_test.rs"]
 mod tests;

@@ -487,11 +487,8 @@ fn write_atomically(directory: &Path, name: &str, value: &RegistryFile) -> std::
     File::open(directory)?.sync_all()
 }
 
-#[path = "topics_mirror.rs"]
 mod mirror;
-#[path = "topics_validate.rs"]
 mod validate;
 
 #[cfg(test)]
-#[path = "topics_test.rs"]
 mod tests;

@@ -222,5 +222,4 @@ pub fn check(acked: &[Placed], read: &[Placed]) -> Report {
 }
 
 #[cfg(test)]
-#[path = "checker_test.rs"]
 mod tests;

@@ -278,5 +278,4 @@ impl IntentFollower {
 }
 
 #[cfg(test)]
-#[path = "intent_follower_test.rs"]
 mod tests;

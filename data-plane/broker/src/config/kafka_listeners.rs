@@ -202,5 +202,4 @@ fn bracketed(host: &str) -> String {
 }
 
 #[cfg(test)]
-#[path = "kafka_listeners_test.rs"]
 mod tests;

@@ -510,5 +510,4 @@ fn outcome_code(outcome: Result<(), Failure>) -> (i16, Option<StrBytes>) {
 }
 
 #[cfg(test)]
-#[path = "configs_test.rs"]
 mod tests;

@@ -393,5 +393,4 @@ impl PartitionReplica for LocalReplica {
 }
 
 #[cfg(test)]
-#[path = "local_test.rs"]
 mod tests;
