@@ -63,12 +63,12 @@ fn name_problem(rule: NameRule, name: &str) -> Option<String> {
     match rule {
         NameRule::PathSegment => {
             if name == "." || name == ".." {
-                Some(format!("may not be '{name}'"))
-            } else if let Some(bad) = ['/', '%'].into_iter().find(|c| name.contains(*c)) {
-                Some(format!("may not contain '{bad}'"))
-            } else {
-                None
+                return Some(format!("may not be '{name}'"));
             }
+            ['/', '%']
+                .into_iter()
+                .find(|c| name.contains(*c))
+                .map(|bad| format!("may not contain '{bad}'"))
         }
         NameRule::Subdomain => {
             let valid = name.len() <= 253
