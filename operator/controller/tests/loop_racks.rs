@@ -29,8 +29,9 @@ use fjord_kube_sim::testbed::Testbed;
 use fjord_kube_sim::{kubeconfig_yaml, serve};
 use fjord_operator::cluster::Config;
 use fjord_operator::cluster::render::OPERATOR_IMAGE_DEFAULT;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, PostParams};
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, CustomResourceExt};
 
 const ZONE_KEY: &str = "topology.kubernetes.io/zone";
@@ -205,6 +206,36 @@ async fn each_brokers_rack_is_its_nodes_zone_through_the_init_container() {
     for (id, rack) in &racks {
         assert_eq!(rack, &zone, "broker {id}'s rack: {racks:?}");
     }
+
+    // Rack awareness off: the brokers' permission to read nodes goes (the
+    // cluster-scoped binding and the ServiceAccount), before the roll ends.
+    let binding = format!("fjord-broker-rack:{namespace}:racked");
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+    assert!(bindings.get_opt(&binding).await.unwrap().is_some());
+    assert!(accounts.get_opt("racked-broker").await.unwrap().is_some());
+    clusters
+        .patch(
+            "racked",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"rackAwareness": null}})),
+        )
+        .await
+        .unwrap();
+    eventually(
+        "the rack binding and ServiceAccount deleted",
+        Duration::from_secs(30),
+        || {
+            let (bindings, accounts, binding) =
+                (bindings.clone(), accounts.clone(), binding.clone());
+            async move {
+                let gone = bindings.get_opt(&binding).await.ok()?.is_none()
+                    && accounts.get_opt("racked-broker").await.ok()?.is_none();
+                gone.then_some(())
+            }
+        },
+    )
+    .await;
     operator.abort();
     served.abort();
 }

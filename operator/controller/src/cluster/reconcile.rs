@@ -9,7 +9,7 @@ use fjord_crd::{StreamCluster, StreamClusterStatus};
 use fjord_metadata::BrokerId;
 use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Patch, PatchParams};
@@ -340,9 +340,32 @@ async fn apply_children(context: &Context, desired: &Desired) -> Result<()> {
             &Patch::Apply(&binding),
         )
         .await?;
+    } else {
+        // Rack awareness off (or never on): nothing may keep the broker
+        // Pods' permission to read nodes. Absent is the usual case.
+        delete_rack_identity(context, desired).await?;
     }
     apply_object(context, desired, &render::statefulset(desired)?).await?;
     Ok(())
+}
+
+/// Deletes the rack init container's binding and ServiceAccount; absent is
+/// fine.
+async fn delete_rack_identity(context: &Context, desired: &Desired) -> Result<()> {
+    let binding = render::rack_binding_name(&desired.namespace, &desired.name);
+    let bindings: Api<ClusterRoleBinding> = Api::all(context.client.clone());
+    absent_is_fine(bindings.delete(&binding, &Default::default()).await)?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(context.client.clone(), &desired.namespace);
+    let account = desired.broker_service_account_name();
+    absent_is_fine(accounts.delete(&account, &Default::default()).await)
+}
+
+fn absent_is_fine<T>(outcome: kube::Result<T>) -> Result<()> {
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Deletes the cluster's ClusterRoleBinding (cluster scoped, so no owner
@@ -351,11 +374,7 @@ async fn delete_rack_binding(context: &Context, cluster: &StreamCluster) -> Resu
     let namespace = cluster.namespace().unwrap_or_default();
     let name = render::rack_binding_name(&namespace, &cluster.name_any());
     let api: Api<ClusterRoleBinding> = Api::all(context.client.clone());
-    match api.delete(&name, &Default::default()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(error) => Err(error.into()),
-    }
+    absent_is_fine(api.delete(&name, &Default::default()).await)
 }
 
 async fn apply_object<K>(context: &Context, desired: &Desired, object: &K) -> Result<()>
