@@ -14,11 +14,11 @@
 
 mod cluster;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cluster::kafka::{dump_logs, python};
+use cluster::real::broker_binary;
 use cluster::{condition, eventually, stream_cluster};
 use fjord_crd::{ConditionStatus, ConditionType, RackAwareness, StreamCluster};
 use fjord_kube_sim::kubelet::KubeletConfig;
@@ -36,16 +36,6 @@ use kube::{Api, CustomResourceExt};
 
 const ZONE_KEY: &str = "topology.kubernetes.io/zone";
 const BROKERS: usize = 3;
-
-/// `FJORD_BROKER_BIN`, or `fjord-broker` in this test binary's profile directory.
-fn broker_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("FJORD_BROKER_BIN") {
-        return PathBuf::from(path);
-    }
-    let test = std::env::current_exe().unwrap();
-    let profile = test.parent().and_then(|deps| deps.parent()).unwrap();
-    profile.join("fjord-broker")
-}
 
 /// Each broker's rack as the Kafka Metadata reports it (id, rack or "").
 fn metadata_racks(python: &std::path::Path, bootstrap: &str) -> Option<Vec<(u32, String)>> {
