@@ -174,19 +174,25 @@ pub struct ReportedStatus {
 }
 
 /// Stores a reported status, only for a cluster of that environment.
-/// Returns whether the cluster exists there.
+/// Returns the cluster's phase before this report, or `None` when the
+/// cluster does not exist there.
 pub async fn report_status(
     db: impl PgExecutor<'_>,
     organization_id: Uuid,
     environment_id: Uuid,
     cluster_id: Uuid,
     status: &ReportedStatus,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "update cluster set phase = $4, observed_version = $5, brokers_ready = $6,
-                            conditions = $7, metrics = $8, brokers = $9,
-                            bootstrap_address = $10, reported_at = now()
-         where organization_id = $1 and environment_id = $2 and cluster_id = $3",
+) -> Result<Option<String>> {
+    // The phase before this report, read under the update's row lock.
+    let previous: Option<(String,)> = sqlx::query_as(
+        "update cluster c set phase = $4, observed_version = $5, brokers_ready = $6,
+                              conditions = $7, metrics = $8, brokers = $9,
+                              bootstrap_address = $10, reported_at = now()
+         from (select cluster_id, phase from cluster
+               where organization_id = $1 and environment_id = $2 and cluster_id = $3
+               for update) before
+         where c.cluster_id = before.cluster_id
+         returning before.phase",
     )
     .bind(organization_id)
     .bind(environment_id)
@@ -198,7 +204,7 @@ pub async fn report_status(
     .bind(Json(&status.metrics))
     .bind(Json(&status.brokers))
     .bind(&status.bootstrap_address)
-    .execute(db)
+    .fetch_optional(db)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(previous.map(|(phase,)| phase))
 }

@@ -346,7 +346,7 @@ pub(crate) async fn report_status(
                 .as_deref()
                 .map(|address| address.trim().to_owned()),
         };
-        let known = fjord_store::cluster::report_status(
+        let previous_phase = fjord_store::cluster::report_status(
             &mut *transaction,
             agent.organization_id,
             agent.environment_id,
@@ -354,7 +354,7 @@ pub(crate) async fn report_status(
             &status,
         )
         .await?;
-        if known {
+        if let Some(previous_phase) = previous_phase {
             fjord_store::cluster_status_sample::insert(
                 &mut transaction,
                 agent.organization_id,
@@ -362,9 +362,10 @@ pub(crate) async fn report_status(
                 &status,
             )
             .await?;
-            if status.phase == "ready" {
+            if status.phase == "ready" && previous_phase != "ready" {
                 // The creation is done the moment the agent says so, even if
-                // the cluster is deleted before the operation's next check.
+                // the cluster is deleted before the operation's next check
+                // (once, when the cluster turns ready: not on every report).
                 fjord_store::job::succeed_for_cluster(
                     &mut *transaction,
                     agent.organization_id,
