@@ -125,7 +125,8 @@ async fn reconcile(cluster: Arc<StreamCluster>, context: Arc<Context>) -> Result
         match event {
             Finalized::Apply(cluster) => apply(&cluster, &shared).await,
             Finalized::Cleanup(cluster) => {
-                delete_rack_binding(&shared, &cluster).await?;
+                let namespace = cluster.namespace().unwrap_or_default();
+                delete_rack_binding(&shared, &namespace, &cluster.name_any()).await?;
                 notice(&shared, &cluster, Notice::normal("Deleting", "Deleting", "the brokers, their Services and configuration are deleted with the cluster; their volume claims are kept".into())).await;
                 Ok(Action::await_change())
             }
@@ -352,9 +353,7 @@ async fn apply_children(context: &Context, desired: &Desired) -> Result<()> {
 /// Deletes the rack init container's binding and ServiceAccount; absent is
 /// fine.
 async fn delete_rack_identity(context: &Context, desired: &Desired) -> Result<()> {
-    let binding = render::rack_binding_name(&desired.namespace, &desired.name);
-    let bindings: Api<ClusterRoleBinding> = Api::all(context.client.clone());
-    absent_is_fine(bindings.delete(&binding, &Default::default()).await)?;
+    delete_rack_binding(context, &desired.namespace, &desired.name).await?;
     let accounts: Api<ServiceAccount> = Api::namespaced(context.client.clone(), &desired.namespace);
     let account = desired.broker_service_account_name();
     absent_is_fine(accounts.delete(&account, &Default::default()).await)
@@ -370,9 +369,8 @@ fn absent_is_fine<T>(outcome: kube::Result<T>) -> Result<()> {
 
 /// Deletes the cluster's ClusterRoleBinding (cluster scoped, so no owner
 /// reference deletes it); absent is fine.
-async fn delete_rack_binding(context: &Context, cluster: &StreamCluster) -> Result<()> {
-    let namespace = cluster.namespace().unwrap_or_default();
-    let name = render::rack_binding_name(&namespace, &cluster.name_any());
+async fn delete_rack_binding(context: &Context, namespace: &str, cluster: &str) -> Result<()> {
+    let name = render::rack_binding_name(namespace, cluster);
     let api: Api<ClusterRoleBinding> = Api::all(context.client.clone());
     absent_is_fine(api.delete(&name, &Default::default()).await)
 }
