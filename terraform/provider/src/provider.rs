@@ -11,12 +11,8 @@ use tf_provider::value::Value;
 use tf_provider::{Diagnostics, DynamicDataSource, DynamicResource, Provider};
 
 use crate::client::Client;
-use crate::data_sources::{EnvironmentsDataSource, ReleasesDataSource};
-use crate::resources::{
-    ApiKeyResource, CloudAccountResource, ClusterResource, EnvironmentResource, RolloutResource,
-    TopicResource,
-};
 use crate::schema::{optional, schema, sensitive};
+use crate::{data_sources, resources};
 
 /// Read when `endpoint` is not set.
 pub const ENDPOINT_ENV: &str = "FJORD_ENDPOINT";
@@ -56,13 +52,29 @@ pub struct ProviderConfig {
     pub poll_interval_seconds: Value<i64>,
 }
 
-fn from_setting_or_env(setting: &Value<String>, variable: &str) -> Option<String> {
-    match setting {
+/// The attribute `name` as set, or else the environment variable
+/// `variable`; an error on the attribute when neither holds a value.
+fn from_setting_or_env(
+    diags: &mut Diagnostics,
+    setting: &Value<String>,
+    variable: &str,
+    name: &'static str,
+) -> Option<String> {
+    let value = match setting {
         Value::Value(value) if !value.is_empty() => Some(value.clone()),
         _ => std::env::var(variable)
             .ok()
             .filter(|value| !value.is_empty()),
+    };
+    if value.is_none() {
+        crate::diagnostic::error(
+            diags,
+            format!("{name} is not set and {variable} is empty"),
+            "",
+            Some(name),
+        );
     }
+    value
 }
 
 #[async_trait]
@@ -105,24 +117,8 @@ impl Provider for FjordProvider {
         _terraform_version: String,
         config: Self::Config<'a>,
     ) -> Option<()> {
-        let Some(endpoint) = from_setting_or_env(&config.endpoint, ENDPOINT_ENV) else {
-            crate::diagnostic::error(
-                diags,
-                format!("endpoint is not set and {ENDPOINT_ENV} is empty"),
-                "",
-                Some("endpoint"),
-            );
-            return None;
-        };
-        let Some(api_key) = from_setting_or_env(&config.api_key, API_KEY_ENV) else {
-            crate::diagnostic::error(
-                diags,
-                format!("api_key is not set and {API_KEY_ENV} is empty"),
-                "",
-                Some("api_key"),
-            );
-            return None;
-        };
+        let endpoint = from_setting_or_env(diags, &config.endpoint, ENDPOINT_ENV, "endpoint")?;
+        let api_key = from_setting_or_env(diags, &config.api_key, API_KEY_ENV, "api_key")?;
         let poll_interval = match config.poll_interval_seconds {
             Value::Value(seconds @ 1..=60) => Duration::from_secs(seconds.unsigned_abs()),
             Value::Value(other) => {
@@ -158,34 +154,13 @@ impl Provider for FjordProvider {
         &self,
         _diags: &mut Diagnostics,
     ) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
-        let shared = &self.shared;
-        let mut resources: HashMap<String, Box<dyn DynamicResource>> = HashMap::new();
-        resources.insert(
-            "cloud_account".into(),
-            Box::new(CloudAccountResource::new(shared)),
-        );
-        resources.insert(
-            "environment".into(),
-            Box::new(EnvironmentResource::new(shared)),
-        );
-        resources.insert("cluster".into(), Box::new(ClusterResource::new(shared)));
-        resources.insert("topic".into(), Box::new(TopicResource::new(shared)));
-        resources.insert("api_key".into(), Box::new(ApiKeyResource::new(shared)));
-        resources.insert("rollout".into(), Box::new(RolloutResource::new(shared)));
-        Some(resources)
+        Some(resources::all(&self.shared))
     }
 
     fn get_data_sources(
         &self,
         _diags: &mut Diagnostics,
     ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
-        let shared = &self.shared;
-        let mut sources: HashMap<String, Box<dyn DynamicDataSource>> = HashMap::new();
-        sources.insert("releases".into(), Box::new(ReleasesDataSource::new(shared)));
-        sources.insert(
-            "environments".into(),
-            Box::new(EnvironmentsDataSource::new(shared)),
-        );
-        Some(sources)
+        Some(data_sources::all(&self.shared))
     }
 }

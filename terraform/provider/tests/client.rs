@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::stack::Stack;
 use fjord_api::{CloudAccount, CloudAccountCreate, CloudAccountUpdate, Page};
 use http::Method;
 use sqlx::PgPool;
-use terraform_provider_fjord::{Client, Error, Headers};
+use terraform_provider_fjord::{Error, Headers};
 
 fn account() -> CloudAccountCreate {
     CloudAccountCreate {
@@ -23,8 +21,7 @@ fn account() -> CloudAccountCreate {
 async fn a_create_sent_again_with_its_idempotency_key_makes_one_object(
     pool: PgPool,
 ) -> anyhow::Result<()> {
-    let stack = Stack::start(pool).await?;
-    let client = Client::new(&stack.url, &stack.api_key, Duration::from_secs(1))?;
+    let (_stack, client) = Stack::with_client(pool).await?;
     let headers = Headers {
         idempotency_key: Some("terraform-plan-1"),
         if_match: None,
@@ -58,8 +55,7 @@ async fn a_create_sent_again_with_its_idempotency_key_makes_one_object(
 async fn an_update_based_on_a_stale_etag_is_refused_not_applied(
     pool: PgPool,
 ) -> anyhow::Result<()> {
-    let stack = Stack::start(pool).await?;
-    let client = Client::new(&stack.url, &stack.api_key, Duration::from_secs(1))?;
+    let (stack, client) = Stack::with_client(pool).await?;
     let created = client
         .send::<_, CloudAccount>(
             Method::POST,

@@ -7,33 +7,19 @@ mod common;
 use std::time::Duration;
 
 use common::agent::{Agent, SETTLE};
+use common::hcl::{ACCOUNT_AND_ENVIRONMENT, cluster};
 use common::stack::{RELEASE_NEW, RELEASE_OLD, Stack};
 use common::terraform::Workspace;
 use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
 
-const ACCOUNT_AND_ENVIRONMENT: &str = r#"
-resource "fjord_cloud_account" "main" {
-  name           = "acme-prod"
-  aws_account_id = "123456789012"
-  role_arn       = "arn:aws:iam::123456789012:role/fjord-control"
-}
-
-resource "fjord_environment" "main" {
-  name             = "prod"
-  cloud_account_id = fjord_cloud_account.main.id
-  region           = "eu-west-1"
-}
-
-output "registration_token" {
-  value     = fjord_environment.main.registration_token
-  sensitive = true
-}
-"#;
-
 /// The whole configuration, with the values the test changes.
 fn full(brokers: u32, partitions: u32, protect: bool) -> String {
+    let settings = format!(
+        "  config         = {{ \"log.retention.hours\" = \"72\" }}\n  deletion_protection = {protect}\n"
+    );
+    let orders = cluster("orders", RELEASE_OLD, brokers, &settings);
     format!(
         r#"{ACCOUNT_AND_ENVIRONMENT}
 data "fjord_releases" "stable" {{
@@ -44,16 +30,7 @@ data "fjord_environments" "prod" {{
   name       = fjord_environment.main.name
 }}
 
-resource "fjord_cluster" "orders" {{
-  environment_id      = fjord_environment.main.id
-  name                = "orders"
-  version             = "{RELEASE_OLD}"
-  broker_count        = {brokers}
-  storage_gib         = 10
-  config              = {{ "log.retention.hours" = "72" }}
-  deletion_protection = {protect}
-}}
-
+{orders}
 resource "fjord_topic" "events" {{
   cluster_id         = fjord_cluster.orders.id
   name               = "events"
@@ -91,7 +68,7 @@ async fn environment_with_agent(stack: &Stack, workspace: &Workspace) -> anyhow:
     let token = workspace
         .run(&["output", "-raw", "registration_token"])
         .await?;
-    assert_eq!(token.code, 0, "{}", token.text());
+    token.assert_exit(0, "the token is an output");
     assert!(
         token.stdout.starts_with("fjr_"),
         "a registration token: {}",
@@ -104,8 +81,7 @@ async fn environment_with_agent(stack: &Stack, workspace: &Workspace) -> anyhow:
 async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
     pool: PgPool,
 ) -> anyhow::Result<()> {
-    let stack = Stack::start(pool).await?;
-    let workspace = Workspace::new(&stack.url, &stack.api_key)?;
+    let (stack, workspace) = Stack::with_workspace(pool).await?;
     let _agent = environment_with_agent(&stack, &workspace).await?;
 
     // Apply: the create waits for the agent's "ready".
@@ -120,8 +96,7 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
         workspace.attribute("fjord_cluster.orders", "phase").await?,
         "ready"
     );
-    let cluster_id = workspace.attribute("fjord_cluster.orders", "id").await?;
-    let cluster_id = cluster_id.as_str().unwrap_or_default().to_owned();
+    let cluster_id = workspace.id("fjord_cluster.orders").await?;
     // What the agent reports, read-only: where clients connect and each broker.
     assert_eq!(
         workspace
@@ -151,13 +126,8 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
             .collect::<Vec<_>>(),
         "{brokers}"
     );
-    let topic_id = workspace.attribute("fjord_topic.events", "id").await?;
-    let topic = stack
-        .get(&format!(
-            "/v1/topics/{}",
-            topic_id.as_str().unwrap_or_default()
-        ))
-        .await?;
+    let topic_id = workspace.id("fjord_topic.events").await?;
+    let topic = stack.get(&format!("/v1/topics/{topic_id}")).await?;
     assert_eq!(
         topic["config"]["fjord.cluster"], cluster_id,
         "a computed config value: {topic}"
@@ -176,18 +146,16 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
     );
 
     // A plan right after the apply has nothing to do.
-    let plan = workspace.plan().await?;
-    assert_eq!(plan.code, 0, "no changes after apply: {}", plan.text());
+    workspace
+        .plan()
+        .await?
+        .assert_exit(0, "no changes after apply");
 
     // Update in place: more brokers (waits for the agent again) and partitions.
     workspace.write(&full(5, 6, false))?;
     let plan = workspace.plan().await?;
-    assert_eq!(plan.code, 2, "{}", plan.text());
-    assert!(
-        plan.stdout.contains("2 to change, 0 to destroy"),
-        "in place: {}",
-        plan.text()
-    );
+    plan.assert_exit(2, "changes");
+    plan.assert_stdout("2 to change, 0 to destroy");
     let updated = workspace.apply().await?;
     assert!(
         updated.elapsed >= SETTLE,
@@ -201,11 +169,13 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
         "the agent reported the new size before the apply ended"
     );
     assert_eq!(cluster["cluster_id"], cluster_id, "updated, not replaced");
-    let plan = workspace.plan().await?;
-    assert_eq!(plan.code, 0, "no changes after update: {}", plan.text());
+    workspace
+        .plan()
+        .await?
+        .assert_exit(0, "no changes after update");
 
     // Import every resource into a fresh state: the plan is then empty too.
-    let fresh = Workspace::new(&stack.url, &stack.api_key)?;
+    let fresh = stack.workspace()?;
     fresh.write(&full(5, 6, false))?;
     for address in [
         "fjord_cloud_account.main",
@@ -214,15 +184,16 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
         "fjord_topic.events",
         "fjord_api_key.ci",
     ] {
-        let id = workspace.attribute(address, "id").await?;
-        let id = id.as_str().unwrap_or_default();
+        let id = workspace.id(address).await?;
         let imported = fresh
-            .run(&["import", "-input=false", "-no-color", address, id])
+            .run(&["import", "-input=false", "-no-color", address, &id])
             .await?;
-        assert_eq!(imported.code, 0, "import {address}: {}", imported.text());
+        imported.assert_exit(0, &format!("import {address}"));
     }
-    let plan = fresh.plan().await?;
-    assert_eq!(plan.code, 0, "no changes after import: {}", plan.text());
+    fresh
+        .plan()
+        .await?
+        .assert_exit(0, "no changes after import");
 
     // Drift: a change made through the REST API shows in the plan...
     let (status, body) = stack
@@ -234,33 +205,21 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
         .await?;
     assert_eq!(status, 200, "{body}");
     let plan = workspace.plan().await?;
-    assert_eq!(plan.code, 2, "drift shows: {}", plan.text());
-    assert!(
-        plan.stdout.contains("broker_count") && plan.stdout.contains("4 -> 5"),
-        "{}",
-        plan.text()
-    );
+    plan.assert_exit(2, "drift shows");
+    plan.assert_stdout("broker_count");
+    plan.assert_stdout("4 -> 5");
     // ...and an apply puts it back.
     workspace.apply().await?;
     let cluster = stack.get(&format!("/v1/clusters/{cluster_id}")).await?;
     assert_eq!(cluster["broker_count"], 5);
     // An object deleted outside Terraform is planned again.
-    let topic_id = workspace.attribute("fjord_topic.events", "id").await?;
-    let (status, _) = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/topics/{}", topic_id.as_str().unwrap_or_default()),
-            None,
-        )
-        .await?;
+    let topic_id = workspace.id("fjord_topic.events").await?;
+    let path = format!("/v1/topics/{topic_id}");
+    let (status, _) = stack.call(Method::DELETE, &path, None).await?;
     assert_eq!(status, 204);
     let plan = workspace.plan().await?;
-    assert_eq!(plan.code, 2, "{}", plan.text());
-    assert!(
-        plan.stdout.contains("fjord_topic.events will be created"),
-        "{}",
-        plan.text()
-    );
+    plan.assert_exit(2, "the topic is planned again");
+    plan.assert_stdout("fjord_topic.events will be created");
     workspace.apply().await?;
     let topics = stack
         .get(&format!("/v1/topics?cluster_id={cluster_id}"))
@@ -270,15 +229,9 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
     // Deletion protection refuses a destroy and deletes nothing.
     workspace.write(&full(5, 6, true))?;
     workspace.apply().await?;
-    let refused = workspace
-        .run(&["destroy", "-auto-approve", "-input=false", "-no-color"])
-        .await?;
+    let refused = workspace.destroy().await?;
     assert_ne!(refused.code, 0, "destroy must fail: {}", refused.text());
-    assert!(
-        refused.stderr.contains("deletion_protection"),
-        "{}",
-        refused.text()
-    );
+    refused.assert_stderr("deletion_protection");
     assert_eq!(
         stack.get(&format!("/v1/clusters/{cluster_id}")).await?["name"],
         "orders"
@@ -287,20 +240,12 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
     // Without protection, destroy removes everything.
     workspace.write(&full(5, 6, false))?;
     workspace.apply().await?;
-    let destroyed = workspace
-        .run(&["destroy", "-auto-approve", "-input=false", "-no-color"])
-        .await?;
-    assert_eq!(destroyed.code, 0, "{}", destroyed.text());
+    workspace.destroy().await?.assert_exit(0, "destroy");
     assert_eq!(stack.get("/v1/clusters").await?["items"], json!([]));
     assert_eq!(stack.get("/v1/environments").await?["items"], json!([]));
     assert_eq!(stack.get("/v1/cloud-accounts").await?["items"], json!([]));
-    let key_id = fresh.attribute("fjord_api_key.ci", "id").await?;
-    let key = stack
-        .get(&format!(
-            "/v1/api-keys/{}",
-            key_id.as_str().unwrap_or_default()
-        ))
-        .await?;
+    let key_id = fresh.id("fjord_api_key.ci").await?;
+    let key = stack.get(&format!("/v1/api-keys/{key_id}")).await?;
     assert!(
         key["revoked_at"].is_string(),
         "destroy revoked the key: {key}"
@@ -310,64 +255,26 @@ async fn terraform_applies_plans_clean_updates_imports_sees_drift_and_destroys(
 
 #[sqlx::test(migrator = "fjord_store::MIGRATOR")]
 async fn invalid_values_are_diagnostics_on_the_attribute(pool: PgPool) -> anyhow::Result<()> {
-    let stack = Stack::start(pool).await?;
-    let workspace = Workspace::new(&stack.url, &stack.api_key)?;
+    let (stack, workspace) = Stack::with_workspace(pool).await?;
     workspace.write(ACCOUNT_AND_ENVIRONMENT)?;
     workspace.apply().await?;
 
     // Caught at plan time, with the API's own rules.
-    workspace.write(&format!(
-        r#"{ACCOUNT_AND_ENVIRONMENT}
-resource "fjord_cluster" "bad" {{
-  environment_id = fjord_environment.main.id
-  name           = "bad"
-  version        = "{RELEASE_OLD}"
-  broker_count   = 0
-  storage_gib    = 10
-}}
-"#
-    ))?;
+    let bad = cluster("bad", RELEASE_OLD, 0, "");
+    workspace.write(&format!("{ACCOUNT_AND_ENVIRONMENT}{bad}"))?;
     let plan = workspace.plan().await?;
-    assert_eq!(plan.code, 1, "{}", plan.text());
-    assert!(
-        plan.stderr
-            .contains("broker_count must be between 1 and 64, got 0"),
-        "{}",
-        plan.text()
-    );
+    plan.assert_exit(1, "the plan fails");
+    plan.assert_stderr("broker_count must be between 1 and 64, got 0");
     // Terraform quotes the attribute's line when the diagnostic names it.
-    assert!(
-        plan.stderr.contains("broker_count   = 0"),
-        "{}",
-        plan.text()
-    );
+    plan.assert_stderr("broker_count   = 0");
 
     // Only the API knows its catalog: its problem becomes the diagnostic.
-    workspace.write(&format!(
-        r#"{ACCOUNT_AND_ENVIRONMENT}
-resource "fjord_cluster" "bad" {{
-  environment_id = fjord_environment.main.id
-  name           = "bad"
-  version        = "9.9.9"
-  broker_count   = 1
-  storage_gib    = 10
-}}
-"#
-    ))?;
-    let apply = workspace
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await?;
-    assert_eq!(apply.code, 1, "{}", apply.text());
-    assert!(
-        apply.stderr.contains("is not in the release catalog"),
-        "{}",
-        apply.text()
-    );
-    assert!(
-        apply.stderr.contains("version        = \"9.9.9\""),
-        "{}",
-        apply.text()
-    );
+    let bad = cluster("bad", "9.9.9", 1, "");
+    workspace.write(&format!("{ACCOUNT_AND_ENVIRONMENT}{bad}"))?;
+    let apply = workspace.try_apply().await?;
+    apply.assert_exit(1, "the apply fails");
+    apply.assert_stderr("is not in the release catalog");
+    apply.assert_stderr("version        = \"9.9.9\"");
     assert_eq!(stack.get("/v1/clusters").await?["items"], json!([]));
     Ok(())
 }
@@ -376,29 +283,17 @@ resource "fjord_cluster" "bad" {{
 async fn a_cluster_no_agent_reports_times_out_and_stays_tracked(
     pool: PgPool,
 ) -> anyhow::Result<()> {
-    let stack = Stack::start(pool).await?;
-    let workspace = Workspace::new(&stack.url, &stack.api_key)?;
-    workspace.write(&format!(
-        r#"{ACCOUNT_AND_ENVIRONMENT}
-resource "fjord_cluster" "lonely" {{
-  environment_id = fjord_environment.main.id
-  name           = "lonely"
-  version        = "{RELEASE_OLD}"
-  broker_count   = 1
-  storage_gib    = 10
-  timeouts       = {{ create = "3s" }}
-}}
-"#
-    ))?;
-    let apply = workspace
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await?;
-    assert_eq!(apply.code, 1, "{}", apply.text());
-    assert!(
-        apply.stderr.contains("timed out after 3s"),
-        "{}",
-        apply.text()
+    let (stack, workspace) = Stack::with_workspace(pool).await?;
+    let lonely = cluster(
+        "lonely",
+        RELEASE_OLD,
+        1,
+        "  timeouts       = { create = \"3s\" }\n",
     );
+    workspace.write(&format!("{ACCOUNT_AND_ENVIRONMENT}{lonely}"))?;
+    let apply = workspace.try_apply().await?;
+    apply.assert_exit(1, "the apply fails");
+    apply.assert_stderr("timed out after 3s");
     assert!(
         apply.elapsed >= Duration::from_secs(3),
         "{:?}",
@@ -409,40 +304,21 @@ resource "fjord_cluster" "lonely" {{
     let clusters = stack.get("/v1/clusters").await?;
     assert_eq!(clusters["items"].as_array().map(Vec::len), Some(1));
     let plan = workspace.plan().await?;
-    assert_eq!(plan.code, 2, "{}", plan.text());
-    assert!(plan.stdout.contains("tainted"), "{}", plan.text());
+    plan.assert_exit(2, "the tainted cluster is planned again");
+    plan.assert_stdout("tainted");
     Ok(())
 }
 
 #[sqlx::test(migrator = "fjord_store::MIGRATOR")]
 async fn a_rollout_apply_waits_until_every_cluster_has_moved(pool: PgPool) -> anyhow::Result<()> {
-    let stack = Stack::start(pool).await?;
-    let workspace = Workspace::new(&stack.url, &stack.api_key)?;
+    let (stack, workspace) = Stack::with_workspace(pool).await?;
     let _agent = environment_with_agent(&stack, &workspace).await?;
+    // The rollout moves the version; the configuration leaves it be.
+    let moved_by_rollouts = "  lifecycle {\n    ignore_changes = [version]\n  }\n";
     let clusters = format!(
-        r#"{ACCOUNT_AND_ENVIRONMENT}
-resource "fjord_cluster" "a" {{
-  environment_id = fjord_environment.main.id
-  name           = "a"
-  version        = "{RELEASE_OLD}"
-  broker_count   = 1
-  storage_gib    = 10
-  lifecycle {{
-    ignore_changes = [version]
-  }}
-}}
-
-resource "fjord_cluster" "b" {{
-  environment_id = fjord_environment.main.id
-  name           = "b"
-  version        = "{RELEASE_OLD}"
-  broker_count   = 1
-  storage_gib    = 10
-  lifecycle {{
-    ignore_changes = [version]
-  }}
-}}
-"#
+        "{ACCOUNT_AND_ENVIRONMENT}{}{}",
+        cluster("a", RELEASE_OLD, 1, moved_by_rollouts),
+        cluster("b", RELEASE_OLD, 1, moved_by_rollouts),
     );
     workspace.write(&clusters)?;
     workspace.apply().await?;
@@ -468,23 +344,16 @@ resource "fjord_rollout" "upgrade" {{
         "succeeded"
     );
     for name in ["a", "b"] {
-        let id = workspace
-            .attribute(&format!("fjord_cluster.{name}"), "id")
-            .await?;
-        let cluster = stack
-            .get(&format!("/v1/clusters/{}", id.as_str().unwrap_or_default()))
-            .await?;
+        let id = workspace.id(&format!("fjord_cluster.{name}")).await?;
+        let cluster = stack.get(&format!("/v1/clusters/{id}")).await?;
         assert_eq!(
             cluster["status"]["observed_version"], RELEASE_NEW,
             "{cluster}"
         );
     }
-    let plan = workspace.plan().await?;
-    assert_eq!(
-        plan.code,
-        0,
-        "no changes after the rollout: {}",
-        plan.text()
-    );
+    workspace
+        .plan()
+        .await?
+        .assert_exit(0, "no changes after the rollout");
     Ok(())
 }

@@ -1,17 +1,17 @@
 //! `data "fjord_environments"`: the organization's environments
 //! (`GET /v1/environments`, every page), optionally one by name.
 
-use async_trait::async_trait;
 use fjord_api::{Environment, Page};
 use serde::{Deserialize, Serialize};
+use tf_provider::Diagnostics;
 use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
-use tf_provider::{DataSource, Diagnostics};
 
+use super::{ReadOnly, View};
+use crate::client::Client;
 use crate::diagnostic::add_error;
 use crate::plan::known;
-use crate::provider::Shared;
-use crate::resources::{Meta, connection_name};
+use crate::resources::connection_name;
 use crate::schema::{computed, optional, schema};
 
 /// Pages read at most (200 each), a bound on a runaway listing.
@@ -39,25 +39,11 @@ pub(crate) struct EnvironmentsState {
     pub(crate) environments: Value<Vec<EnvironmentItem>>,
 }
 
-#[derive(Debug)]
-pub(crate) struct EnvironmentsDataSource {
-    shared: Shared,
-}
+/// The `fjord_environments` data source.
+pub(crate) type EnvironmentsDataSource = View<EnvironmentsState>;
 
-impl EnvironmentsDataSource {
-    pub(crate) fn new(shared: &Shared) -> Self {
-        Self {
-            shared: shared.clone(),
-        }
-    }
-}
-
-#[async_trait]
-impl DataSource for EnvironmentsDataSource {
-    type State<'a> = EnvironmentsState;
-    type ProviderMetaState<'a> = Meta;
-
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+impl ReadOnly for EnvironmentsState {
+    fn schema() -> Schema {
         let item = [
             ("id".to_owned(), AttributeType::String),
             ("name".to_owned(), AttributeType::String),
@@ -66,7 +52,7 @@ impl DataSource for EnvironmentsDataSource {
             ("connection_state".to_owned(), AttributeType::String),
         ]
         .into();
-        Some(schema(
+        schema(
             "The organization's environments, in creation order.",
             vec![
                 (
@@ -81,16 +67,10 @@ impl DataSource for EnvironmentsDataSource {
                     ),
                 ),
             ],
-        ))
+        )
     }
 
-    async fn read<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        mut config: Self::State<'a>,
-        _meta: Self::ProviderMetaState<'a>,
-    ) -> Option<Self::State<'a>> {
-        let client = self.shared.client(diags)?;
+    async fn read(client: &Client, diags: &mut Diagnostics, mut config: Self) -> Option<Self> {
         let mut found = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..PAGES_MAX {

@@ -1,16 +1,15 @@
 //! `data "fjord_releases"`: the vendor's release catalog (`GET /v1/releases`).
 
-use async_trait::async_trait;
 use fjord_api::Release;
 use serde::{Deserialize, Serialize};
+use tf_provider::Diagnostics;
 use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
-use tf_provider::{DataSource, Diagnostics};
 
+use super::{ReadOnly, View};
+use crate::client::Client;
 use crate::diagnostic::{add_error, add_invalid};
 use crate::plan::known;
-use crate::provider::Shared;
-use crate::resources::Meta;
 use crate::schema::{computed, optional, schema};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -33,32 +32,18 @@ pub(crate) struct ReleasesState {
     pub(crate) latest: Value<String>,
 }
 
-#[derive(Debug)]
-pub(crate) struct ReleasesDataSource {
-    shared: Shared,
-}
+/// The `fjord_releases` data source.
+pub(crate) type ReleasesDataSource = View<ReleasesState>;
 
-impl ReleasesDataSource {
-    pub(crate) fn new(shared: &Shared) -> Self {
-        Self {
-            shared: shared.clone(),
-        }
-    }
-}
-
-#[async_trait]
-impl DataSource for ReleasesDataSource {
-    type State<'a> = ReleasesState;
-    type ProviderMetaState<'a> = Meta;
-
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+impl ReadOnly for ReleasesState {
+    fn schema() -> Schema {
         let item = [
             ("version".to_owned(), AttributeType::String),
             ("channel".to_owned(), AttributeType::String),
             ("deprecated".to_owned(), AttributeType::Bool),
         ]
         .into();
-        Some(schema(
+        schema(
             "The vendor's release catalog, oldest first.",
             vec![
                 (
@@ -83,16 +68,10 @@ impl DataSource for ReleasesDataSource {
                     ),
                 ),
             ],
-        ))
+        )
     }
 
-    async fn read<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        mut config: Self::State<'a>,
-        _meta: Self::ProviderMetaState<'a>,
-    ) -> Option<Self::State<'a>> {
-        let client = self.shared.client(diags)?;
+    async fn read(client: &Client, diags: &mut Diagnostics, mut config: Self) -> Option<Self> {
         let path = match known(&config.channel) {
             Some(channel @ ("stable" | "rapid" | "preview")) => {
                 format!("/v1/releases?channel={channel}")

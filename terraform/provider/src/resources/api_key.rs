@@ -1,20 +1,16 @@
 //! `fjord_api_key`: `/v1/api-keys`. A key cannot change: any change
 //! replaces it. Destroying it revokes it; a revoked key reads as gone.
 
-use async_trait::async_trait;
 use fjord_api::{ApiKey, ApiKeyCreate, ApiKeyCreated, Scope, validate};
 use http::Method;
 use serde::{Deserialize, Serialize};
+use tf_provider::AttributePath;
 use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
-use tf_provider::{AttributePath, Diagnostics, Resource};
 
-use super::crud::{self, checked, stored};
-use super::{Meta, Private};
+use super::rest::{Apply, Kind, Rest, RestResource, Stored};
 use crate::client::Headers;
-use crate::diagnostic::add_error;
-use crate::plan::{idempotency_key, known, replace_if};
-use crate::provider::Shared;
+use crate::plan::{known, replace_if};
 use crate::schema::{computed, required, schema, sensitive};
 
 const ATTRIBUTES: &[&str] = &["name", "scope"];
@@ -45,7 +41,9 @@ impl ApiKeyState {
     }
 }
 
-fn check(config: &ApiKeyState) -> Result<Option<Scope>, String> {
+/// Checks what is known of a configuration the way the API will, and
+/// returns the scope, once known, as the API spells it for the create.
+fn scope(config: &ApiKeyState) -> Result<Option<Scope>, String> {
     if let Some(name) = known(&config.name) {
         validate::display_name("name", name)?;
     }
@@ -57,30 +55,82 @@ fn check(config: &ApiKeyState) -> Result<Option<Scope>, String> {
     }
 }
 
-#[derive(Debug)]
-pub(crate) struct ApiKeyResource {
-    shared: Shared,
-}
+/// The `fjord_api_key` resource.
+pub(crate) type ApiKeyResource = Rest<ApiKeyState>;
 
-impl ApiKeyResource {
-    pub(crate) fn new(shared: &Shared) -> Self {
-        Self {
-            shared: shared.clone(),
+impl RestResource for ApiKeyState {
+    type Api = ApiKey;
+    const KIND: Kind = Kind::new("/v1/api-keys", "API key", ATTRIBUTES);
+
+    /// A revoked key is gone for good: plan a new one. The secret is only
+    /// in the create's answer: the state keeps the one it has.
+    fn read(key: ApiKey, prior: Self) -> Option<Self> {
+        key.revoked_at
+            .is_none()
+            .then(|| Self::from_api(key, prior.secret))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        scope(self).map(|_| ())
+    }
+
+    fn plan_create(&mut self) {
+        self.secret = Value::Unknown;
+    }
+
+    fn replaced(prior: &Self, proposed: &Self, replace: &mut Vec<AttributePath>) {
+        replace_if(replace, "name", &prior.name, &proposed.name);
+        replace_if(replace, "scope", &prior.scope, &proposed.scope);
+    }
+
+    fn id(&mut self) -> &mut Value<String> {
+        &mut self.id
+    }
+
+    async fn create(mut apply: Apply<'_, Self>, planned: Self) -> Stored<Self> {
+        let scope = apply.checked(scope(&planned))??;
+        let body = ApiKeyCreate {
+            name: known(&planned.name)?.to_owned(),
+            scope,
+        };
+        let answer = apply.create::<_, ApiKeyCreated>(&body).await?;
+        Some(apply.stored(answer, |created: ApiKeyCreated| {
+            Self::from_api(created.api_key, Value::Value(created.secret))
+        }))
+    }
+
+    /// Every configurable attribute replaces the key; nothing to send.
+    async fn update(apply: Apply<'_, Self>, _prior: Self, planned: Self) -> Stored<Self> {
+        Some((planned, apply.private))
+    }
+
+    /// Revokes the key. Revoking twice is harmless; a key already gone is
+    /// revoked enough.
+    async fn destroy(mut apply: Apply<'_, Self>, prior: Self) -> Option<()> {
+        let id = known(&prior.id)?.to_owned();
+        let path = format!("/v1/api-keys/{id}/revoke");
+        match apply
+            .client
+            .send::<(), ApiKey>(Method::POST, &path, None, Headers::default())
+            .await
+        {
+            Ok(_) => Some(()),
+            Err(error) if error.status() == Some(404) => Some(()),
+            Err(error) => {
+                apply.error("cannot revoke the API key", &error);
+                None
+            }
         }
     }
-}
 
-#[async_trait]
-impl Resource for ApiKeyResource {
-    type State<'a> = ApiKeyState;
-    type PrivateState<'a> = Option<Private>;
-    type ProviderMetaState<'a> = Meta;
+    fn missing() -> String {
+        "no such API key, or it is revoked".to_owned()
+    }
 
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        Some(schema(
+    fn schema() -> Schema {
+        schema(
             "An API key of the organization. Destroying it revokes it.",
             vec![
-                ("id", computed(AttributeType::String, "The key's id.")),
                 (
                     "name",
                     required(
@@ -102,155 +152,8 @@ impl Resource for ApiKeyResource {
                         "Send as `Authorization: Bearer <secret>`. Only known to the state that created the key.",
                     )),
                 ),
+                ("id", computed(AttributeType::String, "The key's id.")),
             ],
-        ))
-    }
-
-    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
-        checked(diags, check(&config), ATTRIBUTES).map(|_| ())
-    }
-
-    async fn read<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        state: Self::State<'a>,
-        private: Self::PrivateState<'a>,
-        _meta: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let client = self.shared.client(diags)?;
-        let id = known(&state.id)?.to_owned();
-        let path = format!("/v1/api-keys/{id}");
-        crud::read::<ApiKey, _>(
-            client,
-            diags,
-            &path,
-            "cannot read the API key",
-            ATTRIBUTES,
-            private,
-            |key: ApiKey| {
-                // A revoked key is gone for good: plan a new one.
-                key.revoked_at
-                    .is_none()
-                    .then(|| ApiKeyState::from_api(key, state.secret))
-            },
         )
-        .await
-    }
-
-    async fn plan_create<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        mut proposed: Self::State<'a>,
-        _config: Self::State<'a>,
-        _meta: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        checked(diags, check(&proposed), ATTRIBUTES)?;
-        proposed.id = Value::Unknown;
-        proposed.secret = Value::Unknown;
-        Some((proposed, Some(Private::for_create(idempotency_key()))))
-    }
-
-    async fn plan_update<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        prior: Self::State<'a>,
-        proposed: Self::State<'a>,
-        _config: Self::State<'a>,
-        private: Self::PrivateState<'a>,
-        _meta: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
-        checked(diags, check(&proposed), ATTRIBUTES)?;
-        let mut replace = Vec::new();
-        replace_if(&mut replace, "name", &prior.name, &proposed.name);
-        replace_if(&mut replace, "scope", &prior.scope, &proposed.scope);
-        Some((proposed, private, replace))
-    }
-
-    async fn plan_destroy<'a>(
-        &self,
-        _diags: &mut Diagnostics,
-        _prior: Self::State<'a>,
-        private: Self::PrivateState<'a>,
-        _meta: Self::ProviderMetaState<'a>,
-    ) -> Option<Self::PrivateState<'a>> {
-        Some(private)
-    }
-
-    async fn create<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        planned: Self::State<'a>,
-        _config: Self::State<'a>,
-        private: Self::PrivateState<'a>,
-        _meta: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let client = self.shared.client(diags)?;
-        let scope = checked(diags, check(&planned), ATTRIBUTES)??;
-        let body = ApiKeyCreate {
-            name: known(&planned.name)?.to_owned(),
-            scope,
-        };
-        let answer = crud::create::<_, ApiKeyCreated>(
-            client,
-            diags,
-            "/v1/api-keys",
-            &body,
-            &private,
-            "cannot create the API key",
-            ATTRIBUTES,
-        )
-        .await?;
-        Some(stored(private, answer, |created: ApiKeyCreated| {
-            ApiKeyState::from_api(created.api_key, Value::Value(created.secret))
-        }))
-    }
-
-    async fn update<'a>(
-        &self,
-        _diags: &mut Diagnostics,
-        _prior: Self::State<'a>,
-        planned: Self::State<'a>,
-        _config: Self::State<'a>,
-        private: Self::PrivateState<'a>,
-        _meta: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        // Every configurable attribute replaces the key; nothing to send.
-        Some((planned, private))
-    }
-
-    async fn destroy<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        prior: Self::State<'a>,
-        _private: Self::PrivateState<'a>,
-        _meta: Self::ProviderMetaState<'a>,
-    ) -> Option<()> {
-        let client = self.shared.client(diags)?;
-        let id = known(&prior.id)?.to_owned();
-        let path = format!("/v1/api-keys/{id}/revoke");
-        // Revoking twice is harmless; a key already gone is revoked enough.
-        match client
-            .send::<(), ApiKey>(Method::POST, &path, None, Headers::default())
-            .await
-        {
-            Ok(_) => Some(()),
-            Err(error) if error.status() == Some(404) => Some(()),
-            Err(error) => {
-                add_error(diags, "cannot revoke the API key", &error, ATTRIBUTES);
-                None
-            }
-        }
-    }
-
-    async fn import<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        id: String,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let state = ApiKeyState {
-            id: Value::Value(id),
-            ..Default::default()
-        };
-        crud::import(self, diags, state, "no such API key, or it is revoked").await
     }
 }

@@ -1,33 +1,54 @@
-//! One module per resource; what they share: the private state and the
-//! cluster wait (used by clusters and rollouts).
+//! One module per resource; what they share: the steps every REST object
+//! takes (`rest`, `crud`), the private state and the cluster wait (used by
+//! clusters and rollouts).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use fjord_api::Cluster;
 use serde::{Deserialize, Serialize};
+use tf_provider::DynamicResource;
 use tf_provider::value::{StructEmpty, Value};
 
 use crate::client::{Answer, Client};
 use crate::error::{Error, Result};
 use crate::plan::{Progress, known, wait_until};
+use crate::provider::Shared;
 
 mod api_key;
 mod cloud_account;
 mod cluster;
 mod crud;
 mod environment;
+mod rest;
 mod rollout;
 mod rollout_state;
 mod topic;
 
-pub(crate) use api_key::ApiKeyResource;
-pub(crate) use cloud_account::CloudAccountResource;
-pub(crate) use cluster::ClusterResource;
-pub(crate) use environment::EnvironmentResource;
+use api_key::ApiKeyResource;
+use cloud_account::CloudAccountResource;
+use cluster::ClusterResource;
+use environment::EnvironmentResource;
 pub(crate) use environment::connection_name;
-pub(crate) use rollout::RolloutResource;
-pub(crate) use topic::TopicResource;
+use rollout::RolloutResource;
+use topic::TopicResource;
+
+/// Every resource, by its name in Terraform (after `fjord_`).
+pub(crate) fn all(shared: &Shared) -> HashMap<String, Box<dyn DynamicResource>> {
+    let resources: [(&str, Box<dyn DynamicResource>); 6] = [
+        ("cloud_account", Box::new(CloudAccountResource::new(shared))),
+        ("environment", Box::new(EnvironmentResource::new(shared))),
+        ("cluster", Box::new(ClusterResource::new(shared))),
+        ("topic", Box::new(TopicResource::new(shared))),
+        ("api_key", Box::new(ApiKeyResource::new(shared))),
+        ("rollout", Box::new(RolloutResource::new(shared))),
+    ];
+    resources
+        .into_iter()
+        .map(|(name, resource)| (name.to_owned(), resource))
+        .collect()
+}
 
 /// The provider's `provider_meta` (none).
 pub(crate) type Meta = Value<StructEmpty>;

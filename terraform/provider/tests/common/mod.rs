@@ -5,5 +5,6 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod agent;
+pub mod hcl;
 pub mod stack;
 pub mod terraform;

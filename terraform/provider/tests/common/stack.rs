@@ -1,11 +1,16 @@
 //! The control plane, served on 127.0.0.1 from the test's runtime.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use fjord_control_plane::{AppState, IntentSigner, app, jobs};
 use reqwest::Method;
 use serde_json::Value;
 use sqlx::PgPool;
+use terraform_provider_fjord::Client;
 use tokio::task::JoinHandle;
+
+use super::terraform::Workspace;
 
 /// The release the tests' clusters start on, and the one they move to.
 pub const RELEASE_OLD: &str = "0.3.0";
@@ -82,6 +87,27 @@ impl Stack {
             serde_json::from_slice(&bytes)?
         };
         Ok((status, body))
+    }
+
+    /// A Terraform working directory whose provider talks to this stack
+    /// with the organization's admin key.
+    pub fn workspace(&self) -> anyhow::Result<Workspace> {
+        Workspace::new(&self.url, &self.api_key)
+    }
+
+    /// [`Stack::start`] and a Terraform working directory against it.
+    pub async fn with_workspace(pool: PgPool) -> anyhow::Result<(Self, Workspace)> {
+        let stack = Self::start(pool).await?;
+        let workspace = stack.workspace()?;
+        Ok((stack, workspace))
+    }
+
+    /// [`Stack::start`] and the provider's API client against it, with the
+    /// organization's admin key; waits poll every second.
+    pub async fn with_client(pool: PgPool) -> anyhow::Result<(Self, Client)> {
+        let stack = Self::start(pool).await?;
+        let client = Client::new(&stack.url, &stack.api_key, Duration::from_secs(1))?;
+        Ok((stack, client))
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {

@@ -28,6 +28,31 @@ impl Run {
             self.code, self.stdout, self.stderr
         )
     }
+
+    /// Fails the test unless Terraform exited with `code`; `why` says what
+    /// that exit means at this point of the test.
+    #[track_caller]
+    pub fn assert_exit(&self, code: i32, why: &str) {
+        assert_eq!(self.code, code, "{why}: {}", self.text());
+    }
+
+    /// Fails the test unless Terraform printed `text` on stdout.
+    #[track_caller]
+    pub fn assert_stdout(&self, text: &str) {
+        self.assert_printed("stdout", &self.stdout, text);
+    }
+
+    /// Fails the test unless Terraform printed `text` on stderr (where its
+    /// diagnostics go).
+    #[track_caller]
+    pub fn assert_stderr(&self, text: &str) {
+        self.assert_printed("stderr", &self.stderr, text);
+    }
+
+    #[track_caller]
+    fn assert_printed(&self, name: &str, stream: &str, text: &str) {
+        assert!(stream.contains(text), "{text:?} on {name}: {}", self.text());
+    }
 }
 
 #[derive(Debug)]
@@ -107,13 +132,23 @@ impl Workspace {
         })
     }
 
+    /// `terraform apply`, which may fail (the test then looks at how).
+    pub async fn try_apply(&self) -> anyhow::Result<Run> {
+        self.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+            .await
+    }
+
     /// `terraform apply`, which must succeed.
     pub async fn apply(&self) -> anyhow::Result<Run> {
-        let run = self
-            .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-            .await?;
+        let run = self.try_apply().await?;
         anyhow::ensure!(run.code == 0, "apply failed: {}", run.text());
         Ok(run)
+    }
+
+    /// `terraform destroy`, which may fail.
+    pub async fn destroy(&self) -> anyhow::Result<Run> {
+        self.run(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+            .await
     }
 
     /// `terraform plan -detailed-exitcode`: 0 no changes, 2 changes.
@@ -135,5 +170,11 @@ impl Workspace {
             .find(|resource| resource["address"] == address)
             .with_context(|| format!("{address} is in the state"))?;
         Ok(resource["values"][name].clone())
+    }
+
+    /// The id of the resource at `address` in the state ("" if it has none).
+    pub async fn id(&self, address: &str) -> anyhow::Result<String> {
+        let id = self.attribute(address, "id").await?;
+        Ok(id.as_str().unwrap_or_default().to_owned())
     }
 }
