@@ -1,7 +1,14 @@
 //! One load case: producers and a consumer on librdkafka against a running
 //! broker, acks=all, 1 KiB records.
+//!
+//! The clock measures steady state, as the OpenMessaging Benchmark does after
+//! its warm-up: every producer first connects (TLS handshake and SASL
+//! authentication included, on a secure listener) by producing one warm-up
+//! record and waiting for its acknowledgement; the clock starts when all of
+//! them are connected. What connecting cost is reported on its own
+//! ([`CaseResult::connect_ms`]), so a slow handshake is visible, not hidden.
 
-use std::sync::Mutex;
+use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -13,6 +20,10 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 pub(crate) const RECORD_BYTES: usize = 1024;
+
+/// The key of each producer's warm-up record, which the consumer skips
+/// (measured records carry an 8-byte sequence number as their key).
+const WARM_UP_KEY: &[u8] = b"fjord-bench-warm-up";
 
 /// Records each delivery's latency (enqueue to acknowledgement).
 #[derive(Default)]
@@ -46,12 +57,19 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// What one case measured.
 pub(crate) struct CaseResult {
     pub(crate) produce_mb_per_s: f64,
+    /// The same bytes over the time from creating the producers to the last
+    /// acknowledgement (connecting included), for comparison.
+    pub(crate) with_connecting_mb_per_s: f64,
     pub(crate) end_to_end_mb_per_s: f64,
     /// Produce acknowledgement latency, milliseconds: p50, p99, p99.9.
     pub(crate) produce_ms: [f64; 3],
     /// Producer timestamp to consumer receipt, milliseconds (1 ms resolution).
     pub(crate) end_to_end_ms: [f64; 3],
     pub(crate) records: u64,
+    /// Producer creation to its warm-up record's acknowledgement (connect,
+    /// handshake, authenticate, metadata, one produce), milliseconds: p50
+    /// and the slowest producer. Not part of the throughput's clock.
+    pub(crate) connect_ms: [f64; 2],
 }
 
 pub(crate) struct Case<'a> {
@@ -75,33 +93,57 @@ pub(crate) fn run_with(case: &Case<'_>, settings: Settings<'_>) -> anyhow::Resul
     let per_producer = case.records / case.producers as u64;
     let expected = per_producer * case.producers as u64;
     let (ready_sender, ready) = std::sync::mpsc::channel();
-    let (started, produce_elapsed, mut latencies, (consumed_at, mut end_to_end)) =
-        std::thread::scope(|scope| -> anyhow::Result<_> {
-            let consumer = scope.spawn(move || consume(case, settings, expected, &ready_sender));
-            // Start the clock once the consumer is connected and polling.
-            if ready.recv().is_err() {
-                let failed = consumer
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("consumer panicked"))?;
-                return Err(failed
-                    .err()
-                    .unwrap_or_else(|| anyhow::anyhow!("consumer stopped")));
-            }
-            let started = Instant::now();
-            let producers: Vec<_> = (0..case.producers)
-                .map(|index| scope.spawn(move || produce(case, settings, index, per_producer)))
-                .collect();
-            let mut latencies = Vec::new();
-            for producer in producers {
-                let joined = producer.join();
-                latencies.extend(joined.map_err(|_| anyhow::anyhow!("producer panicked"))??);
-            }
-            let produce_elapsed = started.elapsed();
-            let consumed = consumer
+    // The producers and this thread: the clock starts when all producers
+    // have connected.
+    let connected = Barrier::new(case.producers + 1);
+    let connected = &connected;
+    let (
+        spawned,
+        (started, produce_elapsed),
+        mut latencies,
+        mut connect,
+        (consumed_at, mut end_to_end),
+    ) = std::thread::scope(|scope| -> anyhow::Result<_> {
+        let consumer = scope.spawn(move || consume(case, settings, expected, &ready_sender));
+        // Producers connect once the consumer is connected and polling.
+        if ready.recv().is_err() {
+            let failed = consumer
                 .join()
-                .map_err(|_| anyhow::anyhow!("consumer panicked"))??;
-            Ok((started, produce_elapsed, latencies, consumed))
-        })?;
+                .map_err(|_| anyhow::anyhow!("consumer panicked"))?;
+            return Err(failed
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("consumer stopped")));
+        }
+        let spawned = Instant::now();
+        let producers: Vec<_> = (0..case.producers)
+            .map(|index| {
+                scope.spawn(move || produce(case, settings, index, per_producer, connected))
+            })
+            .collect();
+        // A producer that fails to connect still meets the barrier, so
+        // this wait always ends.
+        connected.wait();
+        let started = Instant::now();
+        let mut latencies = Vec::new();
+        let mut connect = Vec::new();
+        for producer in producers {
+            let joined = producer.join();
+            let produced = joined.map_err(|_| anyhow::anyhow!("producer panicked"))??;
+            latencies.extend(produced.latencies);
+            connect.push(produced.connect_micros);
+        }
+        let produce_elapsed = started.elapsed();
+        let consumed = consumer
+            .join()
+            .map_err(|_| anyhow::anyhow!("consumer panicked"))??;
+        Ok((
+            spawned,
+            (started, produce_elapsed),
+            latencies,
+            connect,
+            consumed,
+        ))
+    })?;
     let records = latencies.len() as u64;
     if records != expected {
         bail!("only {records} of {expected} records were acknowledged");
@@ -110,12 +152,20 @@ pub(crate) fn run_with(case: &Case<'_>, settings: Settings<'_>) -> anyhow::Resul
     let mb = |elapsed: Duration| bytes / 1e6 / elapsed.as_secs_f64();
     latencies.sort_unstable();
     end_to_end.sort_unstable();
+    connect.sort_unstable();
     Ok(CaseResult {
         produce_mb_per_s: mb(produce_elapsed),
+        with_connecting_mb_per_s: mb(produce_elapsed + started.saturating_duration_since(spawned)),
         end_to_end_mb_per_s: mb(consumed_at.saturating_duration_since(started)),
         produce_ms: percentiles(&latencies, 1000.0),
         end_to_end_ms: percentiles(&end_to_end, 1.0),
         records,
+        connect_ms: [
+            percentiles(&connect, 1000.0)[0],
+            connect
+                .last()
+                .map_or(0.0, |&slowest| slowest as f64 / 1000.0),
+        ],
     })
 }
 
@@ -139,36 +189,33 @@ fn client(case: &Case<'_>, settings: Settings<'_>) -> ClientConfig {
     config
 }
 
+/// What one producer measured.
+struct Produced {
+    /// Each record's enqueue-to-acknowledgement latency, microseconds.
+    latencies: Vec<u64>,
+    /// Creation to the warm-up record's acknowledgement, microseconds.
+    connect_micros: u64,
+}
+
+/// Creates a producer, connects it with one warm-up record, meets the other
+/// producers at `connected`, then sends `records` records and waits for
+/// every acknowledgement.
 fn produce(
     case: &Case<'_>,
     settings: Settings<'_>,
     index: usize,
     records: u64,
-) -> anyhow::Result<Vec<u64>> {
-    let producer: ThreadedProducer<LatencyContext> = client(case, settings)
-        .set("acks", "all")
-        .set("enable.idempotence", "false")
-        .set("linger.ms", "5")
-        .set("client.id", format!("fjord-bench-{index}"))
-        .create_with_context(LatencyContext::default())
-        .context("creating a producer")?;
+    connected: &Barrier,
+) -> anyhow::Result<Produced> {
+    let connecting = Instant::now();
+    let warmed = warm_up(case, settings, index);
+    let connect_micros = u64::try_from(connecting.elapsed().as_micros()).unwrap_or(u64::MAX);
+    connected.wait();
+    let producer = warmed?;
     let payload = vec![b'x'; RECORD_BYTES];
     for sequence in 0..records {
         let key = sequence.to_be_bytes();
-        let mut record = BaseRecord::with_opaque_to(case.topic, Box::new(Instant::now()))
-            .payload(&payload)
-            .key(&key);
-        // Bounded: librdkafka drains its queue in the background.
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                    record = returned;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((error, _)) => bail!("produce failed: {error}"),
-            }
-        }
+        send(&producer, case.topic, &payload, &key)?;
     }
     producer
         .flush(Duration::from_secs(120))
@@ -177,7 +224,59 @@ fn produce(
     if let Some(first) = failures.first() {
         bail!("{} deliveries failed, first: {first}", failures.len());
     }
-    Ok(std::mem::take(&mut *lock(&producer.context().micros)))
+    let latencies = std::mem::take(&mut *lock(&producer.context().micros));
+    Ok(Produced {
+        latencies,
+        connect_micros,
+    })
+}
+
+/// A connected producer: created, and its warm-up record acknowledged (and
+/// left out of its latencies).
+fn warm_up(
+    case: &Case<'_>,
+    settings: Settings<'_>,
+    index: usize,
+) -> anyhow::Result<ThreadedProducer<LatencyContext>> {
+    let producer: ThreadedProducer<LatencyContext> = client(case, settings)
+        .set("acks", "all")
+        .set("enable.idempotence", "false")
+        .set("linger.ms", "5")
+        .set("client.id", format!("fjord-bench-{index}"))
+        .create_with_context(LatencyContext::default())
+        .context("creating a producer")?;
+    send(&producer, case.topic, b"", WARM_UP_KEY)?;
+    producer
+        .flush(Duration::from_secs(60))
+        .context("connecting the producer (its warm-up record)")?;
+    if let Some(first) = lock(&producer.context().failures).first() {
+        bail!("the warm-up record failed: {first}");
+    }
+    lock(&producer.context().micros).clear();
+    Ok(producer)
+}
+
+/// Enqueues one record, waiting while librdkafka's queue is full (it drains
+/// in the background).
+fn send(
+    producer: &ThreadedProducer<LatencyContext>,
+    topic: &str,
+    payload: &[u8],
+    key: &[u8],
+) -> anyhow::Result<()> {
+    let mut record = BaseRecord::with_opaque_to(topic, Box::new(Instant::now()))
+        .payload(payload)
+        .key(key);
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                record = returned;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((error, _)) => bail!("produce failed: {error}"),
+        }
+    }
 }
 
 /// Connects, signals `ready`, then reads every record of the case; returns
@@ -220,6 +319,9 @@ fn consume(
             continue;
         };
         let message = message.context("consuming")?;
+        if message.key() == Some(WARM_UP_KEY) {
+            continue;
+        }
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |now| now.as_millis() as i64);

@@ -48,6 +48,9 @@ struct Arguments {
     /// 16 MiB per case instead of 256 MiB: a smoke run of about a minute.
     #[arg(long)]
     quick: bool,
+    /// Only the SASL_SSL against PLAINTEXT comparison (`secure.rs`).
+    #[arg(long, conflicts_with = "cluster")]
+    secure_only: bool,
     /// Measure replication instead: one broker with rf=1 against `--brokers`
     /// brokers started with the cluster flags and rf=min(3, brokers).
     #[arg(long)]
@@ -63,6 +66,26 @@ pub(crate) struct Broker {
     child: Child,
     pub(crate) bootstrap: String,
     dir: PathBuf,
+}
+
+impl Broker {
+    /// CPU seconds the broker process has used so far.
+    pub(crate) fn cpu_seconds(&self) -> Option<f64> {
+        cpu_seconds(&self.child.id().to_string())
+    }
+}
+
+/// CPU seconds (user and system) process `pid` (or `self`) has used so far,
+/// from `/proc/PID/stat`; `None` where that cannot be read.
+pub(crate) fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), from the third
+    // on: utime and stime are the 14th and 15th, in clock ticks, which Linux
+    // reports to user space in USER_HZ (100 per second).
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index - 3)?.parse::<u64>().ok();
+    Some((ticks(14)? + ticks(15)?) as f64 / 100.0)
 }
 
 impl Drop for Broker {
@@ -174,6 +197,19 @@ fn main() -> anyhow::Result<()> {
         })?;
         return write_json(&arguments.json, &report);
     }
+    if arguments.secure_only {
+        let sasl_ssl = secure::compare(
+            &arguments.broker_bin,
+            &arguments.dir.with_extension("secure"),
+            records,
+        )?;
+        let report = json!({
+            "quick": arguments.quick,
+            "record_bytes": load::RECORD_BYTES,
+            "sasl_ssl": sasl_ssl,
+        });
+        return write_json(&arguments.json, &report);
+    }
     let baseline = storage_baseline(arguments.storage_json.as_deref())?;
     let broker = start_broker(&arguments.broker_bin, &arguments.dir)?;
     eprintln!(
@@ -208,6 +244,8 @@ fn main() -> anyhow::Result<()> {
                 "end_to_end_p50_ms": result.end_to_end_ms[0],
                 "end_to_end_p99_ms": result.end_to_end_ms[1],
                 "end_to_end_p999_ms": result.end_to_end_ms[2],
+                "connect_p50_ms": result.connect_ms[0],
+                "connect_max_ms": result.connect_ms[1],
                 "ratio_to_storage_append": storage_ratio,
             }));
         }

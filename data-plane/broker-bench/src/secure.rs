@@ -44,6 +44,12 @@ fn certificate(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// CPU seconds per GB of one case.
+struct Cpu {
+    broker: Option<f64>,
+    clients: Option<f64>,
+}
+
 /// Runs each case through both listeners; one JSON row per case.
 pub(crate) fn compare(binary: &Path, dir: &Path, records: u64) -> anyhow::Result<Vec<Value>> {
     let tls = dir.with_extension("tls");
@@ -89,14 +95,35 @@ pub(crate) fn compare(binary: &Path, dir: &Path, records: u64) -> anyhow::Result
                 partitions,
                 records,
             };
+            let cpu_before = (broker.cpu_seconds(), crate::cpu_seconds("self"));
             let result = load::run_with(&case, settings)?;
+            // CPU seconds per GB produced (and consumed once) of the broker
+            // and of this process (librdkafka's producers and consumer),
+            // from the first producer's connection to the last record read.
+            let gb = result.records as f64 * load::RECORD_BYTES as f64 / 1e9;
+            let per_gb = |after: Option<f64>, before: Option<f64>| {
+                after
+                    .zip(before)
+                    .map(|(after, before)| (after - before) / gb)
+            };
+            let cpu_per_gb = Cpu {
+                broker: per_gb(broker.cpu_seconds(), cpu_before.0),
+                clients: per_gb(crate::cpu_seconds("self"), cpu_before.1),
+            };
             eprintln!(
-                "{:.1} MB/s produce, p99 {:.2} ms",
-                result.produce_mb_per_s, result.produce_ms[1]
+                "{:.1} MB/s produce ({:.1} MB/s counting the connecting), p99 {:.2} ms \
+                 (connecting: p50 {:.1} ms, slowest {:.1} ms), CPU s/GB: broker {:.2}, clients {:.2}",
+                result.produce_mb_per_s,
+                result.with_connecting_mb_per_s,
+                result.produce_ms[1],
+                result.connect_ms[0],
+                result.connect_ms[1],
+                cpu_per_gb.broker.unwrap_or(f64::NAN),
+                cpu_per_gb.clients.unwrap_or(f64::NAN)
             );
-            measured.push(result);
+            measured.push((result, cpu_per_gb));
         }
-        let (plain, secure) = (&measured[0], &measured[1]);
+        let ((plain, plain_cpu), (secure, secure_cpu)) = (&measured[0], &measured[1]);
         rows.push(json!({
             "producers": producers, "partitions": partitions,
             "plaintext_mb_per_s": plain.produce_mb_per_s,
@@ -107,6 +134,18 @@ pub(crate) fn compare(binary: &Path, dir: &Path, records: u64) -> anyhow::Result
             "p99_ratio": secure.produce_ms[1] / plain.produce_ms[1],
             "plaintext_end_to_end_mb_per_s": plain.end_to_end_mb_per_s,
             "sasl_ssl_end_to_end_mb_per_s": secure.end_to_end_mb_per_s,
+            "plaintext_with_connecting_mb_per_s": plain.with_connecting_mb_per_s,
+            "sasl_ssl_with_connecting_mb_per_s": secure.with_connecting_mb_per_s,
+            "with_connecting_throughput_ratio":
+                secure.with_connecting_mb_per_s / plain.with_connecting_mb_per_s,
+            "plaintext_broker_cpu_s_per_gb": plain_cpu.broker,
+            "sasl_ssl_broker_cpu_s_per_gb": secure_cpu.broker,
+            "plaintext_clients_cpu_s_per_gb": plain_cpu.clients,
+            "sasl_ssl_clients_cpu_s_per_gb": secure_cpu.clients,
+            "plaintext_connect_p50_ms": plain.connect_ms[0],
+            "plaintext_connect_max_ms": plain.connect_ms[1],
+            "sasl_ssl_connect_p50_ms": secure.connect_ms[0],
+            "sasl_ssl_connect_max_ms": secure.connect_ms[1],
         }));
     }
     drop(broker);
@@ -118,7 +157,7 @@ pub(crate) fn compare(binary: &Path, dir: &Path, records: u64) -> anyhow::Result
 fn print_table(rows: &[Value]) {
     println!("SASL_SSL (SCRAM-SHA-512) against PLAINTEXT on the same broker:");
     println!(
-        "{:>9} {:>10} {:>14} {:>13} {:>7} {:>11} {:>10} {:>7}",
+        "{:>9} {:>10} {:>14} {:>13} {:>7} {:>11} {:>10} {:>7} {:>14} {:>12}",
         "producers",
         "partitions",
         "plain MB/s",
@@ -126,12 +165,14 @@ fn print_table(rows: &[Value]) {
         "ratio",
         "plain p99",
         "ssl p99",
-        "ratio"
+        "ratio",
+        "plain connect",
+        "ssl connect"
     );
     for row in rows {
         let number = |key: &str| row[key].as_f64().unwrap_or(f64::NAN);
         println!(
-            "{:>9} {:>10} {:>14.1} {:>13.1} {:>7.2} {:>11.2} {:>10.2} {:>7.2}",
+            "{:>9} {:>10} {:>14.1} {:>13.1} {:>7.2} {:>11.2} {:>10.2} {:>7.2} {:>14.1} {:>12.1}",
             row["producers"],
             row["partitions"],
             number("plaintext_mb_per_s"),
@@ -140,6 +181,8 @@ fn print_table(rows: &[Value]) {
             number("plaintext_p99_ms"),
             number("sasl_ssl_p99_ms"),
             number("p99_ratio"),
+            number("plaintext_connect_max_ms"),
+            number("sasl_ssl_connect_max_ms"),
         );
     }
 }
