@@ -1,6 +1,6 @@
 //! Length-prefixed frames.
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Why a frame could not be read; every variant closes the connection.
@@ -55,8 +55,19 @@ pub async fn read_payload<R>(reader: &mut R, length: u32) -> Result<BytesMut, Fr
 where
     R: AsyncRead + Unpin,
 {
-    let mut payload = BytesMut::zeroed(length as usize);
-    read_exact_or_truncated(reader, &mut payload).await?;
+    let length = length as usize;
+    // Read into the buffer's spare capacity: zero-filling it first cost a
+    // pass over every request's bytes (and touched pages the read fills
+    // anyway). The limit keeps the read inside this frame.
+    let mut payload = BytesMut::with_capacity(length);
+    // Bounded: each round adds at least one byte or ends the frame.
+    while payload.len() < length {
+        let remaining = length - payload.len();
+        if reader.read_buf(&mut (&mut payload).limit(remaining)).await? == 0 {
+            return Err(FrameError::Truncated);
+        }
+    }
+    debug_assert_eq!(payload.len(), length, "a frame's payload is read whole");
     Ok(payload)
 }
 
@@ -90,6 +101,25 @@ mod tests {
         let second = read_frame(&mut input, 1024).await.unwrap().unwrap();
         assert!(second.is_empty());
         assert!(read_frame(&mut input, 1024).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_payload_arriving_in_pieces_is_read_whole_and_no_further() {
+        // A 3-byte pipe hands the reader at most 3 bytes per read.
+        let (mut writer, mut reader) = tokio::io::duplex(3);
+        let sent = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut input = vec![0, 0, 0, 10];
+            input.extend(b"0123456789");
+            input.extend([0, 0, 0, 1, b'x']);
+            writer.write_all(&input).await.unwrap();
+        });
+        let first = read_frame(&mut reader, 1024).await.unwrap().unwrap();
+        assert_eq!(&first[..], b"0123456789");
+        let second = read_frame(&mut reader, 1024).await.unwrap().unwrap();
+        assert_eq!(&second[..], b"x");
+        sent.await.unwrap();
+        assert!(read_frame(&mut reader, 1024).await.unwrap().is_none());
     }
 
     #[tokio::test]

@@ -114,7 +114,13 @@ pub fn encode_response(
 ) -> anyhow::Result<BytesMut> {
     let header_version = api_key.response_header_version(version);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let mut buffer = BytesMut::with_capacity(64);
+    // A fetch response carries the records it returns: size it first, so
+    // they are copied in once instead of regrowing the buffer as they come.
+    let body_bytes = match body {
+        ResponseKind::Fetch(fetch) => fetch.compute_size(version)?,
+        _ => 0,
+    };
+    let mut buffer = BytesMut::with_capacity(64 + body_bytes);
     buffer.put_i32(0);
     header.encode(&mut buffer, header_version)?;
     body.encode(&mut buffer, version)?;
