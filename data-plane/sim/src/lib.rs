@@ -10,10 +10,12 @@ mod checkers;
 mod clock;
 mod cluster;
 mod disk;
+mod faults;
 mod membership;
 mod rng;
 mod scripted;
 
 pub use checkers::{Invariant, Violation};
-pub use cluster::{Faults, Report, Simulation};
+pub use cluster::{Report, Simulation};
+pub use faults::Faults;
 pub use rng::Rng;

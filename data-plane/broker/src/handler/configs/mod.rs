@@ -15,9 +15,7 @@ use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
-use kafka_protocol::messages::describe_configs_response::{
-    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
-};
+use kafka_protocol::messages::describe_configs_response::DescribeConfigsResult;
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, BrokerId, DescribeClusterRequest,
     DescribeClusterResponse, DescribeConfigsRequest, DescribeConfigsResponse,
@@ -26,12 +24,14 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use self::entry::{Entry, broker_sources, strbytes};
 use super::{AUTHORIZED_OPERATIONS_OMITTED, Handler, blocking};
-use crate::live::{LiveKey, LiveSettings, LiveState, Source};
 use crate::topic_config::{
     self, AlterOperation, ConfigSource, ConfigType, InvalidConfig, Overrides,
 };
 use crate::topics::{REPLICATION_FACTOR, TopicError};
+
+mod entry;
 
 /// Kafka's `ConfigResource.Type` codes.
 const RESOURCE_TOPIC: i8 = 2;
@@ -42,92 +42,8 @@ const ENDPOINT_BROKERS: i8 = 1;
 /// A resource-level failure: an error code and a message for the client.
 type Failure = (ResponseError, String);
 
-/// The source of a broker setting and its synonyms: a live setting changed
-/// through the admin API is `DYNAMIC_BROKER_CONFIG`, then its static value.
-fn broker_sources(
-    live: &LiveState,
-    name: &str,
-    flag: &str,
-    value: &str,
-) -> (ConfigSource, Vec<(String, String, ConfigSource)>) {
-    let static_value = |startup: &LiveSettings, key: LiveKey| match startup.value(key) {
-        serde_json::Value::String(text) => text,
-        other => other.to_string(),
-    };
-    let dynamic = flag
-        .strip_prefix("--")
-        .and_then(LiveKey::from_name)
-        .filter(|key| live.source(*key) == Source::Dynamic);
-    match dynamic {
-        Some(key) => (
-            ConfigSource::DynamicBroker,
-            vec![
-                (
-                    name.to_owned(),
-                    value.to_owned(),
-                    ConfigSource::DynamicBroker,
-                ),
-                (
-                    name.to_owned(),
-                    static_value(&live.startup, key),
-                    ConfigSource::StaticBroker,
-                ),
-            ],
-        ),
-        None => (
-            ConfigSource::StaticBroker,
-            vec![(
-                name.to_owned(),
-                value.to_owned(),
-                ConfigSource::StaticBroker,
-            )],
-        ),
-    }
-}
-
-fn strbytes(text: impl Into<String>) -> StrBytes {
-    StrBytes::from_string(text.into())
-}
-
 fn topic_failure(error: &TopicError) -> Failure {
     (error.kafka_error(), error.to_string())
-}
-
-/// One described config before filtering and encoding.
-struct Entry {
-    name: String,
-    value: String,
-    source: ConfigSource,
-    read_only: bool,
-    config_type: ConfigType,
-    documentation: &'static str,
-    synonyms: Vec<(String, String, ConfigSource)>,
-}
-
-impl Entry {
-    fn encode(self, synonyms: bool, documentation: bool) -> DescribeConfigsResourceResult {
-        let synonyms = if synonyms {
-            self.synonyms
-                .into_iter()
-                .map(|(name, value, source)| {
-                    DescribeConfigsSynonym::default()
-                        .with_name(strbytes(name))
-                        .with_value(Some(strbytes(value)))
-                        .with_source(source as i8)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        DescribeConfigsResourceResult::default()
-            .with_name(strbytes(self.name))
-            .with_value(Some(strbytes(self.value)))
-            .with_read_only(self.read_only)
-            .with_config_source(self.source as i8)
-            .with_config_type(self.config_type as i8)
-            .with_documentation(documentation.then(|| strbytes(self.documentation)))
-            .with_synonyms(synonyms)
-    }
 }
 
 impl Handler {
