@@ -29,6 +29,8 @@ use uuid::Uuid;
 
 use crate::{ConfigMap, IntentCluster, IntentDocument, IntentTopic};
 
+pub use crate::error::DeltaError;
+
 /// The media type of a delta response.
 pub const INTENT_DELTA_JSON: &str = "application/vnd.fjord.intent-delta+json";
 
@@ -111,32 +113,6 @@ impl IntentClusterSettings {
         }
     }
 }
-
-/// Why a delta does not apply to a document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeltaError {
-    /// The delta is for another environment.
-    WrongEnvironment,
-    /// The document is not the delta's `from_generation`.
-    WrongGeneration { have: i64, from: i64 },
-    /// A change names an object the document does not hold.
-    UnknownObject(Uuid),
-}
-
-impl std::fmt::Display for DeltaError {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::WrongEnvironment => write!(formatter, "the delta is for another environment"),
-            Self::WrongGeneration { have, from } => write!(
-                formatter,
-                "the delta applies to generation {from}, the document is generation {have}"
-            ),
-            Self::UnknownObject(id) => write!(formatter, "the delta names unknown object {id}"),
-        }
-    }
-}
-
-impl std::error::Error for DeltaError {}
 
 /// Removes the item with `id`, if any.
 fn take<T>(list: &mut Vec<T>, id: Uuid, id_of: impl Fn(&T) -> Uuid) -> Option<T> {

@@ -15,6 +15,7 @@ mod broker;
 mod cloud_account;
 mod cluster;
 mod environment;
+mod error;
 mod intent;
 mod intent_delta;
 mod intent_hash;

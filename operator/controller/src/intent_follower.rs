@@ -29,28 +29,7 @@ use fjord_api::{
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
-/// Why a response was not accepted.
-#[derive(Debug, thiserror::Error)]
-pub enum FollowError {
-    #[error("the pinned signing key is unusable: {0}")]
-    Key(String),
-    #[error("the response does not parse: {0}")]
-    Malformed(String),
-    #[error("signed by key {found}, pinned key is {pinned}")]
-    WrongKey { found: String, pinned: String },
-    #[error("the signature does not verify")]
-    BadSignature,
-    #[error("the content hash does not match the document")]
-    BadHash,
-    #[error("the intent is for environment {0}")]
-    WrongEnvironment(Uuid),
-    #[error("generation {received} is not newer than the held {held}")]
-    NotNewer { received: i64, held: i64 },
-    #[error("the delta does not apply: {0}")]
-    DeltaDoesNotApply(String),
-    #[error("intent format {0:?} is not {INTENT_FORMAT:?}")]
-    UnsupportedFormat(String),
-}
+pub use crate::error::FollowError;
 
 pub type Result<T, E = FollowError> = std::result::Result<T, E>;
 
