@@ -197,19 +197,29 @@ fn main() -> anyhow::Result<()> {
         })?;
         return write_json(&arguments.json, &report);
     }
-    if arguments.secure_only {
-        let sasl_ssl = secure::compare(
-            &arguments.broker_bin,
-            &arguments.dir.with_extension("secure"),
-            records,
-        )?;
-        let report = json!({
-            "quick": arguments.quick,
-            "record_bytes": load::RECORD_BYTES,
-            "sasl_ssl": sasl_ssl,
-        });
-        return write_json(&arguments.json, &report);
+    let mut report = json!({
+        "quick": arguments.quick,
+        "record_bytes": load::RECORD_BYTES,
+    });
+    if !arguments.secure_only {
+        let (baseline, rows) = plaintext_cases(&arguments, records)?;
+        report["storage_append_mb_per_s"] = json!(baseline.map(|(storage, _)| storage));
+        report["raw_disk_mb_per_s"] = json!(baseline.map(|(_, raw)| raw));
+        report["cases"] = json!(rows);
     }
+    report["sasl_ssl"] = json!(secure::compare(
+        &arguments.broker_bin,
+        &arguments.dir.with_extension("secure"),
+        records,
+    )?);
+    write_json(&arguments.json, &report)
+}
+
+/// The storage baseline and one row per plaintext case (1 and 16 producers
+/// x 1 and 100 partitions), printed as a table.
+type PlaintextCases = (Option<(f64, f64)>, Vec<Value>);
+
+fn plaintext_cases(arguments: &Arguments, records: u64) -> anyhow::Result<PlaintextCases> {
     let baseline = storage_baseline(arguments.storage_json.as_deref())?;
     let broker = start_broker(&arguments.broker_bin, &arguments.dir)?;
     eprintln!(
@@ -252,20 +262,7 @@ fn main() -> anyhow::Result<()> {
     }
     drop(broker);
     print_table(&rows, baseline);
-    let sasl_ssl = secure::compare(
-        &arguments.broker_bin,
-        &arguments.dir.with_extension("secure"),
-        records,
-    )?;
-    let report = json!({
-        "quick": arguments.quick,
-        "record_bytes": load::RECORD_BYTES,
-        "storage_append_mb_per_s": baseline.map(|(storage, _)| storage),
-        "raw_disk_mb_per_s": baseline.map(|(_, raw)| raw),
-        "cases": rows,
-        "sasl_ssl": sasl_ssl,
-    });
-    write_json(&arguments.json, &report)
+    Ok((baseline, rows))
 }
 
 fn write_json(path: &Path, report: &Value) -> anyhow::Result<()> {

@@ -63,7 +63,11 @@ where
     // Bounded: each round adds at least one byte or ends the frame.
     while payload.len() < length {
         let remaining = length - payload.len();
-        if reader.read_buf(&mut (&mut payload).limit(remaining)).await? == 0 {
+        if reader
+            .read_buf(&mut (&mut payload).limit(remaining))
+            .await?
+            == 0
+        {
             return Err(FrameError::Truncated);
         }
     }
