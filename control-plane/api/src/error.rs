@@ -1,5 +1,6 @@
-//! The crate's error type: why an intent delta does not apply to a
-//! document (the API's other types carry no failures of their own).
+//! The crate's error types: why an intent delta does not apply to a
+//! document, and why an intent's signature is not accepted (the API's other
+//! types carry no failures of their own).
 
 use uuid::Uuid;
 
@@ -28,3 +29,26 @@ impl std::fmt::Display for DeltaError {
 }
 
 impl std::error::Error for DeltaError {}
+
+/// Why an intent's signature is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureError {
+    /// The claimed content hash is not the root of the objects' hashes.
+    ContentHash,
+    /// The signature is not base64 of a 64-byte Ed25519 signature.
+    Malformed,
+    /// The signature does not verify with the key over the statement.
+    Invalid,
+}
+
+impl std::fmt::Display for SignatureError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            Self::ContentHash => "the content hash is not the root of the objects' hashes",
+            Self::Malformed => "the signature is not a base64 Ed25519 signature",
+            Self::Invalid => "the signature does not verify with the pinned key",
+        })
+    }
+}
+
+impl std::error::Error for SignatureError {}

@@ -31,7 +31,9 @@ use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
 use crate::intent_delta::{DeltaTree, apply_changes};
-use crate::{DeltaError, IntentCluster, IntentClusterSettings, IntentDelta, IntentTopic};
+use crate::{
+    DeltaError, IntentCluster, IntentClusterSettings, IntentDelta, IntentTopic, SignatureError,
+};
 
 /// The `format` of every intent document whose hash and signature are the
 /// ones described here.
@@ -110,6 +112,33 @@ impl ObjectHashes {
         let root = self.root();
         (parse_hash(content_hash) == Some(root))
             .then(|| signed_statement(organization_id, environment_id, generation, &root))
+    }
+
+    /// Checks an intent's signature as every verifier must: `content_hash`
+    /// is the root of these hashes, and `signature` (base64, as intents
+    /// carry it) is `key`'s over the statement of `generation` of the
+    /// organization's environment.
+    pub fn verify_signature(
+        &self,
+        key: &ed25519_dalek::VerifyingKey,
+        organization_id: Uuid,
+        environment_id: Uuid,
+        generation: i64,
+        content_hash: &str,
+        signature: &str,
+    ) -> Result<(), SignatureError> {
+        use base64::Engine as _;
+        use ed25519_dalek::Verifier as _;
+        let statement = self
+            .statement(organization_id, environment_id, generation, content_hash)
+            .ok_or(SignatureError::ContentHash)?;
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(signature)
+            .ok()
+            .and_then(|bytes| ed25519_dalek::Signature::from_slice(&bytes).ok())
+            .ok_or(SignatureError::Malformed)?;
+        key.verify(&statement, &signature)
+            .map_err(|_| SignatureError::Invalid)
     }
 
     /// The content hash as the documents carry it (lowercase hex).

@@ -43,6 +43,7 @@ pub use environment::{
     ConnectionState, Environment, EnvironmentConnection, EnvironmentCreate, EnvironmentCreated,
     EnvironmentUpdate, RegistrationToken,
 };
+pub use error::SignatureError;
 pub use intent::{Intent, IntentCluster, IntentDocument, IntentTopic, SigningKey};
 pub use intent_delta::{
     DeltaError, INTENT_DELTA_JSON, IntentChange, IntentClusterSettings, IntentDelta, diff,

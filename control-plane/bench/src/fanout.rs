@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{bail, ensure};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use fjord_api::{INTENT_DELTA_JSON, Intent, IntentDelta, IntentDocument, ObjectHashes, SigningKey};
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::{Client, Method, StatusCode};
@@ -265,18 +265,14 @@ fn verify_signed(
     content_hash: &str,
     signature: &str,
 ) -> anyhow::Result<()> {
-    let statement = hashes
-        .statement(
-            document.organization_id,
-            document.environment_id,
-            generation,
-            content_hash,
-        )
-        .ok_or_else(|| {
-            anyhow::anyhow!("generation {generation} does not match its content hash")
-        })?;
-    let signature = Signature::from_slice(&STANDARD.decode(signature)?)?;
-    key.verify(&statement, &signature)?;
+    hashes.verify_signature(
+        key,
+        document.organization_id,
+        document.environment_id,
+        generation,
+        content_hash,
+        signature,
+    )?;
     Ok(())
 }
 

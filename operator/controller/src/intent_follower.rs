@@ -22,9 +22,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use fjord_api::{
     INTENT_DELTA_JSON, INTENT_FORMAT, Intent, IntentDelta, IntentDocument, ObjectHashes,
+    SignatureError,
 };
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
@@ -237,22 +238,19 @@ impl IntentFollower {
         content_hash: &str,
         signature: &str,
     ) -> Result<()> {
-        let statement = hashes
-            .statement(
+        hashes
+            .verify_signature(
+                &self.key,
                 document.organization_id,
                 document.environment_id,
                 generation,
                 content_hash,
+                signature,
             )
-            .ok_or(FollowError::BadHash)?;
-        let signature = STANDARD
-            .decode(signature)
-            .ok()
-            .and_then(|signature| Signature::from_slice(&signature).ok())
-            .ok_or(FollowError::BadSignature)?;
-        self.key
-            .verify(&statement, &signature)
-            .map_err(|_| FollowError::BadSignature)
+            .map_err(|error| match error {
+                SignatureError::ContentHash => FollowError::BadHash,
+                SignatureError::Malformed | SignatureError::Invalid => FollowError::BadSignature,
+            })
     }
 }
 

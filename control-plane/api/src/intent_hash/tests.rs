@@ -152,3 +152,53 @@ fn hashes_follow_deltas_exactly_as_documents_do() {
         Err(DeltaError::UnknownObject(nowhere))
     );
 }
+
+#[test]
+fn a_signature_is_accepted_only_from_the_key_over_the_claimed_hash() {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let document = sample();
+    let hashes = ObjectHashes::of(&document.clusters);
+    let signer = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let statement = hashes
+        .statement(
+            document.organization_id,
+            document.environment_id,
+            document.generation,
+            &document.content_hash,
+        )
+        .expect("the document's content hash is its objects'");
+    let signature =
+        base64::engine::general_purpose::STANDARD.encode(signer.sign(&statement).to_bytes());
+    let verify = |key: &ed25519_dalek::VerifyingKey, generation, hash: &str, signature: &str| {
+        hashes.verify_signature(
+            key,
+            document.organization_id,
+            document.environment_id,
+            generation,
+            hash,
+            signature,
+        )
+    };
+    let key = signer.verifying_key();
+    assert_eq!(verify(&key, 7, &document.content_hash, &signature), Ok(()));
+    let other_hash = "00".repeat(32);
+    assert_eq!(
+        verify(&key, 7, &other_hash, &signature),
+        Err(SignatureError::ContentHash)
+    );
+    assert_eq!(
+        verify(&key, 7, &document.content_hash, "not base64!"),
+        Err(SignatureError::Malformed)
+    );
+    // Another generation's statement, or another key.
+    assert_eq!(
+        verify(&key, 8, &document.content_hash, &signature),
+        Err(SignatureError::Invalid)
+    );
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key();
+    assert_eq!(
+        verify(&stranger, 7, &document.content_hash, &signature),
+        Err(SignatureError::Invalid)
+    );
+}

@@ -335,20 +335,14 @@ fn verify_signed(
     content_hash: &str,
     signature: &str,
 ) -> anyhow::Result<()> {
-    use base64::Engine as _;
-    use ed25519_dalek::Verifier as _;
-    let statement = hashes
-        .statement(
-            document.organization_id,
-            document.environment_id,
-            generation,
-            content_hash,
-        )
-        .ok_or_else(|| anyhow::anyhow!("the content hash is not the objects'"))?;
-    let signature = ed25519_dalek::Signature::from_slice(
-        &base64::engine::general_purpose::STANDARD.decode(signature)?,
+    hashes.verify_signature(
+        key,
+        document.organization_id,
+        document.environment_id,
+        generation,
+        content_hash,
+        signature,
     )?;
-    key.verify(&statement, &signature)?;
     Ok(())
 }
 
