@@ -1,7 +1,8 @@
-//! The broker's admin HTTP API: `/healthz`, `/readyz`, `/metrics`.
-//!
-//! Later the operator's upgrade probes (cluster health, pre-restart probe,
-//! maintenance mode) live here too, on the same port.
+//! The base of the broker's admin HTTP API: `/healthz`, `/readyz`,
+//! `/metrics`. `main.rs` merges the other routes onto the same port: the
+//! cluster's (controller requests, health, restart probe, maintenance,
+//! decommission; `cluster/http.rs`) and the live settings (`live/http.rs`),
+//! behind the token or client-certificate check of `security/admin.rs`.
 
 use std::sync::Arc;
 

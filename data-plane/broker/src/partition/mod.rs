@@ -1,7 +1,9 @@
 //! Partitions as the broker sees them: a small replication-layer trait
-//! ([`PartitionReplica`]) and its single-replica implementation over the
-//! storage core ([`LocalReplica`]). Raft replication will implement the same
-//! trait, so the request handlers never talk to a `Log` directly.
+//! ([`PartitionReplica`]), implemented by a single broker's replica over the
+//! storage core ([`LocalReplica`]) and, in a cluster, by the Raft-replicated
+//! replica and the placeholder of a partition this broker does not host
+//! (`cluster/replica.rs`), so the request handlers never talk to a `Log`
+//! directly.
 
 mod local;
 
