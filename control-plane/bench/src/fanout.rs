@@ -195,14 +195,15 @@ impl Held {
             "a delta from another generation"
         );
         let hashes = self.hashes.apply(delta)?;
-        verify_signed(
+        hashes.verify_signature(
             &self.key,
-            &self.document,
+            self.document.organization_id,
+            self.document.environment_id,
             delta.generation,
-            &hashes,
             &delta.content_hash,
             &delta.signature,
-        )
+        )?;
+        Ok(())
     }
 }
 
@@ -240,11 +241,11 @@ async fn latest(
     let intent: Intent = serde_json::from_slice(&body)?;
     let document = intent.document;
     let hashes = ObjectHashes::of(&document.clusters);
-    verify_signed(
+    hashes.verify_signature(
         key,
-        &document,
+        document.organization_id,
+        document.environment_id,
         document.generation,
-        &hashes,
         &intent.content_hash,
         &intent.signature,
     )?;
@@ -253,27 +254,6 @@ async fn latest(
         document,
         hashes,
     })
-}
-
-/// `hashes` have `content_hash`, and `signature` is the pinned key's over
-/// the statement of `generation` of `document`'s environment.
-fn verify_signed(
-    key: &VerifyingKey,
-    document: &IntentDocument,
-    generation: i64,
-    hashes: &ObjectHashes,
-    content_hash: &str,
-    signature: &str,
-) -> anyhow::Result<()> {
-    hashes.verify_signature(
-        key,
-        document.organization_id,
-        document.environment_id,
-        generation,
-        content_hash,
-        signature,
-    )?;
-    Ok(())
 }
 
 /// What the simulated agents decode of a full intent.

@@ -324,28 +324,6 @@ pub fn pinned(key: &fjord_api::SigningKey) -> anyhow::Result<ed25519_dalek::Veri
     Ok(ed25519_dalek::VerifyingKey::from_bytes(&public)?)
 }
 
-/// Checks a `fjord.intent/v2` signature over the statement of `generation`
-/// of `document`'s environment with the content hash of `hashes`, and that
-/// the claimed `content_hash` is that hash.
-fn verify_signed(
-    key: &ed25519_dalek::VerifyingKey,
-    document: &fjord_api::IntentDocument,
-    generation: i64,
-    hashes: &fjord_api::ObjectHashes,
-    content_hash: &str,
-    signature: &str,
-) -> anyhow::Result<()> {
-    hashes.verify_signature(
-        key,
-        document.organization_id,
-        document.environment_id,
-        generation,
-        content_hash,
-        signature,
-    )?;
-    Ok(())
-}
-
 /// What an agent does with a full intent: compute its document's content
 /// hash from its objects, verify the signature over the statement with the
 /// pinned key.
@@ -358,11 +336,11 @@ pub fn verify_intent(
     anyhow::ensure!(document.generation == intent.generation, "generation");
     anyhow::ensure!(document.content_hash == intent.content_hash, "hash");
     let hashes = fjord_api::ObjectHashes::of(&document.clusters);
-    verify_signed(
+    hashes.verify_signature(
         &pinned(key)?,
-        &document,
+        document.organization_id,
+        document.environment_id,
         document.generation,
-        &hashes,
         &intent.content_hash,
         &intent.signature,
     )?;
@@ -378,11 +356,11 @@ pub fn verify_delta(
     delta: &fjord_api::IntentDelta,
 ) -> anyhow::Result<fjord_api::IntentDocument> {
     let hashes = fjord_api::ObjectHashes::of(&held.clusters).apply(delta)?;
-    verify_signed(
+    hashes.verify_signature(
         key,
-        held,
+        held.organization_id,
+        held.environment_id,
         delta.generation,
-        &hashes,
         &delta.content_hash,
         &delta.signature,
     )?;
