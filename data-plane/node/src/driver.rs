@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fjord_replication::Millis;
-use fjord_storage::{Disk, LogConfig};
+use fjord_storage::{Disk, JournalStats, LogConfig};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
@@ -60,14 +60,17 @@ where
 
 pub(crate) struct Driver {
     pub(crate) partitions: BTreeMap<GroupId, Partition>,
+    /// Journal counters already exported (`fjord_node_journal_*`).
+    journal_seen: JournalStats,
     transport: Transport,
     metrics: NodeMetrics,
     disk: Arc<Disk>,
     started: Instant,
     dirty: bool,
     flushing: bool,
+    checkpointing: bool,
     disk_failed: bool,
-    flushed_tx: mpsc::Sender<Result<(), String>>,
+    disk_done_tx: mpsc::Sender<DiskDone>,
     pub(crate) group_commit_delay: Duration,
     /// How to open a group's partition (`add_group`).
     pub(crate) settings: GroupSettings,
@@ -75,6 +78,14 @@ pub(crate) struct Driver {
     pub(crate) electable: bool,
     pub(crate) retention_interval: Duration,
     next_retention: Millis,
+}
+
+/// What a blocking disk task tells the driver when it ends.
+pub(crate) enum DiskDone {
+    /// A group-commit pass (one journal write and `fdatasync`).
+    Flushed(fjord_storage::Result<()>),
+    /// A journal checkpoint; the number of journal files trimmed.
+    Checkpointed(fjord_storage::Result<u64>),
 }
 
 /// What the driver thread listens to.
@@ -91,26 +102,28 @@ impl Driver {
         transport: Transport,
         metrics: NodeMetrics,
         started: Instant,
-    ) -> (Driver, mpsc::Receiver<Result<(), String>>) {
+    ) -> (Driver, mpsc::Receiver<DiskDone>) {
         let disk = settings.disk.clone();
-        let (flushed_tx, flushed) = mpsc::channel(4);
+        let (disk_done_tx, disk_done) = mpsc::channel(4);
         let driver = Driver {
             partitions: BTreeMap::new(),
+            journal_seen: JournalStats::default(),
             transport,
             metrics,
             disk,
             started,
             dirty: false,
             flushing: false,
+            checkpointing: false,
             disk_failed: false,
-            flushed_tx,
+            disk_done_tx,
             group_commit_delay: Duration::ZERO,
             settings,
             electable: true,
             retention_interval: Duration::from_secs(5),
             next_retention: Millis(0),
         };
-        (driver, flushed)
+        (driver, disk_done)
     }
 
     /// Runs the event loop on a thread of its own (with a single-threaded
@@ -121,14 +134,14 @@ impl Driver {
         span: tracing::Span,
         tick_interval: Duration,
         channels: Channels,
-        flushed: mpsc::Receiver<Result<(), String>>,
+        disk_done: mpsc::Receiver<DiskDone>,
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()?;
         std::thread::Builder::new().name(name).spawn(move || {
             let _entered = span.enter();
-            runtime.block_on(self.run(tick_interval, channels, flushed));
+            runtime.block_on(self.run(tick_interval, channels, disk_done));
         })
     }
 
@@ -136,7 +149,7 @@ impl Driver {
         mut self,
         tick_interval: Duration,
         channels: Channels,
-        mut flushed: mpsc::Receiver<Result<(), String>>,
+        mut disk_done: mpsc::Receiver<DiskDone>,
     ) {
         let Channels {
             mut inbound,
@@ -155,7 +168,10 @@ impl Driver {
                     None => break, // the Node was dropped
                 },
                 _ = tick.tick() => self.on_tick(),
-                Some(result) = flushed.recv() => self.on_flushed(result),
+                Some(done) = disk_done.recv() => match done {
+                    DiskDone::Flushed(result) => self.on_flushed(result),
+                    DiskDone::Checkpointed(result) => self.on_checkpointed(result),
+                },
             }
             self.maybe_flush();
         }
@@ -249,6 +265,54 @@ impl Driver {
         }
         let leaders = self.partitions.values().filter(|p| p.is_leader()).count();
         self.metrics.leaders.set(leaders as i64);
+        self.export_journal_stats();
+        self.maybe_checkpoint();
+    }
+
+    /// Syncs the segments written behind the journal and trims it, on a
+    /// blocking thread, when the journal says one is due (storage
+    /// JOURNAL.md section 5). One at a time, never after a disk failure.
+    fn maybe_checkpoint(&mut self) {
+        if self.checkpointing || self.disk_failed || !self.disk.checkpoint_is_due() {
+            return;
+        }
+        self.checkpointing = true;
+        let disk = self.disk.clone();
+        let done = self.disk_done_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = done.blocking_send(DiskDone::Checkpointed(disk.checkpoint()));
+        });
+    }
+
+    fn on_checkpointed(&mut self, result: fjord_storage::Result<u64>) {
+        self.checkpointing = false;
+        if let Err(error) = result {
+            // A failed segment sync leaves the page cache's state unknown; a
+            // retry could report success for data that is gone, and the
+            // journal would then be trimmed below it. The journal still holds
+            // everything since the last checkpoint, but nothing on this disk
+            // is reported durable again, as after a failed pass.
+            error!(%error, "journal checkpoint failed: disk presumed failed");
+            self.metrics.flush_failures.inc();
+            self.disk_failed = true;
+        }
+    }
+
+    /// Adds what the journal counted since the last tick to the counters.
+    fn export_journal_stats(&mut self) {
+        let now = self.disk.journal_stats();
+        let seen = std::mem::replace(&mut self.journal_seen, now);
+        let m = &self.metrics;
+        m.journal_passes
+            .inc_by(now.passes.saturating_sub(seen.passes));
+        m.journal_bytes
+            .inc_by(now.bytes_written.saturating_sub(seen.bytes_written));
+        m.journal_records
+            .inc_by(now.records.saturating_sub(seen.records));
+        m.journal_checkpoints
+            .inc_by(now.checkpoints.saturating_sub(seen.checkpoints));
+        m.journal_files_trimmed
+            .inc_by(now.files_trimmed.saturating_sub(seen.files_trimmed));
     }
 
     /// One group-commit pass covers every partition on the disk.
@@ -259,17 +323,17 @@ impl Driver {
         self.dirty = false;
         self.flushing = true;
         let disk = self.disk.clone();
-        let done = self.flushed_tx.clone();
+        let done = self.disk_done_tx.clone();
         let delay = self.group_commit_delay;
         tokio::task::spawn_blocking(move || {
             // Appends made while waiting join this pass.
             std::thread::sleep(delay);
-            let result = disk.flush_pending().map(|_| ()).map_err(|e| e.to_string());
-            let _ = done.blocking_send(result);
+            let result = disk.flush_pending().map(|_| ());
+            let _ = done.blocking_send(DiskDone::Flushed(result));
         });
     }
 
-    fn on_flushed(&mut self, result: Result<(), String>) {
+    fn on_flushed(&mut self, result: fjord_storage::Result<()>) {
         self.flushing = false;
         if let Err(error) = result {
             // After a failed fsync the page cache state is unknown: nothing on

@@ -13,7 +13,7 @@ use tracing::info;
 use crate::driver::Driver;
 use crate::error::{Error, Result};
 use crate::node::GroupSpec;
-use crate::partition::Partition;
+use crate::partition::{LOG_DIR, Partition};
 use crate::wire::GroupId;
 
 /// What the driver needs to open a group's partition.
@@ -87,6 +87,10 @@ impl Driver {
             .ok_or(Error::UnknownGroup(group))?;
         let directory = partition.close()?;
         if delete_data {
+            // Unregistered first, durably: a crash before the directory is
+            // gone must not replay the journal into a log being deleted
+            // (storage JOURNAL.md, J7).
+            self.settings.disk.forget_log(&directory.join(LOG_DIR))?;
             std::fs::remove_dir_all(&directory)?;
         }
         info!(%group, delete_data, "group removed");

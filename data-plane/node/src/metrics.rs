@@ -34,6 +34,16 @@ pub struct NodeMetrics {
     pub appends_shortened: Counter,
     pub flush_passes: Counter,
     pub flush_failures: Counter,
+    /// Journal passes written and synced (one `fdatasync` each), from the
+    /// driver's passes and the journal's own flusher.
+    pub journal_passes: Counter,
+    pub journal_bytes: Counter,
+    /// Append records written to the journal.
+    pub journal_records: Counter,
+    /// Checkpoints: segments synced, a checkpoint record written.
+    pub journal_checkpoints: Counter,
+    /// Journal files deleted below a durable checkpoint.
+    pub journal_files_trimmed: Counter,
     pub hard_state_writes: Counter,
     /// Leader: notices sent to a follower that needs entries below the log
     /// start (deleted by retention).
@@ -55,7 +65,7 @@ impl NodeMetrics {
     /// Registers every metric under `fjord_node_`.
     pub fn register(&self, registry: &mut Registry) {
         let registry = registry.sub_registry_with_prefix("fjord_node");
-        let counters: [(&str, &str, &Counter); 23] = [
+        let counters: [(&str, &str, &Counter); 28] = [
             ("frames_sent", "peer frames written", &self.frames_sent),
             (
                 "messages_sent",
@@ -115,6 +125,31 @@ impl NodeMetrics {
                 "flush_failures",
                 "failed group-commit passes",
                 &self.flush_failures,
+            ),
+            (
+                "journal_passes",
+                "journal passes written and synced",
+                &self.journal_passes,
+            ),
+            (
+                "journal_bytes",
+                "bytes written to the journal",
+                &self.journal_bytes,
+            ),
+            (
+                "journal_records",
+                "append records written to the journal",
+                &self.journal_records,
+            ),
+            (
+                "journal_checkpoints",
+                "journal checkpoints (segments synced)",
+                &self.journal_checkpoints,
+            ),
+            (
+                "journal_files_trimmed",
+                "journal files deleted below a durable checkpoint",
+                &self.journal_files_trimmed,
             ),
             (
                 "hard_state_writes",

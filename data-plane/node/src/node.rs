@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use fjord_replication::{Config, NodeId};
-use fjord_storage::{ByteSize, Disk, FlushPolicy, LogConfig, Medium, StdMedium};
+use fjord_storage::{ByteSize, Disk, FlushPolicy, JournalConfig, LogConfig, Medium, StdMedium};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -61,6 +61,10 @@ pub struct NodeConfig {
     /// lose unsynced writes in a simulated crash). The hard state always
     /// goes to the real file system under `data_dir`.
     pub medium: Arc<dyn Medium>,
+    /// The disk's journal, in `data_dir/journal`: every partition's appends
+    /// are group-committed there, one `fdatasync` per pass, and the
+    /// segments are synced behind it at each checkpoint.
+    pub journal: JournalConfig,
     /// How often every group applies its retention settings (never deleting
     /// at or above its high watermark).
     pub retention_interval: Duration,
@@ -85,6 +89,7 @@ impl NodeConfig {
             log: LogConfig::default(),
             group_commit_delay: Duration::ZERO,
             medium: Arc::new(StdMedium),
+            journal: JournalConfig::default(),
             retention_interval: Duration::from_secs(5),
             tls: None,
         }
@@ -119,13 +124,23 @@ impl Node {
             let why = "peer_queue_bytes_max must hold four appends of max_append_bytes";
             return Err(Error::InvalidConfig(why.into()));
         }
-        // One `fdatasync` per file with pending data: durability never rests
-        // on `syncfs(2)` (storage JOURNAL.md section 3).
-        let policy = FlushPolicy::GroupCommit {
-            interval: Duration::from_millis(5),
-            bytes: ByteSize::mib(4),
-        };
-        let disk = Disk::new(config.medium.clone(), policy, 1024);
+        // Every partition's appends go to one journal in `data_dir`: one
+        // write and one `fdatasync` per group-commit pass however many
+        // partitions wrote (storage JOURNAL.md). Opening replays what the
+        // journal holds beyond the last checkpoint into the segments, so the
+        // partitions below open on complete logs.
+        let policy = FlushPolicy::Journal(config.journal);
+        let disk = Disk::open(config.medium.clone(), &config.data_dir, policy, 1024)?;
+        let report = disk.journal_report();
+        info!(
+            node = %config.id,
+            files = report.files,
+            records_replayed = report.records_replayed,
+            records_skipped = report.records_skipped,
+            logs_replayed = report.logs_replayed,
+            torn_tail = report.torn_tail,
+            "journal opened"
+        );
         let started = Instant::now();
         let span = info_span!("node", id = %config.id);
         let mut tasks = JoinSet::new();
@@ -152,7 +167,7 @@ impl Node {
             peers: config.peers.keys().copied().collect(),
             disk,
         };
-        let (mut driver, flushed) = Driver::new(settings, transport, metrics, started);
+        let (mut driver, disk_done) = Driver::new(settings, transport, metrics, started);
         driver.group_commit_delay = config.group_commit_delay;
         driver.retention_interval = config.retention_interval;
         span.in_scope(|| open_groups(&mut driver, &config))?;
@@ -162,7 +177,7 @@ impl Node {
             stop: stop_rx,
         };
         let name = format!("fjord-node-{}", config.id);
-        let thread = driver.spawn(name, span, config.tick_interval, channels, flushed)?;
+        let thread = driver.spawn(name, span, config.tick_interval, channels, disk_done)?;
         info!(node = %config.id, groups = config.groups.len(), "node started");
         Ok(Node {
             id: config.id,

@@ -36,6 +36,9 @@ pub(crate) struct Context<'a> {
 
 pub(crate) type Waiter = oneshot::Sender<Result<i64>>;
 
+/// The partition log's directory inside its group's directory.
+pub(crate) const LOG_DIR: &str = "log";
+
 #[derive(Debug)]
 pub(crate) struct Partition {
     pub(crate) group: GroupId,
@@ -108,7 +111,7 @@ impl Partition {
         now: Millis,
     ) -> Result<Partition> {
         std::fs::create_dir_all(directory)?;
-        let log = Log::open(disk, &directory.join("log"), log_config)?;
+        let log = Log::open(disk, &directory.join(LOG_DIR), log_config)?;
         let hard = HardStateFile::new(directory);
         let membership = MembershipFile::new(directory);
         let stored = membership.load()?;

@@ -17,7 +17,7 @@ use fjord_node::{
 use fjord_replication::NodeId;
 use fjord_storage::batch::{build_batch, split_batches};
 use fjord_storage::sim::SplitMix64;
-use fjord_storage::{ByteSize, LogConfig, Preallocate, SimMedium, Timestamp};
+use fjord_storage::{ByteSize, JournalConfig, LogConfig, Preallocate, SimMedium, Timestamp};
 use tokio::net::TcpListener;
 
 pub const NODES: usize = 3;
@@ -144,6 +144,17 @@ impl Cluster {
             segment_bytes: ByteSize::mib(4),
             preallocate: Preallocate::None,
             ..LogConfig::default()
+        };
+        // A small journal checkpointed often: files rotate and are trimmed
+        // during every test, and follower appends of more than 32 KiB take
+        // the indirect path (their segment synced in the pass).
+        config.journal = JournalConfig {
+            file_bytes: ByteSize::kib(256),
+            pass_bytes_max: ByteSize::kib(64),
+            checkpoint_interval: Duration::from_millis(100),
+            retained_bytes: ByteSize::kib(512),
+            indirect_bytes_min: ByteSize::kib(32),
+            ..JournalConfig::default()
         };
         config.peer_queue_bytes_max = self.peer_queue_bytes_max;
         // Appends of at most a quarter of the queue (at least one batch each).

@@ -19,6 +19,15 @@ use crate::journal::{Journal, Kind, Queued};
 use crate::sim::lock;
 
 impl Disk {
+    /// Whether a [`Disk::checkpoint`] is due: the journal's checkpoint
+    /// interval has passed or it holds its retained bytes since the last
+    /// one. Always false without a journal. For callers that schedule
+    /// checkpoints themselves instead of running [`Disk::start_flusher`].
+    pub fn checkpoint_is_due(&self) -> bool {
+        self.journal()
+            .is_some_and(|journal| self.checkpoint_due(journal))
+    }
+
     pub(crate) fn checkpoint_due(&self, journal: &Journal) -> bool {
         let (when, position) = *lock(&journal.last_checkpoint);
         let written = journal.synced_end.load(Ordering::Acquire);
