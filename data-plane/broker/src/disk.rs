@@ -1,20 +1,29 @@
-//! The broker's data disk: one storage `Disk` with group commit, flushed by
-//! a dedicated thread. A failed flush takes the disk offline for good (there
-//! is no safe retry after a failed `fdatasync`): durability stops advancing,
-//! so acks=all requests time out, and `/readyz` reports not ready.
+//! The broker's data disk: one storage `Disk`, flushed by a dedicated
+//! thread. A single broker opens it with the storage core's journal
+//! (`data-plane/storage/JOURNAL.md`): every partition's appends go to one
+//! file in `DATA_DIR/journal`, one write and one `fdatasync` per
+//! group-commit pass however many partitions wrote, and the segments are
+//! synced behind it by a checkpoint thread. A failed pass or checkpoint
+//! takes the disk offline for good (there is no safe retry after a failed
+//! `fdatasync`): durability stops advancing, so acks=all requests time out,
+//! and `/readyz` reports not ready.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fjord_storage::{ByteSize, Disk, FlushPolicy, StdMedium};
+use fjord_storage::{ByteSize, Disk, FlushPolicy, JournalConfig, StdMedium};
 
+use crate::error::{Error, Result};
 use crate::topics::Topics;
 
 /// Group-commit pass interval: the added latency of acks=all.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(2);
-/// Checkpoint and retention pass interval.
+/// Partition maintenance (log checkpoint, retention) interval.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
+/// How often the checkpoint thread asks the journal whether one is due.
+const CHECKPOINT_POLL: Duration = Duration::from_millis(100);
 /// Open segment files kept in the storage file cache.
 const OPEN_FILES_MAX: usize = 1024;
 
@@ -27,15 +36,46 @@ pub struct DataDisk {
 }
 
 impl DataDisk {
+    /// A disk without a journal: one `fdatasync` per file with pending data
+    /// in each pass. For a broker in a cluster, whose partitions live on
+    /// the replication node's own journaled disk, and for tests of a
+    /// partition alone.
     pub fn new() -> Arc<Self> {
-        // One `fdatasync` per file with pending data: durability never rests
-        // on `syncfs(2)` (storage JOURNAL.md section 3).
         let policy = FlushPolicy::GroupCommit {
             interval: FLUSH_INTERVAL,
             bytes: ByteSize::mib(4),
         };
+        Self::with(Disk::new(Arc::new(StdMedium), policy, OPEN_FILES_MAX))
+    }
+
+    /// A single broker's disk: every log under `root` appends through the
+    /// journal in `root/journal`. Opening replays what the journal holds
+    /// beyond its last checkpoint into the segments, so the topics and the
+    /// group log open on complete logs afterwards.
+    pub fn open(root: &Path) -> Result<Arc<Self>> {
+        let policy = FlushPolicy::Journal(JournalConfig::default());
+        let disk =
+            Disk::open(Arc::new(StdMedium), root, policy, OPEN_FILES_MAX).map_err(|source| {
+                Error::Journal {
+                    path: root.join("journal"),
+                    source,
+                }
+            })?;
+        let report = disk.journal_report();
+        tracing::info!(
+            files = report.files,
+            records_replayed = report.records_replayed,
+            records_skipped = report.records_skipped,
+            logs_replayed = report.logs_replayed,
+            torn_tail = report.torn_tail,
+            "journal opened"
+        );
+        Ok(Self::with(disk))
+    }
+
+    fn with(disk: Arc<Disk>) -> Arc<Self> {
         Arc::new(Self {
-            disk: Disk::new(Arc::new(StdMedium), policy, OPEN_FILES_MAX),
+            disk,
             offline: AtomicBool::new(false),
             reason: Mutex::new(None),
         })
@@ -43,6 +83,13 @@ impl DataDisk {
 
     pub fn disk(&self) -> &Arc<Disk> {
         &self.disk
+    }
+
+    /// Unregisters the log in `directory` from the journal, durably; call
+    /// before deleting the directory, so a crash in between never replays
+    /// into a log being deleted (storage JOURNAL.md, J7).
+    pub fn forget_log(&self, directory: &Path) -> fjord_storage::Result<()> {
+        self.disk.forget_log(directory)
     }
 
     /// `Err(reason)` once the disk is offline.
@@ -79,6 +126,27 @@ impl DataDisk {
                     std::thread::sleep(FLUSH_INTERVAL);
                     if let Err(error) = this.disk.flush_pending() {
                         this.take_offline(format!("group commit failed: {error}"));
+                        return;
+                    }
+                }
+            })?;
+        let this = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("fjord-checkpoint".into())
+            .spawn(move || {
+                // Bounded by the process: stops only when the disk fails.
+                // Apart from the flusher, so syncing the segments never
+                // holds up a group-commit pass.
+                loop {
+                    std::thread::sleep(CHECKPOINT_POLL);
+                    if this.health().is_err() {
+                        return;
+                    }
+                    if !this.disk.checkpoint_is_due() {
+                        continue;
+                    }
+                    if let Err(error) = this.disk.checkpoint() {
+                        this.take_offline(format!("journal checkpoint failed: {error}"));
                         return;
                     }
                 }

@@ -21,6 +21,11 @@ pub enum Error {
     TlsFile { path: PathBuf, reason: String },
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("journal {path}: {source}")]
+    Journal {
+        path: PathBuf,
+        source: fjord_storage::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

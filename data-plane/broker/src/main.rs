@@ -61,7 +61,12 @@ async fn main() -> anyhow::Result<()> {
         token.send_on_own_requests();
     }
     let data_dir = DataDir::open(&config.data_dir, config.node_id)?;
-    let disk = DataDisk::new();
+    // A single broker's partitions and group log append through the
+    // journal of its data disk; in a cluster they live on the node's.
+    let disk = match &config.cluster {
+        Some(_) => DataDisk::new(),
+        None => DataDisk::open(data_dir.path())?,
+    };
     let topic_defaults = TopicDefaults {
         message_bytes_max: config.message_bytes_max,
     };

@@ -353,6 +353,14 @@ impl Topics {
             .data_dir
             .join("logs")
             .join(topic.id.simple().to_string());
+        for partition in 0..topic.partitions.len() {
+            let log = self.partition_dir(topic.id, i32::try_from(partition).unwrap_or(i32::MAX));
+            if let Err(error) = self.disk.forget_log(&log) {
+                // Kept rather than deleted under a journal that still names it.
+                tracing::warn!(topic = name, %error, "cannot unregister the logs of a deleted topic");
+                return Ok(topic.id);
+            }
+        }
         if let Err(error) = std::fs::remove_dir_all(&directory) {
             tracing::warn!(topic = name, %error, "cannot remove the logs of a deleted topic");
         }

@@ -4,14 +4,15 @@ const DEFAULTS: TopicDefaults = TopicDefaults {
     message_bytes_max: 1_048_588,
 };
 
-fn disk() -> Arc<DataDisk> {
-    DataDisk::new()
+/// A single broker's disk: journaled, rooted where the topics live.
+fn disk(root: &Path) -> Arc<DataDisk> {
+    DataDisk::open(root).unwrap()
 }
 
 #[test]
 fn topics_survive_reopen_and_deleted_names_start_empty() {
     let directory = tempfile::tempdir().unwrap();
-    let topics = Topics::open(directory.path(), disk(), DEFAULTS).unwrap();
+    let topics = Topics::open(directory.path(), disk(directory.path()), DEFAULTS).unwrap();
     topics.create("orders", 2, Overrides::new(), false).unwrap();
     assert!(matches!(
         topics.create("orders", 1, Overrides::new(), false),
@@ -19,7 +20,7 @@ fn topics_survive_reopen_and_deleted_names_start_empty() {
     ));
     topics.add_partitions("orders", 3, false).unwrap();
     drop(topics);
-    let topics = Topics::open(directory.path(), disk(), DEFAULTS).unwrap();
+    let topics = Topics::open(directory.path(), disk(directory.path()), DEFAULTS).unwrap();
     let orders = topics.get("orders").unwrap();
     assert_eq!(orders.partitions.len(), 3);
     let old_id = topics.delete("orders").unwrap();
@@ -29,6 +30,42 @@ fn topics_survive_reopen_and_deleted_names_start_empty() {
         .unwrap()
         .unwrap();
     assert_ne!(again.id, old_id);
+}
+
+#[test]
+fn a_deleted_topics_journal_records_are_never_replayed_into_its_directory() {
+    let directory = tempfile::tempdir().unwrap();
+    let topics = Topics::open(directory.path(), disk(directory.path()), DEFAULTS).unwrap();
+    let topic = topics
+        .create("orders", 2, Overrides::new(), false)
+        .unwrap()
+        .unwrap();
+    append_batches(&topic, 5);
+    // The appends are in the journal (no checkpoint yet) and its segments.
+    topics.disk.disk().flush_pending().unwrap();
+    let logs = directory
+        .path()
+        .join("logs")
+        .join(topic.id.simple().to_string());
+    assert!(logs.exists());
+    topics.delete("orders").unwrap();
+    assert!(!logs.exists(), "the deleted topic's logs are gone");
+    drop(topic);
+    drop(topics);
+    // As if the broker had crashed while deleting: the partition's
+    // directory is still there, its files gone.
+    let partition = logs.join("0");
+    std::fs::create_dir_all(&partition).unwrap();
+    // Reopening replays the journal: the deleted topic's records belong to
+    // a log the journal no longer knows, so nothing is written back.
+    let disk = disk(directory.path());
+    let report = disk.disk().journal_report();
+    assert_eq!(report.records_replayed, 0, "{report:?}");
+    assert!(report.records_of_removed_logs >= 5, "{report:?}");
+    let files = std::fs::read_dir(&partition).unwrap().count();
+    assert_eq!(files, 0, "replay wrote into a deleted topic's log");
+    let topics = Topics::open(directory.path(), disk, DEFAULTS).unwrap();
+    assert!(topics.get("orders").is_none());
 }
 
 #[test]
@@ -56,7 +93,7 @@ fn append_batches(topic: &Topic, count: i64) {
 #[test]
 fn configs_persist_and_a_retention_change_takes_effect_on_the_log() {
     let directory = tempfile::tempdir().unwrap();
-    let topics = Topics::open(directory.path(), disk(), DEFAULTS).unwrap();
+    let topics = Topics::open(directory.path(), disk(directory.path()), DEFAULTS).unwrap();
     let configs = topic_config::validate_all([("segment.bytes", Some("1024"))], 1).unwrap();
     topics.create("events", 1, configs, false).unwrap();
     // Each ~660-byte batch fills a 1 KiB segment: ten batches, ten segments.
@@ -91,7 +128,7 @@ fn configs_persist_and_a_retention_change_takes_effect_on_the_log() {
     assert_eq!(offsets.log_end.0, 10);
     drop((events, topics));
 
-    let topics = Topics::open(directory.path(), disk(), DEFAULTS).unwrap();
+    let topics = Topics::open(directory.path(), disk(directory.path()), DEFAULTS).unwrap();
     let events = topics.get("events").unwrap();
     assert_eq!(
         events.configs.get("retention.bytes").map(String::as_str),
@@ -106,7 +143,7 @@ fn configs_persist_and_a_retention_change_takes_effect_on_the_log() {
 #[test]
 fn max_message_bytes_limits_appends_and_bad_edits_change_nothing() {
     let directory = tempfile::tempdir().unwrap();
-    let topics = Topics::open(directory.path(), disk(), DEFAULTS).unwrap();
+    let topics = Topics::open(directory.path(), disk(directory.path()), DEFAULTS).unwrap();
     let configs = topic_config::validate_all([("max.message.bytes", Some("100"))], 1).unwrap();
     topics.create("small", 1, configs, false).unwrap();
     let small = topics.get("small").unwrap();
