@@ -143,14 +143,18 @@ pub(crate) fn block_on<F: std::future::Future>(runtime: &Handle, future: F) -> F
     }
 }
 
+/// The replica boundary's reading of a node error: what the client is to do.
 fn node_error(error: fjord_node::Error) -> ReplicaError {
     match error {
-        fjord_node::Error::Overloaded(_) => {
-            ReplicaError::Storage("too many appends wait for commit; retry".into())
-        }
+        fjord_node::Error::Overloaded(_) => ReplicaError::Overloaded,
         fjord_node::Error::NotLeader { leader, .. } => ReplicaError::NotLeader {
             leader: leader.map(|id| id.0),
         },
+        // The replica is going away here (the broker stops, or the
+        // partition moved off it): the client looks the leader up again.
+        fjord_node::Error::Stopped
+        | fjord_node::Error::GroupRemoved(_)
+        | fjord_node::Error::UnknownGroup(_) => ReplicaError::NotLeader { leader: None },
         other => ReplicaError::Storage(other.to_string()),
     }
 }
@@ -170,7 +174,11 @@ impl ReplicatedReplica {
         if let Some(producer) = &producer {
             match &outcome {
                 // Not appended, and the client will send it again.
-                Err(ReplicaError::NotLeader { .. } | ReplicaError::Storage(_)) => {
+                Err(
+                    ReplicaError::NotLeader { .. }
+                    | ReplicaError::Overloaded
+                    | ReplicaError::Storage(_),
+                ) => {
                     state.refusals.refused(producer);
                 }
                 Ok(_) => state.refusals.accepted(producer),
@@ -263,7 +271,11 @@ impl PartitionReplica for ReplicatedReplica {
         // Idempotent producers react to these answers (a sequence error can
         // make librdkafka bump its epoch and resend): keep each in the log.
         match &outcome {
-            Err(error @ (ReplicaError::Sequence(_) | ReplicaError::Storage(_))) => {
+            Err(
+                error @ (ReplicaError::Sequence(_)
+                | ReplicaError::Overloaded
+                | ReplicaError::Storage(_)),
+            ) => {
                 let producer = crate::partition::producer_batch(batches).ok().flatten();
                 tracing::info!(
                     group = %self.group,
@@ -478,5 +490,36 @@ impl PartitionReplica for Unhosted {
     }
     fn flush(&self) -> Result<(), ReplicaError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fjord_node::GroupId;
+    use kafka_protocol::ResponseError;
+
+    use super::node_error;
+
+    #[test]
+    fn node_errors_answer_with_the_code_a_client_acts_on() {
+        let group = GroupId(7);
+        let code = |error| node_error(error).kafka_error();
+        // Overload is retried after a backoff, never read as a failed disk.
+        assert_eq!(
+            code(fjord_node::Error::Overloaded(group)),
+            ResponseError::RequestTimedOut
+        );
+        // A replica going away here sends the client to look the leader up.
+        for gone in [
+            fjord_node::Error::Stopped,
+            fjord_node::Error::GroupRemoved(group),
+            fjord_node::Error::UnknownGroup(group),
+            fjord_node::Error::NotLeader {
+                group,
+                leader: None,
+            },
+        ] {
+            assert_eq!(code(gone), ResponseError::NotLeaderOrFollower);
+        }
     }
 }

@@ -47,6 +47,10 @@ pub enum ReplicaError {
     InvalidSettings(String),
     #[error("this broker does not lead the partition (leader: {leader:?})")]
     NotLeader { leader: Option<u32> },
+    /// Too many appends wait for commit on the partition: nothing was
+    /// appended and the client should retry after its backoff.
+    #[error("too many appends wait for commit; retry")]
+    Overloaded,
 }
 
 /// What an append came to.
@@ -74,6 +78,9 @@ impl ReplicaError {
             Self::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
             Self::InvalidSettings(_) => ResponseError::InvalidConfig,
             Self::NotLeader { .. } => ResponseError::NotLeaderOrFollower,
+            // A retriable code every client backs off and resends on; not
+            // KAFKA_STORAGE_ERROR, which reads as a failed disk.
+            Self::Overloaded => ResponseError::RequestTimedOut,
         }
     }
 }
