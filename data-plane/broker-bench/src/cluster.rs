@@ -38,6 +38,7 @@ fn run_cases(bootstrap: &str, replication: usize, records: u64) -> anyhow::Resul
             producers,
             partitions,
             records,
+            idempotent: false,
         })?;
         eprintln!(
             "{:.1} MB/s, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",

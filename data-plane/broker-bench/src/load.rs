@@ -78,6 +78,9 @@ pub(crate) struct Case<'a> {
     pub(crate) producers: usize,
     pub(crate) partitions: i32,
     pub(crate) records: u64,
+    /// `enable.idempotence` of the producers (librdkafka then also caps
+    /// the requests in flight per connection at 5).
+    pub(crate) idempotent: bool,
 }
 
 /// Client settings beyond the bootstrap address (`security.protocol`,
@@ -240,7 +243,7 @@ fn warm_up(
 ) -> anyhow::Result<ThreadedProducer<LatencyContext>> {
     let producer: ThreadedProducer<LatencyContext> = client(case, settings)
         .set("acks", "all")
-        .set("enable.idempotence", "false")
+        .set("enable.idempotence", case.idempotent.to_string())
         .set("linger.ms", "5")
         .set("client.id", format!("fjord-bench-{index}"))
         .create_with_context(LatencyContext::default())

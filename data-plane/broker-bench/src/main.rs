@@ -11,10 +11,14 @@
 //! `--cluster` measures replication instead (`cargo xtask bench cluster`,
 //! see `cluster.rs`): the same load against one broker (rf=1) and against
 //! `--brokers` brokers with the cluster flags (rf=3), as ratios.
+//!
+//! `--peer` compares one broker with tansu 0.6.0's memory and SQLite
+//! engines under the same load (`cargo xtask bench peer`, see `peer/`).
 
 mod cluster;
 mod latency;
 mod load;
+mod peer;
 mod secure;
 
 use std::io::Write;
@@ -60,6 +64,8 @@ struct Arguments {
     brokers: usize,
     #[command(flatten)]
     latency: latency::Options,
+    #[command(flatten)]
+    peer: peer::Options,
 }
 
 pub(crate) struct Broker {
@@ -188,6 +194,19 @@ fn main() -> anyhow::Result<()> {
         let report = latency::run(&arguments.broker_bin, &arguments.dir, &arguments.latency)?;
         return write_json(&arguments.json, &report);
     }
+    if arguments.peer.peer {
+        let plan = peer::Plan::new(&arguments.broker_bin, &arguments.peer, records)?;
+        let outcome = peer::run(&plan, &arguments.dir, arguments.quick)?;
+        write_json(&arguments.json, &outcome.report)?;
+        if outcome.failed > 0 {
+            bail!(
+                "{} of {} peer cases failed (see the table above)",
+                outcome.failed,
+                plan.keys.len()
+            );
+        }
+        return Ok(());
+    }
     if arguments.cluster {
         let report = cluster::run(&cluster::Plan {
             broker_bin: &arguments.broker_bin,
@@ -238,6 +257,7 @@ fn plaintext_cases(arguments: &Arguments, records: u64) -> anyhow::Result<Plaint
                 producers,
                 partitions,
                 records,
+                idempotent: false,
             };
             let result = load::run(&case)?;
             eprintln!(

@@ -94,6 +94,7 @@ pub(crate) fn compare(binary: &Path, dir: &Path, records: u64) -> anyhow::Result
                 producers,
                 partitions,
                 records,
+                idempotent: false,
             };
             let cpu_before = (broker.cpu_seconds(), crate::cpu_seconds("self"));
             let result = load::run_with(&case, settings)?;
