@@ -1,9 +1,7 @@
 //! The router: API, OpenAPI document and reference page, health and
 //! metrics, console.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
@@ -11,8 +9,7 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use fjord_telemetry::{HttpMetrics, Metrics, Readiness};
-use sqlx::PgPool;
+use fjord_telemetry::{HttpMetrics, Readiness};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -21,91 +18,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::console;
 use crate::error::problem_response;
-use crate::idempotency;
-use crate::jobs::JobSettings;
 use crate::routes;
-use crate::signer::IntentSigner;
-use crate::watch::IntentWatch;
-
-/// How the agent channel behaves.
-#[derive(Debug, Clone)]
-pub struct AgentSettings {
-    /// An environment whose agent was not heard from for this long is
-    /// shown as disconnected.
-    pub disconnected_after: Duration,
-    /// Longest a long-poll for intents waits.
-    pub long_poll_max: Duration,
-    /// Lifetime of an agent access token.
-    pub access_token_lifetime: Duration,
-}
-
-impl AgentSettings {
-    /// How often a replica records that an environment's agent is polling:
-    /// often enough that a polling agent never looks disconnected.
-    pub(crate) fn contact_period(&self) -> Duration {
-        (self.disconnected_after / 6).min(Duration::from_secs(10))
-    }
-}
-
-impl Default for AgentSettings {
-    fn default() -> Self {
-        Self {
-            disconnected_after: Duration::from_secs(90),
-            long_poll_max: Duration::from_secs(30),
-            access_token_lifetime: Duration::from_secs(15 * 60),
-        }
-    }
-}
-
-/// Shared state of every handler.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub console_dir: Option<PathBuf>,
-    pub metrics: Arc<Metrics>,
-    pub http_metrics: Arc<HttpMetrics>,
-    pub signer: Arc<IntentSigner>,
-    pub intents: IntentWatch,
-    pub agent: AgentSettings,
-    pub jobs: JobSettings,
-    pub sessions: crate::session::SessionSettings,
-    pub(crate) sign_in_limiter: Arc<crate::session::SignInLimiter>,
-    /// AWS for cloud provisioning (docs/provisioning.md); `None`: not
-    /// configured, provisioning jobs fail saying so.
-    pub cloud: Option<fjord_provisioner::CloudConfig>,
-    pub(crate) api_key_uses: Arc<crate::auth::RecentUses>,
-    pub(crate) agent_contacts: Arc<crate::auth::RecentUses>,
-    pub(crate) intent_bodies: crate::intent_bodies::IntentBodies,
-}
-
-impl AppState {
-    /// State with default settings and fresh metrics; call
-    /// [`IntentWatch::listen`] on `intents` before serving agents.
-    pub fn new(pool: PgPool, signer: IntentSigner) -> Self {
-        let mut metrics = Metrics::new("fjord-control-plane");
-        let http_metrics = Arc::new(HttpMetrics::register(&mut metrics));
-        let intents = IntentWatch::default();
-        intents.register(metrics.registry_mut());
-        let intent_bodies = crate::intent_bodies::IntentBodies::default();
-        intent_bodies.register(metrics.registry_mut());
-        Self {
-            pool,
-            console_dir: None,
-            metrics: Arc::new(metrics),
-            http_metrics,
-            signer: Arc::new(signer),
-            intents,
-            agent: AgentSettings::default(),
-            jobs: JobSettings::default(),
-            sessions: crate::session::SessionSettings::default(),
-            sign_in_limiter: Arc::default(),
-            cloud: None,
-            api_key_uses: Arc::default(),
-            agent_contacts: Arc::default(),
-            intent_bodies,
-        }
-    }
-}
+use crate::state::AppState;
+use crate::{auth, idempotency};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -119,6 +34,10 @@ impl AppState {
             `If-Match` with the `ETag` of the last read. Lists page with `limit` and `cursor`.",
     ),
     modifiers(&BearerAuth),
+    // Every route's `4XX` answer names it (`routes::openapi::Problems`), and
+    // utoipa collects the schemas a route's response tuples name but not
+    // those of an `IntoResponses` type.
+    components(schemas(fjord_api::Problem)),
     tags(
         (name = "service", description = "About this control plane"),
         (name = "organization", description = "The caller's organization and its API keys"),
@@ -171,11 +90,14 @@ pub fn app(state: AppState) -> Router {
                 .map_err(|error| error.to_string())
         })
     });
+    // Each route runs the layer added last first: a request is
+    // authenticated before the idempotency middleware reads who is calling.
     let api = api
         .layer(from_fn_with_state(
             idempotency::IdempotencyState::new(state.clone(), &document),
             idempotency::middleware,
         ))
+        .route_layer(from_fn_with_state(state.clone(), auth::middleware))
         .with_state(state.clone());
     Router::new()
         .merge(api)

@@ -21,8 +21,8 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// Job kind: wait for a new cluster to become ready.
 pub(crate) const CREATE: &str = "cluster.create";

@@ -122,6 +122,31 @@ impl AppError {
     }
 }
 
+/// A copy answers exactly as the original: same status, `type` and detail.
+/// An internal error's copy keeps its cause as text, for the log
+/// (`anyhow::Error` cannot be cloned). The authentication middleware keeps
+/// refusals this way until an extractor asks (see [`crate::auth`]).
+impl Clone for AppError {
+    fn clone(&self) -> Self {
+        match self {
+            Self::NotFound(detail) => Self::NotFound(detail.clone()),
+            Self::BadRequest(detail) => Self::BadRequest(detail.clone()),
+            Self::Invalid(detail) => Self::Invalid(detail.clone()),
+            Self::Unauthenticated(detail) => Self::Unauthenticated(detail.clone()),
+            Self::Forbidden(detail) => Self::Forbidden(detail.clone()),
+            Self::Conflict(detail) => Self::Conflict(detail.clone()),
+            Self::PreconditionFailed(detail) => Self::PreconditionFailed(detail.clone()),
+            Self::PayloadTooLarge(detail) => Self::PayloadTooLarge(detail.clone()),
+            Self::UnsupportedMediaType(detail) => Self::UnsupportedMediaType(detail.clone()),
+            Self::IdempotencyKeyReused(detail) => Self::IdempotencyKeyReused(detail.clone()),
+            Self::IdempotencyKeyInFlight(detail) => Self::IdempotencyKeyInFlight(detail.clone()),
+            Self::TooManyRequests(detail) => Self::TooManyRequests(detail.clone()),
+            Self::Unavailable(detail) => Self::Unavailable(detail.clone()),
+            Self::Internal(error) => Self::Internal(anyhow::anyhow!("{error:#}")),
+        }
+    }
+}
+
 impl From<fjord_store::Error> for AppError {
     fn from(error: fjord_store::Error) -> Self {
         if let fjord_store::Error::Database(sqlx::Error::Database(database)) = &error {

@@ -1,8 +1,10 @@
 //! `Idempotency-Key` on mutations.
 //!
-//! The middleware hashes the request (method, path, query, body) and looks
-//! the key up for the caller's organization: a stored response for the same
-//! request is replayed; a stored response for a different request is 422.
+//! The middleware runs inside [`crate::auth::middleware`]. It hashes the
+//! request (method, path, query, body) and looks the key up for the
+//! caller's organization, that of the API key the authentication found: a
+//! stored response for the same request is replayed; a stored response for
+//! a different request is 422.
 //! Otherwise the handler runs and [`crate::mutation::Mutation::finish`] stores
 //! its response *in the mutation's own transaction*, so a response is stored
 //! exactly when the change it describes commits. Two concurrent requests
@@ -20,9 +22,9 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::auth;
+use crate::auth::Authentication;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// The header clients send.
 pub(crate) const HEADER: &str = "idempotency-key";
@@ -137,7 +139,11 @@ async fn prepare(state: &AppState, request: Request) -> Result<Prepared, AppErro
     }
     // Only API-key callers get idempotency; anything else is left to the
     // handler to reject (401) or serve.
-    let Ok((organization_id, _, _)) = auth::authenticate_api_key(state, request.headers()).await
+    let Some(organization_id) = request
+        .extensions()
+        .get::<Authentication>()
+        .and_then(Authentication::api_key)
+        .map(|key| key.organization_id)
     else {
         return Ok(Prepared::Run(request));
     };

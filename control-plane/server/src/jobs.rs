@@ -8,7 +8,7 @@ use std::time::Duration;
 use fjord_store::job::{JobRow, Outcome};
 use tokio::task::JoinHandle;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::{cluster_operation, provisioning, rollout};
 
 /// How jobs run.

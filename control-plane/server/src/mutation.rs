@@ -8,9 +8,9 @@ use serde::Serialize;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// An open change on behalf of an admin API key.
 #[derive(Debug)]

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgExecutor};
 use uuid::Uuid;
 
+use crate::scoped::{self, Lock, Table};
 use crate::{PageRequest, Result};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -19,6 +20,13 @@ pub struct ApiKeyRow {
 
 const COLUMNS: &str =
     "api_key_id, organization_id, name, scope, created_at, last_used_at, revoked_at";
+
+const TABLE: Table = Table {
+    columns: COLUMNS,
+    from: "api_key",
+    organization: "organization_id",
+    id: "api_key_id",
+};
 
 #[derive(Debug)]
 pub struct NewApiKey<'a> {
@@ -75,18 +83,7 @@ pub async fn list(
     organization_id: Uuid,
     page: PageRequest,
 ) -> Result<Vec<ApiKeyRow>> {
-    let sql = format!(
-        "select {COLUMNS} from api_key
-         where organization_id = $1 and ($2::uuid is null or api_key_id > $2)
-         order by api_key_id limit $3"
-    );
-    let rows = sqlx::query_as::<_, ApiKeyRow>(AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(page.after)
-        .bind(page.limit)
-        .fetch_all(db)
-        .await?;
-    Ok(rows)
+    TABLE.list(organization_id, page).fetch(db).await
 }
 
 pub async fn get(
@@ -94,9 +91,7 @@ pub async fn get(
     organization_id: Uuid,
     id: Uuid,
 ) -> Result<Option<ApiKeyRow>> {
-    let sql =
-        format!("select {COLUMNS} from api_key where organization_id = $1 and api_key_id = $2");
-    crate::fetch_scoped(db, sql, organization_id, id).await
+    TABLE.get(db, organization_id, id, Lock::None).await
 }
 
 /// The NOTIFY channel that carries `<api key id>` when a revocation
@@ -114,7 +109,7 @@ pub async fn revoke(
         "update api_key set revoked_at = coalesce(revoked_at, now())
          where organization_id = $1 and api_key_id = $2 returning {COLUMNS}"
     );
-    let row = crate::fetch_scoped(&mut *db, sql, organization_id, id).await?;
+    let row = scoped::fetch_scoped(&mut *db, sql, organization_id, id).await?;
     if row.is_some() {
         sqlx::query("select pg_notify($1, $2)")
             .bind(REVOKED_CHANNEL)

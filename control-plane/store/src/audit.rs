@@ -5,6 +5,7 @@ use sqlx::PgExecutor;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::scoped::Table;
 use crate::{PageRequest, Result};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -19,6 +20,14 @@ pub struct AuditRow {
     pub detail: Json<serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }
+
+const TABLE: Table = Table {
+    columns: "audit_record_id, organization_id, actor, action, object_type, object_id, source, \
+              detail, created_at",
+    from: "audit_record",
+    organization: "organization_id",
+    id: "audit_record_id",
+};
 
 #[derive(Debug)]
 pub struct NewAuditRecord<'a> {
@@ -66,25 +75,13 @@ pub async fn list(
     filter: &AuditFilter,
     page: PageRequest,
 ) -> Result<Vec<AuditRow>> {
-    let rows = sqlx::query_as::<_, AuditRow>(
-        "select audit_record_id, organization_id, actor, action, object_type, object_id,
-                source, detail, created_at
-         from audit_record
-         where organization_id = $1 and ($2::uuid is null or audit_record_id > $2)
-           and ($3::text is null or actor = $3) and ($4::text is null or action = $4)
-           and ($5::text is null or object_type = $5) and ($6::uuid is null or object_id = $6)
-           and ($7::timestamptz is null or created_at >= $7)
-         order by audit_record_id limit $8",
-    )
-    .bind(organization_id)
-    .bind(page.after)
-    .bind(&filter.actor)
-    .bind(&filter.action)
-    .bind(&filter.object_type)
-    .bind(filter.object_id)
-    .bind(filter.since)
-    .bind(page.limit)
-    .fetch_all(db)
-    .await?;
-    Ok(rows)
+    TABLE
+        .list(organization_id, page)
+        .filter("actor =", filter.actor.as_deref())
+        .filter("action =", filter.action.as_deref())
+        .filter("object_type =", filter.object_type.as_deref())
+        .filter("object_id =", filter.object_id)
+        .filter("created_at >=", filter.since)
+        .fetch(db)
+        .await
 }

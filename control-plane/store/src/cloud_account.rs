@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgExecutor};
 use uuid::Uuid;
 
+use crate::scoped::{Lock, Table};
 use crate::{PageRequest, Result};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -21,6 +22,13 @@ pub struct CloudAccountRow {
 
 const COLUMNS: &str = "cloud_account_id, organization_id, name, aws_account_id, role_arn, \
                        external_id, revision, created_at, updated_at";
+
+const TABLE: Table = Table {
+    columns: COLUMNS,
+    from: "cloud_account",
+    organization: "organization_id",
+    id: "cloud_account_id",
+};
 
 #[derive(Debug)]
 pub struct NewCloudAccount<'a> {
@@ -55,18 +63,7 @@ pub async fn list(
     organization_id: Uuid,
     page: PageRequest,
 ) -> Result<Vec<CloudAccountRow>> {
-    let sql = format!(
-        "select {COLUMNS} from cloud_account
-         where organization_id = $1 and ($2::uuid is null or cloud_account_id > $2)
-         order by cloud_account_id limit $3"
-    );
-    let rows = sqlx::query_as::<_, CloudAccountRow>(AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(page.after)
-        .bind(page.limit)
-        .fetch_all(db)
-        .await?;
-    Ok(rows)
+    TABLE.list(organization_id, page).fetch(db).await
 }
 
 /// The account, locked for update when `lock` (inside a transaction).
@@ -76,11 +73,9 @@ pub async fn get(
     id: Uuid,
     lock: bool,
 ) -> Result<Option<CloudAccountRow>> {
-    let lock = if lock { " for update" } else { "" };
-    let sql = format!(
-        "select {COLUMNS} from cloud_account where organization_id = $1 and cloud_account_id = $2{lock}"
-    );
-    crate::fetch_scoped(db, sql, organization_id, id).await
+    TABLE
+        .get(db, organization_id, id, Lock::update_if(lock))
+        .await
 }
 
 pub async fn update_role(

@@ -7,6 +7,7 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgExecutor};
 use uuid::Uuid;
 
+use crate::scoped::{Lock, Table};
 use crate::{PageRequest, Result};
 
 pub type Config = BTreeMap<String, String>;
@@ -38,6 +39,13 @@ pub struct ClusterRow {
 const COLUMNS: &str = "cluster_id, organization_id, environment_id, name, version, broker_count, \
     storage_gib, config, phase, observed_version, brokers_ready, conditions, metrics, brokers, \
     bootstrap_address, reported_at, revision, created_at, updated_at";
+
+const TABLE: Table = Table {
+    columns: COLUMNS,
+    from: "cluster",
+    organization: "organization_id",
+    id: "cluster_id",
+};
 
 /// The desired state of a cluster, as users set it.
 #[derive(Debug, Clone)]
@@ -81,20 +89,11 @@ pub async fn list(
     environment_id: Option<Uuid>,
     page: PageRequest,
 ) -> Result<Vec<ClusterRow>> {
-    let sql = format!(
-        "select {COLUMNS} from cluster
-         where organization_id = $1 and ($2::uuid is null or cluster_id > $2)
-           and ($3::uuid is null or environment_id = $3)
-         order by cluster_id limit $4"
-    );
-    let rows = sqlx::query_as::<_, ClusterRow>(AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(page.after)
-        .bind(environment_id)
-        .bind(page.limit)
-        .fetch_all(db)
-        .await?;
-    Ok(rows)
+    TABLE
+        .list(organization_id, page)
+        .filter("environment_id =", environment_id)
+        .fetch(db)
+        .await
 }
 
 /// Every cluster of an environment, by name (for building intents).
@@ -121,11 +120,9 @@ pub async fn get(
     id: Uuid,
     lock: bool,
 ) -> Result<Option<ClusterRow>> {
-    let lock = if lock { " for update" } else { "" };
-    let sql = format!(
-        "select {COLUMNS} from cluster where organization_id = $1 and cluster_id = $2{lock}"
-    );
-    crate::fetch_scoped(db, sql, organization_id, id).await
+    TABLE
+        .get(db, organization_id, id, Lock::update_if(lock))
+        .await
 }
 
 pub async fn update_spec(

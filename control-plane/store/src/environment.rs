@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgExecutor};
 use uuid::Uuid;
 
+use crate::scoped::{Lock, Table};
 use crate::{PageRequest, Result};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -32,6 +33,13 @@ const COLUMNS: &str = "e.environment_id, e.organization_id, e.cloud_account_id, 
     coalesce((select max(i.generation) from intent i where i.environment_id = e.environment_id), 0) \
         as generation, \
     e.revision, e.created_at, e.updated_at";
+
+const TABLE: Table = Table {
+    columns: COLUMNS,
+    from: "environment e",
+    organization: "e.organization_id",
+    id: "e.environment_id",
+};
 
 #[derive(Debug)]
 pub struct NewEnvironment<'a> {
@@ -68,18 +76,7 @@ pub async fn list(
     organization_id: Uuid,
     page: PageRequest,
 ) -> Result<Vec<EnvironmentRow>> {
-    let sql = format!(
-        "select {COLUMNS} from environment e
-         where e.organization_id = $1 and ($2::uuid is null or e.environment_id > $2)
-         order by e.environment_id limit $3"
-    );
-    let rows = sqlx::query_as::<_, EnvironmentRow>(AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(page.after)
-        .bind(page.limit)
-        .fetch_all(db)
-        .await?;
-    Ok(rows)
+    TABLE.list(organization_id, page).fetch(db).await
 }
 
 /// The environment, locked when `lock` (inside a transaction). The lock is
@@ -92,12 +89,12 @@ pub async fn get(
     id: Uuid,
     lock: bool,
 ) -> Result<Option<EnvironmentRow>> {
-    let lock = if lock { " for no key update of e" } else { "" };
-    let sql = format!(
-        "select {COLUMNS} from environment e
-         where e.organization_id = $1 and e.environment_id = $2{lock}"
-    );
-    crate::fetch_scoped(db, sql, organization_id, id).await
+    let lock = if lock {
+        Lock::NoKeyUpdateOf("e")
+    } else {
+        Lock::None
+    };
+    TABLE.get(db, organization_id, id, lock).await
 }
 
 pub async fn rename(

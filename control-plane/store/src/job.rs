@@ -7,6 +7,7 @@ use sqlx::PgExecutor;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::scoped::{Lock, Table};
 use crate::{PageRequest, Result};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -27,6 +28,13 @@ pub struct JobRow {
 
 const COLUMNS: &str = "job_id, organization_id, kind, payload, state, attempts, max_attempts, \
                        run_after, locked_until, last_error, created_at, updated_at";
+
+const TABLE: Table = Table {
+    columns: COLUMNS,
+    from: "job",
+    organization: "organization_id",
+    id: "job_id",
+};
 
 pub async fn enqueue(
     db: impl PgExecutor<'_>,
@@ -164,13 +172,7 @@ pub async fn get(
     organization_id: Uuid,
     id: Uuid,
 ) -> Result<Option<JobRow>> {
-    let sql = format!("select {COLUMNS} from job where organization_id = $1 and job_id = $2");
-    let row = sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    Ok(row)
+    TABLE.get(db, organization_id, id, Lock::None).await
 }
 
 pub async fn list(
@@ -178,18 +180,7 @@ pub async fn list(
     organization_id: Uuid,
     page: PageRequest,
 ) -> Result<Vec<JobRow>> {
-    let sql = format!(
-        "select {COLUMNS} from job
-         where organization_id = $1 and ($2::uuid is null or job_id > $2)
-         order by job_id limit $3"
-    );
-    let rows = sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(page.after)
-        .bind(page.limit)
-        .fetch_all(db)
-        .await?;
-    Ok(rows)
+    TABLE.list(organization_id, page).fetch(db).await
 }
 
 #[cfg(test)]

@@ -25,13 +25,16 @@ pub mod organization;
 pub mod provisioning;
 pub mod release;
 pub mod rollout;
+mod scoped;
 pub mod session;
 pub mod topic;
 pub mod user;
 
 // Queries are runtime-checked. Dynamic SQL strings in this crate are built
 // only from constant column lists and constant clauses, never from input;
-// every value is a bind parameter (hence `AssertSqlSafe`).
+// every value is a bind parameter (hence `AssertSqlSafe`). The reads every
+// tenant table shares (one row by id, a keyset-paged list) are written once,
+// in `scoped`.
 
 use std::time::Duration;
 
@@ -78,24 +81,4 @@ pub struct PageRequest {
     pub after: Option<uuid::Uuid>,
     /// How many rows to return at most.
     pub limit: i64,
-}
-
-/// Runs `sql`, whose `$1` is the organization and `$2` an object id, and
-/// returns the one row it finds, if any. Every single-object read of a
-/// tenant's table goes through here, so none can forget the organization.
-async fn fetch_scoped<T>(
-    db: impl sqlx::PgExecutor<'_>,
-    sql: String,
-    organization_id: uuid::Uuid,
-    id: uuid::Uuid,
-) -> Result<Option<T>>
-where
-    T: for<'row> sqlx::FromRow<'row, sqlx::postgres::PgRow> + Send + Unpin,
-{
-    let row = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    Ok(row)
 }

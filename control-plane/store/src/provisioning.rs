@@ -7,6 +7,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::Result;
+use crate::scoped::{Lock, Table};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NetworkRow {
@@ -24,6 +25,13 @@ pub struct NetworkRow {
 
 const NETWORK_COLUMNS: &str = "environment_id, organization_id, settings, state, message, \
                                job_id, resources, revision, created_at, updated_at";
+
+const NETWORKS: Table = Table {
+    columns: NETWORK_COLUMNS,
+    from: "environment_network",
+    organization: "organization_id",
+    id: "environment_id",
+};
 
 /// Sets what the environment's network should be (back to `pending`).
 pub async fn put_settings(
@@ -57,12 +65,9 @@ pub async fn get_network(
     environment_id: Uuid,
     lock: bool,
 ) -> Result<Option<NetworkRow>> {
-    let lock = if lock { " for update" } else { "" };
-    let sql = format!(
-        "select {NETWORK_COLUMNS} from environment_network
-         where organization_id = $1 and environment_id = $2{lock}"
-    );
-    crate::fetch_scoped(db, sql, organization_id, environment_id).await
+    NETWORKS
+        .get(db, organization_id, environment_id, Lock::update_if(lock))
+        .await
 }
 
 /// Records a new provisioning operation for the network.
@@ -184,6 +189,13 @@ pub struct ChecklistRow {
 const CHECKLIST_COLUMNS: &str =
     "environment_id, organization_id, state, job_id, checks, updated_at";
 
+const CHECKLISTS: Table = Table {
+    columns: CHECKLIST_COLUMNS,
+    from: "environment_checklist",
+    organization: "organization_id",
+    id: "environment_id",
+};
+
 /// Starts a checklist run: every check pending.
 pub async fn start_checklist(
     db: impl PgExecutor<'_>,
@@ -236,9 +248,7 @@ pub async fn get_checklist(
     organization_id: Uuid,
     environment_id: Uuid,
 ) -> Result<Option<ChecklistRow>> {
-    let sql = format!(
-        "select {CHECKLIST_COLUMNS} from environment_checklist
-         where organization_id = $1 and environment_id = $2"
-    );
-    crate::fetch_scoped(db, sql, organization_id, environment_id).await
+    CHECKLISTS
+        .get(db, organization_id, environment_id, Lock::None)
+        .await
 }

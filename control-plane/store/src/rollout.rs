@@ -5,6 +5,7 @@ use sqlx::PgExecutor;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::scoped::{Lock, Table};
 use crate::{PageRequest, Result};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -23,6 +24,13 @@ pub struct RolloutRow {
 
 const COLUMNS: &str = "rollout_id, organization_id, target_version, max_in_flight, state, \
                        halted_reason, job_id, revision, created_at, updated_at";
+
+const TABLE: Table = Table {
+    columns: COLUMNS,
+    from: "rollout",
+    organization: "organization_id",
+    id: "rollout_id",
+};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RolloutClusterRow {
@@ -82,16 +90,9 @@ pub async fn get(
     id: Uuid,
     lock: bool,
 ) -> Result<Option<RolloutRow>> {
-    let lock = if lock { " for update" } else { "" };
-    let sql = format!(
-        "select {COLUMNS} from rollout where organization_id = $1 and rollout_id = $2{lock}"
-    );
-    let row = sqlx::query_as::<_, RolloutRow>(sqlx::AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    Ok(row)
+    TABLE
+        .get(db, organization_id, id, Lock::update_if(lock))
+        .await
 }
 
 pub async fn list(
@@ -99,18 +100,7 @@ pub async fn list(
     organization_id: Uuid,
     page: PageRequest,
 ) -> Result<Vec<RolloutRow>> {
-    let sql = format!(
-        "select {COLUMNS} from rollout
-         where organization_id = $1 and ($2::uuid is null or rollout_id > $2)
-         order by rollout_id limit $3"
-    );
-    let rows = sqlx::query_as::<_, RolloutRow>(sqlx::AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(page.after)
-        .bind(page.limit)
-        .fetch_all(db)
-        .await?;
-    Ok(rows)
+    TABLE.list(organization_id, page).fetch(db).await
 }
 
 /// The rollout's clusters with their reported status, by wave.

@@ -6,6 +6,7 @@ use sqlx::{AssertSqlSafe, PgExecutor};
 use uuid::Uuid;
 
 use crate::cluster::Config;
+use crate::scoped::{Lock, Table};
 use crate::{PageRequest, Result};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -24,6 +25,13 @@ pub struct TopicRow {
 
 const COLUMNS: &str = "t.topic_id, t.organization_id, t.cluster_id, t.name, t.partitions, \
     t.replication_factor, t.config, t.revision, t.created_at, t.updated_at";
+
+const TABLE: Table = Table {
+    columns: COLUMNS,
+    from: "topic t",
+    organization: "t.organization_id",
+    id: "t.topic_id",
+};
 
 #[derive(Debug)]
 pub struct NewTopic<'a> {
@@ -61,20 +69,11 @@ pub async fn list(
     cluster_id: Option<Uuid>,
     page: PageRequest,
 ) -> Result<Vec<TopicRow>> {
-    let sql = format!(
-        "select {COLUMNS} from topic t
-         where t.organization_id = $1 and ($2::uuid is null or t.topic_id > $2)
-           and ($3::uuid is null or t.cluster_id = $3)
-         order by t.topic_id limit $4"
-    );
-    let rows = sqlx::query_as::<_, TopicRow>(AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(page.after)
-        .bind(cluster_id)
-        .bind(page.limit)
-        .fetch_all(db)
-        .await?;
-    Ok(rows)
+    TABLE
+        .list(organization_id, page)
+        .filter("t.cluster_id =", cluster_id)
+        .fetch(db)
+        .await
 }
 
 /// Every topic of every cluster of an environment (for building intents).
@@ -103,11 +102,9 @@ pub async fn get(
     id: Uuid,
     lock: bool,
 ) -> Result<Option<TopicRow>> {
-    let lock = if lock { " for update" } else { "" };
-    let sql = format!(
-        "select {COLUMNS} from topic t where t.organization_id = $1 and t.topic_id = $2{lock}"
-    );
-    crate::fetch_scoped(db, sql, organization_id, id).await
+    TABLE
+        .get(db, organization_id, id, Lock::update_if(lock))
+        .await
 }
 
 pub async fn update(

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::scoped::{Lock, Table};
 use crate::{PageRequest, Result};
 
 /// A user as sign-in sees them: identity and password hash.
@@ -29,6 +30,13 @@ pub struct MemberRow {
 }
 
 const MEMBER_COLUMNS: &str = "u.user_id, m.organization_id, u.email, m.role, m.created_at";
+
+const MEMBERS: Table = Table {
+    columns: MEMBER_COLUMNS,
+    from: "membership m join app_user u using (user_id)",
+    organization: "m.organization_id",
+    id: "m.user_id",
+};
 
 /// Creates a user (email already normalized, password already hashed).
 pub async fn insert(
@@ -95,18 +103,7 @@ pub async fn list_members(
     organization_id: Uuid,
     page: PageRequest,
 ) -> Result<Vec<MemberRow>> {
-    let sql = format!(
-        "select {MEMBER_COLUMNS} from membership m join app_user u using (user_id)
-         where m.organization_id = $1 and ($2::uuid is null or m.user_id > $2)
-         order by m.user_id limit $3"
-    );
-    let rows = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(sql))
-        .bind(organization_id)
-        .bind(page.after)
-        .bind(page.limit)
-        .fetch_all(db)
-        .await?;
-    Ok(rows)
+    MEMBERS.list(organization_id, page).fetch(db).await
 }
 
 pub async fn get_member(
@@ -114,11 +111,7 @@ pub async fn get_member(
     organization_id: Uuid,
     user_id: Uuid,
 ) -> Result<Option<MemberRow>> {
-    let sql = format!(
-        "select {MEMBER_COLUMNS} from membership m join app_user u using (user_id)
-         where m.organization_id = $1 and m.user_id = $2"
-    );
-    crate::fetch_scoped(db, sql, organization_id, user_id).await
+    MEMBERS.get(db, organization_id, user_id, Lock::None).await
 }
 
 /// Changes a member's role; `None` when they are not a member.

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::convert::{check_to_api, default_settings, resources, spec};
 use super::{NOT_CONFIGURED, PREFLIGHT, PROVISION, TEARDOWN};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Runs one provisioning job.
 pub(crate) async fn run(state: &AppState, job: &JobRow) -> anyhow::Result<Outcome> {

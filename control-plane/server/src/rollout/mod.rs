@@ -12,8 +12,8 @@ use fjord_store::job::{JobRow, Outcome};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::intent;
+use crate::state::AppState;
 use plan::{Member, MemberState, Progress};
 
 /// The job kind of the driver.

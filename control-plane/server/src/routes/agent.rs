@@ -12,7 +12,7 @@ use chrono::Utc;
 use fjord_api::{
     AccessToken, AgentIntentReport, AgentRegistration, AgentRegistrationRequest,
     AgentStatusAccepted, AgentStatusReport, INTENT_DELTA_JSON, Intent, IntentDelta,
-    IntentReportRecord, Problem, validate,
+    IntentReportRecord, validate,
 };
 use fjord_store::audit::NewAuditRecord;
 use fjord_store::cluster::ReportedStatus;
@@ -22,13 +22,14 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
-use crate::auth::{self, Agent};
+use super::openapi::Problems;
+use crate::auth::{self, Agent, AgentCredential};
 use crate::error::AppError;
 use crate::extract::{AppJson, AppQuery};
-use crate::intent_bodies::IntentBody;
+use crate::intent::bodies::{self, IntentBody};
+use crate::intent::watch::SharedRead;
 use crate::secret::{self, TokenKind};
-use crate::watch::SharedRead;
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -47,7 +48,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     request_body = AgentRegistrationRequest,
     responses(
         (status = 201, description = "The agent credential, shown once", body = AgentRegistration),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn register_agent(
@@ -107,25 +108,16 @@ pub(crate) async fn register_agent(
     security(("agent_credential" = [])),
     responses(
         (status = 201, description = "A fresh access token", body = AccessToken),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn issue_access_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    AgentCredential {
+        organization_id,
+        environment_id,
+    }: AgentCredential,
 ) -> Result<Response, AppError> {
-    let credential = auth::bearer(&headers)?;
-    if TokenKind::of(credential) != Some(TokenKind::AgentCredential) {
-        return Err(AppError::Unauthenticated(
-            "the bearer token is not an agent credential".into(),
-        ));
-    }
-    let (organization_id, environment_id) =
-        fjord_store::environment::find_by_agent_credential(&state.pool, &secret::hash(credential))
-            .await?
-            .ok_or_else(|| {
-                AppError::Unauthenticated("unknown or replaced agent credential".into())
-            })?;
     let (token, token_hash) = secret::generate(TokenKind::AgentAccess)?;
     let lifetime = chrono::Duration::from_std(state.agent.access_token_lifetime)
         .map_err(anyhow::Error::new)?;
@@ -188,7 +180,7 @@ pub(crate) struct PollQuery {
             (IntentDelta = "application/vnd.fjord.intent-delta+json"),
         )),
         (status = 204, description = "Nothing newer within the wait"),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn poll_intents(
@@ -287,7 +279,7 @@ async fn respond(
     delta: bool,
 ) -> Result<Response, AppError> {
     let vary = (header::VARY, "Accept-Encoding");
-    let gzip = crate::intent_bodies::accepts_gzip(headers);
+    let gzip = bodies::accepts_gzip(headers);
     let encoding = (header::CONTENT_ENCODING, "gzip");
     if delta && let Some(delta) = state.intent_bodies.delta(&state.pool, body).await? {
         let media_type = (header::CONTENT_TYPE, INTENT_DELTA_JSON);
@@ -315,7 +307,7 @@ async fn respond(
     request_body = AgentStatusReport,
     responses(
         (status = 200, description = "Accepted", body = AgentStatusAccepted),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn report_status(
@@ -404,7 +396,7 @@ pub(crate) async fn report_status(
     request_body = AgentIntentReport,
     responses(
         (status = 204, description = "Recorded"),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn report_intent(

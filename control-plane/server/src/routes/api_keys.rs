@@ -2,20 +2,21 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use fjord_api::{ApiKey, ApiKeyCreate, ApiKeyCreated, Page, Problem, Scope};
+use fjord_api::{ApiKey, ApiKeyCreate, ApiKeyCreated, Page, Scope};
 use fjord_store::api_key::{ApiKeyRow, NewApiKey};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::openapi::{IdempotencyKey, Problems};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::mutation::Mutation;
 use crate::pagination::PageQuery;
 use crate::secret::{self, TokenKind};
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -41,11 +42,11 @@ pub(crate) fn to_api(row: ApiKeyRow) -> ApiKey {
     path = "/v1/api-keys",
     tag = "organization",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$", description = "Replays the first response for a retried request")),
+    params(IdempotencyKey),
     request_body = ApiKeyCreate,
     responses(
         (status = 201, description = "The key and its secret", body = ApiKeyCreated),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn create_api_key(
@@ -93,7 +94,7 @@ pub(crate) async fn create_api_key(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of keys", body = Page<ApiKey>),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn list_api_keys(
@@ -115,7 +116,7 @@ pub(crate) async fn list_api_keys(
     params(("api_key_id" = Uuid, Path)),
     responses(
         (status = 200, description = "The key", body = ApiKey),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_api_key(
@@ -136,10 +137,10 @@ pub(crate) async fn get_api_key(
     path = "/v1/api-keys/{api_key_id}/revoke",
     tag = "organization",
     security(("api_key" = [])),
-    params(("api_key_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("api_key_id" = Uuid, Path), IdempotencyKey),
     responses(
         (status = 200, description = "The revoked key", body = ApiKey),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn revoke_api_key(

@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use fjord_api::{AuditRecord, Page, Problem, validate};
+use fjord_api::{AuditRecord, Page, validate};
 use fjord_store::audit::{AuditFilter, AuditRow};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -9,11 +9,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::openapi::Problems;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::AppQuery;
 use crate::pagination::PageQuery;
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit_records))
@@ -56,7 +57,7 @@ fn to_api(row: AuditRow) -> AuditRecord {
     params(PageQuery, AuditQuery),
     responses(
         (status = 200, description = "A page of audit records", body = Page<AuditRecord>),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn list_audit_records(

@@ -2,20 +2,21 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use fjord_api::{CloudAccount, CloudAccountCreate, CloudAccountUpdate, Page, Problem, validate};
+use fjord_api::{CloudAccount, CloudAccountCreate, CloudAccountUpdate, Page, validate};
 use fjord_store::cloud_account::{CloudAccountRow, NewCloudAccount};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::openapi::{IdempotencyKey, IfMatch, Problems};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::mutation::{self, Mutation, with_etag};
 use crate::pagination::PageQuery;
 use crate::secret;
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -47,11 +48,11 @@ fn to_api(row: CloudAccountRow) -> CloudAccount {
     path = "/v1/cloud-accounts",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(IdempotencyKey),
     request_body = CloudAccountCreate,
     responses(
         (status = 201, description = "The account", body = CloudAccount, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn create_cloud_account(
@@ -94,7 +95,7 @@ pub(crate) async fn create_cloud_account(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of accounts", body = Page<CloudAccount>),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn list_cloud_accounts(
@@ -121,7 +122,7 @@ pub(crate) async fn list_cloud_accounts(
     params(("cloud_account_id" = Uuid, Path)),
     responses(
         (status = 200, description = "The account", body = CloudAccount, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_cloud_account(
@@ -141,11 +142,11 @@ pub(crate) async fn get_cloud_account(
     path = "/v1/cloud-accounts/{cloud_account_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("cloud_account_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("cloud_account_id" = Uuid, Path), IfMatch, IdempotencyKey),
     request_body = CloudAccountUpdate,
     responses(
         (status = 200, description = "The updated account", body = CloudAccount, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn update_cloud_account(
@@ -186,10 +187,10 @@ pub(crate) async fn update_cloud_account(
     path = "/v1/cloud-accounts/{cloud_account_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("cloud_account_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("cloud_account_id" = Uuid, Path), IfMatch, IdempotencyKey),
     responses(
         (status = 204, description = "Deleted"),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn delete_cloud_account(

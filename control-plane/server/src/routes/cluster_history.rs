@@ -5,17 +5,18 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use fjord_api::{ClusterStatusHistory, ClusterStatusSample, Problem};
+use fjord_api::{ClusterStatusHistory, ClusterStatusSample};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::openapi::Problems;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppPath, AppQuery};
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_status_history))
@@ -38,7 +39,7 @@ pub(crate) struct HistoryQuery {
     params(("cluster_id" = Uuid, Path), HistoryQuery),
     responses(
         (status = 200, description = "Samples, newest first", body = ClusterStatusHistory),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_status_history(

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use fjord_api::{Cluster, ClusterCreate, ClusterStatus, ClusterUpdate, Page, Problem};
+use fjord_api::{Cluster, ClusterCreate, ClusterStatus, ClusterUpdate, Page};
 use fjord_store::cluster::{ClusterRow, ClusterSpec};
 use serde::Deserialize;
 use serde_json::json;
@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::openapi::{IdempotencyKey, IfMatch, Problems};
 use crate::auth::Principal;
 use crate::cluster_operation;
 use crate::error::AppError;
@@ -22,6 +22,7 @@ use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::intent;
 use crate::mutation::{self, Mutation, with_etag};
 use crate::pagination::PageQuery;
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -75,11 +76,11 @@ async fn require_release(db: &mut PgConnection, version: &str) -> Result<(), App
     path = "/v1/clusters",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(IdempotencyKey),
     request_body = ClusterCreate,
     responses(
         (status = 201, description = "The cluster", body = Cluster, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn create_cluster(
@@ -156,7 +157,7 @@ pub(crate) struct ClusterFilter {
     params(PageQuery, ClusterFilter),
     responses(
         (status = 200, description = "A page of clusters", body = Page<Cluster>),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn list_clusters(
@@ -184,7 +185,7 @@ pub(crate) async fn list_clusters(
     params(("cluster_id" = Uuid, Path)),
     responses(
         (status = 200, description = "The cluster", body = Cluster, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_cluster(
@@ -204,11 +205,11 @@ pub(crate) async fn get_cluster(
     path = "/v1/clusters/{cluster_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("cluster_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("cluster_id" = Uuid, Path), IfMatch, IdempotencyKey),
     request_body = ClusterUpdate,
     responses(
         (status = 200, description = "The updated cluster", body = Cluster, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn update_cluster(
@@ -272,10 +273,10 @@ pub(crate) async fn update_cluster(
     path = "/v1/clusters/{cluster_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("cluster_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("cluster_id" = Uuid, Path), IfMatch, IdempotencyKey),
     responses(
         (status = 204, description = "Deleted"),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn delete_cluster(

@@ -5,7 +5,7 @@ use axum::response::Response;
 use chrono::Utc;
 use fjord_api::{
     ConnectionState, Environment, EnvironmentConnection, EnvironmentCreate, EnvironmentCreated,
-    EnvironmentUpdate, Page, Problem, RegistrationToken,
+    EnvironmentUpdate, Page, RegistrationToken,
 };
 use fjord_store::environment::{EnvironmentRow, NewEnvironment};
 use serde_json::json;
@@ -13,13 +13,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::{AgentSettings, AppState};
+use super::openapi::{IdempotencyKey, IfMatch, Problems};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::mutation::{self, Mutation, with_etag};
 use crate::pagination::PageQuery;
 use crate::secret::{self, TokenKind};
+use crate::state::{AgentSettings, AppState};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -72,11 +73,11 @@ pub(crate) fn to_api(row: EnvironmentRow, settings: &AgentSettings) -> Environme
     path = "/v1/environments",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(IdempotencyKey),
     request_body = EnvironmentCreate,
     responses(
         (status = 201, description = "The environment and its registration token", body = EnvironmentCreated, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn create_environment(
@@ -135,7 +136,7 @@ pub(crate) async fn create_environment(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of environments", body = Page<Environment>),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn list_environments(
@@ -162,7 +163,7 @@ pub(crate) async fn list_environments(
     params(("environment_id" = Uuid, Path)),
     responses(
         (status = 200, description = "The environment", body = Environment, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_environment(
@@ -182,11 +183,11 @@ pub(crate) async fn get_environment(
     path = "/v1/environments/{environment_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("environment_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("environment_id" = Uuid, Path), IfMatch, IdempotencyKey),
     request_body = EnvironmentUpdate,
     responses(
         (status = 200, description = "The updated environment", body = Environment, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn update_environment(
@@ -232,10 +233,10 @@ pub(crate) async fn update_environment(
     path = "/v1/environments/{environment_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("environment_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("environment_id" = Uuid, Path), IfMatch, IdempotencyKey),
     responses(
         (status = 204, description = "Deleted"),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn delete_environment(
@@ -277,10 +278,10 @@ pub(crate) async fn delete_environment(
     path = "/v1/environments/{environment_id}/registration-token",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("environment_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("environment_id" = Uuid, Path), IdempotencyKey),
     responses(
         (status = 201, description = "The new token", body = RegistrationToken),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn reissue_registration_token(

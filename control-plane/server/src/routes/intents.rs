@@ -1,17 +1,18 @@
 use axum::Json;
 use axum::extract::State;
-use fjord_api::{Intent, Problem, SigningKey};
+use fjord_api::{Intent, SigningKey};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::openapi::Problems;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppPath, AppQuery};
 use crate::intent;
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -41,7 +42,7 @@ pub(crate) struct IntentHistoryQuery {
     params(("environment_id" = Uuid, Path), IntentHistoryQuery),
     responses(
         (status = 200, description = "Intents, newest first", body = Vec<Intent>),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn list_intents(
@@ -91,7 +92,7 @@ pub(crate) async fn list_intents(
     params(("environment_id" = Uuid, Path), ("generation" = i64, Path, minimum = 1)),
     responses(
         (status = 200, description = "The intent", body = Intent),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_intent(

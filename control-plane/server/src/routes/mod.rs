@@ -7,7 +7,7 @@
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub(crate) mod agent;
 pub(crate) mod api_keys;
@@ -18,6 +18,7 @@ pub(crate) mod clusters;
 pub(crate) mod environments;
 pub(crate) mod info;
 pub(crate) mod intents;
+mod openapi;
 pub(crate) mod operations;
 pub(crate) mod organization;
 pub(crate) mod provisioning;

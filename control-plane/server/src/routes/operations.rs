@@ -1,16 +1,17 @@
 use axum::Json;
 use axum::extract::State;
-use fjord_api::{Operation, Page, Problem};
+use fjord_api::{Operation, Page};
 use fjord_store::job::JobRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::openapi::Problems;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppPath, AppQuery};
 use crate::pagination::PageQuery;
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -40,7 +41,7 @@ fn to_api(row: JobRow) -> Operation {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of operations", body = Page<Operation>),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn list_operations(
@@ -62,7 +63,7 @@ pub(crate) async fn list_operations(
     params(("operation_id" = Uuid, Path)),
     responses(
         (status = 200, description = "The operation", body = Operation),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_operation(

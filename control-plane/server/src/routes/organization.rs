@@ -1,12 +1,13 @@
 use axum::Json;
 use axum::extract::State;
-use fjord_api::{Organization, Problem};
+use fjord_api::Organization;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use super::openapi::Problems;
 use crate::auth::Principal;
 use crate::error::AppError;
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_organization))
@@ -20,7 +21,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The caller's organization", body = Organization),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_organization(

@@ -3,18 +3,19 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fjord_api::{Checklist, EnvironmentNetwork, NetworkSettings, Problem};
+use fjord_api::{Checklist, EnvironmentNetwork, NetworkSettings};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::openapi::{IdempotencyKey, Problems};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath};
 use crate::mutation::Mutation;
 use crate::provisioning::{self, checklist_to_api, network_to_api, unconfigured_network};
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -45,7 +46,7 @@ async fn environment(
     params(("environment_id" = Uuid, Path)),
     responses(
         (status = 200, description = "The network", body = EnvironmentNetwork),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_network(
@@ -79,11 +80,11 @@ pub(crate) async fn get_network(
     path = "/v1/environments/{environment_id}/network",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("environment_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("environment_id" = Uuid, Path), IdempotencyKey),
     request_body = NetworkSettings,
     responses(
         (status = 200, description = "The network", body = EnvironmentNetwork),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn put_network(
@@ -133,10 +134,10 @@ pub(crate) async fn put_network(
     path = "/v1/environments/{environment_id}/network/provision",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("environment_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("environment_id" = Uuid, Path), IdempotencyKey),
     responses(
         (status = 202, description = "Provisioning started", body = EnvironmentNetwork),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn provision_network(
@@ -197,7 +198,7 @@ pub(crate) async fn provision_network(
     params(("environment_id" = Uuid, Path)),
     responses(
         (status = 200, description = "The checklist", body = Checklist),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_checklist(
@@ -248,10 +249,10 @@ pub(crate) async fn get_checklist(
     path = "/v1/environments/{environment_id}/checklist",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("environment_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("environment_id" = Uuid, Path), IdempotencyKey),
     responses(
         (status = 202, description = "The checks started", body = Checklist),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn run_checklist(

@@ -1,15 +1,16 @@
 use axum::Json;
 use axum::extract::State;
-use fjord_api::{Problem, Release};
+use fjord_api::Release;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use super::openapi::Problems;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::AppQuery;
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_releases))
@@ -53,7 +54,7 @@ impl Channel {
     params(ReleaseFilter),
     responses(
         (status = 200, description = "Every release", body = Vec<Release>),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn list_releases(

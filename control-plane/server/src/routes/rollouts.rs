@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use fjord_api::{Page, Problem, Rollout, RolloutClusterProgress, RolloutCreate};
+use fjord_api::{Page, Rollout, RolloutClusterProgress, RolloutCreate};
 use fjord_store::rollout::RolloutRow;
 use serde_json::json;
 use sqlx::PgConnection;
@@ -10,13 +10,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::openapi::{IdempotencyKey, IfMatch, Problems};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::mutation::{Mutation, check_if_match, with_etag};
 use crate::pagination::PageQuery;
 use crate::rollout::JOB_KIND;
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -59,11 +60,11 @@ async fn load(db: &mut PgConnection, row: RolloutRow) -> Result<Rollout, AppErro
     path = "/v1/rollouts",
     tag = "rollouts",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(IdempotencyKey),
     request_body = RolloutCreate,
     responses(
         (status = 201, description = "The rollout, running", body = Rollout, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn create_rollout(
@@ -144,7 +145,7 @@ pub(crate) async fn create_rollout(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of rollouts", body = Page<Rollout>),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn list_rollouts(
@@ -175,7 +176,7 @@ pub(crate) async fn list_rollouts(
     params(("rollout_id" = Uuid, Path)),
     responses(
         (status = 200, description = "The rollout", body = Rollout, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_rollout(
@@ -197,10 +198,10 @@ pub(crate) async fn get_rollout(
     path = "/v1/rollouts/{rollout_id}/pause",
     tag = "rollouts",
     security(("api_key" = [])),
-    params(("rollout_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("rollout_id" = Uuid, Path), IfMatch, IdempotencyKey),
     responses(
         (status = 200, description = "The paused rollout", body = Rollout, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn pause_rollout(
@@ -218,10 +219,10 @@ pub(crate) async fn pause_rollout(
     path = "/v1/rollouts/{rollout_id}/resume",
     tag = "rollouts",
     security(("api_key" = [])),
-    params(("rollout_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("rollout_id" = Uuid, Path), IfMatch, IdempotencyKey),
     responses(
         (status = 200, description = "The running rollout", body = Rollout, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn resume_rollout(

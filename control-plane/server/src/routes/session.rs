@@ -16,12 +16,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::auth::{Source, authenticate_session, require_csrf};
+use super::openapi::Problems;
+use crate::auth::{Authentication, Source};
 use crate::error::AppError;
 use crate::extract::AppJson;
 use crate::secret::{self, TokenKind};
-use crate::session::{self, clear_cookie, session_cookie, session_token, verify_password};
+use crate::session::{self, clear_cookie, session_cookie, verify_password};
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(sign_in, get_session, sign_out))
@@ -31,16 +32,11 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug)]
 pub(crate) struct CookieSession(pub SessionRow);
 
-impl axum::extract::FromRequestParts<AppState> for CookieSession {
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CookieSession {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = session_token(&parts.headers).ok_or_else(|| {
-            AppError::Unauthenticated("you are not signed in (no session cookie)".into())
-        })?;
-        let session = authenticate_session(state, token).await?;
-        require_csrf(parts, &session.csrf_token)?;
-        Ok(Self(session))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        Authentication::of_request(parts)?.session().map(Self)
     }
 }
 
@@ -243,7 +239,7 @@ pub(crate) async fn get_session(
     params(("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (required)")),
     responses(
         (status = 204, description = "Signed out"),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn sign_out(

@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use fjord_api::{Page, Problem, Topic, TopicCreate, TopicUpdate};
+use fjord_api::{Page, Topic, TopicCreate, TopicUpdate};
 use fjord_store::topic::{NewTopic, TopicRow};
 use serde::Deserialize;
 use serde_json::json;
@@ -11,13 +11,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::openapi::{IdempotencyKey, IfMatch, Problems};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::intent;
 use crate::mutation::{self, Mutation, with_etag};
 use crate::pagination::PageQuery;
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -45,11 +46,11 @@ fn to_api(row: TopicRow) -> Topic {
     path = "/v1/topics",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(IdempotencyKey),
     request_body = TopicCreate,
     responses(
         (status = 201, description = "The topic", body = Topic, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn create_topic(
@@ -117,7 +118,7 @@ pub(crate) struct TopicFilter {
     params(PageQuery, TopicFilter),
     responses(
         (status = 200, description = "A page of topics", body = Page<Topic>),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn list_topics(
@@ -145,7 +146,7 @@ pub(crate) async fn list_topics(
     params(("topic_id" = Uuid, Path)),
     responses(
         (status = 200, description = "The topic", body = Topic, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_topic(
@@ -165,11 +166,11 @@ pub(crate) async fn get_topic(
     path = "/v1/topics/{topic_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("topic_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("topic_id" = Uuid, Path), IfMatch, IdempotencyKey),
     request_body = TopicUpdate,
     responses(
         (status = 200, description = "The updated topic", body = Topic, headers(("ETag" = String))),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn update_topic(
@@ -226,10 +227,10 @@ pub(crate) async fn update_topic(
     path = "/v1/topics/{topic_id}",
     tag = "inventory",
     security(("api_key" = [])),
-    params(("topic_id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")),
+    params(("topic_id" = Uuid, Path), IfMatch, IdempotencyKey),
     responses(
         (status = 204, description = "Deleted"),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn delete_topic(

@@ -4,20 +4,21 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use fjord_api::{Page, Problem, Role, User, UserCreate, UserUpdate, normalize_email};
+use fjord_api::{Page, Role, User, UserCreate, UserUpdate, normalize_email};
 use fjord_store::user::MemberRow;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::openapi::Problems;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::mutation::Mutation;
 use crate::pagination::PageQuery;
 use crate::session::hash_password;
+use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -43,7 +44,7 @@ fn to_api(row: MemberRow) -> User {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of members", body = Page<User>),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn list_users(
@@ -67,7 +68,7 @@ pub(crate) async fn list_users(
     request_body = UserCreate,
     responses(
         (status = 201, description = "The new member", body = User),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn create_user(
@@ -115,7 +116,7 @@ pub(crate) async fn create_user(
     params(("user_id" = Uuid, Path)),
     responses(
         (status = 200, description = "The member", body = User),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn get_user(
@@ -153,7 +154,7 @@ async fn keep_an_admin(mutation: &mut Mutation, member: &MemberRow) -> Result<()
     request_body = UserUpdate,
     responses(
         (status = 200, description = "The member with the new role", body = User),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn update_user(
@@ -196,7 +197,7 @@ pub(crate) async fn update_user(
     params(("user_id" = Uuid, Path)),
     responses(
         (status = 204, description = "Removed"),
-        (status = "4XX", description = "A problem", body = Problem, content_type = "application/problem+json"),
+        Problems,
     )
 )]
 pub(crate) async fn delete_user(

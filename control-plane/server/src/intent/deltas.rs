@@ -4,7 +4,7 @@
 //! generation is G+1 gets the change from G to G+1 ([`fjord_api::IntentDelta`])
 //! instead of the whole document. The delta of a generation is built once per
 //! replica, on the first request that asks for it, and shared like the full
-//! body (see [`crate::intent_bodies`]): read generation G from the history,
+//! body (see [`super::bodies`]): read generation G from the history,
 //! diff the two documents, and check what an agent will: that applying the
 //! delta to G rebuilds G+1 exactly and that G's object hashes, with the
 //! delta applied, have G+1's content hash. A delta that does not, or that is
@@ -15,31 +15,32 @@
 //! which is what it would fetch after several deltas anyway, and one delta
 //! per generation keeps the cache's bound simple.
 
+use axum::body::Bytes;
 use fjord_api::{Intent, IntentDelta, IntentDocument, ObjectHashes};
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::intent_bodies::{DeltaBody, IntentBody};
 
-/// The delta from the generation before `body`'s to `body`, if it is served.
-pub(crate) async fn build(pool: &PgPool, body: &IntentBody) -> Result<Option<DeltaBody>, AppError> {
-    let from_generation = body.generation - 1;
+/// The `IntentDelta` JSON from the generation before `generation` to `to`,
+/// the `Intent` JSON of `generation`, if it is served.
+pub(super) async fn build(
+    pool: &PgPool,
+    organization_id: Uuid,
+    environment_id: Uuid,
+    generation: i64,
+    to: Bytes,
+) -> Result<Option<Bytes>, AppError> {
+    let from_generation = generation - 1;
     if from_generation < 1 {
         return Ok(None);
     }
-    let Some(from) = fjord_store::intent::get(
-        pool,
-        body.organization_id,
-        body.environment_id,
-        from_generation,
-    )
-    .await?
+    let Some(from) =
+        fjord_store::intent::get(pool, organization_id, environment_id, from_generation).await?
     else {
         // Not in the history (an environment deleted meanwhile).
         return Ok(None);
     };
-    let to = body.json.clone();
-    let (environment_id, generation) = (body.environment_id, body.generation);
     // Parsing two documents and diffing them is a few milliseconds of CPU
     // for a large environment: off the async workers.
     let delta = tokio::task::spawn_blocking(move || compute(&from.payload, &to))
@@ -48,13 +49,13 @@ pub(crate) async fn build(pool: &PgPool, body: &IntentBody) -> Result<Option<Del
     if delta.is_none() {
         tracing::warn!(%environment_id, generation, "no delta served for this generation");
     }
-    Ok(delta.map(DeltaBody::new))
+    Ok(delta)
 }
 
 /// The delta JSON from the stored `from` payload to the `Intent` JSON `to`,
 /// when it rebuilds `to` and its content hash exactly and is smaller than
 /// `to`.
-pub(crate) fn compute(from: &[u8], to_json: &[u8]) -> Result<Option<axum::body::Bytes>, AppError> {
+fn compute(from: &[u8], to_json: &[u8]) -> Result<Option<Bytes>, AppError> {
     let from: IntentDocument = serde_json::from_slice(from)
         .map_err(|error| anyhow::anyhow!("stored intent payload does not parse: {error}"))?;
     let to: Intent = serde_json::from_slice(to_json)

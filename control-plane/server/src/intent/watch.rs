@@ -23,7 +23,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
-use crate::intent_bodies::IntentBody;
+use super::bodies::IntentBody;
 
 /// What a wake-up hands its waiters: the environment's latest intent as a
 /// response body, looked up by the first waiter to need it and shared by the
@@ -41,7 +41,7 @@ pub struct IntentWatch {
     notifications: Counter,
     /// API keys verified lately; the listener also carries their
     /// revocations ([`fjord_store::api_key::REVOKED_CHANNEL`]).
-    pub(crate) verified_keys: Arc<crate::auth::VerifiedKeys>,
+    pub(crate) verified_keys: Arc<crate::auth::keys::VerifiedKeys>,
 }
 
 /// A waiter's subscription; unsubscribes on drop.

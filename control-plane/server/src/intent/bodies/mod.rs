@@ -33,8 +33,8 @@ use sqlx::PgPool;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+use super::deltas;
 use crate::error::AppError;
-use crate::intent;
 
 /// One generation's response body.
 #[derive(Debug)]
@@ -47,7 +47,7 @@ pub(crate) struct IntentBody {
     /// `json` gzip-compressed, once the first agent accepting gzip asks.
     gzip: OnceCell<Bytes>,
     /// The delta from the previous generation, once the first agent
-    /// holding it asks (`None`: not served, see [`crate::intent_deltas`]).
+    /// holding it asks (`None`: not served, see [`super::deltas`]).
     pub(crate) delta: OnceCell<Option<DeltaBody>>,
 }
 
@@ -61,7 +61,7 @@ pub(crate) struct DeltaBody {
 }
 
 impl DeltaBody {
-    pub(crate) fn new(json: Bytes) -> Self {
+    fn new(json: Bytes) -> Self {
         Self {
             json,
             gzip: OnceCell::new(),
@@ -100,7 +100,7 @@ impl IntentBody {
     pub(crate) fn build(row: IntentRow) -> Result<Self, AppError> {
         let (organization_id, environment_id, generation) =
             (row.organization_id, row.environment_id, row.generation);
-        let json = serde_json::to_vec(&intent::to_api(row)?).map_err(anyhow::Error::new)?;
+        let json = serde_json::to_vec(&super::to_api(row)?).map_err(anyhow::Error::new)?;
         Ok(Self {
             organization_id,
             environment_id,
@@ -287,7 +287,15 @@ impl IntentBodies {
         let delta = body
             .delta
             .get_or_try_init(|| async {
-                let delta = crate::intent_deltas::build(pool, body).await?;
+                let delta = deltas::build(
+                    pool,
+                    body.organization_id,
+                    body.environment_id,
+                    body.generation,
+                    body.json.clone(),
+                )
+                .await?
+                .map(DeltaBody::new);
                 self.delta_builds.inc();
                 Ok::<_, AppError>(delta)
             })

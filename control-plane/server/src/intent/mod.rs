@@ -7,6 +7,17 @@
 //! intent's, stores the next generation, signed, and NOTIFYs listeners (on
 //! commit). So generations are gap-free and increase by one, equal desired
 //! states share a hash, and a rolled-back change publishes nothing.
+//!
+//! Serving intents to agents: [`watch`] wakes long-polls when a generation
+//! is published on any replica, [`bodies`] builds each generation's
+//! response body once and shares it, and `deltas` builds the change from
+//! the previous generation for agents that hold it. Imports run one way:
+//! `watch` uses `bodies`, `bodies` uses `deltas` and [`to_api`] here,
+//! `deltas` uses neither, and this module uses none of them.
+
+pub(crate) mod bodies;
+mod deltas;
+pub(crate) mod watch;
 
 use std::collections::BTreeMap;
 
