@@ -8,7 +8,6 @@
 //! with a different node id refuses the directory.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -118,13 +117,8 @@ fn read_identity(path: &Path) -> Result<Option<DirectoryIdentity>> {
 }
 
 fn write_identity(path: &Path, identity: &DirectoryIdentity) -> std::io::Result<()> {
-    let temporary = path.join(format!("{METADATA_FILE}.tmp"));
-    let mut file = File::create(&temporary)?;
     let text = serde_json::to_vec_pretty(identity).map_err(std::io::Error::other)?;
-    file.write_all(&text)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path.join(METADATA_FILE))?;
-    File::open(path)?.sync_all()
+    fjord_storage::replace_file(&path.join(METADATA_FILE), &text)
 }
 
 /// Bytes of the regular files under `path` (symbolic links not followed):

@@ -7,8 +7,6 @@
 //! Every method may block on disk I/O: call from a blocking thread.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -486,13 +484,8 @@ impl Topics {
 }
 
 fn write_atomically(directory: &Path, name: &str, value: &RegistryFile) -> std::io::Result<()> {
-    let temporary = directory.join(format!("{name}.tmp"));
-    let mut file = File::create(&temporary)?;
     let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
-    file.write_all(&text)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, directory.join(name))?;
-    File::open(directory)?.sync_all()
+    fjord_storage::replace_file(&directory.join(name), &text)
 }
 
 mod mirror;

@@ -5,8 +5,7 @@
 //! Format: `"FJHS"`, version u16 = 1, term i32, voted-for flag u8, voted-for
 //! u32, padding u8, CRC-32C u32 of the preceding 16 bytes; all big-endian.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use fjord_replication::{HardState, NodeId, Term};
@@ -64,14 +63,12 @@ fn decode(bytes: &[u8]) -> Result<HardState, &'static str> {
 #[derive(Debug, Clone)]
 pub(crate) struct HardStateFile {
     path: PathBuf,
-    directory: PathBuf,
 }
 
 impl HardStateFile {
     pub(crate) fn new(directory: &Path) -> HardStateFile {
         HardStateFile {
             path: directory.join(FILE_NAME),
-            directory: directory.to_owned(),
         }
     }
 
@@ -95,23 +92,8 @@ impl HardStateFile {
 
     /// Durably replaces the state; returns only once it survives a crash.
     pub(crate) fn store(&self, state: HardState) -> Result<()> {
-        replace_file(&self.directory, &self.path, &encode(state)).map_err(|error| self.error(error))
+        fjord_storage::replace_file(&self.path, &encode(state)).map_err(|error| self.error(error))
     }
-}
-
-/// Replaces `path` (in `directory`) atomically and durably: a temporary file
-/// written and fsynced, renamed over it, the directory fsynced.
-pub(crate) fn replace_file(directory: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temporary = path.with_extension("tmp");
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&temporary, path)?;
-    File::open(directory)?.sync_all()
 }
 
 #[cfg(test)]

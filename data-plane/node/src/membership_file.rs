@@ -5,7 +5,7 @@
 //!
 //! Format: `"FJMS"`, version u16 = 1, count u32, then per entry offset i64,
 //! voters u32, id u32 * voters; then CRC-32C u32 of everything before it.
-//! All big-endian. Replaced atomically (see `hard_state::replace_file`).
+//! All big-endian. Replaced atomically (`fjord_storage::replace_file`).
 //!
 //! Kept in step with the log: written before an append that adds an entry
 //! (so a durable entry is always in the file), and after a truncation that
@@ -19,7 +19,6 @@ use fjord_replication::log::ConfigEntry;
 use fjord_replication::{NodeId, Offset};
 
 use crate::error::{Error, Result};
-use crate::hard_state::replace_file;
 
 const MAGIC: &[u8; 4] = b"FJMS";
 const VERSION: u16 = 1;
@@ -97,14 +96,12 @@ fn decode(bytes: &[u8]) -> Result<Vec<ConfigEntry>, &'static str> {
 #[derive(Debug, Clone)]
 pub(crate) struct MembershipFile {
     path: PathBuf,
-    directory: PathBuf,
 }
 
 impl MembershipFile {
     pub(crate) fn new(directory: &Path) -> MembershipFile {
         MembershipFile {
             path: directory.join(FILE_NAME),
-            directory: directory.to_owned(),
         }
     }
 
@@ -129,8 +126,7 @@ impl MembershipFile {
         if configs.len() > ENTRIES_MAX {
             return Err(self.error("too many configuration entries"));
         }
-        replace_file(&self.directory, &self.path, &encode(configs))
-            .map_err(|error| self.error(error))
+        fjord_storage::replace_file(&self.path, &encode(configs)).map_err(|error| self.error(error))
     }
 }
 

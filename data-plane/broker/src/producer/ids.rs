@@ -7,8 +7,6 @@
 //! restart starts at the recorded end, so an id is never reused even if the
 //! process dies right after handing one out; at most one block is skipped.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -111,13 +109,8 @@ impl ProducerIds {
     }
 
     fn write(&self, reserved_end: i64) -> std::io::Result<()> {
-        let temporary = self.directory.join(format!("{FILE}.tmp"));
-        let mut file = File::create(&temporary)?;
         let text = serde_json::to_vec(&Reserved { reserved_end }).map_err(std::io::Error::other)?;
-        file.write_all(&text)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, self.directory.join(FILE))?;
-        File::open(&self.directory)?.sync_all()
+        fjord_storage::replace_file(&self.directory.join(FILE), &text)
     }
 }
 

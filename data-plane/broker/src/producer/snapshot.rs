@@ -5,8 +5,6 @@
 //! snapshot that is missing, unreadable, or ahead of the recovered log (its
 //! tail was lost in a crash) is ignored and the whole log is rescanned.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -38,12 +36,8 @@ pub fn write(
             .map(|(id, entry)| (id, entry.clone()))
             .collect(),
     };
-    let temporary = directory.join(format!("{FILE}.tmp"));
-    let mut file = File::create(&temporary)?;
-    file.write_all(&serde_json::to_vec(&snapshot).map_err(std::io::Error::other)?)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, directory.join(FILE))?;
-    File::open(directory)?.sync_all()
+    let text = serde_json::to_vec(&snapshot).map_err(std::io::Error::other)?;
+    fjord_storage::replace_file(&directory.join(FILE), &text)
 }
 
 /// The snapshot in `directory` and the offset it covers, if there is a

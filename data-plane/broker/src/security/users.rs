@@ -9,8 +9,6 @@
 //! password (docs/security.md, "SASL").
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -338,15 +336,8 @@ fn to_record(credential: &ScramCredential) -> ScramCredentialRecord {
 /// Writes `value` as JSON to `path` so that a crash leaves the old or the
 /// new file: temporary file, fsync, rename, fsync of the directory.
 pub(crate) fn write_atomically<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    let temporary = path.with_extension("json.tmp");
-    let mut file = File::create(&temporary)?;
-    file.write_all(&serde_json::to_vec(value).map_err(std::io::Error::other)?)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)?;
-    match path.parent() {
-        Some(directory) => File::open(directory)?.sync_all(),
-        None => Ok(()),
-    }
+    let text = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    fjord_storage::replace_file(path, &text)
 }
 
 #[cfg(test)]
