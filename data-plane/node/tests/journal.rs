@@ -16,6 +16,9 @@ use std::time::Instant;
 
 use common::{Cluster, NODES, WAIT};
 
+/// The journal file size of the test clusters (`common`).
+const FILE_BYTES: u64 = 256 * 1024;
+
 /// Journal files (`<start>.journal`) in a node's journal directory and the
 /// bytes they hold.
 fn journal_files(cluster: &Cluster, index: usize) -> (usize, u64) {
@@ -38,11 +41,16 @@ async fn the_journal_is_checkpointed_and_trimmed_while_partitions_append() {
     for &group in &cluster.groups {
         cluster.leader(group).await;
     }
-    // Append until every node has trimmed journal files at least once.
+    // Append until every node has trimmed journal files and written eight
+    // files' worth through its journal: what stays on disk (the files above
+    // the last checkpoint, at most about four here) is then well below it.
     let deadline = Instant::now() + WAIT * 3;
     let mut acked = Vec::new();
     let trimmed_everywhere = |cluster: &Cluster| {
-        (0..NODES).all(|index| cluster.metrics[index].journal_files_trimmed.get() > 0)
+        (0..NODES).all(|index| {
+            let metrics = &cluster.metrics[index];
+            metrics.journal_files_trimmed.get() > 0 && metrics.journal_bytes.get() >= 8 * FILE_BYTES
+        })
     };
     while !trimmed_everywhere(&cluster) {
         assert!(
